@@ -1,0 +1,46 @@
+//! Why an aggregate refused a command.
+
+use chrono::{DateTime, Utc};
+
+/// A business rule a command broke. The HTTP edge maps each variant to a
+/// status code; the messages are safe to show to clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The user stream already holds a registration.
+    #[error("the user is already registered")]
+    AlreadyRegistered,
+    /// The user does not exist (its stream is empty).
+    #[error("user not found")]
+    UserNotFound,
+    /// Logins are locked after repeated failures.
+    #[error("the account is temporarily locked")]
+    AccountLocked {
+        /// When the lock ends.
+        until: DateTime<Utc>,
+    },
+    /// The password was verified against a hash that is no longer the
+    /// user's current one (it changed meanwhile); verify again.
+    #[error("the credentials changed while the request was in flight")]
+    StaleCredentials,
+    /// The identifier (email, username) belongs to another user.
+    #[error("this identifier is already taken")]
+    IdentifierTaken,
+    /// No session with this id was started.
+    #[error("session not found")]
+    SessionNotFound,
+    /// The session was already started.
+    #[error("the session already exists")]
+    SessionAlreadyStarted,
+    /// The session has ended (logout, revocation, reuse).
+    #[error("the session has ended")]
+    SessionEnded,
+    /// The session is past its expiry.
+    #[error("the session has expired")]
+    SessionExpired,
+    /// The session was started before the user's sessions cutoff.
+    #[error("the session was revoked")]
+    SessionRevoked,
+    /// The presented refresh token is not one this session ever issued.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+}

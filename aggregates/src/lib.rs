@@ -1,0 +1,27 @@
+//! The write model of eventauth: aggregates, their commands and events, and
+//! the domain errors that reject commands.
+//!
+//! This crate is pure. It knows nothing of HTTP, SQL or NATS; time comes in
+//! through [`Services`], and everything expensive (password hashing, token
+//! generation) happens before a command is built, so that a command retried
+//! after a concurrency conflict costs nothing.
+//!
+//! Streams are kept short by design: successful logins are recorded on the
+//! [`Session`], never on the [`User`]; failed attempts never reach the user's
+//! stream; ending all sessions of a user is one cutoff event on the user.
+
+pub mod claim;
+pub mod error;
+pub mod personal;
+pub mod secret;
+pub mod services;
+pub mod session;
+pub mod user;
+
+pub use claim::{ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
+pub use error::DomainError;
+pub use personal::Personal;
+pub use secret::{PasswordHash, TokenHash};
+pub use services::{Clock, Services, SystemClock};
+pub use session::{EndReason, Session, SessionCommand, SessionEvent};
+pub use user::{SessionCutoff, User, UserCommand, UserEvent};

@@ -1,0 +1,336 @@
+//! The Session aggregate: one login, its refresh-token rotation, and its end.
+//!
+//! Successful logins are recorded here rather than on the user, so a user's
+//! stream stays short and concurrent logins of one user never conflict.
+//!
+//! Refresh tokens are opaque; only their hashes appear in events. Presenting
+//! a token that was already rotated away ends the whole session, unless it is
+//! the immediate predecessor of the current token and the rotation happened
+//! within the reuse grace period: then the caller answers with the same
+//! successor again, so two browser tabs refreshing at once stay logged in.
+
+use chrono::{DateTime, Duration, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::user::SessionCutoff;
+use crate::{DomainError, Personal, Services, TokenHash};
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The user logged out.
+    Logout,
+    /// A rotated refresh token was presented again (likely stolen).
+    RefreshTokenReused,
+    /// Ended by the user from another session, or by an administrator.
+    Revoked,
+    /// The session ran past its expiry.
+    Expired,
+}
+
+impl EndReason {
+    /// Stable name, as stored in read models.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// Commands on a session.
+#[derive(Debug, Clone)]
+pub enum SessionCommand {
+    /// Record a successful login.
+    Start {
+        /// Pre-generated (UUIDv7) id, equal to the aggregate id.
+        session_id: Uuid,
+        /// The user who logged in.
+        user_id: Uuid,
+        /// Which API surface the login came through (e.g. `ild`).
+        surface: String,
+        /// Whether the client asked to be remembered.
+        remember_me: bool,
+        /// Hash of the first refresh token.
+        refresh_token_hash: TokenHash,
+        /// When the user's credentials were checked (taken before the user
+        /// was loaded, so a password change racing the login revokes it).
+        auth_time: DateTime<Utc>,
+        /// When the session ends at the latest.
+        expires_at: DateTime<Utc>,
+        /// Client IP, where known.
+        client_ip: Personal<Option<String>>,
+        /// Client user agent, where known.
+        user_agent: Personal<Option<String>>,
+    },
+    /// Exchange a refresh token for its successor.
+    ///
+    /// Outcomes, told apart by the events written: `RefreshTokenRotated` —
+    /// rotated, answer with the successor; no event — the predecessor within
+    /// the grace period, answer with the same successor; `SessionEnded` —
+    /// reuse detected, the session is revoked, answer 401.
+    Refresh {
+        /// Hash of the presented token.
+        presented_hash: TokenHash,
+        /// Hash of the successor derived from the presented token.
+        successor_hash: TokenHash,
+        /// How long after a rotation its predecessor still yields the same
+        /// successor. Zero disables the grace period.
+        reuse_grace: Duration,
+        /// The user's current sessions cutoff (from the User aggregate).
+        user_cutoff: Option<SessionCutoff>,
+    },
+    /// End the session.
+    End {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// What happened to a session. Version 1 of each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SessionEvent {
+    /// A user logged in.
+    SessionStarted {
+        /// The session's id.
+        session_id: Uuid,
+        /// Who.
+        user_id: Uuid,
+        /// Through which surface.
+        surface: String,
+        /// Remember-me requested.
+        remember_me: bool,
+        /// Hash of the first refresh token.
+        refresh_token_hash: TokenHash,
+        /// When credentials were checked.
+        auth_time: DateTime<Utc>,
+        /// Absolute expiry.
+        expires_at: DateTime<Utc>,
+        /// Client IP.
+        client_ip: Personal<Option<String>>,
+        /// Client user agent.
+        user_agent: Personal<Option<String>>,
+        /// When.
+        started_at: DateTime<Utc>,
+    },
+    /// The refresh token was rotated.
+    RefreshTokenRotated {
+        /// Hash of the token that was exchanged.
+        previous_hash: TokenHash,
+        /// Hash of its successor.
+        refresh_token_hash: TokenHash,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The session is over; its tokens stop working at once.
+    SessionEnded {
+        /// Why.
+        reason: EndReason,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for SessionEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::SessionStarted { .. } => "SessionStarted",
+            Self::RefreshTokenRotated { .. } => "RefreshTokenRotated",
+            Self::SessionEnded { .. } => "SessionEnded",
+        }
+        .to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_string()
+    }
+}
+
+/// A session's current state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Session {
+    id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    surface: String,
+    auth_time: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    current_hash: TokenHash,
+    rotated_at: Option<DateTime<Utc>>,
+    previous_hashes: Vec<TokenHash>,
+    ended: Option<EndReason>,
+}
+
+impl Session {
+    /// The session id, once started.
+    pub fn id(&self) -> Option<Uuid> {
+        self.id
+    }
+    /// The user, once started.
+    pub fn user_id(&self) -> Option<Uuid> {
+        self.user_id
+    }
+    /// When the user's credentials were checked for this session.
+    pub fn auth_time(&self) -> Option<DateTime<Utc>> {
+        self.auth_time
+    }
+    /// Absolute expiry.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.expires_at
+    }
+    /// Why the session ended, if it has.
+    pub fn ended(&self) -> Option<EndReason> {
+        self.ended
+    }
+    /// The surface the session was started through.
+    pub fn surface(&self) -> &str {
+        &self.surface
+    }
+
+    /// The checks every use of a live session makes.
+    fn require_live(&self, now: DateTime<Utc>) -> Result<(Uuid, DateTime<Utc>), DomainError> {
+        let (Some(id), Some(auth_time), Some(expires_at)) =
+            (self.id, self.auth_time, self.expires_at)
+        else {
+            return Err(DomainError::SessionNotFound);
+        };
+        if self.ended.is_some() {
+            return Err(DomainError::SessionEnded);
+        }
+        if now >= expires_at {
+            return Err(DomainError::SessionExpired);
+        }
+        Ok((id, auth_time))
+    }
+}
+
+impl Aggregate for Session {
+    const TYPE: &'static str = "session";
+    type Command = SessionCommand;
+    type Event = SessionEvent;
+    type Error = DomainError;
+    type Services = Services;
+
+    async fn handle(
+        &mut self,
+        command: SessionCommand,
+        services: &Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
+        let now = services.now();
+        match command {
+            SessionCommand::Start {
+                session_id,
+                user_id,
+                surface,
+                remember_me,
+                refresh_token_hash,
+                auth_time,
+                expires_at,
+                client_ip,
+                user_agent,
+            } => {
+                if self.id.is_some() {
+                    return Err(DomainError::SessionAlreadyStarted);
+                }
+                let event = SessionEvent::SessionStarted {
+                    session_id,
+                    user_id,
+                    surface,
+                    remember_me,
+                    refresh_token_hash,
+                    auth_time,
+                    expires_at,
+                    client_ip,
+                    user_agent,
+                    started_at: now,
+                };
+                sink.write(event, self).await;
+            }
+            SessionCommand::Refresh {
+                presented_hash,
+                successor_hash,
+                reuse_grace,
+                user_cutoff,
+            } => {
+                let (id, auth_time) = self.require_live(now)?;
+                if user_cutoff.is_some_and(|cutoff| cutoff.revokes(id, auth_time)) {
+                    return Err(DomainError::SessionRevoked);
+                }
+                if presented_hash == self.current_hash {
+                    let event = SessionEvent::RefreshTokenRotated {
+                        previous_hash: presented_hash,
+                        refresh_token_hash: successor_hash,
+                        at: now,
+                    };
+                    sink.write(event, self).await;
+                } else if self.previous_hashes.contains(&presented_hash) {
+                    // Only the immediate predecessor, re-presented shortly
+                    // after its rotation, gets its successor again.
+                    let within_grace = reuse_grace > Duration::zero()
+                        && self.previous_hashes.last() == Some(&presented_hash)
+                        && successor_hash == self.current_hash
+                        && self.rotated_at.is_some_and(|at| now - at <= reuse_grace);
+                    if !within_grace {
+                        let event = SessionEvent::SessionEnded {
+                            reason: EndReason::RefreshTokenReused,
+                            at: now,
+                        };
+                        sink.write(event, self).await;
+                    }
+                } else {
+                    return Err(DomainError::InvalidRefreshToken);
+                }
+            }
+            SessionCommand::End { reason } => {
+                if self.id.is_none() {
+                    return Err(DomainError::SessionNotFound);
+                }
+                // Ending an ended session changes nothing: logout is idempotent.
+                if self.ended.is_none() {
+                    sink.write(SessionEvent::SessionEnded { reason, at: now }, self)
+                        .await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: SessionEvent) {
+        match event {
+            SessionEvent::SessionStarted {
+                session_id,
+                user_id,
+                surface,
+                refresh_token_hash,
+                auth_time,
+                expires_at,
+                ..
+            } => {
+                self.id = Some(session_id);
+                self.user_id = Some(user_id);
+                self.surface = surface;
+                self.auth_time = Some(auth_time);
+                self.expires_at = Some(expires_at);
+                self.current_hash = refresh_token_hash;
+            }
+            SessionEvent::RefreshTokenRotated {
+                previous_hash,
+                refresh_token_hash,
+                at,
+            } => {
+                self.previous_hashes.push(previous_hash);
+                self.current_hash = refresh_token_hash;
+                self.rotated_at = Some(at);
+            }
+            SessionEvent::SessionEnded { reason, .. } => {
+                self.ended = Some(reason);
+            }
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The User aggregate: registration, login authorization, lockout, password
+//! changes and rehashes, and the `sessions_valid_after` cutoff that ends all
+//! of a user's sessions with one event.
+//!
+//! Passwords are verified and hashed before a command is built; commands
+//! carry the hash that was verified (`verified_against`), and the aggregate
+//! only checks it is still the current one.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{DomainError, PasswordHash, Personal, Services};
+
+/// "Every session of this user that authenticated before `after` is over",
+/// except the one the user is acting from (a password change keeps it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCutoff {
+    /// Sessions authenticated strictly before this instant are revoked.
+    pub after: DateTime<Utc>,
+    /// The one session exempt from this cutoff, if any.
+    pub except: Option<Uuid>,
+}
+
+impl SessionCutoff {
+    /// Whether this cutoff ends the session `session_id` that authenticated
+    /// at `auth_time`.
+    pub fn revokes(&self, session_id: Uuid, auth_time: DateTime<Utc>) -> bool {
+        auth_time < self.after && self.except != Some(session_id)
+    }
+}
+
+/// Commands on a user.
+#[derive(Debug, Clone)]
+pub enum UserCommand {
+    /// Create the user. The identifier claim is taken before this.
+    Register {
+        /// Pre-generated (UUIDv7) id, equal to the aggregate id.
+        user_id: Uuid,
+        /// The email as entered (trimmed).
+        email: Personal<String>,
+        /// Given name.
+        first_name: Personal<String>,
+        /// Family name.
+        last_name: Personal<String>,
+        /// The argon2id hash, computed before the command.
+        password_hash: PasswordHash,
+        /// Initial role slugs (e.g. `admin` for the first administrator).
+        roles: Vec<String>,
+    },
+    /// Check that a verified password may log in now; rehash if asked.
+    AuthorizeLogin {
+        /// The hash the password was verified against.
+        verified_against: PasswordHash,
+        /// A new hash with current parameters, when the old ones are outdated.
+        rehash: Option<PasswordHash>,
+    },
+    /// Lock logins after repeated failures.
+    LockOut {
+        /// When the lock ends.
+        until: DateTime<Utc>,
+        /// How many failures triggered it (for the audit trail).
+        failed_attempts: u32,
+    },
+    /// Replace the password; ends every other session.
+    ChangePassword {
+        /// The hash the current password was verified against.
+        verified_against: PasswordHash,
+        /// The new hash, computed before the command.
+        new_password_hash: PasswordHash,
+        /// The session the change was made from; it stays valid.
+        keep_session: Option<Uuid>,
+    },
+    /// End all sessions (optionally but one) by moving the cutoff.
+    RevokeSessions {
+        /// A session to keep.
+        keep_session: Option<Uuid>,
+    },
+}
+
+/// What happened to a user. Version 1 of each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UserEvent {
+    /// A user was created.
+    UserRegistered {
+        /// The user's id.
+        user_id: Uuid,
+        /// The email as entered.
+        email: Personal<String>,
+        /// Given name.
+        first_name: Personal<String>,
+        /// Family name.
+        last_name: Personal<String>,
+        /// argon2id hash.
+        password_hash: PasswordHash,
+        /// Initial roles.
+        roles: Vec<String>,
+        /// When.
+        registered_at: DateTime<Utc>,
+    },
+    /// Logins were locked after repeated failures.
+    UserLockedOut {
+        /// When the lock ends.
+        until: DateTime<Utc>,
+        /// Failures counted.
+        failed_attempts: u32,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The user changed their password; other sessions end.
+    PasswordChanged {
+        /// The new hash.
+        password_hash: PasswordHash,
+        /// The cutoff this change sets.
+        cutoff: SessionCutoff,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The password hash was upgraded to current parameters at login.
+    PasswordRehashed {
+        /// The new hash (same password).
+        password_hash: PasswordHash,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// All sessions (but one, maybe) were ended.
+    SessionsRevoked {
+        /// The cutoff.
+        cutoff: SessionCutoff,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for UserEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::UserRegistered { .. } => "UserRegistered",
+            Self::UserLockedOut { .. } => "UserLockedOut",
+            Self::PasswordChanged { .. } => "PasswordChanged",
+            Self::PasswordRehashed { .. } => "PasswordRehashed",
+            Self::SessionsRevoked { .. } => "SessionsRevoked",
+        }
+        .to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_string()
+    }
+}
+
+impl UserEvent {
+    /// The cutoff this event sets, if it sets one.
+    pub fn cutoff(&self) -> Option<SessionCutoff> {
+        match self {
+            Self::PasswordChanged { cutoff, .. } | Self::SessionsRevoked { cutoff, .. } => {
+                Some(*cutoff)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A user's current state, folded from their events.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct User {
+    id: Option<Uuid>,
+    email: Personal<String>,
+    first_name: Personal<String>,
+    last_name: Personal<String>,
+    password_hash: PasswordHash,
+    roles: Vec<String>,
+    registered_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    email_verified: bool,
+    locked_until: Option<DateTime<Utc>>,
+    cutoff: Option<SessionCutoff>,
+}
+
+impl User {
+    /// The user's id, once registered.
+    pub fn id(&self) -> Option<Uuid> {
+        self.id
+    }
+    /// Whether the stream holds a registration.
+    pub fn is_registered(&self) -> bool {
+        self.id.is_some()
+    }
+    /// The email as entered.
+    pub fn email(&self) -> &Personal<String> {
+        &self.email
+    }
+    /// Given name.
+    pub fn first_name(&self) -> &Personal<String> {
+        &self.first_name
+    }
+    /// Family name.
+    pub fn last_name(&self) -> &Personal<String> {
+        &self.last_name
+    }
+    /// The current password hash, to verify a password against.
+    pub fn password_hash(&self) -> &PasswordHash {
+        &self.password_hash
+    }
+    /// Role slugs.
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+    /// When the user registered.
+    pub fn registered_at(&self) -> Option<DateTime<Utc>> {
+        self.registered_at
+    }
+    /// When the user last changed.
+    pub fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.updated_at
+    }
+    /// Whether the email is verified.
+    pub fn email_verified(&self) -> bool {
+        self.email_verified
+    }
+    /// The end of the current lockout, if one is running at `now`.
+    pub fn locked_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.locked_until.filter(|until| *until > now)
+    }
+    /// The sessions cutoff, if one was ever set.
+    pub fn cutoff(&self) -> Option<SessionCutoff> {
+        self.cutoff
+    }
+
+    fn require_registered(&self) -> Result<(), DomainError> {
+        if self.is_registered() {
+            Ok(())
+        } else {
+            Err(DomainError::UserNotFound)
+        }
+    }
+
+    fn require_current_hash(&self, verified_against: &PasswordHash) -> Result<(), DomainError> {
+        if &self.password_hash == verified_against {
+            Ok(())
+        } else {
+            Err(DomainError::StaleCredentials)
+        }
+    }
+}
+
+impl Aggregate for User {
+    const TYPE: &'static str = "user";
+    type Command = UserCommand;
+    type Event = UserEvent;
+    type Error = DomainError;
+    type Services = Services;
+
+    async fn handle(
+        &mut self,
+        command: UserCommand,
+        services: &Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
+        let now = services.now();
+        match command {
+            UserCommand::Register {
+                user_id,
+                email,
+                first_name,
+                last_name,
+                password_hash,
+                roles,
+            } => {
+                if self.is_registered() {
+                    return Err(DomainError::AlreadyRegistered);
+                }
+                let event = UserEvent::UserRegistered {
+                    user_id,
+                    email,
+                    first_name,
+                    last_name,
+                    password_hash,
+                    roles,
+                    registered_at: now,
+                };
+                sink.write(event, self).await;
+            }
+            UserCommand::AuthorizeLogin {
+                verified_against,
+                rehash,
+            } => {
+                self.require_registered()?;
+                if let Some(until) = self.locked_until(now) {
+                    return Err(DomainError::AccountLocked { until });
+                }
+                self.require_current_hash(&verified_against)?;
+                if let Some(password_hash) = rehash {
+                    let event = UserEvent::PasswordRehashed {
+                        password_hash,
+                        at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::LockOut {
+                until,
+                failed_attempts,
+            } => {
+                self.require_registered()?;
+                // An equal or longer lock already running: nothing new to record.
+                if self
+                    .locked_until(now)
+                    .is_some_and(|current| current >= until)
+                {
+                    return Ok(());
+                }
+                let event = UserEvent::UserLockedOut {
+                    until,
+                    failed_attempts,
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
+            UserCommand::ChangePassword {
+                verified_against,
+                new_password_hash,
+                keep_session,
+            } => {
+                self.require_registered()?;
+                self.require_current_hash(&verified_against)?;
+                let event = UserEvent::PasswordChanged {
+                    password_hash: new_password_hash,
+                    cutoff: SessionCutoff {
+                        after: now,
+                        except: keep_session,
+                    },
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
+            UserCommand::RevokeSessions { keep_session } => {
+                self.require_registered()?;
+                let event = UserEvent::SessionsRevoked {
+                    cutoff: SessionCutoff {
+                        after: now,
+                        except: keep_session,
+                    },
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: UserEvent) {
+        match event {
+            UserEvent::UserRegistered {
+                user_id,
+                email,
+                first_name,
+                last_name,
+                password_hash,
+                roles,
+                registered_at,
+            } => {
+                self.id = Some(user_id);
+                self.email = email;
+                self.first_name = first_name;
+                self.last_name = last_name;
+                self.password_hash = password_hash;
+                self.roles = roles;
+                self.registered_at = Some(registered_at);
+                self.updated_at = Some(registered_at);
+            }
+            UserEvent::UserLockedOut { until, .. } => {
+                self.locked_until = Some(until);
+            }
+            UserEvent::PasswordChanged {
+                password_hash,
+                cutoff,
+                at,
+            } => {
+                self.password_hash = password_hash;
+                self.cutoff = Some(cutoff);
+                self.updated_at = Some(at);
+            }
+            UserEvent::PasswordRehashed { password_hash, .. } => {
+                self.password_hash = password_hash;
+            }
+            UserEvent::SessionsRevoked { cutoff, at } => {
+                self.cutoff = Some(cutoff);
+                self.updated_at = Some(at);
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+-- Read models, fed only by the projector. Rebuildable from the log.
+
+CREATE TABLE users
+(
+    user_id              uuid PRIMARY KEY,
+    email                text        NOT NULL,
+    first_name           text        NOT NULL,
+    last_name            text        NOT NULL,
+    roles                text[]      NOT NULL DEFAULT '{}',
+    email_verified       boolean     NOT NULL DEFAULT false,
+    locked_until         timestamptz,
+    sessions_valid_after timestamptz,
+    created_at           timestamptz NOT NULL,
+    updated_at           timestamptz NOT NULL,
+    -- the user stream's sequence last applied (idempotent re-application)
+    version              bigint      NOT NULL
+);
+
+-- Lookups and listings by email; not unique: uniqueness is the identifier
+-- claim's job on the write side, and a projection must never fail on data.
+CREATE INDEX users_email ON users (lower(email));
+CREATE INDEX users_created ON users (created_at, user_id);
+
+CREATE TABLE sessions
+(
+    session_id   uuid PRIMARY KEY,
+    user_id      uuid        NOT NULL,
+    surface      text        NOT NULL,
+    remember_me  boolean     NOT NULL,
+    client_ip    text,
+    user_agent   text,
+    auth_time    timestamptz NOT NULL,
+    started_at   timestamptz NOT NULL,
+    last_seen_at timestamptz NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    ended_at     timestamptz,
+    end_reason   text,
+    refreshes    integer     NOT NULL DEFAULT 0,
+    version      bigint      NOT NULL
+);
+
+CREATE INDEX sessions_user ON sessions (user_id, started_at DESC);
+
+INSERT INTO checkpoints (name) VALUES ('read_models');

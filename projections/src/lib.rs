@@ -1,0 +1,18 @@
+//! The read side of eventauth: the one reader of the global event stream,
+//! the projector that folds events into read-model tables, and the queries
+//! that read them.
+//!
+//! Nothing here decides whether a command is allowed; that is the write
+//! side's job (`aggregates`). Everything here can be rebuilt from the log.
+
+pub mod cursor;
+pub mod projector;
+pub mod reader;
+pub mod sessions;
+pub mod users;
+pub mod wake;
+
+pub use cursor::Cursor;
+pub use projector::{Projector, ProjectorConfig};
+pub use reader::{Batch, GlobalReader, RecordedEvent};
+pub use wake::Wake;

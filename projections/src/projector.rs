@@ -1,0 +1,221 @@
+//! The projector: tails the global stream and folds events into the read
+//! models, in batches, each batch in one transaction with its checkpoint.
+//!
+//! Several service instances may run one each. Every batch locks the
+//! checkpoint row (`FOR UPDATE NOWAIT`, as ZITADEL does): whoever gets the
+//! row works, the others stand by and only follow the checkpoint, so a stale
+//! projector can never write after another took over.
+//!
+//! The batch is read *before* the row is locked: locking gives the
+//! transaction an id, and a snapshot's horizon includes the reader's own
+//! transaction, which would hide events committed by younger transactions
+//! until the next batch.
+
+use std::time::Duration;
+
+use aggregates::{Session, User};
+use cqrs_es::Aggregate;
+use sqlx::{PgConnection, PgPool, Row};
+use tokio::sync::watch;
+
+use crate::{sessions, users, Cursor, GlobalReader, RecordedEvent, Wake};
+
+/// How the projector paces itself.
+#[derive(Debug, Clone)]
+pub struct ProjectorConfig {
+    /// Its checkpoint row.
+    pub name: String,
+    /// Events per batch (and per transaction).
+    pub batch_size: i64,
+    /// Poll interval when nothing happens (notifications shorten it).
+    pub idle_poll: Duration,
+    /// Re-poll interval while committed events wait beyond the horizon.
+    pub horizon_poll: Duration,
+    /// How often a standby instance follows the active one's checkpoint.
+    pub standby_poll: Duration,
+}
+
+impl Default for ProjectorConfig {
+    fn default() -> Self {
+        Self {
+            name: "read_models".to_string(),
+            batch_size: 500,
+            idle_poll: Duration::from_secs(1),
+            horizon_poll: Duration::from_millis(5),
+            standby_poll: Duration::from_millis(20),
+        }
+    }
+}
+
+enum Step {
+    /// More may be readable at once.
+    Again,
+    /// Caught up with what is readable.
+    Idle,
+    /// Another instance holds the checkpoint.
+    Standby,
+}
+
+/// Projects the global stream into `users` and `sessions`.
+#[derive(Debug)]
+pub struct Projector {
+    pool: PgPool,
+    config: ProjectorConfig,
+    wake: Wake,
+    progress: watch::Sender<Cursor>,
+}
+
+impl Projector {
+    /// A projector writing through `pool`, woken by `wake`.
+    pub fn new(pool: PgPool, config: ProjectorConfig, wake: Wake) -> Self {
+        Self {
+            pool,
+            config,
+            wake,
+            progress: watch::channel(Cursor::START).0,
+        }
+    }
+
+    /// The checkpoint as this instance last saw it (its own, or the active
+    /// instance's while standing by). Read-your-writes waits on this.
+    pub fn progress(&self) -> watch::Receiver<Cursor> {
+        self.progress.subscribe()
+    }
+
+    /// Runs until `stop` turns true; a batch in flight is finished and
+    /// committed first.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let reader = GlobalReader::new(self.pool.clone());
+        let mut wake = self.wake.subscribe();
+        let mut cursor = Cursor::START;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            wake.borrow_and_update();
+            let pause = match self.step(&mut cursor).await {
+                Ok(Step::Again) => continue,
+                Ok(Step::Idle) => match reader.pending_beyond(cursor).await {
+                    Ok(true) => self.config.horizon_poll,
+                    Ok(false) => self.config.idle_poll,
+                    Err(error) => {
+                        tracing::warn!(%error, "projector could not check the horizon");
+                        self.config.idle_poll
+                    }
+                },
+                Ok(Step::Standby) => self.config.standby_poll,
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "projector batch failed; retrying"
+                    );
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = wake.changed() => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    }
+
+    fn publish(&self, cursor: Cursor) {
+        self.progress.send_if_modified(|current| {
+            let newer = cursor > *current;
+            if newer {
+                *current = cursor;
+            }
+            newer
+        });
+    }
+
+    async fn step(&self, cursor: &mut Cursor) -> anyhow::Result<Step> {
+        let mut tx = self.pool.begin().await?;
+        let batch = GlobalReader::read(&mut tx, *cursor, self.config.batch_size, None).await?;
+        let locked = sqlx::query(
+            "SELECT last_tx::text::bigint AS tx, last_pos FROM checkpoints
+              WHERE name = $1 FOR UPDATE NOWAIT",
+        )
+        .bind(&self.config.name)
+        .fetch_one(&mut *tx)
+        .await;
+        let stored = match locked {
+            Ok(row) => Cursor {
+                tx: row.get("tx"),
+                pos: row.get("last_pos"),
+            },
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("55P03") => {
+                tx.rollback().await?;
+                *cursor = self.stored_checkpoint().await?;
+                self.publish(*cursor);
+                return Ok(Step::Standby);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        if stored != *cursor {
+            // First batch, or another instance moved on while we stood by.
+            tx.rollback().await?;
+            *cursor = stored;
+            self.publish(stored);
+            return Ok(Step::Again);
+        }
+        if batch.events.is_empty() {
+            tx.rollback().await?;
+            return Ok(Step::Idle);
+        }
+        for event in &batch.events {
+            apply(&mut tx, event).await?;
+        }
+        sqlx::query(
+            "UPDATE checkpoints SET last_tx = $2::text::xid8, last_pos = $3, updated_at = now()
+              WHERE name = $1",
+        )
+        .bind(&self.config.name)
+        .bind(batch.next.tx.to_string())
+        .bind(batch.next.pos)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        *cursor = batch.next;
+        self.publish(batch.next);
+        Ok(if batch.full { Step::Again } else { Step::Idle })
+    }
+
+    async fn stored_checkpoint(&self) -> Result<Cursor, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT last_tx::text::bigint AS tx, last_pos FROM checkpoints WHERE name = $1",
+        )
+        .bind(&self.config.name)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Cursor {
+            tx: row.get("tx"),
+            pos: row.get("last_pos"),
+        })
+    }
+}
+
+/// Folds one event into the read models it concerns.
+pub async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), sqlx::Error> {
+    let outcome = match event.aggregate_type.as_str() {
+        User::TYPE => match event.decode() {
+            Ok(payload) => return users::apply(conn, event, payload).await,
+            Err(error) => error,
+        },
+        Session::TYPE => match event.decode() {
+            Ok(payload) => return sessions::apply(conn, event, payload).await,
+            Err(error) => error,
+        },
+        _ => return Ok(()),
+    };
+    // An event this build cannot read: skip it loudly rather than stall
+    // every read model behind it.
+    tracing::error!(
+        event_id = %event.event_id,
+        event_type = %event.event_type,
+        error = %outcome,
+        "projector skipped an undecodable event"
+    );
+    Ok(())
+}

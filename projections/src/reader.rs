@@ -1,0 +1,173 @@
+//! The one reader of the global event stream. The projector, the deny-list
+//! feed, and later the NATS relay, replay and export all read through here.
+//!
+//! Order is `(transaction_id, global_position)`, and only events written by
+//! transactions older than the oldest transaction still running are read:
+//! below that horizon no event can still appear, so nothing is ever
+//! skipped. Consequences (see DESIGN.md): a long transaction anywhere in the
+//! cluster holds every reader back, and no notification fires when it ends,
+//! so callers re-poll while committed events wait beyond the horizon
+//! ([`GlobalReader::pending_beyond`]).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::Cursor;
+
+/// One stored event as the global stream delivers it.
+#[derive(Debug, Clone)]
+pub struct RecordedEvent {
+    /// Its place in the global order.
+    pub cursor: Cursor,
+    /// Its own id (stable across replays; the NATS message id).
+    pub event_id: Uuid,
+    /// `user`, `session`, `identifier_claim`, …
+    pub aggregate_type: String,
+    /// The aggregate instance.
+    pub aggregate_id: String,
+    /// Sequence within the aggregate, from 1.
+    pub sequence: i64,
+    /// Event name, e.g. `UserRegistered`.
+    pub event_type: String,
+    /// Version of that event's schema.
+    pub event_version: String,
+    /// The serialized event (`{"UserRegistered": {…}}`).
+    pub payload: Value,
+    /// Metadata of the command that wrote it.
+    pub metadata: Value,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl RecordedEvent {
+    /// Deserializes the payload into the aggregate's event type.
+    pub fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, serde_json::Error> {
+        E::deserialize(&self.payload)
+    }
+}
+
+/// A batch read from the stream.
+#[derive(Debug)]
+pub struct Batch {
+    /// Events in global order.
+    pub events: Vec<RecordedEvent>,
+    /// Where to continue from. When the batch was not full this is past
+    /// everything below the horizon, even past events a type filter skipped.
+    pub next: Cursor,
+    /// Whether the batch hit its limit (more may be readable right away).
+    pub full: bool,
+}
+
+/// Reads the global stream of one PostgreSQL event store.
+#[derive(Debug, Clone)]
+pub struct GlobalReader {
+    pool: PgPool,
+}
+
+impl GlobalReader {
+    /// A reader on this pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool it reads from.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Reads up to `limit` events after `after`, optionally only those whose
+    /// `event_type` is in `types`.
+    pub async fn read(
+        conn: &mut PgConnection,
+        after: Cursor,
+        limit: i64,
+        types: Option<&[&str]>,
+    ) -> Result<Batch, sqlx::Error> {
+        // The horizon is taken first: an older horizon is still a safe one.
+        let horizon: i64 =
+            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                .fetch_one(&mut *conn)
+                .await?;
+        let types: Option<Vec<String>> = types.map(|t| t.iter().map(|s| s.to_string()).collect());
+        let rows = sqlx::query(
+            "SELECT transaction_id::text::bigint AS tx, global_position, event_id, aggregate_type,
+                    aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
+               FROM events
+              WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+                AND transaction_id < $3::text::xid8
+                AND ($5::text[] IS NULL OR event_type = ANY($5))
+              ORDER BY transaction_id, global_position
+              LIMIT $4",
+        )
+        .bind(after.tx.to_string())
+        .bind(after.pos)
+        .bind(horizon.to_string())
+        .bind(limit)
+        .bind(types)
+        .fetch_all(&mut *conn)
+        .await?;
+        let events = rows
+            .into_iter()
+            .map(|row| RecordedEvent {
+                cursor: Cursor {
+                    tx: row.get("tx"),
+                    pos: row.get("global_position"),
+                },
+                event_id: row.get("event_id"),
+                aggregate_type: row.get("aggregate_type"),
+                aggregate_id: row.get("aggregate_id"),
+                sequence: row.get("sequence"),
+                event_type: row.get("event_type"),
+                event_version: row.get("event_version"),
+                payload: row.get("payload"),
+                metadata: row.get("metadata"),
+                recorded_at: row.get("recorded_at"),
+            })
+            .collect::<Vec<_>>();
+        let full = events.len() as i64 >= limit;
+        let next = match (full, events.last()) {
+            (true, Some(last)) => last.cursor,
+            _ => after.max(Cursor::before_transaction(horizon)),
+        };
+        Ok(Batch { events, next, full })
+    }
+
+    /// Whether committed events exist after `after` that the horizon does
+    /// not let us read yet (then the caller should re-poll soon: no
+    /// notification will come when the blocking transaction ends).
+    pub async fn pending_beyond(&self, after: Cursor) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM events
+                             WHERE (transaction_id, global_position) > ($1::text::xid8, $2))",
+        )
+        .bind(after.tx.to_string())
+        .bind(after.pos)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Where the events `(aggregate_type, aggregate_id, sequence)` stands in
+    /// the global order (for read-your-writes).
+    pub async fn position_of(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+    ) -> Result<Option<Cursor>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT transaction_id::text::bigint AS tx, global_position FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+        )
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(sequence)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| Cursor {
+            tx: row.get("tx"),
+            pos: row.get("global_position"),
+        }))
+    }
+}
