@@ -68,7 +68,11 @@ impl Error {
     }
 
     /// A 400 about one field.
-    pub fn invalid_field(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid_field(
+        field: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self::Invalid {
             code,
             message: message.into(),
@@ -113,9 +117,7 @@ impl Error {
             Self::NotFound => "Resource not found".to_string(),
             Self::Conflict => "The resource was modified concurrently; please retry".to_string(),
             Self::PayloadTooLarge => "Request body too large".to_string(),
-            Self::TooManyAttempts { .. } => {
-                "Too many failed attempts; try again later".to_string()
-            }
+            Self::TooManyAttempts { .. } => "Too many failed attempts; try again later".to_string(),
             Self::Busy { .. } => "The service is busy; try again shortly".to_string(),
         }
     }

@@ -115,7 +115,7 @@ impl Projector {
             tokio::select! {
                 _ = wake.changed() => {}
                 _ = tokio::time::sleep(pause) => {}
-                _ = stop.wait_for(|stopped| *stopped) => return,
+                () = crate::wake::stopped(&mut stop) => return,
             }
         }
     }

@@ -11,6 +11,11 @@ use tokio::sync::watch;
 /// The channel `events_notify()` signals on.
 pub const CHANNEL: &str = "eventauth_events";
 
+/// Resolves once `stop` turns true (or its sender is gone).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
 /// A counter that moves whenever new events may be readable.
 #[derive(Debug, Clone)]
 pub struct Wake {
@@ -64,7 +69,7 @@ impl Wake {
                     self.poke();
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                _ = stop.wait_for(|stopped| *stopped) => return,
+                () = stopped(&mut stop) => return,
             }
         }
     }

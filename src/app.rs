@@ -1,0 +1,100 @@
+//! The shared state of one instance: everything a use case needs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use projections::{Cursor, GlobalReader, Wake};
+use tokio::sync::watch;
+
+use crate::auth::denylist::DenyList;
+use crate::auth::identifiers::IdentifierKeys;
+use crate::auth::password::Passwords;
+use crate::auth::throttle::Throttle;
+use crate::auth::tokens::Tokens;
+use crate::store::{Store, Written};
+use crate::{Config, Error};
+
+/// One instance's state; cheap to clone (an `Arc`).
+#[derive(Debug, Clone)]
+pub struct App(Arc<Inner>);
+
+/// What [`App`] holds.
+#[derive(Debug)]
+pub struct Inner {
+    /// Settings.
+    pub config: Config,
+    /// The event store.
+    pub store: Store,
+    /// Reads the global stream (positions for read-your-writes).
+    pub reader: GlobalReader,
+    /// Password hashing pool.
+    pub passwords: Passwords,
+    /// Token issuing and checking.
+    pub tokens: Tokens,
+    /// Identifier claim ids.
+    pub identifiers: IdentifierKeys,
+    /// Login throttling.
+    pub throttle: Throttle,
+    /// Ended sessions and cutoffs.
+    pub denylist: Arc<DenyList>,
+    /// Pokes local readers after a commit.
+    pub wake: Wake,
+    /// The read-model checkpoint as this instance knows it.
+    pub projected: watch::Receiver<Cursor>,
+}
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl App {
+    /// Wraps the parts.
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+
+    /// Read-your-writes: waits until the read models and this instance's
+    /// deny-list have passed `written`, at most the configured bound. On
+    /// timeout it returns anyway: the command is committed, and the read
+    /// models will catch up.
+    pub async fn settle(&self, written: Option<&crate::store::Written>) -> Result<(), Error> {
+        let Some(Written {
+            aggregate_type,
+            aggregate_id,
+            sequence,
+        }) = written
+        else {
+            return Ok(());
+        };
+        self.wake.poke();
+        let Some(target) = self
+            .reader
+            .position_of(aggregate_type, aggregate_id, *sequence as i64)
+            .await?
+        else {
+            return Ok(());
+        };
+        let wait = async {
+            let mut projected = self.projected.clone();
+            let mut denied = self.denylist.progress();
+            // Errors mean the feed stopped (shutdown): nothing left to wait for.
+            let _ = projected.wait_for(|c| *c >= target).await;
+            let _ = denied.wait_for(|c| *c >= target).await;
+        };
+        if tokio::time::timeout(self.config.read_your_writes_timeout(), wait)
+            .await
+            .is_err()
+        {
+            tracing::warn!(%target, "read models did not catch up in time; answering anyway");
+        }
+        Ok(())
+    }
+
+    /// The retry hint for a busy or throttled answer.
+    pub fn retry_after(seconds: u64) -> Duration {
+        Duration::from_secs(seconds)
+    }
+}

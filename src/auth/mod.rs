@@ -1,0 +1,9 @@
+//! Credentials: password hashing, token issuing and checking, identifier
+//! keys, login throttling and the deny-list of ended sessions.
+
+pub mod denylist;
+pub mod identifiers;
+pub mod keys;
+pub mod password;
+pub mod throttle;
+pub mod tokens;

@@ -1,0 +1,238 @@
+//! Password hashing on a bounded pool of blocking threads.
+//!
+//! argon2id costs tens of milliseconds of CPU and 19 MiB per hash, so it
+//! never runs on the async reactor and never queues without bound: at most
+//! `workers` hashes run at once and at most `queue` more wait; beyond that a
+//! request is refused at once with 503 + `Retry-After` rather than letting
+//! latency and memory grow. Unknown users are verified against a dummy hash
+//! so timing does not reveal which accounts exist.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aggregates::PasswordHash;
+use anyhow::Context;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{
+    PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString,
+};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::input::Password;
+use crate::Error;
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The password matched.
+    pub ok: bool,
+    /// It matched a hash made with other parameters than today's.
+    pub needs_rehash: bool,
+}
+
+/// The hashing pool.
+#[derive(Clone)]
+pub struct Passwords {
+    params: Params,
+    workers: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+    dummy: PasswordHash,
+}
+
+impl std::fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passwords")
+            .field("params", &self.params)
+            .field("workers", &self.workers.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Passwords {
+    /// A pool of `workers` threads with `queue` waiting places.
+    pub fn new(
+        memory_kib: u32,
+        iterations: u32,
+        parallelism: u32,
+        workers: usize,
+        queue: usize,
+    ) -> anyhow::Result<Self> {
+        let params = Params::new(memory_kib, iterations, parallelism, None)
+            .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        let dummy_password: [u8; 16] = rand::random();
+        let dummy = hash_with(&params, &dummy_password).context("hashing the dummy password")?;
+        Ok(Self {
+            params,
+            workers: Arc::new(Semaphore::new(workers.max(1))),
+            admitted: Arc::new(Semaphore::new(workers.max(1) + queue)),
+            dummy,
+        })
+    }
+
+    /// Hashes a new password.
+    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, Error> {
+        let params = self.params.clone();
+        let password = password.clone();
+        self.run(move || hash_with(&params, password.expose().as_bytes()))
+            .await?
+            .map_err(Error::Internal)
+    }
+
+    /// Verifies `password` against `hash`, or against the dummy hash when
+    /// there is no account (same cost; always fails).
+    pub async fn verify(
+        &self,
+        password: &Password,
+        hash: Option<&PasswordHash>,
+    ) -> Result<Verified, Error> {
+        let known = hash.is_some();
+        let phc = hash.unwrap_or(&self.dummy).clone();
+        let params = self.params.clone();
+        let password = password.clone();
+        let verified = self
+            .run(move || {
+                let Ok(parsed) = Phc::new(phc.phc()) else {
+                    return Verified {
+                        ok: false,
+                        needs_rehash: false,
+                    };
+                };
+                let ok = Argon2::default()
+                    .verify_password(password.expose().as_bytes(), &parsed)
+                    .is_ok();
+                Verified {
+                    ok,
+                    needs_rehash: ok && !current(&parsed, &params),
+                }
+            })
+            .await?;
+        Ok(Verified {
+            ok: verified.ok && known,
+            ..verified
+        })
+    }
+
+    /// Jobs that may still be admitted before the pool refuses (for metrics).
+    pub fn free_places(&self) -> usize {
+        self.admitted.available_permits()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let _admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy {
+                retry_after: Duration::from_secs(1),
+            })?;
+        let _worker = self
+            .workers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Internal(e.into()))?;
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("hashing task")))
+    }
+}
+
+fn hash_with(params: &Params, password: &[u8]) -> anyhow::Result<PasswordHash> {
+    let salt = SaltString::generate(&mut OsRng);
+    let phc = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password(password, &salt)
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    Ok(PasswordHash::new(phc.to_string()))
+}
+
+/// Whether a stored hash was made with today's algorithm and parameters.
+fn current(parsed: &Phc<'_>, params: &Params) -> bool {
+    if parsed.algorithm != Algorithm::Argon2id.ident() {
+        return false;
+    }
+    Params::try_from(parsed).is_ok_and(|stored| {
+        stored.m_cost() == params.m_cost()
+            && stored.t_cost() == params.t_cost()
+            && stored.p_cost() == params.p_cost()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(memory: u32) -> Passwords {
+        Passwords::new(memory, 1, 1, 1, 1).expect("pool")
+    }
+
+    fn password(p: &str) -> Password {
+        Password::presented(p.to_string(), "password").expect("valid")
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_no_other() {
+        let pool = pool(1024);
+        let hash = pool.hash(&password("correct horse")).await.expect("hash");
+        assert!(hash.phc().starts_with("$argon2id$"));
+        assert!(
+            pool.verify(&password("correct horse"), Some(&hash))
+                .await
+                .expect("verify")
+                .ok
+        );
+        assert!(
+            !pool
+                .verify(&password("wrong horse"), Some(&hash))
+                .await
+                .expect("verify")
+                .ok
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_never_verifies() {
+        let pool = pool(1024);
+        assert!(
+            !pool
+                .verify(&password("anything"), None)
+                .await
+                .expect("verify")
+                .ok
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hash_with_old_parameters_asks_for_a_rehash() {
+        let old = pool(1024)
+            .hash(&password("correct horse"))
+            .await
+            .expect("hash");
+        let verified = pool(2048)
+            .verify(&password("correct horse"), Some(&old))
+            .await
+            .expect("verify");
+        assert_eq!(
+            verified,
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_with_busy() {
+        let pool = pool(1024);
+        // One worker + one waiting place: take both, the third is refused.
+        let _a = pool.admitted.clone().try_acquire_owned().expect("first");
+        let _b = pool.admitted.clone().try_acquire_owned().expect("second");
+        assert!(matches!(
+            pool.hash(&password("correct horse")).await,
+            Err(Error::Busy { .. })
+        ));
+    }
+}

@@ -1,0 +1,115 @@
+//! The command line: `serve` (the default), `migrate`, `admin create`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::input::{Email, Password, PersonName};
+use crate::service::accounts::{self, Registration};
+use crate::service::RequestContext;
+use crate::startup::{shutdown_signal, Application, Runtime};
+use crate::{telemetry, Config};
+
+/// eventauth: authentication and users on an append-only event log.
+#[derive(Debug, Parser)]
+#[command(name = "eventauth", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP APIs (the default).
+    Serve(Config),
+    /// Apply database migrations and exit.
+    Migrate(Config),
+    /// Administer users.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Debug, Subcommand)]
+enum Admin {
+    /// Create an administrator (e.g. the first one).
+    Create {
+        #[command(flatten)]
+        config: Config,
+        /// Email address to log in with.
+        #[arg(long)]
+        email: String,
+        /// Password (or set EVENTAUTH_ADMIN_PASSWORD to keep it out of the
+        /// process list).
+        #[arg(long, env = "EVENTAUTH_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Given name.
+        #[arg(long, default_value = "Admin")]
+        first_name: String,
+        /// Family name.
+        #[arg(long, default_value = "User")]
+        last_name: String,
+    },
+}
+
+/// Parses the command line and runs the command.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(Config::defaults()));
+    let format = match &command {
+        Command::Serve(c)
+        | Command::Migrate(c)
+        | Command::Admin(Admin::Create { config: c, .. }) => c.log_format.clone(),
+    };
+    telemetry::init(&format);
+    match run(command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "eventauth failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(config) => {
+            Application::build(config)
+                .await?
+                .run_until_stopped(shutdown_signal())
+                .await
+        }
+        Command::Migrate(config) => {
+            let url = config
+                .database_url
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("DATABASE_URL is not set"))?;
+            let pool = crate::store::connect(url, 2).await?;
+            crate::store::migrate(&pool).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(Admin::Create {
+            config,
+            email,
+            password,
+            first_name,
+            last_name,
+        }) => {
+            let input = Registration {
+                email: Email::parse(&email, "email")?,
+                password: Password::new_password(password, "password")?,
+                first_name: PersonName::parse(&first_name, "first-name")?,
+                last_name: PersonName::parse(&last_name, "last-name")?,
+                roles: vec!["admin".to_string()],
+            };
+            let runtime = Runtime::start(config).await?;
+            let result = accounts::register(runtime.app(), input, &RequestContext::system()).await;
+            runtime.stop().await;
+            let user = result?;
+            tracing::info!(user_id = %user.id, "administrator created");
+            Ok(())
+        }
+    }
+}

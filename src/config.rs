@@ -1,0 +1,163 @@
+//! Typed settings. Every setting is an environment variable and a flag of
+//! the same name (`EVENTAUTH_ADDR` = `--addr`); see the README's table.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// Settings of one service instance.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Listen address (port 0 picks a free port).
+    #[arg(long, env = "EVENTAUTH_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Directory for the embedded store and blobs.
+    #[arg(long, env = "EVENTAUTH_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `postgres://…` event store and read models.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// NATS JetStream server for the event relay (off when unset).
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// Maximum database connections of this instance.
+    #[arg(long, env = "EVENTAUTH_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// `iss` of issued access tokens.
+    #[arg(long, env = "EVENTAUTH_ISSUER", default_value = "eventauth")]
+    pub issuer: String,
+
+    /// `aud` of issued access tokens.
+    #[arg(long, env = "EVENTAUTH_AUDIENCE", default_value = "eventauth")]
+    pub audience: String,
+
+    /// Access-token lifetime, seconds.
+    #[arg(long, env = "EVENTAUTH_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl: u64,
+
+    /// Session (refresh-token) lifetime, seconds.
+    #[arg(long, env = "EVENTAUTH_SESSION_TTL", default_value_t = 7 * 24 * 3600)]
+    pub session_ttl: u64,
+
+    /// Session lifetime with remember-me, seconds.
+    #[arg(long, env = "EVENTAUTH_REMEMBER_ME_TTL", default_value_t = 30 * 24 * 3600)]
+    pub remember_me_ttl: u64,
+
+    /// Seconds in which a just-rotated refresh token still yields the same
+    /// successor (two tabs refreshing at once); 0 disables.
+    #[arg(long, env = "EVENTAUTH_REFRESH_REUSE_GRACE", default_value_t = 10)]
+    pub refresh_reuse_grace: u64,
+
+    /// Ed25519 signing key (PKCS#8 PEM). Generated into the store when unset.
+    #[arg(long, env = "EVENTAUTH_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<SecretString>,
+
+    /// Server secret (≥ 32 bytes) keying identifier hashes and token
+    /// derivation. Generated into the store when unset.
+    #[arg(long, env = "EVENTAUTH_SECRET", hide_env_values = true)]
+    pub secret: Option<SecretString>,
+
+    /// argon2id memory cost, KiB (OWASP minimum: 19456).
+    #[arg(long, env = "EVENTAUTH_ARGON2_MEMORY_KIB", default_value_t = 19456)]
+    pub argon2_memory_kib: u32,
+
+    /// argon2id iterations (OWASP minimum with 19 MiB: 2).
+    #[arg(long, env = "EVENTAUTH_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+
+    /// argon2id parallelism.
+    #[arg(long, env = "EVENTAUTH_ARGON2_PARALLELISM", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+
+    /// Password-hashing threads (default: the number of cores).
+    #[arg(long, env = "EVENTAUTH_HASH_WORKERS")]
+    pub hash_workers: Option<usize>,
+
+    /// Hashing jobs that may wait before requests get 503 (≥ 64).
+    #[arg(long, env = "EVENTAUTH_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
+
+    /// Failed logins per identifier within the window before it is locked.
+    #[arg(long, env = "EVENTAUTH_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+
+    /// Failed logins per client IP within the window before it is locked.
+    #[arg(
+        long,
+        env = "EVENTAUTH_LOGIN_MAX_FAILURES_PER_IP",
+        default_value_t = 100
+    )]
+    pub login_max_failures_per_ip: u32,
+
+    /// Window in which failures are counted, seconds.
+    #[arg(long, env = "EVENTAUTH_LOGIN_WINDOW", default_value_t = 900)]
+    pub login_window: u64,
+
+    /// How long a lock lasts, seconds.
+    #[arg(long, env = "EVENTAUTH_LOGIN_LOCKOUT", default_value_t = 900)]
+    pub login_lockout: u64,
+
+    /// Age (seconds) after which an identifier claim whose user was never
+    /// written (a crash mid-registration) may be taken over.
+    #[arg(long, env = "EVENTAUTH_CLAIM_STALE_AFTER", default_value_t = 30)]
+    pub claim_stale_after: u64,
+
+    /// How long a command waits for its events to reach the read models
+    /// before answering anyway, milliseconds.
+    #[arg(
+        long,
+        env = "EVENTAUTH_READ_YOUR_WRITES_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub read_your_writes_timeout_ms: u64,
+
+    /// Mark cookies `Secure` (browsers treat http://localhost as secure).
+    #[arg(long, env = "EVENTAUTH_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+
+    /// Log format: `json` or `pretty`.
+    #[arg(long, env = "EVENTAUTH_LOG_FORMAT", default_value = "json")]
+    pub log_format: String,
+}
+
+impl Config {
+    /// Settings as if no flag and no variable were given, for tests and
+    /// tools that fill in the rest themselves.
+    pub fn defaults() -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        // Parsing an empty command line cannot fail: every field has a
+        // default or is optional.
+        Only::try_parse_from(["eventauth"])
+            .map(|only| only.config)
+            .unwrap_or_else(|error| panic!("default configuration is invalid: {error}"))
+    }
+
+    /// Password-hashing threads.
+    pub fn hash_workers(&self) -> usize {
+        self.hash_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
+    }
+
+    /// Access-token lifetime.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl)
+    }
+
+    /// Read-your-writes bound.
+    pub fn read_your_writes_timeout(&self) -> Duration {
+        Duration::from_millis(self.read_your_writes_timeout_ms)
+    }
+}

@@ -1,0 +1,161 @@
+//! Extractors and error rendering every surface shares, parametrized by the
+//! surface so that rejections come out in that surface's error shape.
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+
+use super::REQUEST_ID;
+use crate::service::sessions::{authenticate, Principal};
+use crate::service::RequestContext;
+use crate::{App, Error};
+
+/// An API surface: how it renders the service's errors.
+pub trait Surface: Send + Sync + 'static {
+    /// The body (and status) for `error` in this surface's shape.
+    fn render(error: &Error) -> Response;
+}
+
+/// A service error on its way out through surface `S`.
+pub struct ApiError<S>(pub Error, PhantomData<S>);
+
+impl<S> std::fmt::Debug for ApiError<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<S> From<Error> for ApiError<S> {
+    fn from(error: Error) -> Self {
+        Self(error, PhantomData)
+    }
+}
+
+impl<S: Surface> IntoResponse for ApiError<S> {
+    fn into_response(self) -> Response {
+        if let Error::Internal(cause) = &self.0 {
+            // Logged once, with its chain; the client sees a generic message.
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let mut response = S::render(&self.0);
+        if let Some(seconds) = self.0.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
+    }
+}
+
+/// A JSON body, its rejections rendered by surface `S`.
+#[derive(Debug)]
+pub struct Body<T, S>(pub T, pub PhantomData<S>);
+
+impl<T, S> FromRequest<App> for Body<T, S>
+where
+    T: DeserializeOwned,
+    S: Surface,
+{
+    type Rejection = ApiError<S>;
+
+    async fn from_request(request: Request, app: &App) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, app).await {
+            Ok(Json(value)) => Ok(Self(value, PhantomData)),
+            Err(rejection) => Err(json_error(&rejection).into()),
+        }
+    }
+}
+
+/// Says what is wrong with a JSON body without echoing its values (a
+/// mistyped password must not come back in an error message).
+fn json_error(rejection: &JsonRejection) -> Error {
+    match rejection {
+        JsonRejection::BytesRejection(bytes) if bytes.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Error::PayloadTooLarge
+        }
+        JsonRejection::MissingJsonContentType(_) => Error::invalid(
+            "UNSUPPORTED_CONTENT_TYPE",
+            "Expected a JSON body with Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            Error::invalid("MALFORMED_JSON", "The body is not valid JSON")
+        }
+        JsonRejection::JsonDataError(error) => {
+            let text = error.body_text();
+            let detail = ["missing field", "unknown field"]
+                .iter()
+                .find_map(|kind| {
+                    text.find(kind).map(|at| {
+                        let rest = &text[at..];
+                        rest.split(" at line").next().unwrap_or(rest).to_string()
+                    })
+                })
+                .unwrap_or_else(|| "a field is missing or has the wrong type".to_string());
+            Error::invalid("INVALID_BODY", format!("Invalid request body: {detail}"))
+        }
+        _ => Error::invalid("INVALID_BODY", "The request body could not be read"),
+    }
+}
+
+/// The authenticated caller (bearer access token), rejected in `S`'s shape.
+#[derive(Debug)]
+pub struct Auth<S>(pub Principal, pub PhantomData<S>);
+
+impl<S: Surface> FromRequestParts<App> for Auth<S> {
+    type Rejection = ApiError<S>;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .ok_or(Error::Unauthenticated)?;
+        Ok(Self(authenticate(app, token.trim())?, PhantomData))
+    }
+}
+
+/// The request's context (id, client IP, user agent). Never rejects.
+#[derive(Debug)]
+pub struct Ctx(pub RequestContext);
+
+/// Longest user agent recorded.
+const MAX_USER_AGENT: usize = 512;
+
+impl FromRequestParts<App> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _app: &App) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(128).collect())
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let client_ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(MAX_USER_AGENT).collect());
+        Ok(Self(RequestContext {
+            request_id,
+            client_ip,
+            user_agent,
+        }))
+    }
+}

@@ -1,0 +1,120 @@
+//! The ILD Auth surface (`../shared/seeds/001_*.txt`), the native one:
+//! `/sign/*` and `/user/*`. Translation only: wire format in, use case,
+//! wire format out. Errors are `{"error": <reason>, "message": <text>}`.
+
+mod sign;
+mod user;
+
+use std::any::Any;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::http::{ApiError, Surface};
+use crate::service::UserView;
+use crate::{App, Error};
+
+/// The ILD surface marker.
+#[derive(Debug)]
+pub struct Ild;
+
+/// An error rendered the ILD way.
+pub type IldError = ApiError<Ild>;
+
+impl Surface for Ild {
+    fn render(error: &Error) -> Response {
+        let status = error.status();
+        let body = serde_json::json!({
+            "error": status.canonical_reason().unwrap_or("Error"),
+            "message": error.public_message(),
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+/// The ILD routes.
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/sign/register", post(sign::register))
+        .route("/sign/login", post(sign::login))
+        .route("/sign/check", get(sign::check))
+        .route("/sign/refresh", get(sign::refresh))
+        .route("/sign/logout", get(sign::logout))
+        .route("/user/changepassword", put(user::change_password))
+        .route("/user/profile", get(user::profile))
+        .route("/user/profile/{user_id}", get(user::public_profile))
+}
+
+/// 404 in the ILD shape.
+pub async fn not_found() -> IldError {
+    Error::NotFound.into()
+}
+
+/// 405 in the ILD shape.
+pub async fn method_not_allowed() -> Response {
+    let body = serde_json::json!({
+        "error": "Method Not Allowed",
+        "message": "This method is not allowed on this path",
+    });
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+}
+
+/// A panic becomes a 500 in the ILD shape (and a log line), never a dropped
+/// connection.
+pub fn panicked(_: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    Ild::render(&Error::Internal(anyhow::anyhow!("panic")))
+}
+
+/// The user object of the ILD surface (own profile, admin views).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IldUser {
+    id: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    roles: Vec<String>,
+    email_verified: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<UserView> for IldUser {
+    fn from(user: UserView) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            roles: user.roles,
+            email_verified: user.email_verified,
+            created_at: user.created_at.to_rfc3339(),
+            updated_at: user.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// The public profile: only what anyone may see.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IldPublicUser {
+    id: String,
+    first_name: String,
+    last_name: String,
+    created_at: String,
+}
+
+impl From<UserView> for IldPublicUser {
+    fn from(user: UserView) -> Self {
+        Self {
+            id: user.id.to_string(),
+            first_name: user.first_name,
+            last_name: user.last_name,
+            created_at: user.created_at.to_rfc3339(),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Parse, don't validate: the newtypes every surface builds at the edge.
+//! Once a value of these types exists, it is known to be well-formed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::Error;
+
+/// Longest email accepted (RFC 5321 path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+/// Longest password accepted, bytes: argon2's cost grows with length.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Shortest new password, characters (NIST SP 800-63B).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest name accepted, characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A syntactically valid email address.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email {
+    display: String,
+    normalized: String,
+}
+
+impl Email {
+    /// Parses an address; `field` names it in the error.
+    pub fn parse(raw: &str, field: &'static str) -> Result<Self, Error> {
+        let display = raw.trim();
+        if display.is_empty() {
+            return Err(Error::invalid_field(
+                field,
+                "REQUIRED",
+                format!("{field} is required"),
+            ));
+        }
+        if display.len() > MAX_EMAIL_LEN || email_address::EmailAddress::from_str(display).is_err()
+        {
+            return Err(Error::invalid_field(
+                field,
+                "INVALID_EMAIL",
+                format!("{field} is not a valid email address"),
+            ));
+        }
+        Ok(Self {
+            display: display.to_string(),
+            normalized: display.to_lowercase(),
+        })
+    }
+
+    /// As entered (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The form uniqueness is decided on (lowercase).
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Email(<redacted>)")
+    }
+}
+
+/// A password as presented: non-empty, at most [`MAX_PASSWORD_BYTES`].
+#[derive(Clone)]
+pub struct Password(SecretString);
+
+impl Password {
+    /// A password presented to log in (any non-empty one).
+    pub fn presented(raw: String, field: &'static str) -> Result<Self, Error> {
+        if raw.is_empty() {
+            return Err(Error::invalid_field(
+                field,
+                "REQUIRED",
+                format!("{field} is required"),
+            ));
+        }
+        if raw.len() > MAX_PASSWORD_BYTES {
+            return Err(Error::invalid_field(
+                field,
+                "PASSWORD_TOO_LONG",
+                format!("{field} must be at most {MAX_PASSWORD_BYTES} bytes"),
+            ));
+        }
+        Ok(Self(SecretString::from(raw)))
+    }
+
+    /// A new password: also at least [`MIN_PASSWORD_CHARS`] characters.
+    pub fn new_password(raw: String, field: &'static str) -> Result<Self, Error> {
+        let chars = raw.chars().count();
+        let password = Self::presented(raw, field)?;
+        if chars < MIN_PASSWORD_CHARS {
+            return Err(Error::invalid_field(
+                field,
+                "PASSWORD_TOO_SHORT",
+                format!("{field} must be at least {MIN_PASSWORD_CHARS} characters"),
+            ));
+        }
+        Ok(password)
+    }
+
+    /// The clear password, for hashing only.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A person's name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no control
+/// characters.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    /// Parses a name; `field` names it in the error.
+    pub fn parse(raw: &str, field: &'static str) -> Result<Self, Error> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(Error::invalid_field(
+                field,
+                "REQUIRED",
+                format!("{field} is required"),
+            ));
+        }
+        if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(Error::invalid_field(
+                field,
+                "INVALID_NAME",
+                format!("{field} must be 1 to {MAX_NAME_CHARS} printable characters"),
+            ));
+        }
+        Ok(Self(name.to_string()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PersonName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PersonName(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_normalized_to_lowercase() {
+        let email = Email::parse("  Ada@Example.COM ", "email").expect("valid");
+        assert_eq!(email.as_str(), "Ada@Example.COM");
+        assert_eq!(email.normalized(), "ada@example.com");
+    }
+
+    #[test]
+    fn malformed_or_overlong_emails_are_rejected() {
+        for bad in [
+            "",
+            "   ",
+            "not-an-email",
+            "a@",
+            "@b.c",
+            &format!("{}@x.io", "a".repeat(250)),
+        ] {
+            assert!(Email::parse(bad, "email").is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn new_passwords_need_eight_characters_and_at_most_1_kib() {
+        assert!(Password::new_password("short".into(), "password").is_err());
+        assert!(Password::new_password("long enough".into(), "password").is_ok());
+        assert!(Password::new_password("x".repeat(1025), "password").is_err());
+        assert!(Password::new_password("x".repeat(1024), "password").is_ok());
+    }
+
+    #[test]
+    fn presented_passwords_must_not_be_empty() {
+        assert!(Password::presented(String::new(), "password").is_err());
+        assert!(Password::presented("x".into(), "password").is_ok());
+    }
+
+    #[test]
+    fn names_are_bounded_and_printable() {
+        assert!(PersonName::parse("  Ada ", "firstName").is_ok_and(|n| n.as_str() == "Ada"));
+        assert!(PersonName::parse("", "firstName").is_err());
+        assert!(PersonName::parse("a\u{0}b", "firstName").is_err());
+        assert!(PersonName::parse(&"a".repeat(101), "firstName").is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_personal_data_and_secrets() {
+        let email = Email::parse("ada@example.com", "email").expect("valid");
+        let password = Password::presented("hunter22".into(), "password").expect("valid");
+        assert!(!format!("{email:?}{password:?}").contains("ada"));
+        assert!(!format!("{password:?}").contains("hunter"));
+    }
+}

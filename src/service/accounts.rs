@@ -1,0 +1,102 @@
+//! Registration.
+//!
+//! Order (no transaction spans two aggregates): check the email is free
+//! (before any hashing), hash, claim the email for a pre-generated user id,
+//! then write the user. A crash between claim and user leaves a claim whose
+//! user stream is empty; it may be taken over once stale.
+
+use aggregates::{ClaimCommand, IdentifierClaim, IdentifierKind, Personal, User, UserCommand};
+use uuid::Uuid;
+
+use super::{RequestContext, UserView};
+use crate::input::{Email, Password, PersonName};
+use crate::{App, Error};
+
+/// What registration needs.
+#[derive(Debug)]
+pub struct Registration {
+    /// Email.
+    pub email: Email,
+    /// New password.
+    pub password: Password,
+    /// Given name.
+    pub first_name: PersonName,
+    /// Family name.
+    pub last_name: PersonName,
+    /// Initial roles.
+    pub roles: Vec<String>,
+}
+
+/// Registers a user; answers once the read models show them.
+pub async fn register(
+    app: &App,
+    input: Registration,
+    ctx: &RequestContext,
+) -> Result<UserView, Error> {
+    let claim_id = app.identifiers.email(&input.email);
+    let user_id = Uuid::now_v7();
+    // Rejected duplicates cost no hashing.
+    let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
+    let claim = claim_command(app, &loaded.state, user_id).await?;
+    app.store.check(loaded, claim.clone()).await?;
+    let password_hash = app.passwords.hash(&input.password).await?;
+    let metadata = ctx.metadata();
+    app.store
+        .execute::<IdentifierClaim>(&claim_id, claim, &metadata)
+        .await?;
+    let committed = app
+        .store
+        .execute::<User>(
+            &user_id.to_string(),
+            UserCommand::Register {
+                user_id,
+                email: Personal::new(input.email.as_str().to_string()),
+                first_name: Personal::new(input.first_name.as_str().to_string()),
+                last_name: Personal::new(input.last_name.as_str().to_string()),
+                password_hash,
+                roles: input.roles,
+            },
+            &metadata.acting_as(user_id),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await?;
+    let user = app.store.load::<User>(&user_id.to_string()).await?;
+    UserView::from_aggregate(&user.state)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("registered user {user_id} did not load")))
+}
+
+/// The claim command for `user_id`, with the current owner's state looked up.
+async fn claim_command(
+    app: &App,
+    claim: &IdentifierClaim,
+    user_id: Uuid,
+) -> Result<ClaimCommand, Error> {
+    let owner_registered = match claim.owner() {
+        Some(owner) if owner != user_id => app
+            .store
+            .load::<User>(&owner.to_string())
+            .await?
+            .state
+            .is_registered(),
+        _ => false,
+    };
+    Ok(ClaimCommand::Claim {
+        user_id,
+        kind: IdentifierKind::Email,
+        owner_registered,
+        stale_after: chrono::Duration::seconds(app.config.claim_stale_after as i64),
+    })
+}
+
+/// Claims an email without writing its user: what a crash between the two
+/// steps of [`register`] leaves behind. For tests of that recovery only.
+#[doc(hidden)]
+pub async fn claim_only(app: &App, email: &Email, user_id: Uuid) -> Result<(), Error> {
+    let claim_id = app.identifiers.email(email);
+    let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
+    let command = claim_command(app, &loaded.state, user_id).await?;
+    app.store
+        .execute::<IdentifierClaim>(&claim_id, command, &RequestContext::system().metadata())
+        .await?;
+    Ok(())
+}

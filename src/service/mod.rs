@@ -1,0 +1,12 @@
+//! The use cases every surface shares. A surface parses its wire format into
+//! the inputs here and renders the outputs; the rules live in the
+//! aggregates, the orchestration (what to load, hash, write and wait for)
+//! lives here.
+
+pub mod accounts;
+pub mod context;
+pub mod sessions;
+pub mod users;
+
+pub use context::RequestContext;
+pub use users::UserView;

@@ -1,0 +1,341 @@
+//! Logging in and out, refreshing, changing the password.
+
+use aggregates::{
+    DomainError, EndReason, IdentifierClaim, Personal, Session, SessionCommand, SessionEvent, User,
+    UserCommand, UserEvent,
+};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{RequestContext, UserView};
+use crate::auth::tokens::{hash_token, AccessClaims, AccessToken, Tokens};
+use crate::input::{Email, Password};
+use crate::store::Loaded;
+use crate::{App, Error};
+
+/// A started or refreshed session's credentials.
+#[derive(Debug)]
+pub struct Issued {
+    /// The access token.
+    pub access: AccessToken,
+    /// The refresh token (opaque).
+    pub refresh_token: String,
+    /// When the session ends at the latest (cookie lifetime).
+    pub session_expires_at: DateTime<Utc>,
+    /// The session.
+    pub session_id: Uuid,
+}
+
+/// A successful login.
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// Credentials.
+    pub issued: Issued,
+    /// The user.
+    pub user: UserView,
+}
+
+/// What a login needs.
+#[derive(Debug)]
+pub struct Login {
+    /// The identifier.
+    pub email: Email,
+    /// The password.
+    pub password: Password,
+    /// Longer session.
+    pub remember_me: bool,
+    /// The surface logging in (recorded on the session).
+    pub surface: &'static str,
+}
+
+/// Checks a password login and starts a session.
+///
+/// Unknown identifiers cost the same as known ones (dummy verification) and
+/// fail identically; locked identifiers fail with 429 before any hashing.
+pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<LoggedIn, Error> {
+    let claim_id = app.identifiers.email(&input.email);
+    if let Some(retry_after) = app.throttle.locked(&claim_id, ctx.client_ip) {
+        return Err(Error::TooManyAttempts { retry_after });
+    }
+    // Taken before the user is loaded: a password change racing this login
+    // sets a cutoff after it, which then revokes the new session.
+    let auth_time = Utc::now();
+    let user = match app
+        .store
+        .load::<IdentifierClaim>(&claim_id)
+        .await?
+        .state
+        .owner()
+    {
+        Some(owner) => Some(app.store.load::<User>(&owner.to_string()).await?)
+            .filter(|u| u.state.is_registered()),
+        None => None,
+    };
+    if let Some(until) = user.as_ref().and_then(|u| u.state.locked_until(auth_time)) {
+        return Err(DomainError::AccountLocked { until }.into());
+    }
+    let hash = user.as_ref().map(|u| u.state.password_hash().clone());
+    let verified = app.passwords.verify(&input.password, hash.as_ref()).await?;
+    let (Some(user), Some(hash), true) = (user, hash, verified.ok) else {
+        if let Some(lockout) = app.throttle.record_failure(&claim_id, ctx.client_ip) {
+            lock_out(app, &claim_id, lockout, ctx).await;
+        }
+        return Err(Error::InvalidCredentials);
+    };
+    app.throttle.record_success(&claim_id);
+    let user_id = user
+        .state
+        .id()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("registered user without id")))?;
+    let rehash = if verified.needs_rehash {
+        // Best effort: a busy pool only postpones the upgrade.
+        app.passwords.hash(&input.password).await.ok()
+    } else {
+        None
+    };
+    let metadata = ctx.metadata().acting_as(user_id);
+    app.store
+        .execute::<User>(
+            &user_id.to_string(),
+            UserCommand::AuthorizeLogin {
+                verified_against: hash,
+                rehash,
+            },
+            &metadata,
+        )
+        .await
+        .map_err(|error| match error {
+            // The password changed while we verified the old one.
+            Error::Conflict => Error::InvalidCredentials,
+            other => other,
+        })?;
+    let issued = start_session(
+        app,
+        &user,
+        user_id,
+        auth_time,
+        input.remember_me,
+        input.surface,
+        ctx,
+    )
+    .await?;
+    let user = UserView::from_aggregate(&user.state)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("registered user {user_id} incomplete")))?;
+    Ok(LoggedIn { issued, user })
+}
+
+/// Records the identifier's lock on the user, if the identifier has one.
+async fn lock_out(app: &App, claim_id: &str, lockout: std::time::Duration, ctx: &RequestContext) {
+    let Ok(claim) = app.store.load::<IdentifierClaim>(claim_id).await else {
+        return;
+    };
+    let Some(owner) = claim.state.owner() else {
+        return;
+    };
+    let until = Utc::now() + chrono::Duration::from_std(lockout).unwrap_or_default();
+    let command = UserCommand::LockOut {
+        until,
+        failed_attempts: app.throttle.policy().max_failures,
+    };
+    match app
+        .store
+        .execute::<User>(&owner.to_string(), command, &ctx.metadata())
+        .await
+    {
+        Ok(_) | Err(Error::NotFound) => {}
+        Err(error) => tracing::warn!(%error, "could not record a lockout"),
+    }
+}
+
+async fn start_session(
+    app: &App,
+    user: &Loaded<User>,
+    user_id: Uuid,
+    auth_time: DateTime<Utc>,
+    remember_me: bool,
+    surface: &'static str,
+    ctx: &RequestContext,
+) -> Result<Issued, Error> {
+    let session_id = Uuid::now_v7();
+    let refresh_token = app.tokens.new_refresh(session_id);
+    let ttl = if remember_me {
+        app.config.remember_me_ttl
+    } else {
+        app.config.session_ttl
+    };
+    let session_expires_at = auth_time + chrono::Duration::seconds(ttl as i64);
+    let committed = app
+        .store
+        .execute::<Session>(
+            &session_id.to_string(),
+            SessionCommand::Start {
+                session_id,
+                user_id,
+                surface: surface.to_string(),
+                remember_me,
+                refresh_token_hash: hash_token(&refresh_token),
+                auth_time,
+                expires_at: session_expires_at,
+                client_ip: Personal::new(ctx.client_ip.map(|ip| ip.to_string())),
+                user_agent: Personal::new(ctx.user_agent.clone()),
+            },
+            &ctx.metadata().acting_as(user_id),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await?;
+    let access = app
+        .tokens
+        .issue_access(user_id, session_id, user.state.roles(), auth_time)?;
+    Ok(Issued {
+        access,
+        refresh_token,
+        session_expires_at,
+        session_id,
+    })
+}
+
+/// Exchanges a refresh token for a new access token and its successor.
+///
+/// A token that was already rotated away ends the session (after the grace
+/// period), and every token of the session stops working at once.
+pub async fn refresh(app: &App, presented: &str, ctx: &RequestContext) -> Result<Issued, Error> {
+    let session_id = Tokens::refresh_session(presented).ok_or(Error::Unauthenticated)?;
+    let session = app.store.load::<Session>(&session_id.to_string()).await?;
+    let (Some(user_id), Some(auth_time), Some(session_expires_at)) = (
+        session.state.user_id(),
+        session.state.auth_time(),
+        session.state.expires_at(),
+    ) else {
+        return Err(Error::Unauthenticated);
+    };
+    let user = app.store.load::<User>(&user_id.to_string()).await?;
+    let successor = app.tokens.successor(presented, session_id);
+    let command = SessionCommand::Refresh {
+        presented_hash: hash_token(presented),
+        successor_hash: hash_token(&successor),
+        reuse_grace: chrono::Duration::seconds(app.config.refresh_reuse_grace as i64),
+        user_cutoff: user.state.cutoff(),
+    };
+    let committed = app
+        .store
+        .execute::<Session>(
+            &session_id.to_string(),
+            command,
+            &ctx.metadata().acting_as(user_id),
+        )
+        .await
+        .map_err(|error| match error {
+            Error::NotFound | Error::Conflict => Error::Unauthenticated,
+            other => other,
+        })?;
+    if let Some(SessionEvent::SessionEnded { at, reason }) = committed.events.last() {
+        tracing::warn!(%session_id, reason = reason.as_str(), "refresh token reuse; session revoked");
+        app.denylist.end_session(session_id, *at);
+        app.settle(committed.written.as_ref()).await?;
+        return Err(Error::Unauthenticated);
+    }
+    app.settle(committed.written.as_ref()).await?;
+    let access = app
+        .tokens
+        .issue_access(user_id, session_id, user.state.roles(), auth_time)?;
+    Ok(Issued {
+        access,
+        refresh_token: successor,
+        session_expires_at,
+        session_id,
+    })
+}
+
+/// The caller behind a verified access token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// User.
+    pub user_id: Uuid,
+    /// Session.
+    pub session_id: Uuid,
+    /// Roles at token issue.
+    pub roles: Vec<String>,
+    /// The token's claims.
+    pub claims: AccessClaims,
+}
+
+/// Resolves a bearer access token: signature, expiry, then the deny-list.
+/// No database round trip.
+pub fn authenticate(app: &App, token: &str) -> Result<Principal, Error> {
+    let claims = app
+        .tokens
+        .verify_access(token)
+        .ok_or(Error::Unauthenticated)?;
+    let (Some(user_id), Some(session_id), Some(auth_time)) =
+        (claims.user_id(), claims.session_id(), claims.auth_time())
+    else {
+        return Err(Error::Unauthenticated);
+    };
+    if app.denylist.denies(user_id, session_id, auth_time) {
+        return Err(Error::Unauthenticated);
+    }
+    Ok(Principal {
+        user_id,
+        session_id,
+        roles: claims.roles.clone(),
+        claims,
+    })
+}
+
+/// Ends the caller's session.
+pub async fn logout(app: &App, principal: &Principal, ctx: &RequestContext) -> Result<(), Error> {
+    let committed = app
+        .store
+        .execute::<Session>(
+            &principal.session_id.to_string(),
+            SessionCommand::End {
+                reason: EndReason::Logout,
+            },
+            &ctx.metadata().acting_as(principal.user_id),
+        )
+        .await?;
+    app.denylist.end_session(principal.session_id, Utc::now());
+    app.settle(committed.written.as_ref()).await
+}
+
+/// Changes the caller's password; every other session of theirs ends.
+pub async fn change_password(
+    app: &App,
+    principal: &Principal,
+    current: &Password,
+    new: &Password,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let user = app
+        .store
+        .load::<User>(&principal.user_id.to_string())
+        .await?;
+    if !user.state.is_registered() {
+        return Err(Error::Unauthenticated);
+    }
+    let hash = user.state.password_hash().clone();
+    if !app.passwords.verify(current, Some(&hash)).await?.ok {
+        return Err(Error::invalid_field(
+            "currentPassword",
+            "INVALID_PASSWORD",
+            "Current password is incorrect",
+        ));
+    }
+    let new_password_hash = app.passwords.hash(new).await?;
+    let committed = app
+        .store
+        .execute::<User>(
+            &principal.user_id.to_string(),
+            UserCommand::ChangePassword {
+                verified_against: hash,
+                new_password_hash,
+                keep_session: Some(principal.session_id),
+            },
+            &ctx.metadata().acting_as(principal.user_id),
+        )
+        .await?;
+    if let Some(cutoff) = committed.events.iter().find_map(UserEvent::cutoff) {
+        app.denylist.set_cutoff(principal.user_id, cutoff);
+    }
+    app.settle(committed.written.as_ref()).await
+}

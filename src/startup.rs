@@ -1,0 +1,208 @@
+//! Building and running an instance: used by `main` and by the tests alike.
+//!
+//! [`Runtime`] is everything but the listener (store, keys, background
+//! feeds); the CLI's one-shot commands use it alone. [`Application`] adds
+//! the HTTP listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aggregates::Services;
+use anyhow::Context;
+use projections::{GlobalReader, Projector, ProjectorConfig, Wake};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::Inner;
+use crate::auth::denylist::DenyList;
+use crate::auth::identifiers::IdentifierKeys;
+use crate::auth::keys::KeyMaterial;
+use crate::auth::password::Passwords;
+use crate::auth::throttle::{Policy, Throttle};
+use crate::auth::tokens::Tokens;
+use crate::store::{self, Store};
+use crate::{App, Config};
+
+/// An instance's state and background work (projector, deny-list feed,
+/// notification listener, housekeeping).
+#[derive(Debug)]
+pub struct Runtime {
+    app: App,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Connects, migrates, loads keys and starts the background work.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let url = config.database_url.clone().context(
+            "DATABASE_URL is not set: point it at PostgreSQL (postgres://…); \
+             the embedded SQLite default is not available yet",
+        )?;
+        let pool = store::connect(&url, config.db_max_connections).await?;
+        store::migrate(&pool).await?;
+        let keys = KeyMaterial::load(
+            &pool,
+            config.signing_key.as_ref(),
+            config.secret.as_ref(),
+            config.access_token_ttl(),
+        )
+        .await?;
+        let passwords = Passwords::new(
+            config.argon2_memory_kib,
+            config.argon2_iterations,
+            config.argon2_parallelism,
+            config.hash_workers(),
+            config.hash_queue.max(64),
+        )?;
+        let throttle = Throttle::new(Policy {
+            max_failures: config.login_max_failures.max(1),
+            max_failures_per_ip: config.login_max_failures_per_ip.max(1),
+            window: Duration::from_secs(config.login_window),
+            lockout: Duration::from_secs(config.login_lockout),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let wake = Wake::new();
+        let projector = Projector::new(pool.clone(), ProjectorConfig::default(), wake.clone());
+        let denylist = Arc::new(DenyList::default());
+        let app = App::new(Inner {
+            tokens: Tokens::new(
+                &keys,
+                &config.issuer,
+                &config.audience,
+                config.access_token_ttl(),
+            ),
+            identifiers: IdentifierKeys::new(keys.derive("identifier-claims")),
+            store: Store::new(pool.clone(), Services::system()),
+            reader: GlobalReader::new(pool.clone()),
+            passwords,
+            throttle,
+            denylist: denylist.clone(),
+            wake: wake.clone(),
+            projected: projector.progress(),
+            config,
+        });
+        let housekeeping = {
+            let app = app.clone();
+            let mut stopped = stopped.clone();
+            async move {
+                let mut every = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => {
+                            app.throttle.prune();
+                            app.denylist.prune(app.config.access_token_ttl());
+                        }
+                        () = projections::wake::stopped(&mut stopped) => return,
+                    }
+                }
+            }
+        };
+        let tasks = vec![
+            tokio::spawn(wake.clone().listen(pool.clone(), stopped.clone())),
+            tokio::spawn(projector.run(stopped.clone())),
+            tokio::spawn(denylist.run(pool, wake, stopped.clone())),
+            tokio::spawn(housekeeping),
+        ];
+        Ok(Self { app, stop, tasks })
+    }
+
+    /// The shared state.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Stops the background work, letting batches in flight commit.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a background task did not stop in time");
+            }
+        }
+        self.app.store.pool().close().await;
+    }
+}
+
+/// A runnable instance: the runtime plus its bound listener.
+#[derive(Debug)]
+pub struct Application {
+    runtime: Runtime,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl Application {
+    /// Builds the instance and binds its address (port 0: any free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let addr = config.addr;
+        let runtime = Runtime::start(config).await?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local_addr = listener.local_addr()?;
+        Ok(Self {
+            runtime,
+            listener,
+            local_addr,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The shared state.
+    pub fn app(&self) -> &App {
+        self.runtime.app()
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, finishes
+    /// requests in flight, and lets the background work commit.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(url = %format!("http://{}", self.local_addr), "eventauth listening");
+        let router = crate::http::router(self.runtime.app().clone());
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+        tracing::info!("stopped accepting; stopping background work");
+        self.runtime.stop().await;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

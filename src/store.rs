@@ -1,0 +1,351 @@
+//! The event store: one seam over the backends, and command execution.
+//!
+//! [`Repo`] is the single place that knows which cqrs-es repository is in
+//! use (the framework's `EventStore` is not object-safe, so the backends are
+//! wrapped in one enum rather than boxed). Today it holds PostgreSQL; the
+//! embedded SQLite backend slots in as a second variant.
+//!
+//! Commands run through [`Store::execute`]: load the aggregate, `handle`,
+//! commit, and on a concurrency conflict reload and retry a bounded number
+//! of times. Only event-store mode is used: cqrs-es 0.5's snapshot and
+//! aggregate-store modes apply events twice when writing snapshots.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aggregates::{DomainError, IdentifierClaim, Services, Session, User};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream, SerializedEvent,
+    SerializedSnapshot,
+};
+use cqrs_es::{Aggregate, AggregateError, EventStore};
+use postgres_es::PostgresEventRepository;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use crate::Error;
+
+/// How often a command is retried after a concurrency conflict.
+const MAX_ATTEMPTS: usize = 5;
+
+/// The event repository of the configured backend.
+pub enum Repo {
+    /// PostgreSQL through postgres-es.
+    Postgres(PostgresEventRepository),
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Postgres(_) => f.write_str("Repo::Postgres"),
+        }
+    }
+}
+
+impl PersistedEventRepository for Repo {
+    async fn get_events<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        match self {
+            Self::Postgres(repo) => repo.get_events::<A>(id).await,
+        }
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        match self {
+            Self::Postgres(repo) => repo.get_last_events::<A>(id, last_sequence).await,
+        }
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        match self {
+            Self::Postgres(repo) => repo.get_snapshot::<A>(id).await,
+        }
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        match self {
+            Self::Postgres(repo) => repo.persist::<A>(events, snapshot_update).await,
+        }
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        match self {
+            Self::Postgres(repo) => repo.stream_events::<A>(id).await,
+        }
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        match self {
+            Self::Postgres(repo) => repo.stream_all_events::<A>().await,
+        }
+    }
+}
+
+/// An aggregate this store keeps, with its event store.
+pub trait Stored: Aggregate<Services = Services, Error = DomainError> {
+    /// This aggregate's event store within `store`.
+    fn event_store(store: &Store) -> &PersistedEventStore<Repo, Self>;
+}
+
+macro_rules! stored {
+    ($aggregate:ty, $field:ident) => {
+        impl Stored for $aggregate {
+            fn event_store(store: &Store) -> &PersistedEventStore<Repo, Self> {
+                &store.$field
+            }
+        }
+    };
+}
+stored!(User, users);
+stored!(Session, sessions);
+stored!(IdentifierClaim, claims);
+
+/// An aggregate as loaded, with the sequence of its last event.
+#[derive(Debug)]
+pub struct Loaded<A> {
+    /// The folded state.
+    pub state: A,
+    /// Its last sequence (0: empty stream).
+    pub version: usize,
+}
+
+/// What a command wrote.
+#[derive(Debug)]
+pub struct Committed<A: Aggregate> {
+    /// The events, in order (empty when the command changed nothing).
+    pub events: Vec<A::Event>,
+    /// The stream position of the last event written, if any.
+    pub written: Option<Written>,
+}
+
+/// Where a commit landed: enough to find its place in the global order.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// `A::TYPE`.
+    pub aggregate_type: &'static str,
+    /// The aggregate instance.
+    pub aggregate_id: String,
+    /// The last sequence written.
+    pub sequence: usize,
+}
+
+/// The event store of one instance.
+pub struct Store {
+    pool: PgPool,
+    users: PersistedEventStore<Repo, User>,
+    sessions: PersistedEventStore<Repo, Session>,
+    claims: PersistedEventStore<Repo, IdentifierClaim>,
+    services: Services,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A store on `pool`.
+    pub fn new(pool: PgPool, services: Services) -> Self {
+        let repo = || Repo::Postgres(PostgresEventRepository::new(pool.clone()));
+        Self {
+            users: PersistedEventStore::new_event_store(repo()),
+            sessions: PersistedEventStore::new_event_store(repo()),
+            claims: PersistedEventStore::new_event_store(repo()),
+            pool,
+            services,
+        }
+    }
+
+    /// The database pool (read models share it).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The aggregates' services (clock).
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Loads an aggregate's current state.
+    pub async fn load<A: Stored>(&self, id: &str) -> Result<Loaded<A>, Error> {
+        let context = A::event_store(self)
+            .load_aggregate(id)
+            .await
+            .map_err(internal)?;
+        Ok(Loaded {
+            state: context.aggregate,
+            version: context.current_sequence,
+        })
+    }
+
+    /// Runs `command` against the current state without writing anything:
+    /// the rejection a real run would give, decided before expensive work
+    /// (e.g. "this email is taken" before hashing a password).
+    pub async fn check<A: Stored>(
+        &self,
+        mut loaded: Loaded<A>,
+        command: A::Command,
+    ) -> Result<(), Error> {
+        let sink = EventSink::default();
+        loaded.state.handle(command, &self.services, &sink).await?;
+        Ok(())
+    }
+
+    /// Executes a command: load, handle, commit; retried on conflicts.
+    pub async fn execute<A: Stored>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
+        let store = A::event_store(self);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut context = store.load_aggregate(id).await.map_err(internal)?;
+            let sink = EventSink::default();
+            context
+                .aggregate
+                .handle(command.clone(), &self.services, &sink)
+                .await?;
+            let events = sink.collect().await;
+            if events.is_empty() {
+                return Ok(Committed {
+                    events,
+                    written: None,
+                });
+            }
+            match store
+                .commit(events.clone(), context, metadata.to_map())
+                .await
+            {
+                Ok(envelopes) => {
+                    let sequence = envelopes.last().map_or(0, |e| e.sequence);
+                    return Ok(Committed {
+                        events,
+                        written: Some(Written {
+                            aggregate_type: A::TYPE,
+                            aggregate_id: id.to_string(),
+                            sequence,
+                        }),
+                    });
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    tracing::debug!(aggregate = A::TYPE, attempt, "conflict; retrying command");
+                    tokio::time::sleep(Duration::from_millis(2 * attempt as u64)).await;
+                }
+                Err(error) => return Err(internal(error)),
+            }
+        }
+        Err(Error::Conflict)
+    }
+}
+
+fn internal<E: std::error::Error + Send + Sync + 'static>(error: AggregateError<E>) -> Error {
+    match error {
+        AggregateError::AggregateConflict => Error::Conflict,
+        other => Error::Internal(anyhow::anyhow!("event store: {other}")),
+    }
+}
+
+/// Request metadata recorded on every event of a command.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    /// The request id, or a generated one for CLI and system work.
+    pub correlation_id: String,
+    /// `user:<id>`, `anonymous` or `system`.
+    pub actor: String,
+    /// Client IP, where known.
+    pub client_ip: Option<String>,
+    /// Client user agent, where known.
+    pub user_agent: Option<String>,
+}
+
+impl Metadata {
+    /// Metadata for work the service does on its own (CLI, maintenance).
+    pub fn system() -> Self {
+        Self {
+            correlation_id: uuid::Uuid::now_v7().to_string(),
+            actor: "system".to_string(),
+            client_ip: None,
+            user_agent: None,
+        }
+    }
+
+    /// The same request, acting as `user`.
+    pub fn acting_as(&self, user: uuid::Uuid) -> Self {
+        Self {
+            actor: format!("user:{user}"),
+            ..self.clone()
+        }
+    }
+
+    /// The map cqrs-es stores. IP and user agent are personal data, stored
+    /// in the same tagged form as `Personal<T>` so erasure can treat them
+    /// alike.
+    fn to_map(&self) -> HashMap<String, String> {
+        let mut map = HashMap::from([
+            ("correlation_id".to_string(), self.correlation_id.clone()),
+            ("actor".to_string(), self.actor.clone()),
+            ("time".to_string(), chrono::Utc::now().to_rfc3339()),
+        ]);
+        let personal = |value: &String| {
+            serde_json::to_string(&aggregates::Personal::new(value)).unwrap_or_default()
+        };
+        if let Some(ip) = &self.client_ip {
+            map.insert("client_ip".to_string(), personal(ip));
+        }
+        if let Some(agent) = &self.user_agent {
+            map.insert("user_agent".to_string(), personal(agent));
+        }
+        map
+    }
+}
+
+/// Connects to PostgreSQL. Connections end idle transactions after a
+/// minute: a forgotten open transaction would hold back every reader of the
+/// global stream, cluster-wide.
+pub async fn connect(url: &SecretString, max_connections: u32) -> anyhow::Result<PgPool> {
+    use anyhow::Context;
+    let options: PgConnectOptions = url
+        .expose_secret()
+        .parse()
+        .context("DATABASE_URL is not a valid postgres:// URL")?;
+    let options = options.options([("idle_in_transaction_session_timeout", "60s")]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .context("connecting to PostgreSQL")
+}
+
+/// Applies the migrations (idempotent; safe from several instances at once).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    use anyhow::Context;
+    sqlx::migrate!("./migrations/postgres")
+        .run(pool)
+        .await
+        .context("applying migrations")
+}

@@ -1,0 +1,26 @@
+//! Logging: JSON lines (or pretty for humans), filtered by `RUST_LOG`.
+//!
+//! Nothing secret is ever logged: request logs carry method, path, status
+//! and request id only (no query strings, no headers, no bodies).
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber. Safe to call more than once (tests).
+pub fn init(format: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    let result = if format == "pretty" {
+        builder.try_init()
+    } else {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    };
+    // Already installed (a second app in the same test process): keep it.
+    drop(result);
+}
