@@ -1,0 +1,10 @@
+//! End-to-end tests over HTTP against the real server and the real
+//! PostgreSQL. Each test gets its own database, so they run in parallel.
+
+mod helpers;
+
+mod concurrency;
+mod processes;
+mod sign_flow;
+mod throttling;
+mod validation;
