@@ -332,6 +332,16 @@ pub async fn connect(url: &SecretString, max_connections: u32) -> anyhow::Result
         .expose_secret()
         .parse()
         .context("DATABASE_URL is not a valid postgres:// URL")?;
+    // A first start creates its database (the server's owner role permitting).
+    {
+        use sqlx::migrate::MigrateDatabase;
+        let url = url.expose_secret();
+        if !sqlx::Postgres::database_exists(url).await.unwrap_or(true) {
+            sqlx::Postgres::create_database(url)
+                .await
+                .context("creating the database")?;
+        }
+    }
     let options = options.options([("idle_in_transaction_session_timeout", "60s")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
