@@ -1,1 +1,184 @@
-//! placeholder
+//! Login throttling: identical answers for known and unknown identifiers, a
+//! lock after the maximum number of failures that even the right password
+//! cannot pass, and no event per failed attempt.
+
+use std::time::Duration;
+
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{ild_error, spawn_app_on, spawn_app_with, TestApp};
+
+const MAX_FAILURES: u32 = 3;
+const LOCKOUT_SECS: u64 = 2;
+
+async fn throttled_app() -> TestApp {
+    spawn_app_with(|c| {
+        c.login_max_failures = MAX_FAILURES;
+        c.login_lockout = LOCKOUT_SECS;
+    })
+    .await
+}
+
+/// Asserts a 429 in the ILD shape with a sensible `Retry-After`; returns the
+/// body.
+async fn assert_throttled(response: Response) -> Value {
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("429 carries Retry-After")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("Retry-After is a number of seconds");
+    assert!(
+        (1..=LOCKOUT_SECS).contains(&retry_after),
+        "Retry-After {retry_after} outside 1..={LOCKOUT_SECS}"
+    );
+    ild_error(response, StatusCode::TOO_MANY_REQUESTS).await
+}
+
+/// Fails `times` logins for `email`, each a plain 401.
+async fn fail_logins(app: &TestApp, email: &str, times: u32) {
+    for attempt in 1..=times {
+        let response = app.login(email, "wrong password").await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "failed attempt {attempt} of {email}"
+        );
+    }
+}
+
+async fn user_events(app: &TestApp, user_id: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT event_type FROM events
+          WHERE aggregate_type = 'user' AND aggregate_id = $1 ORDER BY sequence",
+    )
+    .bind(user_id)
+    .fetch_all(app.app.store.pool())
+    .await
+    .expect("user events")
+}
+
+async fn register_id(app: &TestApp, email: &str) -> String {
+    let response = app.register(email, "correct horse").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let user: Value = response.json().await.expect("json");
+    user["id"].as_str().expect("id").to_string()
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_status_and_the_same_body() {
+    let app = throttled_app().await;
+    register_id(&app, "known@example.com").await;
+
+    let wrong_password = app.login("known@example.com", "not the password").await;
+    let unknown_email = app.login("nobody@example.com", "correct horse").await;
+
+    assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_email.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong_password.headers().get("content-type"),
+        unknown_email.headers().get("content-type")
+    );
+    let wrong_password = ild_error(wrong_password, StatusCode::UNAUTHORIZED).await;
+    let unknown_email = ild_error(unknown_email, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(wrong_password, unknown_email);
+}
+
+#[tokio::test]
+async fn after_the_maximum_failures_even_the_correct_password_is_refused_until_the_lock_ends() {
+    let app = throttled_app().await;
+    register_id(&app, "locked@example.com").await;
+
+    fail_logins(&app, "locked@example.com", MAX_FAILURES).await;
+
+    assert_throttled(app.login("locked@example.com", "wrong password").await).await;
+    assert_throttled(app.login("locked@example.com", "correct horse").await).await;
+    // Another identifier is not affected.
+    register_id(&app, "bystander@example.com").await;
+    assert_eq!(
+        app.login("bystander@example.com", "correct horse")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    tokio::time::sleep(Duration::from_secs(LOCKOUT_SECS) + Duration::from_millis(500)).await;
+
+    let response = app.login("locked@example.com", "correct horse").await;
+    assert_eq!(response.status(), StatusCode::OK, "the lock has ended");
+    let login: Value = response.json().await.expect("json");
+    assert_eq!(login["user"]["email"], "locked@example.com");
+}
+
+#[tokio::test]
+async fn failed_attempts_never_grow_the_user_stream_but_a_lockout_is_recorded_as_an_event() {
+    let app = throttled_app().await;
+    let id = register_id(&app, "audit@example.com").await;
+    let before = user_events(&app, &id).await;
+    assert_eq!(before, vec!["UserRegistered".to_string()]);
+
+    fail_logins(&app, "audit@example.com", MAX_FAILURES - 1).await;
+    assert_eq!(
+        user_events(&app, &id).await,
+        before,
+        "a failed login wrote to the user's stream"
+    );
+
+    fail_logins(&app, "audit@example.com", 1).await;
+    assert_eq!(
+        user_events(&app, &id).await,
+        vec!["UserRegistered".to_string(), "UserLockedOut".to_string()]
+    );
+
+    // Attempts refused while locked write nothing either.
+    assert_throttled(app.login("audit@example.com", "correct horse").await).await;
+    assert_throttled(app.login("audit@example.com", "wrong password").await).await;
+    assert_eq!(user_events(&app, &id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_lockout_holds_on_another_instance_sharing_the_database() {
+    let app = spawn_app_with(|c| {
+        c.login_max_failures = MAX_FAILURES;
+        c.login_lockout = 30;
+    })
+    .await;
+    register_id(&app, "everywhere@example.com").await;
+    fail_logins(&app, "everywhere@example.com", MAX_FAILURES).await;
+
+    // A second instance has no failure counters in memory: only the
+    // UserLockedOut event can stop it.
+    let other = spawn_app_on(app.db.clone(), |c| c.login_max_failures = MAX_FAILURES).await;
+    let response = other.login("everywhere@example.com", "correct horse").await;
+    assert!(response.headers().contains_key("retry-after"));
+    ild_error(response, StatusCode::TOO_MANY_REQUESTS).await;
+}
+
+#[tokio::test]
+async fn an_unknown_email_is_throttled_after_the_same_number_of_failures_with_the_same_answer() {
+    let app = throttled_app().await;
+    register_id(&app, "real@example.com").await;
+    let events_before = app.event_count().await;
+
+    fail_logins(&app, "real@example.com", MAX_FAILURES).await;
+    let existing = assert_throttled(app.login("real@example.com", "correct horse").await).await;
+
+    let ghost = format!("ghost-{}@example.com", Uuid::new_v4().simple());
+    // Locks are per identifier: the unknown email starts unlocked.
+    fail_logins(&app, &ghost, MAX_FAILURES).await;
+    let unknown = assert_throttled(app.login(&ghost, "correct horse").await).await;
+
+    assert_eq!(existing, unknown, "the 429s tell the two apart");
+    // Only the existing user's lock was recorded.
+    let locked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserLockedOut'")
+            .fetch_one(app.app.store.pool())
+            .await
+            .expect("count");
+    assert_eq!(locked, 1);
+    assert_eq!(app.event_count().await, events_before + 1);
+}

@@ -1,0 +1,438 @@
+//! `eventauth-bench`: measures eventauth against references run in the same
+//! process on the same machine, so ratios stay meaningful on any hardware.
+//!
+//! It creates a database of its own on the given PostgreSQL server, starts
+//! the service in-process on a free port, seeds users over HTTP and drives
+//! the scenarios below; then prints a table and one JSON document.
+//! See docs/benchmarks.md.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aggregates::{User, UserCommand};
+use anyhow::Context;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+use clap::Parser;
+use eventauth::service::RequestContext;
+use eventauth::startup::Application;
+use eventauth::{App, Config};
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+/// Benchmarks eventauth.
+#[derive(Debug, Parser)]
+struct Args {
+    /// PostgreSQL server (a database is created on it and dropped after).
+    #[arg(
+        long,
+        env = "EVENTAUTH_BENCH_PG",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pg: String,
+    /// Seconds per throughput scenario.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients for logins.
+    #[arg(long, default_value_t = 8)]
+    login_clients: usize,
+    /// Concurrent clients for token checks.
+    #[arg(long, default_value_t = 32)]
+    check_clients: usize,
+    /// Commands for the commit → read-model scenario.
+    #[arg(long, default_value_t = 1000)]
+    commands: usize,
+    /// Scenarios to run (comma-separated): argon2,login,check,visibility.
+    #[arg(long, default_value = "argon2,login,check,visibility")]
+    scenarios: String,
+}
+
+#[derive(Debug, Default)]
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn percentile(&mut self, p: f64) -> f64 {
+        if self.0.is_empty() {
+            return 0.0;
+        }
+        self.0.sort_unstable();
+        let index = ((self.0.len() as f64 - 1.0) * p).round() as usize;
+        self.0[index].as_secs_f64() * 1000.0
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let wanted: Vec<&str> = args.scenarios.split(',').map(str::trim).collect();
+    let db = format!("eventauth_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", args.pg))
+        .await
+        .context("connecting to PostgreSQL")?;
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut admin)
+        .await?;
+
+    let mut config = Config::defaults();
+    config.addr = "127.0.0.1:0".parse()?;
+    config.database_url = Some(format!("{}/{db}", args.pg).into());
+    config.log_format = "json".into();
+    config.login_max_failures_per_ip = u32::MAX;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let argon = (
+        config.argon2_memory_kib,
+        config.argon2_iterations,
+        config.argon2_parallelism,
+    );
+
+    let application = Application::build(config).await?;
+    let base = format!("http://{}", application.local_addr());
+    let app = application.app().clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+
+    let users = seed(&client, &base, 16).await?;
+    let mut results = serde_json::Map::new();
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+
+    let mut bare_argon2 = None;
+    if wanted.contains(&"argon2") {
+        let rate = bare_argon2_verifications(argon, cores, Duration::from_secs(args.seconds))?;
+        rows.push((
+            "bare argon2id verifications/s".into(),
+            format!("{rate:.1}"),
+            format!("{cores} threads"),
+        ));
+        results.insert("argon2_verifications_per_s".into(), json!(rate));
+        bare_argon2 = Some(rate);
+    }
+    if wanted.contains(&"login") {
+        let (rate, mut lat) =
+            login_throughput(&client, &base, &users, args.login_clients, args.seconds).await;
+        let ratio = bare_argon2.map(|a| rate / a);
+        rows.push((
+            "password logins/s".into(),
+            format!("{rate:.1}"),
+            format!(
+                "p50 {:.1} ms, p99 {:.1} ms{}",
+                lat.percentile(0.5),
+                lat.percentile(0.99),
+                ratio
+                    .map(|r| format!(", {r:.2}× bare argon2"))
+                    .unwrap_or_default()
+            ),
+        ));
+        results.insert(
+            "login".into(),
+            json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99), "ratio_to_argon2": ratio }),
+        );
+    }
+    if wanted.contains(&"check") {
+        let token = login_token(&client, &base, &users[0]).await?;
+        let url = format!("{base}/sign/check");
+        let (rate, mut lat) = drive(
+            &client,
+            &url,
+            Some(&token),
+            args.check_clients,
+            args.seconds,
+        )
+        .await;
+        let (bare_rate, mut bare_lat) =
+            bare_axum(&client, args.check_clients, args.seconds).await?;
+        rows.push((
+            "GET /sign/check req/s".into(),
+            format!("{rate:.0}"),
+            format!(
+                "p50 {:.2} ms, p99 {:.2} ms, {:.2}× bare axum",
+                lat.percentile(0.5),
+                lat.percentile(0.99),
+                rate / bare_rate
+            ),
+        ));
+        rows.push((
+            "bare axum endpoint req/s".into(),
+            format!("{bare_rate:.0}"),
+            format!(
+                "p50 {:.2} ms, p99 {:.2} ms",
+                bare_lat.percentile(0.5),
+                bare_lat.percentile(0.99)
+            ),
+        ));
+        results.insert(
+            "check".into(),
+            json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99),
+                    "bare_axum_per_s": bare_rate, "ratio_to_bare_axum": rate / bare_rate }),
+        );
+    }
+    if wanted.contains(&"visibility") {
+        let mut lat = visibility(&app, &users, args.commands).await?;
+        rows.push((
+            "commit → read model visible".into(),
+            format!("p50 {:.2} ms", lat.percentile(0.5)),
+            format!(
+                "p99 {:.2} ms over {} commands",
+                lat.percentile(0.99),
+                args.commands
+            ),
+        ));
+        results.insert(
+            "visibility".into(),
+            json!({ "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99), "commands": args.commands }),
+        );
+    }
+
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
+    let mut out = String::new();
+    out.push_str(&format!(
+        "eventauth bench, {} cores, {} s per scenario\n",
+        cores, args.seconds
+    ));
+    for (name, value, note) in &rows {
+        out.push_str(&format!("{name:<width$}  {value:>14}  {note}\n"));
+    }
+    results.insert("cores".into(), json!(cores));
+    results.insert("seconds".into(), json!(args.seconds));
+    results.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
+    out.push_str(&serde_json::to_string_pretty(&Value::Object(results))?);
+    out.push('\n');
+    // The bench's one output: stdout is its interface.
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{out}");
+    }
+    Ok(())
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Registers `n` users; returns their emails.
+async fn seed(client: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let mut emails = Vec::with_capacity(n);
+    for i in 0..n {
+        let email = format!("bench{i}@example.com");
+        let response = client
+            .post(format!("{base}/sign/register"))
+            .json(&json!({ "email": email, "password": PASSWORD, "firstName": "Bench", "lastName": "User" }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().as_u16() == 201,
+            "seeding failed: {}",
+            response.status()
+        );
+        emails.push(email);
+    }
+    Ok(emails)
+}
+
+async fn login_token(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
+    let body: Value = client
+        .post(format!("{base}/sign/login"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    body["token"]
+        .as_str()
+        .map(str::to_string)
+        .context("no token")
+}
+
+/// argon2id verifications per second on `threads` OS threads, same
+/// parameters as the service.
+fn bare_argon2_verifications(
+    params: (u32, u32, u32),
+    threads: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let argon = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(params.0, params.1, params.2, None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let salt = SaltString::encode_b64(b"benchmark-salt!!").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let phc = argon
+        .hash_password(PASSWORD.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string();
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let count = count.clone();
+            let phc = phc.clone();
+            scope.spawn(move || {
+                let parsed = argon2::PasswordHash::new(&phc).expect("own hash parses");
+                while start.elapsed() < duration {
+                    if argon2::Argon2::default()
+                        .verify_password(PASSWORD.as_bytes(), &parsed)
+                        .is_ok()
+                    {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    Ok(count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}
+
+async fn login_throughput(
+    client: &reqwest::Client,
+    base: &str,
+    users: &[String],
+    clients: usize,
+    seconds: u64,
+) -> (f64, Latencies) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let tasks = (0..clients).map(|c| {
+        let client = client.clone();
+        let url = format!("{base}/sign/login");
+        let email = users[c % users.len()].clone();
+        tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let ok = client
+                    .post(&url)
+                    .json(&json!({ "email": email, "password": PASSWORD }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    lat.push(t.elapsed());
+                }
+            }
+            lat
+        })
+    });
+    let mut all = Latencies::default();
+    for lat in futures::future::join_all(tasks).await.into_iter().flatten() {
+        all.0.extend(lat);
+    }
+    (all.0.len() as f64 / start.elapsed().as_secs_f64(), all)
+}
+
+/// GETs `url` from `clients` tasks for `seconds`; successful requests/s.
+async fn drive(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    clients: usize,
+    seconds: u64,
+) -> (f64, Latencies) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let tasks = (0..clients).map(|_| {
+        let client = client.clone();
+        let url = url.to_string();
+        let token = token.map(str::to_string);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let mut request = client.get(&url);
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token);
+                }
+                if request.send().await.is_ok_and(|r| r.status().is_success()) {
+                    lat.push(t.elapsed());
+                }
+            }
+            lat
+        })
+    });
+    let handles: Vec<_> = tasks.collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Latencies::default();
+    for lat in futures::future::join_all(handles)
+        .await
+        .into_iter()
+        .flatten()
+    {
+        all.0.extend(lat);
+    }
+    (all.0.len() as f64 / start.elapsed().as_secs_f64(), all)
+}
+
+/// The reference for token checks: a bare axum endpoint answering a small
+/// JSON body, served by this process, driven the same way.
+async fn bare_axum(
+    client: &reqwest::Client,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<(f64, Latencies)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { axum::Json(json!({ "authenticated": true })) }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let result = drive(client, &url, Some("not-checked"), clients, seconds).await;
+    server.abort();
+    Ok(result)
+}
+
+/// Time from a command's commit to its visibility in the read models, as
+/// the service's own read-your-writes wait observes it (position lookup
+/// included).
+async fn visibility(app: &App, users: &[String], commands: usize) -> anyhow::Result<Latencies> {
+    let mut ids = Vec::new();
+    for email in users {
+        let id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(app.store.pool())
+            .await?;
+        ids.push(id);
+    }
+    let metadata = RequestContext::system().metadata();
+    let mut lat = Latencies::default();
+    for i in 0..commands {
+        let id = ids[i % ids.len()].to_string();
+        let committed = app
+            .store
+            .execute::<User>(
+                &id,
+                UserCommand::RevokeSessions { keep_session: None },
+                &metadata,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let started = Instant::now();
+        let written = committed.written.context("the command wrote nothing")?;
+        let target = app
+            .reader
+            .position_of(
+                written.aggregate_type,
+                &written.aggregate_id,
+                written.sequence as i64,
+            )
+            .await?
+            .context("written event not found")?;
+        app.wake.poke();
+        let mut projected = app.projected.clone();
+        tokio::time::timeout(Duration::from_secs(5), projected.wait_for(|c| *c >= target))
+            .await
+            .context("read model did not catch up within 5 s")??;
+        lat.0.push(started.elapsed());
+    }
+    Ok(lat)
+}
