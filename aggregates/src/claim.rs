@@ -33,6 +33,15 @@ pub enum IdentifierKind {
     },
 }
 
+/// What the caller found out about a claim's owner before claiming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckedOwner {
+    /// The owner found.
+    pub user_id: Uuid,
+    /// Whether their user stream held a registration.
+    pub registered: bool,
+}
+
 /// Commands on a claim.
 #[derive(Debug, Clone)]
 pub enum ClaimCommand {
@@ -42,9 +51,12 @@ pub enum ClaimCommand {
         user_id: Uuid,
         /// What kind of identifier this is.
         kind: IdentifierKind,
-        /// Whether the current owner's user stream holds a registration
-        /// (looked up by the caller; irrelevant when unclaimed).
-        owner_registered: bool,
+        /// The owner the caller found when it looked the claim up, and
+        /// whether that owner's user stream held a registration. A takeover
+        /// is only allowed of exactly that owner: if the claim changed hands
+        /// since (a concurrent registration), the check is stale and the
+        /// identifier counts as taken.
+        checked_owner: Option<CheckedOwner>,
         /// How old an orphaned claim must be before it may be taken over.
         stale_after: Duration,
     },
@@ -110,14 +122,22 @@ impl Aggregate for IdentifierClaim {
             ClaimCommand::Claim {
                 user_id,
                 kind,
-                owner_registered,
+                checked_owner,
                 stale_after,
             } => {
                 let previous_owner = match (self.owner, self.claimed_at) {
                     (None, _) => None,
                     (Some(owner), _) if owner == user_id => return Ok(()),
-                    (Some(_), _) if owner_registered => return Err(DomainError::IdentifierTaken),
-                    (Some(owner), Some(at)) if now - at >= stale_after => Some(owner),
+                    (Some(owner), Some(at))
+                        if checked_owner
+                            == Some(CheckedOwner {
+                                user_id: owner,
+                                registered: false,
+                            })
+                            && now - at >= stale_after =>
+                    {
+                        Some(owner)
+                    }
                     (Some(_), _) => return Err(DomainError::IdentifierTaken),
                 };
                 let event = ClaimEvent::IdentifierClaimed {

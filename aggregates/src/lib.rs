@@ -18,7 +18,7 @@ pub mod services;
 pub mod session;
 pub mod user;
 
-pub use claim::{ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
+pub use claim::{CheckedOwner, ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
 pub use error::DomainError;
 pub use personal::Personal;
 pub use secret::{PasswordHash, TokenHash};

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use aggregates::{
-    ClaimCommand, ClaimEvent, DomainError, IdentifierClaim, IdentifierKind, Services,
+    CheckedOwner, ClaimCommand, ClaimEvent, DomainError, IdentifierClaim, IdentifierKind, Services,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
@@ -23,6 +23,10 @@ fn bob() -> Uuid {
     Uuid::from_u128(0x0195_0000_0000_7000_8000_0000_0000_0002)
 }
 
+fn carol() -> Uuid {
+    Uuid::from_u128(0x0195_0000_0000_7000_8000_0000_0000_0003)
+}
+
 fn facility() -> Uuid {
     Uuid::from_u128(0x0195_0000_0000_7000_8000_0000_00f0_0001)
 }
@@ -35,11 +39,19 @@ fn claim() -> TestFramework<IdentifierClaim> {
     TestFramework::<IdentifierClaim>::with(Services::fixed(now()))
 }
 
+/// `user_id` claims, having found `ada()` as the owner, registered or not.
 fn claim_by(user_id: Uuid, owner_registered: bool) -> ClaimCommand {
+    claim_checking(user_id, Some((ada(), owner_registered)))
+}
+
+fn claim_checking(user_id: Uuid, checked: Option<(Uuid, bool)>) -> ClaimCommand {
     ClaimCommand::Claim {
         user_id,
         kind: IdentifierKind::Email,
-        owner_registered,
+        checked_owner: checked.map(|(user_id, registered)| CheckedOwner {
+            user_id,
+            registered,
+        }),
         stale_after: stale_after(),
     }
 }
@@ -71,7 +83,7 @@ async fn a_username_claim_records_the_facility_it_is_unique_in() {
             kind: IdentifierKind::Username {
                 facility: facility(),
             },
-            owner_registered: false,
+            checked_owner: None,
             stale_after: stale_after(),
         })
         .await
@@ -167,7 +179,7 @@ async fn after_a_take_over_the_previous_owner_is_just_another_user() {
                 at: now() - Duration::seconds(5),
             },
         ])
-        .when_async(claim_by(ada(), false))
+        .when_async(claim_checking(ada(), Some((bob(), false))))
         .await
         .then_expect_error(DomainError::IdentifierTaken);
 }
@@ -187,6 +199,22 @@ async fn after_a_take_over_the_new_owner_claiming_again_writes_nothing() {
         .when_async(claim_by(bob(), false))
         .await
         .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn a_claim_that_changed_hands_since_it_was_checked_is_not_taken_over() {
+    // bob checked the claim while it was free (or held by someone else);
+    // meanwhile ada claimed it long enough ago to look stale.
+    claim()
+        .given(vec![claimed(ada(), now() - Duration::days(1))])
+        .when_async(claim_checking(bob(), None))
+        .await
+        .then_expect_error(DomainError::IdentifierTaken);
+    claim()
+        .given(vec![claimed(ada(), now() - Duration::days(1))])
+        .when_async(claim_checking(bob(), Some((carol(), false))))
+        .await
+        .then_expect_error(DomainError::IdentifierTaken);
 }
 
 #[test]

@@ -88,20 +88,28 @@ fn json_error(rejection: &JsonRejection) -> Error {
             Error::invalid("MALFORMED_JSON", "The body is not valid JSON")
         }
         JsonRejection::JsonDataError(error) => {
-            let text = error.body_text();
-            let detail = ["missing field", "unknown field"]
-                .iter()
-                .find_map(|kind| {
-                    text.find(kind).map(|at| {
-                        let rest = &text[at..];
-                        rest.split(" at line").next().unwrap_or(rest).to_string()
-                    })
-                })
-                .unwrap_or_else(|| "a field is missing or has the wrong type".to_string());
+            let detail = missing_field(error)
+                .map(|field| format!("missing field `{field}`"))
+                .unwrap_or_else(|| "a field has the wrong type".to_string());
             Error::invalid("INVALID_BODY", format!("Invalid request body: {detail}"))
         }
         _ => Error::invalid("INVALID_BODY", "The request body could not be read"),
     }
+}
+
+/// The field serde reports missing, if that is the error. Only serde's own
+/// message prefix is trusted: other messages may quote client values.
+fn missing_field(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(json) = current.downcast_ref::<serde_json::Error>() {
+            let text = json.to_string();
+            let name = text.strip_prefix("missing field `")?.split('`').next()?;
+            return Some(name.to_string());
+        }
+        source = current.source();
+    }
+    None
 }
 
 /// The authenticated caller (bearer access token), rejected in `S`'s shape.

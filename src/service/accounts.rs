@@ -5,7 +5,9 @@
 //! then write the user. A crash between claim and user leaves a claim whose
 //! user stream is empty; it may be taken over once stale.
 
-use aggregates::{ClaimCommand, IdentifierClaim, IdentifierKind, Personal, User, UserCommand};
+use aggregates::{
+    CheckedOwner, ClaimCommand, IdentifierClaim, IdentifierKind, Personal, User, UserCommand,
+};
 use uuid::Uuid;
 
 use super::{RequestContext, UserView};
@@ -71,19 +73,22 @@ async fn claim_command(
     claim: &IdentifierClaim,
     user_id: Uuid,
 ) -> Result<ClaimCommand, Error> {
-    let owner_registered = match claim.owner() {
-        Some(owner) if owner != user_id => app
-            .store
-            .load::<User>(&owner.to_string())
-            .await?
-            .state
-            .is_registered(),
-        _ => false,
+    let checked_owner = match claim.owner() {
+        Some(owner) if owner != user_id => Some(CheckedOwner {
+            user_id: owner,
+            registered: app
+                .store
+                .load::<User>(&owner.to_string())
+                .await?
+                .state
+                .is_registered(),
+        }),
+        _ => None,
     };
     Ok(ClaimCommand::Claim {
         user_id,
         kind: IdentifierKind::Email,
-        owner_registered,
+        checked_owner,
         stale_after: chrono::Duration::seconds(app.config.claim_stale_after as i64),
     })
 }

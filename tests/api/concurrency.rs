@@ -132,12 +132,10 @@ async fn a_crash_between_claiming_an_email_and_writing_the_user_blocks_the_email
     assert_eq!(orphan_events, 0);
 }
 
-/// Defect demonstration (see the report): the claim command carries
-/// `owner_registered` as looked up *before* hashing; when the claim changed
-/// hands meanwhile and is older than `claim_stale_after` at commit time, a
-/// live, registered owner is taken over as if it were an orphan.
+/// The claim is checked before hashing and written after; when it changed
+/// hands meanwhile and is older than `claim_stale_after` by then, the stale
+/// check must not let a live, registered owner be taken over as an orphan.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known defect in service::accounts::register: a registered owner's claim is taken over once stale"]
 async fn concurrent_registrations_slower_than_the_staleness_window_still_create_exactly_one_user() {
     // One hashing thread makes 50 hashes take longer than the 1 s window.
     let app = spawn_app_with(|c| {

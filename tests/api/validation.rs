@@ -348,3 +348,24 @@ async fn a_name_with_control_characters_or_over_100_characters_is_refused() {
     }
     assert_eq!(app.event_count().await, before);
 }
+
+#[tokio::test]
+async fn a_client_value_that_looks_like_a_serde_message_is_not_echoed_back() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json(
+            "/sign/login",
+            &serde_json::json!({
+                "email": "ada@example.com",
+                "password": "correct horse",
+                "rememberMe": "hunter2 missing field secret-xyz"
+            }),
+        )
+        .await;
+    let body = ild_error(response, reqwest::StatusCode::BAD_REQUEST).await;
+    let message = body["message"].as_str().expect("message");
+    assert!(
+        !message.contains("secret-xyz") && !message.contains("hunter2"),
+        "{message}"
+    );
+}
