@@ -16,8 +16,8 @@ use std::time::Duration;
 use aggregates::{DomainError, IdentifierClaim, Services, Session, User};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
-    PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream, SerializedEvent,
-    SerializedSnapshot,
+    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError,
+    ReplayStream, SerializedEvent, SerializedSnapshot,
 };
 use cqrs_es::{Aggregate, AggregateError, EventStore};
 use postgres_es::PostgresEventRepository;
@@ -201,14 +201,56 @@ impl Store {
     /// Runs `command` against the current state without writing anything:
     /// the rejection a real run would give, decided before expensive work
     /// (e.g. "this email is taken" before hashing a password).
-    pub async fn check<A: Stored>(
+    pub async fn check<A: Stored + Clone>(
         &self,
-        mut loaded: Loaded<A>,
+        state: &A,
         command: A::Command,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<A::Event>, Error> {
         let sink = EventSink::default();
-        loaded.state.handle(command, &self.services, &sink).await?;
-        Ok(())
+        state.clone().handle(command, &self.services, &sink).await?;
+        Ok(sink.collect().await)
+    }
+
+    /// Executes a command on an aggregate whose id was generated just now
+    /// (UUIDv7), skipping the load of its certainly empty stream. Should the
+    /// stream exist after all, the commit conflicts and the command runs
+    /// the ordinary way.
+    pub async fn create<A: Stored>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
+        let mut context = EventStoreAggregateContext {
+            aggregate_id: id.to_string(),
+            aggregate: A::default(),
+            current_sequence: 0,
+            current_snapshot: None,
+        };
+        let sink = EventSink::default();
+        context
+            .aggregate
+            .handle(command.clone(), &self.services, &sink)
+            .await?;
+        let events = sink.collect().await;
+        match A::event_store(self)
+            .commit(events.clone(), context, metadata.to_map())
+            .await
+        {
+            Ok(envelopes) => Ok(Committed {
+                events,
+                written: envelopes.last().map(|e| Written {
+                    aggregate_type: A::TYPE,
+                    aggregate_id: id.to_string(),
+                    sequence: e.sequence,
+                }),
+            }),
+            Err(AggregateError::AggregateConflict) => self.execute(id, command, metadata).await,
+            Err(error) => Err(internal(error)),
+        }
     }
 
     /// Executes a command: load, handle, commit; retried on conflicts.

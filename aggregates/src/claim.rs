@@ -91,7 +91,7 @@ impl DomainEvent for ClaimEvent {
 }
 
 /// A claim's state.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IdentifierClaim {
     owner: Option<Uuid>,
     claimed_at: Option<DateTime<Utc>>,

@@ -153,7 +153,7 @@ impl DomainEvent for SessionEvent {
 }
 
 /// A session's current state.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Session {
     id: Option<Uuid>,
     user_id: Option<Uuid>,

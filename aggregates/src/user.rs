@@ -164,7 +164,7 @@ impl UserEvent {
 }
 
 /// A user's current state, folded from their events.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct User {
     id: Option<Uuid>,
     email: Personal<String>,

@@ -50,8 +50,9 @@ impl Default for ProjectorConfig {
 enum Step {
     /// More may be readable at once.
     Again,
-    /// Caught up with what is readable.
-    Idle,
+    /// Caught up with what is readable; `pending` when committed events
+    /// wait beyond the horizon.
+    Idle { pending: bool },
     /// Another instance holds the checkpoint.
     Standby,
 }
@@ -85,7 +86,6 @@ impl Projector {
     /// Runs until `stop` turns true; a batch in flight is finished and
     /// committed first.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let reader = GlobalReader::new(self.pool.clone());
         let mut wake = self.wake.subscribe();
         let mut cursor = Cursor::START;
         loop {
@@ -95,14 +95,8 @@ impl Projector {
             wake.borrow_and_update();
             let pause = match self.step(&mut cursor).await {
                 Ok(Step::Again) => continue,
-                Ok(Step::Idle) => match reader.pending_beyond(cursor).await {
-                    Ok(true) => self.config.horizon_poll,
-                    Ok(false) => self.config.idle_poll,
-                    Err(error) => {
-                        tracing::warn!(%error, "projector could not check the horizon");
-                        self.config.idle_poll
-                    }
-                },
+                Ok(Step::Idle { pending: true }) => self.config.horizon_poll,
+                Ok(Step::Idle { pending: false }) => self.config.idle_poll,
                 Ok(Step::Standby) => self.config.standby_poll,
                 Err(error) => {
                     tracing::error!(
@@ -162,7 +156,9 @@ impl Projector {
         }
         if batch.events.is_empty() {
             tx.rollback().await?;
-            return Ok(Step::Idle);
+            return Ok(Step::Idle {
+                pending: batch.pending,
+            });
         }
         for event in &batch.events {
             apply(&mut tx, event).await?;
@@ -179,7 +175,13 @@ impl Projector {
         tx.commit().await?;
         *cursor = batch.next;
         self.publish(batch.next);
-        Ok(if batch.full { Step::Again } else { Step::Idle })
+        Ok(if batch.full {
+            Step::Again
+        } else {
+            Step::Idle {
+                pending: batch.pending,
+            }
+        })
     }
 
     async fn stored_checkpoint(&self) -> Result<Cursor, sqlx::Error> {

@@ -7,7 +7,7 @@
 //! skipped. Consequences (see DESIGN.md): a long transaction anywhere in the
 //! cluster holds every reader back, and no notification fires when it ends,
 //! so callers re-poll while committed events wait beyond the horizon
-//! ([`GlobalReader::pending_beyond`]).
+//! ([`Batch::pending`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -58,6 +58,9 @@ pub struct Batch {
     pub next: Cursor,
     /// Whether the batch hit its limit (more may be readable right away).
     pub full: bool,
+    /// Whether committed events wait beyond the horizon (re-poll soon: no
+    /// notification comes when the transaction holding it back ends).
+    pub pending: bool,
 }
 
 /// Reads the global stream of one PostgreSQL event store.
@@ -85,34 +88,47 @@ impl GlobalReader {
         limit: i64,
         types: Option<&[&str]>,
     ) -> Result<Batch, sqlx::Error> {
-        // The horizon is taken first: an older horizon is still a safe one.
-        let horizon: i64 =
-            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-                .fetch_one(&mut *conn)
-                .await?;
         let types: Option<Vec<String>> = types.map(|t| t.iter().map(|s| s.to_string()).collect());
+        // One round trip: the horizon, the events below it, and whether
+        // committed events wait beyond it. The left join keeps one row when
+        // there are no events, so horizon and flag always come back.
         let rows = sqlx::query(
-            "SELECT transaction_id::text::bigint AS tx, global_position, event_id, aggregate_type,
-                    aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
-               FROM events
-              WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-                AND transaction_id < $3::text::xid8
-                AND ($5::text[] IS NULL OR event_type = ANY($5))
-              ORDER BY transaction_id, global_position
-              LIMIT $4",
+            "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+                  e AS (SELECT transaction_id, global_position, event_id, aggregate_type,
+                               aggregate_id, sequence, event_type, event_version, payload,
+                               metadata, recorded_at
+                          FROM events, h
+                         WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+                           AND transaction_id < h.xmin
+                           AND ($4::text[] IS NULL OR event_type = ANY($4))
+                         ORDER BY transaction_id, global_position
+                         LIMIT $3)
+             SELECT h.xmin::text::bigint AS horizon,
+                    EXISTS (SELECT 1 FROM events
+                             WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+                               AND transaction_id >= h.xmin) AS pending,
+                    e.transaction_id::text::bigint AS tx, e.global_position, e.event_id,
+                    e.aggregate_type, e.aggregate_id, e.sequence, e.event_type,
+                    e.event_version, e.payload, e.metadata, e.recorded_at
+               FROM h LEFT JOIN e ON true
+              ORDER BY e.transaction_id, e.global_position",
         )
         .bind(after.tx.to_string())
         .bind(after.pos)
-        .bind(horizon.to_string())
         .bind(limit)
         .bind(types)
         .fetch_all(&mut *conn)
         .await?;
-        let events = rows
-            .into_iter()
-            .map(|row| RecordedEvent {
+        let horizon: i64 = rows.first().map_or(0, |row| row.get("horizon"));
+        let pending: bool = rows.first().is_some_and(|row| row.get("pending"));
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(tx) = row.get::<Option<i64>, _>("tx") else {
+                continue;
+            };
+            events.push(RecordedEvent {
                 cursor: Cursor {
-                    tx: row.get("tx"),
+                    tx,
                     pos: row.get("global_position"),
                 },
                 event_id: row.get("event_id"),
@@ -124,28 +140,19 @@ impl GlobalReader {
                 payload: row.get("payload"),
                 metadata: row.get("metadata"),
                 recorded_at: row.get("recorded_at"),
-            })
-            .collect::<Vec<_>>();
+            });
+        }
         let full = events.len() as i64 >= limit;
         let next = match (full, events.last()) {
             (true, Some(last)) => last.cursor,
             _ => after.max(Cursor::before_transaction(horizon)),
         };
-        Ok(Batch { events, next, full })
-    }
-
-    /// Whether committed events exist after `after` that the horizon does
-    /// not let us read yet (then the caller should re-poll soon: no
-    /// notification will come when the blocking transaction ends).
-    pub async fn pending_beyond(&self, after: Cursor) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM events
-                             WHERE (transaction_id, global_position) > ($1::text::xid8, $2))",
-        )
-        .bind(after.tx.to_string())
-        .bind(after.pos)
-        .fetch_one(&self.pool)
-        .await
+        Ok(Batch {
+            events,
+            next,
+            full,
+            pending,
+        })
     }
 
     /// Where the events `(aggregate_type, aggregate_id, sequence)` stands in

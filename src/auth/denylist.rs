@@ -13,7 +13,7 @@ use aggregates::{Session, SessionCutoff, SessionEvent, User, UserEvent};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use dashmap::DashMap;
-use projections::{Cursor, GlobalReader, Wake};
+use projections::{Batch, Cursor, GlobalReader, Wake};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -82,16 +82,13 @@ impl DenyList {
     /// Tails the global stream until `stop`.
     pub async fn run(self: Arc<Self>, pool: PgPool, wake: Wake, mut stop: watch::Receiver<bool>) {
         let mut woken = wake.subscribe();
-        let reader = GlobalReader::new(pool.clone());
         let mut cursor = Cursor::START;
         loop {
             woken.borrow_and_update();
             let pause = match self.step(&pool, &mut cursor).await {
-                Ok(true) => continue,
-                Ok(false) => match reader.pending_beyond(cursor).await {
-                    Ok(true) => Duration::from_millis(5),
-                    _ => Duration::from_secs(1),
-                },
+                Ok(Batch { full: true, .. }) => continue,
+                Ok(Batch { pending: true, .. }) => Duration::from_millis(5),
+                Ok(_) => Duration::from_secs(1),
                 Err(error) => {
                     tracing::warn!(%error, "deny-list feed failed; retrying");
                     Duration::from_secs(1)
@@ -105,8 +102,8 @@ impl DenyList {
         }
     }
 
-    /// Reads one batch; true when more may be readable at once.
-    async fn step(&self, pool: &PgPool, cursor: &mut Cursor) -> Result<bool, sqlx::Error> {
+    /// Reads and folds one batch; returns it (for its `full` and `pending`).
+    async fn step(&self, pool: &PgPool, cursor: &mut Cursor) -> Result<Batch, sqlx::Error> {
         let mut conn = pool.acquire().await?;
         let batch = GlobalReader::read(&mut conn, *cursor, 1000, Some(TYPES)).await?;
         drop(conn);
@@ -137,7 +134,7 @@ impl DenyList {
             }
             newer
         });
-        Ok(batch.full)
+        Ok(batch)
     }
 }
 

@@ -40,7 +40,7 @@ pub async fn register(
     // Rejected duplicates cost no hashing.
     let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
     let claim = claim_command(app, &loaded.state, user_id).await?;
-    app.store.check(loaded, claim.clone()).await?;
+    app.store.check(&loaded.state, claim.clone()).await?;
     let password_hash = app.passwords.hash(&input.password).await?;
     let metadata = ctx.metadata();
     app.store
@@ -48,7 +48,7 @@ pub async fn register(
         .await?;
     let committed = app
         .store
-        .execute::<User>(
+        .create::<User>(
             &user_id.to_string(),
             UserCommand::Register {
                 user_id,

@@ -93,22 +93,31 @@ pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<Logg
     } else {
         None
     };
-    let metadata = ctx.metadata().acting_as(user_id);
-    app.store
-        .execute::<User>(
-            &user_id.to_string(),
-            UserCommand::AuthorizeLogin {
-                verified_against: hash,
-                rehash,
-            },
-            &metadata,
-        )
-        .await
-        .map_err(|error| match error {
-            // The password changed while we verified the old one.
-            Error::Conflict => Error::InvalidCredentials,
-            other => other,
-        })?;
+    let authorize = UserCommand::AuthorizeLogin {
+        verified_against: hash,
+        rehash,
+    };
+    // Without a rehash the command writes nothing: decide it on the state
+    // loaded above instead of loading the user again.
+    let authorized = match authorize {
+        UserCommand::AuthorizeLogin { rehash: None, .. } => {
+            app.store.check(&user.state, authorize).await.map(drop)
+        }
+        _ => app
+            .store
+            .execute::<User>(
+                &user_id.to_string(),
+                authorize,
+                &ctx.metadata().acting_as(user_id),
+            )
+            .await
+            .map(drop),
+    };
+    authorized.map_err(|error| match error {
+        // The password changed while we verified the old one.
+        Error::Conflict => Error::InvalidCredentials,
+        other => other,
+    })?;
     let issued = start_session(
         app,
         &user,
@@ -166,7 +175,7 @@ async fn start_session(
     let session_expires_at = auth_time + chrono::Duration::seconds(ttl as i64);
     let committed = app
         .store
-        .execute::<Session>(
+        .create::<Session>(
             &session_id.to_string(),
             SessionCommand::Start {
                 session_id,
