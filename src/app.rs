@@ -1,7 +1,6 @@
 //! The shared state of one instance: everything a use case needs.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use projections::{Cursor, GlobalReader, Wake};
 use tokio::sync::watch;
@@ -91,10 +90,5 @@ impl App {
             tracing::warn!(%target, "read models did not catch up in time; answering anyway");
         }
         Ok(())
-    }
-
-    /// The retry hint for a busy or throttled answer.
-    pub fn retry_after(seconds: u64) -> Duration {
-        Duration::from_secs(seconds)
     }
 }

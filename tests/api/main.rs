@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod cli;
 mod concurrency;
 mod processes;
 mod sign_flow;
