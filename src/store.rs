@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aggregates::{DomainError, IdentifierClaim, Services, Session, User};
+use aggregates::{DomainError, IdentifierClaim, LoginFailures, Services, Session, User};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
     EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError,
@@ -118,6 +118,7 @@ macro_rules! stored {
 stored!(User, users);
 stored!(Session, sessions);
 stored!(IdentifierClaim, claims);
+stored!(LoginFailures, login_failures);
 
 /// An aggregate as loaded, with the sequence of its last event.
 #[derive(Debug)]
@@ -154,6 +155,7 @@ pub struct Store {
     users: PersistedEventStore<Repo, User>,
     sessions: PersistedEventStore<Repo, Session>,
     claims: PersistedEventStore<Repo, IdentifierClaim>,
+    login_failures: PersistedEventStore<Repo, LoginFailures>,
     services: Services,
 }
 
@@ -171,6 +173,7 @@ impl Store {
             users: PersistedEventStore::new_event_store(repo()),
             sessions: PersistedEventStore::new_event_store(repo()),
             claims: PersistedEventStore::new_event_store(repo()),
+            login_failures: PersistedEventStore::new_event_store(repo()),
             pool,
             services,
         }

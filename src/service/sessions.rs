@@ -1,8 +1,8 @@
 //! Logging in and out, refreshing, changing the password.
 
 use aggregates::{
-    DomainError, EndReason, IdentifierClaim, Personal, Session, SessionCommand, SessionEvent, User,
-    UserCommand, UserEvent,
+    DomainError, EndReason, IdentifierClaim, LoginFailures, LoginFailuresCommand, Personal,
+    Session, SessionCommand, SessionEvent, User, UserCommand, UserEvent,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -80,6 +80,7 @@ pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<Logg
         if let Some(lockout) = app.throttle.record_failure(&claim_id, ctx.client_ip) {
             lock_out(app, &claim_id, lockout, ctx).await;
         }
+        record_failure(app, &claim_id, ctx).await;
         return Err(Error::InvalidCredentials);
     };
     app.throttle.record_success(&claim_id);
@@ -131,6 +132,23 @@ pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<Logg
     let user = UserView::from_aggregate(&user.state)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("registered user {user_id} incomplete")))?;
     Ok(LoggedIn { issued, user })
+}
+
+/// Keeps the failure for audit in the identifier's stream of the day (never
+/// the user's). Best effort: the answer to the client does not depend on it.
+async fn record_failure(app: &App, claim_id: &str, ctx: &RequestContext) {
+    let id = aggregates::login_failures::stream_id(claim_id, Utc::now().date_naive());
+    let command = LoginFailuresCommand::Record {
+        client_ip: Personal::new(ctx.client_ip.map(|ip| ip.to_string())),
+        user_agent: Personal::new(ctx.user_agent.clone()),
+    };
+    if let Err(error) = app
+        .store
+        .execute::<LoginFailures>(&id, command, &ctx.metadata())
+        .await
+    {
+        tracing::warn!(%error, "could not record a failed login");
+    }
 }
 
 /// Records the identifier's lock on the user, if the identifier has one.

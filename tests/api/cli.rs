@@ -20,7 +20,11 @@ fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
 async fn migrate_creates_the_event_store_and_read_models() {
     let db = TestDb::create().await;
     let output = eventauth(&db, &["migrate"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let mut conn = db.connect().await;
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
@@ -29,7 +33,10 @@ async fn migrate_creates_the_event_store_and_read_models() {
     .await
     .expect("tables");
     for table in ["checkpoints", "events", "sessions", "signing_keys", "users"] {
-        assert!(tables.iter().any(|t| t == table), "{table} missing from {tables:?}");
+        assert!(
+            tables.iter().any(|t| t == table),
+            "{table} missing from {tables:?}"
+        );
     }
     // Running it again is harmless.
     assert!(eventauth(&db, &["migrate"]).status.success());
@@ -40,9 +47,20 @@ async fn admin_create_makes_an_administrator_who_can_log_in() {
     let db = std::sync::Arc::new(TestDb::create().await);
     let output = eventauth(
         &db,
-        &["admin", "create", "--email", "root@example.com", "--password", "correct horse"],
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--password",
+            "correct horse",
+        ],
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     // The password given on the command line is never logged.
     assert!(!String::from_utf8_lossy(&output.stdout).contains("correct horse"));
 
@@ -55,7 +73,14 @@ async fn admin_create_makes_an_administrator_who_can_log_in() {
     // A second administrator with the same email is refused.
     let again = eventauth(
         &db,
-        &["admin", "create", "--email", "ROOT@example.com", "--password", "other password"],
+        &[
+            "admin",
+            "create",
+            "--email",
+            "ROOT@example.com",
+            "--password",
+            "other password",
+        ],
     );
     assert!(!again.status.success());
 }
@@ -63,7 +88,17 @@ async fn admin_create_makes_an_administrator_who_can_log_in() {
 #[tokio::test]
 async fn admin_create_refuses_a_weak_password_and_writes_nothing() {
     let db = TestDb::create().await;
-    let output = eventauth(&db, &["admin", "create", "--email", "root@example.com", "--password", "short"]);
+    let output = eventauth(
+        &db,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--password",
+            "short",
+        ],
+    );
     assert!(!output.status.success());
     let mut conn = db.connect().await;
     // The database may not even exist as a schema yet: no events either way.

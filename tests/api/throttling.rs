@@ -8,7 +8,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{ild_error, spawn_app_on, spawn_app_with, TestApp};
+use crate::helpers::{ild_error, spawn_app, spawn_app_on, spawn_app_with, TestApp};
 
 const MAX_FAILURES: u32 = 3;
 const LOCKOUT_SECS: u64 = 2;
@@ -180,5 +180,40 @@ async fn an_unknown_email_is_throttled_after_the_same_number_of_failures_with_th
             .await
             .expect("count");
     assert_eq!(locked, 1);
-    assert_eq!(app.event_count().await, events_before + 1);
+    // Besides that lock, only the audit trail of failures grew: one
+    // `LoginFailed` per verified failure (none while locked).
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'LoginFailed'")
+            .fetch_one(app.app.store.pool())
+            .await
+            .expect("count");
+    assert_eq!(audited, 2 * i64::from(MAX_FAILURES));
+    assert_eq!(app.event_count().await, events_before + 1 + audited);
+}
+
+#[tokio::test]
+async fn failed_logins_are_kept_for_audit_per_hashed_identifier_never_on_the_user() {
+    let app = spawn_app().await;
+    app.register("audited@example.com", "correct horse").await;
+    for email in ["audited@example.com", "nobody@example.com"] {
+        let response = app.login(email, "wrong password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let streams: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT aggregate_id FROM events
+          WHERE aggregate_type = 'login_failures' AND event_type = 'LoginFailed'",
+    )
+    .fetch_all(app.app.store.pool())
+    .await
+    .expect("query");
+    // One stream per identifier (existing or not), named by a keyed hash.
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    assert!(streams.iter().all(|id| !id.contains("example.com")));
+    let on_users: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_type = 'user' AND event_type <> 'UserRegistered'",
+    )
+    .fetch_one(app.app.store.pool())
+    .await
+    .expect("query");
+    assert_eq!(on_users, 0);
 }
