@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::input::{Email, Password, PersonName};
 use crate::service::accounts::{self, Registration};
@@ -40,8 +41,8 @@ enum Admin {
         email: String,
         /// Password (or set EVENTAUTH_ADMIN_PASSWORD to keep it out of the
         /// process list).
-        #[arg(long, env = "EVENTAUTH_ADMIN_PASSWORD", hide_env_values = true)]
-        password: String,
+        #[arg(long, env = "EVENTAUTH_ADMIN_PASSWORD", hide_env_values = true, value_parser = secret)]
+        password: SecretString,
         /// Given name.
         #[arg(long, default_value = "Admin")]
         first_name: String,
@@ -49,6 +50,10 @@ enum Admin {
         #[arg(long, default_value = "User")]
         last_name: String,
     },
+}
+
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value.to_string()))
 }
 
 /// Parses the command line and runs the command.
@@ -99,7 +104,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }) => {
             let input = Registration {
                 email: Email::parse(&email, "email")?,
-                password: Password::new_password(password, "password")?,
+                password: Password::new_password(password.expose_secret().to_string(), "password")?,
                 first_name: PersonName::parse(&first_name, "first-name")?,
                 last_name: PersonName::parse(&last_name, "last-name")?,
                 roles: vec!["admin".to_string()],

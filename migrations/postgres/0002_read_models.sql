@@ -10,6 +10,9 @@ CREATE TABLE users
     email_verified       boolean     NOT NULL DEFAULT false,
     locked_until         timestamptz,
     sessions_valid_after timestamptz,
+    -- the one session exempt from that cutoff (the one a password was
+    -- changed from)
+    sessions_kept        uuid,
     created_at           timestamptz NOT NULL,
     updated_at           timestamptz NOT NULL,
     -- the user stream's sequence last applied (idempotent re-application)

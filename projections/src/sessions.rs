@@ -69,6 +69,19 @@ pub async fn apply(
             .bind(started_at)
             .bind(expires_at)
             .bind(version)
+            .execute(&mut *conn)
+            .await?;
+            // A login that raced a password change may be projected after
+            // the change although it authenticated before it: the cutoff
+            // already ended it.
+            sqlx::query(
+                "UPDATE sessions s SET ended_at = u.sessions_valid_after, end_reason = 'revoked'
+                   FROM users u
+                  WHERE s.session_id = $1 AND u.user_id = s.user_id AND s.ended_at IS NULL
+                    AND s.auth_time < u.sessions_valid_after
+                    AND s.session_id IS DISTINCT FROM u.sessions_kept",
+            )
+            .bind(session_id)
             .execute(conn)
             .await?;
         }

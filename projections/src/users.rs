@@ -81,13 +81,15 @@ pub async fn apply(
         UserEvent::PasswordChanged { cutoff, at, .. }
         | UserEvent::SessionsRevoked { cutoff, at } => {
             let changed = sqlx::query(
-                "UPDATE users SET sessions_valid_after = $2, updated_at = $3, version = $4
+                "UPDATE users SET sessions_valid_after = $2, sessions_kept = $5, updated_at = $3,
+                                  version = $4
                   WHERE user_id = $1 AND version < $4",
             )
             .bind(user_id)
             .bind(cutoff.after)
             .bind(at)
             .bind(version)
+            .bind(cutoff.except)
             .execute(&mut *conn)
             .await?;
             if changed.rows_affected() > 0 {

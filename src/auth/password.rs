@@ -122,22 +122,28 @@ impl Passwords {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Error> {
-        let _admitted = self
+        let admitted = self
             .admitted
             .clone()
             .try_acquire_owned()
             .map_err(|_| Error::Busy {
                 retry_after: Duration::from_secs(1),
             })?;
-        let _worker = self
+        let worker = self
             .workers
             .clone()
             .acquire_owned()
             .await
             .map_err(|e| Error::Internal(e.into()))?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("hashing task")))
+        // The permits travel with the job: a request cancelled mid-hash
+        // (timeout, disconnect) must not free a place while its hash still
+        // runs on a blocking thread.
+        tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, worker);
+            job()
+        })
+        .await
+        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("hashing task")))
     }
 }
 
@@ -222,6 +228,30 @@ mod tests {
                 needs_rehash: true
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_keeps_its_place_until_its_hash_is_done() {
+        // Slow enough parameters that the hash outlives the request.
+        let pool = Passwords::new(65536, 4, 1, 1, 0).expect("pool");
+        let request = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.hash(&password("correct horse")).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        request.abort();
+        assert_eq!(pool.free_places(), 0, "the running hash's place was freed");
+        assert!(matches!(
+            pool.hash(&password("other")).await,
+            Err(Error::Busy { .. })
+        ));
+        for _ in 0..200 {
+            if pool.free_places() == 1 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the place never came back");
     }
 
     #[tokio::test]

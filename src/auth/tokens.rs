@@ -63,12 +63,20 @@ impl AccessClaims {
 }
 
 /// A freshly issued access token.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AccessToken {
     /// The compact JWT.
     pub token: String,
     /// Its expiry.
     pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Issues and verifies tokens.

@@ -112,6 +112,21 @@ fn missing_field(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
+/// `Debug` for a request body that lists only its non-secret fields, so a
+/// stray `{:?}` can never print a password.
+#[macro_export]
+macro_rules! redacted_debug {
+    ($type:ty { $($field:ident),* }) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 /// The authenticated caller (bearer access token), rejected in `S`'s shape.
 #[derive(Debug)]
 pub struct Auth<S>(pub Principal, pub PhantomData<S>);

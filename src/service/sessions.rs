@@ -14,7 +14,6 @@ use crate::store::Loaded;
 use crate::{App, Error};
 
 /// A started or refreshed session's credentials.
-#[derive(Debug)]
 pub struct Issued {
     /// The access token.
     pub access: AccessToken,
@@ -24,6 +23,16 @@ pub struct Issued {
     pub session_expires_at: DateTime<Utc>,
     /// The session.
     pub session_id: Uuid,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("access", &self.access)
+            .field("session_id", &self.session_id)
+            .field("session_expires_at", &self.session_expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A successful login.
@@ -333,6 +342,12 @@ pub async fn change_password(
     new: &Password,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
+    // A stolen access token must not turn into unlimited guesses at the
+    // current password: failures count like login failures, per user.
+    let throttle_key = format!("change-password:{}", principal.user_id);
+    if let Some(retry_after) = app.throttle.locked(&throttle_key, ctx.client_ip) {
+        return Err(Error::TooManyAttempts { retry_after });
+    }
     let user = app
         .store
         .load::<User>(&principal.user_id.to_string())
@@ -342,6 +357,7 @@ pub async fn change_password(
     }
     let hash = user.state.password_hash().clone();
     if !app.passwords.verify(current, Some(&hash)).await?.ok {
+        app.throttle.record_failure(&throttle_key, ctx.client_ip);
         return Err(Error::invalid_field(
             "currentPassword",
             "INVALID_PASSWORD",

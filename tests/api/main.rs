@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod concurrency;
 mod processes;
+mod read_models;
 mod sign_flow;
 mod throttling;
 mod validation;

@@ -217,3 +217,30 @@ async fn failed_logins_are_kept_for_audit_per_hashed_identifier_never_on_the_use
     .expect("query");
     assert_eq!(on_users, 0);
 }
+
+#[tokio::test]
+async fn wrong_current_passwords_on_change_are_throttled_like_logins() {
+    let app = throttled_app().await;
+    let login = app.signed_in("guessed@example.com", "correct horse").await;
+    let token = login["token"].as_str().expect("token");
+    let change = |current: &'static str| {
+        app.client
+            .put(app.url("/user/changepassword"))
+            .bearer_auth(token)
+            .json(
+                &serde_json::json!({ "currentPassword": current, "newPassword": "battery staple" }),
+            )
+            .send()
+    };
+    for _ in 0..MAX_FAILURES {
+        ild_error(
+            change("a guess").await.expect("request"),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    // Locked: even the right current password is refused for now.
+    let response = change("correct horse").await.expect("request");
+    assert!(response.headers().contains_key("retry-after"));
+    ild_error(response, StatusCode::TOO_MANY_REQUESTS).await;
+}

@@ -19,7 +19,7 @@ const REFRESH_COOKIE: &str = "refreshToken";
 /// Where non-browser clients send the refresh token.
 const REFRESH_HEADER: &str = "x-refresh-token";
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     email: Option<String>,
@@ -27,6 +27,8 @@ pub struct RegisterRequest {
     first_name: Option<String>,
     last_name: Option<String>,
 }
+
+crate::redacted_debug!(RegisterRequest {});
 
 fn required(value: Option<String>, field: &'static str) -> Result<String, Error> {
     value.ok_or_else(|| Error::invalid_field(field, "REQUIRED", format!("{field} is required")))
@@ -49,7 +51,7 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(IldUser::from(user))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     email: Option<String>,
@@ -57,6 +59,7 @@ pub struct LoginRequest {
     #[serde(default)]
     remember_me: bool,
 }
+crate::redacted_debug!(LoginRequest { remember_me });
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -156,4 +159,19 @@ pub async fn logout(
     sessions::logout(&app, &principal, &ctx).await?;
     let jar = jar.remove(Cookie::build(REFRESH_COOKIE).path("/sign"));
     Ok((jar, Json(serde_json::json!({ "message": "Logged out" }))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_bodies_never_print_their_passwords() {
+        let login: LoginRequest =
+            serde_json::from_str(r#"{"email":"a@b.co","password":"hunter22"}"#).expect("parses");
+        let register: RegisterRequest =
+            serde_json::from_str(r#"{"email":"a@b.co","password":"hunter22"}"#).expect("parses");
+        let printed = format!("{login:?}{register:?}");
+        assert!(!printed.contains("hunter22"), "{printed}");
+    }
 }

@@ -12,12 +12,13 @@ use crate::input::Password;
 use crate::service::{sessions, users};
 use crate::{App, Error};
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePasswordRequest {
     current_password: Option<String>,
     new_password: Option<String>,
 }
+crate::redacted_debug!(ChangePasswordRequest {});
 
 /// `PUT /user/changepassword`: ends every other session of the user.
 pub async fn change_password(
