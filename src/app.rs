@@ -33,13 +33,17 @@ pub struct Inner {
     /// Identifier claim ids.
     pub identifiers: IdentifierKeys,
     /// Login throttling.
-    pub throttle: Throttle,
+    pub throttle: Arc<Throttle>,
     /// Ended sessions and cutoffs.
     pub denylist: Arc<DenyList>,
     /// Pokes local readers after a commit.
     pub wake: Wake,
     /// The read-model checkpoint as this instance knows it.
     pub projected: watch::Receiver<Cursor>,
+    /// How far this instance's security feed has read.
+    pub fed: watch::Receiver<Cursor>,
+    /// Whether the projector and the security feed have caught up once.
+    pub caught_up: (watch::Receiver<bool>, watch::Receiver<bool>),
 }
 
 impl std::ops::Deref for App {
@@ -78,7 +82,7 @@ impl App {
         };
         let wait = async {
             let mut projected = self.projected.clone();
-            let mut denied = self.denylist.progress();
+            let mut denied = self.fed.clone();
             // Errors mean the feed stopped (shutdown): nothing left to wait for.
             let _ = projected.wait_for(|c| *c >= target).await;
             let _ = denied.wait_for(|c| *c >= target).await;

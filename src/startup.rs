@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::Inner;
 use crate::auth::denylist::DenyList;
+use crate::auth::feed::SecurityFeed;
 use crate::auth::identifiers::IdentifierKeys;
 use crate::auth::keys::KeyMaterial;
 use crate::auth::password::Passwords;
@@ -58,16 +59,21 @@ impl Runtime {
             config.hash_workers(),
             config.hash_queue.max(64),
         )?;
-        let throttle = Throttle::new(Policy {
+        let throttle = Arc::new(Throttle::new(Policy {
             max_failures: config.login_max_failures.max(1),
             max_failures_per_ip: config.login_max_failures_per_ip.max(1),
             window: Duration::from_secs(config.login_window),
             lockout: Duration::from_secs(config.login_lockout),
-        });
+        }));
         let (stop, stopped) = watch::channel(false);
         let wake = Wake::new();
         let projector = Projector::new(pool.clone(), ProjectorConfig::default(), wake.clone());
         let denylist = Arc::new(DenyList::default());
+        let lookback = config
+            .access_token_ttl()
+            .max(Duration::from_secs(config.login_lockout));
+        let feed = SecurityFeed::new(denylist.clone(), throttle.clone(), lookback);
+        let fed_up = feed.caught_up();
         let app = App::new(Inner {
             tokens: Tokens::new(
                 &keys,
@@ -83,6 +89,8 @@ impl Runtime {
             denylist: denylist.clone(),
             wake: wake.clone(),
             projected: projector.progress(),
+            fed: feed.progress(),
+            caught_up: (projector.caught_up(), feed.caught_up()),
             config,
         });
         let housekeeping = {
@@ -104,10 +112,18 @@ impl Runtime {
         let tasks = vec![
             tokio::spawn(wake.clone().listen(pool.clone(), stopped.clone())),
             tokio::spawn(projector.run(stopped.clone())),
-            tokio::spawn(denylist.run(pool, wake, stopped.clone())),
+            tokio::spawn(feed.run(pool, wake, stopped.clone())),
             tokio::spawn(housekeeping),
         ];
-        Ok(Self { app, stop, tasks })
+        let runtime = Self { app, stop, tasks };
+        // Until the security feed has caught up, logged-out sessions would
+        // still pass: do not serve before.
+        let mut fed_up = fed_up;
+        tracing::info!("catching up with recent sessions and locks");
+        if fed_up.wait_for(|done| *done).await.is_err() {
+            anyhow::bail!("the security feed stopped before catching up");
+        }
+        Ok(runtime)
     }
 
     /// The shared state.

@@ -16,6 +16,11 @@ pub fn stream_id(identifier_key: &str, day: NaiveDate) -> String {
     format!("{identifier_key}:{day}")
 }
 
+/// The identifier key a stream id belongs to.
+pub fn identifier_key(stream_id: &str) -> &str {
+    stream_id.rsplit_once(':').map_or(stream_id, |(key, _)| key)
+}
+
 /// Commands on a day's failures.
 #[derive(Debug, Clone)]
 pub enum LoginFailuresCommand {
@@ -25,6 +30,13 @@ pub enum LoginFailuresCommand {
         client_ip: Personal<Option<String>>,
         /// Client user agent.
         user_agent: Personal<Option<String>>,
+    },
+    /// Lock logins for the identifier, whether or not an account has it:
+    /// every instance's throttle follows these events, so known and unknown
+    /// identifiers are locked alike everywhere.
+    Lock {
+        /// When the lock ends.
+        until: DateTime<Utc>,
     },
 }
 
@@ -41,12 +53,20 @@ pub enum LoginFailuresEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Logins for the identifier are locked until `until`.
+    LoginLockedOut {
+        /// When the lock ends.
+        until: DateTime<Utc>,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for LoginFailuresEvent {
     fn event_type(&self) -> String {
         match self {
             Self::LoginFailed { .. } => "LoginFailed".to_string(),
+            Self::LoginLockedOut { .. } => "LoginLockedOut".to_string(),
         }
     }
 
@@ -93,6 +113,13 @@ impl Aggregate for LoginFailures {
                 };
                 sink.write(event, self).await;
             }
+            LoginFailuresCommand::Lock { until } => {
+                let event = LoginFailuresEvent::LoginLockedOut {
+                    until,
+                    at: services.now(),
+                };
+                sink.write(event, self).await;
+            }
         }
         Ok(())
     }
@@ -100,6 +127,7 @@ impl Aggregate for LoginFailures {
     fn apply(&mut self, event: LoginFailuresEvent) {
         match event {
             LoginFailuresEvent::LoginFailed { .. } => self.count += 1,
+            LoginFailuresEvent::LoginLockedOut { .. } => {}
         }
     }
 }

@@ -50,3 +50,25 @@ fn streams_are_per_identifier_and_day() {
     assert_ne!(stream_id("abc", day), stream_id("abc", next));
     assert_ne!(stream_id("abc", day), stream_id("abd", day));
 }
+
+#[tokio::test]
+async fn a_lock_is_recorded_on_the_identifier_stream() {
+    let until = now() + chrono::Duration::minutes(15);
+    TestFramework::<LoginFailures>::with(Services::fixed(now()))
+        .given(vec![failed(), failed()])
+        .when_async(LoginFailuresCommand::Lock { until })
+        .await
+        .then_expect_events(vec![LoginFailuresEvent::LoginLockedOut {
+            until,
+            at: now(),
+        }]);
+}
+
+#[test]
+fn the_identifier_key_is_recovered_from_the_stream_id() {
+    let day = NaiveDate::from_ymd_opt(2025, 3, 14).unwrap();
+    assert_eq!(
+        aggregates::login_failures::identifier_key(&stream_id("abc", day)),
+        "abc"
+    );
+}

@@ -9,7 +9,8 @@
 //! The batch is read *before* the row is locked: locking gives the
 //! transaction an id, and a snapshot's horizon includes the reader's own
 //! transaction, which would hide events committed by younger transactions
-//! until the next batch.
+//! until the next batch. A transaction-scoped advisory lock (which assigns
+//! no id) is taken before the read, so standby instances skip the read.
 
 use std::time::Duration;
 
@@ -64,6 +65,7 @@ pub struct Projector {
     config: ProjectorConfig,
     wake: Wake,
     progress: watch::Sender<Cursor>,
+    caught_up: watch::Sender<bool>,
 }
 
 impl Projector {
@@ -74,7 +76,14 @@ impl Projector {
             config,
             wake,
             progress: watch::channel(Cursor::START).0,
+            caught_up: watch::channel(false).0,
         }
+    }
+
+    /// Turns true once the read models were seen caught up (by this
+    /// instance, or by the active one while this one stands by).
+    pub fn caught_up(&self) -> watch::Receiver<bool> {
+        self.caught_up.subscribe()
     }
 
     /// The checkpoint as this instance last saw it (its own, or the active
@@ -95,9 +104,20 @@ impl Projector {
             wake.borrow_and_update();
             let pause = match self.step(&mut cursor).await {
                 Ok(Step::Again) => continue,
-                Ok(Step::Idle { pending: true }) => self.config.horizon_poll,
-                Ok(Step::Idle { pending: false }) => self.config.idle_poll,
-                Ok(Step::Standby) => self.config.standby_poll,
+                Ok(Step::Idle { pending }) => {
+                    self.caught_up
+                        .send_if_modified(|done| !std::mem::replace(done, true));
+                    if pending {
+                        self.config.horizon_poll
+                    } else {
+                        self.config.idle_poll
+                    }
+                }
+                Ok(Step::Standby) => {
+                    self.caught_up
+                        .send_if_modified(|done| !std::mem::replace(done, true));
+                    self.config.standby_poll
+                }
                 Err(error) => {
                     tracing::error!(
                         error = format!("{error:#}"),
@@ -126,6 +146,21 @@ impl Projector {
 
     async fn step(&self, cursor: &mut Cursor) -> anyhow::Result<Step> {
         let mut tx = self.pool.begin().await?;
+        // Cheap leader check first (an advisory lock assigns no transaction
+        // id), so standby instances do not read whole batches only to find
+        // the checkpoint row taken.
+        let leader: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('eventauth.projector.' || $1, 0))",
+        )
+        .bind(&self.config.name)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !leader {
+            tx.rollback().await?;
+            *cursor = self.stored_checkpoint().await?;
+            self.publish(*cursor);
+            return Ok(Step::Standby);
+        }
         let batch = GlobalReader::read(&mut tx, *cursor, self.config.batch_size, None).await?;
         let locked = sqlx::query(
             "SELECT last_tx::text::bigint AS tx, last_pos FROM checkpoints

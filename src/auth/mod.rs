@@ -2,6 +2,7 @@
 //! keys, login throttling and the deny-list of ended sessions.
 
 pub mod denylist;
+pub mod feed;
 pub mod identifiers;
 pub mod keys;
 pub mod password;

@@ -13,7 +13,10 @@
 //! - A successful login clears the identifier's failures.
 //! - Failed attempts never grow the User stream; only the lock does.
 //!
-//! Counters live in memory per instance and are pruned as they expire.
+//! Counters live in memory per instance and are pruned as they expire. Locks
+//! are shared: each is also a `LoginLockedOut` event on the identifier's
+//! stream, which every instance's security feed applies here, for known and
+//! unknown identifiers alike.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -122,6 +125,19 @@ impl Throttle {
             .or_default()
             .fail(now, &self.policy, self.policy.max_failures);
         locked.then_some(self.policy.lockout)
+    }
+
+    /// Locks an identifier until `until` (a lock recorded by any instance,
+    /// arriving through the global stream).
+    pub fn lock_identifier(&self, identifier: &str, until: chrono::DateTime<chrono::Utc>) {
+        let Ok(remaining) = (until - chrono::Utc::now()).to_std() else {
+            return;
+        };
+        let until = Instant::now() + remaining;
+        let mut counter = self.identifiers.entry(identifier.to_string()).or_default();
+        if counter.locked_until.is_none_or(|current| current < until) {
+            counter.locked_until = Some(until);
+        }
     }
 
     /// A successful login clears the identifier's failures.

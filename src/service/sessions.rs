@@ -80,11 +80,14 @@ pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<Logg
             .filter(|u| u.state.is_registered()),
         None => None,
     };
+    let hash = user.as_ref().map(|u| u.state.password_hash().clone());
+    let verified = app.passwords.verify(&input.password, hash.as_ref()).await?;
+    // Normally the identifier lock above already answered; this backstop
+    // comes after the verification so it costs what an unknown identifier
+    // costs.
     if let Some(until) = user.as_ref().and_then(|u| u.state.locked_until(auth_time)) {
         return Err(DomainError::AccountLocked { until }.into());
     }
-    let hash = user.as_ref().map(|u| u.state.password_hash().clone());
-    let verified = app.passwords.verify(&input.password, hash.as_ref()).await?;
     let (Some(user), Some(hash), true) = (user, hash, verified.ok) else {
         if let Some(lockout) = app.throttle.record_failure(&claim_id, ctx.client_ip) {
             lock_out(app, &claim_id, lockout, ctx).await;
@@ -160,15 +163,25 @@ async fn record_failure(app: &App, claim_id: &str, ctx: &RequestContext) {
     }
 }
 
-/// Records the identifier's lock on the user, if the identifier has one.
+/// Records a lock: on the identifier's stream always (every instance's
+/// throttle follows those, for known and unknown identifiers alike), and on
+/// the user when the identifier has one.
 async fn lock_out(app: &App, claim_id: &str, lockout: std::time::Duration, ctx: &RequestContext) {
+    let until = Utc::now() + chrono::Duration::from_std(lockout).unwrap_or_default();
+    let id = aggregates::login_failures::stream_id(claim_id, Utc::now().date_naive());
+    if let Err(error) = app
+        .store
+        .execute::<LoginFailures>(&id, LoginFailuresCommand::Lock { until }, &ctx.metadata())
+        .await
+    {
+        tracing::warn!(%error, "could not record an identifier lock");
+    }
     let Ok(claim) = app.store.load::<IdentifierClaim>(claim_id).await else {
         return;
     };
     let Some(owner) = claim.state.owner() else {
         return;
     };
-    let until = Utc::now() + chrono::Duration::from_std(lockout).unwrap_or_default();
     let command = UserCommand::LockOut {
         until,
         failed_attempts: app.throttle.policy().max_failures,

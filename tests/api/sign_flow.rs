@@ -251,3 +251,39 @@ async fn changing_the_password_ends_other_sessions_but_keeps_the_current_one() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_new_instance_rejects_a_logged_out_token_from_its_first_request() {
+    let app = spawn_app().await;
+    let login = app.signed_in("early@example.com", "correct horse").await;
+    let token = login["token"].as_str().expect("token");
+    assert_eq!(
+        app.get_auth("/sign/logout", token).await.status(),
+        StatusCode::OK
+    );
+
+    // The new instance's very first request: no login in between that
+    // would have waited for its deny-list.
+    let other = crate::helpers::spawn_app_on(app.db.clone(), |_| {}).await;
+    ild_error(
+        other.get_auth("/sign/check", token).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    // Ready once its read models were seen caught up as well.
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..100 {
+        status = other
+            .client
+            .get(other.url("/ready"))
+            .send()
+            .await
+            .expect("request")
+            .status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+}

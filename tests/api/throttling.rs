@@ -149,13 +149,19 @@ async fn a_lockout_holds_on_another_instance_sharing_the_database() {
     .await;
     register_id(&app, "everywhere@example.com").await;
     fail_logins(&app, "everywhere@example.com", MAX_FAILURES).await;
+    fail_logins(&app, "nowhere@example.com", MAX_FAILURES).await;
 
-    // A second instance has no failure counters in memory: only the
-    // UserLockedOut event can stop it.
+    // A second instance counted none of these failures itself: the locks
+    // reach it through the log, for the known and the unknown identifier
+    // alike, so neither its answers nor their timing tell them apart.
     let other = spawn_app_on(app.db.clone(), |c| c.login_max_failures = MAX_FAILURES).await;
-    let response = other.login("everywhere@example.com", "correct horse").await;
-    assert!(response.headers().contains_key("retry-after"));
-    ild_error(response, StatusCode::TOO_MANY_REQUESTS).await;
+    let known = other.login("everywhere@example.com", "correct horse").await;
+    assert!(known.headers().contains_key("retry-after"));
+    let known = ild_error(known, StatusCode::TOO_MANY_REQUESTS).await;
+    let unknown = other.login("nowhere@example.com", "correct horse").await;
+    assert!(unknown.headers().contains_key("retry-after"));
+    let unknown = ild_error(unknown, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(known, unknown);
 }
 
 #[tokio::test]
@@ -188,7 +194,17 @@ async fn an_unknown_email_is_throttled_after_the_same_number_of_failures_with_th
             .await
             .expect("count");
     assert_eq!(audited, 2 * i64::from(MAX_FAILURES));
-    assert_eq!(app.event_count().await, events_before + 1 + audited);
+    // And one lock per identifier on its own stream, known or not.
+    let identifier_locks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'LoginLockedOut'")
+            .fetch_one(app.app.store.pool())
+            .await
+            .expect("count");
+    assert_eq!(identifier_locks, 2);
+    assert_eq!(
+        app.event_count().await,
+        events_before + 1 + audited + identifier_locks
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,165 @@
+//! The security feed: every instance's own tail of the global stream,
+//! folding what the hot path must know without a database round trip —
+//! ended sessions and user cutoffs into the [`DenyList`], identifier locks
+//! into the [`Throttle`].
+//!
+//! It starts a look-back window before now rather than at the beginning of
+//! the log: ended sessions and cutoffs matter only while access tokens
+//! issued before them can still be presented (refreshes are checked against
+//! the Session aggregate itself), and locks only while they last. An
+//! instance does not serve until the feed has caught up once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aggregates::login_failures::identifier_key;
+use aggregates::{LoginFailures, LoginFailuresEvent, Session, SessionEvent, User, UserEvent};
+use cqrs_es::Aggregate;
+use projections::{Batch, Cursor, GlobalReader, Wake};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::denylist::DenyList;
+use super::throttle::Throttle;
+
+/// Event types the feed folds.
+const TYPES: &[&str] = &[
+    "SessionEnded",
+    "PasswordChanged",
+    "SessionsRevoked",
+    "LoginLockedOut",
+];
+
+/// Slack added to the look-back window for transactions in flight when it
+/// was computed (they are short: idle ones are ended after a minute).
+const MARGIN: Duration = Duration::from_secs(300);
+
+/// One instance's security feed.
+#[derive(Debug)]
+pub struct SecurityFeed {
+    denylist: Arc<DenyList>,
+    throttle: Arc<Throttle>,
+    lookback: Duration,
+    progress: watch::Sender<Cursor>,
+    caught_up: watch::Sender<bool>,
+}
+
+impl SecurityFeed {
+    /// A feed into `denylist` and `throttle`, looking back `lookback`.
+    pub fn new(denylist: Arc<DenyList>, throttle: Arc<Throttle>, lookback: Duration) -> Self {
+        Self {
+            denylist,
+            throttle,
+            lookback: lookback + MARGIN,
+            progress: watch::channel(Cursor::START).0,
+            caught_up: watch::channel(false).0,
+        }
+    }
+
+    /// How far it has read (read-your-writes waits on it too).
+    pub fn progress(&self) -> watch::Receiver<Cursor> {
+        self.progress.subscribe()
+    }
+
+    /// Turns true once the feed has read everything readable at least once.
+    pub fn caught_up(&self) -> watch::Receiver<bool> {
+        self.caught_up.subscribe()
+    }
+
+    /// Tails the global stream until `stop`.
+    pub async fn run(self, pool: PgPool, wake: Wake, mut stop: watch::Receiver<bool>) {
+        let mut woken = wake.subscribe();
+        let mut cursor = loop {
+            match start(&pool, self.lookback).await {
+                Ok(cursor) => break cursor,
+                Err(error) => {
+                    tracing::warn!(%error, "security feed cannot find its start; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = projections::wake::stopped(&mut stop) => return,
+                    }
+                }
+            }
+        };
+        loop {
+            woken.borrow_and_update();
+            let pause = match self.step(&pool, &mut cursor).await {
+                Ok(Batch { full: true, .. }) => continue,
+                Ok(Batch { pending, .. }) => {
+                    self.caught_up
+                        .send_if_modified(|done| !std::mem::replace(done, true));
+                    if pending {
+                        Duration::from_millis(5)
+                    } else {
+                        Duration::from_secs(1)
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "security feed failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = woken.changed() => {}
+                _ = tokio::time::sleep(pause) => {}
+                () = projections::wake::stopped(&mut stop) => return,
+            }
+        }
+    }
+
+    /// Reads and folds one batch.
+    async fn step(&self, pool: &PgPool, cursor: &mut Cursor) -> Result<Batch, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        let batch = GlobalReader::read(&mut conn, *cursor, 1000, Some(TYPES)).await?;
+        drop(conn);
+        for event in &batch.events {
+            match event.aggregate_type.as_str() {
+                Session::TYPE => {
+                    if let (Ok(id), Ok(SessionEvent::SessionEnded { at, .. })) =
+                        (event.aggregate_id.parse::<Uuid>(), event.decode())
+                    {
+                        self.denylist.end_session(id, at);
+                    }
+                }
+                User::TYPE => {
+                    let cutoff = event.decode::<UserEvent>().ok().and_then(|e| e.cutoff());
+                    if let (Ok(id), Some(cutoff)) = (event.aggregate_id.parse::<Uuid>(), cutoff) {
+                        self.denylist.set_cutoff(id, cutoff);
+                    }
+                }
+                LoginFailures::TYPE => {
+                    if let Ok(LoginFailuresEvent::LoginLockedOut { until, .. }) = event.decode() {
+                        self.throttle
+                            .lock_identifier(identifier_key(&event.aggregate_id), until);
+                    }
+                }
+                _ => {}
+            }
+        }
+        *cursor = batch.next;
+        self.progress.send_if_modified(|current| {
+            let newer = batch.next > *current;
+            if newer {
+                *current = batch.next;
+            }
+            newer
+        });
+        Ok(batch)
+    }
+}
+
+/// Where to start: before the oldest transaction that recorded an event in
+/// the look-back window (or at the horizon when there is none).
+async fn start(pool: &PgPool, lookback: Duration) -> Result<Cursor, sqlx::Error> {
+    let tx: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(
+                    (SELECT min(transaction_id)::text::bigint FROM events
+                      WHERE recorded_at > now() - make_interval(secs => $1)),
+                    pg_snapshot_xmin(pg_current_snapshot())::text::bigint)",
+    )
+    .bind(lookback.as_secs_f64())
+    .fetch_one(pool)
+    .await?;
+    Ok(Cursor::before_transaction(tx))
+}
