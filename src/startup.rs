@@ -102,6 +102,7 @@ impl Runtime {
                     tokio::select! {
                         _ = every.tick() => {
                             app.throttle.prune();
+                            app.tokens.prune_verified();
                             app.denylist.prune(app.config.access_token_ttl());
                         }
                         () = projections::wake::stopped(&mut stopped) => return,

@@ -8,12 +8,14 @@
 //! having stored it (two tabs refreshing at once both stay logged in).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aggregates::TokenHash;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use dashmap::DashMap;
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -90,7 +92,14 @@ pub struct Tokens {
     audience: String,
     ttl: Duration,
     refresh_key: [u8; 32],
+    /// Tokens whose signature was verified, by SHA-256 of the token, until
+    /// they expire: the hot path verifies each signature once.
+    verified: DashMap<[u8; 32], Arc<AccessClaims>>,
 }
+
+/// Most verified tokens remembered at once; beyond, new ones are verified
+/// every time until expired entries are pruned.
+const MAX_CACHED: usize = 100_000;
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,6 +142,7 @@ impl Tokens {
             audience: audience.to_string(),
             ttl,
             refresh_key: keys.derive("refresh-token-successor"),
+            verified: DashMap::new(),
         }
     }
 
@@ -172,12 +182,27 @@ impl Tokens {
 
     /// Verifies signature, issuer, audience and expiry. Revocation is the
     /// deny-list's job.
-    pub fn verify_access(&self, token: &str) -> Option<AccessClaims> {
+    pub fn verify_access(&self, token: &str) -> Option<Arc<AccessClaims>> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = Utc::now().timestamp();
+        if let Some(claims) = self.verified.get(&digest) {
+            if claims.exp > now {
+                return Some(claims.clone());
+            }
+        }
         let header = jsonwebtoken::decode_header(token).ok()?;
         let key = self.decoding.get(header.kid.as_deref()?)?;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        let claims = Arc::new(jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).ok()?.claims);
+        if self.verified.len() < MAX_CACHED {
+            self.verified.insert(digest, claims.clone());
+        }
+        Some(claims)
+    }
+
+    /// Forgets verified tokens that have expired.
+    pub fn prune_verified(&self) {
+        let now = Utc::now().timestamp();
+        self.verified.retain(|_, claims| claims.exp > now);
     }
 
     /// A new random refresh token for a session.

@@ -305,7 +305,7 @@ pub struct Principal {
     /// Roles at token issue.
     pub roles: Vec<String>,
     /// The token's claims.
-    pub claims: AccessClaims,
+    pub claims: std::sync::Arc<AccessClaims>,
 }
 
 /// Resolves a bearer access token: signature, expiry, then the deny-list.
