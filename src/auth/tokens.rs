@@ -192,7 +192,11 @@ impl Tokens {
         }
         let header = jsonwebtoken::decode_header(token).ok()?;
         let key = self.decoding.get(header.kid.as_deref()?)?;
-        let claims = Arc::new(jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).ok()?.claims);
+        let claims = Arc::new(
+            jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
+                .ok()?
+                .claims,
+        );
         if self.verified.len() < MAX_CACHED {
             self.verified.insert(digest, claims.clone());
         }

@@ -68,3 +68,35 @@ async fn a_login_that_raced_a_password_change_shows_as_revoked_in_the_sessions_r
     // The session the password was changed from stays active.
     assert_eq!(rows.iter().filter(|row| row.ended_at.is_none()).count(), 1);
 }
+
+#[tokio::test]
+async fn events_carry_the_request_id_actor_client_and_time_as_metadata() {
+    let app = spawn_app().await;
+    app.register("meta@example.com", "correct horse").await;
+    let response = app
+        .client
+        .post(app.url("/sign/login"))
+        .header("user-agent", "metadata-test/1.0")
+        .header("x-request-id", "req-12345")
+        .json(&serde_json::json!({ "email": "meta@example.com", "password": "correct horse" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-request-id"], "req-12345");
+    let body: serde_json::Value = response.json().await.expect("json");
+    let metadata: serde_json::Value =
+        sqlx::query_scalar("SELECT metadata FROM events WHERE event_type = 'SessionStarted'")
+            .fetch_one(app.app.store.pool())
+            .await
+            .expect("query");
+    assert_eq!(metadata["correlation_id"], "req-12345");
+    assert_eq!(
+        metadata["actor"],
+        format!("user:{}", body["user"]["id"].as_str().expect("id"))
+    );
+    // Personal data in metadata is stored in the same tagged form as in payloads.
+    assert_eq!(metadata["client_ip"], r#"{"plain":"127.0.0.1"}"#);
+    assert_eq!(metadata["user_agent"], r#"{"plain":"metadata-test/1.0"}"#);
+    assert!(chrono::DateTime::parse_from_rfc3339(metadata["time"].as_str().expect("time")).is_ok());
+}
