@@ -122,6 +122,21 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
 
+    /// Proxies (IPs or CIDRs, comma-separated) whose `X-Forwarded-For` is
+    /// believed. From anyone else the header is ignored.
+    #[arg(long, env = "EVENTAUTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Origins (comma-separated) browsers may call the API from, with
+    /// credentials; `*` allows any origin, without credentials. Unset:
+    /// same-origin only.
+    #[arg(long, env = "EVENTAUTH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "EVENTAUTH_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+
     /// Log format: `json` or `pretty`.
     #[arg(long, env = "EVENTAUTH_LOG_FORMAT", default_value = "json")]
     pub log_format: String,

@@ -2,12 +2,12 @@
 //! surface so that rejections come out in that surface's error shape.
 
 use std::marker::PhantomData;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
@@ -153,23 +153,55 @@ impl<S: Surface> FromRequestParts<App> for Auth<S> {
 #[derive(Debug)]
 pub struct Ctx(pub RequestContext);
 
+/// The client's address: the peer, unless the peer is a trusted proxy; then
+/// the right-most `X-Forwarded-For` entry that is not a trusted proxy
+/// itself (entries further left were written by the client and prove
+/// nothing).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            // Garbage in the chain: stop at the last address we could trust.
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
 /// Longest user agent recorded.
 const MAX_USER_AGENT: usize = 512;
 
 impl FromRequestParts<App> for Ctx {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _app: &App) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let request_id = parts
             .headers
             .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(128).collect())
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let client_ip = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
+        let client_ip =
+            peer.map(|peer| client_ip(peer, &parts.headers, &app.config.trusted_proxies));
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -180,5 +212,50 @@ impl FromRequestParts<App> for Ctx {
             client_ip,
             user_agent,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", xff.parse().expect("header"));
+        headers
+    }
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().map(|n| n.parse().expect("net")).collect()
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let peer: IpAddr = "198.51.100.9".parse().expect("ip");
+        assert_eq!(
+            client_ip(peer, &headers("1.2.3.4"), &nets(&["10.0.0.0/8"])),
+            peer
+        );
+        assert_eq!(client_ip(peer, &headers("1.2.3.4"), &[]), peer);
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_rightmost_untrusted_hop_is_the_client() {
+        let peer: IpAddr = "10.0.0.2".parse().expect("ip");
+        let trusted = nets(&["10.0.0.0/8"]);
+        // The client claims 6.6.6.6; the first proxy saw 203.0.113.5.
+        let client = client_ip(peer, &headers("6.6.6.6, 203.0.113.5, 10.0.0.1"), &trusted);
+        assert_eq!(client, "203.0.113.5".parse::<IpAddr>().expect("ip"));
+    }
+
+    #[test]
+    fn a_garbage_hop_stops_the_walk() {
+        let peer: IpAddr = "10.0.0.2".parse().expect("ip");
+        let client = client_ip(
+            peer,
+            &headers("203.0.113.5, nonsense"),
+            &nets(&["10.0.0.0/8"]),
+        );
+        assert_eq!(client, peer);
     }
 }

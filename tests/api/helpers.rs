@@ -297,6 +297,22 @@ impl ChildServer {
         self.logs.lock().expect("logs").join("\n")
     }
 
+    /// SIGTERM: asks for a graceful shutdown; returns whether the process
+    /// then exited successfully within `wait`.
+    pub fn terminate(&mut self, wait: Duration) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// SIGKILL: a crash, no graceful anything.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod concurrency;
+mod operations;
 mod processes;
 mod read_models;
 mod sign_flow;

@@ -1,0 +1,175 @@
+//! Operations: client IPs behind proxies, CORS, graceful shutdown.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app_with, ChildServer, TestDb};
+
+async fn recorded_client_ip(app: &crate::helpers::TestApp) -> Value {
+    sqlx::query_scalar(
+        "SELECT metadata->'client_ip' FROM events WHERE event_type = 'SessionStarted'",
+    )
+    .fetch_one(app.app.store.pool())
+    .await
+    .expect("query")
+}
+
+#[tokio::test]
+async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
+    let app =
+        spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")]).await;
+    app.register("proxied@example.com", "correct horse").await;
+    let response = app
+        .client
+        .post(app.url("/sign/login"))
+        .header("x-forwarded-for", "6.6.6.6, 203.0.113.5")
+        .json(&serde_json::json!({ "email": "proxied@example.com", "password": "correct horse" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(recorded_client_ip(&app).await, r#"{"plain":"203.0.113.5"}"#);
+}
+
+#[tokio::test]
+async fn forwarded_for_from_anyone_else_is_ignored() {
+    let app = spawn_app_with(|_| {}).await;
+    app.register("direct@example.com", "correct horse").await;
+    let response = app
+        .client
+        .post(app.url("/sign/login"))
+        .header("x-forwarded-for", "203.0.113.5")
+        .json(&serde_json::json!({ "email": "direct@example.com", "password": "correct horse" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(recorded_client_ip(&app).await, r#"{"plain":"127.0.0.1"}"#);
+}
+
+#[tokio::test]
+async fn cors_allows_credentials_only_for_configured_origins() {
+    let app = spawn_app_with(|c| c.cors_origins = vec!["https://app.example.com".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/sign/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.expect("request");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let other = preflight("https://evil.example.net")
+        .await
+        .expect("request");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn without_configured_origins_no_cross_origin_access_is_granted() {
+    let app = spawn_app_with(|_| {}).await;
+    let response = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .expect("request");
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing() {
+    let db = TestDb::create().await;
+    let mut server = ChildServer::start(&db, &[]);
+    let client = reqwest::Client::new();
+    let base = server.url("");
+    let burst: Vec<_> = (0..30)
+        .map(|n| {
+            let client = client.clone();
+            let url = format!("{base}/sign/register");
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .json(&serde_json::json!({
+                        "email": format!("burst{n}@example.com"), "password": "correct horse",
+                        "firstName": "Burst", "lastName": "Test"
+                    }))
+                    .send()
+                    .await
+                    .map(|r| r.status())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let exited_cleanly = tokio::task::spawn_blocking(move || {
+        let clean = server.terminate(Duration::from_secs(30));
+        (clean, server)
+    })
+    .await
+    .expect("join");
+    assert!(
+        exited_cleanly.0,
+        "eventauth did not exit cleanly on SIGTERM"
+    );
+
+    let mut created = 0;
+    for outcome in futures::future::join_all(burst).await {
+        match outcome.expect("task") {
+            // Started and finished: acknowledged.
+            Ok(status) if status == StatusCode::CREATED => created += 1,
+            // Refused cleanly (e.g. 503 while shutting down) is allowed; a
+            // 5xx other than 503 is not.
+            Ok(status) => assert!(
+                status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE,
+                "{status}"
+            ),
+            // Not started: the connection was refused or closed before.
+            Err(_) => {}
+        }
+    }
+
+    assert!(created > 0, "the burst never got going: nothing to check");
+
+    // Restart: everything acknowledged is there, in the log and the read models.
+    let restarted = ChildServer::start(&db, &[]);
+    let mut conn = db.connect().await;
+    let registered: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+    assert!(
+        registered >= created,
+        "{registered} events for {created} acknowledged registrations"
+    );
+    let mut users = 0;
+    for _ in 0..100 {
+        users = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+        if users == registered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        users, registered,
+        "read model differs from the log after restart"
+    );
+    drop(restarted);
+}
