@@ -20,6 +20,10 @@ use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use extract::{ApiError, Auth, Body, Ctx, Surface};
 
@@ -71,6 +75,44 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_credentials(true)
 }
 
+/// The OpenAPI document's frame; the paths come from the surfaces'
+/// annotated handlers, registered through the same calls that route them.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "eventauth",
+        description = "Authentication and users on an append-only event log. \
+            Surfaces: ILD (`/sign/*`, `/user/*`). Errors of the ILD surface are \
+            `{\"error\", \"message\"}`.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ild", description = "The ILD Auth surface"),
+        (name = "tokens", description = "Token verification for other services"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the bearer scheme the `security(("bearer" = []))` handlers use.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from /sign/login or /sign/refresh"))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// The whole service's router.
 pub fn router(app: App) -> Router {
     let sensitive = [
@@ -79,9 +121,12 @@ pub fn router(app: App) -> Router {
         header::SET_COOKIE,
         HeaderName::from_static("x-refresh-token"),
     ];
-    Router::new()
+    let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ild::router())
         .merge(wellknown::router())
+        .split_for_parts();
+    routes
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         // The native surface's shape for paths and methods nobody serves.
         .fallback(ild::not_found)
         .method_not_allowed_fallback(ild::method_not_allowed)

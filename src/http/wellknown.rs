@@ -3,20 +3,56 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::App;
 
-/// `/.well-known/jwks.json`, `/health`.
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+/// `/.well-known/jwks.json`, `/health`, `/ready`.
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(jwks))
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
-/// The public keys access tokens are signed with (RFC 7517).
+/// A JSON Web Key Set (RFC 7517): Ed25519 public keys (`kty` OKP).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: the handler serves the prepared JSON
+#[schema(example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "…", "kid": "93be950a41c195e2", "alg": "EdDSA", "use": "sig"}]}))]
+pub struct Jwks {
+    /// The keys.
+    keys: Vec<serde_json::Value>,
+}
+
+/// Readiness details.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Readiness {
+    /// `ready` or `not ready`.
+    status: &'static str,
+    /// The store answers.
+    store: bool,
+    /// The read models were seen caught up.
+    read_models: bool,
+    /// This instance's deny-list and locks have caught up.
+    security_feed: bool,
+}
+
+/// Liveness and its body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    status: &'static str,
+}
+
+/// The public keys access tokens are signed with (RFC 7517). Verify access
+/// tokens with them (alg EdDSA; `iss` and `aud` as configured).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "tokens",
+    responses((status = 200, description = "The key set", body = Jwks)))]
 async fn jwks(State(app): State<App>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
@@ -26,6 +62,11 @@ async fn jwks(State(app): State<App>) -> impl IntoResponse {
 
 /// Readiness: the store answers, and the read models and this instance's
 /// security feed have caught up (503 until then).
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready yet", body = Readiness),
+    ))]
 async fn ready(State(app): State<App>) -> impl IntoResponse {
     let store = sqlx::query("SELECT 1")
         .execute(app.store.pool())
@@ -38,16 +79,22 @@ async fn ready(State(app): State<App>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({
-        "status": if status == StatusCode::OK { "ready" } else { "not ready" },
-        "store": store,
-        "readModels": projected,
-        "securityFeed": fed,
-    });
+    let body = Readiness {
+        status: if status == StatusCode::OK {
+            "ready"
+        } else {
+            "not ready"
+        },
+        store,
+        read_models: projected,
+        security_feed: fed,
+    };
     (status, Json(body))
 }
 
 /// Liveness: the process serves requests.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)))]
 async fn health() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok" }))
+    Json(Health { status: "ok" })
 }

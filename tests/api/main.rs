@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod concurrency;
+mod openapi;
 mod operations;
 mod processes;
 mod read_models;

@@ -2,16 +2,18 @@
 //! `/sign/*` and `/user/*`. Translation only: wire format in, use case,
 //! wire format out. Errors are `{"error": <reason>, "message": <text>}`.
 
-mod sign;
-mod user;
+pub mod sign;
+pub mod user;
 
 use std::any::Any;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::{ApiError, Surface};
 use crate::service::UserView;
@@ -27,25 +29,51 @@ pub type IldError = ApiError<Ild>;
 impl Surface for Ild {
     fn render(error: &Error) -> Response {
         let status = error.status();
-        let body = serde_json::json!({
-            "error": status.canonical_reason().unwrap_or("Error"),
-            "message": error.public_message(),
-        });
+        let body = IldErrorBody {
+            error: status.canonical_reason().unwrap_or("Error").to_string(),
+            message: error.public_message(),
+        };
         (status, Json(body)).into_response()
     }
 }
 
-/// The ILD routes.
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/sign/register", post(sign::register))
-        .route("/sign/login", post(sign::login))
-        .route("/sign/check", get(sign::check))
-        .route("/sign/refresh", get(sign::refresh))
-        .route("/sign/logout", get(sign::logout))
-        .route("/user/changepassword", put(user::change_password))
-        .route("/user/profile", get(user::profile))
-        .route("/user/profile/{user_id}", get(user::public_profile))
+/// The ILD routes, documented.
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(sign::register))
+        .routes(routes!(sign::login))
+        .routes(routes!(sign::check))
+        .routes(routes!(sign::refresh))
+        .routes(routes!(sign::logout))
+        .routes(routes!(user::change_password))
+        .routes(routes!(user::profile))
+        .routes(routes!(user::public_profile))
+}
+
+/// The ILD error shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IldErrorBody {
+    /// The HTTP reason phrase, e.g. `Unauthorized`.
+    #[schema(example = "Unauthorized")]
+    error: String,
+    /// What is wrong, for people.
+    #[schema(example = "Authentication required")]
+    message: String,
+}
+
+/// A confirmation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IldMessage {
+    /// What happened.
+    message: String,
+}
+
+impl IldMessage {
+    fn new(message: &str) -> Self {
+        Self {
+            message: message.to_string(),
+        }
+    }
 }
 
 /// 404 in the ILD shape.
@@ -70,7 +98,7 @@ pub fn panicked(_: Box<dyn Any + Send + 'static>) -> Response {
 }
 
 /// The user object of the ILD surface (own profile, admin views).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IldUser {
     id: String,
@@ -99,7 +127,7 @@ impl From<UserView> for IldUser {
 }
 
 /// The public profile: only what anyone may see.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IldPublicUser {
     id: String,

@@ -6,8 +6,9 @@ use axum::response::IntoResponse;
 use axum::Json;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{Ild, IldError, IldUser};
+use super::{Ild, IldError, IldErrorBody, IldMessage, IldUser};
 use crate::http::{Auth, Body, Ctx};
 use crate::input::{Email, Password, PersonName};
 use crate::service::accounts::{self, Registration};
@@ -19,12 +20,22 @@ const REFRESH_COOKIE: &str = "refreshToken";
 /// Where non-browser clients send the refresh token.
 const REFRESH_HEADER: &str = "x-refresh-token";
 
-#[derive(Deserialize)]
+/// `POST /sign/register` body. All fields are required; they are optional
+/// here only so that a missing one gets a message naming it.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
+    /// Email address (≤ 254 characters).
+    #[schema(example = "ada@example.com", required)]
     email: Option<String>,
+    /// Password, 8 characters to 1 KiB.
+    #[schema(example = "correct horse", required, format = Password)]
     password: Option<String>,
+    /// Given name (1–100 characters).
+    #[schema(example = "Ada", required)]
     first_name: Option<String>,
+    /// Family name (1–100 characters).
+    #[schema(example = "Lovelace", required)]
     last_name: Option<String>,
 }
 
@@ -34,7 +45,14 @@ fn required(value: Option<String>, field: &'static str) -> Result<String, Error>
     value.ok_or_else(|| Error::invalid_field(field, "REQUIRED", format!("{field} is required")))
 }
 
-/// `POST /sign/register` → 201 with the user.
+/// Creates an account.
+#[utoipa::path(post, path = "/sign/register", tag = "ild", request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Created", body = IldUser),
+        (status = 400, description = "Invalid input, or the email is taken", body = IldErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = IldErrorBody),
+        (status = 503, description = "Password hashing is saturated; see Retry-After", body = IldErrorBody),
+    ))]
 pub async fn register(
     State(app): State<App>,
     Ctx(ctx): Ctx,
@@ -51,26 +69,42 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(IldUser::from(user))))
 }
 
-#[derive(Deserialize)]
+/// `POST /sign/login` body.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
+    /// Email address.
+    #[schema(example = "ada@example.com", required)]
     email: Option<String>,
+    /// Password (≤ 1 KiB).
+    #[schema(example = "correct horse", required, format = Password)]
     password: Option<String>,
+    /// A longer session (30 days instead of 7 by default).
     #[serde(default)]
     remember_me: bool,
 }
 crate::redacted_debug!(LoginRequest { remember_me });
 
-#[derive(Debug, Serialize)]
+/// A successful login. The refresh token also comes as an HttpOnly cookie
+/// `refreshToken` (path `/sign`).
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LoginResponse {
+pub struct LoginResponse {
     token: String,
     refresh_token: String,
     expires_at: String,
     user: IldUser,
 }
 
-/// `POST /sign/login` → `{token, refreshToken, user}` and the refresh cookie.
+/// Logs in with email and password.
+#[utoipa::path(post, path = "/sign/login", tag = "ild", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in; the refresh token is also set as an HttpOnly cookie", body = LoginResponse),
+        (status = 400, description = "Invalid input", body = IldErrorBody),
+        (status = 401, description = "Wrong email or password (never says which)", body = IldErrorBody),
+        (status = 429, description = "Too many failures for this email or client; see Retry-After", body = IldErrorBody),
+        (status = 503, description = "Password hashing is saturated; see Retry-After", body = IldErrorBody),
+    ))]
 pub async fn login(
     State(app): State<App>,
     Ctx(ctx): Ctx,
@@ -107,26 +141,67 @@ fn refresh_cookie(app: &App, issued: &Issued) -> Cookie<'static> {
         .build()
 }
 
-/// `GET /sign/check` → the token's status (no database round trip).
-pub async fn check(Auth(principal, ..): Auth<Ild>) -> impl IntoResponse {
-    Json(serde_json::json!({
-        "authenticated": true,
-        "user": { "id": principal.user_id, "roles": principal.roles },
-        "sessionId": principal.session_id,
-        "expiresAt": chrono::DateTime::from_timestamp(principal.claims.exp, 0).map(|t| t.to_rfc3339()),
-    }))
+/// The status of a valid access token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResponse {
+    /// Always true (an invalid token gets 401).
+    authenticated: bool,
+    /// Who.
+    user: CheckedUser,
+    /// The session.
+    session_id: uuid::Uuid,
+    /// When the access token expires.
+    expires_at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// The user behind a checked token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckedUser {
+    /// User id.
+    id: uuid::Uuid,
+    /// Roles at token issue.
+    roles: Vec<String>,
+}
+
+/// Checks the bearer token (no database round trip).
+#[utoipa::path(get, path = "/sign/check", tag = "ild", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token is valid and its session live", body = CheckResponse),
+        (status = 401, description = "Missing, invalid, expired or revoked", body = IldErrorBody),
+    ))]
+pub async fn check(Auth(principal, ..): Auth<Ild>) -> impl IntoResponse {
+    Json(CheckResponse {
+        authenticated: true,
+        user: CheckedUser {
+            id: principal.user_id,
+            roles: principal.roles,
+        },
+        session_id: principal.session_id,
+        expires_at: chrono::DateTime::from_timestamp(principal.claims.exp, 0)
+            .map(|t| t.to_rfc3339()),
+    })
+}
+
+/// New tokens. The refresh token is also set as the `refreshToken` cookie.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RefreshResponse {
+pub struct RefreshResponse {
     token: String,
     refresh_token: String,
     expires_at: String,
 }
 
-/// `GET /sign/refresh`: the refresh token from the cookie, or from
-/// `X-Refresh-Token` for non-browser clients → `{token, refreshToken}`.
+/// Exchanges the refresh token (cookie `refreshToken`, or header
+/// `X-Refresh-Token` for non-browser clients) for new tokens. The presented
+/// token is rotated; presenting it again after the grace period revokes the
+/// session.
+#[utoipa::path(get, path = "/sign/refresh", tag = "ild",
+    params(("X-Refresh-Token" = Option<String>, Header, description = "The refresh token, when not sent as the cookie")),
+    responses(
+        (status = 200, description = "New tokens", body = RefreshResponse),
+        (status = 401, description = "Missing, unknown, rotated or ended", body = IldErrorBody),
+    ))]
 pub async fn refresh(
     State(app): State<App>,
     Ctx(ctx): Ctx,
@@ -149,7 +224,12 @@ pub async fn refresh(
     Ok((jar, Json(body)))
 }
 
-/// `GET /sign/logout`: ends the session; its tokens stop working at once.
+/// Ends the session; its tokens stop working at once.
+#[utoipa::path(get, path = "/sign/logout", tag = "ild", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = IldMessage),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+    ))]
 pub async fn logout(
     State(app): State<App>,
     Ctx(ctx): Ctx,
@@ -158,7 +238,7 @@ pub async fn logout(
 ) -> Result<impl IntoResponse, IldError> {
     sessions::logout(&app, &principal, &ctx).await?;
     let jar = jar.remove(Cookie::build(REFRESH_COOKIE).path("/sign"));
-    Ok((jar, Json(serde_json::json!({ "message": "Logged out" }))))
+    Ok((jar, Json(IldMessage::new("Logged out"))))
 }
 
 #[cfg(test)]

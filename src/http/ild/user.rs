@@ -4,23 +4,37 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Ild, IldError, IldPublicUser, IldUser};
+use super::{Ild, IldError, IldErrorBody, IldMessage, IldPublicUser, IldUser};
 use crate::http::{Auth, Body, Ctx};
 use crate::input::Password;
 use crate::service::{sessions, users};
 use crate::{App, Error};
 
-#[derive(Deserialize)]
+/// `PUT /user/changepassword` body.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePasswordRequest {
+    /// The current password.
+    #[schema(required, format = Password)]
     current_password: Option<String>,
+    /// The new password, 8 characters to 1 KiB.
+    #[schema(required, format = Password)]
     new_password: Option<String>,
 }
 crate::redacted_debug!(ChangePasswordRequest {});
 
-/// `PUT /user/changepassword`: ends every other session of the user.
+/// Changes the caller's password; every other session of theirs ends.
+#[utoipa::path(put, path = "/user/changepassword", tag = "ild", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "Changed", body = IldMessage),
+        (status = 400, description = "Wrong current password, or an invalid new one", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 429, description = "Too many wrong current passwords; see Retry-After", body = IldErrorBody),
+    ))]
 pub async fn change_password(
     State(app): State<App>,
     Ctx(ctx): Ctx,
@@ -40,10 +54,15 @@ pub async fn change_password(
         "newPassword",
     )?;
     sessions::change_password(&app, &principal, &current, &new, &ctx).await?;
-    Ok(Json(serde_json::json!({ "message": "Password changed" })))
+    Ok(Json(IldMessage::new("Password changed")))
 }
 
-/// `GET /user/profile`: the caller's own profile.
+/// The caller's own profile.
+#[utoipa::path(get, path = "/user/profile", tag = "ild", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The profile", body = IldUser),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+    ))]
 pub async fn profile(
     State(app): State<App>,
     Auth(principal, ..): Auth<Ild>,
@@ -52,7 +71,14 @@ pub async fn profile(
     Ok(Json(IldUser::from(user)))
 }
 
-/// `GET /user/profile/:userId`: public fields only.
+/// Anyone's public profile: public fields only.
+#[utoipa::path(get, path = "/user/profile/{userId}", tag = "ild",
+    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    responses(
+        (status = 200, description = "The public profile", body = IldPublicUser),
+        (status = 400, description = "Not a UUID", body = IldErrorBody),
+        (status = 404, description = "No such user", body = IldErrorBody),
+    ))]
 pub async fn public_profile(
     State(app): State<App>,
     Path(user_id): Path<String>,

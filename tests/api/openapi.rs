@@ -1,0 +1,142 @@
+//! The OpenAPI document: valid OpenAPI 3.1, and exactly the routes served.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+/// Validates an OpenAPI document with `openapi-spec-validator` (Python),
+/// installing it first when missing. Returns whether it is valid.
+fn validate(document: &Value) -> bool {
+    let has_validator = || {
+        Command::new("python3")
+            .args(["-c", "import openapi_spec_validator"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !has_validator() {
+        let installed = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "openapi-spec-validator"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            installed && has_validator(),
+            "cannot install openapi-spec-validator (python3 -m pip)"
+        );
+    }
+    let path =
+        std::env::temp_dir().join(format!("eventauth-openapi-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&path, serde_json::to_vec(document).expect("serialize")).expect("write");
+    let valid = Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&path)
+        .status()
+        .expect("run the validator")
+        .success();
+    let _ = std::fs::remove_file(path);
+    valid
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_openapi_3_1() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.expect("json");
+    assert!(document["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
+    assert!(validate(&document), "the validator rejects /openapi.json");
+
+    // The validator is real: a broken copy fails.
+    let mut broken = document.clone();
+    broken["paths"]["/sign/login"]["post"]["responses"] = Value::String("nope".into());
+    assert!(
+        !validate(&broken),
+        "the validator accepted a broken document"
+    );
+
+    let docs = app
+        .client
+        .get(app.url("/docs/"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.text().await.expect("body").contains("swagger"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let documented: BTreeSet<(String, String)> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("path item")
+                .keys()
+                .filter(|key| ["get", "post", "put", "patch", "delete"].contains(&key.as_str()))
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let served: BTreeSet<(String, String)> = [
+        ("POST", "/sign/register"),
+        ("POST", "/sign/login"),
+        ("GET", "/sign/check"),
+        ("GET", "/sign/refresh"),
+        ("GET", "/sign/logout"),
+        ("PUT", "/user/changepassword"),
+        ("GET", "/user/profile"),
+        ("GET", "/user/profile/{userId}"),
+        ("GET", "/.well-known/jwks.json"),
+        ("GET", "/health"),
+        ("GET", "/ready"),
+    ]
+    .iter()
+    .map(|(m, p)| (m.to_string(), p.to_string()))
+    .collect();
+    assert_eq!(documented, served);
+
+    // And every documented route is really routed: never 404/405 with the
+    // router's fallbacks (a 404 with a body from the handler is fine).
+    for (method, path) in &documented {
+        let concrete = path.replace("{userId}", &uuid::Uuid::now_v7().to_string());
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let response = app
+            .client
+            .request(method.clone(), app.url(&concrete))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        if status == StatusCode::NOT_FOUND {
+            let body: Value = response.json().await.expect("json");
+            assert_eq!(
+                path, "/user/profile/{userId}",
+                "{method} {path} is not routed: {body}"
+            );
+        }
+    }
+}
