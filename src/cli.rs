@@ -86,12 +86,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await
         }
         Command::Migrate(config) => {
-            let url = config
-                .database_url
-                .as_ref()
-                .ok_or_else(|| anyhow::anyhow!("DATABASE_URL is not set"))?;
-            let pool = crate::store::connect(url, 2).await?;
-            crate::store::migrate(&pool).await?;
+            let db = crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
+            crate::store::migrate(&db).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

@@ -39,14 +39,15 @@ pub struct Runtime {
 impl Runtime {
     /// Connects, migrates, loads keys and starts the background work.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        let url = config.database_url.clone().context(
-            "DATABASE_URL is not set: point it at PostgreSQL (postgres://…); \
-             the embedded SQLite default is not available yet",
-        )?;
-        let pool = store::connect(&url, config.db_max_connections).await?;
-        store::migrate(&pool).await?;
+        let db = store::connect(
+            config.database_url.as_ref(),
+            &config.data_dir,
+            config.db_max_connections,
+        )
+        .await?;
+        store::migrate(&db).await?;
         let keys = KeyMaterial::load(
-            &pool,
+            &db,
             config.signing_key.as_ref(),
             config.secret.as_ref(),
             config.access_token_ttl(),
@@ -67,7 +68,7 @@ impl Runtime {
         }));
         let (stop, stopped) = watch::channel(false);
         let wake = Wake::new();
-        let projector = Projector::new(pool.clone(), ProjectorConfig::default(), wake.clone());
+        let projector = Projector::new(db.clone(), ProjectorConfig::default(), wake.clone());
         let denylist = Arc::new(DenyList::default());
         let lookback = config
             .access_token_ttl()
@@ -82,8 +83,8 @@ impl Runtime {
                 config.access_token_ttl(),
             ),
             identifiers: IdentifierKeys::new(keys.derive("identifier-claims")),
-            store: Store::new(pool.clone(), Services::system()),
-            reader: GlobalReader::new(pool.clone()),
+            store: Store::new(db.clone(), Services::system()),
+            reader: GlobalReader::new(db.clone()),
             passwords,
             throttle,
             denylist: denylist.clone(),
@@ -110,12 +111,16 @@ impl Runtime {
                 }
             }
         };
-        let tasks = vec![
-            tokio::spawn(wake.clone().listen(pool.clone(), stopped.clone())),
+        let mut tasks = vec![
             tokio::spawn(projector.run(stopped.clone())),
-            tokio::spawn(feed.run(pool, wake, stopped.clone())),
+            tokio::spawn(feed.run(db.clone(), wake.clone(), stopped.clone())),
             tokio::spawn(housekeeping),
         ];
+        // Other instances' commits announce themselves through PostgreSQL;
+        // the embedded store has no other writer (local commits poke).
+        if let Some(pool) = db.postgres() {
+            tasks.push(tokio::spawn(wake.clone().listen(pool.clone(), stopped.clone())));
+        }
         let runtime = Self { app, stop, tasks };
         // Until the security feed has caught up, logged-out sessions would
         // still pass: do not serve before.
@@ -143,7 +148,7 @@ impl Runtime {
                 tracing::warn!("a background task did not stop in time");
             }
         }
-        self.app.store.pool().close().await;
+        self.app.store.db().close().await;
     }
 }
 

@@ -23,8 +23,14 @@ use cqrs_es::{Aggregate, AggregateError, EventStore};
 use postgres_es::PostgresEventRepository;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use anyhow::Context;
+use projections::Db;
+use sqlite_es::SqliteEventRepository;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::PgPool;
+use std::path::Path;
+use std::str::FromStr;
 
 use crate::Error;
 
@@ -35,12 +41,15 @@ const MAX_ATTEMPTS: usize = 5;
 pub enum Repo {
     /// PostgreSQL through postgres-es.
     Postgres(PostgresEventRepository),
+    /// SQLite through sqlite-es, on the single writer connection.
+    Sqlite(SqliteEventRepository),
 }
 
 impl std::fmt::Debug for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Postgres(_) => f.write_str("Repo::Postgres"),
+            Self::Sqlite(_) => f.write_str("Repo::Sqlite"),
         }
     }
 }
@@ -52,6 +61,7 @@ impl PersistedEventRepository for Repo {
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         match self {
             Self::Postgres(repo) => repo.get_events::<A>(id).await,
+            Self::Sqlite(repo) => repo.get_events::<A>(id).await,
         }
     }
 
@@ -62,6 +72,7 @@ impl PersistedEventRepository for Repo {
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         match self {
             Self::Postgres(repo) => repo.get_last_events::<A>(id, last_sequence).await,
+            Self::Sqlite(repo) => repo.get_last_events::<A>(id, last_sequence).await,
         }
     }
 
@@ -71,6 +82,7 @@ impl PersistedEventRepository for Repo {
     ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
         match self {
             Self::Postgres(repo) => repo.get_snapshot::<A>(id).await,
+            Self::Sqlite(repo) => repo.get_snapshot::<A>(id).await,
         }
     }
 
@@ -81,6 +93,7 @@ impl PersistedEventRepository for Repo {
     ) -> Result<(), PersistenceError> {
         match self {
             Self::Postgres(repo) => repo.persist::<A>(events, snapshot_update).await,
+            Self::Sqlite(repo) => repo.persist::<A>(events, snapshot_update).await,
         }
     }
 
@@ -90,12 +103,14 @@ impl PersistedEventRepository for Repo {
     ) -> Result<ReplayStream, PersistenceError> {
         match self {
             Self::Postgres(repo) => repo.stream_events::<A>(id).await,
+            Self::Sqlite(repo) => repo.stream_events::<A>(id).await,
         }
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
         match self {
             Self::Postgres(repo) => repo.stream_all_events::<A>().await,
+            Self::Sqlite(repo) => repo.stream_all_events::<A>().await,
         }
     }
 }
@@ -151,7 +166,7 @@ pub struct Written {
 
 /// The event store of one instance.
 pub struct Store {
-    pool: PgPool,
+    db: Db,
     users: PersistedEventStore<Repo, User>,
     sessions: PersistedEventStore<Repo, Session>,
     claims: PersistedEventStore<Repo, IdentifierClaim>,
@@ -166,22 +181,25 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// A store on `pool`.
-    pub fn new(pool: PgPool, services: Services) -> Self {
-        let repo = || Repo::Postgres(PostgresEventRepository::new(pool.clone()));
+    /// A store on `db`.
+    pub fn new(db: Db, services: Services) -> Self {
+        let repo = || match &db {
+            Db::Postgres(pool) => Repo::Postgres(PostgresEventRepository::new(pool.clone())),
+            Db::Sqlite { writer, .. } => Repo::Sqlite(SqliteEventRepository::new(writer.clone())),
+        };
         Self {
             users: PersistedEventStore::new_event_store(repo()),
             sessions: PersistedEventStore::new_event_store(repo()),
             claims: PersistedEventStore::new_event_store(repo()),
             login_failures: PersistedEventStore::new_event_store(repo()),
-            pool,
+            db,
             services,
         }
     }
 
-    /// The database pool (read models share it).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// The database (read models share it).
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The aggregates' services (clock).
@@ -368,19 +386,35 @@ impl Metadata {
     }
 }
 
-/// Connects to PostgreSQL. Connections end idle transactions after a
-/// minute: a forgotten open transaction would hold back every reader of the
-/// global stream, cluster-wide.
-pub async fn connect(url: &SecretString, max_connections: u32) -> anyhow::Result<PgPool> {
-    use anyhow::Context;
+/// Connects to the configured store: PostgreSQL for `postgres://…`,
+/// SQLite for `sqlite://…`, and without a URL the embedded default, a SQLite
+/// file in the data directory.
+pub async fn connect(url: Option<&SecretString>, data_dir: &Path, max_connections: u32) -> anyhow::Result<Db> {
+    match url.map(|u| u.expose_secret().to_string()) {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            connect_postgres(&url, max_connections).await.map(Db::Postgres)
+        }
+        Some(url) if url.starts_with("sqlite:") => connect_sqlite(&url).await,
+        Some(_) => anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:"),
+        None => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+            let file = data_dir.join("eventauth.db");
+            connect_sqlite(&format!("sqlite://{}", file.display())).await
+        }
+    }
+}
+
+/// PostgreSQL. Connections end idle transactions after a minute: a
+/// forgotten open transaction would hold back every reader of the global
+/// stream, cluster-wide.
+async fn connect_postgres(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url
-        .expose_secret()
         .parse()
         .context("DATABASE_URL is not a valid postgres:// URL")?;
     // A first start creates its database (the server's owner role permitting).
     {
         use sqlx::migrate::MigrateDatabase;
-        let url = url.expose_secret();
         if !sqlx::Postgres::database_exists(url).await.unwrap_or(true) {
             sqlx::Postgres::create_database(url)
                 .await
@@ -396,11 +430,38 @@ pub async fn connect(url: &SecretString, max_connections: u32) -> anyhow::Result
         .context("connecting to PostgreSQL")
 }
 
-/// Applies the migrations (idempotent; safe from several instances at once).
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    use anyhow::Context;
-    sqlx::migrate!("./migrations/postgres")
-        .run(pool)
+/// SQLite in WAL mode: readers never block the writer; one writer
+/// connection, so writes queue in the pool rather than failing with
+/// "database is locked"; a busy timeout for anything else (e.g. a second
+/// process running `eventauth admin create`).
+async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
+    let options = SqliteConnectOptions::from_str(url)
+        .context("DATABASE_URL is not a valid sqlite: URL")?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options.clone())
         .await
-        .context("applying migrations")
+        .context("opening the SQLite database")?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options.read_only(true))
+        .await
+        .context("opening the SQLite database for reading")?;
+    Ok(Db::Sqlite { reader, writer })
+}
+
+/// Applies the migrations of the backend (idempotent; safe from several
+/// instances at once).
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    match db {
+        Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        Db::Sqlite { writer, .. } => sqlx::migrate!("./migrations/sqlite").run(writer).await,
+    }
+    .context("applying migrations")
 }

@@ -6,7 +6,7 @@ CREATE TABLE users
     email                text        NOT NULL,
     first_name           text        NOT NULL,
     last_name            text        NOT NULL,
-    roles                text[]      NOT NULL DEFAULT '{}',
+    roles                jsonb       NOT NULL DEFAULT '[]',
     email_verified       boolean     NOT NULL DEFAULT false,
     locked_until         timestamptz,
     sessions_valid_after timestamptz,

@@ -26,6 +26,11 @@ impl Cursor {
     pub fn before_transaction(tx: i64) -> Self {
         Self { tx, pos: 0 }
     }
+
+    /// A SQLite position (commit order; no transaction ids needed).
+    pub fn sqlite(pos: i64) -> Self {
+        Self { tx: 0, pos }
+    }
 }
 
 impl std::fmt::Display for Cursor {

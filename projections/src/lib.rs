@@ -6,6 +6,7 @@
 //! side's job (`aggregates`). Everything here can be rebuilt from the log.
 
 pub mod cursor;
+pub mod db;
 pub mod projector;
 pub mod reader;
 pub mod sessions;
@@ -13,6 +14,7 @@ pub mod users;
 pub mod wake;
 
 pub use cursor::Cursor;
+pub use db::{Conn, Db};
 pub use projector::{Projector, ProjectorConfig};
 pub use reader::{Batch, GlobalReader, RecordedEvent};
 pub use wake::Wake;

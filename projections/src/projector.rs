@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use aggregates::{Session, User};
 use cqrs_es::Aggregate;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgPool, Row, SqlitePool};
 use tokio::sync::watch;
 
-use crate::{sessions, users, Cursor, GlobalReader, RecordedEvent, Wake};
+use crate::{sessions, users, Conn, Cursor, Db, GlobalReader, RecordedEvent, Wake};
 
 /// How the projector paces itself.
 #[derive(Debug, Clone)]
@@ -61,7 +61,7 @@ enum Step {
 /// Projects the global stream into `users` and `sessions`.
 #[derive(Debug)]
 pub struct Projector {
-    pool: PgPool,
+    db: Db,
     config: ProjectorConfig,
     wake: Wake,
     progress: watch::Sender<Cursor>,
@@ -69,10 +69,10 @@ pub struct Projector {
 }
 
 impl Projector {
-    /// A projector writing through `pool`, woken by `wake`.
-    pub fn new(pool: PgPool, config: ProjectorConfig, wake: Wake) -> Self {
+    /// A projector writing to `db`, woken by `wake`.
+    pub fn new(db: Db, config: ProjectorConfig, wake: Wake) -> Self {
         Self {
-            pool,
+            db,
             config,
             wake,
             progress: watch::channel(Cursor::START).0,
@@ -145,7 +145,67 @@ impl Projector {
     }
 
     async fn step(&self, cursor: &mut Cursor) -> anyhow::Result<Step> {
-        let mut tx = self.pool.begin().await?;
+        match &self.db {
+            Db::Postgres(pool) => self.step_postgres(pool, cursor).await,
+            Db::Sqlite { writer, .. } => self.step_sqlite(writer, cursor).await,
+        }
+    }
+
+    /// SQLite: one instance, one writer; the batch runs in one write
+    /// transaction taken up front (`BEGIN IMMEDIATE`), checkpoint included.
+    async fn step_sqlite(&self, writer: &SqlitePool, cursor: &mut Cursor) -> anyhow::Result<Step> {
+        let mut conn = writer.acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let outcome = async {
+            let stored: i64 = sqlx::query_scalar("SELECT last_pos FROM checkpoints WHERE name = ?1")
+                .bind(&self.config.name)
+                .fetch_one(&mut *conn)
+                .await?;
+            let stored = Cursor::sqlite(stored);
+            let batch = GlobalReader::read(
+                &mut Conn::Sqlite(&mut conn),
+                stored,
+                self.config.batch_size,
+                None,
+            )
+            .await?;
+            for event in &batch.events {
+                apply(&mut Conn::Sqlite(&mut conn), event).await?;
+            }
+            if batch.next > stored {
+                sqlx::query(
+                    "UPDATE checkpoints SET last_pos = ?2,
+                            updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                      WHERE name = ?1",
+                )
+                .bind(&self.config.name)
+                .bind(batch.next.pos)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok::<_, sqlx::Error>(batch)
+        }
+        .await;
+        match outcome {
+            Ok(batch) => {
+                sqlx::query("COMMIT").execute(&mut *conn).await?;
+                *cursor = batch.next;
+                self.publish(batch.next);
+                Ok(if batch.full {
+                    Step::Again
+                } else {
+                    Step::Idle { pending: false }
+                })
+            }
+            Err(error) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                Err(error.into())
+            }
+        }
+    }
+
+    async fn step_postgres(&self, pool: &PgPool, cursor: &mut Cursor) -> anyhow::Result<Step> {
+        let mut tx = pool.begin().await?;
         // Cheap leader check first (an advisory lock assigns no transaction
         // id), so standby instances do not read whole batches only to find
         // the checkpoint row taken.
@@ -157,11 +217,17 @@ impl Projector {
         .await?;
         if !leader {
             tx.rollback().await?;
-            *cursor = self.stored_checkpoint().await?;
+            *cursor = stored_checkpoint(pool, &self.config.name).await?;
             self.publish(*cursor);
             return Ok(Step::Standby);
         }
-        let batch = GlobalReader::read(&mut tx, *cursor, self.config.batch_size, None).await?;
+        let batch = GlobalReader::read(
+            &mut Conn::Postgres(&mut tx),
+            *cursor,
+            self.config.batch_size,
+            None,
+        )
+        .await?;
         let locked = sqlx::query(
             "SELECT last_tx::text::bigint AS tx, last_pos FROM checkpoints
               WHERE name = $1 FOR UPDATE NOWAIT",
@@ -176,7 +242,7 @@ impl Projector {
             },
             Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("55P03") => {
                 tx.rollback().await?;
-                *cursor = self.stored_checkpoint().await?;
+                *cursor = stored_checkpoint(pool, &self.config.name).await?;
                 self.publish(*cursor);
                 return Ok(Step::Standby);
             }
@@ -196,7 +262,7 @@ impl Projector {
             });
         }
         for event in &batch.events {
-            apply(&mut tx, event).await?;
+            apply(&mut Conn::Postgres(&mut tx), event).await?;
         }
         sqlx::query(
             "UPDATE checkpoints SET last_tx = $2::text::xid8, last_pos = $3, updated_at = now()
@@ -218,23 +284,21 @@ impl Projector {
             }
         })
     }
+}
 
-    async fn stored_checkpoint(&self) -> Result<Cursor, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT last_tx::text::bigint AS tx, last_pos FROM checkpoints WHERE name = $1",
-        )
-        .bind(&self.config.name)
-        .fetch_one(&self.pool)
+async fn stored_checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error> {
+    let row = sqlx::query("SELECT last_tx::text::bigint AS tx, last_pos FROM checkpoints WHERE name = $1")
+        .bind(name)
+        .fetch_one(pool)
         .await?;
-        Ok(Cursor {
-            tx: row.get("tx"),
-            pos: row.get("last_pos"),
-        })
-    }
+    Ok(Cursor {
+        tx: row.get("tx"),
+        pos: row.get("last_pos"),
+    })
 }
 
 /// Folds one event into the read models it concerns.
-pub async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), sqlx::Error> {
+pub async fn apply(conn: &mut Conn<'_>, event: &RecordedEvent) -> Result<(), sqlx::Error> {
     let outcome = match event.aggregate_type.as_str() {
         User::TYPE => match event.decode() {
             Ok(payload) => return users::apply(conn, event, payload).await,

@@ -11,10 +11,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, Row, SqliteConnection};
 use uuid::Uuid;
 
-use crate::Cursor;
+use crate::{Conn, Cursor, Db};
 
 /// One stored event as the global stream delivers it.
 #[derive(Debug, Clone)]
@@ -63,99 +63,38 @@ pub struct Batch {
     pub pending: bool,
 }
 
-/// Reads the global stream of one PostgreSQL event store.
+/// Reads the global stream of one event store.
 #[derive(Debug, Clone)]
 pub struct GlobalReader {
-    pool: PgPool,
+    db: Db,
 }
 
 impl GlobalReader {
-    /// A reader on this pool.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// A reader on this database.
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
-    /// The pool it reads from.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// The database it reads from.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Reads up to `limit` events after `after`, optionally only those whose
     /// `event_type` is in `types`.
     pub async fn read(
-        conn: &mut PgConnection,
+        conn: &mut Conn<'_>,
         after: Cursor,
         limit: i64,
         types: Option<&[&str]>,
     ) -> Result<Batch, sqlx::Error> {
-        let types: Option<Vec<String>> = types.map(|t| t.iter().map(|s| s.to_string()).collect());
-        // One round trip: the horizon, the events below it, and whether
-        // committed events wait beyond it. The left join keeps one row when
-        // there are no events, so horizon and flag always come back.
-        let rows = sqlx::query(
-            "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
-                  e AS (SELECT transaction_id, global_position, event_id, aggregate_type,
-                               aggregate_id, sequence, event_type, event_version, payload,
-                               metadata, recorded_at
-                          FROM events, h
-                         WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-                           AND transaction_id < h.xmin
-                           AND ($4::text[] IS NULL OR event_type = ANY($4))
-                         ORDER BY transaction_id, global_position
-                         LIMIT $3)
-             SELECT h.xmin::text::bigint AS horizon,
-                    EXISTS (SELECT 1 FROM events
-                             WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-                               AND transaction_id >= h.xmin) AS pending,
-                    e.transaction_id::text::bigint AS tx, e.global_position, e.event_id,
-                    e.aggregate_type, e.aggregate_id, e.sequence, e.event_type,
-                    e.event_version, e.payload, e.metadata, e.recorded_at
-               FROM h LEFT JOIN e ON true
-              ORDER BY e.transaction_id, e.global_position",
-        )
-        .bind(after.tx.to_string())
-        .bind(after.pos)
-        .bind(limit)
-        .bind(types)
-        .fetch_all(&mut *conn)
-        .await?;
-        let horizon: i64 = rows.first().map_or(0, |row| row.get("horizon"));
-        let pending: bool = rows.first().is_some_and(|row| row.get("pending"));
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            let Some(tx) = row.get::<Option<i64>, _>("tx") else {
-                continue;
-            };
-            events.push(RecordedEvent {
-                cursor: Cursor {
-                    tx,
-                    pos: row.get("global_position"),
-                },
-                event_id: row.get("event_id"),
-                aggregate_type: row.get("aggregate_type"),
-                aggregate_id: row.get("aggregate_id"),
-                sequence: row.get("sequence"),
-                event_type: row.get("event_type"),
-                event_version: row.get("event_version"),
-                payload: row.get("payload"),
-                metadata: row.get("metadata"),
-                recorded_at: row.get("recorded_at"),
-            });
+        match conn {
+            Conn::Postgres(conn) => read_postgres(conn, after, limit, types).await,
+            Conn::Sqlite(conn) => read_sqlite(conn, after, limit, types).await,
         }
-        let full = events.len() as i64 >= limit;
-        let next = match (full, events.last()) {
-            (true, Some(last)) => last.cursor,
-            _ => after.max(Cursor::before_transaction(horizon)),
-        };
-        Ok(Batch {
-            events,
-            next,
-            full,
-            pending,
-        })
     }
 
-    /// Where the events `(aggregate_type, aggregate_id, sequence)` stands in
+    /// Where the event `(aggregate_type, aggregate_id, sequence)` stands in
     /// the global order (for read-your-writes).
     pub async fn position_of(
         &self,
@@ -163,18 +102,167 @@ impl GlobalReader {
         aggregate_id: &str,
         sequence: i64,
     ) -> Result<Option<Cursor>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT transaction_id::text::bigint AS tx, global_position FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-        )
-        .bind(aggregate_type)
-        .bind(aggregate_id)
-        .bind(sequence)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| Cursor {
-            tx: row.get("tx"),
-            pos: row.get("global_position"),
-        }))
+        match &self.db {
+            Db::Postgres(pool) => {
+                let row = sqlx::query(
+                    "SELECT transaction_id::text::bigint AS tx, global_position FROM events
+                      WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+                )
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .bind(sequence)
+                .fetch_optional(pool)
+                .await?;
+                Ok(row.map(|row| Cursor {
+                    tx: row.get("tx"),
+                    pos: row.get("global_position"),
+                }))
+            }
+            Db::Sqlite { reader, .. } => {
+                let pos: Option<i64> = sqlx::query_scalar(
+                    "SELECT global_position FROM events
+                      WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND sequence = ?3",
+                )
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .bind(sequence)
+                .fetch_optional(reader)
+                .await?;
+                Ok(pos.map(Cursor::sqlite))
+            }
+        }
     }
+}
+
+/// PostgreSQL: `(transaction id, position)` below the oldest running
+/// transaction.
+async fn read_postgres(
+    conn: &mut PgConnection,
+    after: Cursor,
+    limit: i64,
+    types: Option<&[&str]>,
+) -> Result<Batch, sqlx::Error> {
+    let types: Option<Vec<String>> = types.map(|t| t.iter().map(|s| s.to_string()).collect());
+    // One round trip: the horizon, the events below it, and whether
+    // committed events wait beyond it. The left join keeps one row when
+    // there are no events, so horizon and flag always come back.
+    let rows = sqlx::query(
+        "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+              e AS (SELECT transaction_id, global_position, event_id, aggregate_type,
+                           aggregate_id, sequence, event_type, event_version, payload,
+                           metadata, recorded_at
+                      FROM events, h
+                     WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+                       AND transaction_id < h.xmin
+                       AND ($4::text[] IS NULL OR event_type = ANY($4))
+                     ORDER BY transaction_id, global_position
+                     LIMIT $3)
+         SELECT h.xmin::text::bigint AS horizon,
+                EXISTS (SELECT 1 FROM events
+                         WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+                           AND transaction_id >= h.xmin) AS pending,
+                e.transaction_id::text::bigint AS tx, e.global_position, e.event_id,
+                e.aggregate_type, e.aggregate_id, e.sequence, e.event_type,
+                e.event_version, e.payload, e.metadata, e.recorded_at
+           FROM h LEFT JOIN e ON true
+          ORDER BY e.transaction_id, e.global_position",
+    )
+    .bind(after.tx.to_string())
+    .bind(after.pos)
+    .bind(limit)
+    .bind(types)
+    .fetch_all(&mut *conn)
+    .await?;
+    let horizon: i64 = rows.first().map_or(0, |row| row.get("horizon"));
+    let pending: bool = rows.first().is_some_and(|row| row.get("pending"));
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(tx) = row.get::<Option<i64>, _>("tx") else {
+            continue;
+        };
+        events.push(RecordedEvent {
+            cursor: Cursor {
+                tx,
+                pos: row.get("global_position"),
+            },
+            event_id: row.get("event_id"),
+            aggregate_type: row.get("aggregate_type"),
+            aggregate_id: row.get("aggregate_id"),
+            sequence: row.get("sequence"),
+            event_type: row.get("event_type"),
+            event_version: row.get("event_version"),
+            payload: row.get("payload"),
+            metadata: row.get("metadata"),
+            recorded_at: row.get("recorded_at"),
+        });
+    }
+    let full = events.len() as i64 >= limit;
+    let next = match (full, events.last()) {
+        (true, Some(last)) => last.cursor,
+        _ => after.max(Cursor::before_transaction(horizon)),
+    };
+    Ok(Batch {
+        events,
+        next,
+        full,
+        pending,
+    })
+}
+
+/// SQLite: one writer at a time, positions assigned in commit order, so the
+/// position alone is a gap-free cursor and nothing waits beyond a horizon.
+async fn read_sqlite(
+    conn: &mut SqliteConnection,
+    after: Cursor,
+    limit: i64,
+    types: Option<&[&str]>,
+) -> Result<Batch, sqlx::Error> {
+    let types = types.map(|t| serde_json::to_string(t).unwrap_or_default());
+    let rows = sqlx::query(
+        "SELECT global_position, event_id, aggregate_type, aggregate_id, sequence, event_type,
+                event_version, payload, metadata, recorded_at
+           FROM events
+          WHERE global_position > ?1
+            AND (?3 IS NULL OR event_type IN (SELECT value FROM json_each(?3)))
+          ORDER BY global_position
+          LIMIT ?2",
+    )
+    .bind(after.pos)
+    .bind(limit)
+    .bind(types)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let event_id: String = row.get("event_id");
+        events.push(RecordedEvent {
+            cursor: Cursor::sqlite(row.get("global_position")),
+            event_id: event_id.parse().unwrap_or_default(),
+            aggregate_type: row.get("aggregate_type"),
+            aggregate_id: row.get("aggregate_id"),
+            sequence: row.get("sequence"),
+            event_type: row.get("event_type"),
+            event_version: row.get("event_version"),
+            payload: row.get("payload"),
+            metadata: row.get("metadata"),
+            recorded_at: row.get("recorded_at"),
+        });
+    }
+    let full = events.len() as i64 >= limit;
+    let next = if full {
+        events.last().map_or(after, |last| last.cursor)
+    } else {
+        // Everything up to the newest position has been seen, including
+        // events a type filter skipped.
+        let newest: Option<i64> = sqlx::query_scalar("SELECT max(global_position) FROM events")
+            .fetch_one(&mut *conn)
+            .await?;
+        after.max(Cursor::sqlite(newest.unwrap_or(0)))
+    };
+    Ok(Batch {
+        events,
+        next,
+        full,
+        pending: false,
+    })
 }

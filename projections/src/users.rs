@@ -2,10 +2,10 @@
 
 use aggregates::UserEvent;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::RecordedEvent;
+use crate::{execute, fetch_all, Conn, Db, RecordedEvent};
 
 /// One row of `users`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -19,7 +19,7 @@ pub struct UserRow {
     /// Family name.
     pub last_name: String,
     /// Role slugs.
-    pub roles: Vec<String>,
+    pub roles: Json<Vec<String>>,
     /// Whether the email is verified.
     pub email_verified: bool,
     /// End of the current lockout, if any.
@@ -33,7 +33,7 @@ pub struct UserRow {
 /// Folds one user event into the table. Idempotent: a row is only changed by
 /// an event newer than the last one applied to it.
 pub async fn apply(
-    conn: &mut PgConnection,
+    conn: &mut Conn<'_>,
     event: &RecordedEvent,
     payload: UserEvent,
 ) -> Result<(), sqlx::Error> {
@@ -48,51 +48,48 @@ pub async fn apply(
             registered_at,
             ..
         } => {
-            sqlx::query(
+            execute!(
+                conn,
                 "INSERT INTO users (user_id, email, first_name, last_name, roles, created_at,
                                     updated_at, version)
                  VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
                  ON CONFLICT (user_id) DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(email.expose())
-            .bind(first_name.expose())
-            .bind(last_name.expose())
-            .bind(&roles)
-            .bind(registered_at)
-            .bind(version)
-            .execute(&mut *conn)
-            .await?;
+                user_id,
+                email.expose(),
+                first_name.expose(),
+                last_name.expose(),
+                Json(&roles),
+                registered_at,
+                version
+            )?;
         }
         UserEvent::UserLockedOut { until, .. } => {
-            sqlx::query(
+            execute!(
+                conn,
                 "UPDATE users SET locked_until = $2, version = $3
                   WHERE user_id = $1 AND version < $3",
-            )
-            .bind(user_id)
-            .bind(until)
-            .bind(version)
-            .execute(&mut *conn)
-            .await?;
+                user_id,
+                until,
+                version
+            )?;
         }
         UserEvent::PasswordRehashed { .. } => {
             bump_version(conn, user_id, version).await?;
         }
         UserEvent::PasswordChanged { cutoff, at, .. }
         | UserEvent::SessionsRevoked { cutoff, at } => {
-            let changed = sqlx::query(
+            let changed = execute!(
+                conn,
                 "UPDATE users SET sessions_valid_after = $2, sessions_kept = $5, updated_at = $3,
                                   version = $4
                   WHERE user_id = $1 AND version < $4",
-            )
-            .bind(user_id)
-            .bind(cutoff.after)
-            .bind(at)
-            .bind(version)
-            .bind(cutoff.except)
-            .execute(&mut *conn)
-            .await?;
-            if changed.rows_affected() > 0 {
+                user_id,
+                cutoff.after,
+                at,
+                version,
+                cutoff.except
+            )?;
+            if changed > 0 {
                 crate::sessions::end_by_cutoff(conn, user_id, cutoff, at).await?;
             }
         }
@@ -101,26 +98,28 @@ pub async fn apply(
 }
 
 async fn bump_version(
-    conn: &mut PgConnection,
+    conn: &mut Conn<'_>,
     user_id: Uuid,
     version: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET version = $2 WHERE user_id = $1 AND version < $2")
-        .bind(user_id)
-        .bind(version)
-        .execute(conn)
-        .await?;
+    execute!(
+                conn,
+                "UPDATE users SET version = $2 WHERE user_id = $1 AND version < $2",
+                user_id,
+                version
+            )?;
     Ok(())
 }
 
 /// One user by id.
-pub async fn find(pool: &PgPool, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+    let rows = fetch_all!(
+        db,
+        UserRow,
         "SELECT user_id, email, first_name, last_name, roles, email_verified, locked_until,
                 created_at, updated_at
            FROM users WHERE user_id = $1",
-    )
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await
+        user_id
+    )?;
+    Ok(rows.into_iter().next())
 }

@@ -15,8 +15,7 @@ use std::time::Duration;
 use aggregates::login_failures::identifier_key;
 use aggregates::{LoginFailures, LoginFailuresEvent, Session, SessionEvent, User, UserEvent};
 use cqrs_es::Aggregate;
-use projections::{Batch, Cursor, GlobalReader, Wake};
-use sqlx::PgPool;
+use projections::{Batch, Conn, Cursor, Db, GlobalReader, Wake};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -68,10 +67,10 @@ impl SecurityFeed {
     }
 
     /// Tails the global stream until `stop`.
-    pub async fn run(self, pool: PgPool, wake: Wake, mut stop: watch::Receiver<bool>) {
+    pub async fn run(self, db: Db, wake: Wake, mut stop: watch::Receiver<bool>) {
         let mut woken = wake.subscribe();
         let mut cursor = loop {
-            match start(&pool, self.lookback).await {
+            match start(&db, self.lookback).await {
                 Ok(cursor) => break cursor,
                 Err(error) => {
                     tracing::warn!(%error, "security feed cannot find its start; retrying");
@@ -84,7 +83,7 @@ impl SecurityFeed {
         };
         loop {
             woken.borrow_and_update();
-            let pause = match self.step(&pool, &mut cursor).await {
+            let pause = match self.step(&db, &mut cursor).await {
                 Ok(Batch { full: true, .. }) => continue,
                 Ok(Batch { pending, .. }) => {
                     self.caught_up
@@ -109,10 +108,17 @@ impl SecurityFeed {
     }
 
     /// Reads and folds one batch.
-    async fn step(&self, pool: &PgPool, cursor: &mut Cursor) -> Result<Batch, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
-        let batch = GlobalReader::read(&mut conn, *cursor, 1000, Some(TYPES)).await?;
-        drop(conn);
+    async fn step(&self, db: &Db, cursor: &mut Cursor) -> Result<Batch, sqlx::Error> {
+        let batch = match db {
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                GlobalReader::read(&mut Conn::Postgres(&mut conn), *cursor, 1000, Some(TYPES)).await?
+            }
+            Db::Sqlite { reader, .. } => {
+                let mut conn = reader.acquire().await?;
+                GlobalReader::read(&mut Conn::Sqlite(&mut conn), *cursor, 1000, Some(TYPES)).await?
+            }
+        };
         for event in &batch.events {
             match event.aggregate_type.as_str() {
                 Session::TYPE => {
@@ -151,15 +157,31 @@ impl SecurityFeed {
 
 /// Where to start: before the oldest transaction that recorded an event in
 /// the look-back window (or at the horizon when there is none).
-async fn start(pool: &PgPool, lookback: Duration) -> Result<Cursor, sqlx::Error> {
-    let tx: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(
-                    (SELECT min(transaction_id)::text::bigint FROM events
-                      WHERE recorded_at > now() - make_interval(secs => $1)),
-                    pg_snapshot_xmin(pg_current_snapshot())::text::bigint)",
-    )
-    .bind(lookback.as_secs_f64())
-    .fetch_one(pool)
-    .await?;
-    Ok(Cursor::before_transaction(tx))
+async fn start(db: &Db, lookback: Duration) -> Result<Cursor, sqlx::Error> {
+    match db {
+        Db::Postgres(pool) => {
+            let tx: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(
+                            (SELECT min(transaction_id)::text::bigint FROM events
+                              WHERE recorded_at > now() - make_interval(secs => $1)),
+                            pg_snapshot_xmin(pg_current_snapshot())::text::bigint)",
+            )
+            .bind(lookback.as_secs_f64())
+            .fetch_one(pool)
+            .await?;
+            Ok(Cursor::before_transaction(tx))
+        }
+        Db::Sqlite { reader, .. } => {
+            let since = chrono::Utc::now() - chrono::Duration::from_std(lookback).unwrap_or_default();
+            let pos: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(
+                            (SELECT min(global_position) - 1 FROM events WHERE recorded_at > ?1),
+                            (SELECT COALESCE(max(global_position), 0) FROM events))",
+            )
+            .bind(since.format("%Y-%m-%dT%H:%M:%.3fZ").to_string())
+            .fetch_one(reader)
+            .await?;
+            Ok(Cursor::sqlite(pos))
+        }
+    }
 }

@@ -10,7 +10,8 @@ use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, Row};
+use projections::db::sqlite_sql;
+use projections::Db;
 
 /// One Ed25519 key.
 #[derive(Clone)]
@@ -77,7 +78,7 @@ impl KeyMaterial {
 
     /// Loads (or on first start creates) the key material.
     pub async fn load(
-        pool: &PgPool,
+        db: &Db,
         configured_key: Option<&SecretString>,
         configured_secret: Option<&SecretString>,
         access_ttl: std::time::Duration,
@@ -91,7 +92,7 @@ impl KeyMaterial {
                 );
                 bytes
             }
-            None => stored_secret(pool).await?,
+            None => stored_secret(db).await?,
         };
         let (signing, published) = match configured_key {
             Some(pem) => {
@@ -101,7 +102,7 @@ impl KeyMaterial {
                 let published = vec![(key.kid.clone(), key.public_raw)];
                 (key, published)
             }
-            None => stored_keys(pool, access_ttl).await?,
+            None => stored_keys(db, access_ttl).await?,
         };
         Ok(Self {
             signing,
@@ -111,60 +112,78 @@ impl KeyMaterial {
     }
 }
 
-async fn stored_secret(pool: &PgPool) -> anyhow::Result<Vec<u8>> {
+async fn stored_secret(db: &Db) -> anyhow::Result<Vec<u8>> {
     let fresh: [u8; 32] = rand::random();
-    sqlx::query(
-        "INSERT INTO server_secrets (name, value) VALUES ('master', $1) ON CONFLICT DO NOTHING",
-    )
-    .bind(&fresh[..])
-    .execute(pool)
-    .await
-    .context("storing the server secret")?;
-    sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'master'")
-        .fetch_one(pool)
-        .await
-        .context("reading the server secret")
+    const INSERT: &str =
+        "INSERT INTO server_secrets (name, value) VALUES ('master', $1) ON CONFLICT DO NOTHING";
+    const SELECT: &str = "SELECT value FROM server_secrets WHERE name = 'master'";
+    let value = match db {
+        Db::Postgres(pool) => {
+            sqlx::query(INSERT).bind(&fresh[..]).execute(pool).await?;
+            sqlx::query_scalar(SELECT).fetch_one(pool).await?
+        }
+        Db::Sqlite { writer, .. } => {
+            sqlx::query(&sqlite_sql(INSERT)).bind(&fresh[..]).execute(writer).await?;
+            sqlx::query_scalar(SELECT).fetch_one(writer).await?
+        }
+    };
+    Ok(value)
 }
 
-async fn stored_keys(
-    pool: &PgPool,
-    access_ttl: std::time::Duration,
-) -> anyhow::Result<(Ed25519Key, Vec<(String, [u8; 32])>)> {
+/// A stored key as read back.
+#[derive(sqlx::FromRow)]
+struct StoredKey {
+    kid: String,
+    private_der: Vec<u8>,
+    public_raw: Vec<u8>,
+}
+
+async fn stored_keys(db: &Db, access_ttl: std::time::Duration) -> anyhow::Result<(Ed25519Key, Vec<(String, [u8; 32])>)> {
     let fresh = Ed25519Key::from_signing_key(&SigningKey::generate(&mut OsRng))?;
-    sqlx::query(
-        "INSERT INTO signing_keys (kid, algorithm, private_der, public_raw)
-         VALUES ($1, 'EdDSA', $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(&fresh.kid)
-    .bind(&fresh.private_der)
-    .bind(&fresh.public_raw[..])
-    .execute(pool)
-    .await
-    .context("storing a signing key")?;
-    let active = sqlx::query("SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL")
-        .fetch_one(pool)
-        .await
-        .context("reading the signing key")?;
-    let private_der: Vec<u8> = active.get("private_der");
-    let key = SigningKey::from_pkcs8_der(&private_der).context("stored signing key is corrupt")?;
-    let signing = Ed25519Key::from_signing_key(&key)?;
+    // Insert-if-none-active; on PostgreSQL a unique index on the active key
+    // makes concurrent first starts agree.
+    const INSERT: &str = "INSERT INTO signing_keys (kid, algorithm, private_der, public_raw)
+         SELECT $1, 'EdDSA', $2, $3
+          WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)
+         ON CONFLICT DO NOTHING";
     // Retired keys stay published until their last token has expired.
-    let rows = sqlx::query(
-        "SELECT kid, public_raw FROM signing_keys
-          WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1)
-          ORDER BY created_at DESC",
-    )
-    .bind(access_ttl.as_secs_f64())
-    .fetch_all(pool)
-    .await
-    .context("reading public keys")?;
+    const SELECT: &str = "SELECT kid, private_der, public_raw FROM signing_keys
+          WHERE retired_at IS NULL OR retired_at > $1
+          ORDER BY retired_at IS NULL DESC, created_at DESC";
+    let published_since = chrono::Utc::now() - chrono::Duration::from_std(access_ttl).unwrap_or_default();
+    let rows: Vec<StoredKey> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query(INSERT)
+                .bind(&fresh.kid)
+                .bind(&fresh.private_der)
+                .bind(&fresh.public_raw[..])
+                .execute(pool)
+                .await
+                .context("storing a signing key")?;
+            sqlx::query_as(SELECT).bind(published_since).fetch_all(pool).await?
+        }
+        Db::Sqlite { writer, .. } => {
+            sqlx::query(&sqlite_sql(INSERT))
+                .bind(&fresh.kid)
+                .bind(&fresh.private_der)
+                .bind(&fresh.public_raw[..])
+                .execute(writer)
+                .await
+                .context("storing a signing key")?;
+            sqlx::query_as(&sqlite_sql(SELECT)).bind(published_since).fetch_all(writer).await?
+        }
+    };
+    let active = rows.first().context("no active signing key")?;
+    let key = SigningKey::from_pkcs8_der(&active.private_der).context("stored signing key is corrupt")?;
+    let signing = Ed25519Key::from_signing_key(&key)?;
     let mut published = Vec::with_capacity(rows.len());
-    for row in rows {
-        let raw: Vec<u8> = row.get("public_raw");
-        let raw: [u8; 32] = raw
+    for row in &rows {
+        let raw: [u8; 32] = row
+            .public_raw
+            .clone()
             .try_into()
             .map_err(|_| anyhow::anyhow!("stored public key is not 32 bytes"))?;
-        published.push((row.get("kid"), raw));
+        published.push((row.kid.clone(), raw));
     }
     Ok((signing, published))
 }

@@ -68,10 +68,7 @@ async fn jwks(State(app): State<App>) -> impl IntoResponse {
         (status = 503, description = "Not ready yet", body = Readiness),
     ))]
 async fn ready(State(app): State<App>) -> impl IntoResponse {
-    let store = sqlx::query("SELECT 1")
-        .execute(app.store.pool())
-        .await
-        .is_ok();
+    let store = app.store.db().ping().await;
     let projected = *app.caught_up.0.borrow();
     let fed = *app.caught_up.1.borrow();
     let status = if store && projected && fed {

@@ -35,7 +35,7 @@ impl From<UserRow> for UserView {
             email: row.email,
             first_name: row.first_name,
             last_name: row.last_name,
-            roles: row.roles,
+            roles: row.roles.0,
             email_verified: row.email_verified,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -61,7 +61,7 @@ impl UserView {
 
 /// One user from the read model.
 pub async fn find(app: &App, id: Uuid) -> Result<UserView, Error> {
-    projections::users::find(app.store.pool(), id)
+    projections::users::find(app.store.db(), id)
         .await?
         .map(UserView::from)
         .ok_or(Error::NotFound)

@@ -43,7 +43,7 @@ async fn twenty_concurrent_correct_logins_of_one_user_all_succeed_with_their_own
     assert_eq!(sessions.len(), 20, "each login starts its own session");
     let started: i64 =
         sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'SessionStarted'")
-            .fetch_one(app.app.store.pool())
+            .fetch_one(app.pg())
             .await
             .expect("count");
     assert_eq!(started, 20);
@@ -71,7 +71,7 @@ async fn fifty_concurrent_registrations_of_one_email_create_exactly_one_user() {
         .parse()
         .expect("uuid");
 
-    let pool = app.app.store.pool();
+    let pool = app.pg();
     let registered: i64 =
         sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
             .fetch_one(pool)
@@ -126,7 +126,7 @@ async fn a_crash_between_claiming_an_email_and_writing_the_user_blocks_the_email
         "SELECT count(*) FROM events WHERE aggregate_type = 'user' AND aggregate_id = $1",
     )
     .bind(orphan.to_string())
-    .fetch_one(app.app.store.pool())
+    .fetch_one(app.pg())
     .await
     .expect("count");
     assert_eq!(orphan_events, 0);
@@ -153,7 +153,7 @@ async fn concurrent_registrations_slower_than_the_staleness_window_still_create_
         .count();
     let registered: i64 =
         sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
-            .fetch_one(app.app.store.pool())
+            .fetch_one(app.pg())
             .await
             .expect("count");
     assert_eq!(

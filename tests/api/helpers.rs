@@ -150,6 +150,11 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The PostgreSQL pool, for tests that look into the store.
+    pub fn pg(&self) -> &sqlx::PgPool {
+        self.app.store.db().postgres().expect("this test runs on PostgreSQL")
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))
@@ -207,7 +212,7 @@ impl TestApp {
     /// Counts events in the store.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events")
-            .fetch_one(self.app.store.pool())
+            .fetch_one(self.pg())
             .await
             .expect("count events")
     }

@@ -11,7 +11,7 @@ async fn recorded_client_ip(app: &crate::helpers::TestApp) -> Value {
     sqlx::query_scalar(
         "SELECT metadata->'client_ip' FROM events WHERE event_type = 'SessionStarted'",
     )
-    .fetch_one(app.app.store.pool())
+    .fetch_one(app.pg())
     .await
     .expect("query")
 }

@@ -57,7 +57,7 @@ async fn a_login_that_raced_a_password_change_shows_as_revoked_in_the_sessions_r
         .await
         .expect("settles");
 
-    let rows = projections::sessions::of_user(app.app.store.pool(), user_id)
+    let rows = projections::sessions::of_user(app.app.store.db(), user_id)
         .await
         .expect("query");
     let raced = rows
@@ -87,7 +87,7 @@ async fn events_carry_the_request_id_actor_client_and_time_as_metadata() {
     let body: serde_json::Value = response.json().await.expect("json");
     let metadata: serde_json::Value =
         sqlx::query_scalar("SELECT metadata FROM events WHERE event_type = 'SessionStarted'")
-            .fetch_one(app.app.store.pool())
+            .fetch_one(app.pg())
             .await
             .expect("query");
     assert_eq!(metadata["correlation_id"], "req-12345");

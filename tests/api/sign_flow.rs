@@ -99,7 +99,7 @@ async fn a_registered_user_is_listed_by_the_read_model_when_register_answers() {
         .expect("json");
     let id: uuid::Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
     // No polling: register answered only after the projector passed it.
-    let row = projections::users::find(app.app.store.pool(), id)
+    let row = projections::users::find(app.app.store.db(), id)
         .await
         .expect("query");
     assert!(row.is_some_and(|row| row.email == "turing@example.com"));

@@ -57,7 +57,7 @@ async fn user_events(app: &TestApp, user_id: &str) -> Vec<String> {
           WHERE aggregate_type = 'user' AND aggregate_id = $1 ORDER BY sequence",
     )
     .bind(user_id)
-    .fetch_all(app.app.store.pool())
+    .fetch_all(app.pg())
     .await
     .expect("user events")
 }
@@ -182,7 +182,7 @@ async fn an_unknown_email_is_throttled_after_the_same_number_of_failures_with_th
     // Only the existing user's lock was recorded.
     let locked: i64 =
         sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserLockedOut'")
-            .fetch_one(app.app.store.pool())
+            .fetch_one(app.pg())
             .await
             .expect("count");
     assert_eq!(locked, 1);
@@ -190,14 +190,14 @@ async fn an_unknown_email_is_throttled_after_the_same_number_of_failures_with_th
     // `LoginFailed` per verified failure (none while locked).
     let audited: i64 =
         sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'LoginFailed'")
-            .fetch_one(app.app.store.pool())
+            .fetch_one(app.pg())
             .await
             .expect("count");
     assert_eq!(audited, 2 * i64::from(MAX_FAILURES));
     // And one lock per identifier on its own stream, known or not.
     let identifier_locks: i64 =
         sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'LoginLockedOut'")
-            .fetch_one(app.app.store.pool())
+            .fetch_one(app.pg())
             .await
             .expect("count");
     assert_eq!(identifier_locks, 2);
@@ -219,7 +219,7 @@ async fn failed_logins_are_kept_for_audit_per_hashed_identifier_never_on_the_use
         "SELECT DISTINCT aggregate_id FROM events
           WHERE aggregate_type = 'login_failures' AND event_type = 'LoginFailed'",
     )
-    .fetch_all(app.app.store.pool())
+    .fetch_all(app.pg())
     .await
     .expect("query");
     // One stream per identifier (existing or not), named by a keyed hash.
@@ -228,7 +228,7 @@ async fn failed_logins_are_kept_for_audit_per_hashed_identifier_never_on_the_use
     let on_users: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM events WHERE aggregate_type = 'user' AND event_type <> 'UserRegistered'",
     )
-    .fetch_one(app.app.store.pool())
+    .fetch_one(app.pg())
     .await
     .expect("query");
     assert_eq!(on_users, 0);

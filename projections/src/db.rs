@@ -1,0 +1,133 @@
+//! The storage seam of the read side: one enum over the two backends.
+//!
+//! SQL that both dialects understand is written once, in PostgreSQL's
+//! placeholder style (`$1`), and rewritten to SQLite's numbered style
+//! (`?1`) when it runs there ([`sqlite_sql`]); the few statements that
+//! differ (the global reader's horizon, checkpoint locking) are written per
+//! backend next to each other.
+
+use std::borrow::Cow;
+
+use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
+
+/// The database of one instance.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// PostgreSQL: any number of instances.
+    Postgres(PgPool),
+    /// SQLite (embedded): one instance; one writer connection, so writers
+    /// queue in the pool instead of failing with "database is locked".
+    Sqlite {
+        /// Read-only work.
+        reader: SqlitePool,
+        /// The single writer connection.
+        writer: SqlitePool,
+    },
+}
+
+impl Db {
+    /// The PostgreSQL pool, when that is the backend.
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match self {
+            Self::Postgres(pool) => Some(pool),
+            Self::Sqlite { .. } => None,
+        }
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite { reader, writer } => {
+                reader.close().await;
+                writer.close().await;
+            }
+        }
+    }
+
+    /// Whether the store answers.
+    pub async fn ping(&self) -> bool {
+        match self {
+            Self::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+            Self::Sqlite { reader, .. } => sqlx::query("SELECT 1").execute(reader).await.is_ok(),
+        }
+    }
+}
+
+/// A connection of either backend, for statements inside a transaction.
+#[derive(Debug)]
+pub enum Conn<'c> {
+    /// PostgreSQL.
+    Postgres(&'c mut PgConnection),
+    /// SQLite.
+    Sqlite(&'c mut SqliteConnection),
+}
+
+/// `$1`-style placeholders to SQLite's `?1` (same numbering).
+pub fn sqlite_sql(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Runs one statement written once for both backends on a [`Conn`],
+/// binding the same arguments; evaluates to the rows affected.
+#[macro_export]
+macro_rules! execute {
+    ($conn:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $conn {
+            $crate::db::Conn::Postgres(c) => sqlx::query($sql)
+                $(.bind($arg))*
+                .execute(&mut **c)
+                .await
+                .map(|done| done.rows_affected()),
+            $crate::db::Conn::Sqlite(c) => sqlx::query(&$crate::db::sqlite_sql($sql))
+                $(.bind($arg))*
+                .execute(&mut **c)
+                .await
+                .map(|done| done.rows_affected()),
+        }
+    };
+}
+
+/// Fetches rows of a `FromRow` type from either backend with one
+/// statement written once; evaluates to `Result<Vec<T>, sqlx::Error>`.
+#[macro_export]
+macro_rules! fetch_all {
+    ($db:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $db {
+            $crate::db::Db::Postgres(pool) => sqlx::query_as::<_, $ty>($sql)
+                $(.bind($arg))*
+                .fetch_all(pool)
+                .await,
+            $crate::db::Db::Sqlite { reader, .. } => sqlx::query_as::<_, $ty>(&$crate::db::sqlite_sql($sql))
+                $(.bind($arg))*
+                .fetch_all(reader)
+                .await,
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_renumbered_for_sqlite_and_nothing_else_changes() {
+        assert_eq!(
+            sqlite_sql("UPDATE t SET a = $2, b = '$x' WHERE id = $1 AND v < $2"),
+            "UPDATE t SET a = ?2, b = '$x' WHERE id = ?1 AND v < ?2"
+        );
+        assert!(matches!(sqlite_sql("SELECT 1"), Cow::Borrowed(_)));
+    }
+}
