@@ -137,8 +137,9 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
 
-    /// Log format: `json` or `pretty`.
-    #[arg(long, env = "EVENTAUTH_LOG_FORMAT", default_value = "json")]
+    /// Log format: `json`, `pretty`, or `auto` (pretty on a terminal, JSON
+    /// otherwise).
+    #[arg(long, env = "EVENTAUTH_LOG_FORMAT", default_value = "auto")]
     pub log_format: String,
 }
 

@@ -1,4 +1,5 @@
-//! Logging: JSON lines (or pretty for humans), filtered by `RUST_LOG`.
+//! Logging: JSON lines (or pretty for humans: the default on a terminal),
+//! filtered by `RUST_LOG`.
 //!
 //! Nothing secret is ever logged: request logs carry method, path, status
 //! and request id only (no query strings, no headers, no bodies).
@@ -12,7 +13,12 @@ pub fn init(format: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout);
-    let result = if format == "pretty" {
+    let pretty = match format {
+        "pretty" => true,
+        "json" => false,
+        _ => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    };
+    let result = if pretty {
         builder.try_init()
     } else {
         builder
