@@ -86,7 +86,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await
         }
         Command::Migrate(config) => {
-            let db = crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
+            let db =
+                crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
             crate::store::migrate(&db).await?;
             tracing::info!("migrations applied");
             Ok(())

@@ -119,7 +119,9 @@ impl Runtime {
         // Other instances' commits announce themselves through PostgreSQL;
         // the embedded store has no other writer (local commits poke).
         if let Some(pool) = db.postgres() {
-            tasks.push(tokio::spawn(wake.clone().listen(pool.clone(), stopped.clone())));
+            tasks.push(tokio::spawn(
+                wake.clone().listen(pool.clone(), stopped.clone()),
+            ));
         }
         let runtime = Self { app, stop, tasks };
         // Until the security feed has caught up, logged-out sessions would

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aggregates::{DomainError, IdentifierClaim, LoginFailures, Services, Session, User};
+use anyhow::Context;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
     EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError,
@@ -21,10 +22,9 @@ use cqrs_es::persist::{
 };
 use cqrs_es::{Aggregate, AggregateError, EventStore};
 use postgres_es::PostgresEventRepository;
+use projections::Db;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use anyhow::Context;
-use projections::Db;
 use sqlite_es::SqliteEventRepository;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -389,10 +389,16 @@ impl Metadata {
 /// Connects to the configured store: PostgreSQL for `postgres://…`,
 /// SQLite for `sqlite://…`, and without a URL the embedded default, a SQLite
 /// file in the data directory.
-pub async fn connect(url: Option<&SecretString>, data_dir: &Path, max_connections: u32) -> anyhow::Result<Db> {
+pub async fn connect(
+    url: Option<&SecretString>,
+    data_dir: &Path,
+    max_connections: u32,
+) -> anyhow::Result<Db> {
     match url.map(|u| u.expose_secret().to_string()) {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            connect_postgres(&url, max_connections).await.map(Db::Postgres)
+            connect_postgres(&url, max_connections)
+                .await
+                .map(Db::Postgres)
         }
         Some(url) if url.starts_with("sqlite:") => connect_sqlite(&url).await,
         Some(_) => anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:"),

@@ -399,7 +399,12 @@ async fn visibility(app: &App, users: &[String], commands: usize) -> anyhow::Res
     for email in users {
         let id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users WHERE email = $1")
             .bind(email)
-            .fetch_one(app.store.db().postgres().context("the bench runs on PostgreSQL")?)
+            .fetch_one(
+                app.store
+                    .db()
+                    .postgres()
+                    .context("the bench runs on PostgreSQL")?,
+            )
             .await?;
         ids.push(id);
     }

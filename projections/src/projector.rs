@@ -157,10 +157,11 @@ impl Projector {
         let mut conn = writer.acquire().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         let outcome = async {
-            let stored: i64 = sqlx::query_scalar("SELECT last_pos FROM checkpoints WHERE name = ?1")
-                .bind(&self.config.name)
-                .fetch_one(&mut *conn)
-                .await?;
+            let stored: i64 =
+                sqlx::query_scalar("SELECT last_pos FROM checkpoints WHERE name = ?1")
+                    .bind(&self.config.name)
+                    .fetch_one(&mut *conn)
+                    .await?;
             let stored = Cursor::sqlite(stored);
             let batch = GlobalReader::read(
                 &mut Conn::Sqlite(&mut conn),
@@ -287,10 +288,12 @@ impl Projector {
 }
 
 async fn stored_checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error> {
-    let row = sqlx::query("SELECT last_tx::text::bigint AS tx, last_pos FROM checkpoints WHERE name = $1")
-        .bind(name)
-        .fetch_one(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT last_tx::text::bigint AS tx, last_pos FROM checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await?;
     Ok(Cursor {
         tx: row.get("tx"),
         pos: row.get("last_pos"),

@@ -121,15 +121,15 @@ pub async fn end_by_cutoff(
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     execute!(
-                conn,
-                "UPDATE sessions SET ended_at = $3, end_reason = 'revoked'
+        conn,
+        "UPDATE sessions SET ended_at = $3, end_reason = 'revoked'
           WHERE user_id = $1 AND ended_at IS NULL AND auth_time < $2
             AND session_id IS DISTINCT FROM $4",
-                user_id,
-                cutoff.after,
-                at,
-                cutoff.except
-            )?;
+        user_id,
+        cutoff.after,
+        at,
+        cutoff.except
+    )?;
     Ok(())
 }
 

@@ -97,17 +97,13 @@ pub async fn apply(
     Ok(())
 }
 
-async fn bump_version(
-    conn: &mut Conn<'_>,
-    user_id: Uuid,
-    version: i64,
-) -> Result<(), sqlx::Error> {
+async fn bump_version(conn: &mut Conn<'_>, user_id: Uuid, version: i64) -> Result<(), sqlx::Error> {
     execute!(
-                conn,
-                "UPDATE users SET version = $2 WHERE user_id = $1 AND version < $2",
-                user_id,
-                version
-            )?;
+        conn,
+        "UPDATE users SET version = $2 WHERE user_id = $1 AND version < $2",
+        user_id,
+        version
+    )?;
     Ok(())
 }
 

@@ -112,7 +112,8 @@ impl SecurityFeed {
         let batch = match db {
             Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
-                GlobalReader::read(&mut Conn::Postgres(&mut conn), *cursor, 1000, Some(TYPES)).await?
+                GlobalReader::read(&mut Conn::Postgres(&mut conn), *cursor, 1000, Some(TYPES))
+                    .await?
             }
             Db::Sqlite { reader, .. } => {
                 let mut conn = reader.acquire().await?;
@@ -172,7 +173,8 @@ async fn start(db: &Db, lookback: Duration) -> Result<Cursor, sqlx::Error> {
             Ok(Cursor::before_transaction(tx))
         }
         Db::Sqlite { reader, .. } => {
-            let since = chrono::Utc::now() - chrono::Duration::from_std(lookback).unwrap_or_default();
+            let since =
+                chrono::Utc::now() - chrono::Duration::from_std(lookback).unwrap_or_default();
             let pos: i64 = sqlx::query_scalar(
                 "SELECT COALESCE(
                             (SELECT min(global_position) - 1 FROM events WHERE recorded_at > ?1),

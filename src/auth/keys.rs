@@ -7,11 +7,11 @@ use anyhow::Context;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
 use hmac::{Hmac, Mac};
+use projections::db::sqlite_sql;
+use projections::Db;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use projections::db::sqlite_sql;
-use projections::Db;
 
 /// One Ed25519 key.
 #[derive(Clone)]
@@ -123,7 +123,10 @@ async fn stored_secret(db: &Db) -> anyhow::Result<Vec<u8>> {
             sqlx::query_scalar(SELECT).fetch_one(pool).await?
         }
         Db::Sqlite { writer, .. } => {
-            sqlx::query(&sqlite_sql(INSERT)).bind(&fresh[..]).execute(writer).await?;
+            sqlx::query(&sqlite_sql(INSERT))
+                .bind(&fresh[..])
+                .execute(writer)
+                .await?;
             sqlx::query_scalar(SELECT).fetch_one(writer).await?
         }
     };
@@ -138,7 +141,10 @@ struct StoredKey {
     public_raw: Vec<u8>,
 }
 
-async fn stored_keys(db: &Db, access_ttl: std::time::Duration) -> anyhow::Result<(Ed25519Key, Vec<(String, [u8; 32])>)> {
+async fn stored_keys(
+    db: &Db,
+    access_ttl: std::time::Duration,
+) -> anyhow::Result<(Ed25519Key, Vec<(String, [u8; 32])>)> {
     let fresh = Ed25519Key::from_signing_key(&SigningKey::generate(&mut OsRng))?;
     // Insert-if-none-active; on PostgreSQL a unique index on the active key
     // makes concurrent first starts agree.
@@ -150,7 +156,8 @@ async fn stored_keys(db: &Db, access_ttl: std::time::Duration) -> anyhow::Result
     const SELECT: &str = "SELECT kid, private_der, public_raw FROM signing_keys
           WHERE retired_at IS NULL OR retired_at > $1
           ORDER BY retired_at IS NULL DESC, created_at DESC";
-    let published_since = chrono::Utc::now() - chrono::Duration::from_std(access_ttl).unwrap_or_default();
+    let published_since =
+        chrono::Utc::now() - chrono::Duration::from_std(access_ttl).unwrap_or_default();
     let rows: Vec<StoredKey> = match db {
         Db::Postgres(pool) => {
             sqlx::query(INSERT)
@@ -160,7 +167,10 @@ async fn stored_keys(db: &Db, access_ttl: std::time::Duration) -> anyhow::Result
                 .execute(pool)
                 .await
                 .context("storing a signing key")?;
-            sqlx::query_as(SELECT).bind(published_since).fetch_all(pool).await?
+            sqlx::query_as(SELECT)
+                .bind(published_since)
+                .fetch_all(pool)
+                .await?
         }
         Db::Sqlite { writer, .. } => {
             sqlx::query(&sqlite_sql(INSERT))
@@ -170,11 +180,15 @@ async fn stored_keys(db: &Db, access_ttl: std::time::Duration) -> anyhow::Result
                 .execute(writer)
                 .await
                 .context("storing a signing key")?;
-            sqlx::query_as(&sqlite_sql(SELECT)).bind(published_since).fetch_all(writer).await?
+            sqlx::query_as(&sqlite_sql(SELECT))
+                .bind(published_since)
+                .fetch_all(writer)
+                .await?
         }
     };
     let active = rows.first().context("no active signing key")?;
-    let key = SigningKey::from_pkcs8_der(&active.private_der).context("stored signing key is corrupt")?;
+    let key =
+        SigningKey::from_pkcs8_der(&active.private_der).context("stored signing key is corrupt")?;
     let signing = Ed25519Key::from_signing_key(&key)?;
     let mut published = Vec::with_capacity(rows.len());
     for row in &rows {

@@ -1,14 +1,12 @@
 //! The operator commands of the binary: `migrate`, `admin create`.
 
-use std::process::Command;
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_on, TestDb};
+use crate::helpers::{eventauth_command, spawn_app_on, Backend, TestDb};
 
 fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_eventauth"))
+    eventauth_command()
         .args(args)
         .env("DATABASE_URL", &db.url)
         .env("EVENTAUTH_DB_MAX_CONNECTIONS", "3")
@@ -16,22 +14,18 @@ fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
         .expect("run the eventauth binary")
 }
 
-#[tokio::test]
-async fn migrate_creates_the_event_store_and_read_models() {
-    let db = TestDb::create().await;
+on_both_backends!(migrate_creates_the_event_store_and_read_models);
+async fn migrate_creates_the_event_store_and_read_models(backend: Backend) {
+    let db = TestDb::create(backend).await;
     let output = eventauth(&db, &["migrate"]);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
-    let mut conn = db.connect().await;
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("tables");
+    let store = db.inspect().await.expect("the store exists");
+    let tables = store.tables().await;
+    store.close().await;
     for table in ["checkpoints", "events", "sessions", "signing_keys", "users"] {
         assert!(
             tables.iter().any(|t| t == table),
@@ -42,9 +36,9 @@ async fn migrate_creates_the_event_store_and_read_models() {
     assert!(eventauth(&db, &["migrate"]).status.success());
 }
 
-#[tokio::test]
-async fn admin_create_makes_an_administrator_who_can_log_in() {
-    let db = std::sync::Arc::new(TestDb::create().await);
+on_both_backends!(admin_create_makes_an_administrator_who_can_log_in);
+async fn admin_create_makes_an_administrator_who_can_log_in(backend: Backend) {
+    let db = std::sync::Arc::new(TestDb::create(backend).await);
     let output = eventauth(
         &db,
         &[
@@ -85,9 +79,9 @@ async fn admin_create_makes_an_administrator_who_can_log_in() {
     assert!(!again.status.success());
 }
 
-#[tokio::test]
-async fn admin_create_refuses_a_weak_password_and_writes_nothing() {
-    let db = TestDb::create().await;
+on_both_backends!(admin_create_refuses_a_weak_password_and_writes_nothing);
+async fn admin_create_refuses_a_weak_password_and_writes_nothing(backend: Backend) {
+    let db = TestDb::create(backend).await;
     let output = eventauth(
         &db,
         &[
@@ -100,11 +94,15 @@ async fn admin_create_refuses_a_weak_password_and_writes_nothing() {
         ],
     );
     assert!(!output.status.success());
-    let mut conn = db.connect().await;
-    // The database may not even exist as a schema yet: no events either way.
-    let events: Option<i64> = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&mut conn)
-        .await
-        .ok();
+    // The store may not even exist yet (no schema; on SQLite no file): no
+    // events either way.
+    let events: Option<i64> = match db.inspect().await {
+        Ok(store) => store
+            .try_scalars("SELECT count(*) FROM events", &[])
+            .await
+            .ok()
+            .and_then(|rows| rows.into_iter().next()),
+        Err(_) => None,
+    };
     assert!(events.unwrap_or(0) == 0);
 }

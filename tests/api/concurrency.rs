@@ -10,11 +10,16 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{ild_error, spawn_app, spawn_app_with};
+use crate::helpers::{ild_error, spawn_app, spawn_app_with, Backend};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_concurrent_correct_logins_of_one_user_all_succeed_with_their_own_sessions() {
-    let app = spawn_app().await;
+on_both_backends!(
+    twenty_concurrent_correct_logins_of_one_user_all_succeed_with_their_own_sessions,
+    threads = 4
+);
+async fn twenty_concurrent_correct_logins_of_one_user_all_succeed_with_their_own_sessions(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
     let registered: Value = app
         .register("crowd@example.com", "correct horse")
         .await
@@ -41,17 +46,18 @@ async fn twenty_concurrent_correct_logins_of_one_user_all_succeed_with_their_own
         sessions.insert(check["sessionId"].as_str().expect("sessionId").to_string());
     }
     assert_eq!(sessions.len(), 20, "each login starts its own session");
-    let started: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'SessionStarted'")
-            .fetch_one(app.pg())
-            .await
-            .expect("count");
+    let started = app
+        .count("SELECT count(*) FROM events WHERE event_type = 'SessionStarted'")
+        .await;
     assert_eq!(started, 20);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_registrations_of_one_email_create_exactly_one_user() {
-    let app = spawn_app().await;
+on_both_backends!(
+    fifty_concurrent_registrations_of_one_email_create_exactly_one_user,
+    threads = 4
+);
+async fn fifty_concurrent_registrations_of_one_email_create_exactly_one_user(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let responses =
         join_all((0..50).map(|_| app.register("race@example.com", "correct horse"))).await;
@@ -71,18 +77,17 @@ async fn fifty_concurrent_registrations_of_one_email_create_exactly_one_user() {
         .parse()
         .expect("uuid");
 
-    let pool = app.pg();
-    let registered: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
-            .fetch_one(pool)
-            .await
-            .expect("count");
+    let registered = app
+        .count("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
+        .await;
     assert_eq!(registered, 1, "one UserRegistered event in the store");
-    let rows: Vec<Uuid> =
-        sqlx::query_scalar("SELECT user_id FROM users WHERE lower(email) = 'race@example.com'")
-            .fetch_all(pool)
-            .await
-            .expect("read model");
+    let rows: Vec<Uuid> = app
+        .store()
+        .scalars(
+            "SELECT user_id FROM users WHERE lower(email) = 'race@example.com'",
+            &[],
+        )
+        .await;
     assert_eq!(rows, vec![id], "the read model holds the winner only");
 
     // The winner can log in: the claim points at the user that was written.
@@ -92,10 +97,11 @@ async fn fifty_concurrent_registrations_of_one_email_create_exactly_one_user() {
     assert_eq!(login["user"]["id"], created[0]["id"]);
 }
 
-#[tokio::test]
+on_both_backends!(a_crash_between_claiming_an_email_and_writing_the_user_blocks_the_email_only_until_the_claim_is_stale);
 async fn a_crash_between_claiming_an_email_and_writing_the_user_blocks_the_email_only_until_the_claim_is_stale(
+    backend: Backend,
 ) {
-    let app = spawn_app_with(|c| c.claim_stale_after = 1).await;
+    let app = spawn_app_with(backend, |c| c.claim_stale_after = 1).await;
     let email = Email::parse("orphan@example.com", "email").expect("valid email");
     let orphan = Uuid::now_v7();
     eventauth::service::accounts::claim_only(&app.app, &email, orphan)
@@ -122,23 +128,27 @@ async fn a_crash_between_claiming_an_email_and_writing_the_user_blocks_the_email
     assert_eq!(login["user"]["id"], user["id"]);
 
     // The orphaned id never got a user stream.
-    let orphan_events: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE aggregate_type = 'user' AND aggregate_id = $1",
-    )
-    .bind(orphan.to_string())
-    .fetch_one(app.pg())
-    .await
-    .expect("count");
+    let orphan_events = app
+        .count_with(
+            "SELECT count(*) FROM events WHERE aggregate_type = 'user' AND aggregate_id = $1",
+            &[orphan.to_string().into()],
+        )
+        .await;
     assert_eq!(orphan_events, 0);
 }
 
+on_both_backends!(
+    concurrent_registrations_slower_than_the_staleness_window_still_create_exactly_one_user,
+    threads = 4
+);
 /// The claim is checked before hashing and written after; when it changed
 /// hands meanwhile and is older than `claim_stale_after` by then, the stale
 /// check must not let a live, registered owner be taken over as an orphan.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_registrations_slower_than_the_staleness_window_still_create_exactly_one_user() {
+async fn concurrent_registrations_slower_than_the_staleness_window_still_create_exactly_one_user(
+    backend: Backend,
+) {
     // One hashing thread makes 50 hashes take longer than the 1 s window.
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with(backend, |c| {
         c.claim_stale_after = 1;
         c.hash_workers = Some(1);
     })
@@ -151,11 +161,9 @@ async fn concurrent_registrations_slower_than_the_staleness_window_still_create_
         .iter()
         .filter(|r| r.status() == StatusCode::CREATED)
         .count();
-    let registered: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
-            .fetch_one(app.pg())
-            .await
-            .expect("count");
+    let registered = app
+        .count("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
+        .await;
     assert_eq!(
         (created, registered),
         (1, 1),

@@ -1,19 +1,75 @@
-//! Test plumbing: a fresh database per test, the real application on a free
-//! port (in-process or as a child process), and typed request helpers.
+//! Test plumbing: a fresh database per test on either backend, the real
+//! application on a free port (in-process or as a child process), typed
+//! request helpers, backend-agnostic store inspection, and the macros that
+//! run one test once per backend.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventauth::startup::Application;
 use eventauth::{App, Config};
+use projections::Db;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use sqlx::{Connection, PgConnection};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
+use sqlx::{Connection, FromRow, PgConnection, PgPool, SqlitePool};
 use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Defines one test per backend: `mod $test { postgres(), sqlite() }`, each
+/// running the async fn `$test(backend)` of the enclosing module, so a
+/// failure names its backend (`sign_flow::some_test::sqlite`).
+/// `threads = N` runs them on a multi-threaded runtime.
+macro_rules! on_both_backends {
+    ($test:ident $(, threads = $n:literal)?) => {
+        mod $test {
+            backend_test!($test, postgres, Postgres $(, $n)?);
+            backend_test!($test, sqlite, Sqlite $(, $n)?);
+        }
+    };
+}
+
+/// Like [`on_both_backends`], for tests about several instances sharing
+/// one database: PostgreSQL only (SQLite is the single-instance default).
+macro_rules! on_postgres_only {
+    ($test:ident $(, threads = $n:literal)?) => {
+        mod $test {
+            backend_test!($test, postgres, Postgres $(, $n)?);
+        }
+    };
+}
+
+/// One `#[tokio::test]` running `super::$test(Backend::$backend)`.
+macro_rules! backend_test {
+    ($test:ident, $name:ident, $backend:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            super::$test($crate::helpers::Backend::$backend).await;
+        }
+    };
+    ($test:ident, $name:ident, $backend:ident, $n:literal) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = $n)]
+        async fn $name() {
+            super::$test($crate::helpers::Backend::$backend).await;
+        }
+    };
+}
+
+/// The storage backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh database on the test PostgreSQL server.
+    Postgres,
+    /// A fresh SQLite file in a temporary directory of its own.
+    Sqlite,
+}
 
 /// The PostgreSQL server tests create their databases on.
 pub fn server_url() -> String {
@@ -21,39 +77,103 @@ pub fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
-/// A database of one test's own, dropped when the test ends.
+/// A fresh temporary directory, removed when dropped.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("eventauth-test-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A database of one test's own, dropped when the test ends: a PostgreSQL
+/// database, or a SQLite file in a temporary directory.
 #[derive(Debug)]
 pub struct TestDb {
-    pub name: String,
+    pub backend: Backend,
+    /// What `DATABASE_URL` is set to.
     pub url: String,
+    /// The PostgreSQL database's name.
+    name: Option<String>,
+    /// The SQLite file's directory.
+    dir: Option<TempDir>,
 }
 
 impl TestDb {
-    pub async fn create() -> Self {
-        let name = format!("eventauth_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
-            .await
-            .expect("PostgreSQL is reachable (start it: see README)");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        Self {
-            url: format!("{}/{name}", server_url()),
-            name,
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Postgres => {
+                let name = format!("eventauth_test_{}", Uuid::new_v4().simple());
+                let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+                    .await
+                    .expect("PostgreSQL is reachable (start it: see README)");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                Self {
+                    backend,
+                    url: format!("{}/{name}", server_url()),
+                    name: Some(name),
+                    dir: None,
+                }
+            }
+            Backend::Sqlite => {
+                let dir = TempDir::new();
+                Self {
+                    backend,
+                    url: format!("sqlite://{}", dir.path().join("eventauth.db").display()),
+                    name: None,
+                    dir: Some(dir),
+                }
+            }
         }
     }
 
-    pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url)
-            .await
-            .expect("connect to test database")
+    /// A connection of the test's own, to look into the store (the store
+    /// must exist: on SQLite the file is not created).
+    pub async fn inspect(&self) -> Result<Inspect, sqlx::Error> {
+        match self.backend {
+            Backend::Postgres => Ok(Inspect::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(&self.url)
+                    .await?,
+            )),
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&self.url)?
+                    .create_if_missing(false)
+                    .busy_timeout(Duration::from_secs(10));
+                Ok(Inspect::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(2)
+                        .connect_with(options)
+                        .await?,
+                ))
+            }
+        }
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        // SQLite: the directory goes with `dir`.
+        let Some(name) = self.name.clone() else {
+            return;
+        };
         // Drop may run outside any runtime (or inside one that is ending).
         let _ = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -73,6 +193,159 @@ impl Drop for TestDb {
             });
         })
         .join();
+    }
+}
+
+/// A value bound to a `$N` placeholder of an inspection query.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+    /// `uuid` on PostgreSQL, a 16-byte BLOB on SQLite (as the read models
+    /// store ids; the events table keeps ids as text on both).
+    Uuid(Uuid),
+}
+
+impl From<&str> for Arg {
+    fn from(value: &str) -> Self {
+        Self::Text(value.to_string())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(value: String) -> Self {
+        Self::Text(value)
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(value: &String) -> Self {
+        Self::Text(value.clone())
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(value: i64) -> Self {
+        Self::Int(value)
+    }
+}
+
+impl From<Uuid> for Arg {
+    fn from(value: Uuid) -> Self {
+        Self::Uuid(value)
+    }
+}
+
+/// Read access to a store, whichever the backend. Queries are written once,
+/// with PostgreSQL's `$N` placeholders (rewritten for SQLite), in SQL both
+/// understand (`->` and `->>` work on SQLite's JSON text as well).
+#[derive(Debug, Clone)]
+pub enum Inspect {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+impl Inspect {
+    /// Inspection through an instance's own pools.
+    pub fn of(db: &Db) -> Self {
+        match db {
+            Db::Postgres(pool) => Self::Postgres(pool.clone()),
+            Db::Sqlite { reader, .. } => Self::Sqlite(reader.clone()),
+        }
+    }
+
+    /// Every row's single column.
+    pub async fn try_scalars<T>(&self, sql: &str, args: &[Arg]) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: Send + Unpin,
+        (T,): for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow>,
+    {
+        match self {
+            Self::Postgres(pool) => {
+                let mut query = sqlx::query_scalar::<_, T>(sql);
+                for arg in args {
+                    query = match arg.clone() {
+                        Arg::Text(v) => query.bind(v),
+                        Arg::Int(v) => query.bind(v),
+                        Arg::Uuid(v) => query.bind(v),
+                    };
+                }
+                query.fetch_all(pool).await
+            }
+            Self::Sqlite(pool) => {
+                let sql = projections::db::sqlite_sql(sql);
+                let mut query = sqlx::query_scalar::<_, T>(&sql);
+                for arg in args {
+                    query = match arg.clone() {
+                        Arg::Text(v) => query.bind(v),
+                        Arg::Int(v) => query.bind(v),
+                        Arg::Uuid(v) => query.bind(v),
+                    };
+                }
+                query.fetch_all(pool).await
+            }
+        }
+    }
+
+    /// Every row's single column; panics on errors.
+    pub async fn scalars<T>(&self, sql: &str, args: &[Arg]) -> Vec<T>
+    where
+        T: Send + Unpin,
+        (T,): for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow>,
+    {
+        self.try_scalars(sql, args)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
+
+    /// The single column of the one row `sql` returns.
+    pub async fn scalar<T>(&self, sql: &str, args: &[Arg]) -> T
+    where
+        T: Send + Unpin,
+        (T,): for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow>,
+    {
+        let mut rows = self.scalars(sql, args).await;
+        assert_eq!(rows.len(), 1, "{sql}: expected one row");
+        rows.remove(0)
+    }
+
+    /// `SELECT count(*) …`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.scalar(sql, &[]).await
+    }
+
+    /// `SELECT count(*) …` with arguments.
+    pub async fn count_with(&self, sql: &str, args: &[Arg]) -> i64 {
+        self.scalar(sql, args).await
+    }
+
+    /// A text column.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        self.scalars(sql, &[]).await
+    }
+
+    /// A text column, with arguments.
+    pub async fn strings_with(&self, sql: &str, args: &[Arg]) -> Vec<String> {
+        self.scalars(sql, args).await
+    }
+
+    /// The names of the tables.
+    pub async fn tables(&self) -> Vec<String> {
+        let sql = match self {
+            Self::Postgres(_) => {
+                "SELECT table_name::text FROM information_schema.tables
+                  WHERE table_schema = 'public' ORDER BY 1"
+            }
+            Self::Sqlite(_) => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1",
+        };
+        self.strings(sql).await
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close().await,
+        }
     }
 }
 
@@ -96,12 +369,12 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    let db = Arc::new(TestDb::create().await);
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let db = Arc::new(TestDb::create(backend).await);
     spawn_app_on(db, configure).await
 }
 
@@ -114,6 +387,11 @@ pub async fn spawn_app_on(db: Arc<TestDb>, configure: impl FnOnce(&mut Config)) 
         .expect("application builds");
     let address = format!("http://{}", application.local_addr());
     let app = application.app().clone();
+    assert_eq!(
+        matches!(app.store.db(), Db::Sqlite { .. }),
+        db.backend == Backend::Sqlite,
+        "the instance runs on another backend than the test asked for"
+    );
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = rx.await;
@@ -150,9 +428,33 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// The PostgreSQL pool, for tests that look into the store.
-    pub fn pg(&self) -> &sqlx::PgPool {
-        self.app.store.db().postgres().expect("this test runs on PostgreSQL")
+    pub fn backend(&self) -> Backend {
+        self.db.backend
+    }
+
+    /// Looks into this instance's store, whichever the backend.
+    pub fn store(&self) -> Inspect {
+        Inspect::of(self.app.store.db())
+    }
+
+    /// `SELECT count(*) …` on the store.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.store().count(sql).await
+    }
+
+    /// `SELECT count(*) …` with arguments.
+    pub async fn count_with(&self, sql: &str, args: &[Arg]) -> i64 {
+        self.store().count_with(sql, args).await
+    }
+
+    /// A text column of the store.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        self.store().strings(sql).await
+    }
+
+    /// A text column of the store, with arguments.
+    pub async fn strings_with(&self, sql: &str, args: &[Arg]) -> Vec<String> {
+        self.store().strings_with(sql, args).await
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
@@ -211,10 +513,7 @@ impl TestApp {
 
     /// Counts events in the store.
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events")
-            .fetch_one(self.pg())
-            .await
-            .expect("count events")
+        self.count("SELECT count(*) FROM events").await
     }
 }
 
@@ -242,16 +541,38 @@ pub struct ChildServer {
     child: Child,
 }
 
+/// The real binary, nothing configured yet.
+pub fn eventauth_command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eventauth"))
+}
+
 impl ChildServer {
+    /// `eventauth serve` on `db`, with `envs` on top of the test settings.
     pub fn start(db: &TestDb, envs: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eventauth"))
+        let mut command = eventauth_command();
+        command
             .arg("serve")
             .env("DATABASE_URL", &db.url)
-            .env("EVENTAUTH_ADDR", "127.0.0.1:0")
-            .env("EVENTAUTH_DB_MAX_CONNECTIONS", "5")
-            .env("EVENTAUTH_LOG_FORMAT", "json")
-            .env("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info")
-            .envs(envs.iter().copied())
+            .envs(envs.iter().copied());
+        Self::spawn(command)
+    }
+
+    /// Runs `command` (the binary, with its arguments and store settings)
+    /// listening on a free port with JSON logs; waits until it listens.
+    pub fn spawn(mut command: Command) -> Self {
+        // The caller's settings win.
+        let configured: Vec<_> = command.get_envs().map(|(k, _)| k.to_owned()).collect();
+        for (key, value) in [
+            ("EVENTAUTH_ADDR", "127.0.0.1:0"),
+            ("EVENTAUTH_DB_MAX_CONNECTIONS", "5"),
+            ("EVENTAUTH_LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info"),
+        ] {
+            if !configured.iter().any(|k| k == key) {
+                command.env(key, value);
+            }
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -1,10 +1,15 @@
-//! End-to-end tests over HTTP against the real server and the real
-//! PostgreSQL. Each test gets its own database, so they run in parallel.
+//! End-to-end tests over HTTP against the real server, on both storage
+//! backends: every test that applies runs once on PostgreSQL and once on
+//! SQLite (`<module>::<test>::postgres` / `…::sqlite`; see the macros in
+//! `helpers`). Each test gets its own database (a PostgreSQL database, or a
+//! SQLite file in a temporary directory), so they run in parallel.
 
+#[macro_use]
 mod helpers;
 
 mod cli;
 mod concurrency;
+mod first_run;
 mod openapi;
 mod operations;
 mod processes;

@@ -6,7 +6,7 @@ use std::process::Command;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, Backend};
 
 /// Validates an OpenAPI document with `openapi-spec-validator` (Python),
 /// installing it first when missing. Returns whether it is valid.
@@ -40,9 +40,9 @@ fn validate(document: &Value) -> bool {
     valid
 }
 
-#[tokio::test]
-async fn the_openapi_document_is_valid_openapi_3_1() {
-    let app = spawn_app().await;
+on_both_backends!(the_openapi_document_is_valid_openapi_3_1);
+async fn the_openapi_document_is_valid_openapi_3_1(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .client
         .get(app.url("/openapi.json"))
@@ -74,9 +74,9 @@ async fn the_openapi_document_is_valid_openapi_3_1() {
     assert!(docs.text().await.expect("body").contains("swagger"));
 }
 
-#[tokio::test]
-async fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
-    let app = spawn_app().await;
+on_both_backends!(the_openapi_document_lists_exactly_the_routes_the_router_serves);
+async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend: Backend) {
+    let app = spawn_app(backend).await;
     let document: Value = app
         .client
         .get(app.url("/openapi.json"))

@@ -5,21 +5,24 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, ChildServer, TestDb};
+use crate::helpers::{spawn_app_with, Backend, ChildServer, TestDb};
 
 async fn recorded_client_ip(app: &crate::helpers::TestApp) -> Value {
-    sqlx::query_scalar(
-        "SELECT metadata->'client_ip' FROM events WHERE event_type = 'SessionStarted'",
-    )
-    .fetch_one(app.pg())
-    .await
-    .expect("query")
+    // `->` yields JSON on both backends (jsonb; JSON text on SQLite).
+    app.store()
+        .scalar(
+            "SELECT metadata->'client_ip' FROM events WHERE event_type = 'SessionStarted'",
+            &[],
+        )
+        .await
 }
 
-#[tokio::test]
-async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
-    let app =
-        spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")]).await;
+on_both_backends!(forwarded_for_from_a_trusted_proxy_names_the_client);
+async fn forwarded_for_from_a_trusted_proxy_names_the_client(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")]
+    })
+    .await;
     app.register("proxied@example.com", "correct horse").await;
     let response = app
         .client
@@ -33,9 +36,9 @@ async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
     assert_eq!(recorded_client_ip(&app).await, r#"{"plain":"203.0.113.5"}"#);
 }
 
-#[tokio::test]
-async fn forwarded_for_from_anyone_else_is_ignored() {
-    let app = spawn_app_with(|_| {}).await;
+on_both_backends!(forwarded_for_from_anyone_else_is_ignored);
+async fn forwarded_for_from_anyone_else_is_ignored(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
     app.register("direct@example.com", "correct horse").await;
     let response = app
         .client
@@ -49,9 +52,12 @@ async fn forwarded_for_from_anyone_else_is_ignored() {
     assert_eq!(recorded_client_ip(&app).await, r#"{"plain":"127.0.0.1"}"#);
 }
 
-#[tokio::test]
-async fn cors_allows_credentials_only_for_configured_origins() {
-    let app = spawn_app_with(|c| c.cors_origins = vec!["https://app.example.com".into()]).await;
+on_both_backends!(cors_allows_credentials_only_for_configured_origins);
+async fn cors_allows_credentials_only_for_configured_origins(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.cors_origins = vec!["https://app.example.com".into()]
+    })
+    .await;
     let preflight = |origin: &'static str| {
         app.client
             .request(reqwest::Method::OPTIONS, app.url("/sign/login"))
@@ -75,9 +81,9 @@ async fn cors_allows_credentials_only_for_configured_origins() {
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
 
-#[tokio::test]
-async fn without_configured_origins_no_cross_origin_access_is_granted() {
-    let app = spawn_app_with(|_| {}).await;
+on_both_backends!(without_configured_origins_no_cross_origin_access_is_granted);
+async fn without_configured_origins_no_cross_origin_access_is_granted(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
     let response = app
         .client
         .get(app.url("/health"))
@@ -91,9 +97,12 @@ async fn without_configured_origins_no_cross_origin_access_is_granted() {
         .is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing() {
-    let db = TestDb::create().await;
+on_both_backends!(
+    sigterm_during_a_burst_finishes_what_started_and_loses_nothing,
+    threads = 4
+);
+async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing(backend: Backend) {
+    let db = TestDb::create(backend).await;
     let mut server = ChildServer::start(&db, &[]);
     let client = reqwest::Client::new();
     let base = server.url("");
@@ -146,22 +155,17 @@ async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing() {
 
     // Restart: everything acknowledged is there, in the log and the read models.
     let restarted = ChildServer::start(&db, &[]);
-    let mut conn = db.connect().await;
-    let registered: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
-            .fetch_one(&mut conn)
-            .await
-            .expect("count");
+    let store = db.inspect().await.expect("the store exists");
+    let registered = store
+        .count("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
+        .await;
     assert!(
         registered >= created,
         "{registered} events for {created} acknowledged registrations"
     );
     let mut users = 0;
     for _ in 0..100 {
-        users = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users")
-            .fetch_one(&mut conn)
-            .await
-            .expect("count");
+        users = store.count("SELECT count(*) FROM users").await;
         if users == registered {
             break;
         }
@@ -171,5 +175,6 @@ async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing() {
         users, registered,
         "read model differs from the log after restart"
     );
+    store.close().await;
     drop(restarted);
 }

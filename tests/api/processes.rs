@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{ild_error, ChildServer, TestDb};
+use crate::helpers::{ild_error, Backend, ChildServer, TestDb};
 
 /// A client for child processes (no cookie store: every token is explicit).
 fn client() -> Client {
@@ -81,9 +81,15 @@ fn token_of(body: &Value) -> String {
     body["token"].as_str().expect("token").to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_on_one_database_share_their_keys_and_accept_each_others_tokens() {
-    let db = TestDb::create().await;
+// Two live processes on one database: PostgreSQL only.
+on_postgres_only!(
+    two_processes_on_one_database_share_their_keys_and_accept_each_others_tokens,
+    threads = 2
+);
+async fn two_processes_on_one_database_share_their_keys_and_accept_each_others_tokens(
+    backend: Backend,
+) {
+    let db = TestDb::create(backend).await;
     let servers = start_together(&db, 2, &[]);
     let (one, two) = (&servers[0], &servers[1]);
     let client = client();
@@ -131,9 +137,14 @@ async fn two_processes_on_one_database_share_their_keys_and_accept_each_others_t
     assert!(jsonwebtoken::decode::<Value>(&token, &key, &other_audience).is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_crash_and_restart_sessions_keys_and_profiles_survive_and_logouts_stay_final() {
-    let db = TestDb::create().await;
+on_both_backends!(
+    after_a_crash_and_restart_sessions_keys_and_profiles_survive_and_logouts_stay_final,
+    threads = 2
+);
+async fn after_a_crash_and_restart_sessions_keys_and_profiles_survive_and_logouts_stay_final(
+    backend: Backend,
+) {
+    let db = TestDb::create(backend).await;
     let client = client();
     let mut first = ChildServer::start(&db, &[]);
     let user = register(&client, &first, "phoenix@example.com", "correct horse").await;
@@ -224,9 +235,12 @@ fn token_fragments(token: &str) -> Vec<String> {
     fragments
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_password_hash_token_or_token_hash_reaches_a_response_or_a_log_line() {
-    let db = TestDb::create().await;
+on_both_backends!(
+    no_password_hash_token_or_token_hash_reaches_a_response_or_a_log_line,
+    threads = 2
+);
+async fn no_password_hash_token_or_token_hash_reaches_a_response_or_a_log_line(backend: Backend) {
+    let db = TestDb::create(backend).await;
     let server = ChildServer::start(&db, &[("RUST_LOG", "debug")]);
     let client = client();
     let mut seen = Seen::default();
@@ -318,32 +332,31 @@ async fn no_password_hash_token_or_token_hash_reaches_a_response_or_a_log_line()
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // What the store holds that must never leave it.
-    let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
-    let password_hashes: Vec<String> = sqlx::query_scalar(
-        "SELECT h FROM (
+    // `->` and `->>` mean the same on jsonb and on SQLite's JSON text.
+    let store = db.inspect().await.expect("the store exists");
+    let password_hashes = store
+        .strings(
+            "SELECT h FROM (
              SELECT payload->'UserRegistered'->>'password_hash' AS h FROM events
              UNION ALL
              SELECT payload->'PasswordChanged'->>'password_hash' FROM events
              UNION ALL
              SELECT payload->'PasswordRehashed'->>'password_hash' FROM events
          ) hashes WHERE h IS NOT NULL",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("password hashes");
-    let token_hashes: Vec<String> = sqlx::query_scalar(
-        "SELECT h FROM (
+        )
+        .await;
+    let token_hashes = store
+        .strings(
+            "SELECT h FROM (
              SELECT payload->'SessionStarted'->>'refresh_token_hash' AS h FROM events
              UNION ALL
              SELECT payload->'RefreshTokenRotated'->>'refresh_token_hash' FROM events
              UNION ALL
              SELECT payload->'RefreshTokenRotated'->>'previous_hash' FROM events
          ) hashes WHERE h IS NOT NULL",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("token hashes");
-    pool.close().await;
+        )
+        .await;
+    store.close().await;
     assert_eq!(password_hashes.len(), 2, "registration and change");
     assert!(password_hashes.iter().all(|h| h.starts_with("$argon2id$")));
     assert_eq!(token_hashes.len(), 3, "one start, one rotation");

@@ -7,11 +7,13 @@ use eventauth::service::RequestContext;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, Backend};
 
-#[tokio::test]
-async fn a_login_that_raced_a_password_change_shows_as_revoked_in_the_sessions_read_model() {
-    let app = spawn_app().await;
+on_both_backends!(a_login_that_raced_a_password_change_shows_as_revoked_in_the_sessions_read_model);
+async fn a_login_that_raced_a_password_change_shows_as_revoked_in_the_sessions_read_model(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
     let login = app.signed_in("racer@example.com", "correct horse").await;
     let user_id: Uuid = login["user"]["id"]
         .as_str()
@@ -69,9 +71,9 @@ async fn a_login_that_raced_a_password_change_shows_as_revoked_in_the_sessions_r
     assert_eq!(rows.iter().filter(|row| row.ended_at.is_none()).count(), 1);
 }
 
-#[tokio::test]
-async fn events_carry_the_request_id_actor_client_and_time_as_metadata() {
-    let app = spawn_app().await;
+on_both_backends!(events_carry_the_request_id_actor_client_and_time_as_metadata);
+async fn events_carry_the_request_id_actor_client_and_time_as_metadata(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.register("meta@example.com", "correct horse").await;
     let response = app
         .client
@@ -85,11 +87,13 @@ async fn events_carry_the_request_id_actor_client_and_time_as_metadata() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-request-id"], "req-12345");
     let body: serde_json::Value = response.json().await.expect("json");
-    let metadata: serde_json::Value =
-        sqlx::query_scalar("SELECT metadata FROM events WHERE event_type = 'SessionStarted'")
-            .fetch_one(app.pg())
-            .await
-            .expect("query");
+    let metadata: serde_json::Value = app
+        .store()
+        .scalar(
+            "SELECT metadata FROM events WHERE event_type = 'SessionStarted'",
+            &[],
+        )
+        .await;
     assert_eq!(metadata["correlation_id"], "req-12345");
     assert_eq!(
         metadata["actor"],

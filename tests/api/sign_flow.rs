@@ -3,11 +3,11 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{ild_error, spawn_app, spawn_app_with};
+use crate::helpers::{ild_error, spawn_app, spawn_app_with, Backend};
 
-#[tokio::test]
-async fn register_login_check_refresh_logout_works_and_logout_revokes_at_once() {
-    let app = spawn_app().await;
+on_both_backends!(register_login_check_refresh_logout_works_and_logout_revokes_at_once);
+async fn register_login_check_refresh_logout_works_and_logout_revokes_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app.register("ada@example.com", "correct horse").await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let user: Value = response.json().await.expect("json");
@@ -76,9 +76,9 @@ async fn register_login_check_refresh_logout_works_and_logout_revokes_at_once() 
     ild_error(app.refresh(new_refresh).await, StatusCode::UNAUTHORIZED).await;
 }
 
-#[tokio::test]
-async fn profile_right_after_register_sees_the_new_user() {
-    let app = spawn_app().await;
+on_both_backends!(profile_right_after_register_sees_the_new_user);
+async fn profile_right_after_register_sees_the_new_user(backend: Backend) {
+    let app = spawn_app(backend).await;
     let login = app.signed_in("grace@example.com", "correct horse").await;
     let token = login["token"].as_str().expect("token");
     let profile = app.get_auth("/user/profile", token).await;
@@ -88,9 +88,9 @@ async fn profile_right_after_register_sees_the_new_user() {
     assert_eq!(profile["id"], login["user"]["id"]);
 }
 
-#[tokio::test]
-async fn a_registered_user_is_listed_by_the_read_model_when_register_answers() {
-    let app = spawn_app().await;
+on_both_backends!(a_registered_user_is_listed_by_the_read_model_when_register_answers);
+async fn a_registered_user_is_listed_by_the_read_model_when_register_answers(backend: Backend) {
+    let app = spawn_app(backend).await;
     let user: Value = app
         .register("turing@example.com", "correct horse")
         .await
@@ -105,9 +105,9 @@ async fn a_registered_user_is_listed_by_the_read_model_when_register_answers() {
     assert!(row.is_some_and(|row| row.email == "turing@example.com"));
 }
 
-#[tokio::test]
-async fn the_public_profile_shows_public_fields_only() {
-    let app = spawn_app().await;
+on_both_backends!(the_public_profile_shows_public_fields_only);
+async fn the_public_profile_shows_public_fields_only(backend: Backend) {
+    let app = spawn_app(backend).await;
     let login = app.signed_in("hopper@example.com", "correct horse").await;
     let id = login["user"]["id"].as_str().expect("id");
     let response = app
@@ -136,9 +136,11 @@ async fn the_public_profile_shows_public_fields_only() {
     ild_error(missing, StatusCode::NOT_FOUND).await;
 }
 
-#[tokio::test]
-async fn a_rotated_refresh_token_reused_after_the_grace_period_revokes_the_session() {
-    let app = spawn_app_with(|c| c.refresh_reuse_grace = 0).await;
+on_both_backends!(a_rotated_refresh_token_reused_after_the_grace_period_revokes_the_session);
+async fn a_rotated_refresh_token_reused_after_the_grace_period_revokes_the_session(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |c| c.refresh_reuse_grace = 0).await;
     let login = app.signed_in("mallory@example.com", "correct horse").await;
     let first = login["refreshToken"].as_str().expect("refresh").to_string();
     let rotated: Value = app.refresh(&first).await.json().await.expect("json");
@@ -164,9 +166,11 @@ async fn a_rotated_refresh_token_reused_after_the_grace_period_revokes_the_sessi
     .await;
 }
 
-#[tokio::test]
-async fn a_rotated_refresh_token_within_the_grace_period_returns_the_same_successor() {
-    let app = spawn_app().await; // default grace: 10 s
+on_both_backends!(a_rotated_refresh_token_within_the_grace_period_returns_the_same_successor);
+async fn a_rotated_refresh_token_within_the_grace_period_returns_the_same_successor(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await; // default grace: 10 s
     let login = app.signed_in("tabs@example.com", "correct horse").await;
     let first = login["refreshToken"].as_str().expect("refresh").to_string();
     let tab_one: Value = app.refresh(&first).await.json().await.expect("json");
@@ -184,9 +188,9 @@ async fn a_rotated_refresh_token_within_the_grace_period_returns_the_same_succes
     assert_eq!(app.refresh(next).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn changing_the_password_ends_other_sessions_but_keeps_the_current_one() {
-    let app = spawn_app().await;
+on_both_backends!(changing_the_password_ends_other_sessions_but_keeps_the_current_one);
+async fn changing_the_password_ends_other_sessions_but_keeps_the_current_one(backend: Backend) {
+    let app = spawn_app(backend).await;
     let phone = app.signed_in("change@example.com", "correct horse").await;
     let laptop: Value = app
         .login("change@example.com", "correct horse")
@@ -252,9 +256,10 @@ async fn changing_the_password_ends_other_sessions_but_keeps_the_current_one() {
     );
 }
 
-#[tokio::test]
-async fn a_new_instance_rejects_a_logged_out_token_from_its_first_request() {
-    let app = spawn_app().await;
+// A second live instance on the same database: PostgreSQL only.
+on_postgres_only!(a_new_instance_rejects_a_logged_out_token_from_its_first_request);
+async fn a_new_instance_rejects_a_logged_out_token_from_its_first_request(backend: Backend) {
+    let app = spawn_app(backend).await;
     let login = app.signed_in("early@example.com", "correct horse").await;
     let token = login["token"].as_str().expect("token");
     assert_eq!(

@@ -8,13 +8,13 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{ild_error, spawn_app, spawn_app_on, spawn_app_with, TestApp};
+use crate::helpers::{ild_error, spawn_app, spawn_app_on, spawn_app_with, Backend, TestApp};
 
 const MAX_FAILURES: u32 = 3;
 const LOCKOUT_SECS: u64 = 2;
 
-async fn throttled_app() -> TestApp {
-    spawn_app_with(|c| {
+async fn throttled_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |c| {
         c.login_max_failures = MAX_FAILURES;
         c.login_lockout = LOCKOUT_SECS;
     })
@@ -52,14 +52,12 @@ async fn fail_logins(app: &TestApp, email: &str, times: u32) {
 }
 
 async fn user_events(app: &TestApp, user_id: &str) -> Vec<String> {
-    sqlx::query_scalar(
+    app.strings_with(
         "SELECT event_type FROM events
           WHERE aggregate_type = 'user' AND aggregate_id = $1 ORDER BY sequence",
+        &[user_id.into()],
     )
-    .bind(user_id)
-    .fetch_all(app.pg())
     .await
-    .expect("user events")
 }
 
 async fn register_id(app: &TestApp, email: &str) -> String {
@@ -69,9 +67,11 @@ async fn register_id(app: &TestApp, email: &str) -> String {
     user["id"].as_str().expect("id").to_string()
 }
 
-#[tokio::test]
-async fn a_wrong_password_and_an_unknown_email_get_the_same_status_and_the_same_body() {
-    let app = throttled_app().await;
+on_both_backends!(a_wrong_password_and_an_unknown_email_get_the_same_status_and_the_same_body);
+async fn a_wrong_password_and_an_unknown_email_get_the_same_status_and_the_same_body(
+    backend: Backend,
+) {
+    let app = throttled_app(backend).await;
     register_id(&app, "known@example.com").await;
 
     let wrong_password = app.login("known@example.com", "not the password").await;
@@ -88,9 +88,13 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_status_and_the_same_
     assert_eq!(wrong_password, unknown_email);
 }
 
-#[tokio::test]
-async fn after_the_maximum_failures_even_the_correct_password_is_refused_until_the_lock_ends() {
-    let app = throttled_app().await;
+on_both_backends!(
+    after_the_maximum_failures_even_the_correct_password_is_refused_until_the_lock_ends
+);
+async fn after_the_maximum_failures_even_the_correct_password_is_refused_until_the_lock_ends(
+    backend: Backend,
+) {
+    let app = throttled_app(backend).await;
     register_id(&app, "locked@example.com").await;
 
     fail_logins(&app, "locked@example.com", MAX_FAILURES).await;
@@ -114,9 +118,11 @@ async fn after_the_maximum_failures_even_the_correct_password_is_refused_until_t
     assert_eq!(login["user"]["email"], "locked@example.com");
 }
 
-#[tokio::test]
-async fn failed_attempts_never_grow_the_user_stream_but_a_lockout_is_recorded_as_an_event() {
-    let app = throttled_app().await;
+on_both_backends!(failed_attempts_never_grow_the_user_stream_but_a_lockout_is_recorded_as_an_event);
+async fn failed_attempts_never_grow_the_user_stream_but_a_lockout_is_recorded_as_an_event(
+    backend: Backend,
+) {
+    let app = throttled_app(backend).await;
     let id = register_id(&app, "audit@example.com").await;
     let before = user_events(&app, &id).await;
     assert_eq!(before, vec!["UserRegistered".to_string()]);
@@ -140,9 +146,10 @@ async fn failed_attempts_never_grow_the_user_stream_but_a_lockout_is_recorded_as
     assert_eq!(user_events(&app, &id).await.len(), 2);
 }
 
-#[tokio::test]
-async fn a_lockout_holds_on_another_instance_sharing_the_database() {
-    let app = spawn_app_with(|c| {
+// A second live instance on the same database: PostgreSQL only.
+on_postgres_only!(a_lockout_holds_on_another_instance_sharing_the_database);
+async fn a_lockout_holds_on_another_instance_sharing_the_database(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
         c.login_max_failures = MAX_FAILURES;
         c.login_lockout = 30;
     })
@@ -164,9 +171,13 @@ async fn a_lockout_holds_on_another_instance_sharing_the_database() {
     assert_eq!(known, unknown);
 }
 
-#[tokio::test]
-async fn an_unknown_email_is_throttled_after_the_same_number_of_failures_with_the_same_answer() {
-    let app = throttled_app().await;
+on_both_backends!(
+    an_unknown_email_is_throttled_after_the_same_number_of_failures_with_the_same_answer
+);
+async fn an_unknown_email_is_throttled_after_the_same_number_of_failures_with_the_same_answer(
+    backend: Backend,
+) {
+    let app = throttled_app(backend).await;
     register_id(&app, "real@example.com").await;
     let events_before = app.event_count().await;
 
@@ -180,26 +191,20 @@ async fn an_unknown_email_is_throttled_after_the_same_number_of_failures_with_th
 
     assert_eq!(existing, unknown, "the 429s tell the two apart");
     // Only the existing user's lock was recorded.
-    let locked: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserLockedOut'")
-            .fetch_one(app.pg())
-            .await
-            .expect("count");
+    let locked = app
+        .count("SELECT count(*) FROM events WHERE event_type = 'UserLockedOut'")
+        .await;
     assert_eq!(locked, 1);
     // Besides that lock, only the audit trail of failures grew: one
     // `LoginFailed` per verified failure (none while locked).
-    let audited: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'LoginFailed'")
-            .fetch_one(app.pg())
-            .await
-            .expect("count");
+    let audited = app
+        .count("SELECT count(*) FROM events WHERE event_type = 'LoginFailed'")
+        .await;
     assert_eq!(audited, 2 * i64::from(MAX_FAILURES));
     // And one lock per identifier on its own stream, known or not.
-    let identifier_locks: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'LoginLockedOut'")
-            .fetch_one(app.pg())
-            .await
-            .expect("count");
+    let identifier_locks = app
+        .count("SELECT count(*) FROM events WHERE event_type = 'LoginLockedOut'")
+        .await;
     assert_eq!(identifier_locks, 2);
     assert_eq!(
         app.event_count().await,
@@ -207,36 +212,36 @@ async fn an_unknown_email_is_throttled_after_the_same_number_of_failures_with_th
     );
 }
 
-#[tokio::test]
-async fn failed_logins_are_kept_for_audit_per_hashed_identifier_never_on_the_user() {
-    let app = spawn_app().await;
+on_both_backends!(failed_logins_are_kept_for_audit_per_hashed_identifier_never_on_the_user);
+async fn failed_logins_are_kept_for_audit_per_hashed_identifier_never_on_the_user(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
     app.register("audited@example.com", "correct horse").await;
     for email in ["audited@example.com", "nobody@example.com"] {
         let response = app.login(email, "wrong password").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    let streams: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT aggregate_id FROM events
-          WHERE aggregate_type = 'login_failures' AND event_type = 'LoginFailed'",
-    )
-    .fetch_all(app.pg())
-    .await
-    .expect("query");
+    let streams = app
+        .strings(
+            "SELECT DISTINCT aggregate_id FROM events
+              WHERE aggregate_type = 'login_failures' AND event_type = 'LoginFailed'",
+        )
+        .await;
     // One stream per identifier (existing or not), named by a keyed hash.
     assert_eq!(streams.len(), 2, "{streams:?}");
     assert!(streams.iter().all(|id| !id.contains("example.com")));
-    let on_users: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE aggregate_type = 'user' AND event_type <> 'UserRegistered'",
-    )
-    .fetch_one(app.pg())
-    .await
-    .expect("query");
+    let on_users = app
+        .count(
+            "SELECT count(*) FROM events WHERE aggregate_type = 'user' AND event_type <> 'UserRegistered'",
+        )
+        .await;
     assert_eq!(on_users, 0);
 }
 
-#[tokio::test]
-async fn wrong_current_passwords_on_change_are_throttled_like_logins() {
-    let app = throttled_app().await;
+on_both_backends!(wrong_current_passwords_on_change_are_throttled_like_logins);
+async fn wrong_current_passwords_on_change_are_throttled_like_logins(backend: Backend) {
+    let app = throttled_app(backend).await;
     let login = app.signed_in("guessed@example.com", "correct horse").await;
     let token = login["token"].as_str().expect("token");
     let change = |current: &'static str| {

@@ -4,7 +4,7 @@
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{ild_error, spawn_app, TestApp};
+use crate::helpers::{ild_error, spawn_app, Backend, TestApp};
 
 /// A complete, valid registration body.
 fn registration() -> Value {
@@ -34,9 +34,9 @@ fn raw_json(app: &TestApp, path: &str, body: impl Into<reqwest::Body>) -> Reques
         .body(body)
 }
 
-#[tokio::test]
-async fn malformed_json_is_refused_on_register_and_login_without_writing_events() {
-    let app = spawn_app().await;
+on_both_backends!(malformed_json_is_refused_on_register_and_login_without_writing_events);
+async fn malformed_json_is_refused_on_register_and_login_without_writing_events(backend: Backend) {
+    let app = spawn_app(backend).await;
     let before = app.event_count().await;
     for path in ["/sign/register", "/sign/login"] {
         for body in [
@@ -51,9 +51,9 @@ async fn malformed_json_is_refused_on_register_and_login_without_writing_events(
     assert_eq!(app.event_count().await, before);
 }
 
-#[tokio::test]
-async fn each_missing_registration_field_is_refused_and_named() {
-    let app = spawn_app().await;
+on_both_backends!(each_missing_registration_field_is_refused_and_named);
+async fn each_missing_registration_field_is_refused_and_named(backend: Backend) {
+    let app = spawn_app(backend).await;
     let before = app.event_count().await;
     for field in ["email", "password", "firstName", "lastName"] {
         let mut body = registration();
@@ -81,9 +81,9 @@ async fn each_missing_registration_field_is_refused_and_named() {
     assert_eq!(app.event_count().await, before);
 }
 
-#[tokio::test]
-async fn a_one_megabyte_body_is_refused_as_too_large() {
-    let app = spawn_app().await;
+on_both_backends!(a_one_megabyte_body_is_refused_as_too_large);
+async fn a_one_megabyte_body_is_refused_as_too_large(backend: Backend) {
+    let app = spawn_app(backend).await;
     let before = app.event_count().await;
     let mut body = registration();
     body["firstName"] = Value::String("a".repeat(1024 * 1024));
@@ -98,9 +98,9 @@ async fn a_one_megabyte_body_is_refused_as_too_large() {
     assert_eq!(app.event_count().await, before);
 }
 
-#[tokio::test]
-async fn a_public_profile_id_that_is_not_a_uuid_is_a_bad_request() {
-    let app = spawn_app().await;
+on_both_backends!(a_public_profile_id_that_is_not_a_uuid_is_a_bad_request);
+async fn a_public_profile_id_that_is_not_a_uuid_is_a_bad_request(backend: Backend) {
+    let app = spawn_app(backend).await;
     refused(
         app.client.get(app.url("/user/profile/not-a-uuid")),
         StatusCode::BAD_REQUEST,
@@ -108,9 +108,9 @@ async fn a_public_profile_id_that_is_not_a_uuid_is_a_bad_request() {
     .await;
 }
 
-#[tokio::test]
-async fn invalid_emails_are_refused_on_register_and_login() {
-    let app = spawn_app().await;
+on_both_backends!(invalid_emails_are_refused_on_register_and_login);
+async fn invalid_emails_are_refused_on_register_and_login(backend: Backend) {
+    let app = spawn_app(backend).await;
     let before = app.event_count().await;
     let too_long = format!("{}@example.com", "a".repeat(250));
     for email in [
@@ -138,9 +138,9 @@ async fn invalid_emails_are_refused_on_register_and_login() {
     assert_eq!(app.event_count().await, before);
 }
 
-#[tokio::test]
-async fn a_password_over_1024_bytes_is_refused_on_register_and_login() {
-    let app = spawn_app().await;
+on_both_backends!(a_password_over_1024_bytes_is_refused_on_register_and_login);
+async fn a_password_over_1024_bytes_is_refused_on_register_and_login(backend: Backend) {
+    let app = spawn_app(backend).await;
     let before = app.event_count().await;
     // 1025 bytes in 513 characters: the limit is on bytes.
     let long = format!("{}x", "é".repeat(512));
@@ -162,9 +162,9 @@ async fn a_password_over_1024_bytes_is_refused_on_register_and_login() {
     assert_eq!(app.event_count().await, before);
 }
 
-#[tokio::test]
-async fn a_too_short_new_password_is_refused_on_register_and_on_change() {
-    let app = spawn_app().await;
+on_both_backends!(a_too_short_new_password_is_refused_on_register_and_on_change);
+async fn a_too_short_new_password_is_refused_on_register_and_on_change(backend: Backend) {
+    let app = spawn_app(backend).await;
     let before = app.event_count().await;
     let mut body = registration();
     body["password"] = json!("short");
@@ -196,9 +196,9 @@ async fn a_too_short_new_password_is_refused_on_register_and_on_change() {
     );
 }
 
-#[tokio::test]
-async fn a_body_without_the_json_content_type_is_refused() {
-    let app = spawn_app().await;
+on_both_backends!(a_body_without_the_json_content_type_is_refused);
+async fn a_body_without_the_json_content_type_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
     let before = app.event_count().await;
     let body = serde_json::to_string(&registration()).expect("serialize");
     for content_type in [
@@ -224,9 +224,9 @@ async fn a_body_without_the_json_content_type_is_refused() {
     assert_eq!(app.event_count().await, before);
 }
 
-#[tokio::test]
-async fn unknown_routes_are_404_and_wrong_methods_405_in_the_ild_shape() {
-    let app = spawn_app().await;
+on_both_backends!(unknown_routes_are_404_and_wrong_methods_405_in_the_ild_shape);
+async fn unknown_routes_are_404_and_wrong_methods_405_in_the_ild_shape(backend: Backend) {
+    let app = spawn_app(backend).await;
     refused(
         app.client.get(app.url("/no/such/route")),
         StatusCode::NOT_FOUND,
@@ -258,9 +258,9 @@ async fn unknown_routes_are_404_and_wrong_methods_405_in_the_ild_shape() {
     .await;
 }
 
-#[tokio::test]
-async fn protected_routes_refuse_a_missing_or_garbage_bearer_token() {
-    let app = spawn_app().await;
+on_both_backends!(protected_routes_refuse_a_missing_or_garbage_bearer_token);
+async fn protected_routes_refuse_a_missing_or_garbage_bearer_token(backend: Backend) {
+    let app = spawn_app(backend).await;
     // A real session exists, so a refusal is not just an empty store.
     app.signed_in("guarded@example.com", "correct horse").await;
     let before = app.event_count().await;
@@ -305,9 +305,9 @@ async fn protected_routes_refuse_a_missing_or_garbage_bearer_token() {
     );
 }
 
-#[tokio::test]
-async fn a_password_of_the_wrong_type_is_refused_without_echoing_its_value() {
-    let app = spawn_app().await;
+on_both_backends!(a_password_of_the_wrong_type_is_refused_without_echoing_its_value);
+async fn a_password_of_the_wrong_type_is_refused_without_echoing_its_value(backend: Backend) {
+    let app = spawn_app(backend).await;
     let before = app.event_count().await;
     let mut register = registration();
     register["password"] = json!(987_654_321_u64);
@@ -329,9 +329,9 @@ async fn a_password_of_the_wrong_type_is_refused_without_echoing_its_value() {
     assert_eq!(app.event_count().await, before);
 }
 
-#[tokio::test]
-async fn a_name_with_control_characters_or_over_100_characters_is_refused() {
-    let app = spawn_app().await;
+on_both_backends!(a_name_with_control_characters_or_over_100_characters_is_refused);
+async fn a_name_with_control_characters_or_over_100_characters_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
     let before = app.event_count().await;
     for (field, value) in [
         ("firstName", "Ada\u{0}".to_string()),
@@ -349,9 +349,9 @@ async fn a_name_with_control_characters_or_over_100_characters_is_refused() {
     assert_eq!(app.event_count().await, before);
 }
 
-#[tokio::test]
-async fn a_client_value_that_looks_like_a_serde_message_is_not_echoed_back() {
-    let app = spawn_app().await;
+on_both_backends!(a_client_value_that_looks_like_a_serde_message_is_not_echoed_back);
+async fn a_client_value_that_looks_like_a_serde_message_is_not_echoed_back(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .post_json(
             "/sign/login",
