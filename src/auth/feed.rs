@@ -69,9 +69,12 @@ impl SecurityFeed {
     /// Tails the global stream until `stop`.
     pub async fn run(self, db: Db, wake: Wake, mut stop: watch::Receiver<bool>) {
         let mut woken = wake.subscribe();
-        let mut cursor = loop {
-            match start(&db, self.lookback).await {
-                Ok(cursor) => break cursor,
+        // `target`: the newest event committed when the feed started. Caught
+        // up means read past it, not merely "a batch was not full": on
+        // PostgreSQL committed events may still wait beyond the horizon.
+        let (mut cursor, target) = loop {
+            match tokio::try_join!(start(&db, self.lookback), newest(&db)) {
+                Ok(found) => break found,
                 Err(error) => {
                     tracing::warn!(%error, "security feed cannot find its start; retrying");
                     tokio::select! {
@@ -86,8 +89,10 @@ impl SecurityFeed {
             let pause = match self.step(&db, &mut cursor).await {
                 Ok(Batch { full: true, .. }) => continue,
                 Ok(Batch { pending, .. }) => {
-                    self.caught_up
-                        .send_if_modified(|done| !std::mem::replace(done, true));
+                    if cursor >= target {
+                        self.caught_up
+                            .send_if_modified(|done| !std::mem::replace(done, true));
+                    }
                     if pending {
                         Duration::from_millis(5)
                     } else {
@@ -153,6 +158,27 @@ impl SecurityFeed {
             newer
         });
         Ok(batch)
+    }
+}
+
+/// The newest committed event's place in the global order.
+async fn newest(db: &Db) -> Result<Cursor, sqlx::Error> {
+    match db {
+        Db::Postgres(pool) => {
+            let row: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT transaction_id::text::bigint, global_position FROM events
+                  ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map_or(Cursor::START, |(tx, pos)| Cursor { tx, pos }))
+        }
+        Db::Sqlite { reader, .. } => {
+            let pos: Option<i64> = sqlx::query_scalar("SELECT max(global_position) FROM events")
+                .fetch_one(reader)
+                .await?;
+            Ok(Cursor::sqlite(pos.unwrap_or(0)))
+        }
     }
 }
 

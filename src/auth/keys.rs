@@ -180,8 +180,9 @@ async fn stored_keys(
                 .execute(writer)
                 .await
                 .context("storing a signing key")?;
+            // Times are text on SQLite: compare in the columns' own format.
             sqlx::query_as(&sqlite_sql(SELECT))
-                .bind(published_since)
+                .bind(published_since.format("%Y-%m-%dT%H:%M:%.3fZ").to_string())
                 .fetch_all(writer)
                 .await?
         }
