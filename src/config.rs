@@ -26,6 +26,23 @@ pub struct Config {
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
 
+    /// JetStream stream the relay publishes to (created if missing).
+    #[arg(long, env = "EVENTAUTH_NATS_STREAM", default_value = "EVENTAUTH")]
+    pub nats_stream: String,
+
+    /// Subject prefix: events go to `<prefix>.<aggregate>.<Event>`.
+    #[arg(
+        long,
+        env = "EVENTAUTH_NATS_SUBJECT_PREFIX",
+        default_value = "eventauth"
+    )]
+    pub nats_subject_prefix: String,
+
+    /// The stream's de-duplication window, seconds (JetStream drops a
+    /// message whose `Nats-Msg-Id` it saw within the window).
+    #[arg(long, env = "EVENTAUTH_NATS_DUPLICATE_WINDOW", default_value_t = 120)]
+    pub nats_duplicate_window: u64,
+
     /// Maximum database connections of this instance.
     #[arg(long, env = "EVENTAUTH_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,

@@ -24,6 +24,7 @@ use crate::auth::keys::KeyMaterial;
 use crate::auth::password::Passwords;
 use crate::auth::throttle::{Policy, Throttle};
 use crate::auth::tokens::Tokens;
+use crate::relay::{Relay, RelayConfig};
 use crate::store::{self, Store};
 use crate::{App, Config};
 
@@ -118,6 +119,19 @@ impl Runtime {
         ];
         // Other instances' commits announce themselves through PostgreSQL;
         // the embedded store has no other writer (local commits poke).
+        if let Some(url) = app.config.nats_url.clone() {
+            let relay = Relay::new(
+                db.clone(),
+                RelayConfig {
+                    url,
+                    stream: app.config.nats_stream.clone(),
+                    prefix: app.config.nats_subject_prefix.clone(),
+                    duplicate_window: Duration::from_secs(app.config.nats_duplicate_window),
+                },
+                wake.clone(),
+            );
+            tasks.push(tokio::spawn(relay.run(stopped.clone())));
+        }
         if let Some(pool) = db.postgres() {
             tasks.push(tokio::spawn(
                 wake.clone().listen(pool.clone(), stopped.clone()),

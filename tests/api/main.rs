@@ -14,6 +14,7 @@ mod openapi;
 mod operations;
 mod processes;
 mod read_models;
+mod relay;
 mod sign_flow;
 mod throttling;
 mod validation;

@@ -1,0 +1,288 @@
+//! The relay: publishes every event, in global order, to NATS JetStream.
+//!
+//! - One active relay across instances: the leader holds a session-level
+//!   advisory lock on a connection of its own (PostgreSQL; the embedded
+//!   store has one instance). A leader that dies drops its connection and
+//!   with it the lock; a standby takes over within a second.
+//! - Each message carries `Nats-Msg-Id` = the event id (JetStream drops a
+//!   republish within the duplicate window) and `Nats-Expected-Last-Msg-Id`
+//!   = the previous event's id, which fences a stale second relay: its
+//!   publish is refused and it re-reads where the stream stands.
+//! - It resumes from the later of its checkpoint and the stream's last
+//!   message, and advances the checkpoint only after acknowledgements.
+//! - NATS down or slow never blocks a command: commands do not wait for the
+//!   relay; it retries with backoff and catches up.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::header::{NATS_EXPECTED_LAST_MESSAGE_ID, NATS_MESSAGE_ID};
+use async_nats::jetstream::{self, context::PublishErrorKind, stream};
+use async_nats::HeaderMap;
+use projections::{Conn, Cursor, Db, GlobalReader, Wake};
+use sqlx::Connection;
+use tokio::sync::watch;
+
+/// Its checkpoint row.
+const CHECKPOINT: &str = "nats_relay";
+/// Events per batch.
+const BATCH: i64 = 500;
+
+/// Where and how to publish.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// `nats://…`
+    pub url: String,
+    /// Stream name.
+    pub stream: String,
+    /// Subject prefix.
+    pub prefix: String,
+    /// De-duplication window.
+    pub duplicate_window: Duration,
+}
+
+/// The relay of one instance (active or standing by).
+#[derive(Debug)]
+pub struct Relay {
+    db: Db,
+    config: RelayConfig,
+    wake: Wake,
+    progress: watch::Sender<Cursor>,
+}
+
+/// Where the stream stands.
+#[derive(Debug, Clone, Default)]
+struct StreamHead {
+    cursor: Cursor,
+    last_id: Option<String>,
+}
+
+impl Relay {
+    /// A relay from `db` to NATS.
+    pub fn new(db: Db, config: RelayConfig, wake: Wake) -> Self {
+        Self {
+            db,
+            config,
+            wake,
+            progress: watch::channel(Cursor::START).0,
+        }
+    }
+
+    /// What this relay has published (for lag metrics and tests).
+    pub fn progress(&self) -> watch::Receiver<Cursor> {
+        self.progress.subscribe()
+    }
+
+    /// Runs until `stop`, reconnecting with backoff whenever NATS or the
+    /// database fails.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let session = async {
+                let _leadership = self.lead().await?;
+                backoff = Duration::from_millis(200);
+                self.publish_until_error().await
+            };
+            tokio::select! {
+                result = session => {
+                    if let Err(error) = result {
+                        tracing::warn!(error = format!("{error:#}"), "relay interrupted; retrying");
+                    }
+                }
+                () = projections::wake::stopped(&mut stop) => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                () = projections::wake::stopped(&mut stop) => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Waits to become the active relay; the returned guard keeps it so.
+    async fn lead(&self) -> anyhow::Result<Option<sqlx::PgConnection>> {
+        let Db::Postgres(pool) = &self.db else {
+            return Ok(None);
+        };
+        let mut conn = pool.acquire().await?.detach();
+        loop {
+            let leader: bool = sqlx::query_scalar(
+                "SELECT pg_try_advisory_lock(hashtextextended('eventauth.relay', 0))",
+            )
+            .fetch_one(&mut conn)
+            .await?;
+            if leader {
+                tracing::info!("this instance is the active relay");
+                return Ok(Some(conn));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            conn.ping().await?;
+        }
+    }
+
+    async fn publish_until_error(&self) -> anyhow::Result<()> {
+        let client = async_nats::connect(&self.config.url)
+            .await
+            .context("connecting to NATS")?;
+        let js = jetstream::new(client);
+        let mut stream = js
+            .get_or_create_stream(stream::Config {
+                name: self.config.stream.clone(),
+                subjects: vec![format!("{}.>", self.config.prefix)],
+                duplicate_window: self.config.duplicate_window,
+                ..Default::default()
+            })
+            .await
+            .context("creating or checking the stream")?;
+        let mut head = stream_head(&mut stream).await?;
+        let checkpoint = self.checkpoint().await?;
+        let mut cursor = checkpoint.max(head.cursor);
+        let mut wake = self.wake.subscribe();
+        loop {
+            wake.borrow_and_update();
+            let batch = match &self.db {
+                Db::Postgres(pool) => {
+                    let mut conn = pool.acquire().await?;
+                    GlobalReader::read(&mut Conn::Postgres(&mut conn), cursor, BATCH, None).await?
+                }
+                Db::Sqlite { reader, .. } => {
+                    let mut conn = reader.acquire().await?;
+                    GlobalReader::read(&mut Conn::Sqlite(&mut conn), cursor, BATCH, None).await?
+                }
+            };
+            for event in &batch.events {
+                let Some(data) = schema::public_data(event) else {
+                    tracing::error!(event_id = %event.event_id, "relay skipped an undecodable event");
+                    continue;
+                };
+                let envelope = schema::envelope(event, data);
+                let subject = format!(
+                    "{}.{}.{}",
+                    self.config.prefix, event.aggregate_type, event.event_type
+                );
+                let mut headers = HeaderMap::new();
+                headers.insert(NATS_MESSAGE_ID, event.event_id.to_string().as_str());
+                if let Some(last) = &head.last_id {
+                    headers.insert(NATS_EXPECTED_LAST_MESSAGE_ID, last.as_str());
+                }
+                let payload = serde_json::to_vec(&envelope)?;
+                let ack = js
+                    .publish_with_headers(subject, headers, payload.into())
+                    .await;
+                let acked = match ack {
+                    Ok(future) => future.await,
+                    Err(error) => Err(error),
+                };
+                match acked {
+                    Ok(_) => {
+                        head = StreamHead {
+                            cursor: event.cursor,
+                            last_id: Some(event.event_id.to_string()),
+                        };
+                    }
+                    Err(error) if error.kind() == PublishErrorKind::WrongLastMessageId => {
+                        // Another relay published meanwhile: start over from
+                        // where the stream stands.
+                        anyhow::bail!("fenced by another relay");
+                    }
+                    Err(error) => return Err(error).context("publishing"),
+                }
+            }
+            if batch.next > cursor {
+                cursor = batch.next;
+                self.save_checkpoint(cursor).await?;
+                self.progress.send_replace(cursor);
+            }
+            if batch.full {
+                continue;
+            }
+            let pause = if batch.pending {
+                Duration::from_millis(5)
+            } else {
+                Duration::from_secs(1)
+            };
+            tokio::select! {
+                _ = wake.changed() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn checkpoint(&self) -> anyhow::Result<Cursor> {
+        Ok(match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query("INSERT INTO checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING")
+                    .bind(CHECKPOINT)
+                    .execute(pool)
+                    .await?;
+                let (tx, pos): (i64, i64) = sqlx::query_as(
+                    "SELECT last_tx::text::bigint, last_pos FROM checkpoints WHERE name = $1",
+                )
+                .bind(CHECKPOINT)
+                .fetch_one(pool)
+                .await?;
+                Cursor { tx, pos }
+            }
+            Db::Sqlite { writer, .. } => {
+                sqlx::query("INSERT INTO checkpoints (name) VALUES (?1) ON CONFLICT DO NOTHING")
+                    .bind(CHECKPOINT)
+                    .execute(writer)
+                    .await?;
+                let pos: i64 =
+                    sqlx::query_scalar("SELECT last_pos FROM checkpoints WHERE name = ?1")
+                        .bind(CHECKPOINT)
+                        .fetch_one(writer)
+                        .await?;
+                Cursor::sqlite(pos)
+            }
+        })
+    }
+
+    async fn save_checkpoint(&self, cursor: Cursor) -> anyhow::Result<()> {
+        match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query(
+                    "UPDATE checkpoints SET last_tx = $2::text::xid8, last_pos = $3, updated_at = now()
+                      WHERE name = $1",
+                )
+                .bind(CHECKPOINT)
+                .bind(cursor.tx.to_string())
+                .bind(cursor.pos)
+                .execute(pool)
+                .await?;
+            }
+            Db::Sqlite { writer, .. } => {
+                sqlx::query("UPDATE checkpoints SET last_pos = ?2 WHERE name = ?1")
+                    .bind(CHECKPOINT)
+                    .bind(cursor.pos)
+                    .execute(writer)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The cursor and id of the stream's last message.
+async fn stream_head(stream: &mut stream::Stream) -> anyhow::Result<StreamHead> {
+    let last = stream
+        .info()
+        .await
+        .context("reading the stream's state")?
+        .state
+        .last_sequence;
+    if last == 0 {
+        return Ok(StreamHead::default());
+    }
+    let message = stream
+        .get_raw_message(last)
+        .await
+        .context("reading the stream's last message")?;
+    let envelope: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
+    Ok(StreamHead {
+        cursor: schema::cursor_of(&envelope).unwrap_or_default(),
+        last_id: envelope["id"].as_str().map(str::to_string),
+    })
+}

@@ -1,0 +1,104 @@
+//! The public schema of events on NATS: what `data` of each CloudEvent
+//! holds. Built field by field from the typed events, never by copying a
+//! payload, so nothing secret (password hashes, token hashes) and no
+//! personal data (emails, names, IPs) can slip out. Version 1; documented
+//! in docs/nats.md.
+
+use aggregates::{
+    ClaimEvent, IdentifierClaim, LoginFailures, LoginFailuresEvent, Session, SessionEvent, User,
+    UserEvent,
+};
+use cqrs_es::Aggregate;
+use projections::RecordedEvent;
+use serde_json::{json, Value};
+
+/// The version of the public `data` schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `data` for one event; `None` for an event this build cannot read.
+pub fn public_data(event: &RecordedEvent) -> Option<Value> {
+    let id = &event.aggregate_id;
+    Some(match event.aggregate_type.as_str() {
+        User::TYPE => match event.decode::<UserEvent>().ok()? {
+            UserEvent::UserRegistered {
+                roles,
+                registered_at,
+                ..
+            } => {
+                json!({ "userId": id, "roles": roles, "registeredAt": registered_at })
+            }
+            UserEvent::UserLockedOut { until, at, .. } => {
+                json!({ "userId": id, "until": until, "at": at })
+            }
+            UserEvent::PasswordChanged { cutoff, at, .. } => json!({
+                "userId": id, "sessionsValidAfter": cutoff.after, "keptSession": cutoff.except, "at": at
+            }),
+            UserEvent::PasswordRehashed { at, .. } => json!({ "userId": id, "at": at }),
+            UserEvent::SessionsRevoked { cutoff, at } => json!({
+                "userId": id, "sessionsValidAfter": cutoff.after, "keptSession": cutoff.except, "at": at
+            }),
+        },
+        Session::TYPE => match event.decode::<SessionEvent>().ok()? {
+            SessionEvent::SessionStarted {
+                session_id,
+                user_id,
+                surface,
+                remember_me,
+                auth_time,
+                expires_at,
+                started_at,
+                ..
+            } => json!({
+                "sessionId": session_id, "userId": user_id, "surface": surface,
+                "rememberMe": remember_me, "authTime": auth_time, "expiresAt": expires_at,
+                "startedAt": started_at
+            }),
+            SessionEvent::RefreshTokenRotated { at, .. } => json!({ "sessionId": id, "at": at }),
+            SessionEvent::SessionEnded { reason, at } => {
+                json!({ "sessionId": id, "reason": reason.as_str(), "at": at })
+            }
+        },
+        IdentifierClaim::TYPE => match event.decode::<ClaimEvent>().ok()? {
+            ClaimEvent::IdentifierClaimed {
+                user_id,
+                kind,
+                previous_owner,
+                at,
+            } => json!({
+                "claimId": id, "userId": user_id, "kind": kind, "previousOwner": previous_owner, "at": at
+            }),
+        },
+        LoginFailures::TYPE => match event.decode::<LoginFailuresEvent>().ok()? {
+            LoginFailuresEvent::LoginFailed { at, .. } => json!({ "at": at }),
+            LoginFailuresEvent::LoginLockedOut { until, at } => json!({ "until": until, "at": at }),
+        },
+        _ => return None,
+    })
+}
+
+/// The CloudEvents 1.0 envelope of one event.
+pub fn envelope(event: &RecordedEvent, data: Value) -> Value {
+    json!({
+        "specversion": "1.0",
+        "id": event.event_id,
+        "source": "urn:eventauth",
+        "type": format!("eventauth.{}.{}.v{}", event.aggregate_type, event.event_type, SCHEMA_VERSION),
+        "subject": event.aggregate_id,
+        "time": event.recorded_at,
+        "datacontenttype": "application/json",
+        "data": data,
+        // Where a consumer may resume from: the global-order pair, which is
+        // monotonic in delivery order (the bare position is not).
+        "eventauthcursor": format!("{}.{}", event.cursor.tx, event.cursor.pos),
+        "eventauthsequence": event.sequence,
+    })
+}
+
+/// The cursor an envelope carries.
+pub fn cursor_of(envelope: &Value) -> Option<projections::Cursor> {
+    let (tx, pos) = envelope["eventauthcursor"].as_str()?.split_once('.')?;
+    Some(projections::Cursor {
+        tx: tx.parse().ok()?,
+        pos: pos.parse().ok()?,
+    })
+}

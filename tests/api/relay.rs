@@ -1,0 +1,188 @@
+//! The NATS JetStream relay, against the real NATS server.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app_on, spawn_app_with, Backend, TestApp};
+
+const NATS: &str = "nats://127.0.0.1:4222";
+
+/// A stream and subject prefix of the test's own.
+fn stream_names() -> (String, String) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    (format!("EA_{}", id.to_uppercase()), format!("ea{id}"))
+}
+
+async fn messages(stream: &str, at_least: usize) -> Vec<Value> {
+    let client = async_nats::connect(NATS).await.expect("NATS is reachable");
+    let js = async_nats::jetstream::new(client);
+    let mut handle = js.get_stream(stream).await.expect("stream exists");
+    let mut count = 0;
+    for _ in 0..200 {
+        count = handle.info().await.expect("info").state.messages;
+        if count as usize >= at_least {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut out = Vec::new();
+    for sequence in 1..=count {
+        let message = handle.get_raw_message(sequence).await.expect("message");
+        out.push(serde_json::from_slice(&message.payload).expect("JSON payload"));
+    }
+    out
+}
+
+async fn delete_stream(stream: &str) {
+    if let Ok(client) = async_nats::connect(NATS).await {
+        let _ = async_nats::jetstream::new(client)
+            .delete_stream(stream)
+            .await;
+    }
+}
+
+/// Every event id of the store, in global order.
+async fn event_ids(app: &TestApp) -> Vec<String> {
+    let order = match app.backend() {
+        Backend::Postgres => "transaction_id, global_position",
+        Backend::Sqlite => "global_position",
+    };
+    app.strings(&format!(
+        "SELECT CAST(event_id AS text) FROM events ORDER BY {order}"
+    ))
+    .await
+}
+
+async fn some_traffic(app: &TestApp, n: usize) {
+    for i in 0..n {
+        let email = format!("relay{i}-{}@example.com", uuid::Uuid::new_v4().simple());
+        let login = app.signed_in(&email, "correct horse").await;
+        let refresh = login["refreshToken"].as_str().expect("refresh");
+        assert_eq!(app.refresh(refresh).await.status(), StatusCode::OK);
+        let token = login["token"].as_str().expect("token");
+        assert_eq!(
+            app.get_auth("/sign/logout", token).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.login(&email, "wrong password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+on_both_backends!(
+    every_event_reaches_jetstream_once_in_global_order_as_a_cloudevent_without_secrets
+);
+async fn every_event_reaches_jetstream_once_in_global_order_as_a_cloudevent_without_secrets(
+    backend: Backend,
+) {
+    let (stream, prefix) = stream_names();
+    let app = spawn_app_with(backend, |c| {
+        c.nats_url = Some(NATS.into());
+        c.nats_stream = stream.clone();
+        c.nats_subject_prefix = prefix.clone();
+    })
+    .await;
+    some_traffic(&app, 3).await;
+    let ids = event_ids(&app).await;
+    let published = messages(&stream, ids.len()).await;
+    let published_ids: Vec<String> = published
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(
+        published_ids, ids,
+        "not every event exactly once, in global order"
+    );
+
+    for message in &published {
+        assert_eq!(message["specversion"], "1.0");
+        assert_eq!(message["source"], "urn:eventauth");
+        assert_eq!(message["datacontenttype"], "application/json");
+        assert!(message["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("eventauth.") && t.ends_with(".v1")));
+        assert!(
+            message["time"].is_string()
+                && message["subject"].is_string()
+                && message["data"].is_object()
+        );
+        assert!(message["eventauthcursor"].is_string());
+    }
+    // Cursors grow in delivery order.
+    let cursors: Vec<(i64, i64)> = published
+        .iter()
+        .map(|m| {
+            let (tx, pos) = m["eventauthcursor"]
+                .as_str()
+                .expect("cursor")
+                .split_once('.')
+                .expect("pair");
+            (tx.parse().expect("tx"), pos.parse().expect("pos"))
+        })
+        .collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+
+    // No secret and no personal data leaves: password hashes, token hashes,
+    // emails, IPs.
+    let everything = serde_json::to_string(&published).expect("json");
+    let secrets = app
+        .strings(
+            "SELECT CAST(payload AS text) FROM events WHERE event_type IN
+               ('UserRegistered', 'SessionStarted', 'RefreshTokenRotated')",
+        )
+        .await;
+    assert!(!secrets.is_empty());
+    for payload in secrets {
+        let payload: Value = serde_json::from_str(&payload).expect("payload");
+        let event = payload
+            .as_object()
+            .and_then(|o| o.values().next())
+            .expect("event");
+        for field in ["password_hash", "refresh_token_hash", "previous_hash"] {
+            if let Some(secret) = event[field].as_str() {
+                assert!(!everything.contains(secret), "{field} leaked to NATS");
+            }
+        }
+    }
+    assert!(
+        !everything.contains("example.com"),
+        "an email leaked to NATS"
+    );
+    assert!(!everything.contains("127.0.0.1"), "an IP leaked to NATS");
+    delete_stream(&stream).await;
+}
+
+on_postgres_only!(a_restarted_relay_continues_without_losing_or_repeating_events);
+async fn a_restarted_relay_continues_without_losing_or_repeating_events(backend: Backend) {
+    let (stream, prefix) = stream_names();
+    let configure = |c: &mut eventauth::Config| {
+        c.nats_url = Some(NATS.into());
+        c.nats_stream = stream.clone();
+        c.nats_subject_prefix = prefix.clone();
+    };
+    let app = spawn_app_with(backend, configure).await;
+    some_traffic(&app, 2).await;
+    let first = event_ids(&app).await.len();
+    messages(&stream, first).await;
+    let db = app.stop().await;
+
+    // Events written while no relay runs (NATS "down" for this service).
+    let quiet = spawn_app_on(db.clone(), |_| {}).await;
+    some_traffic(&quiet, 2).await;
+    let db = quiet.stop().await;
+
+    let app = spawn_app_on(db, configure).await;
+    some_traffic(&app, 1).await;
+    let ids = event_ids(&app).await;
+    let published = messages(&stream, ids.len()).await;
+    let published_ids: Vec<String> = published
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(published_ids, ids);
+    delete_stream(&stream).await;
+}
