@@ -186,3 +186,63 @@ async fn a_restarted_relay_continues_without_losing_or_repeating_events(backend:
     assert_eq!(published_ids, ids);
     delete_stream(&stream).await;
 }
+
+on_postgres_only!(
+    a_thousand_commands_from_twenty_clients_arrive_once_in_order_and_per_aggregate_in_sequence,
+    threads = 4
+);
+async fn a_thousand_commands_from_twenty_clients_arrive_once_in_order_and_per_aggregate_in_sequence(
+    backend: Backend,
+) {
+    let (stream, prefix) = stream_names();
+    let app = std::sync::Arc::new(
+        spawn_app_with(backend, |c| {
+            c.nats_url = Some(NATS.into());
+            c.nats_stream = stream.clone();
+            c.nats_subject_prefix = prefix.clone();
+        })
+        .await,
+    );
+    // 20 clients: register + login each, then refreshes (commands that need
+    // no password hashing) up to 50 commands per client.
+    let clients = (0..20).map(|n| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let login = app
+                .signed_in(&format!("client{n}@example.com"), "correct horse")
+                .await;
+            let mut token = login["refreshToken"].as_str().expect("refresh").to_string();
+            for _ in 0..48 {
+                let refreshed: Value = app.refresh(&token).await.json().await.expect("json");
+                token = refreshed["refreshToken"]
+                    .as_str()
+                    .expect("refresh")
+                    .to_string();
+            }
+        })
+    });
+    for client in futures::future::join_all(clients).await {
+        client.expect("client");
+    }
+    let ids = event_ids(&app).await;
+    assert!(ids.len() >= 1000, "{} events", ids.len());
+    let published = messages(&stream, ids.len()).await;
+    let published_ids: Vec<String> = published
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(
+        published_ids.len(),
+        ids.len(),
+        "lost or duplicated messages"
+    );
+    assert_eq!(published_ids, ids, "not in global order");
+    let mut last: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for message in &published {
+        let aggregate = message["subject"].as_str().expect("subject").to_string();
+        let sequence = message["eventauthsequence"].as_i64().expect("sequence");
+        let previous = last.insert(aggregate.clone(), sequence).unwrap_or(0);
+        assert_eq!(sequence, previous + 1, "{aggregate} out of sequence");
+    }
+    delete_stream(&stream).await;
+}
