@@ -246,3 +246,56 @@ async fn a_thousand_commands_from_twenty_clients_arrive_once_in_order_and_per_ag
     }
     delete_stream(&stream).await;
 }
+
+on_postgres_only!(a_stock_nats_py_subscriber_receives_and_parses_the_cloudevents);
+async fn a_stock_nats_py_subscriber_receives_and_parses_the_cloudevents(backend: Backend) {
+    let (stream, prefix) = stream_names();
+    let app = spawn_app_with(backend, |c| {
+        c.nats_url = Some(NATS.into());
+        c.nats_stream = stream.clone();
+        c.nats_subject_prefix = prefix.clone();
+    })
+    .await;
+    some_traffic(&app, 1).await;
+    let ids = event_ids(&app).await;
+    messages(&stream, ids.len()).await;
+
+    let python = |args: &[&str]| std::process::Command::new("python3").args(args).output();
+    if !python(&["-c", "import nats"]).is_ok_and(|o| o.status.success()) {
+        let installed = python(&["-m", "pip", "install", "--quiet", "nats-py"])
+            .is_ok_and(|o| o.status.success());
+        assert!(installed, "cannot install nats-py (python3 -m pip)");
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/consumer.py");
+    let count = ids.len().to_string();
+    let subject = format!("{prefix}.>");
+    let name = stream.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        python(&[
+            script,
+            "--stream",
+            &name,
+            "--subject",
+            &subject,
+            "--count",
+            &count,
+        ])
+    })
+    .await
+    .expect("join")
+    .expect("run python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let received: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let event: Value = serde_json::from_str(line).expect("a JSON line");
+            event["id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    assert_eq!(received, ids);
+    delete_stream(&stream).await;
+}
