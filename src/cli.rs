@@ -28,6 +28,14 @@ enum Command {
     /// Administer users.
     #[command(subcommand)]
     Admin(Admin),
+    /// Write the event log as JSON lines (secrets redacted), by position or
+    /// time range.
+    Export {
+        #[command(flatten)]
+        config: Config,
+        #[command(flatten)]
+        args: crate::ops::export::ExportArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,9 +73,11 @@ pub async fn main() -> ExitCode {
     let format = match &command {
         Command::Serve(c)
         | Command::Migrate(c)
+        | Command::Export { config: c, .. }
         | Command::Admin(Admin::Create { config: c, .. }) => c.log_format.clone(),
     };
-    telemetry::init(&format);
+    // `export` writes its data to standard output: its logs go elsewhere.
+    telemetry::init(&format, matches!(command, Command::Export { .. }));
     match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -84,6 +94,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await?
                 .run_until_stopped(shutdown_signal())
                 .await
+        }
+        Command::Export { config, args } => {
+            let db =
+                crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
+            crate::store::migrate(&db).await?;
+            let written = crate::ops::export::export(&db, &args).await?;
+            tracing::info!(events = written, "exported");
+            Ok(())
         }
         Command::Migrate(config) => {
             let db =

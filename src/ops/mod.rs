@@ -1,0 +1,4 @@
+//! Operator tooling on the same binary: reading the log outside the
+//! service's request path.
+
+pub mod export;
