@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -28,6 +29,13 @@ enum Command {
     /// Administer users.
     #[command(subcommand)]
     Admin(Admin),
+    /// A user's timeline (sessions included), or their state `--at` a time.
+    History {
+        #[command(flatten)]
+        config: Config,
+        #[command(flatten)]
+        args: crate::ops::history::HistoryArgs,
+    },
     /// Write the event log as JSON lines (secrets redacted), by position or
     /// time range.
     Export {
@@ -74,10 +82,14 @@ pub async fn main() -> ExitCode {
         Command::Serve(c)
         | Command::Migrate(c)
         | Command::Export { config: c, .. }
+        | Command::History { config: c, .. }
         | Command::Admin(Admin::Create { config: c, .. }) => c.log_format.clone(),
     };
     // `export` writes its data to standard output: its logs go elsewhere.
-    telemetry::init(&format, matches!(command, Command::Export { .. }));
+    telemetry::init(
+        &format,
+        matches!(command, Command::Export { .. } | Command::History { .. }),
+    );
     match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -95,6 +107,32 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .run_until_stopped(shutdown_signal())
                 .await
         }
+        Command::History { mut config, args } => {
+            // The keys are needed to find a user by email (claim ids are keyed).
+            // A one-shot command publishes nothing: no relay.
+            config.nats_url = None;
+            let runtime = Runtime::start(config).await?;
+            let app = runtime.app().clone();
+            let result = async {
+                let user_id = match args.user.parse::<uuid::Uuid>() {
+                    Ok(id) => id,
+                    Err(_) => {
+                        let email = Email::parse(&args.user, "user")?;
+                        let claim = app
+                            .store
+                            .load::<aggregates::IdentifierClaim>(&app.identifiers.email(&email))
+                            .await?;
+                        claim.state.owner().context("no user with this email")?
+                    }
+                };
+                crate::ops::history::history(app.store.db(), user_id, &args).await
+            }
+            .await;
+            runtime.stop().await;
+            let text = result?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+            Ok(())
+        }
         Command::Export { config, args } => {
             let db =
                 crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
@@ -111,7 +149,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(Admin::Create {
-            config,
+            mut config,
             email,
             password,
             first_name,
@@ -124,6 +162,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 last_name: PersonName::parse(&last_name, "last-name")?,
                 roles: vec!["admin".to_string()],
             };
+            config.nats_url = None;
             let runtime = Runtime::start(config).await?;
             let result = accounts::register(runtime.app(), input, &RequestContext::system()).await;
             runtime.stop().await;

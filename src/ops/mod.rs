@@ -2,3 +2,4 @@
 //! service's request path.
 
 pub mod export;
+pub mod history;

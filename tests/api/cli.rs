@@ -144,3 +144,68 @@ async fn export_writes_every_event_as_a_json_line_in_order_without_secrets(backe
     assert!(empty.status.success());
     assert!(empty.stdout.is_empty());
 }
+
+on_both_backends!(history_shows_a_users_timeline_with_sessions_and_their_state_at_a_time);
+async fn history_shows_a_users_timeline_with_sessions_and_their_state_at_a_time(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let login = app.signed_in("history@example.com", "correct horse").await;
+    let user_id = login["user"]["id"].as_str().expect("id").to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let while_logged_in = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let token = login["token"].as_str().expect("token");
+    assert_eq!(
+        app.get_auth("/sign/logout", token).await.status(),
+        StatusCode::OK
+    );
+    let db = app.stop().await;
+
+    let text = eventauth(&db, &["history", "history@example.com"]);
+    assert!(
+        text.status.success(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    for event in ["UserRegistered", "SessionStarted", "SessionEnded"] {
+        assert!(text.contains(event), "{event} missing from:\n{text}");
+    }
+    assert!(!text.contains("$argon2"), "a password hash in the history");
+
+    let json = eventauth(&db, &["history", &user_id, "--json"]);
+    assert!(json.status.success());
+    let timeline: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let types: Vec<&str> = timeline
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["eventType"].as_str().expect("type"))
+        .collect();
+    assert_eq!(types, ["UserRegistered", "SessionStarted", "SessionEnded"]);
+
+    let at = while_logged_in.to_rfc3339();
+    let then = eventauth(&db, &["history", &user_id, "--at", &at]);
+    assert!(
+        then.status.success(),
+        "{}",
+        String::from_utf8_lossy(&then.stderr)
+    );
+    let then: Value = serde_json::from_slice(&then.stdout).expect("JSON");
+    assert_eq!(then["user"]["email"], "history@example.com");
+    assert_eq!(then["sessions"][0]["active"], true);
+    let now = eventauth(
+        &db,
+        &[
+            "history",
+            &user_id,
+            "--at",
+            &chrono::Utc::now().to_rfc3339(),
+        ],
+    );
+    let now: Value = serde_json::from_slice(&now.stdout).expect("JSON");
+    assert_eq!(now["sessions"][0]["active"], false);
+    assert_eq!(now["sessions"][0]["ended"], "logout");
+
+    let unknown = eventauth(&db, &["history", "nobody@example.com"]);
+    assert!(!unknown.status.success());
+}
