@@ -154,10 +154,25 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
 
+    /// Clients allowed to introspect and revoke tokens (RFC 7662/7009), as
+    /// `id:secret` pairs, comma-separated; they authenticate with HTTP Basic.
+    #[arg(
+        long,
+        env = "EVENTAUTH_INTROSPECTION_CLIENTS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        value_parser = secret
+    )]
+    pub introspection_clients: Vec<SecretString>,
+
     /// Log format: `json`, `pretty`, or `auto` (pretty on a terminal, JSON
     /// otherwise).
     #[arg(long, env = "EVENTAUTH_LOG_FORMAT", default_value = "auto")]
     pub log_format: String,
+}
+
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value.to_string()))
 }
 
 impl Config {

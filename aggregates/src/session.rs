@@ -187,6 +187,11 @@ impl Session {
     pub fn ended(&self) -> Option<EndReason> {
         self.ended
     }
+    /// Whether `hash` is the session's current refresh token.
+    pub fn current_refresh_token_is(&self, hash: &TokenHash) -> bool {
+        self.id.is_some() && &self.current_hash == hash
+    }
+
     /// The surface the session was started through.
     pub fn surface(&self) -> &str {
         &self.surface

@@ -6,6 +6,7 @@
 
 pub mod extract;
 pub mod ild;
+pub mod oauth;
 pub mod wellknown;
 
 use std::time::Duration;
@@ -101,6 +102,17 @@ impl Modify for BearerAuth {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         let components = api.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
+            "client",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A client of EVENTAUTH_INTROSPECTION_CLIENTS (id:secret)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -124,6 +136,7 @@ pub fn router(app: App) -> Router {
     let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ild::router())
         .merge(wellknown::router())
+        .merge(oauth::router())
         .split_for_parts();
     routes
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))

@@ -395,3 +395,109 @@ pub async fn change_password(
     }
     app.settle(committed.written.as_ref()).await
 }
+
+/// What introspection (RFC 7662) tells about a token.
+#[derive(Debug, Clone)]
+pub enum Introspected {
+    /// A live access token.
+    Access(std::sync::Arc<AccessClaims>),
+    /// A live refresh token (the current one of a live session).
+    Refresh {
+        /// Its user.
+        user_id: Uuid,
+        /// Its session.
+        session_id: Uuid,
+        /// When the session ends at the latest.
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// The live session a refresh token is the current token of, if any:
+/// not ended, not expired, not cut off by the user.
+async fn live_refresh(
+    app: &App,
+    token: &str,
+) -> Result<Option<(Uuid, Uuid, DateTime<Utc>)>, Error> {
+    let Some(session_id) = Tokens::refresh_session(token) else {
+        return Ok(None);
+    };
+    let session = app
+        .store
+        .load::<Session>(&session_id.to_string())
+        .await?
+        .state;
+    let (Some(user_id), Some(auth_time), Some(expires_at)) =
+        (session.user_id(), session.auth_time(), session.expires_at())
+    else {
+        return Ok(None);
+    };
+    if !session.current_refresh_token_is(&hash_token(token))
+        || session.ended().is_some()
+        || expires_at <= Utc::now()
+    {
+        return Ok(None);
+    }
+    let user = app.store.load::<User>(&user_id.to_string()).await?.state;
+    if user
+        .cutoff()
+        .is_some_and(|cutoff| cutoff.revokes(session_id, auth_time))
+    {
+        return Ok(None);
+    }
+    Ok(Some((user_id, session_id, expires_at)))
+}
+
+/// Introspects an access or refresh token with the service's own checks
+/// (signature, expiry, deny-list, cutoffs; for refresh tokens the Session
+/// aggregate). `None`: not active, for whatever reason.
+pub async fn introspect(
+    app: &App,
+    token: &str,
+    hint: Option<&str>,
+) -> Result<Option<Introspected>, Error> {
+    let access_first = hint != Some("refresh_token");
+    if access_first {
+        if let Ok(principal) = authenticate(app, token) {
+            return Ok(Some(Introspected::Access(principal.claims)));
+        }
+    }
+    if let Some((user_id, session_id, expires_at)) = live_refresh(app, token).await? {
+        return Ok(Some(Introspected::Refresh {
+            user_id,
+            session_id,
+            expires_at,
+        }));
+    }
+    if !access_first {
+        if let Ok(principal) = authenticate(app, token) {
+            return Ok(Some(Introspected::Access(principal.claims)));
+        }
+    }
+    Ok(None)
+}
+
+/// Revokes (RFC 7009) the session of an access or refresh token: all its
+/// tokens stop working at once. Unknown or inactive tokens are ignored.
+pub async fn revoke(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Error> {
+    let target = match authenticate(app, token) {
+        Ok(principal) => Some((principal.user_id, principal.session_id)),
+        Err(_) => live_refresh(app, token)
+            .await?
+            .map(|(user_id, session_id, _)| (user_id, session_id)),
+    };
+    let Some((user_id, session_id)) = target else {
+        return Ok(());
+    };
+    let committed = app
+        .store
+        .execute::<Session>(
+            &session_id.to_string(),
+            SessionCommand::End {
+                reason: EndReason::Revoked,
+            },
+            &ctx.metadata().acting_as(user_id),
+        )
+        .await?;
+    app.denylist.end_session(session_id, Utc::now());
+    app.settle(committed.written.as_ref()).await
+}

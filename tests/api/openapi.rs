@@ -110,6 +110,8 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/health"),
         ("GET", "/ready"),
+        ("POST", "/oauth/introspect"),
+        ("POST", "/oauth/revoke"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))
