@@ -94,6 +94,26 @@ impl GlobalReader {
         }
     }
 
+    /// Reads a batch on a connection of its own from `db` (the projector,
+    /// which needs its batch inside its transaction, uses [`Self::read`]).
+    pub async fn read_from(
+        db: &Db,
+        after: Cursor,
+        limit: i64,
+        types: Option<&[&str]>,
+    ) -> Result<Batch, sqlx::Error> {
+        match db {
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                Self::read(&mut Conn::Postgres(&mut conn), after, limit, types).await
+            }
+            Db::Sqlite { reader, .. } => {
+                let mut conn = reader.acquire().await?;
+                Self::read(&mut Conn::Sqlite(&mut conn), after, limit, types).await
+            }
+        }
+    }
+
     /// Where the event `(aggregate_type, aggregate_id, sequence)` stands in
     /// the global order (for read-your-writes).
     pub async fn position_of(

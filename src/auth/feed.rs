@@ -15,7 +15,7 @@ use std::time::Duration;
 use aggregates::login_failures::identifier_key;
 use aggregates::{LoginFailures, LoginFailuresEvent, Session, SessionEvent, User, UserEvent};
 use cqrs_es::Aggregate;
-use projections::{Batch, Conn, Cursor, Db, GlobalReader, Wake};
+use projections::{Batch, Cursor, Db, GlobalReader, Wake};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -114,17 +114,7 @@ impl SecurityFeed {
 
     /// Reads and folds one batch.
     async fn step(&self, db: &Db, cursor: &mut Cursor) -> Result<Batch, sqlx::Error> {
-        let batch = match db {
-            Db::Postgres(pool) => {
-                let mut conn = pool.acquire().await?;
-                GlobalReader::read(&mut Conn::Postgres(&mut conn), *cursor, 1000, Some(TYPES))
-                    .await?
-            }
-            Db::Sqlite { reader, .. } => {
-                let mut conn = reader.acquire().await?;
-                GlobalReader::read(&mut Conn::Sqlite(&mut conn), *cursor, 1000, Some(TYPES)).await?
-            }
-        };
+        let batch = GlobalReader::read_from(db, *cursor, 1000, Some(TYPES)).await?;
         for event in &batch.events {
             match event.aggregate_type.as_str() {
                 Session::TYPE => {

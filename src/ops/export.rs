@@ -9,7 +9,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use projections::{Conn, Cursor, Db, GlobalReader, RecordedEvent};
+use projections::{Cursor, Db, GlobalReader, RecordedEvent};
 use serde_json::{json, Value};
 
 /// What to export.
@@ -54,16 +54,7 @@ pub async fn export(db: &Db, args: &ExportArgs) -> anyhow::Result<u64> {
     let mut cursor = args.after.unwrap_or(Cursor::START);
     let mut written = 0;
     loop {
-        let batch = match db {
-            Db::Postgres(pool) => {
-                let mut conn = pool.acquire().await?;
-                GlobalReader::read(&mut Conn::Postgres(&mut conn), cursor, 1000, None).await?
-            }
-            Db::Sqlite { reader, .. } => {
-                let mut conn = reader.acquire().await?;
-                GlobalReader::read(&mut Conn::Sqlite(&mut conn), cursor, 1000, None).await?
-            }
-        };
+        let batch = GlobalReader::read_from(db, cursor, 1000, None).await?;
         for event in &batch.events {
             if args.until.is_some_and(|until| event.cursor > until) {
                 out.flush()?;

@@ -21,7 +21,7 @@ use anyhow::Context;
 use async_nats::header::{NATS_EXPECTED_LAST_MESSAGE_ID, NATS_MESSAGE_ID};
 use async_nats::jetstream::{self, context::PublishErrorKind, stream};
 use async_nats::HeaderMap;
-use projections::{Conn, Cursor, Db, GlobalReader, Wake};
+use projections::{Cursor, Db, GlobalReader, Wake};
 use sqlx::Connection;
 use tokio::sync::watch;
 
@@ -142,16 +142,7 @@ impl Relay {
         let mut wake = self.wake.subscribe();
         loop {
             wake.borrow_and_update();
-            let batch = match &self.db {
-                Db::Postgres(pool) => {
-                    let mut conn = pool.acquire().await?;
-                    GlobalReader::read(&mut Conn::Postgres(&mut conn), cursor, BATCH, None).await?
-                }
-                Db::Sqlite { reader, .. } => {
-                    let mut conn = reader.acquire().await?;
-                    GlobalReader::read(&mut Conn::Sqlite(&mut conn), cursor, BATCH, None).await?
-                }
-            };
+            let batch = GlobalReader::read_from(&self.db, cursor, BATCH, None).await?;
             for event in &batch.events {
                 let Some(data) = schema::public_data(event) else {
                     tracing::error!(event_id = %event.event_id, "relay skipped an undecodable event");

@@ -55,6 +55,17 @@ async fn event_ids(app: &TestApp) -> Vec<String> {
     .await
 }
 
+/// An app relaying to a stream of the test's own.
+async fn relaying_app(backend: Backend, stream: &str, prefix: &str) -> TestApp {
+    spawn_app_with(backend, |c| relay_to(c, stream, prefix)).await
+}
+
+fn relay_to(config: &mut eventauth::Config, stream: &str, prefix: &str) {
+    config.nats_url = Some(NATS.into());
+    config.nats_stream = stream.to_string();
+    config.nats_subject_prefix = prefix.to_string();
+}
+
 async fn some_traffic(app: &TestApp, n: usize) {
     for i in 0..n {
         let email = format!("relay{i}-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -80,12 +91,7 @@ async fn every_event_reaches_jetstream_once_in_global_order_as_a_cloudevent_with
     backend: Backend,
 ) {
     let (stream, prefix) = stream_names();
-    let app = spawn_app_with(backend, |c| {
-        c.nats_url = Some(NATS.into());
-        c.nats_stream = stream.clone();
-        c.nats_subject_prefix = prefix.clone();
-    })
-    .await;
+    let app = relaying_app(backend, &stream, &prefix).await;
     some_traffic(&app, 3).await;
     let ids = event_ids(&app).await;
     let published = messages(&stream, ids.len()).await;
@@ -159,11 +165,7 @@ async fn every_event_reaches_jetstream_once_in_global_order_as_a_cloudevent_with
 on_postgres_only!(a_restarted_relay_continues_without_losing_or_repeating_events);
 async fn a_restarted_relay_continues_without_losing_or_repeating_events(backend: Backend) {
     let (stream, prefix) = stream_names();
-    let configure = |c: &mut eventauth::Config| {
-        c.nats_url = Some(NATS.into());
-        c.nats_stream = stream.clone();
-        c.nats_subject_prefix = prefix.clone();
-    };
+    let configure = |c: &mut eventauth::Config| relay_to(c, &stream, &prefix);
     let app = spawn_app_with(backend, configure).await;
     some_traffic(&app, 2).await;
     let first = event_ids(&app).await.len();
@@ -195,14 +197,7 @@ async fn a_thousand_commands_from_twenty_clients_arrive_once_in_order_and_per_ag
     backend: Backend,
 ) {
     let (stream, prefix) = stream_names();
-    let app = std::sync::Arc::new(
-        spawn_app_with(backend, |c| {
-            c.nats_url = Some(NATS.into());
-            c.nats_stream = stream.clone();
-            c.nats_subject_prefix = prefix.clone();
-        })
-        .await,
-    );
+    let app = std::sync::Arc::new(relaying_app(backend, &stream, &prefix).await);
     // 20 clients: register + login each, then refreshes (commands that need
     // no password hashing) up to 50 commands per client.
     let clients = (0..20).map(|n| {
@@ -250,12 +245,7 @@ async fn a_thousand_commands_from_twenty_clients_arrive_once_in_order_and_per_ag
 on_postgres_only!(a_stock_nats_py_subscriber_receives_and_parses_the_cloudevents);
 async fn a_stock_nats_py_subscriber_receives_and_parses_the_cloudevents(backend: Backend) {
     let (stream, prefix) = stream_names();
-    let app = spawn_app_with(backend, |c| {
-        c.nats_url = Some(NATS.into());
-        c.nats_stream = stream.clone();
-        c.nats_subject_prefix = prefix.clone();
-    })
-    .await;
+    let app = relaying_app(backend, &stream, &prefix).await;
     some_traffic(&app, 1).await;
     let ids = event_ids(&app).await;
     messages(&stream, ids.len()).await;
