@@ -238,25 +238,36 @@ async fn read_sqlite(
     types: Option<&[&str]>,
 ) -> Result<Batch, sqlx::Error> {
     let types = types.map(|t| serde_json::to_string(t).unwrap_or_default());
+    // One statement, so one snapshot: the newest position and the batch
+    // below it agree (two statements could see an event commit in between
+    // and move the cursor past it unread). The left join keeps one row when
+    // the batch is empty.
     let rows = sqlx::query(
-        "SELECT global_position, event_id, aggregate_type, aggregate_id, sequence, event_type,
-                event_version, payload, metadata, recorded_at
-           FROM events
-          WHERE global_position > ?1
-            AND (?3 IS NULL OR event_type IN (SELECT value FROM json_each(?3)))
-          ORDER BY global_position
-          LIMIT ?2",
+        "WITH h AS (SELECT COALESCE(max(global_position), 0) AS newest FROM events),
+              e AS (SELECT global_position, event_id, aggregate_type, aggregate_id, sequence,
+                           event_type, event_version, payload, metadata, recorded_at
+                      FROM events
+                     WHERE global_position > ?1
+                       AND global_position <= (SELECT newest FROM h)
+                       AND (?3 IS NULL OR event_type IN (SELECT value FROM json_each(?3)))
+                     ORDER BY global_position
+                     LIMIT ?2)
+         SELECT h.newest, e.* FROM h LEFT JOIN e ON 1 = 1 ORDER BY e.global_position",
     )
     .bind(after.pos)
     .bind(limit)
     .bind(types)
     .fetch_all(&mut *conn)
     .await?;
+    let newest: i64 = rows.first().map_or(0, |row| row.get("newest"));
     let mut events = Vec::with_capacity(rows.len());
     for row in rows {
+        let Some(position) = row.get::<Option<i64>, _>("global_position") else {
+            continue;
+        };
         let event_id: String = row.get("event_id");
         events.push(RecordedEvent {
-            cursor: Cursor::sqlite(row.get("global_position")),
+            cursor: Cursor::sqlite(position),
             event_id: event_id.parse().unwrap_or_default(),
             aggregate_type: row.get("aggregate_type"),
             aggregate_id: row.get("aggregate_id"),
@@ -269,15 +280,11 @@ async fn read_sqlite(
         });
     }
     let full = events.len() as i64 >= limit;
-    let next = if full {
-        events.last().map_or(after, |last| last.cursor)
-    } else {
+    let next = match (full, events.last()) {
+        (true, Some(last)) => last.cursor,
         // Everything up to the newest position has been seen, including
         // events a type filter skipped.
-        let newest: Option<i64> = sqlx::query_scalar("SELECT max(global_position) FROM events")
-            .fetch_one(&mut *conn)
-            .await?;
-        after.max(Cursor::sqlite(newest.unwrap_or(0)))
+        _ => after.max(Cursor::sqlite(newest)),
     };
     Ok(Batch {
         events,
