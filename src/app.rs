@@ -40,6 +40,8 @@ pub struct Inner {
     pub wake: Wake,
     /// The read-model checkpoint as this instance knows it.
     pub projected: watch::Receiver<Cursor>,
+    /// How far this instance's relay has published (when it runs one).
+    pub relayed: Option<watch::Receiver<Cursor>>,
     /// How far this instance's security feed has read.
     pub fed: watch::Receiver<Cursor>,
     /// Whether the projector and the security feed have caught up once.

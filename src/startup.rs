@@ -76,7 +76,20 @@ impl Runtime {
             .max(Duration::from_secs(config.login_lockout));
         let feed = SecurityFeed::new(denylist.clone(), throttle.clone(), lookback);
         let fed_up = feed.caught_up();
+        let relay = config.nats_url.clone().map(|url| {
+            Relay::new(
+                db.clone(),
+                RelayConfig {
+                    url,
+                    stream: config.nats_stream.clone(),
+                    prefix: config.nats_subject_prefix.clone(),
+                    duplicate_window: Duration::from_secs(config.nats_duplicate_window),
+                },
+                wake.clone(),
+            )
+        });
         let app = App::new(Inner {
+            relayed: relay.as_ref().map(Relay::progress),
             tokens: Tokens::new(
                 &keys,
                 &config.issuer,
@@ -119,17 +132,7 @@ impl Runtime {
         ];
         // Other instances' commits announce themselves through PostgreSQL;
         // the embedded store has no other writer (local commits poke).
-        if let Some(url) = app.config.nats_url.clone() {
-            let relay = Relay::new(
-                db.clone(),
-                RelayConfig {
-                    url,
-                    stream: app.config.nats_stream.clone(),
-                    prefix: app.config.nats_subject_prefix.clone(),
-                    duplicate_window: Duration::from_secs(app.config.nats_duplicate_window),
-                },
-                wake.clone(),
-            );
+        if let Some(relay) = relay {
             tasks.push(tokio::spawn(relay.run(stopped.clone())));
         }
         if let Some(pool) = db.postgres() {

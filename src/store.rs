@@ -116,7 +116,9 @@ impl PersistedEventRepository for Repo {
 }
 
 /// An aggregate this store keeps, with its event store.
-pub trait Stored: Aggregate<Services = Services, Error = DomainError> {
+pub trait Stored:
+    Aggregate<Services = Services, Error = DomainError, Command: std::fmt::Debug>
+{
     /// This aggregate's event store within `store`.
     fn event_store(store: &Store) -> &PersistedEventStore<Repo, Self>;
 }
@@ -245,6 +247,21 @@ impl Store {
     where
         A::Command: Clone,
     {
+        let name = crate::observe::command_name(&command);
+        let result = self.create_unmetered(id, command, metadata).await;
+        crate::observe::command(A::TYPE, &name, outcome(&result));
+        result
+    }
+
+    async fn create_unmetered<A: Stored>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
         let mut context = EventStoreAggregateContext {
             aggregate_id: id.to_string(),
             aggregate: A::default(),
@@ -269,13 +286,28 @@ impl Store {
                     sequence: e.sequence,
                 }),
             }),
-            Err(AggregateError::AggregateConflict) => self.execute(id, command, metadata).await,
+            Err(AggregateError::AggregateConflict) => self.run(id, command, metadata).await,
             Err(error) => Err(internal(error)),
         }
     }
 
     /// Executes a command: load, handle, commit; retried on conflicts.
     pub async fn execute<A: Stored>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
+        let name = crate::observe::command_name(&command);
+        let result = self.run(id, command, metadata).await;
+        crate::observe::command(A::TYPE, &name, outcome(&result));
+        result
+    }
+
+    async fn run<A: Stored>(
         &self,
         id: &str,
         command: A::Command,
@@ -322,6 +354,17 @@ impl Store {
             }
         }
         Err(Error::Conflict)
+    }
+}
+
+/// The outcome label of a command, for metrics.
+fn outcome<A: Aggregate>(result: &Result<Committed<A>, Error>) -> &'static str {
+    match result {
+        Ok(committed) if committed.written.is_some() => "ok",
+        Ok(_) => "unchanged",
+        Err(Error::Conflict) => "conflict",
+        Err(Error::Internal(_)) => "error",
+        Err(_) => "rejected",
     }
 }
 

@@ -114,6 +114,35 @@ impl GlobalReader {
         }
     }
 
+    /// How far behind `cursor` is: committed events after it (counted up to
+    /// 100,000) and the age in seconds of the oldest of them.
+    pub async fn lag(&self, cursor: Cursor) -> Result<(i64, f64), sqlx::Error> {
+        match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(recorded_at))::float8, 0)
+                       FROM (SELECT recorded_at FROM events
+                              WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+                              LIMIT 100000) behind",
+                )
+                .bind(cursor.tx.to_string())
+                .bind(cursor.pos)
+                .fetch_one(pool)
+                .await
+            }
+            Db::Sqlite { reader, .. } => {
+                sqlx::query_as(
+                    "SELECT count(*),
+                            COALESCE((julianday('now') - julianday(min(recorded_at))) * 86400.0, 0.0)
+                       FROM (SELECT recorded_at FROM events WHERE global_position > ?1 LIMIT 100000)",
+                )
+                .bind(cursor.pos)
+                .fetch_one(reader)
+                .await
+            }
+        }
+    }
+
     /// Where the event `(aggregate_type, aggregate_id, sequence)` stands in
     /// the global order (for read-your-writes).
     pub async fn position_of(

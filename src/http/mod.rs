@@ -127,6 +127,8 @@ impl Modify for BearerAuth {
 
 /// The whole service's router.
 pub fn router(app: App) -> Router {
+    // Install the recorder before the first request is counted.
+    let _ = crate::observe::handle();
     let sensitive = [
         header::AUTHORIZATION,
         header::COOKIE,
@@ -144,6 +146,7 @@ pub fn router(app: App) -> Router {
         .fallback(ild::not_found)
         .method_not_allowed_fallback(ild::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::observe::track))
         .layer(CatchPanicLayer::custom(ild::panicked))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

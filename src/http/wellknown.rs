@@ -17,6 +17,18 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(jwks))
         .routes(routes!(health))
         .routes(routes!(ready))
+        .routes(routes!(metrics))
+}
+
+/// Prometheus metrics (text exposition format); see `crate::observe` for
+/// the names.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Metrics", content_type = "text/plain; version=0.0.4", body = String)))]
+async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::observe::render(&app).await,
+    )
 }
 
 /// A JSON Web Key Set (RFC 7517): Ed25519 public keys (`kty` OKP).

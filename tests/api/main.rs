@@ -10,6 +10,7 @@ mod helpers;
 mod cli;
 mod concurrency;
 mod first_run;
+mod metrics;
 mod oauth;
 mod openapi;
 mod operations;

@@ -112,6 +112,7 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("GET", "/ready"),
         ("POST", "/oauth/introspect"),
         ("POST", "/oauth/revoke"),
+        ("GET", "/metrics"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))

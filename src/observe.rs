@@ -1,0 +1,121 @@
+//! Prometheus metrics: the recorder, the HTTP middleware that counts
+//! requests by route, and the gauges computed when `/metrics` is scraped
+//! (hash-pool places, projector and relay lag).
+//!
+//! Metric names:
+//! - `eventauth_http_requests_total{method,route,status}`,
+//!   `eventauth_http_request_duration_seconds{method,route}` (histogram)
+//! - `eventauth_commands_total{aggregate,command,outcome}` (outcome: `ok`,
+//!   `unchanged`, `rejected`, `conflict`, `error`)
+//! - `eventauth_password_hash_free_places`
+//! - `eventauth_projector_lag_events`, `eventauth_projector_lag_seconds`,
+//!   `eventauth_relay_lag_events`, `eventauth_relay_lag_seconds`
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::App;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process-wide recorder (installed on first use).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new().set_buckets(&[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]);
+            match builder.and_then(|b| b.install_recorder()) {
+                Ok(handle) => Some(handle),
+                Err(error) => {
+                    tracing::warn!(%error, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Counts and times every request by its route template (never the raw
+/// path: ids would make the label set unbounded).
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("eventauth_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("eventauth_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Records a command's outcome.
+pub fn command(aggregate: &'static str, command: &str, outcome: &'static str) {
+    metrics::counter!(
+        "eventauth_commands_total",
+        "aggregate" => aggregate,
+        "command" => command.to_string(),
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
+/// The variant name of a command (its `Debug` up to the first brace),
+/// never its fields.
+pub fn command_name(command: &impl std::fmt::Debug) -> String {
+    let text = format!("{command:?}");
+    text.split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Renders the metrics, refreshing the gauges first.
+pub async fn render(app: &App) -> String {
+    metrics::gauge!("eventauth_password_hash_free_places").set(app.passwords.free_places() as f64);
+    let projected = *app.projected.borrow();
+    if let Ok((events, seconds)) = app.reader.lag(projected).await {
+        metrics::gauge!("eventauth_projector_lag_events").set(events as f64);
+        metrics::gauge!("eventauth_projector_lag_seconds").set(seconds);
+    }
+    if let Some(relayed) = &app.relayed {
+        let relayed = *relayed.borrow();
+        if let Ok((events, seconds)) = app.reader.lag(relayed).await {
+            metrics::gauge!("eventauth_relay_lag_events").set(events as f64);
+            metrics::gauge!("eventauth_relay_lag_seconds").set(seconds);
+        }
+    }
+    handle().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_names_carry_no_fields() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        enum Command {
+            Register { email: String },
+            End,
+        }
+        assert_eq!(
+            command_name(&Command::Register {
+                email: "ada@example.com".into()
+            }),
+            "Register"
+        );
+        assert_eq!(command_name(&Command::End), "End");
+    }
+}
