@@ -236,8 +236,7 @@ impl Store {
 
     /// Executes a command on an aggregate whose id was generated just now
     /// (UUIDv7), skipping the load of its certainly empty stream. Should the
-    /// stream exist after all, the commit conflicts and the command runs
-    /// the ordinary way.
+    /// stream exist after all, the commit conflicts and the retry loads it.
     pub async fn create<A: Stored>(
         &self,
         id: &str,
@@ -247,48 +246,7 @@ impl Store {
     where
         A::Command: Clone,
     {
-        let name = crate::observe::command_name(&command);
-        let result = self.create_unmetered(id, command, metadata).await;
-        crate::observe::command(A::TYPE, &name, outcome(&result));
-        result
-    }
-
-    async fn create_unmetered<A: Stored>(
-        &self,
-        id: &str,
-        command: A::Command,
-        metadata: &Metadata,
-    ) -> Result<Committed<A>, Error>
-    where
-        A::Command: Clone,
-    {
-        let mut context = EventStoreAggregateContext {
-            aggregate_id: id.to_string(),
-            aggregate: A::default(),
-            current_sequence: 0,
-            current_snapshot: None,
-        };
-        let sink = EventSink::default();
-        context
-            .aggregate
-            .handle(command.clone(), &self.services, &sink)
-            .await?;
-        let events = sink.collect().await;
-        match A::event_store(self)
-            .commit(events.clone(), context, metadata.to_map())
-            .await
-        {
-            Ok(envelopes) => Ok(Committed {
-                events,
-                written: envelopes.last().map(|e| Written {
-                    aggregate_type: A::TYPE,
-                    aggregate_id: id.to_string(),
-                    sequence: e.sequence,
-                }),
-            }),
-            Err(AggregateError::AggregateConflict) => self.run(id, command, metadata).await,
-            Err(error) => Err(internal(error)),
-        }
+        self.metered(id, command, metadata, true).await
     }
 
     /// Executes a command: load, handle, commit; retried on conflicts.
@@ -301,8 +259,22 @@ impl Store {
     where
         A::Command: Clone,
     {
+        self.metered(id, command, metadata, false).await
+    }
+
+    /// Runs a command and counts its outcome.
+    async fn metered<A: Stored>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+        fresh: bool,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
         let name = crate::observe::command_name(&command);
-        let result = self.run(id, command, metadata).await;
+        let result = self.run(id, command, metadata, fresh).await;
         crate::observe::command(A::TYPE, &name, outcome(&result));
         result
     }
@@ -312,13 +284,23 @@ impl Store {
         id: &str,
         command: A::Command,
         metadata: &Metadata,
+        fresh: bool,
     ) -> Result<Committed<A>, Error>
     where
         A::Command: Clone,
     {
         let store = A::event_store(self);
         for attempt in 1..=MAX_ATTEMPTS {
-            let mut context = store.load_aggregate(id).await.map_err(internal)?;
+            let mut context = if fresh && attempt == 1 {
+                EventStoreAggregateContext {
+                    aggregate_id: id.to_string(),
+                    aggregate: A::default(),
+                    current_sequence: 0,
+                    current_snapshot: None,
+                }
+            } else {
+                store.load_aggregate(id).await.map_err(internal)?
+            };
             let sink = EventSink::default();
             context
                 .aggregate
