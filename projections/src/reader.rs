@@ -48,6 +48,25 @@ impl RecordedEvent {
     }
 }
 
+/// Builds a [`RecordedEvent`] from a row of either backend (the column
+/// names are the same; the cursor and event id are decoded per backend).
+macro_rules! recorded {
+    ($row:expr, $cursor:expr, $event_id:expr) => {
+        RecordedEvent {
+            cursor: $cursor,
+            event_id: $event_id,
+            aggregate_type: $row.get("aggregate_type"),
+            aggregate_id: $row.get("aggregate_id"),
+            sequence: $row.get("sequence"),
+            event_type: $row.get("event_type"),
+            event_version: $row.get("event_version"),
+            payload: $row.get("payload"),
+            metadata: $row.get("metadata"),
+            recorded_at: $row.get("recorded_at"),
+        }
+    };
+}
+
 /// A batch read from the stream.
 #[derive(Debug)]
 pub struct Batch {
@@ -61,6 +80,24 @@ pub struct Batch {
     /// Whether committed events wait beyond the horizon (re-poll soon: no
     /// notification comes when the transaction holding it back ends).
     pub pending: bool,
+}
+
+impl Batch {
+    /// A batch of `events` read with `limit`: when full, continue after its
+    /// last event; otherwise from `caught_up` (past everything readable).
+    fn assemble(events: Vec<RecordedEvent>, limit: i64, caught_up: Cursor, pending: bool) -> Self {
+        let full = events.len() as i64 >= limit;
+        let next = match (full, events.last()) {
+            (true, Some(last)) => last.cursor,
+            _ => caught_up,
+        };
+        Self {
+            events,
+            next,
+            full,
+            pending,
+        }
+    }
 }
 
 /// Reads the global stream of one event store.
@@ -229,33 +266,18 @@ async fn read_postgres(
         let Some(tx) = row.get::<Option<i64>, _>("tx") else {
             continue;
         };
-        events.push(RecordedEvent {
-            cursor: Cursor {
-                tx,
-                pos: row.get("global_position"),
-            },
-            event_id: row.get("event_id"),
-            aggregate_type: row.get("aggregate_type"),
-            aggregate_id: row.get("aggregate_id"),
-            sequence: row.get("sequence"),
-            event_type: row.get("event_type"),
-            event_version: row.get("event_version"),
-            payload: row.get("payload"),
-            metadata: row.get("metadata"),
-            recorded_at: row.get("recorded_at"),
-        });
+        let cursor = Cursor {
+            tx,
+            pos: row.get("global_position"),
+        };
+        events.push(recorded!(row, cursor, row.get("event_id")));
     }
-    let full = events.len() as i64 >= limit;
-    let next = match (full, events.last()) {
-        (true, Some(last)) => last.cursor,
-        _ => after.max(Cursor::before_transaction(horizon)),
-    };
-    Ok(Batch {
+    Ok(Batch::assemble(
         events,
-        next,
-        full,
+        limit,
+        after.max(Cursor::before_transaction(horizon)),
         pending,
-    })
+    ))
 }
 
 /// SQLite: one writer at a time, positions assigned in commit order, so the
@@ -295,30 +317,18 @@ async fn read_sqlite(
             continue;
         };
         let event_id: String = row.get("event_id");
-        events.push(RecordedEvent {
-            cursor: Cursor::sqlite(position),
-            event_id: event_id.parse().unwrap_or_default(),
-            aggregate_type: row.get("aggregate_type"),
-            aggregate_id: row.get("aggregate_id"),
-            sequence: row.get("sequence"),
-            event_type: row.get("event_type"),
-            event_version: row.get("event_version"),
-            payload: row.get("payload"),
-            metadata: row.get("metadata"),
-            recorded_at: row.get("recorded_at"),
-        });
+        events.push(recorded!(
+            row,
+            Cursor::sqlite(position),
+            event_id.parse().unwrap_or_default()
+        ));
     }
-    let full = events.len() as i64 >= limit;
-    let next = match (full, events.last()) {
-        (true, Some(last)) => last.cursor,
-        // Everything up to the newest position has been seen, including
-        // events a type filter skipped.
-        _ => after.max(Cursor::sqlite(newest)),
-    };
-    Ok(Batch {
+    // Not full: everything up to the newest position has been seen,
+    // including events a type filter skipped.
+    Ok(Batch::assemble(
         events,
-        next,
-        full,
-        pending: false,
-    })
+        limit,
+        after.max(Cursor::sqlite(newest)),
+        false,
+    ))
 }
