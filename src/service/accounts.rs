@@ -8,6 +8,7 @@
 use aggregates::{
     CheckedOwner, ClaimCommand, IdentifierClaim, IdentifierKind, Personal, User, UserCommand,
 };
+use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::{RequestContext, UserView};
@@ -62,9 +63,13 @@ pub async fn register(
         )
         .await?;
     app.settle(committed.written.as_ref()).await?;
-    let user = app.store.load::<User>(&user_id.to_string()).await?;
-    UserView::from_aggregate(&user.state)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("registered user {user_id} did not load")))
+    // The new user is exactly what was just written: no need to load it.
+    let mut user = User::default();
+    for event in committed.events {
+        user.apply(event);
+    }
+    UserView::from_aggregate(&user)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("registration of {user_id} wrote no user")))
 }
 
 /// The claim command for `user_id`, with the current owner's state looked up.

@@ -88,9 +88,10 @@ pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<Logg
     if let Some(until) = user.as_ref().and_then(|u| u.state.locked_until(auth_time)) {
         return Err(DomainError::AccountLocked { until }.into());
     }
+    let owner = user.as_ref().and_then(|u| u.state.id());
     let (Some(user), Some(hash), true) = (user, hash, verified.ok) else {
         if let Some(lockout) = app.throttle.record_failure(&claim_id, ctx.client_ip) {
-            lock_out(app, &claim_id, lockout, ctx).await;
+            lock_out(app, &claim_id, owner, lockout, ctx).await;
         }
         record_failure(app, &claim_id, ctx).await;
         return Err(Error::InvalidCredentials);
@@ -166,7 +167,13 @@ async fn record_failure(app: &App, claim_id: &str, ctx: &RequestContext) {
 /// Records a lock: on the identifier's stream always (every instance's
 /// throttle follows those, for known and unknown identifiers alike), and on
 /// the user when the identifier has one.
-async fn lock_out(app: &App, claim_id: &str, lockout: std::time::Duration, ctx: &RequestContext) {
+async fn lock_out(
+    app: &App,
+    claim_id: &str,
+    owner: Option<Uuid>,
+    lockout: std::time::Duration,
+    ctx: &RequestContext,
+) {
     let until = Utc::now() + chrono::Duration::from_std(lockout).unwrap_or_default();
     let id = aggregates::login_failures::stream_id(claim_id, Utc::now().date_naive());
     if let Err(error) = app
@@ -176,10 +183,7 @@ async fn lock_out(app: &App, claim_id: &str, lockout: std::time::Duration, ctx: 
     {
         tracing::warn!(%error, "could not record an identifier lock");
     }
-    let Ok(claim) = app.store.load::<IdentifierClaim>(claim_id).await else {
-        return;
-    };
-    let Some(owner) = claim.state.owner() else {
+    let Some(owner) = owner else {
         return;
     };
     let command = UserCommand::LockOut {
