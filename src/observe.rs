@@ -7,7 +7,8 @@
 //!   `eventauth_http_request_duration_seconds{method,route}` (histogram)
 //! - `eventauth_commands_total{aggregate,command,outcome}` (outcome: `ok`,
 //!   `unchanged`, `rejected`, `conflict`, `error`)
-//! - `eventauth_password_hash_free_places`
+//! - `eventauth_password_hash_free_places`, `eventauth_password_hash_jobs`
+//!   (jobs run since start)
 //! - `eventauth_projector_lag_events`, `eventauth_projector_lag_seconds`,
 //!   `eventauth_relay_lag_events`, `eventauth_relay_lag_seconds`
 
@@ -83,6 +84,7 @@ pub fn command_name(command: &impl std::fmt::Debug) -> String {
 /// Renders the metrics, refreshing the gauges first.
 pub async fn render(app: &App) -> String {
     metrics::gauge!("eventauth_password_hash_free_places").set(app.passwords.free_places() as f64);
+    metrics::gauge!("eventauth_password_hash_jobs").set(app.passwords.jobs_run() as f64);
     let projected = *app.projected.borrow();
     if let Ok((events, seconds)) = app.reader.lag(projected).await {
         metrics::gauge!("eventauth_projector_lag_events").set(events as f64);

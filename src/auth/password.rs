@@ -38,6 +38,8 @@ pub struct Passwords {
     workers: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
     dummy: PasswordHash,
+    /// Hashing jobs run so far (hashes and verifications, dummy ones too).
+    jobs: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -67,6 +69,7 @@ impl Passwords {
             workers: Arc::new(Semaphore::new(workers.max(1))),
             admitted: Arc::new(Semaphore::new(workers.max(1) + queue)),
             dummy,
+            jobs: Arc::default(),
         })
     }
 
@@ -113,6 +116,12 @@ impl Passwords {
         })
     }
 
+    /// Hashing jobs run so far (for metrics, and for tests that show what
+    /// costs a hash and what does not).
+    pub fn jobs_run(&self) -> u64 {
+        self.jobs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Jobs that may still be admitted before the pool refuses (for metrics).
     pub fn free_places(&self) -> usize {
         self.admitted.available_permits()
@@ -138,6 +147,7 @@ impl Passwords {
         // The permits travel with the job: a request cancelled mid-hash
         // (timeout, disconnect) must not free a place while its hash still
         // runs on a blocking thread.
+        self.jobs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let _permits = (admitted, worker);
             job()

@@ -170,3 +170,49 @@ async fn concurrent_registrations_slower_than_the_staleness_window_still_create_
         "one email, several registered users"
     );
 }
+
+on_both_backends!(a_duplicate_registration_is_refused_before_any_password_hashing);
+async fn a_duplicate_registration_is_refused_before_any_password_hashing(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    assert_eq!(
+        app.register("once@example.com", "correct horse")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let hashed = app.app.passwords.jobs_run();
+    for email in ["once@example.com", "ONCE@example.com"] {
+        let response = app.register(email, "another password").await;
+        crate::helpers::ild_error(response, StatusCode::BAD_REQUEST).await;
+    }
+    assert_eq!(
+        app.app.passwords.jobs_run(),
+        hashed,
+        "a refused duplicate cost a hash"
+    );
+}
+
+on_both_backends!(an_unknown_email_costs_a_password_verification_like_a_known_one);
+async fn an_unknown_email_costs_a_password_verification_like_a_known_one(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    app.register("known@example.com", "correct horse").await;
+    let before = app.app.passwords.jobs_run();
+    assert_eq!(
+        app.login("known@example.com", "wrong password")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let known_cost = app.app.passwords.jobs_run() - before;
+    let before = app.app.passwords.jobs_run();
+    assert_eq!(
+        app.login("unknown@example.com", "wrong password")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let unknown_cost = app.app.passwords.jobs_run() - before;
+    // The dummy verification: the same work, so timing tells nothing.
+    assert_eq!(known_cost, 1);
+    assert_eq!(unknown_cost, known_cost);
+}

@@ -146,3 +146,37 @@ impl From<UserView> for IldPublicUser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_saturated_hash_pool_answers_503_with_retry_after_in_the_ild_shape() {
+        let error = IldError::from(Error::Busy {
+            retry_after: std::time::Duration::from_secs(1),
+        });
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "1");
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"], "Service Unavailable");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_shows_no_internals() {
+        let response =
+            IldError::from(Error::Internal(anyhow::anyhow!("db password=hunter2"))).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("An unexpected error occurred"));
+    }
+}
