@@ -246,7 +246,27 @@ impl Store {
     where
         A::Command: Clone,
     {
-        self.metered(id, command, metadata, true).await
+        let empty = Loaded {
+            state: A::default(),
+            version: 0,
+        };
+        self.metered(id, command, metadata, Some(empty)).await
+    }
+
+    /// Executes a command on state the caller has just loaded (and decided
+    /// with), saving the load; a conflict means it changed meanwhile, and
+    /// the retry loads it afresh.
+    pub async fn execute_on<A: Stored>(
+        &self,
+        id: &str,
+        loaded: Loaded<A>,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
+        self.metered(id, command, metadata, Some(loaded)).await
     }
 
     /// Executes a command: load, handle, commit; retried on conflicts.
@@ -259,7 +279,7 @@ impl Store {
     where
         A::Command: Clone,
     {
-        self.metered(id, command, metadata, false).await
+        self.metered(id, command, metadata, None).await
     }
 
     /// Runs a command and counts its outcome.
@@ -268,13 +288,13 @@ impl Store {
         id: &str,
         command: A::Command,
         metadata: &Metadata,
-        fresh: bool,
+        first: Option<Loaded<A>>,
     ) -> Result<Committed<A>, Error>
     where
         A::Command: Clone,
     {
         let name = crate::observe::command_name(&command);
-        let result = self.run(id, command, metadata, fresh).await;
+        let result = self.run(id, command, metadata, first).await;
         crate::observe::command(A::TYPE, &name, outcome(&result));
         result
     }
@@ -284,22 +304,23 @@ impl Store {
         id: &str,
         command: A::Command,
         metadata: &Metadata,
-        fresh: bool,
+        mut first: Option<Loaded<A>>,
     ) -> Result<Committed<A>, Error>
     where
         A::Command: Clone,
     {
         let store = A::event_store(self);
         for attempt in 1..=MAX_ATTEMPTS {
-            let mut context = if fresh && attempt == 1 {
-                EventStoreAggregateContext {
+            // The first attempt may start from state already in hand (an
+            // empty stream, or what the caller loaded); retries load.
+            let mut context = match first.take() {
+                Some(loaded) => EventStoreAggregateContext {
                     aggregate_id: id.to_string(),
-                    aggregate: A::default(),
-                    current_sequence: 0,
+                    aggregate: loaded.state,
+                    current_sequence: loaded.version,
                     current_snapshot: None,
-                }
-            } else {
-                store.load_aggregate(id).await.map_err(internal)?
+                },
+                None => store.load_aggregate(id).await.map_err(internal)?,
             };
             let sink = EventSink::default();
             context

@@ -271,8 +271,9 @@ pub async fn refresh(app: &App, presented: &str, ctx: &RequestContext) -> Result
     };
     let committed = app
         .store
-        .execute::<Session>(
+        .execute_on::<Session>(
             &session_id.to_string(),
+            session,
             command,
             &ctx.metadata().acting_as(user_id),
         )
@@ -384,8 +385,9 @@ pub async fn change_password(
     let new_password_hash = app.passwords.hash(new).await?;
     let committed = app
         .store
-        .execute::<User>(
+        .execute_on::<User>(
             &principal.user_id.to_string(),
+            user,
             UserCommand::ChangePassword {
                 verified_against: hash,
                 new_password_hash,
