@@ -16,12 +16,18 @@ fn stream_names() -> (String, String) {
 }
 
 async fn messages(stream: &str, at_least: usize) -> Vec<Value> {
-    let client = async_nats::connect(NATS).await.expect("NATS is reachable");
+    messages_on(NATS, stream, at_least, Duration::from_secs(10)).await
+}
+
+/// The stream's messages once it holds `at_least` (or `wait` has passed).
+async fn messages_on(url: &str, stream: &str, at_least: usize, wait: Duration) -> Vec<Value> {
+    let client = async_nats::connect(url).await.expect("NATS is reachable");
     let js = async_nats::jetstream::new(client);
     let mut handle = js.get_stream(stream).await.expect("stream exists");
     let mut count = 0;
-    for _ in 0..200 {
-        count = handle.info().await.expect("info").state.messages;
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        count = handle.info().await.map_or(0, |info| info.state.messages);
         if count as usize >= at_least {
             break;
         }
@@ -33,6 +39,14 @@ async fn messages(stream: &str, at_least: usize) -> Vec<Value> {
         out.push(serde_json::from_slice(&message.payload).expect("JSON payload"));
     }
     out
+}
+
+/// The event ids of published messages, in stream order.
+fn ids_of(published: &[Value]) -> Vec<String> {
+    published
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_string())
+        .collect()
 }
 
 async fn delete_stream(stream: &str) {
@@ -95,10 +109,7 @@ async fn every_event_reaches_jetstream_once_in_global_order_as_a_cloudevent_with
     some_traffic(&app, 3).await;
     let ids = event_ids(&app).await;
     let published = messages(&stream, ids.len()).await;
-    let published_ids: Vec<String> = published
-        .iter()
-        .map(|m| m["id"].as_str().expect("id").to_string())
-        .collect();
+    let published_ids = ids_of(&published);
     assert_eq!(
         published_ids, ids,
         "not every event exactly once, in global order"
@@ -181,10 +192,7 @@ async fn a_restarted_relay_continues_without_losing_or_repeating_events(backend:
     some_traffic(&app, 1).await;
     let ids = event_ids(&app).await;
     let published = messages(&stream, ids.len()).await;
-    let published_ids: Vec<String> = published
-        .iter()
-        .map(|m| m["id"].as_str().expect("id").to_string())
-        .collect();
+    let published_ids = ids_of(&published);
     assert_eq!(published_ids, ids);
     delete_stream(&stream).await;
 }
@@ -222,10 +230,7 @@ async fn a_thousand_commands_from_twenty_clients_arrive_once_in_order_and_per_ag
     let ids = event_ids(&app).await;
     assert!(ids.len() >= 1000, "{} events", ids.len());
     let published = messages(&stream, ids.len()).await;
-    let published_ids: Vec<String> = published
-        .iter()
-        .map(|m| m["id"].as_str().expect("id").to_string())
-        .collect();
+    let published_ids = ids_of(&published);
     assert_eq!(
         published_ids.len(),
         ids.len(),
@@ -288,4 +293,233 @@ async fn a_stock_nats_py_subscriber_receives_and_parses_the_cloudevents(backend:
         .collect();
     assert_eq!(received, ids);
     delete_stream(&stream).await;
+}
+
+/// Refresh-token rotations (no password hashing, so many events quickly)
+/// from `clients` concurrent clients, `rounds` each.
+fn background_traffic(
+    app: std::sync::Arc<TestApp>,
+    clients: usize,
+    rounds: usize,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let clients = (0..clients).map(|n| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let email = format!("bg{n}-{}@example.com", uuid::Uuid::new_v4().simple());
+                let login = app.signed_in(&email, "correct horse").await;
+                let mut token = login["refreshToken"].as_str().expect("refresh").to_string();
+                for _ in 0..rounds {
+                    let response = app.refresh(&token).await;
+                    assert_eq!(response.status(), StatusCode::OK);
+                    let refreshed: Value = response.json().await.expect("json");
+                    token = refreshed["refreshToken"]
+                        .as_str()
+                        .expect("refresh")
+                        .to_string();
+                }
+            })
+        });
+        for client in futures::future::join_all(clients).await {
+            client.expect("client");
+        }
+    })
+}
+
+/// Waits until `condition` holds (polling), or panics with `what`.
+async fn eventually(what: &str, wait: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + wait;
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Messages in the stream right now.
+async fn stream_len(stream: &str) -> u64 {
+    let Ok(client) = async_nats::connect(NATS).await else {
+        return 0;
+    };
+    let js = async_nats::jetstream::new(client);
+    match js.get_stream(stream).await {
+        Ok(mut handle) => handle.info().await.map_or(0, |i| i.state.messages),
+        Err(_) => 0,
+    }
+}
+
+const ACTIVE: &str = "this instance is the active relay";
+
+on_postgres_only!(
+    two_instances_one_active_relay_killed_mid_stream_and_replaced_without_loss_or_duplicates,
+    threads = 4
+);
+/// Two `eventauth serve` processes on one PostgreSQL and one NATS: one
+/// relays; kill -9 it while it publishes, the other takes over within
+/// seconds; the killed one restarts as the standby and takes over in turn
+/// when the second is killed. The stream ends up with every event exactly
+/// once, in global order.
+async fn two_instances_one_active_relay_killed_mid_stream_and_replaced_without_loss_or_duplicates(
+    backend: Backend,
+) {
+    use crate::helpers::ChildServer;
+    let (stream, prefix) = stream_names();
+    let envs = [
+        ("NATS_URL", NATS),
+        ("EVENTAUTH_NATS_STREAM", stream.as_str()),
+        ("EVENTAUTH_NATS_SUBJECT_PREFIX", prefix.as_str()),
+    ];
+    // Commands come through an instance without a relay, so killing the
+    // relaying processes never interrupts the clients.
+    let writer = std::sync::Arc::new(spawn_app_with(backend, |_| {}).await);
+    let mut first = ChildServer::start(&writer.db, &envs);
+    eventually("the first instance leads", Duration::from_secs(20), || {
+        first.log_text().contains(ACTIVE)
+    })
+    .await;
+    let mut second = ChildServer::start(&writer.db, &envs);
+    let traffic = background_traffic(writer.clone(), 10, 60);
+    // Mid-stream: some events published, more being written.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stream_len(&stream).await < 40 {
+        assert!(std::time::Instant::now() < deadline, "nothing published");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !second.log_text().contains(ACTIVE),
+        "two relays active at once"
+    );
+    first.kill();
+    eventually("the standby takes over", Duration::from_secs(10), || {
+        second.log_text().contains(ACTIVE)
+    })
+    .await;
+    // The killed instance comes back as the standby, then the second dies.
+    let restarted = ChildServer::start(&writer.db, &envs);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!restarted.log_text().contains(ACTIVE));
+    second.kill();
+    eventually(
+        "the restarted one takes over",
+        Duration::from_secs(10),
+        || restarted.log_text().contains(ACTIVE),
+    )
+    .await;
+    traffic.await.expect("traffic");
+
+    let ids = event_ids(&writer).await;
+    assert!(ids.len() > 600, "{} events", ids.len());
+    let published = messages(&stream, ids.len()).await;
+    assert_eq!(
+        ids_of(&published),
+        ids,
+        "after two crashes: every event exactly once, in global order"
+    );
+    delete_stream(&stream).await;
+}
+
+/// A NATS server of the test's own (so it can be stopped), on a free port
+/// with its storage in a temporary directory.
+struct PrivateNats {
+    url: String,
+    port: u16,
+    dir: crate::helpers::TempDir,
+    child: std::process::Child,
+}
+
+impl PrivateNats {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = crate::helpers::TempDir::new();
+        let child = Self::spawn(port, &dir);
+        Self {
+            url: format!("nats://127.0.0.1:{port}"),
+            port,
+            dir,
+            child,
+        }
+    }
+
+    fn spawn(port: u16, dir: &crate::helpers::TempDir) -> std::process::Child {
+        let binary = ["/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nats-server");
+        let child = std::process::Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.child = Self::spawn(self.port, &self.dir);
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+on_both_backends!(with_nats_stopped_commands_succeed_and_the_relay_catches_up_when_it_returns);
+async fn with_nats_stopped_commands_succeed_and_the_relay_catches_up_when_it_returns(
+    backend: Backend,
+) {
+    let mut nats = PrivateNats::start();
+    let (stream, prefix) = stream_names();
+    let url = nats.url.clone();
+    let app = spawn_app_with(backend, |c| {
+        relay_to(c, &stream, &prefix);
+        c.nats_url = Some(url.clone());
+    })
+    .await;
+    some_traffic(&app, 1).await;
+    let before = event_ids(&app).await;
+    let published = messages_on(&nats.url, &stream, before.len(), Duration::from_secs(10)).await;
+    assert_eq!(ids_of(&published), before);
+
+    nats.stop();
+    // Every command still succeeds (asserted inside) while NATS is gone.
+    some_traffic(&app, 3).await;
+    let ids = event_ids(&app).await;
+    assert!(ids.len() > before.len());
+
+    nats.restart();
+    // The relay retries with a backoff of at most 10 s.
+    let published = messages_on(&nats.url, &stream, ids.len(), Duration::from_secs(30)).await;
+    assert_eq!(
+        ids_of(&published),
+        ids,
+        "the relay caught up: every event exactly once, in order"
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("eventauth_relay_lag_events"), "{metrics}");
 }
