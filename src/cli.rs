@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `admin create`.
+//! The command line: `serve` (the default), `migrate`, `admin create`,
+//! and the operator tools `history`, `export`, `replay`, `verify`.
 
 use std::process::ExitCode;
 
@@ -44,6 +45,12 @@ enum Command {
         #[command(flatten)]
         args: crate::ops::export::ExportArgs,
     },
+    /// Rebuild the read models from the log into new tables while the
+    /// service runs, then swap them in.
+    Replay(Config),
+    /// Rebuild the read models in a scratch space and compare them with the
+    /// live ones; exits non-zero on any difference.
+    Verify(Config),
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +88,8 @@ pub async fn main() -> ExitCode {
     let format = match &command {
         Command::Serve(c)
         | Command::Migrate(c)
+        | Command::Replay(c)
+        | Command::Verify(c)
         | Command::Export { config: c, .. }
         | Command::History { config: c, .. }
         | Command::Admin(Admin::Create { config: c, .. }) => c.log_format.clone(),
@@ -88,7 +97,13 @@ pub async fn main() -> ExitCode {
     // `export` writes its data to standard output: its logs go elsewhere.
     telemetry::init(
         &format,
-        matches!(command, Command::Export { .. } | Command::History { .. }),
+        matches!(
+            command,
+            Command::Export { .. }
+                | Command::History { .. }
+                | Command::Replay(_)
+                | Command::Verify(_)
+        ),
     );
     match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,6 +154,23 @@ async fn run(command: Command) -> anyhow::Result<()> {
             crate::store::migrate(&db).await?;
             let written = crate::ops::export::export(&db, &args).await?;
             tracing::info!(events = written, "exported");
+            Ok(())
+        }
+        Command::Replay(config) => {
+            let db =
+                crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
+            crate::store::migrate(&db).await?;
+            let report = crate::ops::rebuild::replay(&db).await?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
+            Ok(())
+        }
+        Command::Verify(config) => {
+            let db =
+                crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
+            crate::store::migrate(&db).await?;
+            let (same, report) = crate::ops::rebuild::verify(&db).await?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
+            anyhow::ensure!(same, "the read models differ from what the log produces");
             Ok(())
         }
         Command::Migrate(config) => {

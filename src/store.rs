@@ -508,12 +508,17 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
     Ok(Db::Sqlite { reader, writer })
 }
 
-/// Applies the migrations of the backend (idempotent; safe from several
-/// instances at once).
+/// Applies the migrations of the backend, then brings the read-model
+/// tables to this build's version (rebuilding them from the log when it
+/// changed). Idempotent; safe from several instances at once.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     match db {
         Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
         Db::Sqlite { writer, .. } => sqlx::migrate!("./migrations/sqlite").run(writer).await,
     }
-    .context("applying migrations")
+    .context("applying migrations")?;
+    projections::rebuild::ensure_version(db)
+        .await
+        .context("bringing the read models to this version")?;
+    Ok(())
 }

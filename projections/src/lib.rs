@@ -9,6 +9,8 @@ pub mod cursor;
 pub mod db;
 pub mod projector;
 pub mod reader;
+pub mod rebuild;
+pub mod schema;
 pub mod sessions;
 pub mod users;
 pub mod wake;

@@ -21,6 +21,34 @@ use tokio::sync::watch;
 
 use crate::{sessions, users, Conn, Cursor, Db, GlobalReader, RecordedEvent, Wake};
 
+/// The read models' checkpoint row (and projector lock).
+pub const READ_MODELS: &str = "read_models";
+
+/// The projector lock of `name` for the current transaction, waiting for
+/// the live projector to finish its batch (replay and verify take it; the
+/// projector itself only tries it).
+pub async fn lock_postgres(conn: &mut sqlx::PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('eventauth.projector.' || $1, 0))")
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The stored checkpoint of `name`.
+pub async fn checkpoint(db: &Db, name: &str) -> Result<Cursor, sqlx::Error> {
+    match db {
+        Db::Postgres(pool) => stored_checkpoint(pool, name).await,
+        Db::Sqlite { reader, .. } => {
+            let pos: i64 = sqlx::query_scalar("SELECT last_pos FROM checkpoints WHERE name = ?1")
+                .bind(name)
+                .fetch_one(reader)
+                .await?;
+            Ok(Cursor::sqlite(pos))
+        }
+    }
+}
+
 /// How the projector paces itself.
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
@@ -39,7 +67,7 @@ pub struct ProjectorConfig {
 impl Default for ProjectorConfig {
     fn default() -> Self {
         Self {
-            name: "read_models".to_string(),
+            name: READ_MODELS.to_string(),
             batch_size: 500,
             idle_poll: Duration::from_secs(1),
             horizon_poll: Duration::from_millis(5),

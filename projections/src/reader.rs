@@ -230,27 +230,32 @@ async fn read_postgres(
 ) -> Result<Batch, sqlx::Error> {
     let types: Option<Vec<String>> = types.map(|t| t.iter().map(|s| s.to_string()).collect());
     // One round trip: the horizon, the events below it, and whether
-    // committed events wait beyond it. The left join keeps one row when
-    // there are no events, so horizon and flag always come back.
+    // committed events wait beyond it. Every subquery is uncorrelated, so it
+    // runs once (a per-row subplan here once cost a sequential scan per
+    // event); "pending" looks at the newest event only (a backward index
+    // scan). The left join keeps one row when there are no events, so
+    // horizon and flag always come back.
     let rows = sqlx::query(
         "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+              p AS (SELECT (SELECT transaction_id FROM events
+                             WHERE transaction_id >= (SELECT xmin FROM h)
+                               AND (transaction_id, global_position) > ($1::text::xid8, $2)
+                             ORDER BY transaction_id DESC, global_position DESC
+                             LIMIT 1) IS NOT NULL AS pending),
               e AS (SELECT transaction_id, global_position, event_id, aggregate_type,
                            aggregate_id, sequence, event_type, event_version, payload,
                            metadata, recorded_at
-                      FROM events, h
+                      FROM events
                      WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-                       AND transaction_id < h.xmin
+                       AND transaction_id < (SELECT xmin FROM h)
                        AND ($4::text[] IS NULL OR event_type = ANY($4))
                      ORDER BY transaction_id, global_position
                      LIMIT $3)
-         SELECT h.xmin::text::bigint AS horizon,
-                EXISTS (SELECT 1 FROM events
-                         WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-                           AND transaction_id >= h.xmin) AS pending,
+         SELECT h.xmin::text::bigint AS horizon, p.pending,
                 e.transaction_id::text::bigint AS tx, e.global_position, e.event_id,
                 e.aggregate_type, e.aggregate_id, e.sequence, e.event_type,
                 e.event_version, e.payload, e.metadata, e.recorded_at
-           FROM h LEFT JOIN e ON true
+           FROM h CROSS JOIN p LEFT JOIN e ON true
           ORDER BY e.transaction_id, e.global_position",
     )
     .bind(after.tx.to_string())

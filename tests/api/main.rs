@@ -16,6 +16,7 @@ mod openapi;
 mod operations;
 mod processes;
 mod read_models;
+mod rebuild;
 mod relay;
 mod sign_flow;
 mod throttling;

@@ -1,0 +1,47 @@
+-- The read models, version 1 (projections::schema::VERSION).
+-- Runs in the schema first on the search path: the live one, or the scratch
+-- schema a replay or verify builds in. Everything here can be rebuilt from
+-- the log; change it together with VERSION (a changed version makes the
+-- next start rebuild and swap the tables).
+
+CREATE TABLE IF NOT EXISTS users
+(
+    user_id              uuid PRIMARY KEY,
+    email                text        NOT NULL,
+    first_name           text        NOT NULL,
+    last_name            text        NOT NULL,
+    roles                jsonb       NOT NULL DEFAULT '[]',
+    email_verified       boolean     NOT NULL DEFAULT false,
+    locked_until         timestamptz,
+    sessions_valid_after timestamptz,
+    -- the one session exempt from that cutoff (the one a password was
+    -- changed from)
+    sessions_kept        uuid,
+    created_at           timestamptz NOT NULL,
+    updated_at           timestamptz NOT NULL,
+    -- the user stream's sequence last applied (idempotent re-application)
+    version              bigint      NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS users_email ON users (lower(email));
+CREATE INDEX IF NOT EXISTS users_created ON users (created_at, user_id);
+
+CREATE TABLE IF NOT EXISTS sessions
+(
+    session_id   uuid PRIMARY KEY,
+    user_id      uuid        NOT NULL,
+    surface      text        NOT NULL,
+    remember_me  boolean     NOT NULL,
+    client_ip    text,
+    user_agent   text,
+    auth_time    timestamptz NOT NULL,
+    started_at   timestamptz NOT NULL,
+    last_seen_at timestamptz NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    ended_at     timestamptz,
+    end_reason   text,
+    refreshes    integer     NOT NULL DEFAULT 0,
+    version      bigint      NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, started_at DESC);

@@ -1,0 +1,43 @@
+-- The read models, version 1 (projections::schema::VERSION); see
+-- postgres.sql. `{schema}` is `main` for the live tables or `temp` for the
+-- ones a replay or verify builds. Ids are UUID blobs, times RFC 3339 text,
+-- roles a JSON array.
+
+CREATE TABLE IF NOT EXISTS {schema}.users
+(
+    user_id              BLOB PRIMARY KEY,
+    email                TEXT    NOT NULL,
+    first_name           TEXT    NOT NULL,
+    last_name            TEXT    NOT NULL,
+    roles                TEXT    NOT NULL DEFAULT '[]',
+    email_verified       BOOLEAN NOT NULL DEFAULT false,
+    locked_until         TEXT,
+    sessions_valid_after TEXT,
+    sessions_kept        BLOB,
+    created_at           TEXT    NOT NULL,
+    updated_at           TEXT    NOT NULL,
+    version              INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS {schema}.users_email ON users (lower(email));
+CREATE INDEX IF NOT EXISTS {schema}.users_created ON users (created_at, user_id);
+
+CREATE TABLE IF NOT EXISTS {schema}.sessions
+(
+    session_id   BLOB PRIMARY KEY,
+    user_id      BLOB    NOT NULL,
+    surface      TEXT    NOT NULL,
+    remember_me  BOOLEAN NOT NULL,
+    client_ip    TEXT,
+    user_agent   TEXT,
+    auth_time    TEXT    NOT NULL,
+    started_at   TEXT    NOT NULL,
+    last_seen_at TEXT    NOT NULL,
+    expires_at   TEXT    NOT NULL,
+    ended_at     TEXT,
+    end_reason   TEXT,
+    refreshes    INTEGER NOT NULL DEFAULT 0,
+    version      INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS {schema}.sessions_user ON sessions (user_id, started_at DESC);

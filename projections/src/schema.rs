@@ -1,0 +1,72 @@
+//! The read-model tables: their DDL (per backend, in `projections/sql`),
+//! their version and what identifies their rows.
+//!
+//! The tables belong to the projections, not to the event store's
+//! migrations: they can always be rebuilt from the log. A replay or verify
+//! creates them again in a scratch space (a PostgreSQL schema, SQLite temp
+//! tables) from this same DDL; a start whose [`VERSION`] differs from the
+//! live one rebuilds them and swaps them in (see [`crate::rebuild`]).
+
+use crate::{Conn, Db};
+
+/// The version of the read-model tables this build writes. Bump it with any
+/// change to the DDL or to what the projection writes.
+pub const VERSION: i32 = 1;
+
+/// A read-model table.
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    /// Its name.
+    pub name: &'static str,
+    /// The columns that identify a row (shown when rows differ).
+    pub key: &'static [&'static str],
+}
+
+/// Every read-model table, in creation order.
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "users",
+        key: &["user_id"],
+    },
+    Table {
+        name: "sessions",
+        key: &["session_id"],
+    },
+];
+
+const POSTGRES: &str = include_str!("../sql/postgres.sql");
+const SQLITE: &str = include_str!("../sql/sqlite.sql");
+
+/// Creates the tables that do not exist yet: on PostgreSQL in the first
+/// schema of the connection's search path, on SQLite in `sqlite_schema`
+/// (`main` or `temp`).
+pub async fn create(conn: &mut Conn<'_>, sqlite_schema: &str) -> Result<(), sqlx::Error> {
+    match conn {
+        Conn::Postgres(conn) => {
+            sqlx::raw_sql(POSTGRES).execute(&mut **conn).await?;
+        }
+        Conn::Sqlite(conn) => {
+            let ddl = SQLITE.replace("{schema}", sqlite_schema);
+            sqlx::raw_sql(&ddl).execute(&mut **conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The version of the live tables (1 when none was recorded: the tables
+/// the first migrations created).
+pub async fn live_version(db: &Db) -> Result<i32, sqlx::Error> {
+    let version: Option<i32> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT version FROM read_model_schema")
+                .fetch_optional(pool)
+                .await?
+        }
+        Db::Sqlite { reader, .. } => {
+            sqlx::query_scalar("SELECT version FROM read_model_schema")
+                .fetch_optional(reader)
+                .await?
+        }
+    };
+    Ok(version.unwrap_or(1))
+}

@@ -1,0 +1,328 @@
+//! `eventauth replay` and `eventauth verify` on a store of 100,000 events
+//! (PostgreSQL), while the service runs and takes commands.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aggregates::{
+    EndReason, PasswordHash, Personal, SessionCutoff, SessionEvent, TokenHash, UserEvent,
+};
+use chrono::{TimeDelta, Utc};
+use projections::Db;
+use reqwest::StatusCode;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{eventauth_command, spawn_app, Backend, TestApp, TestDb};
+
+fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
+    eventauth_command()
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("EVENTAUTH_DB_MAX_CONNECTIONS", "3")
+        .env("EVENTAUTH_LOG_FORMAT", "json")
+        .output()
+        .expect("run the eventauth binary")
+}
+
+async fn eventauth_async(db: Arc<TestDb>, args: &'static [&'static str]) -> std::process::Output {
+    tokio::task::spawn_blocking(move || eventauth(&db, args))
+        .await
+        .expect("join")
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// One stored event row: aggregate type and id, sequence, type, payload.
+type Row = (&'static str, String, i64, String, Value);
+
+fn row<E: cqrs_es::DomainEvent>(kind: &'static str, id: Uuid, sequence: i64, event: &E) -> Row {
+    (
+        kind,
+        id.to_string(),
+        sequence,
+        event.event_type(),
+        serde_json::to_value(event).expect("event serializes"),
+    )
+}
+
+/// A user's life, as the service would have written it: registered, a
+/// session started, refreshed and ended; every fifth user changes their
+/// password while a second session is open (the cutoff ends it). Returns
+/// the user id and their events.
+fn life(i: usize) -> (Uuid, Vec<Row>) {
+    let user = Uuid::new_v4();
+    let at = Utc::now() - TimeDelta::days(1) + TimeDelta::milliseconds(i as i64);
+    let hash = TokenHash::new(format!("{:064x}", i));
+    let mut rows = vec![row(
+        "user",
+        user,
+        1,
+        &UserEvent::UserRegistered {
+            user_id: user,
+            email: Personal::new(format!("seed{i}@example.com")),
+            first_name: Personal::new(format!("Seed{i}")),
+            last_name: Personal::new("Person".to_string()),
+            password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+            roles: vec!["user".to_string()],
+            registered_at: at,
+        },
+    )];
+    let session = |id: Uuid, at| SessionEvent::SessionStarted {
+        session_id: id,
+        user_id: user,
+        surface: "ild".to_string(),
+        remember_me: i % 2 == 0,
+        refresh_token_hash: hash.clone(),
+        auth_time: at,
+        expires_at: at + TimeDelta::days(30),
+        client_ip: Personal::new(Some("192.0.2.7".to_string())),
+        user_agent: Personal::new(Some("seed".to_string())),
+        started_at: at,
+    };
+    let first = Uuid::new_v4();
+    rows.push(row("session", first, 1, &session(first, at)));
+    rows.push(row(
+        "session",
+        first,
+        2,
+        &SessionEvent::RefreshTokenRotated {
+            previous_hash: hash.clone(),
+            refresh_token_hash: hash.clone(),
+            at: at + TimeDelta::seconds(1),
+        },
+    ));
+    rows.push(row(
+        "session",
+        first,
+        3,
+        &SessionEvent::SessionEnded {
+            reason: EndReason::Logout,
+            at: at + TimeDelta::seconds(2),
+        },
+    ));
+    if i % 5 == 0 {
+        let second = Uuid::new_v4();
+        let later = at + TimeDelta::seconds(3);
+        rows.push(row("session", second, 1, &session(second, later)));
+        rows.push(row(
+            "user",
+            user,
+            2,
+            &UserEvent::PasswordChanged {
+                password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3"),
+                cutoff: SessionCutoff {
+                    after: later + TimeDelta::seconds(1),
+                    except: None,
+                },
+                at: later + TimeDelta::seconds(1),
+            },
+        ));
+    }
+    (user, rows)
+}
+
+/// Appends `events` (about) events straight to the store, in transactions
+/// of some thousands, while the service runs (its projector follows).
+async fn seed(db: &Db, events: usize) -> Vec<Uuid> {
+    let mut users = Vec::new();
+    let mut pending: Vec<Row> = Vec::new();
+    let mut written = 0;
+    let mut i = 0;
+    while written < events {
+        let (user, rows) = life(i);
+        i += 1;
+        users.push(user);
+        written += rows.len();
+        pending.extend(rows);
+        if pending.len() >= 5_000 || written >= events {
+            insert(db, std::mem::take(&mut pending)).await;
+        }
+    }
+    users
+}
+
+async fn insert(db: &Db, rows: Vec<Row>) {
+    match db {
+        Db::Postgres(pool) => {
+            let kinds: Vec<&str> = rows.iter().map(|r| r.0).collect();
+            let ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+            let sequences: Vec<i64> = rows.iter().map(|r| r.2).collect();
+            let types: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+            let payloads: Vec<&Value> = rows.iter().map(|r| &r.4).collect();
+            sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                     event_version, payload, metadata)
+                 SELECT t, i, s, e, '1', p, '{}'
+                   FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::jsonb[])
+                        AS u(t, i, s, e, p)",
+            )
+            .bind(kinds)
+            .bind(ids)
+            .bind(sequences)
+            .bind(types)
+            .bind(payloads)
+            .execute(pool)
+            .await
+            .expect("seed events");
+        }
+        Db::Sqlite { writer, .. } => {
+            let mut tx = writer.begin().await.expect("begin");
+            for (kind, id, sequence, event_type, payload) in rows {
+                sqlx::query(
+                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                         event_version, payload, metadata)
+                     VALUES (?1, ?2, ?3, ?4, '1', ?5, '{}')",
+                )
+                .bind(kind)
+                .bind(id)
+                .bind(sequence)
+                .bind(event_type)
+                .bind(payload.to_string())
+                .execute(&mut *tx)
+                .await
+                .expect("seed event");
+            }
+            tx.commit().await.expect("commit");
+        }
+    }
+}
+
+/// Runs one statement against the live store (as an intruder would).
+async fn write(db: &Db, sql: &str) -> u64 {
+    match db {
+        Db::Postgres(pool) => sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()),
+        Db::Sqlite { writer, .. } => sqlx::query(sql)
+            .execute(writer)
+            .await
+            .map(|d| d.rows_affected()),
+    }
+    .expect("tamper")
+}
+
+/// Waits until the live projector has applied every stored event.
+async fn projected(app: &TestApp) {
+    let db = app.app.store.db().clone();
+    for _ in 0..1_200 {
+        let behind = app
+            .app
+            .reader
+            .lag(
+                projections::projector::checkpoint(&db, "read_models")
+                    .await
+                    .expect("checkpoint"),
+            )
+            .await
+            .expect("lag")
+            .0;
+        if behind == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the projector did not catch up");
+}
+
+/// Commands while the replay runs: sign-ups, logins, refreshes, logouts.
+fn traffic(
+    app: Arc<TestApp>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<usize> {
+    tokio::spawn(async move {
+        let mut done = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let email = format!("live{done}-{}@example.com", Uuid::new_v4().simple());
+            let login = app.signed_in(&email, "correct horse").await;
+            let refreshed = app
+                .refresh(login["refreshToken"].as_str().expect("refresh"))
+                .await;
+            assert_eq!(refreshed.status(), StatusCode::OK);
+            let token = login["token"].as_str().expect("token");
+            let profile = app.get_auth("/user/profile", token).await;
+            assert_eq!(profile.status(), StatusCode::OK, "profile during replay");
+            done += 1;
+        }
+        done
+    })
+}
+
+on_both_backends!(replay_while_serving_matches_the_live_read_models_and_verify_finds_tampering);
+async fn replay_while_serving_matches_the_live_read_models_and_verify_finds_tampering(
+    backend: Backend,
+) {
+    let app = Arc::new(spawn_app(backend).await);
+    let db = app.db.clone();
+    // The issue's size on PostgreSQL; the embedded store, single-instance
+    // and slower to seed, with a fifth of it.
+    let events = match backend {
+        Backend::Postgres => 100_000,
+        Backend::Sqlite => 20_000,
+    };
+    let users = seed(app.app.store.db(), events).await;
+    assert!(app.event_count().await >= events as i64);
+    projected(&app).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM users").await,
+        users.len() as i64
+    );
+
+    // Replay while clients keep signing up, logging in and refreshing.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients = traffic(app.clone(), stop.clone());
+    let replay = eventauth_async(db.clone(), &["replay"]).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let signed_up = clients.await.expect("traffic");
+    assert!(replay.status.success(), "{}", stdout(&replay));
+    assert!(stdout(&replay).contains("replayed"), "{}", stdout(&replay));
+    assert!(signed_up > 0);
+
+    // Whatever was written during the replay is in the swapped-in tables.
+    projected(&app).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM users").await,
+        (users.len() + signed_up) as i64
+    );
+    let verify = eventauth_async(db.clone(), &["verify"]).await;
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    assert!(stdout(&verify).contains("users: identical"));
+    assert!(stdout(&verify).contains("sessions: identical"));
+
+    // The service keeps working on the new tables.
+    let login = app.signed_in("after@example.com", "correct horse").await;
+    let token = login["token"].as_str().expect("token");
+    let profile: Value = app
+        .get_auth("/user/profile", token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(profile["email"], "after@example.com", "{profile}");
+
+    // Tamper with a user row and remove a session row: verify names them.
+    let victim = users[7];
+    let db_handle = app.app.store.db().clone();
+    let changed = write(
+        &db_handle,
+        "UPDATE users SET first_name = 'Mallory' WHERE email = 'seed7@example.com'",
+    )
+    .await;
+    assert_eq!(changed, 1);
+    let removed = write(
+        &db_handle,
+        "DELETE FROM sessions WHERE session_id IN
+           (SELECT session_id FROM sessions WHERE client_ip = '192.0.2.7' LIMIT 1)",
+    )
+    .await;
+    assert_eq!(removed, 1);
+    let verify = eventauth_async(db, &["verify"]).await;
+    let report = stdout(&verify);
+    assert!(!verify.status.success(), "{report}");
+    assert!(report.contains("users: DIFFERENT"), "{report}");
+    assert!(report.contains(&victim.to_string()), "{report}");
+    assert!(report.contains("sessions: DIFFERENT"), "{report}");
+}
