@@ -42,9 +42,23 @@ struct Args {
     /// Commands for the commit → read-model scenario.
     #[arg(long, default_value_t = 1000)]
     commands: usize,
-    /// Scenarios to run (comma-separated): argon2,login,check,visibility.
-    #[arg(long, default_value = "argon2,login,check,visibility")]
+    /// Scenarios to run (comma-separated):
+    /// argon2,login,check,visibility,nats,relay,replay.
+    #[arg(long, default_value = "argon2,login,check,visibility,nats,relay,replay")]
     scenarios: String,
+    /// NATS server for the `nats` and `relay` scenarios (a stream of the
+    /// bench's own is created and deleted).
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// Commands per second in the `nats` scenario.
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    /// Events the `relay` scenario publishes.
+    #[arg(long, default_value_t = 100_000)]
+    relay_events: usize,
+    /// Events the `replay` scenario rebuilds.
+    #[arg(long, default_value_t = 1_000_000)]
+    replay_events: usize,
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +92,15 @@ async fn main() -> anyhow::Result<()> {
     config.database_url = Some(format!("{}/{db}", args.pg).into());
     config.log_format = "json".into();
     config.login_max_failures_per_ip = u32::MAX;
+    // The service relays to a stream of the bench's own (the `nats`
+    // scenario subscribes to it; every other scenario runs with the relay
+    // active, as in production).
+    let bench_id = uuid::Uuid::new_v4().simple().to_string();
+    let stream = format!("EVENTAUTH_BENCH_{}", &bench_id[..12]).to_uppercase();
+    let prefix = format!("eabench{}", &bench_id[..12]);
+    config.nats_url = Some(args.nats.clone());
+    config.nats_stream = stream.clone();
+    config.nats_subject_prefix = prefix.clone();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let argon = (
         config.argon2_memory_kib,
@@ -187,11 +210,60 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    if wanted.contains(&"nats") {
+        let mut lat = nats_latency(&app, &users, &args.nats, &prefix, args.rate, args.seconds).await?;
+        rows.push((
+            "commit → NATS subscriber".into(),
+            format!("p50 {:.2} ms", lat.percentile(0.5)),
+            format!(
+                "p99 {:.2} ms over {} commands at {}/s",
+                lat.percentile(0.99),
+                lat.0.len(),
+                args.rate
+            ),
+        ));
+        results.insert(
+            "nats".into(),
+            json!({ "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99),
+                    "commands": lat.0.len(), "rate": args.rate }),
+        );
+    }
+
     let _ = stop_tx.send(());
     let _ = server.await;
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .execute(&mut admin)
         .await;
+    if let Ok(client) = async_nats::connect(&args.nats).await {
+        let _ = async_nats::jetstream::new(client).delete_stream(&stream).await;
+    }
+
+    if wanted.contains(&"relay") {
+        let (events, seconds) = relay_throughput(&args, &mut admin).await?;
+        let rate = events as f64 / seconds;
+        rows.push((
+            "relay to JetStream events/s".into(),
+            format!("{rate:.0}"),
+            format!("{events} events in {seconds:.1} s"),
+        ));
+        results.insert(
+            "relay".into(),
+            json!({ "events": events, "seconds": seconds, "per_s": rate }),
+        );
+    }
+    if wanted.contains(&"replay") {
+        let (events, seconds) = replay_rate(&args, &mut admin).await?;
+        let rate = events as f64 / seconds;
+        rows.push((
+            "replay into fresh read models events/s".into(),
+            format!("{rate:.0}"),
+            format!("{events} events in {seconds:.1} s"),
+        ));
+        results.insert(
+            "replay".into(),
+            json!({ "events": events, "seconds": seconds, "per_s": rate }),
+        );
+    }
 
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
     let mut out = String::new();
@@ -395,19 +467,7 @@ async fn bare_axum(
 /// the service's own read-your-writes wait observes it (position lookup
 /// included).
 async fn visibility(app: &App, users: &[String], commands: usize) -> anyhow::Result<Latencies> {
-    let mut ids = Vec::new();
-    for email in users {
-        let id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_one(
-                app.store
-                    .db()
-                    .postgres()
-                    .context("the bench runs on PostgreSQL")?,
-            )
-            .await?;
-        ids.push(id);
-    }
+    let ids = user_ids(app, users).await?;
     let metadata = RequestContext::system().metadata();
     let mut lat = Latencies::default();
     for i in 0..commands {
@@ -440,4 +500,217 @@ async fn visibility(app: &App, users: &[String], commands: usize) -> anyhow::Res
         lat.0.push(started.elapsed());
     }
     Ok(lat)
+}
+
+/// A scratch database on the bench's server holding a synthetic log of
+/// about `events` events; dropped by [`drop_database`].
+async fn synthetic_store(
+    args: &Args,
+    admin: &mut sqlx::PgConnection,
+    events: usize,
+) -> anyhow::Result<(String, projections::Db)> {
+    let name = format!("eventauth_bench_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut *admin)
+        .await?;
+    let url: secrecy::SecretString = format!("{}/{name}", args.pg).into();
+    let db = eventauth::store::connect(Some(&url), std::path::Path::new("."), 4).await?;
+    eventauth::store::migrate(&db).await?;
+    eprintln!("seeding {events} events…");
+    eventauth::ops::synthetic::append(&db, events).await?;
+    Ok((name, db))
+}
+
+async fn drop_database(admin: &mut sqlx::PgConnection, db: projections::Db, name: &str) {
+    db.close().await;
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(admin)
+        .await;
+}
+
+/// Events the relay publishes per second, from a store holding
+/// `--relay-events` to an empty stream, acknowledgements included.
+async fn relay_throughput(
+    args: &Args,
+    admin: &mut sqlx::PgConnection,
+) -> anyhow::Result<(u64, f64)> {
+    use eventauth::relay::{Relay, RelayConfig};
+    let (name, db) = synthetic_store(args, admin, args.relay_events).await?;
+    let head: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(db.postgres().context("PostgreSQL")?)
+        .await?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let stream = format!("EVENTAUTH_RELAYBENCH_{}", &id[..12]).to_uppercase();
+    let relay = Relay::new(
+        db.clone(),
+        RelayConfig {
+            url: args.nats.clone(),
+            stream: stream.clone(),
+            prefix: format!("earelay{}", &id[..12]),
+            duplicate_window: Duration::from_secs(120),
+        },
+        projections::Wake::new(),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let client = async_nats::connect(&args.nats).await?;
+    let js = async_nats::jetstream::new(client);
+    let started = Instant::now();
+    let task = tokio::spawn(relay.run(stopped));
+    let published = loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let count = match js.get_stream(&stream).await {
+            Ok(mut s) => s.info().await.map_or(0, |i| i.state.messages),
+            Err(_) => 0,
+        };
+        if count as i64 >= head {
+            break count;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(1800),
+            "the relay did not finish"
+        );
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    let _ = task.await;
+    let _ = js.delete_stream(&stream).await;
+    drop_database(admin, db, &name).await;
+    Ok((published, seconds))
+}
+
+/// `eventauth replay`'s rebuild of `--replay-events` events into fresh
+/// read models, swap included.
+async fn replay_rate(args: &Args, admin: &mut sqlx::PgConnection) -> anyhow::Result<(u64, f64)> {
+    let (name, db) = synthetic_store(args, admin, args.replay_events).await?;
+    let started = Instant::now();
+    let done = projections::rebuild::Scratch::create(&db)
+        .await?
+        .build_and_swap(&mut |_| {})
+        .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    drop_database(admin, db, &name).await;
+    Ok((done.applied, seconds))
+}
+
+/// Commands at `rate` per second for `seconds` (revoking sessions of the
+/// seeded users, one event each), and a plain NATS subscriber on the
+/// relay's subjects: the time from each command's commit returning to its
+/// message arriving.
+async fn nats_latency(
+    app: &App,
+    users: &[String],
+    nats: &str,
+    prefix: &str,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<Latencies> {
+    use futures::StreamExt;
+    use std::collections::HashMap;
+    let ids = user_ids(app, users).await?;
+    let client = async_nats::connect(nats).await?;
+    let mut subscription = client
+        .subscribe(format!("{prefix}.user.SessionsRevoked"))
+        .await?;
+    client.flush().await?;
+    let arrived: Arc<std::sync::Mutex<HashMap<(String, i64), Instant>>> = Arc::default();
+    let receiver = {
+        let arrived = arrived.clone();
+        tokio::spawn(async move {
+            while let Some(message) = subscription.next().await {
+                let now = Instant::now();
+                let Ok(event) = serde_json::from_slice::<Value>(&message.payload) else {
+                    continue;
+                };
+                let key = (
+                    event["subject"].as_str().unwrap_or_default().to_string(),
+                    event["eventauthsequence"].as_i64().unwrap_or_default(),
+                );
+                if let Ok(mut arrived) = arrived.lock() {
+                    arrived.insert(key, now);
+                }
+            }
+        })
+    };
+    let committed: Arc<std::sync::Mutex<HashMap<(String, i64), Instant>>> = Arc::default();
+    let metadata = RequestContext::system().metadata();
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    let total = rate * seconds;
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total as usize {
+        tick.tick().await;
+        let app = app.clone();
+        let id = ids[i % ids.len()].to_string();
+        let metadata = metadata.clone();
+        let committed = committed.clone();
+        let failed = failed.clone();
+        tasks.push(tokio::spawn(async move {
+            let outcome = app
+                .store
+                .execute::<User>(
+                    &id,
+                    UserCommand::RevokeSessions { keep_session: None },
+                    &metadata,
+                )
+                .await;
+            if outcome.is_err() {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Ok(Some(written)) = outcome.map(|c| c.written) {
+                if let Ok(mut committed) = committed.lock() {
+                    committed.insert(
+                        (written.aggregate_id, written.sequence as i64),
+                        Instant::now(),
+                    );
+                }
+            }
+        }));
+    }
+    futures::future::join_all(tasks).await;
+    // Let the last messages arrive.
+    let expected = committed.lock().map(|c| c.len()).unwrap_or_default();
+    for _ in 0..100 {
+        if arrived.lock().map(|a| a.len()).unwrap_or_default() >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    receiver.abort();
+    let committed = committed.lock().map(|c| c.clone()).unwrap_or_default();
+    let arrived = arrived.lock().map(|a| a.clone()).unwrap_or_default();
+    anyhow::ensure!(
+        arrived.len() >= committed.len(),
+        "{} of {} committed events reached NATS",
+        arrived.len(),
+        committed.len()
+    );
+    let mut lat = Latencies::default();
+    for (key, at) in committed {
+        if let Some(received) = arrived.get(&key) {
+            lat.0.push(received.saturating_duration_since(at));
+        }
+    }
+    let failed = failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        eprintln!("{failed} of {total} commands failed (not counted)");
+    }
+    Ok(lat)
+}
+
+/// The seeded users' ids, from the read model.
+async fn user_ids(app: &App, users: &[String]) -> anyhow::Result<Vec<uuid::Uuid>> {
+    let mut ids = Vec::new();
+    for email in users {
+        let id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(
+                app.store
+                    .db()
+                    .postgres()
+                    .context("the bench runs on PostgreSQL")?,
+            )
+            .await?;
+        ids.push(id);
+    }
+    Ok(ids)
 }

@@ -4,3 +4,4 @@
 pub mod export;
 pub mod history;
 pub mod rebuild;
+pub mod synthetic;

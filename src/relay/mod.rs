@@ -143,6 +143,13 @@ impl Relay {
         loop {
             wake.borrow_and_update();
             let batch = GlobalReader::read_from(&self.db, cursor, BATCH, None).await?;
+            // Pipelined: every publish of the batch goes out, then the
+            // acknowledgements are awaited in order. Each message names its
+            // predecessor (`Nats-Expected-Last-Msg-Id`), so if one is lost
+            // every later one is refused too: never a gap, and the batch is
+            // republished from where the stream stands.
+            let mut acks = Vec::with_capacity(batch.events.len());
+            let mut last_id = head.last_id.clone();
             for event in &batch.events {
                 let Some(data) = schema::public_data(event) else {
                     tracing::error!(event_id = %event.event_id, "relay skipped an undecodable event");
@@ -153,30 +160,33 @@ impl Relay {
                     "{}.{}.{}",
                     self.config.prefix, event.aggregate_type, event.event_type
                 );
+                let id = event.event_id.to_string();
                 let mut headers = HeaderMap::new();
-                headers.insert(NATS_MESSAGE_ID, event.event_id.to_string().as_str());
-                if let Some(last) = &head.last_id {
+                headers.insert(NATS_MESSAGE_ID, id.as_str());
+                if let Some(last) = &last_id {
                     headers.insert(NATS_EXPECTED_LAST_MESSAGE_ID, last.as_str());
                 }
                 let payload = serde_json::to_vec(&envelope)?;
                 let ack = js
                     .publish_with_headers(subject, headers, payload.into())
-                    .await;
-                let acked = match ack {
-                    Ok(future) => future.await,
-                    Err(error) => Err(error),
-                };
-                match acked {
+                    .await
+                    .context("publishing")?;
+                acks.push((ack, event.cursor, id.clone()));
+                last_id = Some(id);
+            }
+            for (ack, cursor, id) in acks {
+                match ack.await {
                     Ok(_) => {
                         head = StreamHead {
-                            cursor: event.cursor,
-                            last_id: Some(event.event_id.to_string()),
+                            cursor,
+                            last_id: Some(id),
                         };
                     }
                     Err(error) if error.kind() == PublishErrorKind::WrongLastMessageId => {
-                        // Another relay published meanwhile: start over from
+                        // Another relay published meanwhile, or an earlier
+                        // message of this batch was lost: start over from
                         // where the stream stands.
-                        anyhow::bail!("fenced by another relay");
+                        anyhow::bail!("fenced: the stream moved on without us");
                     }
                     Err(error) => return Err(error).context("publishing"),
                 }
