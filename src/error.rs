@@ -141,6 +141,19 @@ impl From<DomainError> for Error {
             | DomainError::SessionExpired
             | DomainError::SessionRevoked
             | DomainError::InvalidRefreshToken => Self::Unauthenticated,
+            DomainError::InvalidToken => Self::invalid_field(
+                "token",
+                "INVALID_TOKEN",
+                "The link is invalid or has already been used",
+            ),
+            DomainError::TokenExpired => {
+                Self::invalid_field("token", "TOKEN_EXPIRED", "The link has expired")
+            }
+            DomainError::AlreadyVerified => Self::invalid_field(
+                "token",
+                "ALREADY_VERIFIED",
+                "The email address is already verified",
+            ),
         }
     }
 }

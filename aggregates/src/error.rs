@@ -43,4 +43,14 @@ pub enum DomainError {
     /// The presented refresh token is not one this session ever issued.
     #[error("invalid refresh token")]
     InvalidRefreshToken,
+    /// A verification or reset token that is not the outstanding one of
+    /// its purpose (wrong, already used, replaced by a newer one).
+    #[error("invalid or already used token")]
+    InvalidToken,
+    /// The token was right but is past its expiry.
+    #[error("the token has expired")]
+    TokenExpired,
+    /// The email address is verified already.
+    #[error("the email address is already verified")]
+    AlreadyVerified,
 }

@@ -47,6 +47,15 @@ impl TokenHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `other` is the same digest (compared in constant time; an
+    /// empty digest matches nothing).
+    pub fn matches(&self, other: &TokenHash) -> bool {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        !a.is_empty()
+            && a.len() == b.len()
+            && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+    }
 }
 
 impl fmt::Debug for TokenHash {

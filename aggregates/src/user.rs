@@ -12,7 +12,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{DomainError, PasswordHash, Personal, Services};
+use crate::{DomainError, PasswordHash, Personal, Services, TokenHash};
 
 /// "Every session of this user that authenticated before `after` is over",
 /// except the one the user is acting from (a password change keeps it).
@@ -78,6 +78,63 @@ pub enum UserCommand {
         /// A session to keep.
         keep_session: Option<Uuid>,
     },
+    /// A verification mail goes out with a new token (replacing any
+    /// earlier one).
+    IssueEmailVerification {
+        /// SHA-256 of the token (the token itself is only in the mail).
+        token_hash: TokenHash,
+        /// When it stops working.
+        expires_at: DateTime<Utc>,
+    },
+    /// The token from the verification mail came back.
+    VerifyEmail {
+        /// SHA-256 of the presented token.
+        token_hash: TokenHash,
+    },
+    /// A reset mail goes out with a new token (replacing any earlier one).
+    IssuePasswordReset {
+        /// SHA-256 of the token.
+        token_hash: TokenHash,
+        /// When it stops working.
+        expires_at: DateTime<Utc>,
+    },
+    /// The token from the reset mail came back with a new password: it
+    /// replaces the old one and every session ends.
+    ResetPassword {
+        /// SHA-256 of the presented token.
+        token_hash: TokenHash,
+        /// The new hash, computed before the command.
+        new_password_hash: PasswordHash,
+    },
+}
+
+/// An outstanding single-use token (email verification or password reset).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingToken {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl PendingToken {
+    /// Checks a presented token against this one at `now`.
+    fn check(
+        this: Option<&Self>,
+        presented: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        match this {
+            Some(pending) if pending.token_hash.matches(presented) => {
+                if now < pending.expires_at {
+                    Ok(())
+                } else {
+                    Err(DomainError::TokenExpired)
+                }
+            }
+            _ => Err(DomainError::InvalidToken),
+        }
+    }
 }
 
 /// What happened to a user. Version 1 of each.
@@ -132,6 +189,38 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A verification mail was sent; only its token's hash is kept.
+    EmailVerificationIssued {
+        /// SHA-256 of the token.
+        token_hash: TokenHash,
+        /// When it stops working.
+        expires_at: DateTime<Utc>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The email address was verified (its token is used up).
+    EmailVerified {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A password-reset mail was sent; only its token's hash is kept.
+    PasswordResetIssued {
+        /// SHA-256 of the token.
+        token_hash: TokenHash,
+        /// When it stops working.
+        expires_at: DateTime<Utc>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The password was reset with a mailed token; every session ended.
+    PasswordReset {
+        /// The new hash.
+        password_hash: PasswordHash,
+        /// Every session that authenticated before this is over.
+        cutoff: SessionCutoff,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for UserEvent {
@@ -142,6 +231,10 @@ impl DomainEvent for UserEvent {
             Self::PasswordChanged { .. } => "PasswordChanged",
             Self::PasswordRehashed { .. } => "PasswordRehashed",
             Self::SessionsRevoked { .. } => "SessionsRevoked",
+            Self::EmailVerificationIssued { .. } => "EmailVerificationIssued",
+            Self::EmailVerified { .. } => "EmailVerified",
+            Self::PasswordResetIssued { .. } => "PasswordResetIssued",
+            Self::PasswordReset { .. } => "PasswordReset",
         }
         .to_string()
     }
@@ -155,9 +248,9 @@ impl UserEvent {
     /// The cutoff this event sets, if it sets one.
     pub fn cutoff(&self) -> Option<SessionCutoff> {
         match self {
-            Self::PasswordChanged { cutoff, .. } | Self::SessionsRevoked { cutoff, .. } => {
-                Some(*cutoff)
-            }
+            Self::PasswordChanged { cutoff, .. }
+            | Self::SessionsRevoked { cutoff, .. }
+            | Self::PasswordReset { cutoff, .. } => Some(*cutoff),
             _ => None,
         }
     }
@@ -177,6 +270,10 @@ pub struct User {
     email_verified: bool,
     locked_until: Option<DateTime<Utc>>,
     cutoff: Option<SessionCutoff>,
+    #[serde(default)]
+    pending_verification: Option<PendingToken>,
+    #[serde(default)]
+    pending_reset: Option<PendingToken>,
 }
 
 impl User {
@@ -347,6 +444,54 @@ impl Aggregate for User {
                 };
                 sink.write(event, self).await;
             }
+            UserCommand::IssueEmailVerification {
+                token_hash,
+                expires_at,
+            } => {
+                self.require_registered()?;
+                if self.email_verified {
+                    return Err(DomainError::AlreadyVerified);
+                }
+                let event = UserEvent::EmailVerificationIssued {
+                    token_hash,
+                    expires_at,
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
+            UserCommand::VerifyEmail { token_hash } => {
+                self.require_registered()?;
+                PendingToken::check(self.pending_verification.as_ref(), &token_hash, now)?;
+                sink.write(UserEvent::EmailVerified { at: now }, self).await;
+            }
+            UserCommand::IssuePasswordReset {
+                token_hash,
+                expires_at,
+            } => {
+                self.require_registered()?;
+                let event = UserEvent::PasswordResetIssued {
+                    token_hash,
+                    expires_at,
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
+            UserCommand::ResetPassword {
+                token_hash,
+                new_password_hash,
+            } => {
+                self.require_registered()?;
+                PendingToken::check(self.pending_reset.as_ref(), &token_hash, now)?;
+                let event = UserEvent::PasswordReset {
+                    password_hash: new_password_hash,
+                    cutoff: SessionCutoff {
+                        after: now,
+                        except: None,
+                    },
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
         }
         Ok(())
     }
@@ -388,6 +533,41 @@ impl Aggregate for User {
             }
             UserEvent::SessionsRevoked { cutoff, at } => {
                 self.cutoff = Some(cutoff);
+                self.updated_at = Some(at);
+            }
+            UserEvent::EmailVerificationIssued {
+                token_hash,
+                expires_at,
+                ..
+            } => {
+                self.pending_verification = Some(PendingToken {
+                    token_hash,
+                    expires_at,
+                });
+            }
+            UserEvent::EmailVerified { at } => {
+                self.email_verified = true;
+                self.pending_verification = None;
+                self.updated_at = Some(at);
+            }
+            UserEvent::PasswordResetIssued {
+                token_hash,
+                expires_at,
+                ..
+            } => {
+                self.pending_reset = Some(PendingToken {
+                    token_hash,
+                    expires_at,
+                });
+            }
+            UserEvent::PasswordReset {
+                password_hash,
+                cutoff,
+                at,
+            } => {
+                self.password_hash = password_hash;
+                self.cutoff = Some(cutoff);
+                self.pending_reset = None;
                 self.updated_at = Some(at);
             }
         }

@@ -73,10 +73,23 @@ pub async fn apply(
                 version
             )?;
         }
-        UserEvent::PasswordRehashed { .. } => {
+        UserEvent::PasswordRehashed { .. }
+        | UserEvent::EmailVerificationIssued { .. }
+        | UserEvent::PasswordResetIssued { .. } => {
             bump_version(conn, user_id, version).await?;
         }
+        UserEvent::EmailVerified { at } => {
+            execute!(
+                conn,
+                "UPDATE users SET email_verified = true, updated_at = $2, version = $3
+                  WHERE user_id = $1 AND version < $3",
+                user_id,
+                at,
+                version
+            )?;
+        }
         UserEvent::PasswordChanged { cutoff, at, .. }
+        | UserEvent::PasswordReset { cutoff, at, .. }
         | UserEvent::SessionsRevoked { cutoff, at } => {
             let changed = execute!(
                 conn,

@@ -26,6 +26,7 @@ use super::throttle::Throttle;
 const TYPES: &[&str] = &[
     "SessionEnded",
     "PasswordChanged",
+    "PasswordReset",
     "SessionsRevoked",
     "LoginLockedOut",
 ];

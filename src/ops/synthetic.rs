@@ -169,4 +169,3 @@ async fn insert(db: &Db, rows: Vec<Row>) -> Result<(), sqlx::Error> {
     }
     Ok(())
 }
-

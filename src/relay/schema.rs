@@ -37,6 +37,14 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             UserEvent::SessionsRevoked { cutoff, at } => json!({
                 "userId": id, "sessionsValidAfter": cutoff.after, "keptSession": cutoff.except, "at": at
             }),
+            UserEvent::EmailVerificationIssued { expires_at, at, .. }
+            | UserEvent::PasswordResetIssued { expires_at, at, .. } => {
+                json!({ "userId": id, "expiresAt": expires_at, "at": at })
+            }
+            UserEvent::EmailVerified { at } => json!({ "userId": id, "at": at }),
+            UserEvent::PasswordReset { cutoff, at, .. } => json!({
+                "userId": id, "sessionsValidAfter": cutoff.after, "keptSession": cutoff.except, "at": at
+            }),
         },
         Session::TYPE => match event.decode::<SessionEvent>().ok()? {
             SessionEvent::SessionStarted {
