@@ -613,6 +613,15 @@ async fn nats_latency(
     // Commands on many users, as in production: one user's commands in
     // quick succession would conflict (optimistic concurrency) and retry.
     let ids = eventauth::ops::synthetic::append(app.store.db(), (rate as usize) * 4).await?;
+    // Start once the relay has published the seeding.
+    if let Some(relayed) = &app.relayed {
+        for _ in 0..600 {
+            if app.reader.lag(*relayed.borrow()).await?.0 == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let client = async_nats::connect(nats).await?;
     let mut subscription = client
         .subscribe(format!("{prefix}.user.SessionsRevoked"))
