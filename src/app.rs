@@ -36,6 +36,8 @@ pub struct Inner {
     pub throttle: Arc<Throttle>,
     /// Ended sessions and cutoffs.
     pub denylist: Arc<DenyList>,
+    /// Outgoing mail.
+    pub outbox: crate::mail::Outbox,
     /// Pokes local readers after a commit.
     pub wake: Wake,
     /// The read-model checkpoint as this instance knows it.

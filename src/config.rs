@@ -43,6 +43,41 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_NATS_DUPLICATE_WINDOW", default_value_t = 120)]
     pub nats_duplicate_window: u64,
 
+    /// SMTP server for outgoing mail: `smtps://user:pass@host` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), plain
+    /// `smtp://host:port` (unencrypted: a local relay only). Unset: mail
+    /// stays in the `mail_outbox` table for an operator to read.
+    #[arg(long, env = "EVENTAUTH_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "EVENTAUTH_MAIL_FROM",
+        default_value = "eventauth <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Link in the verification mail; `{token}` is replaced by the token.
+    #[arg(
+        long,
+        env = "EVENTAUTH_VERIFY_LINK",
+        default_value = "http://localhost:8080/verify?token={token}"
+    )]
+    pub verify_link: String,
+
+    /// Link in the password-reset mail; `{token}` is replaced by the token.
+    #[arg(
+        long,
+        env = "EVENTAUTH_RESET_LINK",
+        default_value = "http://localhost:8080/reset/{token}"
+    )]
+    pub reset_link: String,
+
+    /// Lifetime of verification and reset tokens, seconds.
+    #[arg(long, env = "EVENTAUTH_MAIL_TOKEN_TTL", default_value_t = 3600)]
+    pub mail_token_ttl: u64,
+
     /// Maximum database connections of this instance.
     #[arg(long, env = "EVENTAUTH_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -202,6 +237,11 @@ impl Config {
     /// Access-token lifetime.
     pub fn access_token_ttl(&self) -> Duration {
         Duration::from_secs(self.access_token_ttl)
+    }
+
+    /// Lifetime of verification and reset tokens.
+    pub fn mail_token_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.mail_token_ttl.clamp(1, 7 * 24 * 3600) as i64)
     }
 
     /// Read-your-writes bound.

@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod input;
+pub mod mail;
 pub mod observe;
 pub mod ops;
 pub mod relay;

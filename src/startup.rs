@@ -102,6 +102,7 @@ impl Runtime {
             passwords,
             throttle,
             denylist: denylist.clone(),
+            outbox: crate::mail::Outbox::new(db.clone()),
             wake: wake.clone(),
             projected: projector.progress(),
             fed: feed.progress(),
@@ -134,6 +135,14 @@ impl Runtime {
         // the embedded store has no other writer (local commits poke).
         if let Some(relay) = relay {
             tasks.push(tokio::spawn(relay.run(stopped.clone())));
+        }
+        if let Some(url) = &app.config.smtp_url {
+            let mailer = crate::mail::SmtpMailer::new(url, &app.config.mail_from)?;
+            tasks.push(tokio::spawn(crate::mail::run_sender(
+                app.outbox.clone(),
+                Box::new(mailer),
+                stopped.clone(),
+            )));
         }
         if let Some(pool) = db.postgres() {
             tasks.push(tokio::spawn(

@@ -211,8 +211,7 @@ impl Tokens {
 
     /// A new random refresh token for a session.
     pub fn new_refresh(&self, session_id: Uuid) -> String {
-        let secret: [u8; 32] = rand::random();
-        format!("{}.{}", session_id.simple(), URL_SAFE_NO_PAD.encode(secret))
+        new_opaque(session_id)
     }
 
     /// The successor of a refresh token (deterministic, keyed).
@@ -229,12 +228,25 @@ impl Tokens {
 
     /// The session a refresh token belongs to, if it is well-formed.
     pub fn refresh_session(token: &str) -> Option<Uuid> {
-        let (session, secret) = token.split_once('.')?;
-        if session.len() != 32 || secret.len() != 43 {
-            return None;
-        }
-        Uuid::try_parse(session).ok()
+        opaque_owner(token)
     }
+}
+
+/// A new opaque token naming the aggregate it belongs to:
+/// `<owner id, 32 hex>.<256 random bits, base64url>` (refresh tokens,
+/// email-verification and password-reset tokens). Only its hash is stored.
+pub fn new_opaque(owner: Uuid) -> String {
+    let secret: [u8; 32] = rand::random();
+    format!("{}.{}", owner.simple(), URL_SAFE_NO_PAD.encode(secret))
+}
+
+/// The owner an opaque token names, if it is well-formed.
+pub fn opaque_owner(token: &str) -> Option<Uuid> {
+    let (owner, secret) = token.split_once('.')?;
+    if owner.len() != 32 || secret.len() != 43 {
+        return None;
+    }
+    Uuid::try_parse(owner).ok()
 }
 
 /// The stored form of an opaque token.

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod context;
+pub mod recovery;
 pub mod sessions;
 pub mod users;
 

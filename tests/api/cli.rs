@@ -181,7 +181,15 @@ async fn history_shows_a_users_timeline_with_sessions_and_their_state_at_a_time(
         .iter()
         .map(|e| e["eventType"].as_str().expect("type"))
         .collect();
-    assert_eq!(types, ["UserRegistered", "SessionStarted", "SessionEnded"]);
+    assert_eq!(
+        types,
+        [
+            "UserRegistered",
+            "EmailVerificationIssued",
+            "SessionStarted",
+            "SessionEnded"
+        ]
+    );
 
     let at = while_logged_in.to_rfc3339();
     let then = eventauth(&db, &["history", &user_id, "--at", &at]);

@@ -17,6 +17,7 @@ mod operations;
 mod processes;
 mod read_models;
 mod rebuild;
+mod recovery;
 mod relay;
 mod sign_flow;
 mod throttling;

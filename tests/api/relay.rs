@@ -149,7 +149,8 @@ async fn every_event_reaches_jetstream_once_in_global_order_as_a_cloudevent_with
     let secrets = app
         .strings(
             "SELECT CAST(payload AS text) FROM events WHERE event_type IN
-               ('UserRegistered', 'SessionStarted', 'RefreshTokenRotated')",
+               ('UserRegistered', 'SessionStarted', 'RefreshTokenRotated',
+                'EmailVerificationIssued', 'PasswordResetIssued', 'PasswordReset')",
         )
         .await;
     assert!(!secrets.is_empty());
@@ -159,7 +160,12 @@ async fn every_event_reaches_jetstream_once_in_global_order_as_a_cloudevent_with
             .as_object()
             .and_then(|o| o.values().next())
             .expect("event");
-        for field in ["password_hash", "refresh_token_hash", "previous_hash"] {
+        for field in [
+            "password_hash",
+            "refresh_token_hash",
+            "previous_hash",
+            "token_hash",
+        ] {
             if let Some(secret) = event[field].as_str() {
                 assert!(!everything.contains(secret), "{field} leaked to NATS");
             }

@@ -255,3 +255,97 @@ mod tests {
         assert!(!printed.contains("hunter22"), "{printed}");
     }
 }
+
+/// `POST /sign/verify` body.
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyRequest {
+    /// The token from the verification mail.
+    #[schema(required)]
+    token: Option<String>,
+}
+
+crate::redacted_debug!(VerifyRequest {});
+
+/// Verifies the email address with the token from the verification mail
+/// (single use, expires after `EVENTAUTH_MAIL_TOKEN_TTL`, 1 hour by default).
+#[utoipa::path(post, path = "/sign/verify", tag = "ild", request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "Verified", body = IldMessage),
+        (status = 400, description = "Missing, wrong, used or expired token", body = IldErrorBody),
+    ))]
+pub async fn verify(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Body(body, ..): Body<VerifyRequest, Ild>,
+) -> Result<Json<IldMessage>, IldError> {
+    let token = required(body.token, "token")?;
+    crate::service::recovery::verify_email(&app, token.trim(), &ctx).await?;
+    Ok(Json(IldMessage::new("Email verified")))
+}
+
+/// `POST /sign/reset` body.
+#[derive(Deserialize, ToSchema)]
+pub struct ResetRequest {
+    /// The account's email address.
+    #[schema(example = "ada@example.com", required)]
+    email: Option<String>,
+}
+
+crate::redacted_debug!(ResetRequest {});
+
+/// The answer to every well-formed reset request.
+const RESET_SENT: &str = "If an account exists for this email, a reset link is on its way";
+
+/// Sends a password-reset link to the account's address. Answers the same
+/// whether or not an account exists (and at once: the work happens after
+/// the answer, so timing tells nothing either).
+#[utoipa::path(post, path = "/sign/reset", tag = "ild", request_body = ResetRequest,
+    responses(
+        (status = 200, description = "Accepted (whether or not the account exists)", body = IldMessage),
+        (status = 400, description = "Missing or malformed email", body = IldErrorBody),
+    ))]
+pub async fn reset(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Body(body, ..): Body<ResetRequest, Ild>,
+) -> Result<Json<IldMessage>, IldError> {
+    let email = Email::parse(&required(body.email, "email")?, "email")?;
+    tokio::spawn(async move {
+        if let Err(error) = crate::service::recovery::request_reset(&app, &email, &ctx).await {
+            tracing::error!(error = %error, "password reset not issued");
+        }
+    });
+    Ok(Json(IldMessage::new(RESET_SENT)))
+}
+
+/// `POST /sign/reset/{token}` body.
+#[derive(Deserialize, ToSchema)]
+pub struct ResetWithTokenRequest {
+    /// The new password, 8 characters to 1 KiB.
+    #[schema(required, format = Password)]
+    password: Option<String>,
+}
+
+crate::redacted_debug!(ResetWithTokenRequest {});
+
+/// Sets a new password with the token from the reset mail (single use,
+/// expiring); every session of the account ends.
+#[utoipa::path(post, path = "/sign/reset/{token}", tag = "ild", request_body = ResetWithTokenRequest,
+    params(("token" = String, Path, description = "The token from the reset mail")),
+    responses(
+        (status = 200, description = "Password replaced; all sessions ended", body = IldMessage),
+        (status = 400, description = "Weak password, or a wrong, used or expired token", body = IldErrorBody),
+        (status = 503, description = "Password hashing is saturated; see Retry-After", body = IldErrorBody),
+    ))]
+pub async fn reset_with_token(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    Body(body, ..): Body<ResetWithTokenRequest, Ild>,
+) -> Result<Json<IldMessage>, IldError> {
+    let password = Password::new_password(required(body.password, "password")?, "password")?;
+    crate::service::recovery::reset_password(&app, token.trim(), &password, &ctx).await?;
+    Ok(Json(IldMessage::new(
+        "Password changed; please sign in again",
+    )))
+}

@@ -1,0 +1,174 @@
+//! Email verification and password reset by mailed, single-use links.
+//!
+//! Tokens are opaque (`<user id>.<256 random bits>`, see
+//! [`crate::auth::tokens::new_opaque`]); only their SHA-256 is recorded,
+//! in the User's `EmailVerificationIssued` / `PasswordResetIssued` events,
+//! each replacing the previous one of its purpose. The plain token exists
+//! only in the mail (the outbox row, cleared once sent).
+
+use aggregates::{PasswordHash, User, UserCommand, UserEvent};
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::RequestContext;
+use crate::auth::tokens::{hash_token, new_opaque, opaque_owner};
+use crate::input::{Email, Password};
+use crate::mail::Mail;
+use crate::{App, Error};
+
+fn invalid_token() -> Error {
+    aggregates::DomainError::InvalidToken.into()
+}
+
+fn link(template: &str, token: &str) -> String {
+    template.replace("{token}", token)
+}
+
+/// Issues a verification token for `user_id` and queues its mail.
+pub async fn send_verification(
+    app: &App,
+    user_id: Uuid,
+    email: &str,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let token = new_opaque(user_id);
+    let expires_at = Utc::now() + app.config.mail_token_ttl();
+    app.store
+        .execute::<User>(
+            &user_id.to_string(),
+            UserCommand::IssueEmailVerification {
+                token_hash: hash_token(&token),
+                expires_at,
+            },
+            &ctx.metadata().acting_as(user_id),
+        )
+        .await?;
+    app.outbox
+        .queue(Mail {
+            purpose: "verify_email",
+            user_id: Some(user_id),
+            to: email.to_string(),
+            subject: "Confirm your email address".to_string(),
+            body: format!(
+                "Hello,\n\nplease confirm your email address by opening this link:\n\n{}\n\n\
+                 The link works once and expires at {} (UTC). If you did not sign up, ignore \
+                 this mail.\n",
+                link(&app.config.verify_link, &token),
+                expires_at.format("%Y-%m-%d %H:%M")
+            ),
+            expires_at,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Verifies the email of the user the token names.
+pub async fn verify_email(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Error> {
+    let user_id = opaque_owner(token).ok_or_else(invalid_token)?;
+    let committed = app
+        .store
+        .execute::<User>(
+            &user_id.to_string(),
+            UserCommand::VerifyEmail {
+                token_hash: hash_token(token),
+            },
+            &ctx.metadata().acting_as(user_id),
+        )
+        .await
+        .map_err(|error| match error {
+            Error::NotFound => invalid_token(),
+            other => other,
+        })?;
+    app.settle(committed.written.as_ref()).await
+}
+
+/// Issues a reset token for the account of `email`, if there is one, and
+/// queues its mail. Says nothing about whether there was one.
+pub async fn request_reset(app: &App, email: &Email, ctx: &RequestContext) -> Result<(), Error> {
+    let claim = app
+        .store
+        .load::<aggregates::IdentifierClaim>(&app.identifiers.email(email))
+        .await?;
+    let Some(user_id) = claim.state.owner() else {
+        return Ok(());
+    };
+    let user = app.store.load::<User>(&user_id.to_string()).await?;
+    if !user.state.is_registered() {
+        return Ok(());
+    }
+    let to = user.state.email().expose().clone();
+    let token = new_opaque(user_id);
+    let expires_at = Utc::now() + app.config.mail_token_ttl();
+    app.store
+        .execute_on::<User>(
+            &user_id.to_string(),
+            user,
+            UserCommand::IssuePasswordReset {
+                token_hash: hash_token(&token),
+                expires_at,
+            },
+            &ctx.metadata(),
+        )
+        .await?;
+    app.outbox
+        .queue(Mail {
+            purpose: "reset_password",
+            user_id: Some(user_id),
+            to,
+            subject: "Reset your password".to_string(),
+            body: format!(
+                "Hello,\n\nsomeone asked to reset the password of this account. To choose a new \
+                 password, open this link:\n\n{}\n\nThe link works once and expires at {} (UTC). \
+                 Setting a new password signs you out everywhere. If it was not you, ignore this \
+                 mail: your password stays as it is.\n",
+                link(&app.config.reset_link, &token),
+                expires_at.format("%Y-%m-%d %H:%M")
+            ),
+            expires_at,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Sets a new password with a reset token; every session of the user ends.
+pub async fn reset_password(
+    app: &App,
+    token: &str,
+    password: &Password,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let user_id = opaque_owner(token).ok_or_else(invalid_token)?;
+    let id = user_id.to_string();
+    let user = app.store.load::<User>(&id).await?;
+    if !user.state.is_registered() {
+        return Err(invalid_token());
+    }
+    let token_hash = hash_token(token);
+    // A wrong, used or expired token costs no hashing.
+    app.store
+        .check(
+            &user.state,
+            UserCommand::ResetPassword {
+                token_hash: token_hash.clone(),
+                new_password_hash: PasswordHash::default(),
+            },
+        )
+        .await?;
+    let new_password_hash = app.passwords.hash(password).await?;
+    let committed = app
+        .store
+        .execute_on::<User>(
+            &id,
+            user,
+            UserCommand::ResetPassword {
+                token_hash,
+                new_password_hash,
+            },
+            &ctx.metadata().acting_as(user_id),
+        )
+        .await?;
+    if let Some(cutoff) = committed.events.iter().find_map(UserEvent::cutoff) {
+        app.denylist.set_cutoff(user_id, cutoff);
+    }
+    app.settle(committed.written.as_ref()).await
+}
