@@ -98,6 +98,8 @@ pub enum UserCommand {
         /// When it stops working.
         expires_at: DateTime<Utc>,
     },
+    /// The user finished the tutorial (once; later calls change nothing).
+    CompleteTutorial,
     /// The token from the reset mail came back with a new password: it
     /// replaces the old one and every session ends.
     ResetPassword {
@@ -212,6 +214,11 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The user finished the tutorial.
+    TutorialCompleted {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The password was reset with a mailed token; every session ended.
     PasswordReset {
         /// The new hash.
@@ -235,6 +242,7 @@ impl DomainEvent for UserEvent {
             Self::EmailVerified { .. } => "EmailVerified",
             Self::PasswordResetIssued { .. } => "PasswordResetIssued",
             Self::PasswordReset { .. } => "PasswordReset",
+            Self::TutorialCompleted { .. } => "TutorialCompleted",
         }
         .to_string()
     }
@@ -274,6 +282,8 @@ pub struct User {
     pending_verification: Option<PendingToken>,
     #[serde(default)]
     pending_reset: Option<PendingToken>,
+    #[serde(default)]
+    tutorial_completed_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -320,6 +330,10 @@ impl User {
     /// The end of the current lockout, if one is running at `now`.
     pub fn locked_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.locked_until.filter(|until| *until > now)
+    }
+    /// When the user finished the tutorial.
+    pub fn tutorial_completed_at(&self) -> Option<DateTime<Utc>> {
+        self.tutorial_completed_at
     }
     /// The sessions cutoff, if one was ever set.
     pub fn cutoff(&self) -> Option<SessionCutoff> {
@@ -476,6 +490,13 @@ impl Aggregate for User {
                 };
                 sink.write(event, self).await;
             }
+            UserCommand::CompleteTutorial => {
+                self.require_registered()?;
+                if self.tutorial_completed_at.is_none() {
+                    sink.write(UserEvent::TutorialCompleted { at: now }, self)
+                        .await;
+                }
+            }
             UserCommand::ResetPassword {
                 token_hash,
                 new_password_hash,
@@ -559,6 +580,10 @@ impl Aggregate for User {
                     token_hash,
                     expires_at,
                 });
+            }
+            UserEvent::TutorialCompleted { at } => {
+                self.tutorial_completed_at = Some(at);
+                self.updated_at = Some(at);
             }
             UserEvent::PasswordReset {
                 password_hash,

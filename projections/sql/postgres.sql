@@ -1,4 +1,4 @@
--- The read models, version 1 (projections::schema::VERSION).
+-- The read models, version 2 (projections::schema::VERSION).
 -- Runs in the schema first on the search path: the live one, or the scratch
 -- schema a replay or verify builds in. Everything here can be rebuilt from
 -- the log; change it together with VERSION (a changed version makes the
@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS users
     -- the one session exempt from that cutoff (the one a password was
     -- changed from)
     sessions_kept        uuid,
+    tutorial_completed_at timestamptz,
     created_at           timestamptz NOT NULL,
     updated_at           timestamptz NOT NULL,
     -- the user stream's sequence last applied (idempotent re-application)

@@ -1,4 +1,4 @@
--- The read models, version 1 (projections::schema::VERSION); see
+-- The read models, version 2 (projections::schema::VERSION); see
 -- postgres.sql. `{schema}` is `main` for the live tables or `temp` for the
 -- ones a replay or verify builds. Ids are UUID blobs, times RFC 3339 text,
 -- roles a JSON array.
@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS {schema}.users
     locked_until         TEXT,
     sessions_valid_after TEXT,
     sessions_kept        BLOB,
+    tutorial_completed_at TEXT,
     created_at           TEXT    NOT NULL,
     updated_at           TEXT    NOT NULL,
     version              INTEGER NOT NULL

@@ -24,6 +24,8 @@ pub struct UserRow {
     pub email_verified: bool,
     /// End of the current lockout, if any.
     pub locked_until: Option<DateTime<Utc>>,
+    /// When the tutorial was finished.
+    pub tutorial_completed_at: Option<DateTime<Utc>>,
     /// Registration time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -78,6 +80,16 @@ pub async fn apply(
         | UserEvent::PasswordResetIssued { .. } => {
             bump_version(conn, user_id, version).await?;
         }
+        UserEvent::TutorialCompleted { at } => {
+            execute!(
+                conn,
+                "UPDATE users SET tutorial_completed_at = $2, updated_at = $2, version = $3
+                  WHERE user_id = $1 AND version < $3",
+                user_id,
+                at,
+                version
+            )?;
+        }
         UserEvent::EmailVerified { at } => {
             execute!(
                 conn,
@@ -126,7 +138,7 @@ pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error
         db,
         UserRow,
         "SELECT user_id, email, first_name, last_name, roles, email_verified, locked_until,
-                created_at, updated_at
+                tutorial_completed_at, created_at, updated_at
            FROM users WHERE user_id = $1",
         user_id
     )?;

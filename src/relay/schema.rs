@@ -41,7 +41,9 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             | UserEvent::PasswordResetIssued { expires_at, at, .. } => {
                 json!({ "userId": id, "expiresAt": expires_at, "at": at })
             }
-            UserEvent::EmailVerified { at } => json!({ "userId": id, "at": at }),
+            UserEvent::EmailVerified { at } | UserEvent::TutorialCompleted { at } => {
+                json!({ "userId": id, "at": at })
+            }
             UserEvent::PasswordReset { cutoff, at, .. } => json!({
                 "userId": id, "sessionsValidAfter": cutoff.after, "keptSession": cutoff.except, "at": at
             }),

@@ -22,6 +22,8 @@ pub struct UserView {
     pub roles: Vec<String>,
     /// Email verified.
     pub email_verified: bool,
+    /// Tutorial finished.
+    pub tutorial_completed: bool,
     /// Registered.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -37,6 +39,7 @@ impl From<UserRow> for UserView {
             last_name: row.last_name,
             roles: row.roles.0,
             email_verified: row.email_verified,
+            tutorial_completed: row.tutorial_completed_at.is_some(),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -53,6 +56,7 @@ impl UserView {
             last_name: user.last_name().expose().clone(),
             roles: user.roles().to_vec(),
             email_verified: user.email_verified(),
+            tutorial_completed: user.tutorial_completed_at().is_some(),
             created_at: user.registered_at()?,
             updated_at: user.updated_at()?,
         })
@@ -65,4 +69,21 @@ pub async fn find(app: &App, id: Uuid) -> Result<UserView, Error> {
         .await?
         .map(UserView::from)
         .ok_or(Error::NotFound)
+}
+
+/// Marks the caller's tutorial as finished (idempotent).
+pub async fn complete_tutorial(
+    app: &App,
+    principal: &super::sessions::Principal,
+    ctx: &super::RequestContext,
+) -> Result<(), Error> {
+    let committed = app
+        .store
+        .execute::<User>(
+            &principal.user_id.to_string(),
+            aggregates::UserCommand::CompleteTutorial,
+            &ctx.metadata().acting_as(principal.user_id),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await
 }

@@ -14,6 +14,7 @@ mod metrics;
 mod oauth;
 mod openapi;
 mod operations;
+mod own_account;
 mod processes;
 mod read_models;
 mod rebuild;

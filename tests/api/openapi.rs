@@ -110,6 +110,10 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("PUT", "/user/changepassword"),
         ("GET", "/user/profile"),
         ("GET", "/user/profile/{userId}"),
+        ("PUT", "/user/tutorial"),
+        ("GET", "/user/sessions"),
+        ("DELETE", "/user/sessions"),
+        ("DELETE", "/user/sessions/{sessionId}"),
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/health"),
         ("GET", "/ready"),
@@ -127,6 +131,7 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
     for (method, path) in &documented {
         let concrete = path
             .replace("{userId}", &uuid::Uuid::now_v7().to_string())
+            .replace("{sessionId}", &uuid::Uuid::now_v7().to_string())
             .replace("{token}", "not-a-token");
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let response = app

@@ -51,6 +51,9 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(user::change_password))
         .routes(routes!(user::profile))
         .routes(routes!(user::public_profile))
+        .routes(routes!(user::tutorial))
+        .routes(routes!(user::my_sessions, user::end_other_sessions))
+        .routes(routes!(user::end_session))
 }
 
 /// The ILD error shape.
@@ -110,6 +113,7 @@ pub struct IldUser {
     last_name: String,
     roles: Vec<String>,
     email_verified: bool,
+    tutorial_completed: bool,
     created_at: String,
     updated_at: String,
 }
@@ -123,6 +127,7 @@ impl From<UserView> for IldUser {
             last_name: user.last_name,
             roles: user.roles,
             email_verified: user.email_verified,
+            tutorial_completed: user.tutorial_completed,
             created_at: user.created_at.to_rfc3339(),
             updated_at: user.updated_at.to_rfc3339(),
         }

@@ -88,3 +88,102 @@ pub async fn public_profile(
     let user = users::find(&app, user_id).await?;
     Ok(Json(IldPublicUser::from(user)))
 }
+
+/// Marks the caller's tutorial as finished (idempotent).
+#[utoipa::path(put, path = "/user/tutorial", tag = "ild", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Recorded", body = IldMessage),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+    ))]
+pub async fn tutorial(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+) -> Result<Json<IldMessage>, IldError> {
+    users::complete_tutorial(&app, &principal, &ctx).await?;
+    Ok(Json(IldMessage::new("Tutorial completed")))
+}
+
+/// One of the caller's live sessions.
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IldSession {
+    id: String,
+    /// The API surface it was started through.
+    surface: String,
+    /// Client IP at login, where known.
+    ip: Option<String>,
+    /// User agent at login, where known.
+    user_agent: Option<String>,
+    started_at: String,
+    /// Last refresh.
+    last_seen_at: String,
+    expires_at: String,
+    /// Whether this is the session of the token used for this request.
+    current: bool,
+}
+
+/// The caller's live sessions, newest first (an eventauth addition to the
+/// ILD surface).
+#[utoipa::path(get, path = "/user/sessions", tag = "ild", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Live sessions", body = [IldSession]),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+    ))]
+pub async fn my_sessions(
+    State(app): State<App>,
+    Auth(principal, ..): Auth<Ild>,
+) -> Result<Json<Vec<IldSession>>, IldError> {
+    let sessions = sessions::list_own(&app, &principal).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| IldSession {
+                id: s.session_id.to_string(),
+                current: s.session_id == principal.session_id,
+                surface: s.surface,
+                ip: s.client_ip,
+                user_agent: s.user_agent,
+                started_at: s.started_at.to_rfc3339(),
+                last_seen_at: s.last_seen_at.to_rfc3339(),
+                expires_at: s.expires_at.to_rfc3339(),
+            })
+            .collect(),
+    ))
+}
+
+/// Ends one of the caller's sessions; its tokens stop working at once.
+#[utoipa::path(delete, path = "/user/sessions/{sessionId}", tag = "ild", security(("bearer" = [])),
+    params(("sessionId" = String, Path, description = "One of the caller's sessions")),
+    responses(
+        (status = 200, description = "Ended", body = IldMessage),
+        (status = 400, description = "Not a UUID", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 404, description = "Not a session of the caller", body = IldErrorBody),
+    ))]
+pub async fn end_session(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path(session_id): Path<String>,
+) -> Result<Json<IldMessage>, IldError> {
+    let session_id = Uuid::try_parse(&session_id)
+        .map_err(|_| Error::invalid_field("sessionId", "INVALID_ID", "sessionId must be a UUID"))?;
+    sessions::end_own(&app, &principal, session_id, &ctx).await?;
+    Ok(Json(IldMessage::new("Session ended")))
+}
+
+/// Signs the caller out everywhere else: every session but this one ends.
+#[utoipa::path(delete, path = "/user/sessions", tag = "ild", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every other session ended", body = IldMessage),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+    ))]
+pub async fn end_other_sessions(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+) -> Result<Json<IldMessage>, IldError> {
+    sessions::end_others(&app, &principal, &ctx).await?;
+    Ok(Json(IldMessage::new("Signed out everywhere else")))
+}
