@@ -131,7 +131,8 @@ impl From<DomainError> for Error {
                 "ALREADY_EXISTS",
                 "An account with this identifier already exists",
             ),
-            DomainError::UserNotFound => Self::NotFound,
+            DomainError::UserNotFound | DomainError::OrganizationNotFound => Self::NotFound,
+            DomainError::AlreadyExists => Self::Conflict,
             DomainError::AccountLocked { until } => Self::TooManyAttempts {
                 retry_after: (until - chrono::Utc::now()).to_std().unwrap_or_default(),
             },

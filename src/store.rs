@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aggregates::{DomainError, IdentifierClaim, LoginFailures, Services, Session, User};
+use aggregates::{
+    DomainError, IdentifierClaim, LoginFailures, Organization, Services, Session, User,
+};
 use anyhow::Context;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
@@ -136,6 +138,7 @@ stored!(User, users);
 stored!(Session, sessions);
 stored!(IdentifierClaim, claims);
 stored!(LoginFailures, login_failures);
+stored!(Organization, organizations);
 
 /// An aggregate as loaded, with the sequence of its last event.
 #[derive(Debug)]
@@ -173,6 +176,7 @@ pub struct Store {
     sessions: PersistedEventStore<Repo, Session>,
     claims: PersistedEventStore<Repo, IdentifierClaim>,
     login_failures: PersistedEventStore<Repo, LoginFailures>,
+    organizations: PersistedEventStore<Repo, Organization>,
     services: Services,
 }
 
@@ -194,6 +198,7 @@ impl Store {
             sessions: PersistedEventStore::new_event_store(repo()),
             claims: PersistedEventStore::new_event_store(repo()),
             login_failures: PersistedEventStore::new_event_store(repo()),
+            organizations: PersistedEventStore::new_event_store(repo()),
             db,
             services,
         }

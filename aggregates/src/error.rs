@@ -50,6 +50,12 @@ pub enum DomainError {
     /// The token was right but is past its expiry.
     #[error("the token has expired")]
     TokenExpired,
+    /// The thing to create exists already.
+    #[error("it already exists")]
+    AlreadyExists,
+    /// No such organization (or not of the kind asked for).
+    #[error("organization not found")]
+    OrganizationNotFound,
     /// The email address is verified already.
     #[error("the email address is already verified")]
     AlreadyVerified,

@@ -13,6 +13,7 @@
 pub mod claim;
 pub mod error;
 pub mod login_failures;
+pub mod organization;
 pub mod personal;
 pub mod secret;
 pub mod services;
@@ -22,6 +23,7 @@ pub mod user;
 pub use claim::{CheckedOwner, ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
 pub use error::DomainError;
 pub use login_failures::{LoginFailures, LoginFailuresCommand, LoginFailuresEvent};
+pub use organization::{Organization, OrganizationCommand, OrganizationEvent, OrganizationKind};
 pub use personal::Personal;
 pub use secret::{PasswordHash, TokenHash};
 pub use services::{Clock, Services, SystemClock};

@@ -100,6 +100,12 @@ pub enum UserCommand {
     },
     /// The user finished the tutorial (once; later calls change nothing).
     CompleteTutorial,
+    /// The user joins a community (checked to exist before); joining again
+    /// changes nothing.
+    JoinCommunity {
+        /// The community (an Organization of kind community).
+        community_id: Uuid,
+    },
     /// The token from the reset mail came back with a new password: it
     /// replaces the old one and every session ends.
     ResetPassword {
@@ -214,6 +220,13 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The user joined a community.
+    CommunityJoined {
+        /// The community.
+        community_id: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The user finished the tutorial.
     TutorialCompleted {
         /// When.
@@ -243,6 +256,7 @@ impl DomainEvent for UserEvent {
             Self::PasswordResetIssued { .. } => "PasswordResetIssued",
             Self::PasswordReset { .. } => "PasswordReset",
             Self::TutorialCompleted { .. } => "TutorialCompleted",
+            Self::CommunityJoined { .. } => "CommunityJoined",
         }
         .to_string()
     }
@@ -284,6 +298,8 @@ pub struct User {
     pending_reset: Option<PendingToken>,
     #[serde(default)]
     tutorial_completed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    communities: Vec<Uuid>,
 }
 
 impl User {
@@ -330,6 +346,10 @@ impl User {
     /// The end of the current lockout, if one is running at `now`.
     pub fn locked_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.locked_until.filter(|until| *until > now)
+    }
+    /// The communities the user joined, in order.
+    pub fn communities(&self) -> &[Uuid] {
+        &self.communities
     }
     /// When the user finished the tutorial.
     pub fn tutorial_completed_at(&self) -> Option<DateTime<Utc>> {
@@ -490,6 +510,16 @@ impl Aggregate for User {
                 };
                 sink.write(event, self).await;
             }
+            UserCommand::JoinCommunity { community_id } => {
+                self.require_registered()?;
+                if !self.communities.contains(&community_id) {
+                    let event = UserEvent::CommunityJoined {
+                        community_id,
+                        at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
             UserCommand::CompleteTutorial => {
                 self.require_registered()?;
                 if self.tutorial_completed_at.is_none() {
@@ -580,6 +610,10 @@ impl Aggregate for User {
                     token_hash,
                     expires_at,
                 });
+            }
+            UserEvent::CommunityJoined { community_id, at } => {
+                self.communities.push(community_id);
+                self.updated_at = Some(at);
             }
             UserEvent::TutorialCompleted { at } => {
                 self.tutorial_completed_at = Some(at);

@@ -1,4 +1,4 @@
--- The read models, version 2 (projections::schema::VERSION).
+-- The read models, version 3 (projections::schema::VERSION).
 -- Runs in the schema first on the search path: the live one, or the scratch
 -- schema a replay or verify builds in. Everything here can be rebuilt from
 -- the log; change it together with VERSION (a changed version makes the
@@ -46,3 +46,27 @@ CREATE TABLE IF NOT EXISTS sessions
 );
 
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, started_at DESC);
+
+CREATE TABLE IF NOT EXISTS organizations
+(
+    organization_id uuid PRIMARY KEY,
+    kind            text        NOT NULL,
+    name            text        NOT NULL,
+    description     text,
+    -- kept by the projection, so counting never scans memberships
+    members         bigint      NOT NULL DEFAULT 0,
+    created_at      timestamptz NOT NULL,
+    version         bigint      NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS organizations_kind ON organizations (kind, lower(name));
+
+CREATE TABLE IF NOT EXISTS memberships
+(
+    organization_id uuid        NOT NULL,
+    user_id         uuid        NOT NULL,
+    joined_at       timestamptz NOT NULL,
+    PRIMARY KEY (organization_id, user_id)
+);
+
+CREATE INDEX IF NOT EXISTS memberships_user ON memberships (user_id, joined_at);

@@ -1,4 +1,4 @@
--- The read models, version 2 (projections::schema::VERSION); see
+-- The read models, version 3 (projections::schema::VERSION); see
 -- postgres.sql. `{schema}` is `main` for the live tables or `temp` for the
 -- ones a replay or verify builds. Ids are UUID blobs, times RFC 3339 text,
 -- roles a JSON array.
@@ -42,3 +42,26 @@ CREATE TABLE IF NOT EXISTS {schema}.sessions
 );
 
 CREATE INDEX IF NOT EXISTS {schema}.sessions_user ON sessions (user_id, started_at DESC);
+
+CREATE TABLE IF NOT EXISTS {schema}.organizations
+(
+    organization_id BLOB PRIMARY KEY,
+    kind            TEXT    NOT NULL,
+    name            TEXT    NOT NULL,
+    description     TEXT,
+    members         INTEGER NOT NULL DEFAULT 0,
+    created_at      TEXT    NOT NULL,
+    version         INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS {schema}.organizations_kind ON organizations (kind, lower(name));
+
+CREATE TABLE IF NOT EXISTS {schema}.memberships
+(
+    organization_id BLOB NOT NULL,
+    user_id         BLOB NOT NULL,
+    joined_at       TEXT NOT NULL,
+    PRIMARY KEY (organization_id, user_id)
+);
+
+CREATE INDEX IF NOT EXISTS {schema}.memberships_user ON memberships (user_id, joined_at);

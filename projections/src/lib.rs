@@ -7,6 +7,7 @@
 
 pub mod cursor;
 pub mod db;
+pub mod organizations;
 pub mod projector;
 pub mod reader;
 pub mod rebuild;

@@ -14,12 +14,12 @@
 
 use std::time::Duration;
 
-use aggregates::{Session, User};
+use aggregates::{Organization, Session, User};
 use cqrs_es::Aggregate;
 use sqlx::{PgPool, Row, SqlitePool};
 use tokio::sync::watch;
 
-use crate::{sessions, users, Conn, Cursor, Db, GlobalReader, RecordedEvent, Wake};
+use crate::{organizations, sessions, users, Conn, Cursor, Db, GlobalReader, RecordedEvent, Wake};
 
 /// The read models' checkpoint row (and projector lock).
 pub const READ_MODELS: &str = "read_models";
@@ -337,6 +337,10 @@ pub async fn apply(conn: &mut Conn<'_>, event: &RecordedEvent) -> Result<(), sql
         },
         Session::TYPE => match event.decode() {
             Ok(payload) => return sessions::apply(conn, event, payload).await,
+            Err(error) => error,
+        },
+        Organization::TYPE => match event.decode() {
+            Ok(payload) => return organizations::apply(conn, event, payload).await,
             Err(error) => error,
         },
         _ => return Ok(()),

@@ -11,8 +11,8 @@ use crate::{Conn, Db};
 
 /// The version of the read-model tables this build writes. Bump it with any
 /// change to the DDL or to what the projection writes.
-/// 2: `users.tutorial_completed_at`.
-pub const VERSION: i32 = 2;
+/// 2: `users.tutorial_completed_at`. 3: `organizations`, `memberships`.
+pub const VERSION: i32 = 3;
 
 /// A read-model table.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +32,14 @@ pub const TABLES: &[Table] = &[
     Table {
         name: "sessions",
         key: &["session_id"],
+    },
+    Table {
+        name: "organizations",
+        key: &["organization_id"],
+    },
+    Table {
+        name: "memberships",
+        key: &["organization_id", "user_id"],
     },
 ];
 

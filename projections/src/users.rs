@@ -80,6 +80,10 @@ pub async fn apply(
         | UserEvent::PasswordResetIssued { .. } => {
             bump_version(conn, user_id, version).await?;
         }
+        UserEvent::CommunityJoined { community_id, at } => {
+            bump_version(conn, user_id, version).await?;
+            crate::organizations::add_member(conn, community_id, user_id, at).await?;
+        }
         UserEvent::TutorialCompleted { at } => {
             execute!(
                 conn,

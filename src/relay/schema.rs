@@ -5,8 +5,8 @@
 //! in docs/nats.md.
 
 use aggregates::{
-    ClaimEvent, IdentifierClaim, LoginFailures, LoginFailuresEvent, Session, SessionEvent, User,
-    UserEvent,
+    ClaimEvent, IdentifierClaim, LoginFailures, LoginFailuresEvent, Organization,
+    OrganizationEvent, Session, SessionEvent, User, UserEvent,
 };
 use cqrs_es::Aggregate;
 use projections::RecordedEvent;
@@ -44,6 +44,9 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             UserEvent::EmailVerified { at } | UserEvent::TutorialCompleted { at } => {
                 json!({ "userId": id, "at": at })
             }
+            UserEvent::CommunityJoined { community_id, at } => {
+                json!({ "userId": id, "communityId": community_id, "at": at })
+            }
             UserEvent::PasswordReset { cutoff, at, .. } => json!({
                 "userId": id, "sessionsValidAfter": cutoff.after, "keptSession": cutoff.except, "at": at
             }),
@@ -76,6 +79,18 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
                 at,
             } => json!({
                 "claimId": id, "userId": user_id, "kind": kind, "previousOwner": previous_owner, "at": at
+            }),
+        },
+        Organization::TYPE => match event.decode::<OrganizationEvent>().ok()? {
+            OrganizationEvent::OrganizationCreated {
+                kind,
+                name,
+                description,
+                at,
+                ..
+            } => json!({
+                "organizationId": id, "kind": kind.as_str(), "name": name,
+                "description": description, "createdAt": at
             }),
         },
         LoginFailures::TYPE => match event.decode::<LoginFailuresEvent>().ok()? {

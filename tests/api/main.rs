@@ -8,6 +8,7 @@
 mod helpers;
 
 mod cli;
+mod communities;
 mod concurrency;
 mod first_run;
 mod metrics;

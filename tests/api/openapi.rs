@@ -111,6 +111,8 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("GET", "/user/profile"),
         ("GET", "/user/profile/{userId}"),
         ("PUT", "/user/tutorial"),
+        ("PATCH", "/user/community/join/{communityId}"),
+        ("POST", "/admin/communities"),
         ("GET", "/user/sessions"),
         ("DELETE", "/user/sessions"),
         ("DELETE", "/user/sessions/{sessionId}"),
@@ -132,6 +134,7 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         let concrete = path
             .replace("{userId}", &uuid::Uuid::now_v7().to_string())
             .replace("{sessionId}", &uuid::Uuid::now_v7().to_string())
+            .replace("{communityId}", &uuid::Uuid::now_v7().to_string())
             .replace("{token}", "not-a-token");
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let response = app

@@ -54,6 +54,8 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(user::tutorial))
         .routes(routes!(user::my_sessions, user::end_other_sessions))
         .routes(routes!(user::end_session))
+        .routes(routes!(user::join_community))
+        .routes(routes!(user::create_community))
 }
 
 /// The ILD error shape.
@@ -116,6 +118,41 @@ pub struct IldUser {
     tutorial_completed: bool,
     created_at: String,
     updated_at: String,
+    /// The communities the user joined (on `GET /user/profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    communities: Option<Vec<IldCommunity>>,
+}
+
+/// A community.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IldCommunity {
+    id: String,
+    name: String,
+    description: Option<String>,
+    /// Members.
+    members: i64,
+    created_at: String,
+}
+
+impl From<crate::service::communities::CommunityView> for IldCommunity {
+    fn from(c: crate::service::communities::CommunityView) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.name,
+            description: c.description,
+            members: c.members,
+            created_at: c.created_at.to_rfc3339(),
+        }
+    }
+}
+
+impl IldUser {
+    /// With the user's communities.
+    pub fn with_communities(mut self, communities: Vec<IldCommunity>) -> Self {
+        self.communities = Some(communities);
+        self
+    }
 }
 
 impl From<UserView> for IldUser {
@@ -130,6 +167,7 @@ impl From<UserView> for IldUser {
             tutorial_completed: user.tutorial_completed,
             created_at: user.created_at.to_rfc3339(),
             updated_at: user.updated_at.to_rfc3339(),
+            communities: None,
         }
     }
 }

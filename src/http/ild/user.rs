@@ -7,10 +7,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Ild, IldError, IldErrorBody, IldMessage, IldPublicUser, IldUser};
+use super::{Ild, IldCommunity, IldError, IldErrorBody, IldMessage, IldPublicUser, IldUser};
 use crate::http::{Auth, Body, Ctx};
 use crate::input::Password;
-use crate::service::{sessions, users};
+use crate::service::{communities, sessions, users};
 use crate::{App, Error};
 
 /// `PUT /user/changepassword` body.
@@ -68,7 +68,10 @@ pub async fn profile(
     Auth(principal, ..): Auth<Ild>,
 ) -> Result<impl IntoResponse, IldError> {
     let user = users::find(&app, principal.user_id).await?;
-    Ok(Json(IldUser::from(user)))
+    let communities = communities::of_user(&app, principal.user_id).await?;
+    Ok(Json(IldUser::from(user).with_communities(
+        communities.into_iter().map(IldCommunity::from).collect(),
+    )))
 }
 
 /// Anyone's public profile: public fields only.
@@ -186,4 +189,64 @@ pub async fn end_other_sessions(
 ) -> Result<Json<IldMessage>, IldError> {
     sessions::end_others(&app, &principal, &ctx).await?;
     Ok(Json(IldMessage::new("Signed out everywhere else")))
+}
+
+/// The caller joins a community (idempotent).
+#[utoipa::path(patch, path = "/user/community/join/{communityId}", tag = "ild", security(("bearer" = [])),
+    params(("communityId" = String, Path, description = "The community's id (UUID)")),
+    responses(
+        (status = 200, description = "A member (now or already)", body = IldMessage),
+        (status = 400, description = "Not a UUID", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 404, description = "No such community", body = IldErrorBody),
+    ))]
+pub async fn join_community(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path(community_id): Path<String>,
+) -> Result<Json<IldMessage>, IldError> {
+    let community_id = Uuid::try_parse(&community_id).map_err(|_| {
+        Error::invalid_field("communityId", "INVALID_ID", "communityId must be a UUID")
+    })?;
+    communities::join(&app, &principal, community_id, &ctx).await?;
+    Ok(Json(IldMessage::new("Joined the community")))
+}
+
+/// `POST /admin/communities` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateCommunityRequest {
+    /// Display name, 1–100 characters.
+    #[schema(example = "Makers", required)]
+    name: Option<String>,
+    /// Free text, up to 2000 characters.
+    description: Option<String>,
+}
+
+/// Creates a community (administrators; an eventauth addition to the ILD
+/// surface, which has no endpoint for it).
+#[utoipa::path(post, path = "/admin/communities", tag = "ild", security(("bearer" = [])),
+    request_body = CreateCommunityRequest,
+    responses(
+        (status = 201, description = "Created", body = IldCommunity),
+        (status = 400, description = "Invalid name or description", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+    ))]
+pub async fn create_community(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Body(body, ..): Body<CreateCommunityRequest, Ild>,
+) -> Result<impl IntoResponse, IldError> {
+    communities::require_admin(&principal)?;
+    let name = body
+        .name
+        .ok_or_else(|| Error::invalid_field("name", "REQUIRED", "name is required"))?;
+    let community =
+        communities::create(&app, &principal, &name, body.description.as_deref(), &ctx).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(IldCommunity::from(community)),
+    ))
 }

@@ -1,0 +1,100 @@
+//! The `organizations` and `memberships` read models: communities (and
+//! later facilities), their member counts, and who belongs where.
+
+use aggregates::OrganizationEvent;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{execute, fetch_all, Conn, Db, RecordedEvent};
+
+/// One organization.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrganizationRow {
+    /// Id.
+    pub organization_id: Uuid,
+    /// `community`, …
+    pub kind: String,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Members (kept by the projection).
+    pub members: i64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Folds one organization event (idempotent).
+pub async fn apply(
+    conn: &mut Conn<'_>,
+    event: &RecordedEvent,
+    payload: OrganizationEvent,
+) -> Result<(), sqlx::Error> {
+    match payload {
+        OrganizationEvent::OrganizationCreated {
+            organization_id,
+            kind,
+            name,
+            description,
+            at,
+        } => {
+            execute!(
+                conn,
+                "INSERT INTO organizations (organization_id, kind, name, description, created_at,
+                                            version)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (organization_id) DO NOTHING",
+                organization_id,
+                kind.as_str(),
+                name,
+                description,
+                at,
+                event.sequence
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a membership; counts it once.
+pub async fn add_member(
+    conn: &mut Conn<'_>,
+    organization_id: Uuid,
+    user_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let added = execute!(
+        conn,
+        "INSERT INTO memberships (organization_id, user_id, joined_at) VALUES ($1, $2, $3)
+         ON CONFLICT (organization_id, user_id) DO NOTHING",
+        organization_id,
+        user_id,
+        at
+    )?;
+    if added > 0 {
+        execute!(
+            conn,
+            "UPDATE organizations SET members = members + 1 WHERE organization_id = $1",
+            organization_id
+        )?;
+    }
+    Ok(())
+}
+
+/// The organizations of `kind` a user belongs to, in joining order.
+pub async fn of_member(
+    db: &Db,
+    user_id: Uuid,
+    kind: &str,
+) -> Result<Vec<OrganizationRow>, sqlx::Error> {
+    fetch_all!(
+        db,
+        OrganizationRow,
+        "SELECT o.organization_id, o.kind, o.name, o.description, o.members, o.created_at
+           FROM memberships m JOIN organizations o ON o.organization_id = m.organization_id
+          WHERE m.user_id = $1 AND o.kind = $2
+          ORDER BY m.joined_at, o.organization_id",
+        user_id,
+        kind
+    )
+}

@@ -1,0 +1,137 @@
+//! Communities: Organizations of kind `community`, created by
+//! administrators, joined by users themselves.
+
+use aggregates::{Organization, OrganizationCommand, OrganizationKind, User, UserCommand};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::sessions::Principal;
+use super::RequestContext;
+use crate::{App, Error};
+
+/// A community as the service shows it.
+#[derive(Debug, Clone)]
+pub struct CommunityView {
+    /// Id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Members.
+    pub members: i64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<projections::organizations::OrganizationRow> for CommunityView {
+    fn from(row: projections::organizations::OrganizationRow) -> Self {
+        Self {
+            id: row.organization_id,
+            name: row.name,
+            description: row.description,
+            members: row.members,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// 403 unless the caller holds the `admin` role.
+pub fn require_admin(principal: &Principal) -> Result<(), Error> {
+    if principal.roles.iter().any(|role| role == "admin") {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// Creates a community (administrators only).
+pub async fn create(
+    app: &App,
+    principal: &Principal,
+    name: &str,
+    description: Option<&str>,
+    ctx: &RequestContext,
+) -> Result<CommunityView, Error> {
+    require_admin(principal)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid_field(
+            "name",
+            "INVALID_NAME",
+            "name must be 1 to 100 characters",
+        ));
+    }
+    let description = description.map(str::trim).filter(|d| !d.is_empty());
+    if description.is_some_and(|d| d.chars().count() > 2000) {
+        return Err(Error::invalid_field(
+            "description",
+            "TOO_LONG",
+            "description must be at most 2000 characters",
+        ));
+    }
+    let id = Uuid::now_v7();
+    let committed = app
+        .store
+        .create::<Organization>(
+            &id.to_string(),
+            OrganizationCommand::Create {
+                organization_id: id,
+                kind: OrganizationKind::Community,
+                name: name.to_string(),
+                description: description.map(str::to_string),
+            },
+            &ctx.metadata().acting_as(principal.user_id),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await?;
+    let created_at = committed
+        .events
+        .first()
+        .map(|aggregates::OrganizationEvent::OrganizationCreated { at, .. }| *at)
+        .unwrap_or_else(Utc::now);
+    Ok(CommunityView {
+        id,
+        name: name.to_string(),
+        description: description.map(str::to_string),
+        members: 0,
+        created_at,
+    })
+}
+
+/// The caller joins a community (404 when there is none with this id;
+/// joining again changes nothing).
+pub async fn join(
+    app: &App,
+    principal: &Principal,
+    community_id: Uuid,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let community = app
+        .store
+        .load::<Organization>(&community_id.to_string())
+        .await?;
+    if community.state.kind() != Some(OrganizationKind::Community) {
+        return Err(Error::NotFound);
+    }
+    let committed = app
+        .store
+        .execute::<User>(
+            &principal.user_id.to_string(),
+            UserCommand::JoinCommunity { community_id },
+            &ctx.metadata().acting_as(principal.user_id),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await
+}
+
+/// The communities a user belongs to, in joining order.
+pub async fn of_user(app: &App, user_id: Uuid) -> Result<Vec<CommunityView>, Error> {
+    Ok(
+        projections::organizations::of_member(app.store.db(), user_id, "community")
+            .await?
+            .into_iter()
+            .map(CommunityView::from)
+            .collect(),
+    )
+}
