@@ -760,3 +760,57 @@ async fn a_verified_email_gets_no_new_verification_and_unknown_users_nothing() {
         .await
         .then_expect_error(DomainError::UserNotFound);
 }
+
+// --- Tutorial and communities ------------------------------------------------
+
+#[tokio::test]
+async fn the_tutorial_is_completed_once() {
+    given_registered()
+        .when_async(UserCommand::CompleteTutorial)
+        .await
+        .then_expect_events(vec![UserEvent::TutorialCompleted { at: now() }]);
+    user()
+        .given(vec![
+            registered(),
+            UserEvent::TutorialCompleted {
+                at: now() - Duration::days(1),
+            },
+        ])
+        .when_async(UserCommand::CompleteTutorial)
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn joining_a_community_twice_records_one_membership() {
+    let community = Uuid::from_u128(7);
+    given_registered()
+        .when_async(UserCommand::JoinCommunity {
+            community_id: community,
+        })
+        .await
+        .then_expect_events(vec![UserEvent::CommunityJoined {
+            community_id: community,
+            at: now(),
+        }]);
+    user()
+        .given(vec![
+            registered(),
+            UserEvent::CommunityJoined {
+                community_id: community,
+                at: now() - Duration::days(1),
+            },
+        ])
+        .when_async(UserCommand::JoinCommunity {
+            community_id: community,
+        })
+        .await
+        .then_expect_events(vec![]);
+    user()
+        .given_no_previous_events()
+        .when_async(UserCommand::JoinCommunity {
+            community_id: community,
+        })
+        .await
+        .then_expect_error(DomainError::UserNotFound);
+}
