@@ -148,3 +148,55 @@ pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error
     )?;
     Ok(rows.into_iter().next())
 }
+
+/// How a user list is ordered: a column and a direction; ties broken by id
+/// so pages never overlap or skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    /// `created_at`, `updated_at`, `email`, `first_name` or `last_name`.
+    pub column: &'static str,
+    /// Descending.
+    pub descending: bool,
+}
+
+/// A page of users, optionally only those whose email or name contains
+/// `search` (case-insensitive); with the number of all matching users.
+pub async fn list(
+    db: &Db,
+    search: Option<&str>,
+    sort: Sort,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
+    let pattern = search.map(|s| {
+        let escaped = s
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let filter = "($1 IS NULL OR lower(email) LIKE $1 ESCAPE '\\'
+                  OR lower(first_name) LIKE $1 ESCAPE '\\'
+                  OR lower(last_name) LIKE $1 ESCAPE '\\')";
+    let direction = if sort.descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT user_id, email, first_name, last_name, roles, email_verified, locked_until,
+                tutorial_completed_at, created_at, updated_at
+           FROM users WHERE {filter}
+          ORDER BY {column} {direction}, user_id {direction}
+          LIMIT $2 OFFSET $3",
+        column = sort.column
+    );
+    let rows = fetch_all!(db, UserRow, &sql, pattern.clone(), limit, offset)?;
+    let count_sql = format!("SELECT count(*) AS n FROM users WHERE {filter}");
+    let total = fetch_all!(db, Count, &count_sql, pattern)?
+        .first()
+        .map_or(0, |c| c.n);
+    Ok((rows, total))
+}
+
+#[derive(sqlx::FromRow)]
+struct Count {
+    n: i64,
+}

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::sessions::Principal;
-use super::RequestContext;
+use super::{require_admin, RequestContext};
 use crate::{App, Error};
 
 /// A community as the service shows it.
@@ -33,15 +33,6 @@ impl From<projections::organizations::OrganizationRow> for CommunityView {
             members: row.members,
             created_at: row.created_at,
         }
-    }
-}
-
-/// 403 unless the caller holds the `admin` role.
-pub fn require_admin(principal: &Principal) -> Result<(), Error> {
-    if principal.roles.iter().any(|role| role == "admin") {
-        Ok(())
-    } else {
-        Err(Error::Forbidden)
     }
 }
 

@@ -12,3 +12,12 @@ pub mod users;
 
 pub use context::RequestContext;
 pub use users::UserView;
+
+/// 403 unless the caller holds the `admin` role (from their access token).
+pub fn require_admin(principal: &sessions::Principal) -> Result<(), crate::Error> {
+    if principal.roles.iter().any(|role| role == "admin") {
+        Ok(())
+    } else {
+        Err(crate::Error::Forbidden)
+    }
+}

@@ -87,3 +87,110 @@ pub async fn complete_tutorial(
         .await?;
     app.settle(committed.written.as_ref()).await
 }
+
+/// What an administrator asks of the user list.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// 1-based page.
+    pub page: i64,
+    /// Users per page (1–100).
+    pub page_size: i64,
+    /// Case-insensitive substring of the email or a name.
+    pub search: Option<String>,
+    /// Order.
+    pub sort: projections::users::Sort,
+}
+
+/// The sort keys the list accepts (`-` in front: descending).
+pub const SORT_KEYS: &[(&str, &str)] = &[
+    ("createdAt", "created_at"),
+    ("updatedAt", "updated_at"),
+    ("email", "email"),
+    ("firstName", "first_name"),
+    ("lastName", "last_name"),
+];
+
+impl ListQuery {
+    /// From the wire values (all optional); 400 for anything out of range.
+    pub fn parse(
+        page: Option<&str>,
+        page_size: Option<&str>,
+        search: Option<&str>,
+        sort: Option<&str>,
+    ) -> Result<Self, Error> {
+        let number = |value: Option<&str>, field: &'static str, default: i64, max: i64| match value
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    Error::invalid_field(
+                        field,
+                        "INVALID_NUMBER",
+                        format!("{field} must be a whole number from 1 to {max}"),
+                    )
+                }),
+        };
+        let page = number(page, "page", 1, 1_000_000)?;
+        let page_size = number(page_size, "pageSize", 20, 100)?;
+        let search = search
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        if search.as_ref().is_some_and(|s| s.chars().count() > 254) {
+            return Err(Error::invalid_field(
+                "search",
+                "TOO_LONG",
+                "search must be at most 254 characters",
+            ));
+        }
+        let sort = sort
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("createdAt");
+        let (descending, key) = match sort.strip_prefix('-') {
+            Some(key) => (true, key),
+            None => (false, sort),
+        };
+        let column = SORT_KEYS
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, column)| *column)
+            .ok_or_else(|| {
+                Error::invalid_field(
+                    "sort",
+                    "INVALID_SORT",
+                    "sort must be one of createdAt, updatedAt, email, firstName, lastName, \
+                     optionally prefixed with - for descending",
+                )
+            })?;
+        Ok(Self {
+            page,
+            page_size,
+            search,
+            sort: projections::users::Sort { column, descending },
+        })
+    }
+}
+
+/// A page of users (administrators only) and the number of all matches.
+pub async fn list(
+    app: &App,
+    principal: &super::sessions::Principal,
+    query: &ListQuery,
+) -> Result<(Vec<UserView>, i64), Error> {
+    super::require_admin(principal)?;
+    let (rows, total) = projections::users::list(
+        app.store.db(),
+        query.search.as_deref(),
+        query.sort,
+        query.page_size,
+        (query.page - 1) * query.page_size,
+    )
+    .await?;
+    Ok((rows.into_iter().map(UserView::from).collect(), total))
+}

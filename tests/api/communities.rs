@@ -1,38 +1,10 @@
 //! Communities: created by administrators, joined by users, shown on the
 //! profile.
 
-use eventauth::input::{Email, Password, PersonName};
-use eventauth::service::accounts::{self, Registration};
-use eventauth::service::RequestContext;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{ild_error, spawn_app, Backend, TestApp};
-
-/// An administrator's access token.
-async fn admin_token(app: &TestApp) -> String {
-    accounts::register(
-        &app.app,
-        Registration {
-            email: Email::parse("root@example.com", "email").expect("email"),
-            password: Password::new_password("correct horse".to_string(), "password")
-                .expect("password"),
-            first_name: PersonName::parse("Root", "firstName").expect("name"),
-            last_name: PersonName::parse("Admin", "lastName").expect("name"),
-            roles: vec!["admin".to_string()],
-        },
-        &RequestContext::system(),
-    )
-    .await
-    .expect("admin registered");
-    let login: Value = app
-        .login("root@example.com", "correct horse")
-        .await
-        .json()
-        .await
-        .expect("json");
-    login["token"].as_str().expect("token").to_string()
-}
+use crate::helpers::{admin_token, ild_error, spawn_app, Backend, TestApp};
 
 async fn create(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
     app.client

@@ -651,3 +651,31 @@ impl Drop for ChildServer {
         self.kill();
     }
 }
+
+/// An administrator's access token.
+pub async fn admin_token(app: &TestApp) -> String {
+    eventauth::service::accounts::register(
+        &app.app,
+        eventauth::service::accounts::Registration {
+            email: eventauth::input::Email::parse("root@example.com", "email").expect("email"),
+            password: eventauth::input::Password::new_password(
+                "correct horse".to_string(),
+                "password",
+            )
+            .expect("password"),
+            first_name: eventauth::input::PersonName::parse("Root", "firstName").expect("name"),
+            last_name: eventauth::input::PersonName::parse("Admin", "lastName").expect("name"),
+            roles: vec!["admin".to_string()],
+        },
+        &eventauth::service::RequestContext::system(),
+    )
+    .await
+    .expect("admin registered");
+    let login: Value = app
+        .login("root@example.com", "correct horse")
+        .await
+        .json()
+        .await
+        .expect("json");
+    login["token"].as_str().expect("token").to_string()
+}

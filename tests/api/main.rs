@@ -7,6 +7,7 @@
 #[macro_use]
 mod helpers;
 
+mod admin_users;
 mod cli;
 mod communities;
 mod concurrency;

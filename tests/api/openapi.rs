@@ -113,6 +113,8 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("PUT", "/user/tutorial"),
         ("PATCH", "/user/community/join/{communityId}"),
         ("POST", "/admin/communities"),
+        ("GET", "/user"),
+        ("GET", "/user/{userId}"),
         ("GET", "/user/sessions"),
         ("DELETE", "/user/sessions"),
         ("DELETE", "/user/sessions/{sessionId}"),

@@ -56,6 +56,8 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(user::end_session))
         .routes(routes!(user::join_community))
         .routes(routes!(user::create_community))
+        .routes(routes!(user::list_users))
+        .routes(routes!(user::get_user))
 }
 
 /// The ILD error shape.

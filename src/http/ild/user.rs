@@ -239,7 +239,7 @@ pub async fn create_community(
     Auth(principal, ..): Auth<Ild>,
     Body(body, ..): Body<CreateCommunityRequest, Ild>,
 ) -> Result<impl IntoResponse, IldError> {
-    communities::require_admin(&principal)?;
+    crate::service::require_admin(&principal)?;
     let name = body
         .name
         .ok_or_else(|| Error::invalid_field("name", "REQUIRED", "name is required"))?;
@@ -249,4 +249,83 @@ pub async fn create_community(
         axum::http::StatusCode::CREATED,
         Json(IldCommunity::from(community)),
     ))
+}
+
+/// `GET /user` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// 1-based page (default 1).
+    page: Option<String>,
+    /// Users per page, 1–100 (default 20).
+    page_size: Option<String>,
+    /// Case-insensitive substring of the email, first or last name.
+    search: Option<String>,
+    /// `createdAt` (default), `updatedAt`, `email`, `firstName`, `lastName`;
+    /// `-` in front for descending. Ties are broken by id, so pages never
+    /// overlap.
+    sort: Option<String>,
+}
+
+/// All users, a page at a time (administrators). The body is the array the
+/// ILD document gives; `X-Total-Count`, `X-Page` and `X-Page-Size` tell
+/// where it stands.
+#[utoipa::path(get, path = "/user", tag = "ild", security(("bearer" = [])),
+    params(UserListQuery),
+    responses(
+        (status = 200, description = "A page of users", body = [IldUser]),
+        (status = 400, description = "Bad page, pageSize, search or sort", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+    ))]
+pub async fn list_users(
+    State(app): State<App>,
+    Auth(principal, ..): Auth<Ild>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<impl IntoResponse, IldError> {
+    crate::service::require_admin(&principal)?;
+    let query: UserListQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|_| Error::invalid("INVALID_QUERY", "The query string is malformed"))?;
+    let query = users::ListQuery::parse(
+        query.page.as_deref(),
+        query.page_size.as_deref(),
+        query.search.as_deref(),
+        query.sort.as_deref(),
+    )?;
+    let (page, total) = users::list(&app, &principal, &query).await?;
+    let headers = [
+        ("x-total-count", total.to_string()),
+        ("x-page", query.page.to_string()),
+        ("x-page-size", query.page_size.to_string()),
+    ];
+    Ok((
+        headers,
+        Json(page.into_iter().map(IldUser::from).collect::<Vec<_>>()),
+    ))
+}
+
+/// One user (administrators), with their communities.
+#[utoipa::path(get, path = "/user/{userId}", tag = "ild", security(("bearer" = [])),
+    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    responses(
+        (status = 200, description = "The user", body = IldUser),
+        (status = 400, description = "Not a UUID", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+        (status = 404, description = "No such user", body = IldErrorBody),
+    ))]
+pub async fn get_user(
+    State(app): State<App>,
+    Auth(principal, ..): Auth<Ild>,
+    Path(user_id): Path<String>,
+) -> Result<Json<IldUser>, IldError> {
+    crate::service::require_admin(&principal)?;
+    let user_id = Uuid::try_parse(&user_id)
+        .map_err(|_| Error::invalid_field("userId", "INVALID_ID", "userId must be a UUID"))?;
+    let user = users::find(&app, user_id).await?;
+    let communities = communities::of_user(&app, user_id).await?;
+    Ok(Json(IldUser::from(user).with_communities(
+        communities.into_iter().map(IldCommunity::from).collect(),
+    )))
 }

@@ -1,0 +1,137 @@
+//! The administrators' user list and user lookup.
+
+use std::collections::HashSet;
+
+use eventauth::ops::synthetic;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{admin_token, ild_error, spawn_app, Backend, TestApp};
+
+async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+    app.get_auth(path, token).await
+}
+
+/// Waits until the read model holds `n` users.
+async fn users_projected(app: &TestApp, n: i64) {
+    for _ in 0..1_200 {
+        if app.count("SELECT count(*) FROM users").await >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the read model never held {n} users");
+}
+
+on_both_backends!(an_admin_pages_through_ten_thousand_users_without_duplicates_or_gaps);
+async fn an_admin_pages_through_ten_thousand_users_without_duplicates_or_gaps(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = admin_token(&app).await;
+    let seeded = synthetic::append(app.app.store.db(), 44_500)
+        .await
+        .expect("seed");
+    assert!(seeded.len() >= 10_000, "{} users", seeded.len());
+    let expected = seeded.len() as i64 + 1;
+    users_projected(&app, expected).await;
+
+    let mut seen = HashSet::new();
+    let mut page = 1;
+    loop {
+        let response = get(&app, &format!("/user?page={page}&pageSize=100"), &admin).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let total: i64 = response.headers()["x-total-count"]
+            .to_str()
+            .expect("header")
+            .parse()
+            .expect("number");
+        assert_eq!(total, expected);
+        let users: Vec<Value> = response.json().await.expect("json");
+        if users.is_empty() {
+            break;
+        }
+        assert!(users.len() <= 100);
+        for user in &users {
+            assert!(user["email"].is_string() && user.get("passwordHash").is_none());
+            let id = user["id"].as_str().expect("id").to_string();
+            assert!(seen.insert(id), "a user on two pages");
+        }
+        page += 1;
+    }
+    assert_eq!(seen.len() as i64, expected, "users missing from the pages");
+    for id in &seeded {
+        assert!(seen.contains(&id.to_string()));
+    }
+
+    // Search and sort.
+    let found: Vec<Value> = get(&app, "/user?search=SEED123@", &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["email"], "seed123@example.com");
+    let none: Vec<Value> = get(&app, "/user?search=%25", &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(none.is_empty(), "% is matched literally");
+    let by_email: Vec<Value> = get(&app, "/user?sort=-email&pageSize=3", &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let emails: Vec<&str> = by_email
+        .iter()
+        .map(|u| u["email"].as_str().expect("email"))
+        .collect();
+    let mut sorted = emails.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(emails, sorted);
+    assert_eq!(emails[0], "seed9@example.com");
+
+    // One user.
+    let one = get(&app, &format!("/user/{}", seeded[5]), &admin).await;
+    assert_eq!(one.status(), StatusCode::OK);
+    let one: Value = one.json().await.expect("json");
+    assert_eq!(one["email"], "seed5@example.com");
+    let missing = get(&app, &format!("/user/{}", uuid::Uuid::now_v7()), &admin).await;
+    ild_error(missing, StatusCode::NOT_FOUND).await;
+    ild_error(
+        get(&app, "/user/not-a-uuid", &admin).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    for bad in [
+        "page=0",
+        "pageSize=101",
+        "pageSize=abc",
+        "sort=passwordHash",
+        "sort=-",
+    ] {
+        ild_error(
+            get(&app, &format!("/user?{bad}"), &admin).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+}
+
+on_both_backends!(only_administrators_see_users);
+async fn only_administrators_see_users(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let login = app.signed_in("plain@example.com", "correct horse").await;
+    let token = login["token"].as_str().expect("token");
+    let id = login["user"]["id"].as_str().expect("id");
+    for path in ["/user".to_string(), format!("/user/{id}")] {
+        let body = ild_error(get(&app, &path, token).await, StatusCode::FORBIDDEN).await;
+        assert_eq!(body["message"], "Insufficient permissions");
+        let anonymous = app
+            .client
+            .get(app.url(&path))
+            .send()
+            .await
+            .expect("request");
+        ild_error(anonymous, StatusCode::UNAUTHORIZED).await;
+    }
+}
