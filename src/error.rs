@@ -29,6 +29,9 @@ pub enum Error {
     /// 403: authenticated but not allowed.
     #[error("insufficient permissions")]
     Forbidden,
+    /// 403: the account was disabled by an administrator.
+    #[error("the account is disabled")]
+    Disabled,
     /// 404: no such resource.
     #[error("resource not found")]
     NotFound,
@@ -86,7 +89,7 @@ impl Error {
         match self {
             Self::Invalid { .. } => S::BAD_REQUEST,
             Self::InvalidCredentials | Self::Unauthenticated => S::UNAUTHORIZED,
-            Self::Forbidden => S::FORBIDDEN,
+            Self::Forbidden | Self::Disabled => S::FORBIDDEN,
             Self::NotFound => S::NOT_FOUND,
             Self::Conflict => S::CONFLICT,
             Self::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
@@ -114,6 +117,7 @@ impl Error {
             Self::InvalidCredentials => "Invalid email or password".to_string(),
             Self::Unauthenticated => "Authentication required".to_string(),
             Self::Forbidden => "Insufficient permissions".to_string(),
+            Self::Disabled => "This account is disabled".to_string(),
             Self::NotFound => "Resource not found".to_string(),
             Self::Conflict => "The resource was modified concurrently; please retry".to_string(),
             Self::PayloadTooLarge => "Request body too large".to_string(),
@@ -133,6 +137,12 @@ impl From<DomainError> for Error {
             ),
             DomainError::UserNotFound | DomainError::OrganizationNotFound => Self::NotFound,
             DomainError::AlreadyExists => Self::Conflict,
+            DomainError::AccountDisabled => Self::Disabled,
+            DomainError::InvalidRole => Self::invalid_field(
+                "role",
+                "INVALID_ROLE",
+                "role must be 1 to 32 of a-z, 0-9, _ and -",
+            ),
             DomainError::AccountLocked { until } => Self::TooManyAttempts {
                 retry_after: (until - chrono::Utc::now()).to_std().unwrap_or_default(),
             },

@@ -50,6 +50,12 @@ pub enum DomainError {
     /// The token was right but is past its expiry.
     #[error("the token has expired")]
     TokenExpired,
+    /// An administrator disabled the account.
+    #[error("the account is disabled")]
+    AccountDisabled,
+    /// Not a valid role name.
+    #[error("invalid role")]
+    InvalidRole,
     /// The thing to create exists already.
     #[error("it already exists")]
     AlreadyExists,

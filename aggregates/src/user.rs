@@ -98,6 +98,23 @@ pub enum UserCommand {
         /// When it stops working.
         expires_at: DateTime<Utc>,
     },
+    /// An administrator disables the account: logins are refused and every
+    /// session ends. Disabling a disabled account changes nothing.
+    Disable,
+    /// An administrator enables a disabled account again.
+    Enable,
+    /// An administrator grants a role (granting a held role changes
+    /// nothing).
+    GrantRole {
+        /// Role slug: 1–32 of `a-z 0-9 _ -`.
+        role: String,
+    },
+    /// An administrator revokes a role (revoking one not held changes
+    /// nothing).
+    RevokeRole {
+        /// Role slug.
+        role: String,
+    },
     /// The user finished the tutorial (once; later calls change nothing).
     CompleteTutorial,
     /// The user joins a community (checked to exist before); joining again
@@ -220,6 +237,32 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// An administrator disabled the account; every session ended.
+    UserDisabled {
+        /// Every session that authenticated before this is over.
+        cutoff: SessionCutoff,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An administrator enabled the account again.
+    UserEnabled {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A role was granted.
+    RoleGranted {
+        /// The role.
+        role: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A role was revoked.
+    RoleRevoked {
+        /// The role.
+        role: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The user joined a community.
     CommunityJoined {
         /// The community.
@@ -257,6 +300,10 @@ impl DomainEvent for UserEvent {
             Self::PasswordReset { .. } => "PasswordReset",
             Self::TutorialCompleted { .. } => "TutorialCompleted",
             Self::CommunityJoined { .. } => "CommunityJoined",
+            Self::UserDisabled { .. } => "UserDisabled",
+            Self::UserEnabled { .. } => "UserEnabled",
+            Self::RoleGranted { .. } => "RoleGranted",
+            Self::RoleRevoked { .. } => "RoleRevoked",
         }
         .to_string()
     }
@@ -272,7 +319,8 @@ impl UserEvent {
         match self {
             Self::PasswordChanged { cutoff, .. }
             | Self::SessionsRevoked { cutoff, .. }
-            | Self::PasswordReset { cutoff, .. } => Some(*cutoff),
+            | Self::PasswordReset { cutoff, .. }
+            | Self::UserDisabled { cutoff, .. } => Some(*cutoff),
             _ => None,
         }
     }
@@ -300,6 +348,8 @@ pub struct User {
     tutorial_completed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     communities: Vec<Uuid>,
+    #[serde(default)]
+    disabled: bool,
 }
 
 impl User {
@@ -346,6 +396,10 @@ impl User {
     /// The end of the current lockout, if one is running at `now`.
     pub fn locked_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.locked_until.filter(|until| *until > now)
+    }
+    /// Whether an administrator disabled the account.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
     }
     /// The communities the user joined, in order.
     pub fn communities(&self) -> &[Uuid] {
@@ -419,6 +473,9 @@ impl Aggregate for User {
                 rehash,
             } => {
                 self.require_registered()?;
+                if self.disabled {
+                    return Err(DomainError::AccountDisabled);
+                }
                 if let Some(until) = self.locked_until(now) {
                     return Err(DomainError::AccountLocked { until });
                 }
@@ -509,6 +566,46 @@ impl Aggregate for User {
                     at: now,
                 };
                 sink.write(event, self).await;
+            }
+            UserCommand::Disable => {
+                self.require_registered()?;
+                if !self.disabled {
+                    let event = UserEvent::UserDisabled {
+                        cutoff: SessionCutoff {
+                            after: now,
+                            except: None,
+                        },
+                        at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::Enable => {
+                self.require_registered()?;
+                if self.disabled {
+                    sink.write(UserEvent::UserEnabled { at: now }, self).await;
+                }
+            }
+            UserCommand::GrantRole { role } => {
+                self.require_registered()?;
+                let valid = (1..=32).contains(&role.len())
+                    && role.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                    });
+                if !valid {
+                    return Err(DomainError::InvalidRole);
+                }
+                if !self.roles.contains(&role) {
+                    sink.write(UserEvent::RoleGranted { role, at: now }, self)
+                        .await;
+                }
+            }
+            UserCommand::RevokeRole { role } => {
+                self.require_registered()?;
+                if self.roles.contains(&role) {
+                    sink.write(UserEvent::RoleRevoked { role, at: now }, self)
+                        .await;
+                }
             }
             UserCommand::JoinCommunity { community_id } => {
                 self.require_registered()?;
@@ -610,6 +707,23 @@ impl Aggregate for User {
                     token_hash,
                     expires_at,
                 });
+            }
+            UserEvent::UserDisabled { cutoff, at } => {
+                self.disabled = true;
+                self.cutoff = Some(cutoff);
+                self.updated_at = Some(at);
+            }
+            UserEvent::UserEnabled { at } => {
+                self.disabled = false;
+                self.updated_at = Some(at);
+            }
+            UserEvent::RoleGranted { role, at } => {
+                self.roles.push(role);
+                self.updated_at = Some(at);
+            }
+            UserEvent::RoleRevoked { role, at } => {
+                self.roles.retain(|r| *r != role);
+                self.updated_at = Some(at);
             }
             UserEvent::CommunityJoined { community_id, at } => {
                 self.communities.push(community_id);

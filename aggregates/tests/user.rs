@@ -814,3 +814,86 @@ async fn joining_a_community_twice_records_one_membership() {
         .await
         .then_expect_error(DomainError::UserNotFound);
 }
+
+// --- Administration ------------------------------------------------------------
+
+#[tokio::test]
+async fn a_disabled_account_cannot_log_in_until_enabled_and_its_sessions_end() {
+    let disabled = UserEvent::UserDisabled {
+        cutoff: SessionCutoff {
+            after: now(),
+            except: None,
+        },
+        at: now(),
+    };
+    given_registered()
+        .when_async(UserCommand::Disable)
+        .await
+        .then_expect_events(vec![disabled.clone()]);
+    assert!(disabled.cutoff().is_some());
+    user()
+        .given(vec![registered(), disabled.clone()])
+        .when_async(UserCommand::AuthorizeLogin {
+            verified_against: hash("original"),
+            rehash: None,
+        })
+        .await
+        .then_expect_error(DomainError::AccountDisabled);
+    user()
+        .given(vec![registered(), disabled.clone()])
+        .when_async(UserCommand::Disable)
+        .await
+        .then_expect_events(vec![]);
+    user()
+        .given(vec![registered(), disabled])
+        .when_async(UserCommand::Enable)
+        .await
+        .then_expect_events(vec![UserEvent::UserEnabled { at: now() }]);
+    given_registered()
+        .when_async(UserCommand::Enable)
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn roles_are_granted_and_revoked_once_and_must_be_slugs() {
+    given_registered()
+        .when_async(UserCommand::GrantRole {
+            role: "editor".to_string(),
+        })
+        .await
+        .then_expect_events(vec![UserEvent::RoleGranted {
+            role: "editor".to_string(),
+            at: now(),
+        }]);
+    // Registered with `admin` already.
+    given_registered()
+        .when_async(UserCommand::GrantRole {
+            role: "admin".to_string(),
+        })
+        .await
+        .then_expect_events(vec![]);
+    given_registered()
+        .when_async(UserCommand::RevokeRole {
+            role: "admin".to_string(),
+        })
+        .await
+        .then_expect_events(vec![UserEvent::RoleRevoked {
+            role: "admin".to_string(),
+            at: now(),
+        }]);
+    given_registered()
+        .when_async(UserCommand::RevokeRole {
+            role: "editor".to_string(),
+        })
+        .await
+        .then_expect_events(vec![]);
+    for bad in ["", "Admin", "two words", &"x".repeat(33)] {
+        given_registered()
+            .when_async(UserCommand::GrantRole {
+                role: bad.to_string(),
+            })
+            .await
+            .then_expect_error(DomainError::InvalidRole);
+    }
+}

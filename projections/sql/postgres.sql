@@ -1,4 +1,4 @@
--- The read models, version 3 (projections::schema::VERSION).
+-- The read models, version 4 (projections::schema::VERSION).
 -- Runs in the schema first on the search path: the live one, or the scratch
 -- schema a replay or verify builds in. Everything here can be rebuilt from
 -- the log; change it together with VERSION (a changed version makes the
@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS users
     last_name            text        NOT NULL,
     roles                jsonb       NOT NULL DEFAULT '[]',
     email_verified       boolean     NOT NULL DEFAULT false,
+    disabled             boolean     NOT NULL DEFAULT false,
     locked_until         timestamptz,
     sessions_valid_after timestamptz,
     -- the one session exempt from that cutoff (the one a password was

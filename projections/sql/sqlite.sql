@@ -1,4 +1,4 @@
--- The read models, version 3 (projections::schema::VERSION); see
+-- The read models, version 4 (projections::schema::VERSION); see
 -- postgres.sql. `{schema}` is `main` for the live tables or `temp` for the
 -- ones a replay or verify builds. Ids are UUID blobs, times RFC 3339 text,
 -- roles a JSON array.
@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS {schema}.users
     last_name            TEXT    NOT NULL,
     roles                TEXT    NOT NULL DEFAULT '[]',
     email_verified       BOOLEAN NOT NULL DEFAULT false,
+    disabled             BOOLEAN NOT NULL DEFAULT false,
     locked_until         TEXT,
     sessions_valid_after TEXT,
     sessions_kept        BLOB,

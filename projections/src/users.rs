@@ -22,6 +22,8 @@ pub struct UserRow {
     pub roles: Json<Vec<String>>,
     /// Whether the email is verified.
     pub email_verified: bool,
+    /// Whether an administrator disabled the account.
+    pub disabled: bool,
     /// End of the current lockout, if any.
     pub locked_until: Option<DateTime<Utc>>,
     /// When the tutorial was finished.
@@ -80,6 +82,37 @@ pub async fn apply(
         | UserEvent::PasswordResetIssued { .. } => {
             bump_version(conn, user_id, version).await?;
         }
+        UserEvent::UserDisabled { cutoff, at } => {
+            let changed = execute!(
+                conn,
+                "UPDATE users SET disabled = true, sessions_valid_after = $2, sessions_kept = NULL,
+                                  updated_at = $3, version = $4
+                  WHERE user_id = $1 AND version < $4",
+                user_id,
+                cutoff.after,
+                at,
+                version
+            )?;
+            if changed > 0 {
+                crate::sessions::end_by_cutoff(conn, user_id, cutoff, at).await?;
+            }
+        }
+        UserEvent::UserEnabled { at } => {
+            execute!(
+                conn,
+                "UPDATE users SET disabled = false, updated_at = $2, version = $3
+                  WHERE user_id = $1 AND version < $3",
+                user_id,
+                at,
+                version
+            )?;
+        }
+        UserEvent::RoleGranted { role, at } => {
+            set_role(conn, user_id, &role, at, version, true).await?;
+        }
+        UserEvent::RoleRevoked { role, at } => {
+            set_role(conn, user_id, &role, at, version, false).await?;
+        }
         UserEvent::CommunityJoined { community_id, at } => {
             bump_version(conn, user_id, version).await?;
             crate::organizations::add_member(conn, community_id, user_id, at).await?;
@@ -126,6 +159,52 @@ pub async fn apply(
     Ok(())
 }
 
+/// Grants or revokes one role (a read-modify-write inside the batch's
+/// transaction; order as the aggregate keeps it).
+async fn set_role(
+    conn: &mut Conn<'_>,
+    user_id: Uuid,
+    role: &str,
+    at: DateTime<Utc>,
+    version: i64,
+    granted: bool,
+) -> Result<(), sqlx::Error> {
+    let sql = "SELECT roles FROM users WHERE user_id = $1 AND version < $2";
+    let current: Option<Json<Vec<String>>> = match conn {
+        Conn::Postgres(c) => {
+            sqlx::query_scalar(sql)
+                .bind(user_id)
+                .bind(version)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar(&crate::db::sqlite_sql(sql))
+                .bind(user_id)
+                .bind(version)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+    };
+    let Some(Json(mut roles)) = current else {
+        return Ok(());
+    };
+    roles.retain(|r| r != role);
+    if granted {
+        roles.push(role.to_string());
+    }
+    execute!(
+        conn,
+        "UPDATE users SET roles = $2, updated_at = $3, version = $4
+          WHERE user_id = $1 AND version < $4",
+        user_id,
+        Json(&roles),
+        at,
+        version
+    )?;
+    Ok(())
+}
+
 async fn bump_version(conn: &mut Conn<'_>, user_id: Uuid, version: i64) -> Result<(), sqlx::Error> {
     execute!(
         conn,
@@ -141,8 +220,8 @@ pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error
     let rows = fetch_all!(
         db,
         UserRow,
-        "SELECT user_id, email, first_name, last_name, roles, email_verified, locked_until,
-                tutorial_completed_at, created_at, updated_at
+        "SELECT user_id, email, first_name, last_name, roles, email_verified, disabled,
+                locked_until, tutorial_completed_at, created_at, updated_at
            FROM users WHERE user_id = $1",
         user_id
     )?;
@@ -181,8 +260,8 @@ pub async fn list(
                   OR lower(last_name) LIKE $1 ESCAPE '\\')";
     let direction = if sort.descending { "DESC" } else { "ASC" };
     let sql = format!(
-        "SELECT user_id, email, first_name, last_name, roles, email_verified, locked_until,
-                tutorial_completed_at, created_at, updated_at
+        "SELECT user_id, email, first_name, last_name, roles, email_verified, disabled,
+                locked_until, tutorial_completed_at, created_at, updated_at
            FROM users WHERE {filter}
           ORDER BY {column} {direction}, user_id {direction}
           LIMIT $2 OFFSET $3",

@@ -27,6 +27,7 @@ const TYPES: &[&str] = &[
     "SessionEnded",
     "PasswordChanged",
     "PasswordReset",
+    "UserDisabled",
     "SessionsRevoked",
     "LoginLockedOut",
 ];

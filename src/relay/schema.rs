@@ -44,6 +44,13 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             UserEvent::EmailVerified { at } | UserEvent::TutorialCompleted { at } => {
                 json!({ "userId": id, "at": at })
             }
+            UserEvent::UserDisabled { cutoff, at } => json!({
+                "userId": id, "sessionsValidAfter": cutoff.after, "keptSession": cutoff.except, "at": at
+            }),
+            UserEvent::UserEnabled { at } => json!({ "userId": id, "at": at }),
+            UserEvent::RoleGranted { role, at } | UserEvent::RoleRevoked { role, at } => {
+                json!({ "userId": id, "role": role, "at": at })
+            }
             UserEvent::CommunityJoined { community_id, at } => {
                 json!({ "userId": id, "communityId": community_id, "at": at })
             }

@@ -4,6 +4,7 @@
 //! lives here.
 
 pub mod accounts;
+pub mod admin;
 pub mod communities;
 pub mod context;
 pub mod recovery;

@@ -92,9 +92,16 @@ pub async fn request_reset(app: &App, email: &Email, ctx: &RequestContext) -> Re
     let Some(user_id) = claim.state.owner() else {
         return Ok(());
     };
+    issue_reset(app, user_id, ctx).await?;
+    Ok(())
+}
+
+/// Issues a reset token for `user_id` and queues its mail; `false` when
+/// there is no such user.
+pub async fn issue_reset(app: &App, user_id: Uuid, ctx: &RequestContext) -> Result<bool, Error> {
     let user = app.store.load::<User>(&user_id.to_string()).await?;
     if !user.state.is_registered() {
-        return Ok(());
+        return Ok(false);
     }
     let to = user.state.email().expose().clone();
     let token = new_opaque(user_id);
@@ -127,7 +134,7 @@ pub async fn request_reset(app: &App, email: &Email, ctx: &RequestContext) -> Re
             expires_at,
         })
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Sets a new password with a reset token; every session of the user ends.

@@ -24,6 +24,8 @@ pub struct UserView {
     pub email_verified: bool,
     /// Tutorial finished.
     pub tutorial_completed: bool,
+    /// Disabled by an administrator.
+    pub disabled: bool,
     /// Registered.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -40,6 +42,7 @@ impl From<UserRow> for UserView {
             roles: row.roles.0,
             email_verified: row.email_verified,
             tutorial_completed: row.tutorial_completed_at.is_some(),
+            disabled: row.disabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -57,6 +60,7 @@ impl UserView {
             roles: user.roles().to_vec(),
             email_verified: user.email_verified(),
             tutorial_completed: user.tutorial_completed_at().is_some(),
+            disabled: user.is_disabled(),
             created_at: user.registered_at()?,
             updated_at: user.updated_at()?,
         })

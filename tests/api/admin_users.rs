@@ -135,3 +135,188 @@ async fn only_administrators_see_users(backend: Backend) {
         ild_error(anonymous, StatusCode::UNAUTHORIZED).await;
     }
 }
+
+async fn admin_call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+) -> reqwest::Response {
+    app.client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+}
+
+on_both_backends!(an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_roles);
+async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_roles(
+    backend: Backend,
+) {
+    use reqwest::Method;
+    let app = spawn_app(backend).await;
+    let admin = admin_token(&app).await;
+    let login = app.signed_in("target@example.com", "correct horse").await;
+    let token = login["token"].as_str().expect("token").to_string();
+    let id = login["user"]["id"].as_str().expect("id").to_string();
+    let post = |action: &str| format!("/admin/users/{id}/{action}");
+
+    // A non-admin can do none of it.
+    for path in [post("disable"), format!("/admin/users/{id}/roles/admin")] {
+        let method = if path.contains("roles") {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        ild_error(
+            admin_call(&app, method, &path, &token).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+
+    // Disable: tokens die at once, logins are refused, the admin sees it.
+    let done = admin_call(&app, Method::POST, &post("disable"), &admin).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_auth("/sign/check", &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let refused = ild_error(
+        app.login("target@example.com", "correct horse").await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(refused["message"], "This account is disabled");
+    let seen: Value = get(&app, &format!("/user/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(seen["disabled"], true);
+    // A wrong password still says nothing more than a wrong password.
+    assert_eq!(
+        app.login("target@example.com", "wrong password")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Enable, then end every session.
+    assert_eq!(
+        admin_call(&app, Method::POST, &post("enable"), &admin)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let again: Value = app
+        .login("target@example.com", "correct horse")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let token = again["token"].as_str().expect("token").to_string();
+    assert_eq!(
+        admin_call(&app, Method::POST, &post("end-sessions"), &admin)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get_auth("/sign/check", &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Force a reset: a link is mailed, sessions end.
+    let again: Value = app
+        .login("target@example.com", "correct horse")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let token = again["token"].as_str().expect("token").to_string();
+    assert_eq!(
+        admin_call(&app, Method::POST, &post("reset-password"), &admin)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get_auth("/sign/check", &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.count_with(
+            "SELECT count(*) FROM mail_outbox WHERE recipient = $1 AND purpose = 'reset_password'",
+            &["target@example.com".into()]
+        )
+        .await,
+        1
+    );
+
+    // Roles reach the next token.
+    let role = |r: &str| format!("/admin/users/{id}/roles/{r}");
+    assert_eq!(
+        admin_call(&app, Method::PUT, &role("editor"), &admin)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let with_role: Value = app
+        .login("target@example.com", "correct horse")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(with_role["user"]["roles"]
+        .as_array()
+        .expect("roles")
+        .contains(&Value::from("editor")));
+    assert_eq!(
+        admin_call(&app, Method::DELETE, &role("editor"), &admin)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let seen: Value = get(&app, &format!("/user/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(!seen["roles"]
+        .as_array()
+        .expect("roles")
+        .contains(&Value::from("editor")));
+    ild_error(
+        admin_call(&app, Method::PUT, &role("Not%20A%20Role"), &admin).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    ild_error(
+        admin_call(&app, Method::POST, &post("explode"), &admin).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let nobody = format!("/admin/users/{}/disable", uuid::Uuid::now_v7());
+    ild_error(
+        admin_call(&app, Method::POST, &nobody, &admin).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    // Every action is an event with the administrator as actor.
+    let actors = app
+        .strings(
+            "SELECT CAST(metadata AS text) FROM events WHERE event_type IN
+               ('UserDisabled', 'UserEnabled', 'RoleGranted', 'RoleRevoked')",
+        )
+        .await;
+    assert_eq!(actors.len(), 4);
+    for metadata in actors {
+        let metadata: Value = serde_json::from_str(&metadata).expect("json");
+        assert!(metadata["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("user:")));
+    }
+}

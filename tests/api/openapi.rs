@@ -115,6 +115,9 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("POST", "/admin/communities"),
         ("GET", "/user"),
         ("GET", "/user/{userId}"),
+        ("POST", "/admin/users/{userId}/{action}"),
+        ("PUT", "/admin/users/{userId}/roles/{role}"),
+        ("DELETE", "/admin/users/{userId}/roles/{role}"),
         ("GET", "/user/sessions"),
         ("DELETE", "/user/sessions"),
         ("DELETE", "/user/sessions/{sessionId}"),
@@ -137,6 +140,8 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
             .replace("{userId}", &uuid::Uuid::now_v7().to_string())
             .replace("{sessionId}", &uuid::Uuid::now_v7().to_string())
             .replace("{communityId}", &uuid::Uuid::now_v7().to_string())
+            .replace("{action}", "disable")
+            .replace("{role}", "editor")
             .replace("{token}", "not-a-token");
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let response = app

@@ -58,6 +58,8 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(user::create_community))
         .routes(routes!(user::list_users))
         .routes(routes!(user::get_user))
+        .routes(routes!(user::admin_action))
+        .routes(routes!(user::grant_role, user::revoke_role))
 }
 
 /// The ILD error shape.
@@ -118,6 +120,8 @@ pub struct IldUser {
     roles: Vec<String>,
     email_verified: bool,
     tutorial_completed: bool,
+    /// Disabled by an administrator.
+    disabled: bool,
     created_at: String,
     updated_at: String,
     /// The communities the user joined (on `GET /user/profile`).
@@ -167,6 +171,7 @@ impl From<UserView> for IldUser {
             roles: user.roles,
             email_verified: user.email_verified,
             tutorial_completed: user.tutorial_completed,
+            disabled: user.disabled,
             created_at: user.created_at.to_rfc3339(),
             updated_at: user.updated_at.to_rfc3339(),
             communities: None,

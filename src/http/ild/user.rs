@@ -321,11 +321,106 @@ pub async fn get_user(
     Path(user_id): Path<String>,
 ) -> Result<Json<IldUser>, IldError> {
     crate::service::require_admin(&principal)?;
-    let user_id = Uuid::try_parse(&user_id)
-        .map_err(|_| Error::invalid_field("userId", "INVALID_ID", "userId must be a UUID"))?;
+    let user_id = user_id_of(&user_id)?;
     let user = users::find(&app, user_id).await?;
     let communities = communities::of_user(&app, user_id).await?;
     Ok(Json(IldUser::from(user).with_communities(
         communities.into_iter().map(IldCommunity::from).collect(),
     )))
+}
+
+fn user_id_of(raw: &str) -> Result<Uuid, Error> {
+    Uuid::try_parse(raw)
+        .map_err(|_| Error::invalid_field("userId", "INVALID_ID", "userId must be a UUID"))
+}
+
+/// An administrative action on a user (administrators; eventauth addition):
+/// `disable` (logins refused, every session ends), `enable`, `end-sessions`,
+/// `reset-password` (mails a reset link and ends every session).
+#[utoipa::path(post, path = "/admin/users/{userId}/{action}", tag = "ild", security(("bearer" = [])),
+    params(
+        ("userId" = String, Path, description = "The user's id (UUID)"),
+        ("action" = String, Path, description = "disable, enable, end-sessions or reset-password"),
+    ),
+    responses(
+        (status = 200, description = "Done (or nothing to do)", body = IldMessage),
+        (status = 400, description = "Not a UUID", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+        (status = 404, description = "No such user or action", body = IldErrorBody),
+    ))]
+pub async fn admin_action(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path((user_id, action)): Path<(String, String)>,
+) -> Result<Json<IldMessage>, IldError> {
+    use crate::service::admin::{self, Action};
+    crate::service::require_admin(&principal)?;
+    let user_id = user_id_of(&user_id)?;
+    let (action, done) = match action.as_str() {
+        "disable" => (Action::Disable, "User disabled"),
+        "enable" => (Action::Enable, "User enabled"),
+        "end-sessions" => (Action::EndSessions, "Every session ended"),
+        "reset-password" => (
+            Action::ForcePasswordReset,
+            "Reset link sent; every session ended",
+        ),
+        _ => return Err(Error::NotFound.into()),
+    };
+    admin::act(&app, &principal, user_id, action, &ctx).await?;
+    Ok(Json(IldMessage::new(done)))
+}
+
+/// Grants a role (administrators; eventauth addition). Roles are 1–32 of
+/// `a-z 0-9 _ -`; they reach access tokens at the next login or refresh.
+#[utoipa::path(put, path = "/admin/users/{userId}/roles/{role}", tag = "ild", security(("bearer" = [])),
+    params(
+        ("userId" = String, Path, description = "The user's id (UUID)"),
+        ("role" = String, Path, description = "The role, e.g. admin"),
+    ),
+    responses(
+        (status = 200, description = "Granted (or already held)", body = IldMessage),
+        (status = 400, description = "Not a UUID, or not a valid role", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+        (status = 404, description = "No such user", body = IldErrorBody),
+    ))]
+pub async fn grant_role(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path((user_id, role)): Path<(String, String)>,
+) -> Result<Json<IldMessage>, IldError> {
+    use crate::service::admin::{self, Action};
+    crate::service::require_admin(&principal)?;
+    let user_id = user_id_of(&user_id)?;
+    admin::act(&app, &principal, user_id, Action::GrantRole(role), &ctx).await?;
+    Ok(Json(IldMessage::new("Role granted")))
+}
+
+/// Revokes a role (administrators; eventauth addition).
+#[utoipa::path(delete, path = "/admin/users/{userId}/roles/{role}", tag = "ild", security(("bearer" = [])),
+    params(
+        ("userId" = String, Path, description = "The user's id (UUID)"),
+        ("role" = String, Path, description = "The role"),
+    ),
+    responses(
+        (status = 200, description = "Revoked (or not held)", body = IldMessage),
+        (status = 400, description = "Not a UUID", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+        (status = 404, description = "No such user", body = IldErrorBody),
+    ))]
+pub async fn revoke_role(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path((user_id, role)): Path<(String, String)>,
+) -> Result<Json<IldMessage>, IldError> {
+    use crate::service::admin::{self, Action};
+    crate::service::require_admin(&principal)?;
+    let user_id = user_id_of(&user_id)?;
+    admin::act(&app, &principal, user_id, Action::RevokeRole(role), &ctx).await?;
+    Ok(Json(IldMessage::new("Role revoked")))
 }
