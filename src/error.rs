@@ -138,6 +138,9 @@ impl From<DomainError> for Error {
             DomainError::UserNotFound | DomainError::OrganizationNotFound => Self::NotFound,
             DomainError::AlreadyExists => Self::Conflict,
             DomainError::AccountDisabled => Self::Disabled,
+            DomainError::TooSoon => Self::TooManyAttempts {
+                retry_after: std::time::Duration::from_secs(60),
+            },
             DomainError::InvalidRole => Self::invalid_field(
                 "role",
                 "INVALID_ROLE",

@@ -56,6 +56,9 @@ pub enum DomainError {
     /// Not a valid role name.
     #[error("invalid role")]
     InvalidRole,
+    /// The same request came a moment ago (e.g. a reset mail).
+    #[error("requested again too soon")]
+    TooSoon,
     /// The thing to create exists already.
     #[error("it already exists")]
     AlreadyExists,

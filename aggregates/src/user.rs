@@ -140,7 +140,14 @@ pub struct PendingToken {
     pub token_hash: TokenHash,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// When it was issued.
+    #[serde(default)]
+    pub issued_at: Option<DateTime<Utc>>,
 }
+
+/// A new reset mail waits this long after the previous one (no mail
+/// bombing through `POST /sign/reset`).
+pub const RESET_MAIL_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 
 impl PendingToken {
     /// Checks a presented token against this one at `now`.
@@ -560,6 +567,14 @@ impl Aggregate for User {
                 expires_at,
             } => {
                 self.require_registered()?;
+                let recent = self
+                    .pending_reset
+                    .as_ref()
+                    .and_then(|p| p.issued_at)
+                    .is_some_and(|issued| now < issued + RESET_MAIL_INTERVAL);
+                if recent {
+                    return Err(DomainError::TooSoon);
+                }
                 let event = UserEvent::PasswordResetIssued {
                     token_hash,
                     expires_at,
@@ -686,11 +701,12 @@ impl Aggregate for User {
             UserEvent::EmailVerificationIssued {
                 token_hash,
                 expires_at,
-                ..
+                at,
             } => {
                 self.pending_verification = Some(PendingToken {
                     token_hash,
                     expires_at,
+                    issued_at: Some(at),
                 });
             }
             UserEvent::EmailVerified { at } => {
@@ -701,11 +717,12 @@ impl Aggregate for User {
             UserEvent::PasswordResetIssued {
                 token_hash,
                 expires_at,
-                ..
+                at,
             } => {
                 self.pending_reset = Some(PendingToken {
                     token_hash,
                     expires_at,
+                    issued_at: Some(at),
                 });
             }
             UserEvent::UserDisabled { cutoff, at } => {

@@ -897,3 +897,30 @@ async fn roles_are_granted_and_revoked_once_and_must_be_slugs() {
             .then_expect_error(DomainError::InvalidRole);
     }
 }
+
+#[tokio::test]
+async fn a_second_reset_mail_waits_a_minute() {
+    let issued = |ago: i64| UserEvent::PasswordResetIssued {
+        token_hash: token("r"),
+        expires_at: now() + Duration::hours(1),
+        at: now() - Duration::seconds(ago),
+    };
+    let command = || UserCommand::IssuePasswordReset {
+        token_hash: token("s"),
+        expires_at: now() + Duration::hours(1),
+    };
+    user()
+        .given(vec![registered(), issued(10)])
+        .when_async(command())
+        .await
+        .then_expect_error(DomainError::TooSoon);
+    user()
+        .given(vec![registered(), issued(61)])
+        .when_async(command())
+        .await
+        .then_expect_events(vec![UserEvent::PasswordResetIssued {
+            token_hash: token("s"),
+            expires_at: now() + Duration::hours(1),
+            at: now(),
+        }]);
+}

@@ -345,3 +345,27 @@ async fn with_smtp_configured_the_mail_is_delivered_and_its_link_leaves_the_outb
     }
     assert_eq!(left, 0);
 }
+
+on_both_backends!(repeated_reset_requests_send_one_mail_a_minute_and_answer_the_same);
+async fn repeated_reset_requests_send_one_mail_a_minute_and_answer_the_same(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_in("flood@example.com", "correct horse").await;
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        let response = app
+            .post_json("/sign/reset", &json!({ "email": "flood@example.com" }))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        answers.push(response.json::<Value>().await.expect("json"));
+        // Each request's work is done after its answer: let it finish.
+        mailed_token(&app, "flood@example.com", "reset_password").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(mails(&app, "flood@example.com", "reset_password").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'PasswordResetIssued'")
+            .await,
+        1
+    );
+}
