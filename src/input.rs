@@ -209,3 +209,11 @@ mod tests {
         assert!(!format!("{password:?}").contains("hunter"));
     }
 }
+
+/// An id from a path or body: a UUID, or a 400 naming `field` (every
+/// surface parses its ids through here).
+pub fn parse_id(raw: &str, field: &'static str) -> Result<uuid::Uuid, crate::Error> {
+    uuid::Uuid::try_parse(raw.trim()).map_err(|_| {
+        crate::Error::invalid_field(field, "INVALID_ID", format!("{field} must be a UUID"))
+    })
+}

@@ -5,11 +5,10 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::{Ild, IldCommunity, IldError, IldErrorBody, IldMessage, IldPublicUser, IldUser};
 use crate::http::{Auth, Body, Ctx};
-use crate::input::Password;
+use crate::input::{parse_id, Password};
 use crate::service::{communities, sessions, users};
 use crate::{App, Error};
 
@@ -86,8 +85,7 @@ pub async fn public_profile(
     State(app): State<App>,
     Path(user_id): Path<String>,
 ) -> Result<impl IntoResponse, IldError> {
-    let user_id = Uuid::try_parse(&user_id)
-        .map_err(|_| Error::invalid_field("userId", "INVALID_ID", "userId must be a UUID"))?;
+    let user_id = parse_id(&user_id, "userId")?;
     let user = users::find(&app, user_id).await?;
     Ok(Json(IldPublicUser::from(user)))
 }
@@ -170,8 +168,7 @@ pub async fn end_session(
     Auth(principal, ..): Auth<Ild>,
     Path(session_id): Path<String>,
 ) -> Result<Json<IldMessage>, IldError> {
-    let session_id = Uuid::try_parse(&session_id)
-        .map_err(|_| Error::invalid_field("sessionId", "INVALID_ID", "sessionId must be a UUID"))?;
+    let session_id = parse_id(&session_id, "sessionId")?;
     sessions::end_own(&app, &principal, session_id, &ctx).await?;
     Ok(Json(IldMessage::new("Session ended")))
 }
@@ -206,9 +203,7 @@ pub async fn join_community(
     Auth(principal, ..): Auth<Ild>,
     Path(community_id): Path<String>,
 ) -> Result<Json<IldMessage>, IldError> {
-    let community_id = Uuid::try_parse(&community_id).map_err(|_| {
-        Error::invalid_field("communityId", "INVALID_ID", "communityId must be a UUID")
-    })?;
+    let community_id = parse_id(&community_id, "communityId")?;
     communities::join(&app, &principal, community_id, &ctx).await?;
     Ok(Json(IldMessage::new("Joined the community")))
 }
@@ -321,17 +316,12 @@ pub async fn get_user(
     Path(user_id): Path<String>,
 ) -> Result<Json<IldUser>, IldError> {
     crate::service::require_admin(&principal)?;
-    let user_id = user_id_of(&user_id)?;
+    let user_id = parse_id(&user_id, "userId")?;
     let user = users::find(&app, user_id).await?;
     let communities = communities::of_user(&app, user_id).await?;
     Ok(Json(IldUser::from(user).with_communities(
         communities.into_iter().map(IldCommunity::from).collect(),
     )))
-}
-
-fn user_id_of(raw: &str) -> Result<Uuid, Error> {
-    Uuid::try_parse(raw)
-        .map_err(|_| Error::invalid_field("userId", "INVALID_ID", "userId must be a UUID"))
 }
 
 /// An administrative action on a user (administrators; eventauth addition):
@@ -355,9 +345,8 @@ pub async fn admin_action(
     Auth(principal, ..): Auth<Ild>,
     Path((user_id, action)): Path<(String, String)>,
 ) -> Result<Json<IldMessage>, IldError> {
-    use crate::service::admin::{self, Action};
+    use crate::service::admin::Action;
     crate::service::require_admin(&principal)?;
-    let user_id = user_id_of(&user_id)?;
     let (action, done) = match action.as_str() {
         "disable" => (Action::Disable, "User disabled"),
         "enable" => (Action::Enable, "User enabled"),
@@ -368,7 +357,22 @@ pub async fn admin_action(
         ),
         _ => return Err(Error::NotFound.into()),
     };
-    admin::act(&app, &principal, user_id, action, &ctx).await?;
+    act_on(&app, &ctx, &principal, &user_id, action, done).await
+}
+
+/// One administrative action on the user `raw_id` names; `done` is the
+/// confirmation.
+async fn act_on(
+    app: &App,
+    ctx: &crate::service::RequestContext,
+    principal: &crate::service::sessions::Principal,
+    raw_id: &str,
+    action: crate::service::admin::Action,
+    done: &str,
+) -> Result<Json<IldMessage>, IldError> {
+    crate::service::require_admin(principal)?;
+    let user_id = parse_id(raw_id, "userId")?;
+    crate::service::admin::act(app, principal, user_id, action, ctx).await?;
     Ok(Json(IldMessage::new(done)))
 }
 
@@ -392,11 +396,8 @@ pub async fn grant_role(
     Auth(principal, ..): Auth<Ild>,
     Path((user_id, role)): Path<(String, String)>,
 ) -> Result<Json<IldMessage>, IldError> {
-    use crate::service::admin::{self, Action};
-    crate::service::require_admin(&principal)?;
-    let user_id = user_id_of(&user_id)?;
-    admin::act(&app, &principal, user_id, Action::GrantRole(role), &ctx).await?;
-    Ok(Json(IldMessage::new("Role granted")))
+    let action = crate::service::admin::Action::GrantRole(role);
+    act_on(&app, &ctx, &principal, &user_id, action, "Role granted").await
 }
 
 /// Revokes a role (administrators; eventauth addition).
@@ -418,9 +419,6 @@ pub async fn revoke_role(
     Auth(principal, ..): Auth<Ild>,
     Path((user_id, role)): Path<(String, String)>,
 ) -> Result<Json<IldMessage>, IldError> {
-    use crate::service::admin::{self, Action};
-    crate::service::require_admin(&principal)?;
-    let user_id = user_id_of(&user_id)?;
-    admin::act(&app, &principal, user_id, Action::RevokeRole(role), &ctx).await?;
-    Ok(Json(IldMessage::new("Role revoked")))
+    let action = crate::service::admin::Action::RevokeRole(role);
+    act_on(&app, &ctx, &principal, &user_id, action, "Role revoked").await
 }
