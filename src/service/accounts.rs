@@ -37,7 +37,6 @@ pub async fn register(
     ctx: &RequestContext,
 ) -> Result<UserView, Error> {
     let claim_id = app.identifiers.email(&input.email);
-    let input_email = input.email.clone();
     let user_id = Uuid::now_v7();
     // Rejected duplicates cost no hashing.
     let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
@@ -54,7 +53,7 @@ pub async fn register(
             &user_id.to_string(),
             UserCommand::Register {
                 user_id,
-                email: Personal::new(input_email.as_str().to_string()),
+                email: Personal::new(input.email.as_str().to_string()),
                 first_name: Personal::new(input.first_name.as_str().to_string()),
                 last_name: Personal::new(input.last_name.as_str().to_string()),
                 password_hash,
@@ -64,20 +63,26 @@ pub async fn register(
         )
         .await?;
     app.settle(committed.written.as_ref()).await?;
-    // The account exists now, mail or not: a failure here is logged, and
-    // the user can ask for a reset link later.
-    if let Err(error) =
-        super::recovery::send_verification(app, user_id, input_email.as_str(), ctx).await
-    {
-        tracing::error!(error = %error, user_id = %user_id, "verification mail not queued");
-    }
-    // The new user is exactly what was just written: no need to load it.
+    // The new user is exactly what was just written: no need to load it,
+    // neither for the answer nor for the verification command.
+    let version = committed.events.len();
     let mut user = User::default();
     for event in committed.events {
         user.apply(event);
     }
-    UserView::from_aggregate(&user)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("registration of {user_id} wrote no user")))
+    let view = UserView::from_aggregate(&user).ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!("registration of {user_id} wrote no user"))
+    })?;
+    // The account exists now, mail or not: a failure here is logged, and
+    // the user can ask for a reset link later.
+    let written = crate::store::Loaded {
+        state: user,
+        version,
+    };
+    if let Err(error) = super::recovery::send_verification(app, user_id, written, ctx).await {
+        tracing::error!(error = %error, user_id = %user_id, "verification mail not queued");
+    }
+    Ok(view)
 }
 
 /// The claim command for `user_id`, with the current owner's state looked up.

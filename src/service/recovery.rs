@@ -14,6 +14,7 @@ use super::RequestContext;
 use crate::auth::tokens::{hash_token, new_opaque, opaque_owner};
 use crate::input::{Email, Password};
 use crate::mail::Mail;
+use crate::store::Loaded;
 use crate::{App, Error};
 
 fn invalid_token() -> Error {
@@ -24,18 +25,21 @@ fn link(template: &str, token: &str) -> String {
     template.replace("{token}", token)
 }
 
-/// Issues a verification token for `user_id` and queues its mail.
+/// Issues a verification token for `user_id` (its state already loaded)
+/// and queues its mail.
 pub async fn send_verification(
     app: &App,
     user_id: Uuid,
-    email: &str,
+    user: Loaded<User>,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
+    let email = user.state.email().expose().clone();
     let token = new_opaque(user_id);
     let expires_at = Utc::now() + app.config.mail_token_ttl();
     app.store
-        .execute::<User>(
+        .execute_on::<User>(
             &user_id.to_string(),
+            user,
             UserCommand::IssueEmailVerification {
                 token_hash: hash_token(&token),
                 expires_at,
@@ -47,7 +51,7 @@ pub async fn send_verification(
         .queue(Mail {
             purpose: "verify_email",
             user_id: Some(user_id),
-            to: email.to_string(),
+            to: email,
             subject: "Confirm your email address".to_string(),
             body: format!(
                 "Hello,\n\nplease confirm your email address by opening this link:\n\n{}\n\n\
