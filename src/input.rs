@@ -154,6 +154,14 @@ impl fmt::Debug for PersonName {
     }
 }
 
+/// An id from a path or body: a UUID, or a 400 naming `field` (every
+/// surface parses its ids through here).
+pub fn parse_id(raw: &str, field: &'static str) -> Result<uuid::Uuid, crate::Error> {
+    uuid::Uuid::try_parse(raw.trim()).map_err(|_| {
+        crate::Error::invalid_field(field, "INVALID_ID", format!("{field} must be a UUID"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,12 +216,4 @@ mod tests {
         assert!(!format!("{email:?}{password:?}").contains("ada"));
         assert!(!format!("{password:?}").contains("hunter"));
     }
-}
-
-/// An id from a path or body: a UUID, or a 400 naming `field` (every
-/// surface parses its ids through here).
-pub fn parse_id(raw: &str, field: &'static str) -> Result<uuid::Uuid, crate::Error> {
-    uuid::Uuid::try_parse(raw.trim()).map_err(|_| {
-        crate::Error::invalid_field(field, "INVALID_ID", format!("{field} must be a UUID"))
-    })
 }

@@ -213,14 +213,13 @@ impl Scratch {
             Space::Postgres { conn, schema, live } => {
                 let mut tx = conn.begin().await?;
                 projector::lock_postgres(&mut tx, READ_MODELS).await?;
-                loop {
-                    let step = step(&mut Conn::Postgres(&mut tx), cursor, None).await?;
-                    cursor = step.cursor;
-                    applied += step.applied;
-                    if step.done {
-                        break;
-                    }
-                }
+                catch_up(
+                    &mut Conn::Postgres(&mut tx),
+                    &mut cursor,
+                    &mut applied,
+                    None,
+                )
+                .await?;
                 let retired = format!("{schema}_retired");
                 let mut ddl = format!("CREATE SCHEMA {retired};");
                 for Table { name, .. } in TABLES {
@@ -256,14 +255,7 @@ impl Scratch {
             }
             Space::Sqlite { conn } => {
                 let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-                loop {
-                    let step = step(&mut Conn::Sqlite(&mut tx), cursor, None).await?;
-                    cursor = step.cursor;
-                    applied += step.applied;
-                    if step.done {
-                        break;
-                    }
-                }
+                catch_up(&mut Conn::Sqlite(&mut tx), &mut cursor, &mut applied, None).await?;
                 for Table { name, .. } in TABLES {
                     sqlx::raw_sql(&format!("DROP TABLE IF EXISTS main.{name}"))
                         .execute(&mut *tx)
@@ -326,11 +318,13 @@ impl Scratch {
                     tx: at.0,
                     pos: at.1,
                 };
-                while cursor < at {
-                    let step = step(&mut Conn::Postgres(&mut tx), cursor, Some(at)).await?;
-                    cursor = step.cursor;
-                    applied += step.applied;
-                }
+                catch_up(
+                    &mut Conn::Postgres(&mut tx),
+                    &mut cursor,
+                    &mut applied,
+                    Some(at),
+                )
+                .await?;
                 for table in TABLES {
                     tables.push(diff_postgres(&mut tx, table, live, schema).await?);
                 }
@@ -344,11 +338,13 @@ impl Scratch {
                         .fetch_one(&mut *tx)
                         .await?;
                 let at = Cursor::sqlite(at);
-                while cursor < at {
-                    let step = step(&mut Conn::Sqlite(&mut tx), cursor, Some(at)).await?;
-                    cursor = step.cursor;
-                    applied += step.applied;
-                }
+                catch_up(
+                    &mut Conn::Sqlite(&mut tx),
+                    &mut cursor,
+                    &mut applied,
+                    Some(at),
+                )
+                .await?;
                 for table in TABLES {
                     tables.push(diff_sqlite(&mut tx, table).await?);
                 }
@@ -379,6 +375,27 @@ impl Scratch {
                 // Temporary tables go with their connection.
                 let _ = conn.close().await;
             }
+        }
+    }
+}
+
+/// Applies batches inside the caller's transaction until `until` (or,
+/// without it, the readable end), advancing `cursor` and `applied`.
+async fn catch_up(
+    conn: &mut Conn<'_>,
+    cursor: &mut Cursor,
+    applied: &mut u64,
+    until: Option<Cursor>,
+) -> anyhow::Result<()> {
+    if until.is_some_and(|until| *cursor >= until) {
+        return Ok(());
+    }
+    loop {
+        let step = step(conn, *cursor, until).await?;
+        *cursor = step.cursor;
+        *applied += step.applied;
+        if step.done {
+            return Ok(());
         }
     }
 }

@@ -61,6 +61,7 @@ async fn a_user_joins_a_community_once_and_sees_it_on_the_profile(backend: Backe
         1,
         "joining again wrote an event"
     );
+    crate::helpers::assert_recorded_with_metadata(&app, "CommunityJoined", "user:").await;
     // Recorded with who did it.
     let metadata = app
         .strings(

@@ -679,3 +679,28 @@ pub async fn admin_token(app: &TestApp) -> String {
         .expect("json");
     login["token"].as_str().expect("token").to_string()
 }
+
+/// Asserts every `event_type` event in the store carries request metadata
+/// (a correlation id) and an actor starting with `actor` (e.g. `user:`).
+pub async fn assert_recorded_with_metadata(app: &TestApp, event_type: &str, actor: &str) {
+    let rows = app
+        .strings_with(
+            "SELECT CAST(metadata AS text) FROM events WHERE event_type = $1",
+            &[event_type.into()],
+        )
+        .await;
+    assert!(!rows.is_empty(), "no {event_type} event");
+    for row in rows {
+        let metadata: Value = serde_json::from_str(&row).expect("metadata is JSON");
+        assert!(
+            metadata["correlation_id"].is_string(),
+            "{event_type} without a correlation id: {metadata}"
+        );
+        assert!(
+            metadata["actor"]
+                .as_str()
+                .is_some_and(|a| a.starts_with(actor)),
+            "{event_type} not recorded as {actor}…: {metadata}"
+        );
+    }
+}

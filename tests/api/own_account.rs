@@ -62,6 +62,7 @@ async fn the_tutorial_is_marked_done_once(backend: Backend) {
             .await,
         1
     );
+    crate::helpers::assert_recorded_with_metadata(&app, "TutorialCompleted", "user:").await;
     let anonymous = app
         .client
         .put(app.url("/user/tutorial"))
@@ -147,6 +148,8 @@ async fn a_user_lists_their_sessions_ends_one_and_signs_out_everywhere_else(back
     let left = sessions(&app, &a).await;
     assert_eq!(left.len(), 1);
     assert_eq!(current(&left), a_id);
+    crate::helpers::assert_recorded_with_metadata(&app, "SessionEnded", "user:").await;
+    crate::helpers::assert_recorded_with_metadata(&app, "SessionsRevoked", "user:").await;
 }
 
 on_both_backends!(a_start_with_older_read_models_rebuilds_them_from_the_log);

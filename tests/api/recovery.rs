@@ -166,6 +166,8 @@ async fn a_reset_link_replaces_the_password_once_and_ends_every_session(backend:
             .await,
         1
     );
+    crate::helpers::assert_recorded_with_metadata(&app, "PasswordReset", "user:").await;
+    crate::helpers::assert_recorded_with_metadata(&app, "PasswordResetIssued", "anonymous").await;
 }
 
 on_both_backends!(a_reset_token_does_not_verify_and_a_verification_token_does_not_reset);
