@@ -150,6 +150,17 @@ async fn admin_call(
         .expect("request")
 }
 
+/// A fresh access token of the target user.
+async fn logged_in_again(app: &TestApp) -> String {
+    let login: Value = app
+        .login("target@example.com", "correct horse")
+        .await
+        .json()
+        .await
+        .expect("json");
+    login["token"].as_str().expect("token").to_string()
+}
+
 on_both_backends!(an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_roles);
 async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_roles(
     backend: Backend,
@@ -210,13 +221,7 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
             .status(),
         StatusCode::OK
     );
-    let again: Value = app
-        .login("target@example.com", "correct horse")
-        .await
-        .json()
-        .await
-        .expect("json");
-    let token = again["token"].as_str().expect("token").to_string();
+    let token = logged_in_again(&app).await;
     assert_eq!(
         admin_call(&app, Method::POST, &post("end-sessions"), &admin)
             .await
@@ -229,13 +234,7 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
     );
 
     // Force a reset: a link is mailed, sessions end.
-    let again: Value = app
-        .login("target@example.com", "correct horse")
-        .await
-        .json()
-        .await
-        .expect("json");
-    let token = again["token"].as_str().expect("token").to_string();
+    let token = logged_in_again(&app).await;
     assert_eq!(
         admin_call(&app, Method::POST, &post("reset-password"), &admin)
             .await
