@@ -65,6 +65,12 @@ pub enum DomainError {
     /// No such organization (or not of the kind asked for).
     #[error("organization not found")]
     OrganizationNotFound,
+    /// A subscription command with a bad plan or end.
+    #[error("{0}")]
+    InvalidSubscription(&'static str),
+    /// The user has no subscription to extend or cancel.
+    #[error("the user has no subscription")]
+    NoSubscription,
     /// The email address is verified already.
     #[error("the email address is already verified")]
     AlreadyVerified,

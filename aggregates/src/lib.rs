@@ -15,6 +15,7 @@ pub mod error;
 pub mod login_failures;
 pub mod organization;
 pub mod personal;
+pub mod profile;
 pub mod secret;
 pub mod services;
 pub mod session;
@@ -25,6 +26,9 @@ pub use error::DomainError;
 pub use login_failures::{LoginFailures, LoginFailuresCommand, LoginFailuresEvent};
 pub use organization::{Organization, OrganizationCommand, OrganizationEvent, OrganizationKind};
 pub use personal::Personal;
+pub use profile::{
+    Profile, ProfileChanges, ProfileImage, Subscription, SubscriptionState, SubscriptionStatus,
+};
 pub use secret::{PasswordHash, TokenHash};
 pub use services::{Clock, Services, SystemClock};
 pub use session::{EndReason, Session, SessionCommand, SessionEvent};

@@ -12,6 +12,9 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::profile::{
+    categories, CategoryInputs, Profile, ProfileChanges, Subscription, SubscriptionState,
+};
 use crate::{DomainError, PasswordHash, Personal, Services, TokenHash};
 
 /// "Every session of this user that authenticated before `after` is over",
@@ -123,6 +126,41 @@ pub enum UserCommand {
         /// The community (an Organization of kind community).
         community_id: Uuid,
     },
+    /// The user edits their profile. Only what differs is recorded;
+    /// nothing different, no event.
+    UpdateProfile {
+        /// The requested changes (validated at the edge).
+        changes: Box<ProfileChanges>,
+    },
+    /// An administrator grants a plan until an instant (replacing any
+    /// earlier plan and clearing a cancellation).
+    GrantSubscription {
+        /// Plan slug: 1–32 of `a-z 0-9 _ -`.
+        plan: String,
+        /// When it ends; must be in the future.
+        valid_until: DateTime<Utc>,
+    },
+    /// An administrator moves the end of the current plan later.
+    ExtendSubscription {
+        /// The new end; must be later than the current one.
+        valid_until: DateTime<Utc>,
+    },
+    /// An administrator cancels the plan: it runs until its end, or ends
+    /// now when `immediately`.
+    CancelSubscription {
+        /// End now rather than at the end of the period.
+        immediately: bool,
+    },
+    /// Recomputes the subscription state at this instant (an expiry is a
+    /// change of state nobody commanded); recorded when it changed.
+    RecalculateSubscription,
+    /// Recomputes the user's categories (rule: [`crate::profile::categories`]);
+    /// recorded when they changed.
+    IndexCategories {
+        /// Names of the communities the user belongs to, as the read model
+        /// knows them.
+        community_names: Vec<String>,
+    },
     /// The token from the reset mail came back with a new password: it
     /// replaces the old one and every session ends.
     ResetPassword {
@@ -131,6 +169,14 @@ pub enum UserCommand {
         /// The new hash, computed before the command.
         new_password_hash: PasswordHash,
     },
+}
+
+/// A role or plan name: 1–32 of `a-z 0-9 _ -`.
+fn is_slug(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// An outstanding single-use token (email verification or password reset).
@@ -282,6 +328,53 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The user changed profile fields (only those that differ).
+    ProfileUpdated {
+        /// What changed.
+        changes: Box<ProfileChanges>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An administrator granted a plan.
+    SubscriptionGranted {
+        /// The plan.
+        plan: String,
+        /// When it ends.
+        valid_until: DateTime<Utc>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An administrator moved the plan's end later.
+    SubscriptionExtended {
+        /// The new end.
+        valid_until: DateTime<Utc>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An administrator canceled the plan.
+    SubscriptionCanceled {
+        /// Whether it ended at once.
+        immediately: bool,
+        /// The plan's end after the cancellation.
+        valid_until: DateTime<Utc>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A recalculation found the subscription in another state than last
+    /// recorded (e.g. expired).
+    SubscriptionRecalculated {
+        /// The state at `at`.
+        state: SubscriptionState,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An index run found the user's categories changed.
+    CategoriesIndexed {
+        /// The categories, sorted.
+        categories: Vec<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The password was reset with a mailed token; every session ended.
     PasswordReset {
         /// The new hash.
@@ -311,6 +404,12 @@ impl DomainEvent for UserEvent {
             Self::UserEnabled { .. } => "UserEnabled",
             Self::RoleGranted { .. } => "RoleGranted",
             Self::RoleRevoked { .. } => "RoleRevoked",
+            Self::ProfileUpdated { .. } => "ProfileUpdated",
+            Self::SubscriptionGranted { .. } => "SubscriptionGranted",
+            Self::SubscriptionExtended { .. } => "SubscriptionExtended",
+            Self::SubscriptionCanceled { .. } => "SubscriptionCanceled",
+            Self::SubscriptionRecalculated { .. } => "SubscriptionRecalculated",
+            Self::CategoriesIndexed { .. } => "CategoriesIndexed",
         }
         .to_string()
     }
@@ -357,6 +456,16 @@ pub struct User {
     communities: Vec<Uuid>,
     #[serde(default)]
     disabled: bool,
+    #[serde(default)]
+    profile: Profile,
+    #[serde(default)]
+    subscription: Subscription,
+    /// The subscription state as last recorded (by its events or a
+    /// recalculation).
+    #[serde(default)]
+    subscription_recorded: Option<SubscriptionState>,
+    #[serde(default)]
+    categories: Vec<String>,
 }
 
 impl User {
@@ -416,6 +525,22 @@ impl User {
     pub fn tutorial_completed_at(&self) -> Option<DateTime<Utc>> {
         self.tutorial_completed_at
     }
+    /// The profile beyond the names.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+    /// The subscription as its events leave it.
+    pub fn subscription(&self) -> &Subscription {
+        &self.subscription
+    }
+    /// The subscription state as last recorded.
+    pub fn subscription_state(&self) -> Option<&SubscriptionState> {
+        self.subscription_recorded.as_ref()
+    }
+    /// The categories of the last index run.
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
     /// The sessions cutoff, if one was ever set.
     pub fn cutoff(&self) -> Option<SessionCutoff> {
         self.cutoff
@@ -426,6 +551,15 @@ impl User {
             Ok(())
         } else {
             Err(DomainError::UserNotFound)
+        }
+    }
+
+    /// The subscription state at `at`.
+    fn subscription_at(&self, at: DateTime<Utc>) -> SubscriptionState {
+        SubscriptionState {
+            plan: self.subscription.plan.clone(),
+            status: self.subscription.status_at(at),
+            valid_until: self.subscription.valid_until,
         }
     }
 
@@ -603,11 +737,7 @@ impl Aggregate for User {
             }
             UserCommand::GrantRole { role } => {
                 self.require_registered()?;
-                let valid = (1..=32).contains(&role.len())
-                    && role.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                    });
-                if !valid {
+                if !is_slug(&role) {
                     return Err(DomainError::InvalidRole);
                 }
                 if !self.roles.contains(&role) {
@@ -637,6 +767,100 @@ impl Aggregate for User {
                 if self.tutorial_completed_at.is_none() {
                     sink.write(UserEvent::TutorialCompleted { at: now }, self)
                         .await;
+                }
+            }
+            UserCommand::UpdateProfile { changes } => {
+                self.require_registered()?;
+                let changes = changes.diff(&self.first_name, &self.last_name, &self.profile);
+                if !changes.is_empty() {
+                    let event = UserEvent::ProfileUpdated {
+                        changes: Box::new(changes),
+                        at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::GrantSubscription { plan, valid_until } => {
+                self.require_registered()?;
+                if !is_slug(&plan) {
+                    return Err(DomainError::InvalidSubscription(
+                        "plan must be 1 to 32 of a-z, 0-9, _ and -",
+                    ));
+                }
+                if valid_until <= now {
+                    return Err(DomainError::InvalidSubscription(
+                        "validUntil must be in the future",
+                    ));
+                }
+                let event = UserEvent::SubscriptionGranted {
+                    plan,
+                    valid_until,
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
+            UserCommand::ExtendSubscription { valid_until } => {
+                self.require_registered()?;
+                let current = match (&self.subscription.plan, self.subscription.valid_until) {
+                    (Some(_), Some(current)) => current,
+                    _ => return Err(DomainError::NoSubscription),
+                };
+                if valid_until <= current || valid_until <= now {
+                    return Err(DomainError::InvalidSubscription(
+                        "validUntil must be later than the current end and in the future",
+                    ));
+                }
+                let event = UserEvent::SubscriptionExtended {
+                    valid_until,
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
+            UserCommand::CancelSubscription { immediately } => {
+                self.require_registered()?;
+                let Some(until) = self.subscription.valid_until else {
+                    return Err(DomainError::NoSubscription);
+                };
+                let valid_until = if immediately { until.min(now) } else { until };
+                let unchanged = self.subscription.canceled && valid_until == until;
+                if !unchanged && until > now {
+                    let event = UserEvent::SubscriptionCanceled {
+                        immediately,
+                        valid_until,
+                        at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::RecalculateSubscription => {
+                self.require_registered()?;
+                let state = self.subscription_at(now);
+                let recorded = self.subscription_recorded.as_ref();
+                let unchanged = recorded.map_or(
+                    state.status == crate::profile::SubscriptionStatus::None,
+                    |r| *r == state,
+                );
+                if !unchanged {
+                    let event = UserEvent::SubscriptionRecalculated { state, at: now };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::IndexCategories { community_names } => {
+                self.require_registered()?;
+                let inputs = CategoryInputs {
+                    profile: &self.profile,
+                    email_verified: self.email_verified,
+                    tutorial_completed: self.tutorial_completed_at.is_some(),
+                    subscription: &self.subscription,
+                    communities: &community_names,
+                };
+                let categories = categories(inputs, now);
+                if categories != self.categories {
+                    let event = UserEvent::CategoriesIndexed {
+                        categories,
+                        at: now,
+                    };
+                    sink.write(event, self).await;
                 }
             }
             UserCommand::ResetPassword {
@@ -748,6 +972,51 @@ impl Aggregate for User {
             }
             UserEvent::TutorialCompleted { at } => {
                 self.tutorial_completed_at = Some(at);
+                self.updated_at = Some(at);
+            }
+            UserEvent::ProfileUpdated { changes, at } => {
+                let changes = *changes;
+                if let Some(first_name) = changes.first_name.clone() {
+                    self.first_name = first_name;
+                }
+                if let Some(last_name) = changes.last_name.clone() {
+                    self.last_name = last_name;
+                }
+                changes.apply_to(&mut self.profile);
+                self.updated_at = Some(at);
+            }
+            UserEvent::SubscriptionGranted {
+                plan,
+                valid_until,
+                at,
+            } => {
+                self.subscription = Subscription {
+                    plan: Some(plan),
+                    valid_until: Some(valid_until),
+                    canceled: false,
+                };
+                self.subscription_recorded = Some(self.subscription_at(at));
+                self.updated_at = Some(at);
+            }
+            UserEvent::SubscriptionExtended { valid_until, at } => {
+                self.subscription.valid_until = Some(valid_until);
+                self.subscription_recorded = Some(self.subscription_at(at));
+                self.updated_at = Some(at);
+            }
+            UserEvent::SubscriptionCanceled {
+                valid_until, at, ..
+            } => {
+                self.subscription.canceled = true;
+                self.subscription.valid_until = Some(valid_until);
+                self.subscription_recorded = Some(self.subscription_at(at));
+                self.updated_at = Some(at);
+            }
+            UserEvent::SubscriptionRecalculated { state, at } => {
+                self.subscription_recorded = Some(state);
+                self.updated_at = Some(at);
+            }
+            UserEvent::CategoriesIndexed { categories, at } => {
+                self.categories = categories;
                 self.updated_at = Some(at);
             }
             UserEvent::PasswordReset {
