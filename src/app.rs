@@ -38,6 +38,10 @@ pub struct Inner {
     pub denylist: Arc<DenyList>,
     /// Outgoing mail.
     pub outbox: crate::mail::Outbox,
+    /// Profile pictures.
+    pub blobs: Arc<dyn crate::blobs::BlobStore>,
+    /// Pictures decoded at once (each may take tens of MiB and a core).
+    pub image_permits: tokio::sync::Semaphore,
     /// Pokes local readers after a commit.
     pub wake: Wake,
     /// The read-model checkpoint as this instance knows it.

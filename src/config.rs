@@ -78,6 +78,21 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_MAIL_TOKEN_TTL", default_value_t = 3600)]
     pub mail_token_ttl: u64,
 
+    /// Directory of the blob store (profile pictures); default
+    /// `<data dir>/blobs`. Several instances must share it (a shared
+    /// volume), or use an object store behind the `BlobStore` trait.
+    #[arg(long, env = "EVENTAUTH_BLOB_DIR")]
+    pub blob_dir: Option<PathBuf>,
+
+    /// Largest profile picture accepted, bytes (larger: 413).
+    #[arg(long, env = "EVENTAUTH_MAX_IMAGE_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_image_bytes: usize,
+
+    /// Most pixels (width × height) a profile picture may declare; larger
+    /// ones are refused before decoding (decompression bombs).
+    #[arg(long, env = "EVENTAUTH_MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
+    pub max_image_pixels: u64,
+
     /// Maximum database connections of this instance.
     #[arg(long, env = "EVENTAUTH_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,

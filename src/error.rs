@@ -163,6 +163,12 @@ impl From<DomainError> for Error {
             DomainError::TokenExpired => {
                 Self::invalid_field("token", "TOKEN_EXPIRED", "The link has expired")
             }
+            DomainError::InvalidSubscription(message) => {
+                Self::invalid("INVALID_SUBSCRIPTION", message)
+            }
+            DomainError::NoSubscription => {
+                Self::invalid("NO_SUBSCRIPTION", "The user has no subscription")
+            }
             DomainError::AlreadyVerified => Self::invalid_field(
                 "token",
                 "ALREADY_VERIFIED",

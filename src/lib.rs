@@ -16,10 +16,12 @@
 
 pub mod app;
 pub mod auth;
+pub mod blobs;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod images;
 pub mod input;
 pub mod mail;
 pub mod observe;

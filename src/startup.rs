@@ -103,6 +103,13 @@ impl Runtime {
             throttle,
             denylist: denylist.clone(),
             outbox: crate::mail::Outbox::new(db.clone()),
+            blobs: Arc::new(crate::blobs::DirBlobs::new(
+                config
+                    .blob_dir
+                    .clone()
+                    .unwrap_or_else(|| config.data_dir.join("blobs")),
+            )),
+            image_permits: tokio::sync::Semaphore::new(config.hash_workers()),
             wake: wake.clone(),
             projected: projector.progress(),
             fed: feed.progress(),

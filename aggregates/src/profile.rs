@@ -206,7 +206,7 @@ impl SubscriptionStatus {
 ///
 /// The rule (documented in docs/ARCHITECTURE.md): a grant sets the plan and
 /// its end and clears a cancellation; an extension moves the end later
-/// (never earlier); a cancellation keeps the plan until its end, or ends it
+/// (never earlier) and renews (clears a cancellation); a cancellation keeps the plan until its end, or ends it
 /// at once when immediate. At instant `t` the status is `none` without a
 /// plan, `expired` when `t` is at or past the end, else `canceled` if
 /// canceled, else `active`.

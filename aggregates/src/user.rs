@@ -1000,6 +1000,7 @@ impl Aggregate for User {
             }
             UserEvent::SubscriptionExtended { valid_until, at } => {
                 self.subscription.valid_until = Some(valid_until);
+                self.subscription.canceled = false;
                 self.subscription_recorded = Some(self.subscription_at(at));
                 self.updated_at = Some(at);
             }

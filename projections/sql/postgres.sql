@@ -1,4 +1,4 @@
--- The read models, version 4 (projections::schema::VERSION).
+-- The read models, version 5 (projections::schema::VERSION).
 -- Runs in the schema first on the search path: the live one, or the scratch
 -- schema a replay or verify builds in. Everything here can be rebuilt from
 -- the log; change it together with VERSION (a changed version makes the
@@ -19,6 +19,23 @@ CREATE TABLE IF NOT EXISTS users
     -- changed from)
     sessions_kept        uuid,
     tutorial_completed_at timestamptz,
+    -- the profile beyond the names (NULL: unset)
+    nickname             text,
+    bio                  text,
+    location             text,
+    website              text,
+    phone                text,
+    birth_date           text,
+    language             text,
+    timezone             text,
+    -- the picture's blob key (`<sha256>.<png|jpg>`)
+    image_key            text,
+    -- as the last index run left them (sorted)
+    categories           jsonb       NOT NULL DEFAULT '[]',
+    -- as last recorded (by a subscription event or a recalculation)
+    subscription_plan    text,
+    subscription_status  text        NOT NULL DEFAULT 'none',
+    subscription_valid_until timestamptz,
     created_at           timestamptz NOT NULL,
     updated_at           timestamptz NOT NULL,
     -- the user stream's sequence last applied (idempotent re-application)

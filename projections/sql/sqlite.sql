@@ -1,4 +1,4 @@
--- The read models, version 4 (projections::schema::VERSION); see
+-- The read models, version 5 (projections::schema::VERSION); see
 -- postgres.sql. `{schema}` is `main` for the live tables or `temp` for the
 -- ones a replay or verify builds. Ids are UUID blobs, times RFC 3339 text,
 -- roles a JSON array.
@@ -16,6 +16,19 @@ CREATE TABLE IF NOT EXISTS {schema}.users
     sessions_valid_after TEXT,
     sessions_kept        BLOB,
     tutorial_completed_at TEXT,
+    nickname             TEXT,
+    bio                  TEXT,
+    location             TEXT,
+    website              TEXT,
+    phone                TEXT,
+    birth_date           TEXT,
+    language             TEXT,
+    timezone             TEXT,
+    image_key            TEXT,
+    categories           TEXT    NOT NULL DEFAULT '[]',
+    subscription_plan    TEXT,
+    subscription_status  TEXT    NOT NULL DEFAULT 'none',
+    subscription_valid_until TEXT,
     created_at           TEXT    NOT NULL,
     updated_at           TEXT    NOT NULL,
     version              INTEGER NOT NULL

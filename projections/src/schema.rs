@@ -12,8 +12,9 @@ use crate::{Conn, Db};
 /// The version of the read-model tables this build writes. Bump it with any
 /// change to the DDL or to what the projection writes.
 /// 2: `users.tutorial_completed_at`. 3: `organizations`, `memberships`.
-/// 4: `users.disabled`.
-pub const VERSION: i32 = 4;
+/// 4: `users.disabled`. 5: profile fields, categories and subscription
+/// on `users`.
+pub const VERSION: i32 = 5;
 
 /// A read-model table.
 #[derive(Debug, Clone, Copy)]

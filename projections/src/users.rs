@@ -28,11 +28,43 @@ pub struct UserRow {
     pub locked_until: Option<DateTime<Utc>>,
     /// When the tutorial was finished.
     pub tutorial_completed_at: Option<DateTime<Utc>>,
+    /// Profile: nickname.
+    pub nickname: Option<String>,
+    /// Profile: bio.
+    pub bio: Option<String>,
+    /// Profile: location.
+    pub location: Option<String>,
+    /// Profile: web site.
+    pub website: Option<String>,
+    /// Profile (private): phone.
+    pub phone: Option<String>,
+    /// Profile (private): date of birth, `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// Profile: language tag.
+    pub language: Option<String>,
+    /// Profile: IANA time zone.
+    pub timezone: Option<String>,
+    /// The picture's blob key.
+    pub image_key: Option<String>,
+    /// Categories of the last index run.
+    pub categories: Json<Vec<String>>,
+    /// Subscription plan, as last recorded.
+    pub subscription_plan: Option<String>,
+    /// `none`, `active`, `canceled` or `expired`, as last recorded.
+    pub subscription_status: String,
+    /// The plan's end.
+    pub subscription_valid_until: Option<DateTime<Utc>>,
     /// Registration time.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
+
+/// The columns of a [`UserRow`], for every query that reads one.
+const COLUMNS: &str = "user_id, email, first_name, last_name, roles, email_verified, disabled,
+    locked_until, tutorial_completed_at, nickname, bio, location, website, phone, birth_date,
+    language, timezone, image_key, categories, subscription_plan, subscription_status,
+    subscription_valid_until, created_at, updated_at";
 
 /// Folds one user event into the table. Idempotent: a row is only changed by
 /// an event newer than the last one applied to it.
@@ -127,6 +159,42 @@ pub async fn apply(
                 version
             )?;
         }
+        UserEvent::ProfileUpdated { changes, at } => {
+            update_profile(conn, user_id, &changes, at, version).await?;
+        }
+        UserEvent::SubscriptionGranted { at, .. }
+        | UserEvent::SubscriptionExtended { at, .. }
+        | UserEvent::SubscriptionCanceled { at, .. }
+        | UserEvent::SubscriptionRecalculated { at, .. } => {
+            let state = subscription_state(&payload);
+            execute!(
+                conn,
+                "UPDATE users SET subscription_plan = COALESCE($2, subscription_plan),
+                                  subscription_status = $3,
+                                  subscription_valid_until = $4, updated_at = $5, version = $6
+                  WHERE user_id = $1 AND version < $6",
+                user_id,
+                state.plan,
+                state
+                    .status
+                    .unwrap_or(aggregates::SubscriptionStatus::None)
+                    .as_str(),
+                state.valid_until,
+                at,
+                version
+            )?;
+        }
+        UserEvent::CategoriesIndexed { categories, at } => {
+            execute!(
+                conn,
+                "UPDATE users SET categories = $2, updated_at = $3, version = $4
+                  WHERE user_id = $1 AND version < $4",
+                user_id,
+                Json(&categories),
+                at,
+                version
+            )?;
+        }
         UserEvent::EmailVerified { at } => {
             execute!(
                 conn,
@@ -157,6 +225,63 @@ pub async fn apply(
         }
     }
     Ok(())
+}
+
+/// What a subscription event says the state is at its instant. A
+/// cancellation or extension does not repeat the plan (`None`: kept); the
+/// status of a grant, extension or cancellation is derived at the event's
+/// instant by the aggregate's rule.
+struct RecordedSubscription {
+    plan: Option<String>,
+    status: Option<aggregates::SubscriptionStatus>,
+    valid_until: Option<DateTime<Utc>>,
+}
+
+fn subscription_state(event: &UserEvent) -> RecordedSubscription {
+    use aggregates::SubscriptionStatus as S;
+    match event {
+        UserEvent::SubscriptionGranted {
+            plan,
+            valid_until,
+            at,
+        } => RecordedSubscription {
+            plan: Some(plan.clone()),
+            status: Some(if at < valid_until {
+                S::Active
+            } else {
+                S::Expired
+            }),
+            valid_until: Some(*valid_until),
+        },
+        // An extension renews: the end is in the future, any
+        // cancellation is lifted.
+        UserEvent::SubscriptionExtended { valid_until, .. } => RecordedSubscription {
+            plan: None,
+            status: Some(S::Active),
+            valid_until: Some(*valid_until),
+        },
+        UserEvent::SubscriptionCanceled {
+            valid_until, at, ..
+        } => RecordedSubscription {
+            plan: None,
+            status: Some(if at < valid_until {
+                S::Canceled
+            } else {
+                S::Expired
+            }),
+            valid_until: Some(*valid_until),
+        },
+        UserEvent::SubscriptionRecalculated { state, .. } => RecordedSubscription {
+            plan: state.plan.clone(),
+            status: Some(state.status),
+            valid_until: state.valid_until,
+        },
+        _ => RecordedSubscription {
+            plan: None,
+            status: None,
+            valid_until: None,
+        },
+    }
 }
 
 /// Grants or revokes one role (a read-modify-write inside the batch's
@@ -217,14 +342,8 @@ async fn bump_version(conn: &mut Conn<'_>, user_id: Uuid, version: i64) -> Resul
 
 /// One user by id.
 pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    let rows = fetch_all!(
-        db,
-        UserRow,
-        "SELECT user_id, email, first_name, last_name, roles, email_verified, disabled,
-                locked_until, tutorial_completed_at, created_at, updated_at
-           FROM users WHERE user_id = $1",
-        user_id
-    )?;
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE user_id = $1");
+    let rows = fetch_all!(db, UserRow, &sql, user_id)?;
     Ok(rows.into_iter().next())
 }
 
@@ -260,9 +379,7 @@ pub async fn list(
                   OR lower(last_name) LIKE $1 ESCAPE '\\')";
     let direction = if sort.descending { "DESC" } else { "ASC" };
     let sql = format!(
-        "SELECT user_id, email, first_name, last_name, roles, email_verified, disabled,
-                locked_until, tutorial_completed_at, created_at, updated_at
-           FROM users WHERE {filter}
+        "SELECT {COLUMNS} FROM users WHERE {filter}
           ORDER BY {column} {direction}, user_id {direction}
           LIMIT $2 OFFSET $3",
         column = sort.column
@@ -278,4 +395,90 @@ pub async fn list(
 #[derive(sqlx::FromRow)]
 struct Count {
     n: i64,
+}
+
+/// One profile update: each column is set when the event changes it (one
+/// flag and one value per column, so the statement is fixed and both
+/// backends run it).
+async fn update_profile(
+    conn: &mut Conn<'_>,
+    user_id: Uuid,
+    changes: &aggregates::ProfileChanges,
+    at: DateTime<Utc>,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    fn text(
+        change: &aggregates::profile::Change<aggregates::Personal<String>>,
+    ) -> (bool, Option<String>) {
+        match change {
+            None => (false, None),
+            Some(value) => (true, value.as_ref().map(|v| v.expose().clone())),
+        }
+    }
+    fn plain(change: &aggregates::profile::Change<String>) -> (bool, Option<String>) {
+        (change.is_some(), change.clone().flatten())
+    }
+    let name = |n: &Option<aggregates::Personal<String>>| {
+        (n.is_some(), n.as_ref().map(|v| v.expose().clone()))
+    };
+    let first_name = name(&changes.first_name);
+    let last_name = name(&changes.last_name);
+    let nickname = text(&changes.nickname);
+    let bio = text(&changes.bio);
+    let location = text(&changes.location);
+    let website = text(&changes.website);
+    let phone = text(&changes.phone);
+    let birth_date = match &changes.birth_date {
+        None => (false, None),
+        Some(value) => (true, value.as_ref().map(|d| d.expose().to_string())),
+    };
+    let language = plain(&changes.language);
+    let timezone = plain(&changes.timezone);
+    let image = match &changes.image {
+        None => (false, None),
+        Some(image) => (true, image.as_ref().map(|i| i.key.clone())),
+    };
+    execute!(
+        conn,
+        "UPDATE users SET
+            first_name = CASE WHEN $4 THEN $5 ELSE first_name END,
+            last_name  = CASE WHEN $6 THEN $7 ELSE last_name END,
+            nickname   = CASE WHEN $8 THEN $9 ELSE nickname END,
+            bio        = CASE WHEN $10 THEN $11 ELSE bio END,
+            location   = CASE WHEN $12 THEN $13 ELSE location END,
+            website    = CASE WHEN $14 THEN $15 ELSE website END,
+            phone      = CASE WHEN $16 THEN $17 ELSE phone END,
+            birth_date = CASE WHEN $18 THEN $19 ELSE birth_date END,
+            language   = CASE WHEN $20 THEN $21 ELSE language END,
+            timezone   = CASE WHEN $22 THEN $23 ELSE timezone END,
+            image_key  = CASE WHEN $24 THEN $25 ELSE image_key END,
+            updated_at = $2, version = $3
+          WHERE user_id = $1 AND version < $3",
+        user_id,
+        at,
+        version,
+        first_name.0,
+        first_name.1,
+        last_name.0,
+        last_name.1,
+        nickname.0,
+        nickname.1,
+        bio.0,
+        bio.1,
+        location.0,
+        location.1,
+        website.0,
+        website.1,
+        phone.0,
+        phone.1,
+        birth_date.0,
+        birth_date.1,
+        language.0,
+        language.1,
+        timezone.0,
+        timezone.1,
+        image.0,
+        image.1
+    )?;
+    Ok(())
 }

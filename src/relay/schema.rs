@@ -54,6 +54,36 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             UserEvent::CommunityJoined { community_id, at } => {
                 json!({ "userId": id, "communityId": community_id, "at": at })
             }
+            // Which fields changed, never their values (personal data); the
+            // picture's key is not personal (content-addressed, served only
+            // to signed-in users).
+            UserEvent::ProfileUpdated { changes, at } => json!({
+                "userId": id, "changed": changes.names(),
+                "profileImage": changes.image.as_ref().map(|i| i.as_ref().map(|i| &i.key)),
+                "at": at
+            }),
+            UserEvent::SubscriptionGranted {
+                plan,
+                valid_until,
+                at,
+            } => json!({ "userId": id, "plan": plan, "validUntil": valid_until, "at": at }),
+            UserEvent::SubscriptionExtended { valid_until, at } => {
+                json!({ "userId": id, "validUntil": valid_until, "at": at })
+            }
+            UserEvent::SubscriptionCanceled {
+                immediately,
+                valid_until,
+                at,
+            } => json!({
+                "userId": id, "immediately": immediately, "validUntil": valid_until, "at": at
+            }),
+            UserEvent::SubscriptionRecalculated { state, at } => json!({
+                "userId": id, "plan": state.plan, "status": state.status.as_str(),
+                "validUntil": state.valid_until, "at": at
+            }),
+            UserEvent::CategoriesIndexed { categories, at } => {
+                json!({ "userId": id, "categories": categories, "at": at })
+            }
             UserEvent::PasswordReset { cutoff, at, .. } => json!({
                 "userId": id, "sessionsValidAfter": cutoff.after, "keptSession": cutoff.except, "at": at
             }),

@@ -1,8 +1,11 @@
 //! What administrators do to a user: disable and enable the account, end
-//! all their sessions, force a password reset, grant and revoke roles.
-//! Every action is an event on the User, with the administrator as actor.
+//! all their sessions, force a password reset, grant and revoke roles,
+//! grant, extend, cancel and recalculate a subscription, index categories.
+//! Every action is an event on the User, with the administrator as actor
+//! (an action that changes nothing writes nothing).
 
-use aggregates::{User, UserCommand, UserEvent};
+use aggregates::{Organization, User, UserCommand, UserEvent};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::sessions::Principal;
@@ -24,6 +27,27 @@ pub enum Action {
     GrantRole(String),
     /// Revoke a role.
     RevokeRole(String),
+    /// Grant a plan until an instant.
+    GrantSubscription {
+        /// Plan slug.
+        plan: String,
+        /// End.
+        valid_until: DateTime<Utc>,
+    },
+    /// Move the plan's end later.
+    ExtendSubscription {
+        /// New end.
+        valid_until: DateTime<Utc>,
+    },
+    /// Cancel the plan (at its end, or now).
+    CancelSubscription {
+        /// End it now.
+        immediately: bool,
+    },
+    /// Recompute the subscription's state now.
+    RecalculateSubscription,
+    /// Recompute the categories.
+    IndexCategories,
 }
 
 /// Carries out `action` on `user_id` (404 when there is no such user).
@@ -42,6 +66,19 @@ pub async fn act(
         Action::EndSessions => UserCommand::RevokeSessions { keep_session: None },
         Action::GrantRole(role) => UserCommand::GrantRole { role },
         Action::RevokeRole(role) => UserCommand::RevokeRole { role },
+        Action::GrantSubscription { plan, valid_until } => {
+            UserCommand::GrantSubscription { plan, valid_until }
+        }
+        Action::ExtendSubscription { valid_until } => {
+            UserCommand::ExtendSubscription { valid_until }
+        }
+        Action::CancelSubscription { immediately } => {
+            UserCommand::CancelSubscription { immediately }
+        }
+        Action::RecalculateSubscription => UserCommand::RecalculateSubscription,
+        Action::IndexCategories => UserCommand::IndexCategories {
+            community_names: community_names(app, user_id).await?,
+        },
         Action::ForcePasswordReset => {
             let admin_ctx = ctx.clone();
             if !super::recovery::issue_reset(app, user_id, &admin_ctx).await? {
@@ -58,4 +95,22 @@ pub async fn act(
         app.denylist.set_cutoff(user_id, cutoff);
     }
     app.settle(committed.written.as_ref()).await
+}
+
+/// The names of the communities `user_id` belongs to, from the write side
+/// (each community's own stream).
+async fn community_names(app: &App, user_id: Uuid) -> Result<Vec<String>, Error> {
+    let user = app.store.load::<User>(&user_id.to_string()).await?;
+    if !user.state.is_registered() {
+        return Err(Error::NotFound);
+    }
+    let mut names = Vec::with_capacity(user.state.communities().len());
+    for community in user.state.communities() {
+        let organization = app
+            .store
+            .load::<Organization>(&community.to_string())
+            .await?;
+        names.push(organization.state.name().to_string());
+    }
+    Ok(names)
 }

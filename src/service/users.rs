@@ -26,10 +26,81 @@ pub struct UserView {
     pub tutorial_completed: bool,
     /// Disabled by an administrator.
     pub disabled: bool,
+    /// The profile beyond the names.
+    pub profile: ProfileView,
+    /// The subscription as last recorded.
+    pub subscription: SubscriptionView,
+    /// Categories of the last index run.
+    pub categories: Vec<String>,
     /// Registered.
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// Profile fields beyond the names (`None`: unset).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileView {
+    /// Public.
+    pub nickname: Option<String>,
+    /// Public.
+    pub bio: Option<String>,
+    /// Public.
+    pub location: Option<String>,
+    /// Public.
+    pub website: Option<String>,
+    /// Private.
+    pub phone: Option<String>,
+    /// Private, `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// Public.
+    pub language: Option<String>,
+    /// Public.
+    pub timezone: Option<String>,
+    /// Public: the picture's blob key.
+    pub image_key: Option<String>,
+}
+
+/// A subscription as last recorded.
+#[derive(Debug, Clone)]
+pub struct SubscriptionView {
+    /// Plan slug.
+    pub plan: Option<String>,
+    /// `none`, `active`, `canceled`, `expired`.
+    pub status: String,
+    /// End.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+impl From<Option<&aggregates::SubscriptionState>> for SubscriptionView {
+    fn from(state: Option<&aggregates::SubscriptionState>) -> Self {
+        Self {
+            plan: state.and_then(|s| s.plan.clone()),
+            status: state
+                .map_or(aggregates::SubscriptionStatus::None, |s| s.status)
+                .as_str()
+                .to_string(),
+            valid_until: state.and_then(|s| s.valid_until),
+        }
+    }
+}
+
+impl From<&aggregates::Profile> for ProfileView {
+    fn from(p: &aggregates::Profile) -> Self {
+        let text =
+            |v: &Option<aggregates::Personal<String>>| v.as_ref().map(|v| v.expose().clone());
+        Self {
+            nickname: text(&p.nickname),
+            bio: text(&p.bio),
+            location: text(&p.location),
+            website: text(&p.website),
+            phone: text(&p.phone),
+            birth_date: p.birth_date.as_ref().map(|d| d.expose().to_string()),
+            language: p.language.clone(),
+            timezone: p.timezone.clone(),
+            image_key: p.image.as_ref().map(|i| i.key.clone()),
+        }
+    }
 }
 
 impl From<UserRow> for UserView {
@@ -43,6 +114,23 @@ impl From<UserRow> for UserView {
             email_verified: row.email_verified,
             tutorial_completed: row.tutorial_completed_at.is_some(),
             disabled: row.disabled,
+            profile: ProfileView {
+                nickname: row.nickname,
+                bio: row.bio,
+                location: row.location,
+                website: row.website,
+                phone: row.phone,
+                birth_date: row.birth_date,
+                language: row.language,
+                timezone: row.timezone,
+                image_key: row.image_key,
+            },
+            subscription: SubscriptionView {
+                plan: row.subscription_plan,
+                status: row.subscription_status,
+                valid_until: row.subscription_valid_until,
+            },
+            categories: row.categories.0,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -61,6 +149,9 @@ impl UserView {
             email_verified: user.email_verified(),
             tutorial_completed: user.tutorial_completed_at().is_some(),
             disabled: user.is_disabled(),
+            profile: ProfileView::from(user.profile()),
+            subscription: SubscriptionView::from(user.subscription_state()),
+            categories: user.categories().to_vec(),
             created_at: user.registered_at()?,
             updated_at: user.updated_at()?,
         })

@@ -2,6 +2,8 @@
 //! `/sign/*` and `/user/*`. Translation only: wire format in, use case,
 //! wire format out. Errors are `{"error": <reason>, "message": <text>}`.
 
+pub mod admin;
+pub mod profile;
 pub mod sign;
 pub mod user;
 
@@ -49,8 +51,16 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(sign::reset))
         .routes(routes!(sign::reset_with_token))
         .routes(routes!(user::change_password))
-        .routes(routes!(user::profile))
+        .routes(routes!(user::profile, profile::update_profile))
         .routes(routes!(user::public_profile))
+        .routes(routes!(profile::profile_image))
+        .routes(routes!(admin::index_categories))
+        .routes(routes!(admin::recalculate_subscription))
+        .routes(routes!(
+            admin::grant_subscription,
+            admin::extend_subscription,
+            admin::cancel_subscription
+        ))
         .routes(routes!(user::tutorial))
         .routes(routes!(user::my_sessions, user::end_other_sessions))
         .routes(routes!(user::end_session))
@@ -122,11 +132,78 @@ pub struct IldUser {
     tutorial_completed: bool,
     /// Disabled by an administrator.
     disabled: bool,
+    #[serde(flatten)]
+    profile: IldProfileFields,
+    /// Private: phone number.
+    phone: Option<String>,
+    /// Private: date of birth, `YYYY-MM-DD`.
+    birth_date: Option<String>,
+    /// As the last `PATCH /user/{userId}/index` left them.
+    categories: Vec<String>,
+    subscription: IldSubscription,
     created_at: String,
     updated_at: String,
     /// The communities the user joined (on `GET /user/profile`).
     #[serde(skip_serializing_if = "Option::is_none")]
     communities: Option<Vec<IldCommunity>>,
+}
+
+/// The public profile fields (`null`: unset).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IldProfileFields {
+    nickname: Option<String>,
+    bio: Option<String>,
+    location: Option<String>,
+    website: Option<String>,
+    /// Language tag, e.g. `pt-BR`.
+    language: Option<String>,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    timezone: Option<String>,
+    /// The picture's key (for `GET /user/profile/stream/{key}`).
+    profile_image: Option<String>,
+    /// The picture's path on this service.
+    profile_image_url: Option<String>,
+}
+
+impl From<&crate::service::users::ProfileView> for IldProfileFields {
+    fn from(p: &crate::service::users::ProfileView) -> Self {
+        Self {
+            nickname: p.nickname.clone(),
+            bio: p.bio.clone(),
+            location: p.location.clone(),
+            website: p.website.clone(),
+            language: p.language.clone(),
+            timezone: p.timezone.clone(),
+            profile_image: p.image_key.clone(),
+            profile_image_url: p
+                .image_key
+                .as_ref()
+                .map(|key| format!("/user/profile/stream/{key}")),
+        }
+    }
+}
+
+/// A subscription as last recorded.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IldSubscription {
+    /// Plan slug.
+    plan: Option<String>,
+    /// `none`, `active`, `canceled` (usable until `validUntil`), `expired`.
+    status: String,
+    /// When it ends.
+    valid_until: Option<String>,
+}
+
+impl From<&crate::service::users::SubscriptionView> for IldSubscription {
+    fn from(s: &crate::service::users::SubscriptionView) -> Self {
+        Self {
+            plan: s.plan.clone(),
+            status: s.status.clone(),
+            valid_until: s.valid_until.map(|t| t.to_rfc3339()),
+        }
+    }
 }
 
 /// A community.
@@ -172,6 +249,11 @@ impl From<UserView> for IldUser {
             email_verified: user.email_verified,
             tutorial_completed: user.tutorial_completed,
             disabled: user.disabled,
+            profile: IldProfileFields::from(&user.profile),
+            phone: user.profile.phone.clone(),
+            birth_date: user.profile.birth_date.clone(),
+            categories: user.categories,
+            subscription: IldSubscription::from(&user.subscription),
             created_at: user.created_at.to_rfc3339(),
             updated_at: user.updated_at.to_rfc3339(),
             communities: None,
@@ -186,6 +268,8 @@ pub struct IldPublicUser {
     id: String,
     first_name: String,
     last_name: String,
+    #[serde(flatten)]
+    profile: IldProfileFields,
     created_at: String,
 }
 
@@ -195,6 +279,7 @@ impl From<UserView> for IldPublicUser {
             id: user.id.to_string(),
             first_name: user.first_name,
             last_name: user.last_name,
+            profile: IldProfileFields::from(&user.profile),
             created_at: user.created_at.to_rfc3339(),
         }
     }

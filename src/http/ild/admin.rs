@@ -1,0 +1,221 @@
+//! Administrators on a user's categories and subscription:
+//! `PATCH /user/{userId}/index`, `PUT /user/{userId}/recalculate-subscription`
+//! (the ILD document's), and `PUT|PATCH|DELETE /admin/users/{userId}/subscription`
+//! (eventauth's: where subscription events come from).
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{Ild, IldCommunity, IldError, IldErrorBody, IldUser};
+use crate::http::{Auth, Body, Ctx};
+use crate::input::parse_id;
+use crate::service::admin::{self, Action};
+use crate::service::sessions::Principal;
+use crate::service::{communities, users, RequestContext};
+use crate::{App, Error};
+
+/// Runs `action` on the user `raw_id` names and answers with the user as
+/// it is afterwards.
+async fn act(
+    app: &App,
+    ctx: &RequestContext,
+    principal: &Principal,
+    raw_id: &str,
+    action: Action,
+) -> Result<Json<IldUser>, IldError> {
+    crate::service::require_admin(principal)?;
+    let user_id = parse_id(raw_id, "userId")?;
+    admin::act(app, principal, user_id, action, ctx).await?;
+    let user = users::find(app, user_id).await?;
+    let communities = communities::of_user(app, user_id).await?;
+    Ok(Json(IldUser::from(user).with_communities(
+        communities.into_iter().map(IldCommunity::from).collect(),
+    )))
+}
+
+/// Recomputes the user's categories from their communities and profile
+/// (administrators). The rule: `community:<name slug>` per community,
+/// `profile:complete` (nickname, bio and picture set) or
+/// `profile:incomplete`, `language:<primary tag>`, `email:verified`,
+/// `tutorial:completed`, `subscriber:<plan>` while the plan is usable.
+/// Recorded as a `CategoriesIndexed` event when they changed.
+#[utoipa::path(patch, path = "/user/{userId}/index", tag = "ild", security(("bearer" = [])),
+    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    responses(
+        (status = 200, description = "The user with its categories", body = IldUser),
+        (status = 400, description = "Not a UUID", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+        (status = 404, description = "No such user", body = IldErrorBody),
+    ))]
+pub async fn index_categories(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path(user_id): Path<String>,
+) -> Result<Json<IldUser>, IldError> {
+    act(&app, &ctx, &principal, &user_id, Action::IndexCategories).await
+}
+
+/// Recomputes the subscription's state now from its events
+/// (administrators): `none` without a plan, `expired` at or past its end,
+/// else `canceled` if canceled, else `active`. Recorded as a
+/// `SubscriptionRecalculated` event when it differs from the last recorded
+/// state (typically: a plan ran out).
+#[utoipa::path(put, path = "/user/{userId}/recalculate-subscription", tag = "ild", security(("bearer" = [])),
+    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    responses(
+        (status = 200, description = "The user with its subscription", body = IldUser),
+        (status = 400, description = "Not a UUID", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+        (status = 404, description = "No such user", body = IldErrorBody),
+    ))]
+pub async fn recalculate_subscription(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path(user_id): Path<String>,
+) -> Result<Json<IldUser>, IldError> {
+    act(
+        &app,
+        &ctx,
+        &principal,
+        &user_id,
+        Action::RecalculateSubscription,
+    )
+    .await
+}
+
+/// `PUT /admin/users/{userId}/subscription` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantSubscriptionRequest {
+    /// Plan slug: 1–32 of `a-z 0-9 _ -`.
+    #[schema(required, example = "pro")]
+    plan: Option<String>,
+    /// When it ends (RFC 3339, in the future).
+    #[schema(required, example = "2027-01-01T00:00:00Z")]
+    valid_until: Option<String>,
+}
+
+/// `PATCH /admin/users/{userId}/subscription` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtendSubscriptionRequest {
+    /// The new end (RFC 3339), later than the current one.
+    #[schema(required, example = "2027-06-01T00:00:00Z")]
+    valid_until: Option<String>,
+}
+
+/// `DELETE /admin/users/{userId}/subscription` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CancelQuery {
+    /// `true`: end now; otherwise the plan stays usable until its end.
+    immediately: Option<bool>,
+}
+
+fn valid_until(raw: Option<&str>) -> Result<DateTime<Utc>, Error> {
+    let raw = raw
+        .ok_or_else(|| Error::invalid_field("validUntil", "REQUIRED", "validUntil is required"))?;
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            Error::invalid_field(
+                "validUntil",
+                "INVALID_DATE",
+                "validUntil must be an RFC 3339 date-time",
+            )
+        })
+}
+
+/// Grants a plan until an instant, replacing any earlier plan
+/// (administrators; eventauth addition).
+#[utoipa::path(put, path = "/admin/users/{userId}/subscription", tag = "ild", security(("bearer" = [])),
+    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    request_body = GrantSubscriptionRequest,
+    responses(
+        (status = 200, description = "The user with its subscription", body = IldUser),
+        (status = 400, description = "Bad plan or end", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+        (status = 404, description = "No such user", body = IldErrorBody),
+    ))]
+pub async fn grant_subscription(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path(user_id): Path<String>,
+    Body(body, ..): Body<GrantSubscriptionRequest, Ild>,
+) -> Result<Json<IldUser>, IldError> {
+    crate::service::require_admin(&principal)?;
+    let plan = body
+        .plan
+        .ok_or_else(|| Error::invalid_field("plan", "REQUIRED", "plan is required"))?;
+    let action = Action::GrantSubscription {
+        plan: plan.trim().to_string(),
+        valid_until: valid_until(body.valid_until.as_deref())?,
+    };
+    act(&app, &ctx, &principal, &user_id, action).await
+}
+
+/// Moves the plan's end later and renews it (administrators; eventauth
+/// addition).
+#[utoipa::path(patch, path = "/admin/users/{userId}/subscription", tag = "ild", security(("bearer" = [])),
+    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    request_body = ExtendSubscriptionRequest,
+    responses(
+        (status = 200, description = "The user with its subscription", body = IldUser),
+        (status = 400, description = "No plan, or an end not later than the current one", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+        (status = 404, description = "No such user", body = IldErrorBody),
+    ))]
+pub async fn extend_subscription(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path(user_id): Path<String>,
+    Body(body, ..): Body<ExtendSubscriptionRequest, Ild>,
+) -> Result<Json<IldUser>, IldError> {
+    crate::service::require_admin(&principal)?;
+    let action = Action::ExtendSubscription {
+        valid_until: valid_until(body.valid_until.as_deref())?,
+    };
+    act(&app, &ctx, &principal, &user_id, action).await
+}
+
+/// Cancels the plan: usable until its end, or ended now with
+/// `?immediately=true` (administrators; eventauth addition).
+#[utoipa::path(delete, path = "/admin/users/{userId}/subscription", tag = "ild", security(("bearer" = [])),
+    params(("userId" = String, Path, description = "The user's id (UUID)"), CancelQuery),
+    responses(
+        (status = 200, description = "The user with its subscription", body = IldUser),
+        (status = 400, description = "No plan", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 403, description = "Not an administrator", body = IldErrorBody),
+        (status = 404, description = "No such user", body = IldErrorBody),
+    ))]
+pub async fn cancel_subscription(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    Path(user_id): Path<String>,
+    query: Result<Query<CancelQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<IldUser>, IldError> {
+    let Query(query) = query.map_err(|_| {
+        Error::invalid_field(
+            "immediately",
+            "INVALID_QUERY",
+            "immediately must be true or false",
+        )
+    })?;
+    let action = Action::CancelSubscription {
+        immediately: query.immediately.unwrap_or(false),
+    };
+    act(&app, &ctx, &principal, &user_id, action).await
+}

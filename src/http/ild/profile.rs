@@ -1,0 +1,240 @@
+//! `PUT /user/profile` (multipart or JSON) and
+//! `GET /user/profile/stream/{key}` (the pictures).
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::{Bytes, BytesMut};
+use utoipa::ToSchema;
+
+use super::{Ild, IldCommunity, IldError, IldErrorBody, IldUser};
+use crate::blobs::BlobKey;
+use crate::http::{Auth, Body, Ctx};
+use crate::service::communities;
+use crate::service::profile::{self, ProfileForm};
+use crate::{App, Error};
+
+/// Largest text field of a multipart profile update, bytes.
+const MAX_TEXT_FIELD: usize = 16 * 1024;
+/// Most parts in one multipart profile update.
+const MAX_PARTS: usize = 32;
+
+/// `PUT /user/profile` as `multipart/form-data`: any of the fields, each
+/// optional; an empty value clears a field (names excepted).
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // documentation of the form; the handler reads parts
+pub struct ProfileUpdateForm {
+    /// Public. 1–100 characters.
+    first_name: Option<String>,
+    /// Public. 1–100 characters.
+    last_name: Option<String>,
+    /// Public. ≤ 50 characters.
+    nickname: Option<String>,
+    /// Public. ≤ 1000 characters.
+    bio: Option<String>,
+    /// Public. ≤ 100 characters.
+    location: Option<String>,
+    /// Public. An http(s) URL.
+    website: Option<String>,
+    /// Public. A language tag, e.g. `pt-BR`.
+    language: Option<String>,
+    /// Public. An IANA time zone, e.g. `Europe/Berlin`.
+    timezone: Option<String>,
+    /// Private. Digits, spaces and `+ - ( ) .`.
+    phone: Option<String>,
+    /// Private. `YYYY-MM-DD`.
+    birth_date: Option<String>,
+    /// A PNG, JPEG, WebP or GIF picture (checked by content; at most
+    /// `EVENTAUTH_MAX_IMAGE_BYTES`, 10 MiB by default, and
+    /// `EVENTAUTH_MAX_IMAGE_PIXELS`); stored re-encoded without metadata.
+    #[schema(format = Binary, value_type = Option<String>)]
+    profile_image: Option<Vec<u8>>,
+    /// `true` removes the picture.
+    remove_profile_image: Option<bool>,
+}
+
+/// The same update as JSON (no picture): string values, `null` or `""`
+/// clears.
+pub type ProfileUpdateJson = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// Updates the caller's profile; answers with the updated profile.
+#[utoipa::path(put, path = "/user/profile", tag = "ild", security(("bearer" = [])),
+    request_body(content(
+        (ProfileUpdateForm = "multipart/form-data"),
+        (ProfileUpdateForm = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The updated profile", body = IldUser),
+        (status = 400, description = "A field or the picture is invalid; nothing was changed", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 413, description = "The picture is too large", body = IldErrorBody),
+    ))]
+pub async fn update_profile(
+    State(app): State<App>,
+    Ctx(ctx): Ctx,
+    Auth(principal, ..): Auth<Ild>,
+    request: Request,
+) -> Result<Json<IldUser>, IldError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let form = if content_type.starts_with("multipart/form-data") {
+        read_multipart(&app, &content_type, request).await?
+    } else {
+        let Body(json, ..) =
+            <Body<ProfileUpdateJson, Ild> as axum::extract::FromRequest<App>>::from_request(
+                request, &app,
+            )
+            .await?;
+        json_form(json)?
+    };
+    let user = profile::update(&app, &principal, form, &ctx).await?;
+    let communities = communities::of_user(&app, principal.user_id).await?;
+    Ok(Json(IldUser::from(user).with_communities(
+        communities.into_iter().map(IldCommunity::from).collect(),
+    )))
+}
+
+fn json_form(json: ProfileUpdateJson) -> Result<ProfileForm, Error> {
+    let mut form = ProfileForm::default();
+    for (name, value) in json {
+        let text = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(Error::invalid(
+                    "INVALID_BODY",
+                    "profile fields must be strings",
+                ))
+            }
+        };
+        form.fields.push((name, text));
+    }
+    Ok(form)
+}
+
+fn malformed() -> Error {
+    Error::invalid("INVALID_BODY", "The multipart body could not be read")
+}
+
+/// Reads the parts, counting bytes as they arrive. Past the limit the rest
+/// of the body is read and dropped (up to a hard cap), so that the client
+/// gets its 413 instead of a reset connection.
+async fn read_multipart(
+    app: &App,
+    content_type: &str,
+    request: Request,
+) -> Result<ProfileForm, Error> {
+    let boundary = multer::parse_boundary(content_type).map_err(|_| malformed())?;
+    let max_image = app.config.max_image_bytes;
+    let hard_cap = (max_image * 4).max(64 * 1024 * 1024);
+    let stream = request.into_body().into_data_stream();
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut form = ProfileForm::default();
+    let mut too_large = false;
+    let mut seen = 0usize;
+    let mut parts = 0usize;
+    while let Some(mut field) = multipart.next_field().await.map_err(|_| malformed())? {
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(Error::invalid("TOO_MANY_FIELDS", "too many form fields"));
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        let limit = if name == "profileImage" {
+            max_image
+        } else {
+            MAX_TEXT_FIELD
+        };
+        let mut buffer = BytesMut::new();
+        while let Some(chunk) = field.chunk().await.map_err(|_| malformed())? {
+            seen += chunk.len();
+            if seen > hard_cap {
+                return Err(Error::PayloadTooLarge);
+            }
+            if too_large || buffer.len() + chunk.len() > limit {
+                too_large = true;
+                buffer.clear();
+                continue;
+            }
+            buffer.extend_from_slice(&chunk);
+        }
+        if too_large {
+            continue;
+        }
+        if name == "profileImage" {
+            if form.image.is_some() {
+                return Err(Error::invalid_field(
+                    "profileImage",
+                    "DUPLICATE_FIELD",
+                    "send one profileImage",
+                ));
+            }
+            // Browsers send an empty part when no file was chosen.
+            if !buffer.is_empty() {
+                form.image = Some(buffer.freeze());
+            }
+        } else {
+            let text = String::from_utf8(buffer.to_vec())
+                .map_err(|_| Error::invalid("INVALID_BODY", "profile fields must be UTF-8 text"))?;
+            form.fields.push((name, text));
+        }
+    }
+    if too_large {
+        return Err(Error::PayloadTooLarge);
+    }
+    Ok(form)
+}
+
+/// A profile picture (signed-in users). Keys name contents, so a picture
+/// never changes: it is cached for a year, revalidated by `ETag`.
+#[utoipa::path(get, path = "/user/profile/stream/{key}", tag = "ild", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The picture's key, as `profileImage` gives it")),
+    responses(
+        (status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
+        (status = 404, description = "No such picture", body = IldErrorBody),
+    ))]
+pub async fn profile_image(
+    State(app): State<App>,
+    _auth: Auth<Ild>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, IldError> {
+    let key = BlobKey::parse(&key).ok_or(Error::NotFound)?;
+    let etag = format!("\"{}\"", key.hash());
+    let cache = [
+        (header::ETAG, etag.clone()),
+        (
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable".to_string(),
+        ),
+    ];
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    let bytes: Bytes = profile::image(&app, &key).await?.ok_or(Error::NotFound)?;
+    Ok((
+        cache,
+        [
+            (header::CONTENT_TYPE, key.content_type().to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_string(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
