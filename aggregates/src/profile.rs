@@ -66,32 +66,90 @@ pub struct ProfileChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_name: Option<Personal<String>>,
     /// Nickname.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub nickname: Change<Personal<String>>,
     /// Bio.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub bio: Change<Personal<String>>,
     /// Location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub location: Change<Personal<String>>,
     /// Web site.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub website: Change<Personal<String>>,
     /// Phone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub phone: Change<Personal<String>>,
     /// Date of birth.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub birth_date: Change<Personal<NaiveDate>>,
     /// Language.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub language: Change<String>,
     /// Time zone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub timezone: Change<String>,
     /// Picture.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub image: Change<ProfileImage>,
+}
+
+/// A [`Change`] in JSON: absent = untouched, `null` = cleared, a value =
+/// set (serde alone would read `null` as absent).
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(Some(value)) => value.serialize(serializer),
+            _ => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
 }
 
 /// Keeps `change` only when it differs from `current`.
@@ -439,5 +497,18 @@ mod tests {
             &profile,
         );
         assert_eq!(diff.names(), vec!["bio"]);
+    }
+
+    #[test]
+    fn a_cleared_field_survives_the_round_trip_through_json() {
+        let changes = ProfileChanges {
+            nickname: Some(None),
+            bio: Some(Some(Personal::new("maths".into()))),
+            ..ProfileChanges::default()
+        };
+        let json = serde_json::to_string(&changes).expect("serializes");
+        assert_eq!(json, r#"{"nickname":null,"bio":{"plain":"maths"}}"#);
+        let back: ProfileChanges = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, changes);
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use eventauth::ops::synthetic;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::{admin_token, ild_error, spawn_app, Backend, TestApp};
 
@@ -117,23 +117,96 @@ async fn an_admin_pages_through_ten_thousand_users_without_duplicates_or_gaps(ba
     }
 }
 
-on_both_backends!(only_administrators_see_users);
-async fn only_administrators_see_users(backend: Backend) {
+on_both_backends!(a_non_admin_gets_403_and_no_token_401_on_every_admin_endpoint);
+async fn a_non_admin_gets_403_and_no_token_401_on_every_admin_endpoint(backend: Backend) {
+    use reqwest::Method;
     let app = spawn_app(backend).await;
     let login = app.signed_in("plain@example.com", "correct horse").await;
     let token = login["token"].as_str().expect("token");
     let id = login["user"]["id"].as_str().expect("id");
-    for path in ["/user".to_string(), format!("/user/{id}")] {
-        let body = ild_error(get(&app, &path, token).await, StatusCode::FORBIDDEN).await;
-        assert_eq!(body["message"], "Insufficient permissions");
+    let events = app.event_count().await;
+    let endpoints = [
+        (Method::GET, "/user".to_string()),
+        (Method::GET, format!("/user/{id}")),
+        (Method::PATCH, format!("/user/{id}/index")),
+        (Method::PUT, format!("/user/{id}/recalculate-subscription")),
+        (Method::POST, "/admin/communities".to_string()),
+        (Method::POST, format!("/admin/users/{id}/disable")),
+        (Method::POST, format!("/admin/users/{id}/enable")),
+        (Method::POST, format!("/admin/users/{id}/end-sessions")),
+        (Method::POST, format!("/admin/users/{id}/reset-password")),
+        (Method::PUT, format!("/admin/users/{id}/roles/admin")),
+        (Method::DELETE, format!("/admin/users/{id}/roles/admin")),
+        (Method::PUT, format!("/admin/users/{id}/subscription")),
+        (Method::PATCH, format!("/admin/users/{id}/subscription")),
+        (Method::DELETE, format!("/admin/users/{id}/subscription")),
+    ];
+    let body = json!({ "name": "x", "plan": "pro", "validUntil": "2099-01-01T00:00:00Z" });
+    for (method, path) in &endpoints {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let error = ild_error(response, StatusCode::FORBIDDEN).await;
+        assert_eq!(
+            error["message"], "Insufficient permissions",
+            "{method} {path}"
+        );
         let anonymous = app
             .client
-            .get(app.url(&path))
+            .request(method.clone(), app.url(path))
+            .json(&body)
             .send()
             .await
             .expect("request");
         ild_error(anonymous, StatusCode::UNAUTHORIZED).await;
     }
+    // The admin paths of the OpenAPI document are all in the list above.
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let tested: Vec<String> = endpoints
+        .iter()
+        .map(|(m, p)| {
+            format!(
+                "{} {}",
+                m.as_str().to_lowercase(),
+                p.replace(id, "{userId}")
+            )
+        })
+        .collect();
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let responses = &operation["responses"];
+            if responses
+                .get("403")
+                .is_some_and(|r| r["description"] == "Not an administrator")
+            {
+                let path = path
+                    .replace("{action}", "disable")
+                    .replace("{role}", "admin");
+                assert!(
+                    tested.contains(&format!("{method} {path}")),
+                    "untested admin endpoint {method} {path}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        app.event_count().await,
+        events,
+        "a refused admin call wrote an event"
+    );
 }
 
 async fn admin_call(

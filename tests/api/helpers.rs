@@ -108,8 +108,8 @@ pub struct TestDb {
     pub url: String,
     /// The PostgreSQL database's name.
     name: Option<String>,
-    /// The SQLite file's directory.
-    dir: Option<TempDir>,
+    /// The test's own directory: the SQLite file, the blobs.
+    dir: TempDir,
 }
 
 impl TestDb {
@@ -128,7 +128,7 @@ impl TestDb {
                     backend,
                     url: format!("{}/{name}", server_url()),
                     name: Some(name),
-                    dir: None,
+                    dir: TempDir::new(),
                 }
             }
             Backend::Sqlite => {
@@ -137,7 +137,7 @@ impl TestDb {
                     backend,
                     url: format!("sqlite://{}", dir.path().join("eventauth.db").display()),
                     name: None,
-                    dir: Some(dir),
+                    dir,
                 }
             }
         }
@@ -349,9 +349,18 @@ impl Inspect {
     }
 }
 
+impl TestDb {
+    /// Where this test's instances keep blobs (profile pictures).
+    pub fn blob_dir(&self) -> PathBuf {
+        self.dir.path().join("blobs")
+    }
+}
+
 /// The configuration tests run with: real parameters, small pools.
 pub fn test_config(db: &TestDb) -> Config {
     let mut config = Config::defaults();
+    config.data_dir = db.dir.path().to_path_buf();
+    config.blob_dir = Some(db.blob_dir());
     config.addr = "127.0.0.1:0".parse().expect("addr");
     config.database_url = Some(db.url.clone().into());
     config.db_max_connections = 5;
