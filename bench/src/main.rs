@@ -43,10 +43,10 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     commands: usize,
     /// Scenarios to run (comma-separated):
-    /// argon2,login,check,visibility,nats,relay,replay.
+    /// argon2,login,check,visibility,nats,list,relay,replay.
     #[arg(
         long,
-        default_value = "argon2,login,check,visibility,nats,relay,replay"
+        default_value = "argon2,login,check,visibility,nats,list,relay,replay"
     )]
     scenarios: String,
     /// NATS server for the `nats` and `relay` scenarios (a stream of the
@@ -59,6 +59,9 @@ struct Args {
     /// Events the `relay` scenario publishes.
     #[arg(long, default_value_t = 100_000)]
     relay_events: usize,
+    /// Users in the read model for the `list` scenario.
+    #[arg(long, default_value_t = 100_000)]
+    list_users: usize,
     /// Events the `replay` scenario rebuilds.
     #[arg(long, default_value_t = 1_000_000)]
     replay_events: usize,
@@ -232,6 +235,45 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    if wanted.contains(&"list") {
+        let token = admin_token(&app, &client, &base).await?;
+        seed_user_rows(&app, args.list_users).await?;
+        let queries = [
+            ("first page", "page=1&pageSize=50"),
+            ("deep page", "page=1000&pageSize=50"),
+            ("sorted by email", "page=10&pageSize=50&sort=email"),
+            ("search", "search=user4242&pageSize=50"),
+        ];
+        let mut list = serde_json::Map::new();
+        for (name, query) in queries {
+            let url = format!("{base}/user?{query}");
+            let (rate, mut lat) = drive(
+                &client,
+                &url,
+                Some(&token),
+                args.check_clients,
+                args.seconds,
+            )
+            .await;
+            rows.push((
+                format!("GET /user {name} req/s"),
+                format!("{rate:.0}"),
+                format!(
+                    "p50 {:.2} ms, p99 {:.2} ms, {} users, ?{query}",
+                    lat.percentile(0.5),
+                    lat.percentile(0.99),
+                    args.list_users
+                ),
+            ));
+            list.insert(
+                name.replace(' ', "_"),
+                json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99), "query": query }),
+            );
+        }
+        list.insert("users".into(), json!(args.list_users));
+        results.insert("list".into(), Value::Object(list));
+    }
+
     let _ = stop_tx.send(());
     let _ = server.await;
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
@@ -312,6 +354,58 @@ async fn seed(client: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<
         emails.push(email);
     }
     Ok(emails)
+}
+
+/// An administrator's access token (registered through the service).
+async fn admin_token(app: &App, client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    use eventauth::input::{Email, Password, PersonName};
+    let email = "bench-admin@example.com";
+    eventauth::service::accounts::register(
+        app,
+        eventauth::service::accounts::Registration {
+            email: Email::parse(email, "email").map_err(|e| anyhow::anyhow!("{e}"))?,
+            password: Password::new_password(PASSWORD.to_string(), "password")
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            first_name: PersonName::parse("Bench", "firstName")
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            last_name: PersonName::parse("Admin", "lastName")
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            roles: vec!["admin".to_string()],
+        },
+        &RequestContext::system(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    login_token(client, base, email).await
+}
+
+/// `n` rows straight into the `users` read model (the list reads only that
+/// table; building it from 440k events would take minutes and measure the
+/// projector instead). PostgreSQL.
+async fn seed_user_rows(app: &App, n: usize) -> anyhow::Result<()> {
+    let pool = app
+        .store
+        .db()
+        .postgres()
+        .context("the list scenario runs on PostgreSQL")?;
+    sqlx::query(
+        "INSERT INTO users (user_id, email, first_name, last_name, created_at, updated_at, version)
+         SELECT gen_random_uuid(), 'user' || i || '@example.com', 'First' || (i % 1000),
+                'Last' || (i % 977), now() - make_interval(secs => i), now(), 1
+           FROM generate_series(1, $1) AS i",
+    )
+    .bind(n as i64)
+    .execute(pool)
+    .await?;
+    // The count the projection would have kept.
+    sqlx::query("UPDATE counts SET n = n + $1 WHERE name = 'users'")
+        .bind(n as i64)
+        .execute(pool)
+        .await?;
+    // A table at rest (autovacuum would have run): the visibility map lets
+    // the page-id scans skip the heap.
+    sqlx::query("VACUUM ANALYZE users").execute(pool).await?;
+    Ok(())
 }
 
 async fn login_token(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {

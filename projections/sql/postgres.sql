@@ -1,4 +1,4 @@
--- The read models, version 5 (projections::schema::VERSION).
+-- The read models, version 6 (projections::schema::VERSION).
 -- Runs in the schema first on the search path: the live one, or the scratch
 -- schema a replay or verify builds in. Everything here can be rebuilt from
 -- the log; change it together with VERSION (a changed version makes the
@@ -43,7 +43,23 @@ CREATE TABLE IF NOT EXISTS users
 );
 
 CREATE INDEX IF NOT EXISTS users_email ON users (lower(email));
+-- one index per sort key of the admin list (ties broken by id)
 CREATE INDEX IF NOT EXISTS users_created ON users (created_at, user_id);
+CREATE INDEX IF NOT EXISTS users_updated ON users (updated_at, user_id);
+CREATE INDEX IF NOT EXISTS users_sort_email ON users (email, user_id);
+CREATE INDEX IF NOT EXISTS users_first_name ON users (first_name, user_id);
+CREATE INDEX IF NOT EXISTS users_last_name ON users (last_name, user_id);
+-- the admin search: a substring of this text (pg_trgm, migration 0006)
+CREATE INDEX IF NOT EXISTS users_search ON users
+    USING gin ((lower(email) || ' ' || lower(first_name) || ' ' || lower(last_name)) gin_trgm_ops);
+
+-- counts kept by the projection, so a list never counts its table
+CREATE TABLE IF NOT EXISTS counts
+(
+    name text PRIMARY KEY,
+    n    bigint NOT NULL
+);
+INSERT INTO counts (name, n) VALUES ('users', 0) ON CONFLICT DO NOTHING;
 
 CREATE TABLE IF NOT EXISTS sessions
 (

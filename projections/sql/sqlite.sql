@@ -1,4 +1,4 @@
--- The read models, version 5 (projections::schema::VERSION); see
+-- The read models, version 6 (projections::schema::VERSION); see
 -- postgres.sql. `{schema}` is `main` for the live tables or `temp` for the
 -- ones a replay or verify builds. Ids are UUID blobs, times RFC 3339 text,
 -- roles a JSON array.
@@ -36,6 +36,17 @@ CREATE TABLE IF NOT EXISTS {schema}.users
 
 CREATE INDEX IF NOT EXISTS {schema}.users_email ON users (lower(email));
 CREATE INDEX IF NOT EXISTS {schema}.users_created ON users (created_at, user_id);
+CREATE INDEX IF NOT EXISTS {schema}.users_updated ON users (updated_at, user_id);
+CREATE INDEX IF NOT EXISTS {schema}.users_sort_email ON users (email, user_id);
+CREATE INDEX IF NOT EXISTS {schema}.users_first_name ON users (first_name, user_id);
+CREATE INDEX IF NOT EXISTS {schema}.users_last_name ON users (last_name, user_id);
+
+CREATE TABLE IF NOT EXISTS {schema}.counts
+(
+    name TEXT PRIMARY KEY,
+    n    INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO {schema}.counts (name, n) VALUES ('users', 0);
 
 CREATE TABLE IF NOT EXISTS {schema}.sessions
 (

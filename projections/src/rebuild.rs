@@ -262,9 +262,10 @@ impl Scratch {
                         .await?;
                 }
                 schema::create(&mut Conn::Sqlite(&mut tx), "main").await?;
+                // OR REPLACE: the fresh tables hold their seed rows (counts).
                 for Table { name, .. } in TABLES {
                     sqlx::raw_sql(&format!(
-                        "INSERT INTO main.{name} SELECT * FROM temp.{name}"
+                        "INSERT OR REPLACE INTO main.{name} SELECT * FROM temp.{name}"
                     ))
                     .execute(&mut *tx)
                     .await?;

@@ -13,8 +13,8 @@ use crate::{Conn, Db};
 /// change to the DDL or to what the projection writes.
 /// 2: `users.tutorial_completed_at`. 3: `organizations`, `memberships`.
 /// 4: `users.disabled`. 5: profile fields, categories and subscription
-/// on `users`.
-pub const VERSION: i32 = 5;
+/// on `users`. 6: `counts`, indexes for every sort key and the search.
+pub const VERSION: i32 = 6;
 
 /// A read-model table.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +42,10 @@ pub const TABLES: &[Table] = &[
     Table {
         name: "memberships",
         key: &["organization_id", "user_id"],
+    },
+    Table {
+        name: "counts",
+        key: &["name"],
     },
 ];
 

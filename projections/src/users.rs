@@ -84,7 +84,7 @@ pub async fn apply(
             registered_at,
             ..
         } => {
-            execute!(
+            let inserted = execute!(
                 conn,
                 "INSERT INTO users (user_id, email, first_name, last_name, roles, created_at,
                                     updated_at, version)
@@ -98,6 +98,9 @@ pub async fn apply(
                 registered_at,
                 version
             )?;
+            if inserted > 0 {
+                execute!(conn, "UPDATE counts SET n = n + 1 WHERE name = 'users'")?;
+            }
         }
         UserEvent::UserLockedOut { until, .. } => {
             execute!(
@@ -374,23 +377,71 @@ pub async fn list(
             .replace('_', "\\_");
         format!("%{escaped}%")
     });
-    let filter = "($1 IS NULL OR lower(email) LIKE $1 ESCAPE '\\'
-                  OR lower(first_name) LIKE $1 ESCAPE '\\'
-                  OR lower(last_name) LIKE $1 ESCAPE '\\')";
+    // Two statements rather than `$1 IS NULL OR …`: a generic plan of the
+    // latter could not use the search index.
+    let filter = if pattern.is_some() {
+        "lower(email) || ' ' || lower(first_name) || ' ' || lower(last_name) LIKE $1 ESCAPE '\\'"
+    } else {
+        "$1 IS NULL"
+    };
     let direction = if sort.descending { "DESC" } else { "ASC" };
+    // The page's ids first (an index-only scan over the sort index, however
+    // deep the offset), then their rows.
     let sql = format!(
-        "SELECT {COLUMNS} FROM users WHERE {filter}
-          ORDER BY {column} {direction}, user_id {direction}
-          LIMIT $2 OFFSET $3",
+        "SELECT {COLUMNS} FROM users
+           JOIN (SELECT user_id FROM users WHERE {filter}
+                  ORDER BY {column} {direction}, user_id {direction}
+                  LIMIT $2 OFFSET $3) AS page USING (user_id)
+          ORDER BY {column} {direction}, user_id {direction}",
         column = sort.column
     );
-    let rows = fetch_all!(db, UserRow, &sql, pattern.clone(), limit, offset)?;
-    let count_sql = format!("SELECT count(*) AS n FROM users WHERE {filter}");
-    let total = fetch_all!(db, Count, &count_sql, pattern)?
-        .first()
-        .map_or(0, |c| c.n);
-    Ok((rows, total))
+    // All users: the projection's count. A search: its matches, counted up
+    // to SEARCH_COUNT_CAP (a one-letter search must not count the table).
+    let count_sql = if pattern.is_some() {
+        format!(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM users WHERE {filter} LIMIT {SEARCH_COUNT_CAP}) AS hits"
+        )
+    } else {
+        "SELECT n FROM counts WHERE name = 'users' AND $1 IS NULL".to_string()
+    };
+    // Not prepared: PostgreSQL plans an unnamed statement for the pattern
+    // at hand; a cached generic plan cannot tell a selective search (use
+    // the trigram index) from a broad one.
+    let (rows, count) = match db {
+        Db::Postgres(pool) => {
+            let rows = sqlx::query_as::<_, UserRow>(&sql)
+                .bind(&pattern)
+                .bind(limit)
+                .bind(offset)
+                .persistent(false)
+                .fetch_all(pool)
+                .await?;
+            let count = sqlx::query_as::<_, Count>(&count_sql)
+                .bind(&pattern)
+                .persistent(false)
+                .fetch_optional(pool)
+                .await?;
+            (rows, count)
+        }
+        Db::Sqlite { reader, .. } => {
+            let rows = sqlx::query_as::<_, UserRow>(&crate::db::sqlite_sql(&sql))
+                .bind(&pattern)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(reader)
+                .await?;
+            let count = sqlx::query_as::<_, Count>(&crate::db::sqlite_sql(&count_sql))
+                .bind(&pattern)
+                .fetch_optional(reader)
+                .await?;
+            (rows, count)
+        }
+    };
+    Ok((rows, count.map_or(0, |c| c.n)))
 }
+
+/// The most matches a search counts: beyond it the total says this many.
+pub const SEARCH_COUNT_CAP: i64 = 10_000;
 
 #[derive(sqlx::FromRow)]
 struct Count {

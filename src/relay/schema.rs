@@ -57,11 +57,13 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             // Which fields changed, never their values (personal data); the
             // picture's key is not personal (content-addressed, served only
             // to signed-in users).
-            UserEvent::ProfileUpdated { changes, at } => json!({
-                "userId": id, "changed": changes.names(),
-                "profileImage": changes.image.as_ref().map(|i| i.as_ref().map(|i| &i.key)),
-                "at": at
-            }),
+            UserEvent::ProfileUpdated { changes, at } => {
+                let mut data = json!({ "userId": id, "changed": changes.names(), "at": at });
+                if let Some(image) = &changes.image {
+                    data["profileImage"] = json!(image.as_ref().map(|i| &i.key));
+                }
+                data
+            }
             UserEvent::SubscriptionGranted {
                 plan,
                 valid_until,
