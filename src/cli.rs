@@ -30,6 +30,11 @@ enum Command {
     /// Administer users.
     #[command(subcommand)]
     Admin(Admin),
+    /// Kolibri collections: create a facility (with a settings preset), a
+    /// classroom in a facility, a learner group in a classroom. Prints the
+    /// new id.
+    #[command(subcommand)]
+    Collection(Collection),
     /// A user's timeline (sessions included), or their state `--at` a time.
     History {
         #[command(flatten)]
@@ -75,6 +80,28 @@ enum Admin {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum Collection {
+    /// Create a collection.
+    Create {
+        #[command(flatten)]
+        config: Config,
+        /// `facility`, `classroom` or `learner_group`.
+        #[arg(long)]
+        kind: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// The facility of a classroom, the classroom of a learner group.
+        #[arg(long)]
+        parent: Option<uuid::Uuid>,
+        /// A facility's settings preset: `formal`, `nonformal` (Kolibri's
+        /// default) or `informal`.
+        #[arg(long, default_value = aggregates::organization::DEFAULT_PRESET)]
+        preset: String,
+    },
+}
+
 fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value.to_string()))
 }
@@ -92,7 +119,8 @@ pub async fn main() -> ExitCode {
         | Command::Verify(c)
         | Command::Export { config: c, .. }
         | Command::History { config: c, .. }
-        | Command::Admin(Admin::Create { config: c, .. }) => c.log_format.clone(),
+        | Command::Admin(Admin::Create { config: c, .. })
+        | Command::Collection(Collection::Create { config: c, .. }) => c.log_format.clone(),
     };
     // `export` writes its data to standard output: its logs go elsewhere.
     telemetry::init(
@@ -103,6 +131,7 @@ pub async fn main() -> ExitCode {
                 | Command::History { .. }
                 | Command::Replay(_)
                 | Command::Verify(_)
+                | Command::Collection(_)
         ),
     );
     match run(command).await {
@@ -178,6 +207,38 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
             crate::store::migrate(&db).await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Collection(Collection::Create {
+            mut config,
+            kind,
+            name,
+            parent,
+            preset,
+        }) => {
+            let kind = match kind.as_str() {
+                "facility" => aggregates::OrganizationKind::Facility,
+                "classroom" => aggregates::OrganizationKind::Classroom,
+                "learner_group" => aggregates::OrganizationKind::LearnerGroup,
+                other => {
+                    anyhow::bail!("unknown kind {other}: facility, classroom or learner_group")
+                }
+            };
+            let settings = crate::service::facilities::preset(&preset)?;
+            config.nats_url = None;
+            let runtime = Runtime::start(config).await?;
+            let result = crate::service::facilities::create(
+                runtime.app(),
+                kind,
+                &name,
+                parent,
+                Some(settings),
+                &RequestContext::system(),
+            )
+            .await;
+            runtime.stop().await;
+            let id = result?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), format!("{id}\n").as_bytes())?;
             Ok(())
         }
         Command::Admin(Admin::Create {

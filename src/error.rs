@@ -166,6 +166,10 @@ impl From<DomainError> for Error {
             DomainError::InvalidSubscription(message) => {
                 Self::invalid("INVALID_SUBSCRIPTION", message)
             }
+            DomainError::InvalidOrganization => Self::invalid(
+                "INVALID_ORGANIZATION",
+                "A classroom needs a facility, a learner group a classroom; only facilities have settings",
+            ),
             DomainError::NoSubscription => {
                 Self::invalid("NO_SUBSCRIPTION", "The user has no subscription")
             }

@@ -62,6 +62,10 @@ pub enum DomainError {
     /// The thing to create exists already.
     #[error("it already exists")]
     AlreadyExists,
+    /// A parent where none belongs, none where one must be, or settings on
+    /// anything but a facility.
+    #[error("invalid organization")]
+    InvalidOrganization,
     /// No such organization (or not of the kind asked for).
     #[error("organization not found")]
     OrganizationNotFound,

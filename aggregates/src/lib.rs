@@ -24,7 +24,9 @@ pub mod user;
 pub use claim::{CheckedOwner, ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
 pub use error::DomainError;
 pub use login_failures::{LoginFailures, LoginFailuresCommand, LoginFailuresEvent};
-pub use organization::{Organization, OrganizationCommand, OrganizationEvent, OrganizationKind};
+pub use organization::{
+    FacilitySettings, Organization, OrganizationCommand, OrganizationEvent, OrganizationKind,
+};
 pub use personal::Personal;
 pub use profile::{
     Profile, ProfileChanges, ProfileImage, Subscription, SubscriptionState, SubscriptionStatus,

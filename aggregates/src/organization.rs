@@ -1,6 +1,7 @@
 //! The Organization aggregate: a group users belong to. Its kind says what
-//! it is for: a `community` (the ILD surface's communities) today; Kolibri
-//! facilities and classrooms later.
+//! it is for: a `community` (the ILD surface's communities), or Kolibri's
+//! collections: a `facility` (with its settings), a `classroom` in a
+//! facility, a `learner_group` in a classroom.
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -16,6 +17,12 @@ use crate::{DomainError, Services};
 pub enum OrganizationKind {
     /// An ILD community users join themselves.
     Community,
+    /// A Kolibri facility: the root collection, with settings.
+    Facility,
+    /// A Kolibri classroom, in a facility.
+    Classroom,
+    /// A Kolibri learner group, in a classroom.
+    LearnerGroup,
 }
 
 impl OrganizationKind {
@@ -23,7 +30,98 @@ impl OrganizationKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Community => "community",
+            Self::Facility => "facility",
+            Self::Classroom => "classroom",
+            Self::LearnerGroup => "learner_group",
         }
+    }
+
+    /// The kind its parent must be, if it has one.
+    pub fn parent_kind(self) -> Option<Self> {
+        match self {
+            Self::Community | Self::Facility => None,
+            Self::Classroom => Some(Self::Facility),
+            Self::LearnerGroup => Some(Self::Classroom),
+        }
+    }
+}
+
+/// A Kolibri facility's settings, as Kolibri 0.19.5 names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacilitySettings {
+    /// Learners may change their username.
+    pub learner_can_edit_username: bool,
+    /// Learners may change their full name.
+    pub learner_can_edit_name: bool,
+    /// Learners may change their password.
+    pub learner_can_edit_password: bool,
+    /// Anyone may sign up as a learner (`POST /api/auth/signup`).
+    pub learner_can_sign_up: bool,
+    /// Learners may delete their account.
+    pub learner_can_delete_account: bool,
+    /// Learners without a role log in with their username only.
+    pub learner_can_login_with_no_password: bool,
+    /// Learners see a download button.
+    pub show_download_button_in_learn: bool,
+}
+
+/// Kolibri's facility presets (`facility_configuration_presets.json` of
+/// Kolibri 0.19.5); `nonformal` is its default.
+pub const PRESETS: &[(&str, FacilitySettings)] = &[
+    (
+        "formal",
+        FacilitySettings {
+            learner_can_edit_username: false,
+            learner_can_edit_name: false,
+            learner_can_edit_password: false,
+            learner_can_sign_up: false,
+            learner_can_delete_account: false,
+            learner_can_login_with_no_password: true,
+            show_download_button_in_learn: false,
+        },
+    ),
+    (
+        "nonformal",
+        FacilitySettings {
+            learner_can_edit_username: true,
+            learner_can_edit_name: true,
+            learner_can_edit_password: true,
+            learner_can_sign_up: true,
+            learner_can_delete_account: true,
+            learner_can_login_with_no_password: false,
+            show_download_button_in_learn: true,
+        },
+    ),
+    (
+        "informal",
+        FacilitySettings {
+            learner_can_edit_username: true,
+            learner_can_edit_name: true,
+            learner_can_edit_password: true,
+            learner_can_sign_up: true,
+            learner_can_delete_account: true,
+            learner_can_login_with_no_password: false,
+            show_download_button_in_learn: true,
+        },
+    ),
+];
+
+/// Kolibri's default preset.
+pub const DEFAULT_PRESET: &str = "nonformal";
+
+impl FacilitySettings {
+    /// The settings of a named preset.
+    pub fn preset(name: &str) -> Option<Self> {
+        PRESETS
+            .iter()
+            .find(|(preset, _)| *preset == name)
+            .map(|(_, settings)| *settings)
+    }
+}
+
+impl Default for FacilitySettings {
+    fn default() -> Self {
+        Self::preset(DEFAULT_PRESET).unwrap_or(PRESETS[1].1)
     }
 }
 
@@ -40,6 +138,16 @@ pub enum OrganizationCommand {
         name: String,
         /// Free text.
         description: Option<String>,
+        /// The collection it belongs to (classrooms, learner groups; the
+        /// service checks it exists and is of [`OrganizationKind::parent_kind`]).
+        parent: Option<Uuid>,
+        /// A facility's settings (facilities only).
+        settings: Option<FacilitySettings>,
+    },
+    /// A facility's settings change.
+    ChangeSettings {
+        /// The new settings.
+        settings: FacilitySettings,
     },
 }
 
@@ -56,6 +164,19 @@ pub enum OrganizationEvent {
         name: String,
         /// Free text.
         description: Option<String>,
+        /// The collection it belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<Uuid>,
+        /// A facility's settings.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settings: Option<FacilitySettings>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A facility's settings changed.
+    FacilitySettingsChanged {
+        /// The settings now.
+        settings: FacilitySettings,
         /// When.
         at: DateTime<Utc>,
     },
@@ -65,6 +186,7 @@ impl DomainEvent for OrganizationEvent {
     fn event_type(&self) -> String {
         match self {
             Self::OrganizationCreated { .. } => "OrganizationCreated",
+            Self::FacilitySettingsChanged { .. } => "FacilitySettingsChanged",
         }
         .to_string()
     }
@@ -80,6 +202,10 @@ pub struct Organization {
     id: Option<Uuid>,
     kind: Option<OrganizationKind>,
     name: String,
+    #[serde(default)]
+    parent: Option<Uuid>,
+    #[serde(default)]
+    settings: Option<FacilitySettings>,
 }
 
 impl Organization {
@@ -94,6 +220,14 @@ impl Organization {
     /// Display name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+    /// The collection it belongs to.
+    pub fn parent(&self) -> Option<Uuid> {
+        self.parent
+    }
+    /// A facility's settings.
+    pub fn settings(&self) -> Option<FacilitySettings> {
+        self.settings
     }
 }
 
@@ -116,18 +250,39 @@ impl Aggregate for Organization {
                 kind,
                 name,
                 description,
+                parent,
+                settings,
             } => {
                 if self.id.is_some() {
                     return Err(DomainError::AlreadyExists);
+                }
+                let parent_ok = parent.is_some() == kind.parent_kind().is_some();
+                let settings_ok = settings.is_some() == (kind == OrganizationKind::Facility);
+                if !parent_ok || !settings_ok {
+                    return Err(DomainError::InvalidOrganization);
                 }
                 let event = OrganizationEvent::OrganizationCreated {
                     organization_id,
                     kind,
                     name,
                     description,
+                    parent,
+                    settings,
                     at: services.now(),
                 };
                 sink.write(event, self).await;
+            }
+            OrganizationCommand::ChangeSettings { settings } => {
+                if self.kind != Some(OrganizationKind::Facility) {
+                    return Err(DomainError::OrganizationNotFound);
+                }
+                if self.settings != Some(settings) {
+                    let event = OrganizationEvent::FacilitySettingsChanged {
+                        settings,
+                        at: services.now(),
+                    };
+                    sink.write(event, self).await;
+                }
             }
         }
         Ok(())
@@ -139,11 +294,18 @@ impl Aggregate for Organization {
                 organization_id,
                 kind,
                 name,
+                parent,
+                settings,
                 ..
             } => {
                 self.id = Some(organization_id);
                 self.kind = Some(kind);
                 self.name = name;
+                self.parent = parent;
+                self.settings = settings;
+            }
+            OrganizationEvent::FacilitySettingsChanged { settings, .. } => {
+                self.settings = Some(settings);
             }
         }
     }

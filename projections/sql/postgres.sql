@@ -87,6 +87,11 @@ CREATE TABLE IF NOT EXISTS organizations
     kind            text        NOT NULL,
     name            text        NOT NULL,
     description     text,
+    -- the collection it belongs to (classroom: facility; learner group:
+    -- classroom)
+    parent_id       uuid,
+    -- a facility's settings (Kolibri's names)
+    settings        jsonb,
     -- kept by the projection, so counting never scans memberships
     members         bigint      NOT NULL DEFAULT 0,
     created_at      timestamptz NOT NULL,
@@ -94,6 +99,7 @@ CREATE TABLE IF NOT EXISTS organizations
 );
 
 CREATE INDEX IF NOT EXISTS organizations_kind ON organizations (kind, lower(name));
+CREATE INDEX IF NOT EXISTS organizations_parent ON organizations (parent_id);
 
 CREATE TABLE IF NOT EXISTS memberships
 (

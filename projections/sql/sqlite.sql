@@ -74,12 +74,15 @@ CREATE TABLE IF NOT EXISTS {schema}.organizations
     kind            TEXT    NOT NULL,
     name            TEXT    NOT NULL,
     description     TEXT,
+    parent_id       BLOB,
+    settings        TEXT,
     members         INTEGER NOT NULL DEFAULT 0,
     created_at      TEXT    NOT NULL,
     version         INTEGER NOT NULL
 );
 
 CREATE INDEX IF NOT EXISTS {schema}.organizations_kind ON organizations (kind, lower(name));
+CREATE INDEX IF NOT EXISTS {schema}.organizations_parent ON organizations (parent_id);
 
 CREATE TABLE IF NOT EXISTS {schema}.memberships
 (

@@ -36,19 +36,33 @@ pub async fn apply(
             kind,
             name,
             description,
+            parent,
+            settings,
             at,
         } => {
             execute!(
                 conn,
-                "INSERT INTO organizations (organization_id, kind, name, description, created_at,
-                                            version)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO organizations (organization_id, kind, name, description, parent_id,
+                                            settings, created_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (organization_id) DO NOTHING",
                 organization_id,
                 kind.as_str(),
                 name,
                 description,
+                parent,
+                settings.map(sqlx::types::Json),
                 at,
+                event.sequence
+            )?;
+        }
+        OrganizationEvent::FacilitySettingsChanged { settings, .. } => {
+            execute!(
+                conn,
+                "UPDATE organizations SET settings = $2, version = $3
+                  WHERE organization_id = $1 AND version < $3",
+                event.aggregate_id.parse::<Uuid>().unwrap_or_default(),
+                sqlx::types::Json(settings),
                 event.sequence
             )?;
         }

@@ -13,7 +13,8 @@ use crate::{Conn, Db};
 /// change to the DDL or to what the projection writes.
 /// 2: `users.tutorial_completed_at`. 3: `organizations`, `memberships`.
 /// 4: `users.disabled`. 5: profile fields, categories and subscription
-/// on `users`. 6: `counts`, indexes for every sort key and the search.
+/// on `users`. 6: `counts`, indexes for every sort key and the search;
+/// `organizations.parent_id` and `settings`.
 pub const VERSION: i32 = 6;
 
 /// A read-model table.

@@ -125,12 +125,18 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
                 kind,
                 name,
                 description,
+                parent,
+                settings,
                 at,
                 ..
             } => json!({
                 "organizationId": id, "kind": kind.as_str(), "name": name,
-                "description": description, "createdAt": at
+                "description": description, "parentId": parent, "settings": settings,
+                "createdAt": at
             }),
+            OrganizationEvent::FacilitySettingsChanged { settings, at } => {
+                json!({ "organizationId": id, "settings": settings, "at": at })
+            }
         },
         LoginFailures::TYPE => match event.decode::<LoginFailuresEvent>().ok()? {
             LoginFailuresEvent::LoginFailed { at, .. } => json!({ "at": at }),

@@ -71,6 +71,8 @@ pub async fn create(
                 kind: OrganizationKind::Community,
                 name: name.to_string(),
                 description: description.map(str::to_string),
+                parent: None,
+                settings: None,
             },
             &ctx.metadata().acting_as(principal.user_id),
         )
@@ -78,8 +80,11 @@ pub async fn create(
     app.settle(committed.written.as_ref()).await?;
     let created_at = committed
         .events
-        .first()
-        .map(|aggregates::OrganizationEvent::OrganizationCreated { at, .. }| *at)
+        .iter()
+        .find_map(|event| match event {
+            aggregates::OrganizationEvent::OrganizationCreated { at, .. } => Some(*at),
+            _ => None,
+        })
         .unwrap_or_else(Utc::now);
     Ok(CommunityView {
         id,

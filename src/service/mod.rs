@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod communities;
 pub mod context;
+pub mod facilities;
 pub mod profile;
 pub mod recovery;
 pub mod sessions;

@@ -217,3 +217,82 @@ async fn history_shows_a_users_timeline_with_sessions_and_their_state_at_a_time(
     let unknown = eventauth(&db, &["history", "nobody@example.com"]);
     assert!(!unknown.status.success());
 }
+
+on_both_backends!(collection_create_makes_facilities_with_presets_and_classrooms_under_them);
+async fn collection_create_makes_facilities_with_presets_and_classrooms_under_them(
+    backend: Backend,
+) {
+    let db = TestDb::create(backend).await;
+    let created = |args: &[&str]| {
+        let mut all = vec!["collection", "create"];
+        all.extend_from_slice(args);
+        let output = eventauth(&db, &all);
+        let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        (
+            output.status.success(),
+            stdout,
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, facility, log) = created(&[
+        "--kind",
+        "facility",
+        "--name",
+        "Village School",
+        "--preset",
+        "formal",
+    ]);
+    assert!(ok, "{log}");
+    uuid::Uuid::parse_str(&facility).expect("prints the new id");
+    let (ok, classroom, log) = created(&[
+        "--kind",
+        "classroom",
+        "--name",
+        "Class 1",
+        "--parent",
+        &facility,
+    ]);
+    assert!(ok, "{log}");
+    let (ok, _, _) = created(&[
+        "--kind",
+        "learner_group",
+        "--name",
+        "Group A",
+        "--parent",
+        &classroom,
+    ]);
+    assert!(ok);
+    // Wrong parents, no parent, unknown presets and kinds are refused.
+    for args in [
+        vec!["--kind", "classroom", "--name", "Orphan"],
+        vec![
+            "--kind",
+            "classroom",
+            "--name",
+            "Nested",
+            "--parent",
+            &classroom,
+        ],
+        vec!["--kind", "facility", "--name", "X", "--preset", "anarchic"],
+        vec!["--kind", "school", "--name", "X"],
+    ] {
+        let (ok, _, _) = created(&args);
+        assert!(!ok, "{args:?} was accepted");
+    }
+    let store = db.inspect().await.expect("store");
+    let kinds = store
+        .strings("SELECT kind FROM organizations ORDER BY created_at")
+        .await;
+    assert_eq!(kinds, ["facility", "classroom", "learner_group"]);
+    let settings = store
+        .strings("SELECT CAST(settings AS text) FROM organizations WHERE kind = 'facility'")
+        .await;
+    let settings: Value = serde_json::from_str(&settings[0]).expect("json");
+    assert_eq!(settings["learner_can_login_with_no_password"], true);
+    assert_eq!(settings["learner_can_sign_up"], false);
+    let parents = store
+        .count("SELECT count(*) FROM organizations WHERE parent_id IS NOT NULL")
+        .await;
+    assert_eq!(parents, 2);
+    store.close().await;
+}

@@ -1,0 +1,99 @@
+//! Kolibri's collections: facilities (with their settings), classrooms in a
+//! facility, learner groups in a classroom. All are Organizations; their
+//! parent is checked against its own stream before the child is written.
+
+use aggregates::{FacilitySettings, Organization, OrganizationCommand, OrganizationKind};
+use uuid::Uuid;
+
+use super::RequestContext;
+use crate::{App, Error};
+
+/// The settings of a named Kolibri preset, or a 400 naming the presets.
+pub fn preset(name: &str) -> Result<FacilitySettings, Error> {
+    FacilitySettings::preset(name).ok_or_else(|| {
+        let names: Vec<&str> = aggregates::organization::PRESETS
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        Error::invalid_field(
+            "preset",
+            "INVALID_PRESET",
+            format!("preset must be one of {}", names.join(", ")),
+        )
+    })
+}
+
+fn checked_name(name: &str) -> Result<String, Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "name",
+            "INVALID_NAME",
+            "name must be 1 to 100 printable characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Creates a collection of `kind` under `parent` (none for a facility),
+/// with `settings` for a facility; its id.
+pub async fn create(
+    app: &App,
+    kind: OrganizationKind,
+    name: &str,
+    parent: Option<Uuid>,
+    settings: Option<FacilitySettings>,
+    ctx: &RequestContext,
+) -> Result<Uuid, Error> {
+    let name = checked_name(name)?;
+    if let (Some(parent), Some(expected)) = (parent, kind.parent_kind()) {
+        let loaded = app.store.load::<Organization>(&parent.to_string()).await?;
+        if loaded.state.kind() != Some(expected) {
+            return Err(Error::invalid_field(
+                "parent",
+                "INVALID_PARENT",
+                format!("parent must be a {}", expected.as_str()),
+            ));
+        }
+    }
+    let settings = match kind {
+        OrganizationKind::Facility => Some(settings.unwrap_or_default()),
+        _ => None,
+    };
+    let id = Uuid::now_v7();
+    let committed = app
+        .store
+        .create::<Organization>(
+            &id.to_string(),
+            OrganizationCommand::Create {
+                organization_id: id,
+                kind,
+                name,
+                description: None,
+                parent,
+                settings,
+            },
+            &ctx.metadata(),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await?;
+    Ok(id)
+}
+
+/// Replaces a facility's settings (no event when they are the same).
+pub async fn change_settings(
+    app: &App,
+    facility: Uuid,
+    settings: FacilitySettings,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let committed = app
+        .store
+        .execute::<Organization>(
+            &facility.to_string(),
+            OrganizationCommand::ChangeSettings { settings },
+            &ctx.metadata(),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await
+}
