@@ -154,6 +154,60 @@ impl fmt::Debug for PersonName {
     }
 }
 
+/// A Kolibri username: a valid email address (up to 254 characters), or
+/// up to 30 characters without whitespace or any of
+/// `` `~!@#$%^&*()-+={}[]|\/:;"'<>,.? `` (Kolibri 0.19.5's rule). Unique
+/// per facility regardless of case.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+/// Characters Kolibri refuses in a username that is not an email address.
+const USERNAME_FORBIDDEN: &str = "`~!@#$%^&*()-+={}[]|\\/:;\"'<>,.?";
+
+impl Username {
+    /// Parses a username; `field` names it in the error.
+    pub fn parse(raw: &str, field: &'static str) -> Result<Self, Error> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(Error::invalid_field(
+                field,
+                "REQUIRED",
+                format!("{field} is required"),
+            ));
+        }
+        let email = name.chars().count() <= 254 && Email::parse(name, field).is_ok();
+        let plain = name.chars().count() <= 30
+            && !name
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || USERNAME_FORBIDDEN.contains(c));
+        if email || plain {
+            Ok(Self(name.to_string()))
+        } else {
+            Err(Error::invalid_field(
+                field,
+                "INVALID",
+                "Enter a valid username. This value can contain only letters, numbers, and underscores.",
+            ))
+        }
+    }
+
+    /// As entered.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form uniqueness is decided on (lowercase).
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl fmt::Debug for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Username(<redacted>)")
+    }
+}
+
 /// An id from a path or body: a UUID, or a 400 naming `field` (every
 /// surface parses its ids through here).
 pub fn parse_id(raw: &str, field: &'static str) -> Result<uuid::Uuid, crate::Error> {
@@ -165,6 +219,28 @@ pub fn parse_id(raw: &str, field: &'static str) -> Result<uuid::Uuid, crate::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usernames_follow_kolibris_rule() {
+        for good in [
+            "ada",
+            "Ada_Lovelace",
+            "ada@example.com",
+            "learner1",
+            "ñandú",
+        ] {
+            assert!(Username::parse(good, "username").is_ok(), "{good}");
+        }
+        for bad in ["", "ada lovelace", "ada.l", "a-b", "x'y", &"a".repeat(31)] {
+            assert!(Username::parse(bad, "username").is_err(), "{bad}");
+        }
+        assert_eq!(
+            Username::parse("Ada", "username")
+                .expect("valid")
+                .normalized(),
+            "ada"
+        );
+    }
 
     #[test]
     fn emails_are_trimmed_and_normalized_to_lowercase() {

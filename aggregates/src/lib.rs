@@ -34,4 +34,4 @@ pub use profile::{
 pub use secret::{PasswordHash, TokenHash};
 pub use services::{Clock, Services, SystemClock};
 pub use session::{EndReason, Session, SessionCommand, SessionEvent};
-pub use user::{SessionCutoff, User, UserCommand, UserEvent};
+pub use user::{Demographics, SessionCutoff, User, UserCommand, UserEvent};

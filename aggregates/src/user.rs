@@ -53,6 +53,23 @@ pub enum UserCommand {
         /// Initial role slugs (e.g. `admin` for the first administrator).
         roles: Vec<String>,
     },
+    /// Create a user of a Kolibri facility, known by a username unique in
+    /// that facility (claimed before this). Kolibri users may have no
+    /// password (passwordless learners).
+    RegisterInFacility {
+        /// Pre-generated (UUIDv7) id, equal to the aggregate id.
+        user_id: Uuid,
+        /// The facility (checked to exist before).
+        facility: Uuid,
+        /// The username as entered.
+        username: Personal<String>,
+        /// Full name.
+        full_name: Personal<String>,
+        /// The argon2id hash, when the user has a password.
+        password_hash: Option<PasswordHash>,
+        /// Kolibri's demographic fields.
+        demographics: Demographics,
+    },
     /// Check that a verified password may log in now; rehash if asked.
     AuthorizeLogin {
         /// The hash the password was verified against.
@@ -235,6 +252,23 @@ pub enum UserEvent {
         /// When.
         registered_at: DateTime<Utc>,
     },
+    /// A user of a Kolibri facility was created.
+    FacilityUserRegistered {
+        /// The user's id.
+        user_id: Uuid,
+        /// The facility.
+        facility: Uuid,
+        /// The username as entered.
+        username: Personal<String>,
+        /// Full name.
+        full_name: Personal<String>,
+        /// argon2id hash; none for a user without a password.
+        password_hash: Option<PasswordHash>,
+        /// Kolibri's demographic fields.
+        demographics: Demographics,
+        /// When.
+        registered_at: DateTime<Utc>,
+    },
     /// Logins were locked after repeated failures.
     UserLockedOut {
         /// When the lock ends.
@@ -390,6 +424,7 @@ impl DomainEvent for UserEvent {
     fn event_type(&self) -> String {
         match self {
             Self::UserRegistered { .. } => "UserRegistered",
+            Self::FacilityUserRegistered { .. } => "FacilityUserRegistered",
             Self::UserLockedOut { .. } => "UserLockedOut",
             Self::PasswordChanged { .. } => "PasswordChanged",
             Self::PasswordRehashed { .. } => "PasswordRehashed",
@@ -432,6 +467,22 @@ impl UserEvent {
     }
 }
 
+/// Kolibri's demographic fields of a facility user, as Kolibri stores them:
+/// `gender` is `MALE`, `FEMALE`, `NOT_SPECIFIED` or `DEFERRED`; `birth_year`
+/// a year, `NOT_SPECIFIED` or `DEFERRED` (checked at the edge).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Demographics {
+    /// Gender code.
+    #[serde(default)]
+    pub gender: Option<String>,
+    /// Birth year or code.
+    #[serde(default)]
+    pub birth_year: Option<String>,
+    /// An identification number (personal).
+    #[serde(default)]
+    pub id_number: Option<Personal<String>>,
+}
+
 /// A user's current state, folded from their events.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct User {
@@ -466,6 +517,15 @@ pub struct User {
     subscription_recorded: Option<SubscriptionState>,
     #[serde(default)]
     categories: Vec<String>,
+    /// The Kolibri facility, for facility users.
+    #[serde(default)]
+    facility: Option<Uuid>,
+    #[serde(default)]
+    username: Personal<String>,
+    #[serde(default)]
+    full_name: Personal<String>,
+    #[serde(default)]
+    demographics: Demographics,
 }
 
 impl User {
@@ -524,6 +584,22 @@ impl User {
     /// When the user finished the tutorial.
     pub fn tutorial_completed_at(&self) -> Option<DateTime<Utc>> {
         self.tutorial_completed_at
+    }
+    /// The Kolibri facility of a facility user.
+    pub fn facility(&self) -> Option<Uuid> {
+        self.facility
+    }
+    /// A facility user's username.
+    pub fn username(&self) -> &Personal<String> {
+        &self.username
+    }
+    /// A facility user's full name.
+    pub fn full_name(&self) -> &Personal<String> {
+        &self.full_name
+    }
+    /// A facility user's demographic fields.
+    pub fn demographics(&self) -> &Demographics {
+        &self.demographics
     }
     /// The profile beyond the names.
     pub fn profile(&self) -> &Profile {
@@ -605,6 +681,28 @@ impl Aggregate for User {
                     last_name,
                     password_hash,
                     roles,
+                    registered_at: now,
+                };
+                sink.write(event, self).await;
+            }
+            UserCommand::RegisterInFacility {
+                user_id,
+                facility,
+                username,
+                full_name,
+                password_hash,
+                demographics,
+            } => {
+                if self.is_registered() {
+                    return Err(DomainError::AlreadyRegistered);
+                }
+                let event = UserEvent::FacilityUserRegistered {
+                    user_id,
+                    facility,
+                    username,
+                    full_name,
+                    password_hash,
+                    demographics,
                     registered_at: now,
                 };
                 sink.write(event, self).await;
@@ -900,6 +998,25 @@ impl Aggregate for User {
                 self.last_name = last_name;
                 self.password_hash = password_hash;
                 self.roles = roles;
+                self.registered_at = Some(registered_at);
+                self.updated_at = Some(registered_at);
+            }
+            UserEvent::FacilityUserRegistered {
+                user_id,
+                facility,
+                username,
+                full_name,
+                password_hash,
+                demographics,
+                registered_at,
+            } => {
+                self.id = Some(user_id);
+                self.facility = Some(facility);
+                self.username = username;
+                self.full_name = full_name;
+                // No password: an empty hash, which nothing verifies against.
+                self.password_hash = password_hash.unwrap_or_default();
+                self.demographics = demographics;
                 self.registered_at = Some(registered_at);
                 self.updated_at = Some(registered_at);
             }

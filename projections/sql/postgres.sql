@@ -1,4 +1,4 @@
--- The read models, version 6 (projections::schema::VERSION).
+-- The read models, version 7 (projections::schema::VERSION).
 -- Runs in the schema first on the search path: the live one, or the scratch
 -- schema a replay or verify builds in. Everything here can be rebuilt from
 -- the log; change it together with VERSION (a changed version makes the
@@ -110,3 +110,25 @@ CREATE TABLE IF NOT EXISTS memberships
 );
 
 CREATE INDEX IF NOT EXISTS memberships_user ON memberships (user_id, joined_at);
+
+-- Kolibri facility users (the `users` table holds the users of email
+-- surfaces); the count per facility is kept in `counts` as
+-- `facility_users:<facility id>`.
+CREATE TABLE IF NOT EXISTS facility_users
+(
+    user_id     uuid PRIMARY KEY,
+    facility_id uuid        NOT NULL,
+    username    text        NOT NULL,
+    full_name   text        NOT NULL,
+    gender      text,
+    birth_year  text,
+    id_number   text,
+    date_joined timestamptz NOT NULL,
+    deleted_at  timestamptz,
+    version     bigint      NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS facility_users_username
+    ON facility_users (facility_id, lower(username), user_id);
+CREATE INDEX IF NOT EXISTS facility_users_joined
+    ON facility_users (facility_id, date_joined, user_id);

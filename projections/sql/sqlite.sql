@@ -1,4 +1,4 @@
--- The read models, version 6 (projections::schema::VERSION); see
+-- The read models, version 7 (projections::schema::VERSION); see
 -- postgres.sql. `{schema}` is `main` for the live tables or `temp` for the
 -- ones a replay or verify builds. Ids are UUID blobs, times RFC 3339 text,
 -- roles a JSON array.
@@ -93,3 +93,22 @@ CREATE TABLE IF NOT EXISTS {schema}.memberships
 );
 
 CREATE INDEX IF NOT EXISTS {schema}.memberships_user ON memberships (user_id, joined_at);
+
+CREATE TABLE IF NOT EXISTS {schema}.facility_users
+(
+    user_id     BLOB PRIMARY KEY,
+    facility_id BLOB    NOT NULL,
+    username    TEXT    NOT NULL,
+    full_name   TEXT    NOT NULL,
+    gender      TEXT,
+    birth_year  TEXT,
+    id_number   TEXT,
+    date_joined TEXT    NOT NULL,
+    deleted_at  TEXT,
+    version     INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS {schema}.facility_users_username
+    ON facility_users (facility_id, lower(username), user_id);
+CREATE INDEX IF NOT EXISTS {schema}.facility_users_joined
+    ON facility_users (facility_id, date_joined, user_id);

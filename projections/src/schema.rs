@@ -14,8 +14,8 @@ use crate::{Conn, Db};
 /// 2: `users.tutorial_completed_at`. 3: `organizations`, `memberships`.
 /// 4: `users.disabled`. 5: profile fields, categories and subscription
 /// on `users`. 6: `counts`, indexes for every sort key and the search;
-/// `organizations.parent_id` and `settings`.
-pub const VERSION: i32 = 6;
+/// `organizations.parent_id` and `settings`. 7: `facility_users`.
+pub const VERSION: i32 = 7;
 
 /// A read-model table.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +47,10 @@ pub const TABLES: &[Table] = &[
     Table {
         name: "counts",
         key: &["name"],
+    },
+    Table {
+        name: "facility_users",
+        key: &["user_id"],
     },
 ];
 

@@ -27,6 +27,13 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             } => {
                 json!({ "userId": id, "roles": roles, "registeredAt": registered_at })
             }
+            UserEvent::FacilityUserRegistered {
+                facility,
+                registered_at,
+                ..
+            } => {
+                json!({ "userId": id, "facilityId": facility, "registeredAt": registered_at })
+            }
             UserEvent::UserLockedOut { until, at, .. } => {
                 json!({ "userId": id, "until": until, "at": at })
             }

@@ -40,7 +40,7 @@ pub async fn register(
     let user_id = Uuid::now_v7();
     // Rejected duplicates cost no hashing.
     let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
-    let claim = claim_command(app, &loaded.state, user_id).await?;
+    let claim = claim_command(app, &loaded.state, user_id, IdentifierKind::Email).await?;
     app.store.check(&loaded.state, claim.clone()).await?;
     let password_hash = app.passwords.hash(&input.password).await?;
     let metadata = ctx.metadata();
@@ -86,10 +86,11 @@ pub async fn register(
 }
 
 /// The claim command for `user_id`, with the current owner's state looked up.
-async fn claim_command(
+pub(crate) async fn claim_command(
     app: &App,
     claim: &IdentifierClaim,
     user_id: Uuid,
+    kind: IdentifierKind,
 ) -> Result<ClaimCommand, Error> {
     let checked_owner = match claim.owner() {
         Some(owner) if owner != user_id => Some(CheckedOwner {
@@ -105,7 +106,7 @@ async fn claim_command(
     };
     Ok(ClaimCommand::Claim {
         user_id,
-        kind: IdentifierKind::Email,
+        kind,
         checked_owner,
         stale_after: chrono::Duration::seconds(app.config.claim_stale_after as i64),
     })
@@ -117,7 +118,7 @@ async fn claim_command(
 pub async fn claim_only(app: &App, email: &Email, user_id: Uuid) -> Result<(), Error> {
     let claim_id = app.identifiers.email(email);
     let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
-    let command = claim_command(app, &loaded.state, user_id).await?;
+    let command = claim_command(app, &loaded.state, user_id, IdentifierKind::Email).await?;
     app.store
         .execute::<IdentifierClaim>(&claim_id, command, &RequestContext::system().metadata())
         .await?;

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod communities;
 pub mod context;
 pub mod facilities;
+pub mod facility_users;
 pub mod profile;
 pub mod recovery;
 pub mod sessions;

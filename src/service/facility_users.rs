@@ -1,0 +1,125 @@
+//! Kolibri facility users: registered with a username unique in their
+//! facility (case-insensitive), maybe without a password.
+//!
+//! Same order as email registration ([`super::accounts`]): check the
+//! username is free (before any hashing), hash, claim it for a
+//! pre-generated user id, then write the user.
+
+use aggregates::{
+    Demographics, IdentifierClaim, IdentifierKind, Organization, OrganizationKind, Personal, User,
+    UserCommand,
+};
+use uuid::Uuid;
+
+use super::RequestContext;
+use crate::input::{Password, Username};
+use crate::{App, Error};
+
+/// What a facility user's registration needs.
+#[derive(Debug)]
+pub struct FacilityRegistration {
+    /// The facility.
+    pub facility: Uuid,
+    /// Unique in the facility.
+    pub username: Username,
+    /// Full name (up to 120 characters, may be empty as in Kolibri).
+    pub full_name: String,
+    /// None: a user without a password.
+    pub password: Option<Password>,
+    /// Kolibri's demographic fields (checked by the caller).
+    pub demographics: Demographics,
+}
+
+/// Registers a facility user; their id, once the read models show them.
+pub async fn register(
+    app: &App,
+    input: FacilityRegistration,
+    ctx: &RequestContext,
+) -> Result<Uuid, Error> {
+    let full_name = input.full_name.trim().to_string();
+    if full_name.chars().count() > 120 || full_name.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "full_name",
+            "INVALID",
+            "full_name must be at most 120 printable characters",
+        ));
+    }
+    require_facility(app, input.facility).await?;
+    let claim_id = app
+        .identifiers
+        .username(input.facility, &input.username.normalized());
+    let user_id = Uuid::now_v7();
+    let kind = IdentifierKind::Username {
+        facility: input.facility,
+    };
+    let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
+    let claim = super::accounts::claim_command(app, &loaded.state, user_id, kind).await?;
+    app.store
+        .check(&loaded.state, claim.clone())
+        .await
+        .map_err(username_taken)?;
+    let password_hash = match &input.password {
+        Some(password) => Some(app.passwords.hash(password).await?),
+        None => None,
+    };
+    let metadata = ctx.metadata();
+    app.store
+        .execute::<IdentifierClaim>(&claim_id, claim, &metadata)
+        .await
+        .map_err(username_taken)?;
+    let committed = app
+        .store
+        .create::<User>(
+            &user_id.to_string(),
+            UserCommand::RegisterInFacility {
+                user_id,
+                facility: input.facility,
+                username: Personal::new(input.username.as_str().to_string()),
+                full_name: Personal::new(full_name),
+                password_hash,
+                demographics: input.demographics,
+            },
+            &metadata.acting_as(user_id),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await?;
+    Ok(user_id)
+}
+
+/// Whether `username` is free in `facility` (a claim whose user was never
+/// written counts as taken until it is stale and taken over).
+pub async fn available(app: &App, facility: Uuid, username: &Username) -> Result<bool, Error> {
+    require_facility(app, facility).await?;
+    let claim_id = app.identifiers.username(facility, &username.normalized());
+    let claim = app.store.load::<IdentifierClaim>(&claim_id).await?;
+    Ok(claim.state.owner().is_none())
+}
+
+/// 404 unless `facility` is a facility.
+async fn require_facility(app: &App, facility: Uuid) -> Result<(), Error> {
+    let loaded = app
+        .store
+        .load::<Organization>(&facility.to_string())
+        .await?;
+    if loaded.state.kind() == Some(OrganizationKind::Facility) {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+/// A taken identifier, said about the username (the shared mapping names
+/// the email).
+fn username_taken(error: Error) -> Error {
+    match error {
+        Error::Invalid {
+            code: "ALREADY_EXISTS",
+            ..
+        } => Error::invalid_field(
+            "username",
+            "USERNAME_ALREADY_EXISTS",
+            "An account with that username already exists",
+        ),
+        other => other,
+    }
+}
