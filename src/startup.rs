@@ -229,9 +229,16 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(url = %format!("http://{}", self.local_addr), "eventauth listening");
         let router = crate::http::router(self.runtime.app().clone());
+        // Wraps the router (not a route layer) so it runs before routing.
+        let service = tower::Layer::layer(
+            &axum::middleware::map_request(crate::http::kolibri::trim_trailing_slash),
+            router,
+        );
         axum::serve(
             self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(service),
         )
         .with_graceful_shutdown(shutdown)
         .await

@@ -6,6 +6,7 @@
 
 pub mod extract;
 pub mod ild;
+pub mod kolibri;
 pub mod oauth;
 pub mod wellknown;
 
@@ -89,6 +90,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     modifiers(&BearerAuth),
     tags(
         (name = "ild", description = "The ILD Auth surface"),
+        (name = "kolibri", description = "The Kolibri 0.19.5 surface (`/api/auth/*`; also with a trailing slash)"),
         (name = "tokens", description = "Token verification for other services"),
         (name = "operations", description = "Health and readiness"),
     )
@@ -137,6 +139,7 @@ pub fn router(app: App) -> Router {
     ];
     let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ild::router())
+        .merge(kolibri::router())
         .merge(wellknown::router())
         .merge(oauth::router())
         .split_for_parts();

@@ -13,6 +13,7 @@ mod communities;
 mod concurrency;
 mod facility_users;
 mod first_run;
+mod kolibri;
 mod metrics;
 mod oauth;
 mod openapi;

@@ -128,6 +128,7 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("GET", "/user/sessions"),
         ("DELETE", "/user/sessions"),
         ("DELETE", "/user/sessions/{sessionId}"),
+        ("POST", "/api/auth/usernameavailable"),
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/health"),
         ("GET", "/ready"),

@@ -1,0 +1,109 @@
+//! The Kolibri surface (`/api/auth/*`), compared with what Kolibri 0.19.5
+//! answers (its source: `kolibri/core/auth/api.py`).
+
+use aggregates::{Demographics, OrganizationKind};
+use eventauth::input::Username;
+use eventauth::service::facility_users::{register, FacilityRegistration};
+use eventauth::service::{facilities, RequestContext};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Backend, TestApp};
+
+async fn school_with_ada(app: &TestApp) -> uuid::Uuid {
+    let ctx = RequestContext::system();
+    let facility = facilities::create(
+        &app.app,
+        OrganizationKind::Facility,
+        "School",
+        None,
+        None,
+        &ctx,
+    )
+    .await
+    .expect("facility");
+    register(
+        &app.app,
+        FacilityRegistration {
+            facility,
+            username: Username::parse("ada", "username").expect("valid"),
+            full_name: "Ada Lovelace".to_string(),
+            password: None,
+            demographics: Demographics::default(),
+        },
+        &ctx,
+    )
+    .await
+    .expect("registered");
+    facility
+}
+
+async fn post(app: &TestApp, path: &str, body: &Value) -> (StatusCode, Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
+on_both_backends!(username_available_answers_as_kolibri_does);
+async fn username_available_answers_as_kolibri_does(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let facility = school_with_ada(&app).await;
+    let hex = facility.simple().to_string();
+    let path = "/api/auth/usernameavailable";
+
+    let (status, body) = post(&app, path, &json!({ "username": "ADA", "facility": hex })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!([{ "id": "USERNAME_ALREADY_EXISTS",
+                 "metadata": { "field": "username", "message": "Username already exists." } }])
+    );
+    for path in [path, "/api/auth/usernameavailable/"] {
+        let (status, body) = post(&app, path, &json!({ "username": "bob", "facility": hex })).await;
+        assert_eq!((status, body), (StatusCode::OK, json!(true)), "{path}");
+    }
+    let (status, body) = post(&app, path, &json!({ "username": "bob" })).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!("Must specify username, and facility")
+        )
+    );
+    for unknown in [
+        uuid::Uuid::now_v7().simple().to_string(),
+        "not-hex".to_string(),
+    ] {
+        let (status, body) = post(
+            &app,
+            path,
+            &json!({ "username": "bob", "facility": unknown }),
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::NOT_FOUND, json!("Facility not found"))
+        );
+    }
+    // A body that is not JSON: a 400 in Kolibri's error shape.
+    let response = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body[0]["id"].is_string() && body[0]["metadata"]["message"].is_string(),
+        "{body}"
+    );
+}
