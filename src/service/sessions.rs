@@ -44,11 +44,44 @@ pub struct LoggedIn {
     pub user: UserView,
 }
 
+/// Who is logging in: an email (the email surfaces) or a username in a
+/// facility (Kolibri).
+#[derive(Debug, Clone)]
+pub enum Identifier {
+    /// An email address.
+    Email(Email),
+    /// A username, unique in its facility.
+    Username {
+        /// The facility.
+        facility: Uuid,
+        /// The username.
+        username: crate::input::Username,
+    },
+}
+
+impl From<Email> for Identifier {
+    fn from(email: Email) -> Self {
+        Self::Email(email)
+    }
+}
+
+impl Identifier {
+    /// The id of the claim that names the user (and keys throttling).
+    pub fn claim_id(&self, app: &App) -> String {
+        match self {
+            Self::Email(email) => app.identifiers.email(email),
+            Self::Username { facility, username } => {
+                app.identifiers.username(*facility, &username.normalized())
+            }
+        }
+    }
+}
+
 /// What a login needs.
 #[derive(Debug)]
 pub struct Login {
     /// The identifier.
-    pub email: Email,
+    pub identifier: Identifier,
     /// The password.
     pub password: Password,
     /// Longer session.
@@ -62,7 +95,7 @@ pub struct Login {
 /// Unknown identifiers cost the same as known ones (dummy verification) and
 /// fail identically; locked identifiers fail with 429 before any hashing.
 pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<LoggedIn, Error> {
-    let claim_id = app.identifiers.email(&input.email);
+    let claim_id = input.identifier.claim_id(app);
     if let Some(retry_after) = app.throttle.locked(&claim_id, ctx.client_ip) {
         return Err(Error::TooManyAttempts { retry_after });
     }
@@ -80,7 +113,12 @@ pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<Logg
             .filter(|u| u.state.is_registered()),
         None => None,
     };
-    let hash = user.as_ref().map(|u| u.state.password_hash().clone());
+    // A user without a password (Kolibri allows them) has an empty hash:
+    // verified like an unknown identifier, at the same cost, never matching.
+    let hash = user
+        .as_ref()
+        .map(|u| u.state.password_hash().clone())
+        .filter(|hash| !hash.phc().is_empty());
     let verified = app.passwords.verify(&input.password, hash.as_ref()).await?;
     // Normally the identifier lock above already answered; this backstop
     // comes after the verification so it costs what an unknown identifier

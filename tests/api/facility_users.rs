@@ -113,3 +113,52 @@ async fn usernames_are_unique_per_facility_regardless_of_case(backend: Backend) 
         1
     );
 }
+
+on_both_backends!(a_facility_user_logs_in_by_username_in_their_facility_only);
+async fn a_facility_user_logs_in_by_username_in_their_facility_only(backend: Backend) {
+    use eventauth::service::sessions::{login, Identifier, Login};
+    let app = spawn_app(backend).await;
+    let ctx = RequestContext::system();
+    let school = facility(&app, "Village School").await;
+    let other = facility(&app, "Town School").await;
+    register(
+        &app.app,
+        learner(school, "Ada", Some("correct horse")),
+        &ctx,
+    )
+    .await
+    .expect("registered");
+    register(&app.app, learner(school, "nopass", None), &ctx)
+        .await
+        .expect("registered");
+    let attempt = |facility: uuid::Uuid, username: &str, password: &str| Login {
+        identifier: Identifier::Username {
+            facility,
+            username: Username::parse(username, "username").expect("valid"),
+        },
+        password: Password::presented(password.to_string(), "password").expect("valid"),
+        remember_me: false,
+        surface: "kolibri",
+    };
+    let logged_in = login(&app.app, attempt(school, "ADA", "correct horse"), &ctx)
+        .await
+        .expect("logged in, whatever the case of the username");
+    assert!(!logged_in.issued.access.token.is_empty());
+    for (facility, username, password) in [
+        (school, "ada", "wrong horse"),
+        (other, "ada", "correct horse"),
+        (school, "nopass", "anything at all"),
+        (school, "nobody", "correct horse"),
+    ] {
+        let refused = login(&app.app, attempt(facility, username, password), &ctx).await;
+        assert!(
+            matches!(refused, Err(Error::InvalidCredentials)),
+            "{username} in {facility}: {refused:?}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'SessionStarted'")
+            .await,
+        1
+    );
+}

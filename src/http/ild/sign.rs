@@ -112,7 +112,7 @@ pub async fn login(
     Body(body, ..): Body<LoginRequest, Ild>,
 ) -> Result<impl IntoResponse, IldError> {
     let input = Login {
-        email: Email::parse(&required(body.email, "email")?, "email")?,
+        identifier: Email::parse(&required(body.email, "email")?, "email")?.into(),
         password: Password::presented(required(body.password, "password")?, "password")?,
         remember_me: body.remember_me,
         surface: "ild",
