@@ -16,7 +16,6 @@ use crate::input::{Password, Username};
 use crate::{App, Error};
 
 /// What a facility user's registration needs.
-#[derive(Debug)]
 pub struct FacilityRegistration {
     /// The facility.
     pub facility: Uuid,
@@ -28,6 +27,17 @@ pub struct FacilityRegistration {
     pub password: Option<Password>,
     /// Kolibri's demographic fields (checked by the caller).
     pub demographics: Demographics,
+}
+
+impl std::fmt::Debug for FacilityRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Personal data stays out of any log line.
+        f.debug_struct("FacilityRegistration")
+            .field("facility", &self.facility)
+            .field("username", &self.username)
+            .field("has_password", &self.password.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Registers a facility user; their id, once the read models show them.
