@@ -114,34 +114,18 @@ impl Outbox {
                                            created_at, expires_at, next_attempt_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)";
         let id = Uuid::now_v7();
-        match &self.db {
-            Db::Postgres(pool) => {
-                sqlx::query(sql)
-                    .bind(id)
-                    .bind(mail.purpose)
-                    .bind(mail.user_id)
-                    .bind(&mail.to)
-                    .bind(&mail.subject)
-                    .bind(&mail.body)
-                    .bind(now)
-                    .bind(mail.expires_at)
-                    .execute(pool)
-                    .await?;
-            }
-            Db::Sqlite { writer, .. } => {
-                sqlx::query(&projections::db::sqlite_sql(sql))
-                    .bind(id)
-                    .bind(mail.purpose)
-                    .bind(mail.user_id)
-                    .bind(&mail.to)
-                    .bind(&mail.subject)
-                    .bind(&mail.body)
-                    .bind(now)
-                    .bind(mail.expires_at)
-                    .execute(writer)
-                    .await?;
-            }
-        }
+        projections::execute_on!(
+            &self.db,
+            sql,
+            id,
+            mail.purpose,
+            mail.user_id,
+            &mail.to,
+            &mail.subject,
+            &mail.body,
+            now,
+            mail.expires_at
+        )?;
         Ok(())
     }
 
@@ -195,24 +179,7 @@ impl Outbox {
                 Some(error),
             ),
         };
-        let result = match &self.db {
-            Db::Postgres(pool) => sqlx::query(sql)
-                .bind(id)
-                .bind(now)
-                .bind(retry_at)
-                .bind(error)
-                .execute(pool)
-                .await
-                .map(|_| ()),
-            Db::Sqlite { writer, .. } => sqlx::query(&projections::db::sqlite_sql(sql))
-                .bind(id)
-                .bind(now)
-                .bind(retry_at)
-                .bind(error)
-                .execute(writer)
-                .await
-                .map(|_| ()),
-        };
+        let result = projections::execute_on!(&self.db, sql, id, now, retry_at, error);
         if let Err(error) = result {
             tracing::error!(error = %error, mail = %id, "could not record a mail's delivery");
         }

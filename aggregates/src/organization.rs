@@ -65,6 +65,18 @@ pub struct FacilitySettings {
     pub show_download_button_in_learn: bool,
 }
 
+/// Kolibri's `nonformal` preset (its default); `informal` is the same in
+/// Kolibri 0.19.5.
+const NONFORMAL: FacilitySettings = FacilitySettings {
+    learner_can_edit_username: true,
+    learner_can_edit_name: true,
+    learner_can_edit_password: true,
+    learner_can_sign_up: true,
+    learner_can_delete_account: true,
+    learner_can_login_with_no_password: false,
+    show_download_button_in_learn: true,
+};
+
 /// Kolibri's facility presets (`facility_configuration_presets.json` of
 /// Kolibri 0.19.5); `nonformal` is its default.
 pub const PRESETS: &[(&str, FacilitySettings)] = &[
@@ -80,30 +92,8 @@ pub const PRESETS: &[(&str, FacilitySettings)] = &[
             show_download_button_in_learn: false,
         },
     ),
-    (
-        "nonformal",
-        FacilitySettings {
-            learner_can_edit_username: true,
-            learner_can_edit_name: true,
-            learner_can_edit_password: true,
-            learner_can_sign_up: true,
-            learner_can_delete_account: true,
-            learner_can_login_with_no_password: false,
-            show_download_button_in_learn: true,
-        },
-    ),
-    (
-        "informal",
-        FacilitySettings {
-            learner_can_edit_username: true,
-            learner_can_edit_name: true,
-            learner_can_edit_password: true,
-            learner_can_sign_up: true,
-            learner_can_delete_account: true,
-            learner_can_login_with_no_password: false,
-            show_download_button_in_learn: true,
-        },
-    ),
+    ("nonformal", NONFORMAL),
+    ("informal", NONFORMAL),
 ];
 
 /// Kolibri's default preset.
@@ -121,7 +111,7 @@ impl FacilitySettings {
 
 impl Default for FacilitySettings {
     fn default() -> Self {
-        Self::preset(DEFAULT_PRESET).unwrap_or(PRESETS[1].1)
+        NONFORMAL
     }
 }
 

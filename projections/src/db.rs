@@ -102,18 +102,49 @@ macro_rules! execute {
 
 /// Fetches rows of a `FromRow` type from either backend with one
 /// statement written once; evaluates to `Result<Vec<T>, sqlx::Error>`.
+/// `unprepared` first: not kept as a prepared statement, so PostgreSQL
+/// plans it for the values at hand (no cached generic plan).
 #[macro_export]
 macro_rules! fetch_all {
-    ($db:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+    (unprepared $db:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        $crate::fetch_all!(@run false; $db, $ty, $sql $(, $arg)*)
+    };
+    (@run $persistent:expr; $db:expr, $ty:ty, $sql:expr $(, $arg:expr)*) => {
         match $db {
             $crate::db::Db::Postgres(pool) => sqlx::query_as::<_, $ty>($sql)
                 $(.bind($arg))*
+                .persistent($persistent)
                 .fetch_all(pool)
                 .await,
             $crate::db::Db::Sqlite { reader, .. } => sqlx::query_as::<_, $ty>(&$crate::db::sqlite_sql($sql))
                 $(.bind($arg))*
+                .persistent($persistent)
                 .fetch_all(reader)
                 .await,
+        }
+    };
+    ($db:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        $crate::fetch_all!(@run true; $db, $ty, $sql $(, $arg)*)
+    };
+}
+
+/// Runs one writing statement written once for both backends on the
+/// instance's database (PostgreSQL's pool, SQLite's writer); evaluates to
+/// the rows affected.
+#[macro_export]
+macro_rules! execute_on {
+    ($db:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $db {
+            $crate::db::Db::Postgres(pool) => sqlx::query($sql)
+                $(.bind($arg))*
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+            $crate::db::Db::Sqlite { writer, .. } => sqlx::query(&$crate::db::sqlite_sql($sql))
+                $(.bind($arg))*
+                .execute(writer)
+                .await
+                .map(|done| done.rows_affected()),
         }
     };
 }

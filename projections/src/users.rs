@@ -437,40 +437,12 @@ pub async fn list(
     } else {
         "SELECT n FROM counts WHERE name = 'users' AND $1 IS NULL".to_string()
     };
-    // Not prepared: PostgreSQL plans an unnamed statement for the pattern
-    // at hand; a cached generic plan cannot tell a selective search (use
-    // the trigram index) from a broad one.
-    let (rows, count) = match db {
-        Db::Postgres(pool) => {
-            let rows = sqlx::query_as::<_, UserRow>(&sql)
-                .bind(&pattern)
-                .bind(limit)
-                .bind(offset)
-                .persistent(false)
-                .fetch_all(pool)
-                .await?;
-            let count = sqlx::query_as::<_, Count>(&count_sql)
-                .bind(&pattern)
-                .persistent(false)
-                .fetch_optional(pool)
-                .await?;
-            (rows, count)
-        }
-        Db::Sqlite { reader, .. } => {
-            let rows = sqlx::query_as::<_, UserRow>(&crate::db::sqlite_sql(&sql))
-                .bind(&pattern)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(reader)
-                .await?;
-            let count = sqlx::query_as::<_, Count>(&crate::db::sqlite_sql(&count_sql))
-                .bind(&pattern)
-                .fetch_optional(reader)
-                .await?;
-            (rows, count)
-        }
-    };
-    Ok((rows, count.map_or(0, |c| c.n)))
+    // Not prepared: PostgreSQL plans each for the pattern at hand; a cached
+    // generic plan cannot tell a selective search (use the trigram index)
+    // from a broad one.
+    let rows = fetch_all!(unprepared db, UserRow, &sql, pattern.clone(), limit, offset)?;
+    let count = fetch_all!(unprepared db, Count, &count_sql, pattern)?;
+    Ok((rows, count.first().map_or(0, |c| c.n)))
 }
 
 /// The most matches a search counts: beyond it the total says this many.

@@ -1,7 +1,7 @@
 //! Communities: Organizations of kind `community`, created by
 //! administrators, joined by users themselves.
 
-use aggregates::{Organization, OrganizationCommand, OrganizationKind, User, UserCommand};
+use aggregates::{Organization, OrganizationKind, User, UserCommand};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -45,14 +45,6 @@ pub async fn create(
     ctx: &RequestContext,
 ) -> Result<CommunityView, Error> {
     require_admin(principal)?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::invalid_field(
-            "name",
-            "INVALID_NAME",
-            "name must be 1 to 100 characters",
-        ));
-    }
     let description = description.map(str::trim).filter(|d| !d.is_empty());
     if description.is_some_and(|d| d.chars().count() > 2000) {
         return Err(Error::invalid_field(
@@ -61,34 +53,19 @@ pub async fn create(
             "description must be at most 2000 characters",
         ));
     }
-    let id = Uuid::now_v7();
-    let committed = app
-        .store
-        .create::<Organization>(
-            &id.to_string(),
-            OrganizationCommand::Create {
-                organization_id: id,
-                kind: OrganizationKind::Community,
-                name: name.to_string(),
-                description: description.map(str::to_string),
-                parent: None,
-                settings: None,
-            },
-            &ctx.metadata().acting_as(principal.user_id),
-        )
-        .await?;
-    app.settle(committed.written.as_ref()).await?;
-    let created_at = committed
-        .events
-        .iter()
-        .find_map(|event| match event {
-            aggregates::OrganizationEvent::OrganizationCreated { at, .. } => Some(*at),
-            _ => None,
-        })
-        .unwrap_or_else(Utc::now);
+    let (id, created_at) = super::facilities::create_organization(
+        app,
+        OrganizationKind::Community,
+        name,
+        description.map(str::to_string),
+        None,
+        None,
+        &ctx.metadata().acting_as(principal.user_id),
+    )
+    .await?;
     Ok(CommunityView {
         id,
-        name: name.to_string(),
+        name: name.trim().to_string(),
         description: description.map(str::to_string),
         members: 0,
         created_at,

@@ -1,6 +1,7 @@
-//! Kolibri's collections: facilities (with their settings), classrooms in a
-//! facility, learner groups in a classroom. All are Organizations; their
-//! parent is checked against its own stream before the child is written.
+//! Organizations: ILD communities, and Kolibri's collections — facilities
+//! (with their settings), classrooms in a facility, learner groups in a
+//! classroom. A parent is checked against its own stream before the child
+//! is written.
 
 use aggregates::{FacilitySettings, Organization, OrganizationCommand, OrganizationKind};
 use uuid::Uuid;
@@ -45,6 +46,21 @@ pub async fn create(
     settings: Option<FacilitySettings>,
     ctx: &RequestContext,
 ) -> Result<Uuid, Error> {
+    create_organization(app, kind, name, None, parent, settings, &ctx.metadata())
+        .await
+        .map(|(id, _)| id)
+}
+
+/// Creates an organization of any kind; its id and creation time.
+pub async fn create_organization(
+    app: &App,
+    kind: OrganizationKind,
+    name: &str,
+    description: Option<String>,
+    parent: Option<Uuid>,
+    settings: Option<FacilitySettings>,
+    metadata: &crate::store::Metadata,
+) -> Result<(Uuid, chrono::DateTime<chrono::Utc>), Error> {
     let name = checked_name(name)?;
     if let (Some(parent), Some(expected)) = (parent, kind.parent_kind()) {
         let loaded = app.store.load::<Organization>(&parent.to_string()).await?;
@@ -69,15 +85,23 @@ pub async fn create(
                 organization_id: id,
                 kind,
                 name,
-                description: None,
+                description,
                 parent,
                 settings,
             },
-            &ctx.metadata(),
+            metadata,
         )
         .await?;
     app.settle(committed.written.as_ref()).await?;
-    Ok(id)
+    let created_at = committed
+        .events
+        .iter()
+        .find_map(|event| match event {
+            aggregates::OrganizationEvent::OrganizationCreated { at, .. } => Some(*at),
+            _ => None,
+        })
+        .unwrap_or_else(chrono::Utc::now);
+    Ok((id, created_at))
 }
 
 /// Replaces a facility's settings (no event when they are the same).
