@@ -127,6 +127,17 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Paths whose last segment is a secret (a mailed single-use token).
+const TOKEN_PATHS: &[&str] = &["/sign/reset/"];
+
+/// A request path as it may be logged: a token in it is masked.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match TOKEN_PATHS.iter().find(|prefix| path.starts_with(*prefix)) {
+        Some(prefix) => format!("{prefix}{{token}}").into(),
+        None => path.into(),
+    }
+}
+
 /// The whole service's router.
 pub fn router(app: App) -> Router {
     // Install the recorder before the first request is counted.
@@ -165,11 +176,12 @@ pub fn router(app: App) -> Router {
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    // The path only: query strings may carry tokens.
+                    // The path only (query strings may carry tokens), with
+                    // tokens in paths masked.
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
-                        path = %request.uri().path(),
+                        path = %loggable_path(request.uri().path()),
                         request_id = %request_id,
                     )
                 })

@@ -325,6 +325,26 @@ async fn no_password_hash_token_or_token_hash_reaches_a_response_or_a_log_line(b
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
+    // A reset token travels in the path: it is masked in the request log.
+    let reset_token = format!(
+        "{}.{}{}",
+        uuid::Uuid::now_v7().simple(),
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let (status, _) = seen
+        .record(
+            client
+                .post(server.url(&format!("/sign/reset/{reset_token}")))
+                .json(&json!({ "password": "short" }))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    tokens.push(reset_token);
+
     // The revoked token, presented again, is refused (and maybe logged).
     let (status, _) = seen
         .record(get_auth(&client, &server, "/sign/check", &access).await)
@@ -389,6 +409,10 @@ async fn no_password_hash_token_or_token_hash_reaches_a_response_or_a_log_line(b
     assert!(
         logs.contains("/user/changepassword"),
         "the requests were not logged at all"
+    );
+    assert!(
+        logs.contains("/sign/reset/{token}"),
+        "the reset request was not logged (masked)"
     );
     let token_secrets: Vec<String> = tokens.iter().flat_map(|t| token_fragments(t)).collect();
     for line in logs.lines() {
