@@ -80,8 +80,7 @@ pub async fn act(
             community_names: community_names(app, user_id).await?,
         },
         Action::ForcePasswordReset => {
-            let admin_ctx = ctx.clone();
-            if !super::recovery::issue_reset(app, user_id, &admin_ctx).await? {
+            if !super::recovery::issue_reset(app, user_id, &metadata).await? {
                 return Err(Error::NotFound);
             }
             UserCommand::RevokeSessions { keep_session: None }

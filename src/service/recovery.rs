@@ -96,18 +96,30 @@ pub async fn request_reset(app: &App, email: &Email, ctx: &RequestContext) -> Re
     let Some(user_id) = claim.state.owner() else {
         return Ok(());
     };
-    issue_reset(app, user_id, ctx).await?;
+    issue_reset(app, user_id, &ctx.metadata()).await?;
     Ok(())
 }
 
-/// Issues a reset token for `user_id` and queues its mail; `false` when
-/// there is no such user.
-pub async fn issue_reset(app: &App, user_id: Uuid, ctx: &RequestContext) -> Result<bool, Error> {
+/// Issues a reset token for `user_id` and queues its mail, recorded with
+/// `metadata` (the user asking, or the administrator forcing it); `false`
+/// when there is no such user. A user without an email address (a Kolibri
+/// facility user) cannot be mailed: 400.
+pub async fn issue_reset(
+    app: &App,
+    user_id: Uuid,
+    metadata: &crate::store::Metadata,
+) -> Result<bool, Error> {
     let user = app.store.load::<User>(&user_id.to_string()).await?;
     if !user.state.is_registered() {
         return Ok(false);
     }
     let to = user.state.email().expose().clone();
+    if to.is_empty() {
+        return Err(Error::invalid(
+            "NO_EMAIL",
+            "This account has no email address to send a reset link to",
+        ));
+    }
     let token = new_opaque(user_id);
     let expires_at = Utc::now() + app.config.mail_token_ttl();
     let issued = app
@@ -119,7 +131,7 @@ pub async fn issue_reset(app: &App, user_id: Uuid, ctx: &RequestContext) -> Resu
                 token_hash: hash_token(&token),
                 expires_at,
             },
-            &ctx.metadata(),
+            metadata,
         )
         .await;
     match issued {

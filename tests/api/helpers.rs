@@ -713,3 +713,40 @@ pub async fn assert_recorded_with_metadata(app: &TestApp, event_type: &str, acto
         );
     }
 }
+
+/// The token in the newest mail of `purpose` to `email` (waiting for it:
+/// reset mails are issued after the answer).
+pub async fn mailed_token(app: &TestApp, email: &str, purpose: &str) -> String {
+    for _ in 0..200 {
+        let bodies = app
+            .strings_with(
+                "SELECT body FROM mail_outbox WHERE recipient = $1 AND purpose = $2
+                  ORDER BY created_at DESC",
+                &[email.into(), purpose.into()],
+            )
+            .await;
+        if let Some(body) = bodies.first() {
+            let marker = if purpose == "verify_email" {
+                "token="
+            } else {
+                "/reset/"
+            };
+            let start = body.find(marker).expect("a link in the mail") + marker.len();
+            return body[start..]
+                .split_whitespace()
+                .next()
+                .expect("token")
+                .to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no {purpose} mail to {email}");
+}
+
+pub async fn mails(app: &TestApp, email: &str, purpose: &str) -> i64 {
+    app.count_with(
+        "SELECT count(*) FROM mail_outbox WHERE recipient = $1 AND purpose = $2",
+        &[email.into(), purpose.into()],
+    )
+    .await
+}

@@ -222,6 +222,31 @@ async fn an_uploaded_png_comes_back_byte_for_byte_as_stored_with_its_type_and_ca
             "{private} is public: {public}"
         );
     }
+    // Exactly the public fields, nothing else.
+    let mut keys: Vec<&str> = public
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "bio",
+            "createdAt",
+            "firstName",
+            "id",
+            "language",
+            "lastName",
+            "location",
+            "nickname",
+            "profileImage",
+            "profileImageUrl",
+            "timezone",
+            "website",
+        ]
+    );
 
     assert_eq!(profile_updates(&app).await, 1);
     crate::helpers::assert_recorded_with_metadata(&app, "ProfileUpdated", "user:").await;
@@ -347,6 +372,14 @@ async fn text_named_png_a_20_mb_file_and_a_decompression_bomb_are_refused_and_no
         profile["nickname"].is_null(),
         "half an update was applied: {profile}"
     );
+    // The store does write where the test looks: a valid picture lands there.
+    let (good, _) = png_with_metadata(8, 8);
+    let form = Form::new().part("profileImage", picture(good, "ok.png", "image/png"));
+    assert_eq!(
+        put_profile(&app, token, form).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(files_under(&app.db.blob_dir()).len(), 1);
 }
 
 on_both_backends!(jpeg_webp_and_gif_are_accepted_and_stored_re_encoded);
