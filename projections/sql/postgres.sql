@@ -1,4 +1,4 @@
--- The read models, version 7 (projections::schema::VERSION).
+-- The read models, version 8 (projections::schema::VERSION).
 -- Runs in the schema first on the search path: the live one, or the scratch
 -- schema a replay or verify builds in. Everything here can be rebuilt from
 -- the log; change it together with VERSION (a changed version makes the
@@ -125,6 +125,9 @@ CREATE TABLE IF NOT EXISTS facility_users
     id_number   text,
     date_joined timestamptz NOT NULL,
     deleted_at  timestamptz,
+    -- as on `users`: the latest sessions cutoff and the session it spared
+    sessions_valid_after timestamptz,
+    sessions_kept uuid,
     version     bigint      NOT NULL
 );
 

@@ -1,4 +1,4 @@
--- The read models, version 7 (projections::schema::VERSION); see
+-- The read models, version 8 (projections::schema::VERSION); see
 -- postgres.sql. `{schema}` is `main` for the live tables or `temp` for the
 -- ones a replay or verify builds. Ids are UUID blobs, times RFC 3339 text,
 -- roles a JSON array.
@@ -105,6 +105,8 @@ CREATE TABLE IF NOT EXISTS {schema}.facility_users
     id_number   TEXT,
     date_joined TEXT    NOT NULL,
     deleted_at  TEXT,
+    sessions_valid_after TEXT,
+    sessions_kept BLOB,
     version     INTEGER NOT NULL
 );
 

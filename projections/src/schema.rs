@@ -15,7 +15,8 @@ use crate::{Conn, Db};
 /// 4: `users.disabled`. 5: profile fields, categories and subscription
 /// on `users`. 6: `counts`, indexes for every sort key and the search;
 /// `organizations.parent_id` and `settings`. 7: `facility_users`.
-pub const VERSION: i32 = 7;
+/// 8: the sessions cutoff on `facility_users`.
+pub const VERSION: i32 = 8;
 
 /// A read-model table.
 #[derive(Debug, Clone, Copy)]

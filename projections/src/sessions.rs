@@ -76,7 +76,9 @@ pub async fn apply(
             execute!(
                 conn,
                 "UPDATE sessions AS s SET ended_at = u.sessions_valid_after, end_reason = 'revoked'
-                   FROM users AS u
+                   FROM (SELECT user_id, sessions_valid_after, sessions_kept FROM users
+                         UNION ALL
+                         SELECT user_id, sessions_valid_after, sessions_kept FROM facility_users) AS u
                   WHERE s.session_id = $1 AND u.user_id = s.user_id AND s.ended_at IS NULL
                     AND s.auth_time < u.sessions_valid_after
                     AND s.session_id IS DISTINCT FROM u.sessions_kept",

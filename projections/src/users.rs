@@ -151,19 +151,7 @@ pub async fn apply(
             bump_version(conn, user_id, version).await?;
         }
         UserEvent::UserDisabled { cutoff, at } => {
-            let changed = execute!(
-                conn,
-                "UPDATE users SET disabled = true, sessions_valid_after = $2, sessions_kept = NULL,
-                                  updated_at = $3, version = $4
-                  WHERE user_id = $1 AND version < $4",
-                user_id,
-                cutoff.after,
-                at,
-                version
-            )?;
-            if changed > 0 {
-                crate::sessions::end_by_cutoff(conn, user_id, cutoff, at).await?;
-            }
+            apply_cutoff(conn, user_id, cutoff, at, version, true).await?;
         }
         UserEvent::UserEnabled { at } => {
             execute!(
@@ -244,20 +232,7 @@ pub async fn apply(
         UserEvent::PasswordChanged { cutoff, at, .. }
         | UserEvent::PasswordReset { cutoff, at, .. }
         | UserEvent::SessionsRevoked { cutoff, at } => {
-            let changed = execute!(
-                conn,
-                "UPDATE users SET sessions_valid_after = $2, sessions_kept = $5, updated_at = $3,
-                                  version = $4
-                  WHERE user_id = $1 AND version < $4",
-                user_id,
-                cutoff.after,
-                at,
-                version,
-                cutoff.except
-            )?;
-            if changed > 0 {
-                crate::sessions::end_by_cutoff(conn, user_id, cutoff, at).await?;
-            }
+            apply_cutoff(conn, user_id, cutoff, at, version, false).await?;
         }
     }
     Ok(())
@@ -318,6 +293,49 @@ fn subscription_state(event: &UserEvent) -> RecordedSubscription {
             valid_until: None,
         },
     }
+}
+
+/// Records a sessions cutoff on the user's row (an email user's or a
+/// facility user's), disabling the account too when asked, and ends the
+/// sessions it covers.
+async fn apply_cutoff(
+    conn: &mut Conn<'_>,
+    user_id: Uuid,
+    cutoff: aggregates::SessionCutoff,
+    at: DateTime<Utc>,
+    version: i64,
+    disable: bool,
+) -> Result<(), sqlx::Error> {
+    let users = if disable {
+        "UPDATE users SET disabled = true, sessions_valid_after = $2, sessions_kept = $5,
+                          updated_at = $3, version = $4
+          WHERE user_id = $1 AND version < $4"
+    } else {
+        "UPDATE users SET sessions_valid_after = $2, sessions_kept = $5, updated_at = $3,
+                          version = $4
+          WHERE user_id = $1 AND version < $4"
+    };
+    let changed = execute!(
+        conn,
+        users,
+        user_id,
+        cutoff.after,
+        at,
+        version,
+        cutoff.except
+    )? + execute!(
+        conn,
+        "UPDATE facility_users SET sessions_valid_after = $2, sessions_kept = $3, version = $4
+              WHERE user_id = $1 AND version < $4",
+        user_id,
+        cutoff.after,
+        cutoff.except,
+        version
+    )?;
+    if changed > 0 {
+        crate::sessions::end_by_cutoff(conn, user_id, cutoff, at).await?;
+    }
+    Ok(())
 }
 
 /// Grants or revokes one role (a read-modify-write inside the batch's

@@ -161,4 +161,27 @@ async fn a_facility_user_logs_in_by_username_in_their_facility_only(backend: Bac
             .await,
         1
     );
+
+    // Ending all their sessions shows in the read model, as for email users.
+    let live = "SELECT count(*) FROM sessions WHERE ended_at IS NULL";
+    assert_eq!(app.count(live).await, 1);
+    let committed = app
+        .app
+        .store
+        .execute::<aggregates::User>(
+            &logged_in.user.id.to_string(),
+            aggregates::UserCommand::RevokeSessions { keep_session: None },
+            &ctx.metadata(),
+        )
+        .await
+        .expect("revoked");
+    app.app
+        .settle(committed.written.as_ref())
+        .await
+        .expect("settled");
+    assert_eq!(
+        app.count(live).await,
+        0,
+        "the facility user's session still live"
+    );
 }
