@@ -282,10 +282,22 @@ impl Subscription {
     /// The status at `at`.
     pub fn status_at(&self, at: DateTime<Utc>) -> SubscriptionStatus {
         match (&self.plan, self.valid_until) {
-            (None, _) | (_, None) => SubscriptionStatus::None,
-            (Some(_), Some(until)) if at >= until => SubscriptionStatus::Expired,
-            _ if self.canceled => SubscriptionStatus::Canceled,
-            _ => SubscriptionStatus::Active,
+            (Some(_), Some(until)) => SubscriptionStatus::of_plan(until, self.canceled, at),
+            _ => SubscriptionStatus::None,
+        }
+    }
+}
+
+impl SubscriptionStatus {
+    /// The status at `at` of a plan ending at `valid_until` (the rule of
+    /// [`Subscription`], for callers that know only the event at hand).
+    pub fn of_plan(valid_until: DateTime<Utc>, canceled: bool, at: DateTime<Utc>) -> Self {
+        if at >= valid_until {
+            Self::Expired
+        } else if canceled {
+            Self::Canceled
+        } else {
+            Self::Active
         }
     }
 }

@@ -630,6 +630,12 @@ impl User {
         }
     }
 
+    /// A subscription event at `at` records the state it leaves.
+    fn record_subscription(&mut self, at: DateTime<Utc>) {
+        self.subscription_recorded = Some(self.subscription_at(at));
+        self.updated_at = Some(at);
+    }
+
     /// The subscription state at `at`.
     fn subscription_at(&self, at: DateTime<Utc>) -> SubscriptionState {
         SubscriptionState {
@@ -1112,22 +1118,19 @@ impl Aggregate for User {
                     valid_until: Some(valid_until),
                     canceled: false,
                 };
-                self.subscription_recorded = Some(self.subscription_at(at));
-                self.updated_at = Some(at);
+                self.record_subscription(at);
             }
             UserEvent::SubscriptionExtended { valid_until, at } => {
                 self.subscription.valid_until = Some(valid_until);
                 self.subscription.canceled = false;
-                self.subscription_recorded = Some(self.subscription_at(at));
-                self.updated_at = Some(at);
+                self.record_subscription(at);
             }
             UserEvent::SubscriptionCanceled {
                 valid_until, at, ..
             } => {
                 self.subscription.canceled = true;
                 self.subscription.valid_until = Some(valid_until);
-                self.subscription_recorded = Some(self.subscription_at(at));
-                self.updated_at = Some(at);
+                self.record_subscription(at);
             }
             UserEvent::SubscriptionRecalculated { state, at } => {
                 self.subscription_recorded = Some(state);

@@ -190,7 +190,9 @@ pub async fn apply(
         | UserEvent::SubscriptionExtended { at, .. }
         | UserEvent::SubscriptionCanceled { at, .. }
         | UserEvent::SubscriptionRecalculated { at, .. } => {
-            let state = subscription_state(&payload);
+            let Some(state) = subscription_state(&payload) else {
+                return Ok(());
+            };
             execute!(
                 conn,
                 "UPDATE users SET subscription_plan = COALESCE($2, subscription_plan),
@@ -199,10 +201,7 @@ pub async fn apply(
                   WHERE user_id = $1 AND version < $6",
                 user_id,
                 state.plan,
-                state
-                    .status
-                    .unwrap_or(aggregates::SubscriptionStatus::None)
-                    .as_str(),
+                state.status.as_str(),
                 state.valid_until,
                 at,
                 version
@@ -238,61 +237,42 @@ pub async fn apply(
     Ok(())
 }
 
-/// What a subscription event says the state is at its instant. A
-/// cancellation or extension does not repeat the plan (`None`: kept); the
-/// status of a grant, extension or cancellation is derived at the event's
-/// instant by the aggregate's rule.
+/// What a subscription event says the state is at its instant: the plan
+/// (`None`: kept; cancellations and extensions do not repeat it), the
+/// status by the aggregate's own rule, the end.
 struct RecordedSubscription {
     plan: Option<String>,
-    status: Option<aggregates::SubscriptionStatus>,
+    status: aggregates::SubscriptionStatus,
     valid_until: Option<DateTime<Utc>>,
 }
 
-fn subscription_state(event: &UserEvent) -> RecordedSubscription {
+fn subscription_state(event: &UserEvent) -> Option<RecordedSubscription> {
     use aggregates::SubscriptionStatus as S;
-    match event {
+    let (plan, valid_until, canceled, at) = match event {
         UserEvent::SubscriptionGranted {
             plan,
             valid_until,
             at,
-        } => RecordedSubscription {
-            plan: Some(plan.clone()),
-            status: Some(if at < valid_until {
-                S::Active
-            } else {
-                S::Expired
-            }),
-            valid_until: Some(*valid_until),
-        },
-        // An extension renews: the end is in the future, any
-        // cancellation is lifted.
-        UserEvent::SubscriptionExtended { valid_until, .. } => RecordedSubscription {
-            plan: None,
-            status: Some(S::Active),
-            valid_until: Some(*valid_until),
-        },
+        } => (Some(plan.clone()), *valid_until, false, *at),
+        // An extension renews: any cancellation is lifted.
+        UserEvent::SubscriptionExtended { valid_until, at } => (None, *valid_until, false, *at),
         UserEvent::SubscriptionCanceled {
             valid_until, at, ..
-        } => RecordedSubscription {
-            plan: None,
-            status: Some(if at < valid_until {
-                S::Canceled
-            } else {
-                S::Expired
-            }),
-            valid_until: Some(*valid_until),
-        },
-        UserEvent::SubscriptionRecalculated { state, .. } => RecordedSubscription {
-            plan: state.plan.clone(),
-            status: Some(state.status),
-            valid_until: state.valid_until,
-        },
-        _ => RecordedSubscription {
-            plan: None,
-            status: None,
-            valid_until: None,
-        },
-    }
+        } => (None, *valid_until, true, *at),
+        UserEvent::SubscriptionRecalculated { state, .. } => {
+            return Some(RecordedSubscription {
+                plan: state.plan.clone(),
+                status: state.status,
+                valid_until: state.valid_until,
+            })
+        }
+        _ => return None,
+    };
+    Some(RecordedSubscription {
+        plan,
+        status: S::of_plan(valid_until, canceled, at),
+        valid_until: Some(valid_until),
+    })
 }
 
 /// Records a sessions cutoff on the user's row (an email user's or a
@@ -481,37 +461,32 @@ async fn update_profile(
     at: DateTime<Utc>,
     version: i64,
 ) -> Result<(), sqlx::Error> {
-    fn text(
-        change: &aggregates::profile::Change<aggregates::Personal<String>>,
+    /// (whether the column changes, its new value) of one field.
+    fn column<T>(
+        change: Option<Option<&T>>,
+        show: impl Fn(&T) -> String,
     ) -> (bool, Option<String>) {
-        match change {
-            None => (false, None),
-            Some(value) => (true, value.as_ref().map(|v| v.expose().clone())),
-        }
+        (change.is_some(), change.flatten().map(show))
     }
-    fn plain(change: &aggregates::profile::Change<String>) -> (bool, Option<String>) {
-        (change.is_some(), change.clone().flatten())
-    }
-    let name = |n: &Option<aggregates::Personal<String>>| {
-        (n.is_some(), n.as_ref().map(|v| v.expose().clone()))
+    let personal = |v: &aggregates::Personal<String>| v.expose().clone();
+    let clearable = |c: &aggregates::profile::Change<aggregates::Personal<String>>| {
+        column(c.as_ref().map(Option::as_ref), personal)
     };
-    let first_name = name(&changes.first_name);
-    let last_name = name(&changes.last_name);
-    let nickname = text(&changes.nickname);
-    let bio = text(&changes.bio);
-    let location = text(&changes.location);
-    let website = text(&changes.website);
-    let phone = text(&changes.phone);
-    let birth_date = match &changes.birth_date {
-        None => (false, None),
-        Some(value) => (true, value.as_ref().map(|d| d.expose().to_string())),
-    };
-    let language = plain(&changes.language);
-    let timezone = plain(&changes.timezone);
-    let image = match &changes.image {
-        None => (false, None),
-        Some(image) => (true, image.as_ref().map(|i| i.key.clone())),
-    };
+    let first_name = column(changes.first_name.as_ref().map(Some), personal);
+    let last_name = column(changes.last_name.as_ref().map(Some), personal);
+    let nickname = clearable(&changes.nickname);
+    let bio = clearable(&changes.bio);
+    let location = clearable(&changes.location);
+    let website = clearable(&changes.website);
+    let phone = clearable(&changes.phone);
+    let birth_date = column(changes.birth_date.as_ref().map(Option::as_ref), |d| {
+        d.expose().to_string()
+    });
+    let language = column(changes.language.as_ref().map(Option::as_ref), String::clone);
+    let timezone = column(changes.timezone.as_ref().map(Option::as_ref), String::clone);
+    let image = column(changes.image.as_ref().map(Option::as_ref), |i| {
+        i.key.clone()
+    });
     execute!(
         conn,
         "UPDATE users SET
