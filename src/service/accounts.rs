@@ -38,30 +38,23 @@ pub async fn register(
 ) -> Result<UserView, Error> {
     let claim_id = app.identifiers.email(&input.email);
     let user_id = Uuid::now_v7();
-    // Rejected duplicates cost no hashing.
-    let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
-    let claim = claim_command(app, &loaded.state, user_id, IdentifierKind::Email).await?;
-    app.store.check(&loaded.state, claim.clone()).await?;
-    let password_hash = app.passwords.hash(&input.password).await?;
-    let metadata = ctx.metadata();
-    app.store
-        .execute::<IdentifierClaim>(&claim_id, claim, &metadata)
-        .await?;
-    let committed = app
-        .store
-        .create::<User>(
-            &user_id.to_string(),
-            UserCommand::Register {
-                user_id,
-                email: Personal::new(input.email.as_str().to_string()),
-                first_name: Personal::new(input.first_name.as_str().to_string()),
-                last_name: Personal::new(input.last_name.as_str().to_string()),
-                password_hash,
-                roles: input.roles,
-            },
-            &metadata.acting_as(user_id),
-        )
-        .await?;
+    let committed = claim_and_create(
+        app,
+        &claim_id,
+        IdentifierKind::Email,
+        user_id,
+        Some(&input.password),
+        |password_hash| UserCommand::Register {
+            user_id,
+            email: Personal::new(input.email.as_str().to_string()),
+            first_name: Personal::new(input.first_name.as_str().to_string()),
+            last_name: Personal::new(input.last_name.as_str().to_string()),
+            password_hash: password_hash.unwrap_or_default(),
+            roles: input.roles,
+        },
+        &ctx.metadata(),
+    )
+    .await?;
     app.settle(committed.written.as_ref()).await?;
     // The new user is exactly what was just written: no need to load it,
     // neither for the answer nor for the verification command.
@@ -83,6 +76,39 @@ pub async fn register(
         tracing::error!(error = %error, user_id = %user_id, "verification mail not queued");
     }
     Ok(view)
+}
+
+/// Claims `claim_id` (an identifier of `kind`) for the new user `user_id`
+/// and writes the user `command` builds from the password's hash. The claim
+/// is checked before any hashing (a taken identifier costs nothing) and
+/// loaded once; should it change while the password hashes, the commit
+/// conflicts and is retried on the new state.
+pub(crate) async fn claim_and_create(
+    app: &App,
+    claim_id: &str,
+    kind: IdentifierKind,
+    user_id: Uuid,
+    password: Option<&Password>,
+    command: impl FnOnce(Option<aggregates::PasswordHash>) -> UserCommand,
+    metadata: &crate::store::Metadata,
+) -> Result<crate::store::Committed<User>, Error> {
+    let loaded = app.store.load::<IdentifierClaim>(claim_id).await?;
+    let claim = claim_command(app, &loaded.state, user_id, kind).await?;
+    app.store.check(&loaded.state, claim.clone()).await?;
+    let password_hash = match password {
+        Some(password) => Some(app.passwords.hash(password).await?),
+        None => None,
+    };
+    app.store
+        .execute_on::<IdentifierClaim>(claim_id, loaded, claim, metadata)
+        .await?;
+    app.store
+        .create::<User>(
+            &user_id.to_string(),
+            command(password_hash),
+            &metadata.acting_as(user_id),
+        )
+        .await
 }
 
 /// The claim command for `user_id`, with the current owner's state looked up.

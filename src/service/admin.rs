@@ -4,7 +4,7 @@
 //! Every action is an event on the User, with the administrator as actor
 //! (an action that changes nothing writes nothing).
 
-use aggregates::{Organization, User, UserCommand, UserEvent};
+use aggregates::{User, UserCommand, UserEvent};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -96,20 +96,13 @@ pub async fn act(
     app.settle(committed.written.as_ref()).await
 }
 
-/// The names of the communities `user_id` belongs to, from the write side
-/// (each community's own stream).
+/// The names of the communities `user_id` belongs to, as the read model
+/// knows them (one query; an unknown user has none, and the command
+/// answers 404).
 async fn community_names(app: &App, user_id: Uuid) -> Result<Vec<String>, Error> {
-    let user = app.store.load::<User>(&user_id.to_string()).await?;
-    if !user.state.is_registered() {
-        return Err(Error::NotFound);
-    }
-    let mut names = Vec::with_capacity(user.state.communities().len());
-    for community in user.state.communities() {
-        let organization = app
-            .store
-            .load::<Organization>(&community.to_string())
-            .await?;
-        names.push(organization.state.name().to_string());
-    }
-    Ok(names)
+    Ok(super::communities::of_user(app, user_id)
+        .await?
+        .into_iter()
+        .map(|community| community.name)
+        .collect())
 }

@@ -6,7 +6,7 @@
 //! pre-generated user id, then write the user.
 
 use aggregates::{
-    Demographics, IdentifierClaim, IdentifierKind, Organization, OrganizationKind, Personal, User,
+    Demographics, IdentifierClaim, IdentifierKind, Organization, OrganizationKind, Personal,
     UserCommand,
 };
 use uuid::Uuid;
@@ -62,36 +62,24 @@ pub async fn register(
     let kind = IdentifierKind::Username {
         facility: input.facility,
     };
-    let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
-    let claim = super::accounts::claim_command(app, &loaded.state, user_id, kind).await?;
-    app.store
-        .check(&loaded.state, claim.clone())
-        .await
-        .map_err(username_taken)?;
-    let password_hash = match &input.password {
-        Some(password) => Some(app.passwords.hash(password).await?),
-        None => None,
-    };
-    let metadata = ctx.metadata();
-    app.store
-        .execute::<IdentifierClaim>(&claim_id, claim, &metadata)
-        .await
-        .map_err(username_taken)?;
-    let committed = app
-        .store
-        .create::<User>(
-            &user_id.to_string(),
-            UserCommand::RegisterInFacility {
-                user_id,
-                facility: input.facility,
-                username: Personal::new(input.username.as_str().to_string()),
-                full_name: Personal::new(full_name),
-                password_hash,
-                demographics: input.demographics,
-            },
-            &metadata.acting_as(user_id),
-        )
-        .await?;
+    let committed = super::accounts::claim_and_create(
+        app,
+        &claim_id,
+        kind,
+        user_id,
+        input.password.as_ref(),
+        |password_hash| UserCommand::RegisterInFacility {
+            user_id,
+            facility: input.facility,
+            username: Personal::new(input.username.as_str().to_string()),
+            full_name: Personal::new(full_name),
+            password_hash,
+            demographics: input.demographics,
+        },
+        &ctx.metadata(),
+    )
+    .await
+    .map_err(username_taken)?;
     app.settle(committed.written.as_ref()).await?;
     Ok(user_id)
 }
