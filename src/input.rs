@@ -208,6 +208,11 @@ impl fmt::Debug for Username {
     }
 }
 
+/// A field the request must carry: its value, or a 400 naming it.
+pub fn required<T>(value: Option<T>, field: &'static str) -> Result<T, Error> {
+    value.ok_or_else(|| Error::invalid_field(field, "REQUIRED", format!("{field} is required")))
+}
+
 /// An id from a path or body: a UUID, or a 400 naming `field` (every
 /// surface parses its ids through here).
 pub fn parse_id(raw: &str, field: &'static str) -> Result<uuid::Uuid, crate::Error> {

@@ -52,13 +52,7 @@ impl Surface for Kolibri {
             _ => status,
         };
         let body = json!([{ "id": id, "metadata": metadata }]);
-        let mut response = (status, Json(body)).into_response();
-        if let Some(seconds) = error.retry_after() {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, seconds.into());
-        }
-        response
+        (status, Json(body)).into_response()
     }
 }
 
@@ -79,12 +73,6 @@ fn kolibri_id(code: &'static str) -> &'static str {
 /// Kolibri's ids: 32 lowercase hex digits.
 pub fn hex_id(id: Uuid) -> String {
     id.simple().to_string()
-}
-
-/// An id as Kolibri clients send it (32 hex digits; a hyphenated UUID is
-/// accepted too).
-pub fn parse_hex_id(raw: &str) -> Option<Uuid> {
-    Uuid::try_parse(raw.trim()).ok()
 }
 
 /// The Kolibri routes, documented.
@@ -144,7 +132,8 @@ pub async fn username_available(
     }
     let facility_not_found =
         || (StatusCode::NOT_FOUND, Json(json!("Facility not found"))).into_response();
-    let Some(facility) = parse_hex_id(&facility) else {
+    // 32 hex digits as Kolibri sends them (hyphenated UUIDs too).
+    let Ok(facility) = crate::input::parse_id(&facility, "facility") else {
         return Ok(facility_not_found());
     };
     // A username no user could have is available (Kolibri only looks it

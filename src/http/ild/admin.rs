@@ -9,12 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Ild, IldCommunity, IldError, IldErrorBody, IldUser};
+use super::{Ild, IldError, IldErrorBody, IldUser};
 use crate::http::{Auth, Body, Ctx};
-use crate::input::parse_id;
-use crate::service::admin::{self, Action};
+use crate::service::admin::Action;
 use crate::service::sessions::Principal;
-use crate::service::{communities, users, RequestContext};
+use crate::service::RequestContext;
 use crate::{App, Error};
 
 /// Runs `action` on the user `raw_id` names and answers with the user as
@@ -26,14 +25,8 @@ async fn act(
     raw_id: &str,
     action: Action,
 ) -> Result<Json<IldUser>, IldError> {
-    crate::service::require_admin(principal)?;
-    let user_id = parse_id(raw_id, "userId")?;
-    admin::act(app, principal, user_id, action, ctx).await?;
-    let user = users::find(app, user_id).await?;
-    let communities = communities::of_user(app, user_id).await?;
-    Ok(Json(IldUser::from(user).with_communities(
-        communities.into_iter().map(IldCommunity::from).collect(),
-    )))
+    let user_id = super::admin_act(app, ctx, principal, raw_id, action).await?;
+    Ok(Json(super::find_with_communities(app, user_id).await?))
 }
 
 /// Recomputes the user's categories from their communities and profile
@@ -120,8 +113,7 @@ pub struct CancelQuery {
 }
 
 fn valid_until(raw: Option<&str>) -> Result<DateTime<Utc>, Error> {
-    let raw = raw
-        .ok_or_else(|| Error::invalid_field("validUntil", "REQUIRED", "validUntil is required"))?;
+    let raw = crate::input::required(raw, "validUntil")?;
     DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
@@ -153,9 +145,7 @@ pub async fn grant_subscription(
     Body(body, ..): Body<GrantSubscriptionRequest, Ild>,
 ) -> Result<Json<IldUser>, IldError> {
     crate::service::require_admin(&principal)?;
-    let plan = body
-        .plan
-        .ok_or_else(|| Error::invalid_field("plan", "REQUIRED", "plan is required"))?;
+    let plan = crate::input::required(body.plan, "plan")?;
     let action = Action::GrantSubscription {
         plan: plan.trim().to_string(),
         valid_until: valid_until(body.valid_until.as_deref())?,

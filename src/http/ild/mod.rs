@@ -230,6 +230,34 @@ impl From<crate::service::communities::CommunityView> for IldCommunity {
     }
 }
 
+/// A user as the profile and admin endpoints show them: with their
+/// communities.
+pub async fn with_communities(app: &App, user: UserView) -> Result<IldUser, Error> {
+    let communities = crate::service::communities::of_user(app, user.id).await?;
+    Ok(IldUser::from(user)
+        .with_communities(communities.into_iter().map(IldCommunity::from).collect()))
+}
+
+/// One user (from the read model) with their communities.
+pub async fn find_with_communities(app: &App, user_id: uuid::Uuid) -> Result<IldUser, Error> {
+    with_communities(app, crate::service::users::find(app, user_id).await?).await
+}
+
+/// An administrative action on the user `raw_id` names (403 before
+/// anything else for non-administrators); the user's id.
+pub async fn admin_act(
+    app: &App,
+    ctx: &crate::service::RequestContext,
+    principal: &crate::service::sessions::Principal,
+    raw_id: &str,
+    action: crate::service::admin::Action,
+) -> Result<uuid::Uuid, Error> {
+    crate::service::require_admin(principal)?;
+    let user_id = crate::input::parse_id(raw_id, "userId")?;
+    crate::service::admin::act(app, principal, user_id, action, ctx).await?;
+    Ok(user_id)
+}
+
 impl IldUser {
     /// With the user's communities.
     pub fn with_communities(mut self, communities: Vec<IldCommunity>) -> Self {

@@ -8,10 +8,9 @@ use axum::Json;
 use bytes::{Bytes, BytesMut};
 use utoipa::ToSchema;
 
-use super::{Ild, IldCommunity, IldError, IldErrorBody, IldUser};
+use super::{Ild, IldError, IldErrorBody, IldUser};
 use crate::blobs::BlobKey;
 use crate::http::{Auth, Body, Ctx};
-use crate::service::communities;
 use crate::service::profile::{self, ProfileForm};
 use crate::{App, Error};
 
@@ -94,10 +93,7 @@ pub async fn update_profile(
         json_form(json)?
     };
     let user = profile::update(&app, &principal, form, &ctx).await?;
-    let communities = communities::of_user(&app, principal.user_id).await?;
-    Ok(Json(IldUser::from(user).with_communities(
-        communities.into_iter().map(IldCommunity::from).collect(),
-    )))
+    Ok(Json(super::with_communities(&app, user).await?))
 }
 
 fn json_form(json: ProfileUpdateJson) -> Result<ProfileForm, Error> {

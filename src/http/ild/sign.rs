@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::{Ild, IldError, IldErrorBody, IldMessage, IldUser};
 use crate::http::{Auth, Body, Ctx};
-use crate::input::{Email, Password, PersonName};
+use crate::input::{required, Email, Password, PersonName};
 use crate::service::accounts::{self, Registration};
 use crate::service::sessions::{self, Issued, Login};
 use crate::{App, Error};
@@ -40,10 +40,6 @@ pub struct RegisterRequest {
 }
 
 crate::redacted_debug!(RegisterRequest {});
-
-fn required(value: Option<String>, field: &'static str) -> Result<String, Error> {
-    value.ok_or_else(|| Error::invalid_field(field, "REQUIRED", format!("{field} is required")))
-}
 
 /// Creates an account.
 #[utoipa::path(post, path = "/sign/register", tag = "ild", request_body = RegisterRequest,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{Ild, IldCommunity, IldError, IldErrorBody, IldMessage, IldPublicUser, IldUser};
 use crate::http::{Auth, Body, Ctx};
-use crate::input::{parse_id, Password};
+use crate::input::{parse_id, required, Password};
 use crate::service::{communities, sessions, users};
 use crate::{App, Error};
 
@@ -40,18 +40,11 @@ pub async fn change_password(
     Auth(principal, ..): Auth<Ild>,
     Body(body, ..): Body<ChangePasswordRequest, Ild>,
 ) -> Result<impl IntoResponse, IldError> {
-    let missing = |field: &'static str| {
-        Error::invalid_field(field, "REQUIRED", format!("{field} is required"))
-    };
     let current = Password::presented(
-        body.current_password
-            .ok_or_else(|| missing("currentPassword"))?,
+        required(body.current_password, "currentPassword")?,
         "currentPassword",
     )?;
-    let new = Password::new_password(
-        body.new_password.ok_or_else(|| missing("newPassword"))?,
-        "newPassword",
-    )?;
+    let new = Password::new_password(required(body.new_password, "newPassword")?, "newPassword")?;
     sessions::change_password(&app, &principal, &current, &new, &ctx).await?;
     Ok(Json(IldMessage::new("Password changed")))
 }
@@ -66,11 +59,9 @@ pub async fn profile(
     State(app): State<App>,
     Auth(principal, ..): Auth<Ild>,
 ) -> Result<impl IntoResponse, IldError> {
-    let user = users::find(&app, principal.user_id).await?;
-    let communities = communities::of_user(&app, principal.user_id).await?;
-    Ok(Json(IldUser::from(user).with_communities(
-        communities.into_iter().map(IldCommunity::from).collect(),
-    )))
+    Ok(Json(
+        super::find_with_communities(&app, principal.user_id).await?,
+    ))
 }
 
 /// Anyone's public profile: public fields only.
@@ -235,9 +226,7 @@ pub async fn create_community(
     Body(body, ..): Body<CreateCommunityRequest, Ild>,
 ) -> Result<impl IntoResponse, IldError> {
     crate::service::require_admin(&principal)?;
-    let name = body
-        .name
-        .ok_or_else(|| Error::invalid_field("name", "REQUIRED", "name is required"))?;
+    let name = required(body.name, "name")?;
     let community =
         communities::create(&app, &principal, &name, body.description.as_deref(), &ctx).await?;
     Ok((
@@ -317,11 +306,7 @@ pub async fn get_user(
 ) -> Result<Json<IldUser>, IldError> {
     crate::service::require_admin(&principal)?;
     let user_id = parse_id(&user_id, "userId")?;
-    let user = users::find(&app, user_id).await?;
-    let communities = communities::of_user(&app, user_id).await?;
-    Ok(Json(IldUser::from(user).with_communities(
-        communities.into_iter().map(IldCommunity::from).collect(),
-    )))
+    Ok(Json(super::find_with_communities(&app, user_id).await?))
 }
 
 /// An administrative action on a user (administrators; eventauth addition):
@@ -370,9 +355,7 @@ async fn act_on(
     action: crate::service::admin::Action,
     done: &str,
 ) -> Result<Json<IldMessage>, IldError> {
-    crate::service::require_admin(principal)?;
-    let user_id = parse_id(raw_id, "userId")?;
-    crate::service::admin::act(app, principal, user_id, action, ctx).await?;
+    super::admin_act(app, ctx, principal, raw_id, action).await?;
     Ok(Json(IldMessage::new(done)))
 }
 
