@@ -156,6 +156,8 @@ pub struct Committed<A: Aggregate> {
     pub events: Vec<A::Event>,
     /// The stream position of the last event written, if any.
     pub written: Option<Written>,
+    /// The aggregate as the command left it (what a reload would give).
+    pub state: A,
 }
 
 /// Where a commit landed: enough to find its place in the global order.
@@ -333,10 +335,14 @@ impl Store {
                 .handle(command.clone(), &self.services, &sink)
                 .await?;
             let events = sink.collect().await;
+            // `handle` applied the events to the state already; the store
+            // (events as the source of truth) does not read it.
+            let state = std::mem::take(&mut context.aggregate);
             if events.is_empty() {
                 return Ok(Committed {
                     events,
                     written: None,
+                    state,
                 });
             }
             match store
@@ -352,6 +358,7 @@ impl Store {
                             aggregate_id: id.to_string(),
                             sequence,
                         }),
+                        state,
                     });
                 }
                 Err(AggregateError::AggregateConflict) => {

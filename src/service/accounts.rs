@@ -8,7 +8,6 @@
 use aggregates::{
     CheckedOwner, ClaimCommand, IdentifierClaim, IdentifierKind, Personal, User, UserCommand,
 };
-use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::{RequestContext, UserView};
@@ -59,10 +58,7 @@ pub async fn register(
     // The new user is exactly what was just written: no need to load it,
     // neither for the answer nor for the verification command.
     let version = committed.events.len();
-    let mut user = User::default();
-    for event in committed.events {
-        user.apply(event);
-    }
+    let user = committed.state;
     let view = UserView::from_aggregate(&user).ok_or_else(|| {
         Error::Internal(anyhow::anyhow!("registration of {user_id} wrote no user"))
     })?;

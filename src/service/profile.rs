@@ -299,7 +299,8 @@ pub async fn update(
         )
         .await?;
     app.settle(committed.written.as_ref()).await?;
-    super::users::find(app, principal.user_id).await
+    // The answer comes from the state the command left, not a query.
+    UserView::from_aggregate(&committed.state).ok_or(Error::NotFound)
 }
 
 /// A stored picture: its bytes and media type; `None` when the key names
