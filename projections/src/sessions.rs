@@ -135,14 +135,28 @@ pub async fn end_by_cutoff(
     Ok(())
 }
 
+/// The columns of a [`SessionRow`].
+const COLUMNS: &str = "session_id, user_id, surface, client_ip, user_agent, started_at,
+    last_seen_at, expires_at, ended_at, end_reason";
+
+/// A user's sessions that are live at `now` (not ended, not expired),
+/// newest first: the index on `(user_id, started_at)` narrows to the user,
+/// the rest is filtered in the database.
+pub async fn live_of_user(
+    db: &Db,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions
+          WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2
+          ORDER BY started_at DESC"
+    );
+    fetch_all!(db, SessionRow, &sql, user_id, now)
+}
+
 /// A user's sessions, newest first.
 pub async fn of_user(db: &Db, user_id: Uuid) -> Result<Vec<SessionRow>, sqlx::Error> {
-    fetch_all!(
-        db,
-        SessionRow,
-        "SELECT session_id, user_id, surface, client_ip, user_agent, started_at, last_seen_at,
-                expires_at, ended_at, end_reason
-           FROM sessions WHERE user_id = $1 ORDER BY started_at DESC",
-        user_id
-    )
+    let sql = format!("SELECT {COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY started_at DESC");
+    fetch_all!(db, SessionRow, &sql, user_id)
 }

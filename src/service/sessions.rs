@@ -552,14 +552,7 @@ pub async fn list_own(
     app: &App,
     principal: &Principal,
 ) -> Result<Vec<projections::sessions::SessionRow>, Error> {
-    let now = Utc::now();
-    Ok(
-        projections::sessions::of_user(app.store.db(), principal.user_id)
-            .await?
-            .into_iter()
-            .filter(|s| s.ended_at.is_none() && s.expires_at > now)
-            .collect(),
-    )
+    Ok(projections::sessions::live_of_user(app.store.db(), principal.user_id, Utc::now()).await?)
 }
 
 /// Ends one of the caller's own sessions (404 for anyone else's).

@@ -78,10 +78,15 @@ async fn a_user_lists_their_sessions_ends_one_and_signs_out_everywhere_else(back
     let first = app.signed_in("many@example.com", "correct horse").await;
     let a = first["token"].as_str().expect("token").to_string();
     let mut others = Vec::new();
-    for _ in 0..2 {
+    for device in ["phone-app/2.1", "laptop-browser/9"] {
         let login: Value = app
-            .login("many@example.com", "correct horse")
+            .client
+            .post(app.url("/sign/login"))
+            .header("user-agent", device)
+            .json(&serde_json::json!({ "email": "many@example.com", "password": "correct horse" }))
+            .send()
             .await
+            .expect("request")
             .json()
             .await
             .expect("json");
@@ -93,6 +98,14 @@ async fn a_user_lists_their_sessions_ends_one_and_signs_out_everywhere_else(back
     assert!(listed
         .iter()
         .all(|s| s["startedAt"].is_string() && s["lastSeenAt"].is_string()));
+    // Device (user agent) and IP as they logged in.
+    for device in ["phone-app/2.1", "laptop-browser/9"] {
+        assert!(
+            listed.iter().any(|s| s["userAgent"] == device),
+            "{device} not listed: {listed:?}"
+        );
+    }
+    assert!(listed.iter().all(|s| s["ip"] == "127.0.0.1"), "{listed:?}");
     let a_id = current(&listed);
     let b_id = current(&sessions(&app, &b).await);
     assert_ne!(a_id, b_id);
