@@ -174,8 +174,12 @@ impl Outbox {
                 "UPDATE mail_outbox SET sent_at = $2, body = NULL, last_error = NULL WHERE id = $1",
                 None,
             ),
+            // A link past its expiry is never retried: its body (the link)
+            // goes, as after a delivery.
             Err(error) => (
-                "UPDATE mail_outbox SET next_attempt_at = $3, last_error = $4 WHERE id = $1",
+                "UPDATE mail_outbox SET next_attempt_at = $3, last_error = $4,
+                        body = CASE WHEN expires_at <= $2 THEN NULL ELSE body END
+                  WHERE id = $1",
                 Some(error),
             ),
         };
@@ -196,7 +200,9 @@ impl Outbox {
                 Some(body) => mailer
                     .send(&due.recipient, &due.subject, body)
                     .await
-                    .map_err(|e| format!("{e:#}")),
+                    // Servers quote the recipient in their replies: it stays
+                    // out of the log and the table.
+                    .map_err(|e| format!("{e:#}").replace(&due.recipient, "<recipient>")),
             };
             // Backoff 30 s, 1 min, 2 min, … (capped at 30 min); an expired
             // link is never retried.

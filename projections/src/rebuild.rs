@@ -87,6 +87,9 @@ enum Space {
         schema: String,
         /// Where the live tables are.
         live: String,
+        /// The connection's search path before the scratch schema was put
+        /// in front of it.
+        path: String,
     },
     Sqlite {
         conn: SqliteConnection,
@@ -108,18 +111,26 @@ impl Scratch {
         let space = match db {
             Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?.detach();
-                let live: String = sqlx::query_scalar("SELECT current_schema()")
-                    .fetch_one(&mut conn)
-                    .await?;
+                let (live, path): (String, String) =
+                    sqlx::query_as("SELECT current_schema(), current_setting('search_path')")
+                        .fetch_one(&mut conn)
+                        .await?;
                 let id = uuid::Uuid::new_v4().simple().to_string();
                 let schema = format!("eventauth_rebuild_{}", &id[..12]);
+                // In front of the whole path: what the DDL names (pg_trgm's
+                // operator class) resolves as it does for the live tables.
                 sqlx::raw_sql(&format!(
-                    "CREATE SCHEMA {schema}; SET search_path TO {schema}, {live};"
+                    "CREATE SCHEMA {schema}; SET search_path TO {schema}, {path};"
                 ))
                 .execute(&mut conn)
                 .await?;
                 schema::create(&mut Conn::Postgres(&mut conn), "").await?;
-                Space::Postgres { conn, schema, live }
+                Space::Postgres {
+                    conn,
+                    schema,
+                    live,
+                    path,
+                }
             }
             Db::Sqlite { writer, .. } => {
                 let mut conn = writer.acquire().await?.detach();
@@ -210,7 +221,12 @@ impl Scratch {
         let mut cursor = self.cursor;
         let mut applied = self.applied;
         match &mut self.space {
-            Space::Postgres { conn, schema, live } => {
+            Space::Postgres {
+                conn,
+                schema,
+                live,
+                path,
+            } => {
                 let mut tx = conn.begin().await?;
                 projector::lock_postgres(&mut tx, READ_MODELS).await?;
                 catch_up(
@@ -249,7 +265,7 @@ impl Scratch {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                sqlx::raw_sql(&format!("SET search_path TO {live}"))
+                sqlx::raw_sql(&format!("SET search_path TO {path}"))
                     .execute(&mut *conn)
                     .await?;
             }
@@ -306,7 +322,9 @@ impl Scratch {
         let mut applied = self.applied;
         let mut tables = Vec::new();
         match &mut self.space {
-            Space::Postgres { conn, schema, live } => {
+            Space::Postgres {
+                conn, schema, live, ..
+            } => {
                 let mut tx = conn.begin().await?;
                 projector::lock_postgres(&mut tx, READ_MODELS).await?;
                 let at: (i64, i64) = sqlx::query_as(
