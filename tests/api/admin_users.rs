@@ -6,11 +6,7 @@ use eventauth::ops::synthetic;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{admin_token, ild_error, spawn_app, Backend, TestApp};
-
-async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
-    app.get_auth(path, token).await
-}
+use crate::helpers::{admin_token, ild_error, send, spawn_app, Backend, TestApp};
 
 /// Waits until the read model holds `n` users.
 async fn users_projected(app: &TestApp, n: i64) {
@@ -37,7 +33,9 @@ async fn an_admin_pages_through_ten_thousand_users_without_duplicates_or_gaps(ba
     let mut seen = HashSet::new();
     let mut page = 1;
     loop {
-        let response = get(&app, &format!("/user?page={page}&pageSize=100"), &admin).await;
+        let response = app
+            .get_auth(&format!("/user?page={page}&pageSize=100"), &admin)
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         let total: i64 = response.headers()["x-total-count"]
             .to_str()
@@ -63,20 +61,23 @@ async fn an_admin_pages_through_ten_thousand_users_without_duplicates_or_gaps(ba
     }
 
     // Search and sort.
-    let found: Vec<Value> = get(&app, "/user?search=SEED123@", &admin)
+    let found: Vec<Value> = app
+        .get_auth("/user?search=SEED123@", &admin)
         .await
         .json()
         .await
         .expect("json");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["email"], "seed123@example.com");
-    let none: Vec<Value> = get(&app, "/user?search=%25", &admin)
+    let none: Vec<Value> = app
+        .get_auth("/user?search=%25", &admin)
         .await
         .json()
         .await
         .expect("json");
     assert!(none.is_empty(), "% is matched literally");
-    let by_email: Vec<Value> = get(&app, "/user?sort=-email&pageSize=3", &admin)
+    let by_email: Vec<Value> = app
+        .get_auth("/user?sort=-email&pageSize=3", &admin)
         .await
         .json()
         .await
@@ -91,14 +92,16 @@ async fn an_admin_pages_through_ten_thousand_users_without_duplicates_or_gaps(ba
     assert_eq!(emails[0], "seed9@example.com");
 
     // One user.
-    let one = get(&app, &format!("/user/{}", seeded[5]), &admin).await;
+    let one = app.get_auth(&format!("/user/{}", seeded[5]), &admin).await;
     assert_eq!(one.status(), StatusCode::OK);
     let one: Value = one.json().await.expect("json");
     assert_eq!(one["email"], "seed5@example.com");
-    let missing = get(&app, &format!("/user/{}", uuid::Uuid::now_v7()), &admin).await;
+    let missing = app
+        .get_auth(&format!("/user/{}", uuid::Uuid::now_v7()), &admin)
+        .await;
     ild_error(missing, StatusCode::NOT_FOUND).await;
     ild_error(
-        get(&app, "/user/not-a-uuid", &admin).await,
+        app.get_auth("/user/not-a-uuid", &admin).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
@@ -110,7 +113,7 @@ async fn an_admin_pages_through_ten_thousand_users_without_duplicates_or_gaps(ba
         "sort=-",
     ] {
         ild_error(
-            get(&app, &format!("/user?{bad}"), &admin).await,
+            app.get_auth(&format!("/user?{bad}"), &admin).await,
             StatusCode::BAD_REQUEST,
         )
         .await;
@@ -214,20 +217,6 @@ async fn a_non_admin_gets_403_and_no_token_401_on_every_admin_endpoint(backend: 
     );
 }
 
-async fn admin_call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-) -> reqwest::Response {
-    app.client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-}
-
 /// A fresh access token of the target user.
 async fn logged_in_again(app: &TestApp) -> String {
     let login: Value = app
@@ -259,14 +248,14 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
             Method::POST
         };
         ild_error(
-            admin_call(&app, method, &path, &token).await,
+            send(&app, method, &path, &token).await,
             StatusCode::FORBIDDEN,
         )
         .await;
     }
 
     // Disable: tokens die at once, logins are refused, the admin sees it.
-    let done = admin_call(&app, Method::POST, &post("disable"), &admin).await;
+    let done = send(&app, Method::POST, &post("disable"), &admin).await;
     assert_eq!(done.status(), StatusCode::OK);
     assert_eq!(
         app.get_auth("/sign/check", &token).await.status(),
@@ -278,7 +267,8 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
     )
     .await;
     assert_eq!(refused["message"], "This account is disabled");
-    let seen: Value = get(&app, &format!("/user/{id}"), &admin)
+    let seen: Value = app
+        .get_auth(&format!("/user/{id}"), &admin)
         .await
         .json()
         .await
@@ -294,14 +284,14 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
 
     // Enable, then end every session.
     assert_eq!(
-        admin_call(&app, Method::POST, &post("enable"), &admin)
+        send(&app, Method::POST, &post("enable"), &admin)
             .await
             .status(),
         StatusCode::OK
     );
     let token = logged_in_again(&app).await;
     assert_eq!(
-        admin_call(&app, Method::POST, &post("end-sessions"), &admin)
+        send(&app, Method::POST, &post("end-sessions"), &admin)
             .await
             .status(),
         StatusCode::OK
@@ -314,7 +304,7 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
     // Force a reset: a link is mailed, sessions end.
     let token = logged_in_again(&app).await;
     assert_eq!(
-        admin_call(&app, Method::POST, &post("reset-password"), &admin)
+        send(&app, Method::POST, &post("reset-password"), &admin)
             .await
             .status(),
         StatusCode::OK
@@ -346,7 +336,7 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
     // Roles reach the next token.
     let role = |r: &str| format!("/admin/users/{id}/roles/{r}");
     assert_eq!(
-        admin_call(&app, Method::PUT, &role("editor"), &admin)
+        send(&app, Method::PUT, &role("editor"), &admin)
             .await
             .status(),
         StatusCode::OK
@@ -362,12 +352,13 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
         .expect("roles")
         .contains(&Value::from("editor")));
     assert_eq!(
-        admin_call(&app, Method::DELETE, &role("editor"), &admin)
+        send(&app, Method::DELETE, &role("editor"), &admin)
             .await
             .status(),
         StatusCode::OK
     );
-    let seen: Value = get(&app, &format!("/user/{id}"), &admin)
+    let seen: Value = app
+        .get_auth(&format!("/user/{id}"), &admin)
         .await
         .json()
         .await
@@ -377,18 +368,18 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
         .expect("roles")
         .contains(&Value::from("editor")));
     ild_error(
-        admin_call(&app, Method::PUT, &role("Not%20A%20Role"), &admin).await,
+        send(&app, Method::PUT, &role("Not%20A%20Role"), &admin).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
     ild_error(
-        admin_call(&app, Method::POST, &post("explode"), &admin).await,
+        send(&app, Method::POST, &post("explode"), &admin).await,
         StatusCode::NOT_FOUND,
     )
     .await;
     let nobody = format!("/admin/users/{}/disable", uuid::Uuid::now_v7());
     ild_error(
-        admin_call(&app, Method::POST, &nobody, &admin).await,
+        send(&app, Method::POST, &nobody, &admin).await,
         StatusCode::NOT_FOUND,
     )
     .await;

@@ -750,3 +750,32 @@ pub async fn mails(app: &TestApp, email: &str, purpose: &str) -> i64 {
     )
     .await
 }
+
+/// A request with a bearer token and, maybe, a JSON body.
+pub async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Response {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.expect("request")
+}
+
+/// A request with a bearer token and no body.
+pub async fn send(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> Response {
+    call(app, method, path, token, None).await
+}
+
+/// How many events of `event_type` the store holds.
+pub async fn events_of(app: &TestApp, event_type: &str) -> i64 {
+    app.count_with(
+        "SELECT count(*) FROM events WHERE event_type = $1",
+        &[event_type.into()],
+    )
+    .await
+}

@@ -4,21 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{ild_error, spawn_app, spawn_app_on, Backend, TestApp};
-
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-) -> reqwest::Response {
-    app.client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-}
+use crate::helpers::{ild_error, send, spawn_app, spawn_app_on, Backend, TestApp};
 
 async fn sessions(app: &TestApp, token: &str) -> Vec<Value> {
     let response = app.get_auth("/user/sessions", token).await;

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{ild_error, spawn_app, Backend, TestApp};
+use crate::helpers::{events_of, ild_error, spawn_app, Backend, TestApp};
 
 /// A PNG with a text chunk (metadata that must not survive) after IHDR.
 fn png_with_metadata(width: u32, height: u32) -> (Vec<u8>, RgbaImage) {
@@ -93,11 +93,6 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
-}
-
-async fn profile_updates(app: &TestApp) -> i64 {
-    app.count("SELECT count(*) FROM events WHERE event_type = 'ProfileUpdated'")
-        .await
 }
 
 on_both_backends!(
@@ -248,7 +243,7 @@ async fn an_uploaded_png_comes_back_byte_for_byte_as_stored_with_its_type_and_ca
         ]
     );
 
-    assert_eq!(profile_updates(&app).await, 1);
+    assert_eq!(events_of(&app, "ProfileUpdated").await, 1);
     crate::helpers::assert_recorded_with_metadata(&app, "ProfileUpdated", "user:").await;
     // The event names the picture by key; it holds no image bytes.
     let payload = app
@@ -275,7 +270,7 @@ async fn an_uploaded_png_comes_back_byte_for_byte_as_stored_with_its_type_and_ca
         put_profile(&app, token, form).await.status(),
         StatusCode::OK
     );
-    assert_eq!(profile_updates(&app).await, 2);
+    assert_eq!(events_of(&app, "ProfileUpdated").await, 2);
 }
 
 on_both_backends!(
@@ -356,7 +351,7 @@ async fn text_named_png_a_20_mb_file_and_a_decompression_bomb_are_refused_and_no
     .await;
 
     assert_eq!(
-        profile_updates(&app).await,
+        events_of(&app, "ProfileUpdated").await,
         0,
         "a refused upload wrote an event"
     );
@@ -431,7 +426,7 @@ async fn profile_fields_are_validated_cleared_and_sent_as_json_too(backend: Back
     assert_eq!(body["firstName"], "Augusta");
     assert_eq!(body["birthDate"], "1915-12-10");
     assert_eq!(body["timezone"], "Europe/London");
-    let events = profile_updates(&app).await;
+    let events = events_of(&app, "ProfileUpdated").await;
 
     for (bad, field) in [
         (json!({ "website": "javascript:alert(1)" }), "website"),
@@ -458,7 +453,7 @@ async fn profile_fields_are_validated_cleared_and_sent_as_json_too(backend: Back
     )
     .await;
     assert_eq!(
-        profile_updates(&app).await,
+        events_of(&app, "ProfileUpdated").await,
         events,
         "a refused update wrote an event"
     );

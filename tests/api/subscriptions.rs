@@ -4,21 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{admin_token, ild_error, spawn_app, Backend, TestApp};
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.expect("request")
-}
+use crate::helpers::{admin_token, call, events_of, ild_error, spawn_app, Backend};
 
 async fn ok(response: reqwest::Response) -> Value {
     let status = response.status();
@@ -29,14 +15,6 @@ async fn ok(response: reqwest::Response) -> Value {
 
 fn in_days(days: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339()
-}
-
-async fn events_of(app: &TestApp, event_type: &str) -> i64 {
-    app.count_with(
-        "SELECT count(*) FROM events WHERE event_type = $1",
-        &[event_type.into()],
-    )
-    .await
 }
 
 on_both_backends!(an_admin_grants_extends_cancels_and_recalculates_a_subscription);
