@@ -40,6 +40,9 @@ pub struct CheckedOwner {
     pub user_id: Uuid,
     /// Whether their user stream held a registration.
     pub registered: bool,
+    /// Whether that registered owner no longer goes by the identifier
+    /// (deleted, or renamed): then the claim is free to take at once.
+    pub released: bool,
 }
 
 /// Commands on a claim.
@@ -133,8 +136,21 @@ impl Aggregate for IdentifierClaim {
                             == Some(CheckedOwner {
                                 user_id: owner,
                                 registered: false,
+                                released: false,
                             })
                             && now - at >= stale_after =>
+                    {
+                        Some(owner)
+                    }
+                    // The owner's stream says they gave the identifier up
+                    // (the user stream is the truth; the claim its index).
+                    (Some(owner), _)
+                        if checked_owner
+                            == Some(CheckedOwner {
+                                user_id: owner,
+                                registered: true,
+                                released: true,
+                            }) =>
                     {
                         Some(owner)
                     }

@@ -12,6 +12,7 @@
 
 pub mod claim;
 pub mod error;
+pub mod kolibri;
 pub mod login_failures;
 pub mod organization;
 pub mod personal;
@@ -23,6 +24,7 @@ pub mod user;
 
 pub use claim::{CheckedOwner, ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
 pub use error::DomainError;
+pub use kolibri::{CollectionRole, FacilityUserChanges, RoleKind, SUPERUSER_ROLE};
 pub use login_failures::{LoginFailures, LoginFailuresCommand, LoginFailuresEvent};
 pub use organization::{
     FacilitySettings, Organization, OrganizationCommand, OrganizationEvent, OrganizationKind,

@@ -86,6 +86,13 @@ pub enum SessionCommand {
         /// The user's current sessions cutoff (from the User aggregate).
         user_cutoff: Option<SessionCutoff>,
     },
+    /// Move the expiry of a live session later (a sliding session's
+    /// keep-alive, recorded coalesced); an earlier or equal expiry changes
+    /// nothing.
+    Extend {
+        /// The new expiry.
+        expires_at: DateTime<Utc>,
+    },
     /// End the session.
     End {
         /// Why.
@@ -128,6 +135,13 @@ pub enum SessionEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A live session's expiry moved later (keep-alive).
+    SessionExtended {
+        /// The new expiry.
+        expires_at: DateTime<Utc>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The session is over; its tokens stop working at once.
     SessionEnded {
         /// Why.
@@ -142,6 +156,7 @@ impl DomainEvent for SessionEvent {
         match self {
             Self::SessionStarted { .. } => "SessionStarted",
             Self::RefreshTokenRotated { .. } => "RefreshTokenRotated",
+            Self::SessionExtended { .. } => "SessionExtended",
             Self::SessionEnded { .. } => "SessionEnded",
         }
         .to_string()
@@ -292,6 +307,16 @@ impl Aggregate for Session {
                     return Err(DomainError::InvalidRefreshToken);
                 }
             }
+            SessionCommand::Extend { expires_at } => {
+                self.require_live(now)?;
+                if self.expires_at.is_some_and(|current| expires_at > current) {
+                    let event = SessionEvent::SessionExtended {
+                        expires_at,
+                        at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
             SessionCommand::End { reason } => {
                 if self.id.is_none() {
                     return Err(DomainError::SessionNotFound);
@@ -323,6 +348,9 @@ impl Aggregate for Session {
                 self.auth_time = Some(auth_time);
                 self.expires_at = Some(expires_at);
                 self.current_hash = refresh_token_hash;
+            }
+            SessionEvent::SessionExtended { expires_at, .. } => {
+                self.expires_at = Some(expires_at);
             }
             SessionEvent::RefreshTokenRotated {
                 previous_hash,

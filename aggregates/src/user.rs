@@ -15,7 +15,8 @@ use uuid::Uuid;
 use crate::profile::{
     categories, CategoryInputs, Profile, ProfileChanges, Subscription, SubscriptionState,
 };
-use crate::{DomainError, PasswordHash, Personal, Services, TokenHash};
+use crate::kolibri::{CollectionRole, FacilityUserChanges, RoleKind};
+use crate::{DomainError, IdentifierKind, PasswordHash, Personal, Services, TokenHash};
 
 /// "Every session of this user that authenticated before `after` is over",
 /// except the one the user is acting from (a password change keeps it).
@@ -186,6 +187,54 @@ pub enum UserCommand {
         /// The new hash, computed before the command.
         new_password_hash: PasswordHash,
     },
+    /// A role for a collection is given (holding that kind for that
+    /// collection already changes nothing).
+    AssignCollectionRole {
+        /// The role's new id.
+        role_id: Uuid,
+        /// The collection (checked to exist before).
+        collection: Uuid,
+        /// The kind.
+        kind: RoleKind,
+    },
+    /// A role for a collection is taken away (one not held changes
+    /// nothing).
+    RemoveCollectionRole {
+        /// The collection.
+        collection: Uuid,
+        /// The kind.
+        kind: RoleKind,
+    },
+    /// The user becomes a member of a classroom or learner group (checked to
+    /// exist before); joining again changes nothing.
+    JoinCollection {
+        /// The collection.
+        collection: Uuid,
+    },
+    /// The user leaves a classroom or learner group.
+    LeaveCollection {
+        /// The collection.
+        collection: Uuid,
+    },
+    /// A facility user's account fields are edited (only what differs is
+    /// recorded; a new username is claimed before).
+    UpdateFacilityUser {
+        /// The requested changes.
+        changes: Box<FacilityUserChanges>,
+    },
+    /// The password is set without the current one (an administrator, or
+    /// a facility user editing their own account as Kolibri allows); every
+    /// other session ends.
+    SetPassword {
+        /// The new hash.
+        new_password_hash: PasswordHash,
+        /// The session the change was made from, kept when it is the
+        /// user's own.
+        keep_session: Option<Uuid>,
+    },
+    /// The account is deleted (soft: the stream stays, the user disappears
+    /// from lists, cannot log in, and their identifier becomes free).
+    Delete,
 }
 
 /// A role or plan name: 1–32 of `a-z 0-9 _ -`.
@@ -409,6 +458,48 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A role for a collection was given.
+    CollectionRoleAssigned {
+        /// The role.
+        role: CollectionRole,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A role for a collection was taken away.
+    CollectionRoleRemoved {
+        /// The role.
+        role: CollectionRole,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The user became a member of a classroom or learner group.
+    CollectionJoined {
+        /// The collection.
+        collection: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The user left a classroom or learner group.
+    CollectionLeft {
+        /// The collection.
+        collection: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A facility user's account fields changed.
+    FacilityUserUpdated {
+        /// What changed.
+        changes: Box<FacilityUserChanges>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The account was deleted (soft); every session ended.
+    UserDeleted {
+        /// Every session that authenticated before this is over.
+        cutoff: SessionCutoff,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The password was reset with a mailed token; every session ended.
     PasswordReset {
         /// The new hash.
@@ -445,6 +536,12 @@ impl DomainEvent for UserEvent {
             Self::SubscriptionCanceled { .. } => "SubscriptionCanceled",
             Self::SubscriptionRecalculated { .. } => "SubscriptionRecalculated",
             Self::CategoriesIndexed { .. } => "CategoriesIndexed",
+            Self::CollectionRoleAssigned { .. } => "CollectionRoleAssigned",
+            Self::CollectionRoleRemoved { .. } => "CollectionRoleRemoved",
+            Self::CollectionJoined { .. } => "CollectionJoined",
+            Self::CollectionLeft { .. } => "CollectionLeft",
+            Self::FacilityUserUpdated { .. } => "FacilityUserUpdated",
+            Self::UserDeleted { .. } => "UserDeleted",
         }
         .to_string()
     }
@@ -461,7 +558,8 @@ impl UserEvent {
             Self::PasswordChanged { cutoff, .. }
             | Self::SessionsRevoked { cutoff, .. }
             | Self::PasswordReset { cutoff, .. }
-            | Self::UserDisabled { cutoff, .. } => Some(*cutoff),
+            | Self::UserDisabled { cutoff, .. }
+            | Self::UserDeleted { cutoff, .. } => Some(*cutoff),
             _ => None,
         }
     }
@@ -526,6 +624,13 @@ pub struct User {
     full_name: Personal<String>,
     #[serde(default)]
     demographics: Demographics,
+    #[serde(default)]
+    collection_roles: Vec<CollectionRole>,
+    /// Classrooms and learner groups the user is a member of.
+    #[serde(default)]
+    collections: Vec<Uuid>,
+    #[serde(default)]
+    deleted_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -621,9 +726,46 @@ impl User {
     pub fn cutoff(&self) -> Option<SessionCutoff> {
         self.cutoff
     }
+    /// Roles held for collections.
+    pub fn collection_roles(&self) -> &[CollectionRole] {
+        &self.collection_roles
+    }
+    /// Classrooms and learner groups the user is a member of.
+    pub fn collections(&self) -> &[Uuid] {
+        &self.collections
+    }
+    /// When the account was deleted.
+    pub fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.deleted_at
+    }
+    /// Registered and not deleted.
+    pub fn is_active(&self) -> bool {
+        self.is_registered() && self.deleted_at.is_none()
+    }
+    /// Whether the user is a Kolibri superuser (holds the global
+    /// administrator role).
+    pub fn is_superuser(&self) -> bool {
+        self.roles.iter().any(|r| r == crate::kolibri::SUPERUSER_ROLE)
+    }
+    /// Whether this user (not deleted) still goes by `normalized` (a
+    /// lower-cased identifier) of `kind`: a claim whose owner no longer
+    /// does is free to take.
+    pub fn holds_identifier(&self, kind: IdentifierKind, normalized: &str) -> bool {
+        if !self.is_active() {
+            return false;
+        }
+        match kind {
+            // Emails never change: a live user holds theirs.
+            IdentifierKind::Email => true,
+            IdentifierKind::Username { facility } => {
+                self.facility == Some(facility)
+                    && self.username.expose().to_lowercase() == normalized
+            }
+        }
+    }
 
     fn require_registered(&self) -> Result<(), DomainError> {
-        if self.is_registered() {
+        if self.is_active() {
             Ok(())
         } else {
             Err(DomainError::UserNotFound)
@@ -642,6 +784,24 @@ impl User {
             plan: self.subscription.plan.clone(),
             status: self.subscription.status_at(at),
             valid_until: self.subscription.valid_until,
+        }
+    }
+
+    /// Keeps only the changes that differ from the current values.
+    fn facility_user_diff(&self, changes: FacilityUserChanges) -> FacilityUserChanges {
+        let demographics = &self.demographics;
+        FacilityUserChanges {
+            username: changes.username.filter(|u| u != &self.username),
+            full_name: changes.full_name.filter(|n| n != &self.full_name),
+            gender: changes
+                .gender
+                .filter(|g| demographics.gender.as_ref() != Some(g)),
+            birth_year: changes
+                .birth_year
+                .filter(|b| demographics.birth_year.as_ref() != Some(b)),
+            id_number: changes
+                .id_number
+                .filter(|n| demographics.id_number.as_ref() != Some(n)),
         }
     }
 
@@ -983,6 +1143,92 @@ impl Aggregate for User {
                 };
                 sink.write(event, self).await;
             }
+            UserCommand::AssignCollectionRole {
+                role_id,
+                collection,
+                kind,
+            } => {
+                self.require_registered()?;
+                let held = self
+                    .collection_roles
+                    .iter()
+                    .any(|r| r.collection == collection && r.kind == kind);
+                if !held {
+                    let role = CollectionRole {
+                        id: role_id,
+                        collection,
+                        kind,
+                    };
+                    let event = UserEvent::CollectionRoleAssigned { role, at: now };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::RemoveCollectionRole { collection, kind } => {
+                self.require_registered()?;
+                let held = self
+                    .collection_roles
+                    .iter()
+                    .find(|r| r.collection == collection && r.kind == kind)
+                    .copied();
+                if let Some(role) = held {
+                    let event = UserEvent::CollectionRoleRemoved { role, at: now };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::JoinCollection { collection } => {
+                self.require_registered()?;
+                if !self.collections.contains(&collection) {
+                    let event = UserEvent::CollectionJoined { collection, at: now };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::LeaveCollection { collection } => {
+                self.require_registered()?;
+                if self.collections.contains(&collection) {
+                    let event = UserEvent::CollectionLeft { collection, at: now };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::UpdateFacilityUser { changes } => {
+                self.require_registered()?;
+                if self.facility.is_none() {
+                    return Err(DomainError::UserNotFound);
+                }
+                let changes = self.facility_user_diff(*changes);
+                if !changes.is_empty() {
+                    let event = UserEvent::FacilityUserUpdated {
+                        changes: Box::new(changes),
+                        at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+            UserCommand::SetPassword {
+                new_password_hash,
+                keep_session,
+            } => {
+                self.require_registered()?;
+                let event = UserEvent::PasswordChanged {
+                    password_hash: new_password_hash,
+                    cutoff: SessionCutoff {
+                        after: now,
+                        except: keep_session,
+                    },
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
+            UserCommand::Delete => {
+                self.require_registered()?;
+                let event = UserEvent::UserDeleted {
+                    cutoff: SessionCutoff {
+                        after: now,
+                        except: None,
+                    },
+                    at: now,
+                };
+                sink.write(event, self).await;
+            }
         }
         Ok(())
     }
@@ -1134,6 +1380,46 @@ impl Aggregate for User {
             }
             UserEvent::SubscriptionRecalculated { state, at } => {
                 self.subscription_recorded = Some(state);
+                self.updated_at = Some(at);
+            }
+            UserEvent::CollectionRoleAssigned { role, at } => {
+                self.collection_roles.push(role);
+                self.updated_at = Some(at);
+            }
+            UserEvent::CollectionRoleRemoved { role, at } => {
+                self.collection_roles.retain(|r| r.id != role.id);
+                self.updated_at = Some(at);
+            }
+            UserEvent::CollectionJoined { collection, at } => {
+                self.collections.push(collection);
+                self.updated_at = Some(at);
+            }
+            UserEvent::CollectionLeft { collection, at } => {
+                self.collections.retain(|c| *c != collection);
+                self.updated_at = Some(at);
+            }
+            UserEvent::FacilityUserUpdated { changes, at } => {
+                let changes = *changes;
+                if let Some(username) = changes.username {
+                    self.username = username;
+                }
+                if let Some(full_name) = changes.full_name {
+                    self.full_name = full_name;
+                }
+                if let Some(gender) = changes.gender {
+                    self.demographics.gender = Some(gender);
+                }
+                if let Some(birth_year) = changes.birth_year {
+                    self.demographics.birth_year = Some(birth_year);
+                }
+                if let Some(id_number) = changes.id_number {
+                    self.demographics.id_number = Some(id_number);
+                }
+                self.updated_at = Some(at);
+            }
+            UserEvent::UserDeleted { cutoff, at } => {
+                self.deleted_at = Some(at);
+                self.cutoff = Some(cutoff);
                 self.updated_at = Some(at);
             }
             UserEvent::CategoriesIndexed { categories, at } => {

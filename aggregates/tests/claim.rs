@@ -51,6 +51,7 @@ fn claim_checking(user_id: Uuid, checked: Option<(Uuid, bool)>) -> ClaimCommand 
         checked_owner: checked.map(|(user_id, registered)| CheckedOwner {
             user_id,
             registered,
+            released: false,
         }),
         stale_after: stale_after(),
     }

@@ -125,6 +125,8 @@ CREATE TABLE IF NOT EXISTS facility_users
     id_number   text,
     date_joined timestamptz NOT NULL,
     deleted_at  timestamptz,
+    -- holds the global administrator role (Kolibri's superuser)
+    is_superuser boolean    NOT NULL DEFAULT false,
     -- as on `users`: the latest sessions cutoff and the session it spared
     sessions_valid_after timestamptz,
     sessions_kept uuid,
@@ -135,3 +137,21 @@ CREATE INDEX IF NOT EXISTS facility_users_username
     ON facility_users (facility_id, lower(username), user_id);
 CREATE INDEX IF NOT EXISTS facility_users_joined
     ON facility_users (facility_id, date_joined, user_id);
+
+-- Kolibri roles per collection (admin, coach, classroom assignable coach)
+-- of facility users; `facility_id` is the user's facility.
+CREATE TABLE IF NOT EXISTS collection_roles
+(
+    role_id       uuid PRIMARY KEY,
+    user_id       uuid NOT NULL,
+    facility_id   uuid NOT NULL,
+    collection_id uuid NOT NULL,
+    kind          TEXT NOT NULL,
+    assigned_at   timestamptz NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS collection_roles_user ON collection_roles (user_id);
+CREATE INDEX IF NOT EXISTS collection_roles_kind ON collection_roles (facility_id, kind, user_id);
+
+CREATE INDEX IF NOT EXISTS facility_users_search ON facility_users
+    USING gin ((lower(username) || ' ' || lower(full_name)) gin_trgm_ops);

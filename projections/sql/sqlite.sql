@@ -105,6 +105,8 @@ CREATE TABLE IF NOT EXISTS {schema}.facility_users
     id_number   TEXT,
     date_joined TEXT    NOT NULL,
     deleted_at  TEXT,
+    -- holds the global administrator role (Kolibri's superuser)
+    is_superuser INTEGER    NOT NULL DEFAULT 0,
     sessions_valid_after TEXT,
     sessions_kept BLOB,
     version     INTEGER NOT NULL
@@ -114,3 +116,18 @@ CREATE INDEX IF NOT EXISTS {schema}.facility_users_username
     ON facility_users (facility_id, lower(username), user_id);
 CREATE INDEX IF NOT EXISTS {schema}.facility_users_joined
     ON facility_users (facility_id, date_joined, user_id);
+
+-- Kolibri roles per collection (admin, coach, classroom assignable coach)
+-- of facility users; `facility_id` is the user's facility.
+CREATE TABLE IF NOT EXISTS {schema}.collection_roles
+(
+    role_id       BLOB PRIMARY KEY,
+    user_id       BLOB NOT NULL,
+    facility_id   BLOB NOT NULL,
+    collection_id BLOB NOT NULL,
+    kind          TEXT NOT NULL,
+    assigned_at   TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS {schema}.collection_roles_user ON collection_roles (user_id);
+CREATE INDEX IF NOT EXISTS {schema}.collection_roles_kind ON collection_roles (facility_id, kind, user_id);

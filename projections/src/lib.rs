@@ -7,6 +7,7 @@
 
 pub mod cursor;
 pub mod db;
+pub mod facility_users;
 pub mod organizations;
 pub mod projector;
 pub mod reader;

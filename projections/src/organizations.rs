@@ -95,6 +95,28 @@ pub async fn add_member(
     Ok(())
 }
 
+/// Removes a membership (and counts it).
+pub async fn remove_member(
+    conn: &mut Conn<'_>,
+    organization_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    let removed = execute!(
+        conn,
+        "DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2",
+        organization_id,
+        user_id
+    )?;
+    if removed > 0 {
+        execute!(
+            conn,
+            "UPDATE organizations SET members = members - 1 WHERE organization_id = $1",
+            organization_id
+        )?;
+    }
+    Ok(())
+}
+
 /// The organizations of `kind` a user belongs to, in joining order.
 pub async fn of_member(
     db: &Db,

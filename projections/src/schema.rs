@@ -15,8 +15,9 @@ use crate::{Conn, Db};
 /// 4: `users.disabled`. 5: profile fields, categories and subscription
 /// on `users`. 6: `counts`, indexes for every sort key and the search;
 /// `organizations.parent_id` and `settings`. 7: `facility_users`.
-/// 8: the sessions cutoff on `facility_users`.
-pub const VERSION: i32 = 8;
+/// 8: the sessions cutoff on `facility_users`. 9: `collection_roles`,
+/// `facility_users.is_superuser` and its search index.
+pub const VERSION: i32 = 9;
 
 /// A read-model table.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +53,10 @@ pub const TABLES: &[Table] = &[
     Table {
         name: "facility_users",
         key: &["user_id"],
+    },
+    Table {
+        name: "collection_roles",
+        key: &["role_id"],
     },
 ];
 

@@ -95,6 +95,17 @@ pub async fn apply(
                 version
             )?;
         }
+        SessionEvent::SessionExtended { expires_at, at } => {
+            execute!(
+                conn,
+                "UPDATE sessions SET expires_at = $2, last_seen_at = $3, version = $4
+                  WHERE session_id = $1 AND version < $4",
+                session_id(event),
+                expires_at,
+                at,
+                version
+            )?;
+        }
         SessionEvent::SessionEnded { reason, at } => {
             execute!(
                 conn,

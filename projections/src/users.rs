@@ -165,9 +165,38 @@ pub async fn apply(
         }
         UserEvent::RoleGranted { role, at } => {
             set_role(conn, user_id, &role, at, version, true).await?;
+            if role == aggregates::SUPERUSER_ROLE {
+                crate::facility_users::set_superuser(conn, user_id, true).await?;
+            }
         }
         UserEvent::RoleRevoked { role, at } => {
             set_role(conn, user_id, &role, at, version, false).await?;
+            if role == aggregates::SUPERUSER_ROLE {
+                crate::facility_users::set_superuser(conn, user_id, false).await?;
+            }
+        }
+        UserEvent::CollectionRoleAssigned { role, at } => {
+            crate::facility_users::assign_role(conn, user_id, &role, at).await?;
+        }
+        UserEvent::CollectionRoleRemoved { role, .. } => {
+            crate::facility_users::remove_role(conn, role.id).await?;
+        }
+        UserEvent::CollectionJoined { collection, at } => {
+            crate::organizations::add_member(conn, collection, user_id, at).await?;
+        }
+        UserEvent::CollectionLeft { collection, .. } => {
+            crate::organizations::remove_member(conn, collection, user_id).await?;
+        }
+        UserEvent::FacilityUserUpdated { changes, .. } => {
+            crate::facility_users::update(conn, user_id, &changes, version).await?;
+        }
+        UserEvent::UserDeleted { cutoff, at } => {
+            apply_cutoff(conn, user_id, cutoff, at, version, false).await?;
+            crate::facility_users::mark_deleted(conn, user_id, at).await?;
+            let removed = execute!(conn, "DELETE FROM users WHERE user_id = $1", user_id)?;
+            if removed > 0 {
+                execute!(conn, "UPDATE counts SET n = n - 1 WHERE name = 'users'")?;
+            }
         }
         UserEvent::CommunityJoined { community_id, at } => {
             bump_version(conn, user_id, version).await?;

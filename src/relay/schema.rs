@@ -96,6 +96,22 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             UserEvent::PasswordReset { cutoff, at, .. } => json!({
                 "userId": id, "sessionsValidAfter": cutoff.after, "keptSession": cutoff.except, "at": at
             }),
+            UserEvent::CollectionRoleAssigned { role, at }
+            | UserEvent::CollectionRoleRemoved { role, at } => json!({
+                "userId": id, "roleId": role.id, "collectionId": role.collection,
+                "kind": role.kind.kolibri(), "at": at
+            }),
+            UserEvent::CollectionJoined { collection, at }
+            | UserEvent::CollectionLeft { collection, at } => {
+                json!({ "userId": id, "collectionId": collection, "at": at })
+            }
+            // Which fields changed, never their values.
+            UserEvent::FacilityUserUpdated { changes, at } => {
+                json!({ "userId": id, "changed": changes.fields(), "at": at })
+            }
+            UserEvent::UserDeleted { cutoff, at } => json!({
+                "userId": id, "sessionsValidAfter": cutoff.after, "at": at
+            }),
         },
         Session::TYPE => match event.decode::<SessionEvent>().ok()? {
             SessionEvent::SessionStarted {
@@ -113,6 +129,9 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
                 "startedAt": started_at
             }),
             SessionEvent::RefreshTokenRotated { at, .. } => json!({ "sessionId": id, "at": at }),
+            SessionEvent::SessionExtended { expires_at, at } => {
+                json!({ "sessionId": id, "expiresAt": expires_at, "at": at })
+            }
             SessionEvent::SessionEnded { reason, at } => {
                 json!({ "sessionId": id, "reason": reason.as_str(), "at": at })
             }

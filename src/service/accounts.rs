@@ -5,11 +5,10 @@
 //! then write the user. A crash between claim and user leaves a claim whose
 //! user stream is empty; it may be taken over once stale.
 
-use aggregates::{
-    CheckedOwner, ClaimCommand, IdentifierClaim, IdentifierKind, Personal, User, UserCommand,
-};
+use aggregates::{CheckedOwner, ClaimCommand, IdentifierClaim, Personal, User, UserCommand};
 use uuid::Uuid;
 
+use super::sessions::Identifier;
 use super::{RequestContext, UserView};
 use crate::input::{Email, Password, PersonName};
 use crate::{App, Error};
@@ -35,12 +34,11 @@ pub async fn register(
     input: Registration,
     ctx: &RequestContext,
 ) -> Result<UserView, Error> {
-    let claim_id = app.identifiers.email(&input.email);
+    let identifier = Identifier::Email(input.email.clone());
     let user_id = Uuid::now_v7();
     let committed = claim_and_create(
         app,
-        &claim_id,
-        IdentifierKind::Email,
+        &identifier,
         user_id,
         Some(&input.password),
         |password_hash| UserCommand::Register {
@@ -81,22 +79,22 @@ pub async fn register(
 /// conflicts and is retried on the new state.
 pub(crate) async fn claim_and_create(
     app: &App,
-    claim_id: &str,
-    kind: IdentifierKind,
+    identifier: &Identifier,
     user_id: Uuid,
     password: Option<&Password>,
     command: impl FnOnce(Option<aggregates::PasswordHash>) -> UserCommand,
     metadata: &crate::store::Metadata,
 ) -> Result<crate::store::Committed<User>, Error> {
-    let loaded = app.store.load::<IdentifierClaim>(claim_id).await?;
-    let claim = claim_command(app, &loaded.state, user_id, kind).await?;
+    let claim_id = identifier.claim_id(app);
+    let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
+    let claim = claim_command(app, &loaded.state, user_id, identifier).await?;
     app.store.check(&loaded.state, claim.clone()).await?;
     let password_hash = match password {
         Some(password) => Some(app.passwords.hash(password).await?),
         None => None,
     };
     app.store
-        .execute_on::<IdentifierClaim>(claim_id, loaded, claim, metadata)
+        .execute_on::<IdentifierClaim>(&claim_id, loaded, claim, metadata)
         .await?;
     app.store
         .create::<User>(
@@ -112,23 +110,22 @@ pub(crate) async fn claim_command(
     app: &App,
     claim: &IdentifierClaim,
     user_id: Uuid,
-    kind: IdentifierKind,
+    identifier: &Identifier,
 ) -> Result<ClaimCommand, Error> {
     let checked_owner = match claim.owner() {
-        Some(owner) if owner != user_id => Some(CheckedOwner {
-            user_id: owner,
-            registered: app
-                .store
-                .load::<User>(&owner.to_string())
-                .await?
-                .state
-                .is_registered(),
-        }),
+        Some(owner) if owner != user_id => {
+            let owner_state = app.store.load::<User>(&owner.to_string()).await?.state;
+            Some(CheckedOwner {
+                user_id: owner,
+                registered: owner_state.is_registered(),
+                released: owner_state.is_registered() && !identifier.held_by(&owner_state),
+            })
+        }
         _ => None,
     };
     Ok(ClaimCommand::Claim {
         user_id,
-        kind,
+        kind: identifier.kind(),
         checked_owner,
         stale_after: chrono::Duration::seconds(app.config.claim_stale_after as i64),
     })
@@ -138,9 +135,10 @@ pub(crate) async fn claim_command(
 /// steps of [`register`] leaves behind. For tests of that recovery only.
 #[doc(hidden)]
 pub async fn claim_only(app: &App, email: &Email, user_id: Uuid) -> Result<(), Error> {
-    let claim_id = app.identifiers.email(email);
+    let identifier = Identifier::Email(email.clone());
+    let claim_id = identifier.claim_id(app);
     let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
-    let command = claim_command(app, &loaded.state, user_id, IdentifierKind::Email).await?;
+    let command = claim_command(app, &loaded.state, user_id, &identifier).await?;
     app.store
         .execute::<IdentifierClaim>(&claim_id, command, &RequestContext::system().metadata())
         .await?;

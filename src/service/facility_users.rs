@@ -6,11 +6,11 @@
 //! pre-generated user id, then write the user.
 
 use aggregates::{
-    Demographics, IdentifierClaim, IdentifierKind, Organization, OrganizationKind, Personal,
-    UserCommand,
+    Demographics, IdentifierClaim, Organization, OrganizationKind, Personal, User, UserCommand,
 };
 use uuid::Uuid;
 
+use super::sessions::Identifier;
 use super::RequestContext;
 use crate::input::{Password, Username};
 use crate::{App, Error};
@@ -55,17 +55,14 @@ pub async fn register(
         ));
     }
     require_facility(app, input.facility).await?;
-    let claim_id = app
-        .identifiers
-        .username(input.facility, &input.username.normalized());
-    let user_id = Uuid::now_v7();
-    let kind = IdentifierKind::Username {
+    let identifier = Identifier::Username {
         facility: input.facility,
+        username: input.username.clone(),
     };
+    let user_id = Uuid::now_v7();
     let committed = super::accounts::claim_and_create(
         app,
-        &claim_id,
-        kind,
+        &identifier,
         user_id,
         input.password.as_ref(),
         |password_hash| UserCommand::RegisterInFacility {
@@ -88,9 +85,21 @@ pub async fn register(
 /// written counts as taken until it is stale and taken over).
 pub async fn available(app: &App, facility: Uuid, username: &Username) -> Result<bool, Error> {
     require_facility(app, facility).await?;
-    let claim_id = app.identifiers.username(facility, &username.normalized());
-    let claim = app.store.load::<IdentifierClaim>(&claim_id).await?;
-    Ok(claim.state.owner().is_none())
+    let identifier = Identifier::Username {
+        facility,
+        username: username.clone(),
+    };
+    let claim = app
+        .store
+        .load::<IdentifierClaim>(&identifier.claim_id(app))
+        .await?;
+    let Some(owner) = claim.state.owner() else {
+        return Ok(true);
+    };
+    // An owner whose stream was never written is a registration in
+    // flight (taken); a deleted or renamed owner gave the name up.
+    let owner = app.store.load::<User>(&owner.to_string()).await?.state;
+    Ok(owner.is_registered() && !identifier.held_by(&owner))
 }
 
 /// 404 unless `facility` is a facility.

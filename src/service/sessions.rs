@@ -1,7 +1,7 @@
 //! Logging in and out, refreshing, changing the password.
 
 use aggregates::{
-    DomainError, EndReason, IdentifierClaim, LoginFailures, LoginFailuresCommand, Personal,
+    DomainError, EndReason, IdentifierClaim, IdentifierKind, LoginFailures, LoginFailuresCommand, Personal,
     Session, SessionCommand, SessionEvent, User, UserCommand, UserEvent,
 };
 use chrono::{DateTime, Utc};
@@ -75,6 +75,44 @@ impl Identifier {
             }
         }
     }
+
+    /// The kind of claim.
+    pub fn kind(&self) -> IdentifierKind {
+        match self {
+            Self::Email(_) => IdentifierKind::Email,
+            Self::Username { facility, .. } => IdentifierKind::Username {
+                facility: *facility,
+            },
+        }
+    }
+
+    /// The normalized identifier.
+    pub fn normalized(&self) -> String {
+        match self {
+            Self::Email(email) => email.normalized().to_string(),
+            Self::Username { username, .. } => username.normalized(),
+        }
+    }
+
+    /// Whether `user` (live) still goes by this identifier.
+    pub fn held_by(&self, user: &User) -> bool {
+        user.holds_identifier(self.kind(), &self.normalized())
+    }
+}
+
+/// The live user who goes by `identifier`, if any: the claim names the
+/// user, the user's own stream confirms it (a deleted or renamed owner no
+/// longer holds the claim).
+pub async fn holder(app: &App, identifier: &Identifier) -> Result<Option<Loaded<User>>, Error> {
+    let claim = app
+        .store
+        .load::<IdentifierClaim>(&identifier.claim_id(app))
+        .await?;
+    let Some(owner) = claim.state.owner() else {
+        return Ok(None);
+    };
+    let user = app.store.load::<User>(&owner.to_string()).await?;
+    Ok(Some(user).filter(|u| identifier.held_by(&u.state)))
 }
 
 /// What a login needs.
@@ -102,17 +140,7 @@ pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<Logg
     // Taken before the user is loaded: a password change racing this login
     // sets a cutoff after it, which then revokes the new session.
     let auth_time = Utc::now();
-    let user = match app
-        .store
-        .load::<IdentifierClaim>(&claim_id)
-        .await?
-        .state
-        .owner()
-    {
-        Some(owner) => Some(app.store.load::<User>(&owner.to_string()).await?)
-            .filter(|u| u.state.is_registered()),
-        None => None,
-    };
+    let user = holder(app, &input.identifier).await?;
     // A user without a password (Kolibri allows them) has an empty hash:
     // verified like an unknown identifier, at the same cost, never matching.
     let hash = user
