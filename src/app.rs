@@ -36,6 +36,8 @@ pub struct Inner {
     pub throttle: Arc<Throttle>,
     /// Ended sessions and cutoffs.
     pub denylist: Arc<DenyList>,
+    /// Live cookie sessions this instance has checked.
+    pub cookie_sessions: crate::service::cookie_sessions::CookieSessions,
     /// Outgoing mail.
     pub outbox: crate::mail::Outbox,
     /// Profile pictures.

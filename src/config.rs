@@ -117,6 +117,11 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_REMEMBER_ME_TTL", default_value_t = 30 * 24 * 3600)]
     pub remember_me_ttl: u64,
 
+    /// Idle timeout of cookie sessions (Kolibri's `kolibri` cookie),
+    /// seconds: a keep-alive moves the end this far ahead.
+    #[arg(long, env = "EVENTAUTH_COOKIE_SESSION_IDLE", default_value_t = 1200)]
+    pub cookie_session_idle: u64,
+
     /// Seconds in which a just-rotated refresh token still yields the same
     /// successor (two tabs refreshing at once); 0 disables.
     #[arg(long, env = "EVENTAUTH_REFRESH_REUSE_GRACE", default_value_t = 10)]

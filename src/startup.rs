@@ -102,6 +102,7 @@ impl Runtime {
             passwords,
             throttle,
             denylist: denylist.clone(),
+            cookie_sessions: Default::default(),
             outbox: crate::mail::Outbox::new(db.clone()),
             blobs: Arc::new(crate::blobs::DirBlobs::new(
                 config
@@ -127,6 +128,7 @@ impl Runtime {
                             app.throttle.prune();
                             app.tokens.prune_verified();
                             app.denylist.prune(app.config.access_token_ttl());
+                            app.cookie_sessions.prune();
                         }
                         () = projections::wake::stopped(&mut stopped) => return,
                     }

@@ -134,3 +134,19 @@ pub async fn of_member(
         kind
     )
 }
+
+#[derive(sqlx::FromRow)]
+struct Id {
+    organization_id: Uuid,
+}
+
+/// Every facility, the default (oldest) first.
+pub async fn facilities(db: &Db) -> Result<Vec<Uuid>, sqlx::Error> {
+    let rows = fetch_all!(
+        db,
+        Id,
+        "SELECT organization_id FROM organizations WHERE kind = 'facility'
+          ORDER BY created_at, organization_id"
+    )?;
+    Ok(rows.into_iter().map(|r| r.organization_id).collect())
+}

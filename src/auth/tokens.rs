@@ -226,6 +226,17 @@ impl Tokens {
         )
     }
 
+    /// The CSRF token of a cookie session (64 hex digits): derived from
+    /// the session with a server key, so it is bound to the session and
+    /// never stored.
+    pub fn csrf_token(&self, session_id: Uuid) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.refresh_key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(b"csrf:");
+        mac.update(session_id.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// The session a refresh token belongs to, if it is well-formed.
     pub fn refresh_session(token: &str) -> Option<Uuid> {
         opaque_owner(token)

@@ -130,3 +130,313 @@ fn username_taken(error: Error) -> Error {
         other => other,
     }
 }
+
+/// A facility user as a Kolibri client describes one (`POST
+/// /api/auth/facilityuser`, `/api/auth/signup`): raw fields, checked here
+/// by Kolibri's rules.
+#[derive(Default)]
+pub struct Create {
+    /// The facility (checked to exist by the caller).
+    pub facility: Uuid,
+    /// Required.
+    pub username: Option<String>,
+    /// Required; `NOT_SPECIFIED` for no password where the facility lets
+    /// learners in without one.
+    pub password: Option<String>,
+    /// Up to 120 characters; may be empty.
+    pub full_name: Option<String>,
+    /// `MALE`, `FEMALE`, `NOT_SPECIFIED`, `DEFERRED` or empty.
+    pub gender: Option<String>,
+    /// A year from 1900 to now, `NOT_SPECIFIED`, `DEFERRED` or empty.
+    pub birth_year: Option<String>,
+    /// Up to 64 characters.
+    pub id_number: Option<String>,
+}
+
+impl std::fmt::Debug for Create {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Create")
+            .field("facility", &self.facility)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Kolibri's password placeholder for users without one.
+pub const NOT_SPECIFIED: &str = "NOT_SPECIFIED";
+
+/// A username by Kolibri's rules: required, not blank, at most 30
+/// characters (254 for an email address), allowed characters.
+fn kolibri_username(raw: Option<&str>) -> Result<Username, Error> {
+    match raw {
+        None => Err(Error::invalid_field(
+            "username",
+            "REQUIRED",
+            "This field is required.",
+        )),
+        Some(raw) if raw.trim().is_empty() => Err(Error::invalid_field(
+            "username",
+            "BLANK",
+            "This field may not be blank.",
+        )),
+        Some(raw) if raw.trim().chars().count() > 254 => Err(Error::invalid_field(
+            "username",
+            "MAX_LENGTH",
+            "Ensure this field has no more than 254 characters.",
+        )),
+        Some(raw) => Username::parse(raw, "username"),
+    }
+}
+
+/// A password by Kolibri's rules (any non-blank one; the placeholder
+/// only where the facility allows passwordless learners): `None` for no
+/// password.
+fn kolibri_password(
+    raw: Option<&str>,
+    passwordless_allowed: bool,
+) -> Result<Option<Password>, Error> {
+    match raw {
+        None => Err(Error::invalid_field(
+            "password",
+            "REQUIRED",
+            "This field is required.",
+        )),
+        Some("") => Err(Error::invalid_field(
+            "password",
+            "BLANK",
+            "This field may not be blank.",
+        )),
+        Some(NOT_SPECIFIED) if passwordless_allowed => Ok(None),
+        Some(NOT_SPECIFIED) => Err(Error::invalid_field(
+            "password",
+            "PASSWORD_NOT_SPECIFIED",
+            "No password specified and it is required",
+        )),
+        Some(raw) => Password::presented(raw.to_string(), "password").map(Some),
+    }
+}
+
+fn kolibri_full_name(raw: &str) -> Result<String, Error> {
+    let name = raw.trim();
+    if name.chars().count() > 120 || name.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "full_name",
+            "MAX_LENGTH",
+            "Ensure this field has no more than 120 characters.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn kolibri_gender(raw: &str) -> Result<String, Error> {
+    match raw {
+        "" | "MALE" | "FEMALE" | "NOT_SPECIFIED" | "DEFERRED" => Ok(raw.to_string()),
+        other => Err(Error::invalid_field(
+            "gender",
+            "INVALID_CHOICE",
+            format!("\"{}\" is not a valid choice.", other.chars().take(32).collect::<String>()),
+        )),
+    }
+}
+
+fn kolibri_birth_year(raw: &str) -> Result<String, Error> {
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let valid = match raw {
+        "" | "NOT_SPECIFIED" | "DEFERRED" => true,
+        year => year
+            .parse::<i32>()
+            .is_ok_and(|y| (1900..=this_year).contains(&y) && year.len() == 4),
+    };
+    if valid {
+        Ok(raw.to_string())
+    } else {
+        Err(Error::invalid_field(
+            "birth_year",
+            "INVALID",
+            "not a valid value for birth_year",
+        ))
+    }
+}
+
+fn kolibri_id_number(raw: &str) -> Result<String, Error> {
+    if raw.chars().count() > 64 {
+        return Err(Error::invalid_field(
+            "id_number",
+            "MAX_LENGTH",
+            "Ensure this field has no more than 64 characters.",
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+/// Creates a facility user from a Kolibri client's fields; their id once
+/// the read models show them.
+pub async fn create(app: &App, input: Create, ctx: &RequestContext) -> Result<Uuid, Error> {
+    let settings = super::kolibri::facility_settings(app, input.facility).await?;
+    let username = kolibri_username(input.username.as_deref())?;
+    let password = kolibri_password(
+        input.password.as_deref(),
+        settings.learner_can_login_with_no_password,
+    )?;
+    let full_name = kolibri_full_name(input.full_name.as_deref().unwrap_or_default())?;
+    let non_empty = |v: String| Some(v).filter(|v| !v.is_empty());
+    let demographics = Demographics {
+        gender: non_empty(kolibri_gender(input.gender.as_deref().unwrap_or_default())?),
+        birth_year: non_empty(kolibri_birth_year(
+            input.birth_year.as_deref().unwrap_or_default(),
+        )?),
+        id_number: non_empty(kolibri_id_number(
+            input.id_number.as_deref().unwrap_or_default(),
+        )?)
+        .map(Personal::new),
+    };
+    register(
+        app,
+        FacilityRegistration {
+            facility: input.facility,
+            username,
+            full_name,
+            password,
+            demographics,
+        },
+        ctx,
+    )
+    .await
+}
+
+/// Changes to a facility user, raw from the client; `None`: untouched.
+#[derive(Default)]
+pub struct Edit {
+    /// New username.
+    pub username: Option<String>,
+    /// New full name.
+    pub full_name: Option<String>,
+    /// New password.
+    pub password: Option<String>,
+    /// New gender code.
+    pub gender: Option<String>,
+    /// New birth year.
+    pub birth_year: Option<String>,
+    /// New identification number.
+    pub id_number: Option<String>,
+}
+
+impl std::fmt::Debug for Edit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edit")
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Edits a facility user: every field is checked before anything is
+/// written; a new username is claimed first (the old one is released by
+/// the rename itself); a new password ends every other session of the
+/// user (`keep_session` stays).
+pub async fn edit(
+    app: &App,
+    user_id: Uuid,
+    edit: Edit,
+    keep_session: Option<Uuid>,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let user = app.store.load::<User>(&user_id.to_string()).await?;
+    let facility = user.state.facility().ok_or(Error::NotFound)?;
+    let username = edit
+        .username
+        .as_deref()
+        .map(|u| kolibri_username(Some(u)))
+        .transpose()?;
+    let password = match edit.password.as_deref() {
+        None => None,
+        Some(raw) => kolibri_password(Some(raw), false)?,
+    };
+    let changes = aggregates::FacilityUserChanges {
+        username: username
+            .as_ref()
+            .map(|u| Personal::new(u.as_str().to_string())),
+        full_name: edit
+            .full_name
+            .as_deref()
+            .map(kolibri_full_name)
+            .transpose()?
+            .map(Personal::new),
+        gender: edit.gender.as_deref().map(kolibri_gender).transpose()?,
+        birth_year: edit
+            .birth_year
+            .as_deref()
+            .map(kolibri_birth_year)
+            .transpose()?,
+        id_number: edit
+            .id_number
+            .as_deref()
+            .map(kolibri_id_number)
+            .transpose()?
+            .map(Personal::new),
+    };
+    let metadata = ctx.metadata();
+    // A new username (not just a new case of the same one) is claimed
+    // before the rename is written.
+    if let Some(username) = &username {
+        let same = user.state.username().expose().to_lowercase() == username.normalized();
+        if !same {
+            let identifier = Identifier::Username {
+                facility,
+                username: username.clone(),
+            };
+            let claim_id = identifier.claim_id(app);
+            let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
+            let claim =
+                super::accounts::claim_command(app, &loaded.state, user_id, &identifier).await?;
+            app.store
+                .execute_on::<IdentifierClaim>(&claim_id, loaded, claim, &metadata)
+                .await
+                .map_err(username_taken)?;
+        }
+    }
+    let mut last = None;
+    if !changes.is_empty() {
+        let committed = app
+            .store
+            .execute::<User>(
+                &user_id.to_string(),
+                UserCommand::UpdateFacilityUser {
+                    changes: Box::new(changes),
+                },
+                &metadata,
+            )
+            .await?;
+        last = committed.written;
+    }
+    if let Some(password) = password {
+        let new_password_hash = app.passwords.hash(&password).await?;
+        let committed = app
+            .store
+            .execute::<User>(
+                &user_id.to_string(),
+                UserCommand::SetPassword {
+                    new_password_hash,
+                    keep_session,
+                },
+                &metadata,
+            )
+            .await?;
+        if let Some(cutoff) = committed.events.iter().find_map(aggregates::UserEvent::cutoff) {
+            app.denylist.set_cutoff(user_id, cutoff);
+        }
+        last = committed.written;
+    }
+    app.settle(last.as_ref()).await
+}
+
+/// Deletes a user (soft): every session ends at once, their identifier is
+/// free again, the read models drop them from lists.
+pub async fn delete(app: &App, user_id: Uuid, ctx: &RequestContext) -> Result<(), Error> {
+    let committed = app
+        .store
+        .execute::<User>(&user_id.to_string(), UserCommand::Delete, &ctx.metadata())
+        .await?;
+    if let Some(cutoff) = committed.events.iter().find_map(aggregates::UserEvent::cutoff) {
+        app.denylist.set_cutoff(user_id, cutoff);
+    }
+    app.settle(committed.written.as_ref()).await
+}

@@ -1,0 +1,327 @@
+//! The Kolibri surface (`../shared/seeds/000_*.txt`, Kolibri 0.19.5 as the
+//! reference): `/api/auth/*`. Ids are 32 lowercase hex digits; errors are
+//! `[{"id": <Kolibri error id>, "metadata": {"field", "message"}}]`; every
+//! path also answers with a trailing slash.
+//!
+//! Signed-in clients carry the `kolibri` cookie (an opaque session
+//! secret) and send `X-CSRFToken` (the `kolibri_csrftoken` cookie, bound
+//! to their session) on unsafe methods, as Django REST framework's session
+//! authentication requires.
+
+mod session;
+mod users;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::http::extract::Ctx;
+use crate::http::{ApiError, Body, Surface};
+use crate::input::Username;
+use crate::service::cookie_sessions::{self, CookiePrincipal};
+use crate::service::{facility_users, RequestContext};
+use crate::{App, Error};
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "kolibri";
+/// The CSRF cookie.
+pub const CSRF_COOKIE: &str = "kolibri_csrftoken";
+/// The CSRF header.
+pub const CSRF_HEADER: &str = "x-csrftoken";
+/// The anonymous visitor's cookie.
+pub const VISITOR_COOKIE: &str = "visitor_id";
+
+/// The Kolibri surface marker.
+#[derive(Debug)]
+pub struct Kolibri;
+
+/// An error rendered the Kolibri way.
+pub type KolibriError = ApiError<Kolibri>;
+
+impl Surface for Kolibri {
+    fn render(error: &Error) -> Response {
+        let status = error.status();
+        let (id, field) = match error {
+            Error::Invalid { code, field, .. } => (kolibri_id(code), *field),
+            Error::InvalidCredentials => ("INVALID_CREDENTIALS", None),
+            Error::Unauthenticated => ("NOT_AUTHENTICATED", None),
+            Error::Forbidden | Error::Disabled => ("PERMISSION_DENIED", None),
+            Error::NotFound => ("NOT_FOUND", None),
+            Error::TooManyAttempts { .. } => ("THROTTLED", None),
+            _ => ("ERROR", None),
+        };
+        // Kolibri's metadata: `{field, message}` for 400s, `{}` for
+        // INVALID_CREDENTIALS, `{view}` for 403 and 404.
+        let metadata = match error {
+            Error::Invalid { .. } => {
+                let mut metadata = json!({ "message": error.public_message() });
+                if let Some(field) = field {
+                    metadata["field"] = json!(field);
+                }
+                metadata
+            }
+            Error::InvalidCredentials => json!({}),
+            Error::Unauthenticated | Error::Forbidden | Error::Disabled | Error::NotFound => {
+                json!({ "view": "eventauth" })
+            }
+            _ => json!({ "message": error.public_message() }),
+        };
+        let status = match error {
+            // Kolibri (Django REST framework with session auth) answers
+            // 403 to requests without a session.
+            Error::Unauthenticated => StatusCode::FORBIDDEN,
+            _ => status,
+        };
+        let body = json!([{ "id": id, "metadata": metadata }]);
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Kolibri's error id for one of our 400 codes (Kolibri's own ids pass
+/// through; the rest become `INVALID`).
+fn kolibri_id(code: &'static str) -> &'static str {
+    match code {
+        "USERNAME_ALREADY_EXISTS"
+        | "MISSING_PASSWORD"
+        | "PASSWORD_NOT_SPECIFIED"
+        | "PASSWORD_TOO_LONG"
+        | "NOT_FOUND"
+        | "DOES_NOT_EXIST"
+        | "MAX_LENGTH"
+        | "INVALID_CHOICE"
+        | "INVALID_CREDENTIALS"
+        | "REQUIRED"
+        | "INVALID" => code,
+        _ => "INVALID",
+    }
+}
+
+/// Kolibri's ids: 32 lowercase hex digits.
+pub fn hex_id(id: Uuid) -> String {
+    id.simple().to_string()
+}
+
+/// The Kolibri routes, documented.
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(username_available))
+        .routes(routes!(session::login))
+        .routes(routes!(session::keep_alive, session::logout))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::read, users::update, users::delete))
+        .routes(routes!(users::signup))
+}
+
+/// Who is calling: the signed-in session behind the `kolibri` cookie, if
+/// any, and the request's context. A signed-in client's unsafe request
+/// (POST, PUT, PATCH, DELETE) must carry `X-CSRFToken` equal to its
+/// session's CSRF token, else 403 `PERMISSION_DENIED` (Django REST
+/// framework's session authentication; anonymous requests are exempt).
+#[derive(Debug)]
+pub struct Visitor {
+    /// The signed-in session.
+    pub principal: Option<CookiePrincipal>,
+    /// The request's context.
+    pub ctx: RequestContext,
+    /// The CSRF cookie the client sent.
+    csrf_cookie: Option<String>,
+    /// The CSRF header the client sent.
+    csrf_header: Option<String>,
+}
+
+impl Visitor {
+    /// The CSRF token to (re)set: the session's, else the client's own
+    /// when well-formed, else a new one.
+    pub fn csrf_token(&self, app: &App) -> String {
+        match (&self.principal, &self.csrf_cookie) {
+            (Some(principal), _) => app.tokens.csrf_token(principal.session_id),
+            (None, Some(token)) if well_formed_csrf(token) => token.clone(),
+            _ => hex::encode(rand::random::<[u8; 32]>()),
+        }
+    }
+
+    /// Django's `csrf_protect` for an anonymous client (sign-up): the
+    /// header must repeat the cookie. Signed-in clients were checked
+    /// against their session already.
+    pub fn require_csrf(&self) -> Result<(), Error> {
+        if self.principal.is_some() {
+            return Ok(());
+        }
+        match (&self.csrf_cookie, &self.csrf_header) {
+            (Some(cookie), Some(header))
+                if well_formed_csrf(cookie) && constant_time_eq(cookie, header) =>
+            {
+                Ok(())
+            }
+            _ => Err(Error::Forbidden),
+        }
+    }
+}
+
+fn well_formed_csrf(token: &str) -> bool {
+    (32..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a
+            .bytes()
+            .zip(b.bytes())
+            .fold(0u8, |d, (x, y)| d | (x ^ y))
+            == 0
+}
+
+impl FromRequestParts<App> for Visitor {
+    type Rejection = KolibriError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let Ctx(ctx) = Ctx::from_request_parts(parts, app)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let jar = CookieJar::from_headers(&parts.headers);
+        let principal = match jar.get(SESSION_COOKIE) {
+            Some(cookie) => cookie_sessions::resolve(app, cookie.value(), crate::service::kolibri::SURFACE).await?,
+            None => None,
+        };
+        let csrf_header = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let unsafe_method = !matches!(
+            parts.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        );
+        if let (Some(principal), true) = (&principal, unsafe_method) {
+            let expected = app.tokens.csrf_token(principal.session_id);
+            let presented = csrf_header.as_deref().unwrap_or_default();
+            if !constant_time_eq(&expected, presented) {
+                return Err(Error::Forbidden.into());
+            }
+        }
+        Ok(Self {
+            principal,
+            ctx,
+            csrf_cookie: jar.get(CSRF_COOKIE).map(|c| c.value().to_string()),
+            csrf_header,
+        })
+    }
+}
+
+/// The `kolibri` session cookie: HttpOnly, a browser-session cookie (no
+/// expiry: the server ends the session when idle), as Kolibri sets it.
+fn session_cookie(app: &App, secret: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, secret))
+        .http_only(true)
+        .secure(app.config.cookie_secure)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .build()
+}
+
+/// The `kolibri_csrftoken` cookie (readable by scripts, a year, as
+/// Django's).
+fn csrf_cookie(token: String) -> Cookie<'static> {
+    Cookie::build((CSRF_COOKIE, token))
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(31_449_600))
+        .build()
+}
+
+/// The anonymous visitor's `visitor_id` (a UUID4 in hex, kept when the
+/// client's is one), a year.
+fn visitor_cookie(jar: &CookieJar) -> Cookie<'static> {
+    let id = jar
+        .get(VISITOR_COOKIE)
+        .and_then(|c| Uuid::try_parse(c.value()).ok())
+        .filter(|id| id.get_version_num() == 4)
+        .unwrap_or_else(Uuid::new_v4);
+    Cookie::build((VISITOR_COOKIE, hex_id(id)))
+        .path("/")
+        .max_age(cookie::time::Duration::days(365))
+        .build()
+}
+
+/// Every `/api/` path also answers with a trailing slash, as Kolibri's
+/// (Django's) do. Runs before routing.
+pub async fn trim_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.starts_with("/api/") && path.len() > 5 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/').to_string();
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed,
+        };
+        if let Ok(uri) = rebuilt.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+/// `POST /api/auth/usernameavailable` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UsernameAvailableRequest {
+    /// The username to check.
+    username: Option<String>,
+    /// The facility's id (32 hex digits).
+    facility: Option<String>,
+}
+
+/// Whether a username is free in a facility (case-insensitive), as
+/// Kolibri answers it: `true`, or 400 `USERNAME_ALREADY_EXISTS`; 400 with
+/// the bare string `"Must specify username, and facility"`; 404 with the
+/// bare string `"Facility not found"`.
+#[utoipa::path(post, path = "/api/auth/usernameavailable", tag = "kolibri",
+    request_body = UsernameAvailableRequest,
+    responses(
+        (status = 200, description = "Available", body = bool),
+        (status = 400, description = "Taken, or username/facility missing"),
+        (status = 404, description = "No such facility"),
+    ))]
+pub async fn username_available(
+    State(app): State<App>,
+    Body(body, ..): Body<UsernameAvailableRequest, Kolibri>,
+) -> Result<Response, KolibriError> {
+    let username = body.username.unwrap_or_default();
+    let facility = body.facility.unwrap_or_default();
+    if username.trim().is_empty() || facility.trim().is_empty() {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            Json(json!("Must specify username, and facility")),
+        )
+            .into_response());
+    }
+    let facility_not_found =
+        || (StatusCode::NOT_FOUND, Json(json!("Facility not found"))).into_response();
+    // 32 hex digits as Kolibri sends them (hyphenated UUIDs too).
+    let Ok(facility) = crate::input::parse_id(&facility, "facility") else {
+        return Ok(facility_not_found());
+    };
+    // A username no user could have is available (Kolibri only looks it
+    // up).
+    let Ok(username) = Username::parse(&username, "username") else {
+        return Ok(Json(json!(true)).into_response());
+    };
+    match facility_users::available(&app, facility, &username).await {
+        Ok(true) => Ok(Json(json!(true)).into_response()),
+        Ok(false) => Err(Error::invalid_field(
+            "username",
+            "USERNAME_ALREADY_EXISTS",
+            "Username already exists.",
+        )
+        .into()),
+        Err(Error::NotFound) => Ok(facility_not_found()),
+        Err(other) => Err(other.into()),
+    }
+}

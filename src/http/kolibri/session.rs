@@ -1,0 +1,191 @@
+//! `/api/auth/session`: log in, keep alive, log out, and the anonymous
+//! session, as Kolibri 0.19.5's `SessionViewSet` answers them.
+
+use axum::extract::{Query, State};
+use axum::response::IntoResponse;
+use axum::Json;
+use axum_extra::extract::cookie::CookieJar;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    csrf_cookie, hex_id, session_cookie, visitor_cookie, Kolibri, KolibriError, Visitor,
+    SESSION_COOKIE,
+};
+use crate::http::extract::Body;
+use crate::service::cookie_sessions;
+use crate::service::kolibri::{self, Caller, SessionData};
+use crate::{App, Error};
+
+/// `POST /api/auth/session` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// Username in the facility.
+    #[serde(default)]
+    username: Option<String>,
+    /// Password (empty for passwordless learners).
+    #[serde(default)]
+    #[schema(format = Password)]
+    password: Option<String>,
+    /// The facility's id; the default facility when absent.
+    #[serde(default)]
+    facility: Option<String>,
+}
+
+/// `?prevalidate=true`.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    prevalidate: Option<String>,
+}
+
+/// The session object: `{id: "current", username, full_name, user_id,
+/// kind, can_manage_content, facility_id, full_facility_import,
+/// server_time, app_context}`; anonymous: `kind: ["anonymous"]`,
+/// `user_id: null`, no `can_manage_content`.
+fn session_json(data: Option<&SessionData>, default_facility: Option<Uuid>) -> Value {
+    let server_time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    match data {
+        Some(data) => json!({
+            "username": data.username,
+            "full_name": data.full_name,
+            "user_id": hex_id(data.user_id),
+            "kind": data.kind,
+            "can_manage_content": data.can_manage_content,
+            "facility_id": data.facility_id.map(hex_id),
+            "full_facility_import": true,
+            "id": "current",
+            "server_time": server_time,
+            "app_context": false,
+        }),
+        None => json!({
+            "username": "",
+            "full_name": "",
+            "user_id": null,
+            "facility_id": default_facility.map(hex_id),
+            "kind": ["anonymous"],
+            "full_facility_import": true,
+            "id": "current",
+            "server_time": server_time,
+            "app_context": false,
+        }),
+    }
+}
+
+/// Logs in with a username (and password) in a facility. Sets the
+/// `kolibri` session cookie (HttpOnly) and a `kolibri_csrftoken` bound to
+/// the new session. With `?prevalidate=true` only checks the credentials
+/// and answers `{full_name}`.
+#[utoipa::path(post, path = "/api/auth/session", tag = "kolibri",
+    request_body = LoginRequest,
+    params(("prevalidate" = Option<String>, Query, description = "`true`: check only, answer {full_name}")),
+    responses(
+        (status = 200, description = "The session object; cookies `kolibri` and `kolibri_csrftoken` set"),
+        (status = 400, description = "NOT_FOUND (username), MISSING_PASSWORD, PASSWORD_NOT_SPECIFIED, or an unknown facility"),
+        (status = 401, description = "INVALID_CREDENTIALS"),
+        (status = 429, description = "Too many failures; see Retry-After"),
+    ))]
+pub async fn login(
+    State(app): State<App>,
+    Query(query): Query<LoginQuery>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Body(body, ..): Body<LoginRequest, Kolibri>,
+) -> Result<impl IntoResponse, KolibriError> {
+    let facility = match body.facility.as_deref().map(str::trim) {
+        Some(id) if !id.is_empty() => {
+            let unknown = || {
+                Error::invalid_field(
+                    "facility",
+                    "DOES_NOT_EXIST",
+                    "Invalid pk - object does not exist.",
+                )
+            };
+            let id = crate::input::parse_id(id, "facility").map_err(|_| unknown())?;
+            kolibri::facility_settings(&app, id)
+                .await
+                .map_err(|error| match error {
+                    Error::NotFound => unknown(),
+                    other => other,
+                })?;
+            id
+        }
+        _ => kolibri::default_facility(&app).await?.ok_or_else(|| {
+            Error::invalid_field(
+                "facility",
+                "DOES_NOT_EXIST",
+                "There is no facility on this device.",
+            )
+        })?,
+    };
+    let username = body.username.unwrap_or_default();
+    let password = body.password.unwrap_or_default();
+    let verified = kolibri::verify(&app, facility, &username, &password, &visitor.ctx).await?;
+    let data = kolibri::session_data(verified.user_id, &verified.user.state);
+    if query.prevalidate.as_deref() == Some("true") {
+        return Ok((jar, Json(json!({ "full_name": data.full_name }))).into_response());
+    }
+    let secret = kolibri::start_session(&app, &verified, &visitor.ctx).await?;
+    let session_id = crate::auth::tokens::Tokens::refresh_session(&secret)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("session secret without its id")))?;
+    let jar = jar
+        .add(session_cookie(&app, secret))
+        .add(csrf_cookie(app.tokens.csrf_token(session_id)));
+    Ok((jar, Json(session_json(Some(&data), None))).into_response())
+}
+
+/// Keeps the session alive (sliding its idle timeout; recorded at most a
+/// few times per timeout, not per request) and answers the session
+/// object; for an anonymous visitor the anonymous session (and a
+/// `visitor_id` cookie).
+#[utoipa::path(put, path = "/api/auth/session/{id}", tag = "kolibri",
+    params(("id" = String, Path, description = "`current`")),
+    responses(
+        (status = 200, description = "The session object"),
+        (status = 403, description = "Signed in but without a valid X-CSRFToken"),
+    ))]
+pub async fn keep_alive(
+    State(app): State<App>,
+    visitor: Visitor,
+    jar: CookieJar,
+) -> Result<impl IntoResponse, KolibriError> {
+    let jar = jar.add(csrf_cookie(visitor.csrf_token(&app)));
+    match visitor.principal {
+        Some(principal) => {
+            cookie_sessions::keep_alive(&app, &principal, &visitor.ctx).await?;
+            let caller = Caller::load(&app, principal).await?;
+            let data = kolibri::session_data(caller.principal.user_id, &caller.user.state);
+            Ok((jar, Json(session_json(Some(&data), None))))
+        }
+        None => {
+            let visitor_id = visitor_cookie(&jar);
+            let jar = jar.add(visitor_id);
+            let facility = kolibri::default_facility(&app).await?;
+            Ok((jar, Json(session_json(None, facility))))
+        }
+    }
+}
+
+/// Logs out: the session ends (on every instance at once) and the cookie
+/// is cleared. Answers `[]`, signed in or not.
+#[utoipa::path(delete, path = "/api/auth/session/{id}", tag = "kolibri",
+    params(("id" = String, Path, description = "`current`")),
+    responses(
+        (status = 200, description = "`[]`"),
+        (status = 403, description = "Signed in but without a valid X-CSRFToken"),
+    ))]
+pub async fn logout(
+    State(app): State<App>,
+    visitor: Visitor,
+    jar: CookieJar,
+) -> Result<impl IntoResponse, KolibriError> {
+    let jar = jar.add(csrf_cookie(visitor.csrf_token(&app)));
+    if let Some(principal) = &visitor.principal {
+        cookie_sessions::end(&app, principal, &visitor.ctx).await?;
+    }
+    let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, Json(json!([]))))
+}

@@ -1,0 +1,456 @@
+//! `/api/auth/facilityuser` and `/api/auth/signup`, as Kolibri 0.19.5's
+//! `FacilityUserViewSet` and `SignUpViewSet` answer them.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{csrf_cookie, hex_id, session_cookie, Kolibri, KolibriError, Visitor};
+use crate::http::extract::Body;
+use crate::service::kolibri::{self, Caller};
+use crate::service::{facility_users, RequestContext};
+use crate::{App, Error};
+use projections::facility_users::{FacilityUserRow, Filter, RoleRow, UserType};
+
+/// `GET /api/auth/facilityuser` query.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    member_of: Option<String>,
+    user_type: Option<String>,
+    search: Option<String>,
+    page_size: Option<String>,
+    page: Option<String>,
+}
+
+/// A facility user as Kolibri shows one.
+fn user_json(row: &FacilityUserRow, roles: &[&RoleRow]) -> Value {
+    let roles: Vec<Value> = roles
+        .iter()
+        .map(|r| {
+            let kind = aggregates::RoleKind::parse(&r.kind).map_or("", |k| k.kolibri());
+            json!({ "id": hex_id(r.role_id), "kind": kind, "collection": hex_id(r.collection_id) })
+        })
+        .collect();
+    json!({
+        "id": hex_id(row.user_id),
+        "username": row.username,
+        "full_name": row.full_name,
+        "facility": hex_id(row.facility_id),
+        "id_number": row.id_number.clone().unwrap_or_default(),
+        "gender": row.gender.clone().unwrap_or_default(),
+        "birth_year": row.birth_year.clone().unwrap_or_default(),
+        "extra_demographics": null,
+        "date_joined": row.date_joined.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "is_superuser": row.is_superuser,
+        "roles": roles,
+        "picture_password": null,
+    })
+}
+
+/// Rows with their roles.
+async fn users_json(app: &App, rows: &[FacilityUserRow]) -> Result<Vec<Value>, Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
+    let roles = projections::facility_users::roles_of(app.store.db(), &ids).await?;
+    let mut by_user: HashMap<Uuid, Vec<&RoleRow>> = HashMap::new();
+    for role in &roles {
+        by_user.entry(role.user_id).or_default().push(role);
+    }
+    Ok(rows
+        .iter()
+        .map(|row| user_json(row, by_user.get(&row.user_id).map_or(&[][..], |r| r)))
+        .collect())
+}
+
+/// One live user as the read models show them.
+async fn one_json(app: &App, user_id: Uuid) -> Result<Value, Error> {
+    let row = projections::facility_users::find(app.store.db(), user_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(users_json(app, &[row]).await?.remove(0))
+}
+
+/// The signed-in caller, or 403 `NOT_AUTHENTICATED`.
+async fn caller(app: &App, visitor: &Visitor) -> Result<Caller, Error> {
+    let principal = visitor.principal.clone().ok_or(Error::Unauthenticated)?;
+    Caller::load(app, principal).await
+}
+
+/// A path id: 32 hex digits (or a hyphenated UUID); anything else is not
+/// found.
+fn path_id(raw: &str) -> Result<Uuid, Error> {
+    crate::input::parse_id(raw, "id").map_err(|_| Error::NotFound)
+}
+
+/// Facility users the caller may read (superuser: all; facility admin or
+/// coach: their facility; anyone else: themselves), ordered by username.
+/// Filters `member_of` (a facility, classroom or learner group),
+/// `user_type` (`learner`, `coach`, `classroom assignable coach`, `admin`,
+/// `superuser`), `search` (every term in the username or full name).
+/// Paginated `{page, count, total_pages, results}` only with `page_size`;
+/// else a plain array.
+#[utoipa::path(get, path = "/api/auth/facilityuser", tag = "kolibri",
+    params(
+        ("member_of" = Option<String>, Query, description = "Collection id"),
+        ("user_type" = Option<String>, Query, description = "learner, coach, classroom assignable coach, admin, superuser"),
+        ("search" = Option<String>, Query, description = "Terms in username or full name"),
+        ("page_size" = Option<u32>, Query, description = "Paginate with this many per page"),
+        ("page" = Option<u32>, Query, description = "Page number (from 1)"),
+    ),
+    responses(
+        (status = 200, description = "Users (array, or a page object with page_size)"),
+        (status = 400, description = "Unknown member_of collection or user_type"),
+        (status = 403, description = "Not signed in"),
+        (status = 404, description = "No such page"),
+    ))]
+pub async fn list(
+    State(app): State<App>,
+    visitor: Visitor,
+    Query(query): Query<ListQuery>,
+) -> Result<impl IntoResponse, KolibriError> {
+    let caller = caller(&app, &visitor).await?;
+    let mut filter: Filter = caller.list_scope();
+    if let Some(member_of) = query.member_of.as_deref().filter(|m| !m.is_empty()) {
+        let invalid = || {
+            Error::invalid_field(
+                "member_of",
+                "INVALID_CHOICE",
+                "Select a valid choice. That choice is not one of the available choices.",
+            )
+        };
+        let id = crate::input::parse_id(member_of, "member_of").map_err(|_| invalid())?;
+        let collection = app
+            .store
+            .load::<aggregates::Organization>(&id.to_string())
+            .await?
+            .state;
+        match collection.kind() {
+            Some(aggregates::OrganizationKind::Facility) => {
+                if filter.facility.is_some_and(|f| f != id) {
+                    filter.only_user = Some(Uuid::nil());
+                }
+                filter.facility = Some(id);
+            }
+            Some(
+                aggregates::OrganizationKind::Classroom
+                | aggregates::OrganizationKind::LearnerGroup,
+            ) => filter.member_of = Some(id),
+            _ => return Err(invalid().into()),
+        }
+    }
+    if let Some(user_type) = query.user_type.as_deref().filter(|t| !t.is_empty()) {
+        let kind = UserType::parse(user_type).ok_or_else(|| {
+            Error::invalid_field(
+                "user_type",
+                "INVALID_CHOICE",
+                format!("Select a valid choice. {user_type} is not one of the available choices."),
+            )
+        })?;
+        filter.user_types.push(kind);
+    }
+    filter.search = query.search.filter(|s| !s.trim().is_empty());
+    let page_size = query
+        .page_size
+        .as_deref()
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| *p > 0);
+    let Some(page_size) = page_size else {
+        // No page_size: every match, as a plain array (bounded for safety).
+        let (rows, _) =
+            projections::facility_users::list(app.store.db(), &filter, UNPAGED_LIMIT, 0)
+                .await
+                .map_err(Error::from)?;
+        return Ok(Json(json!(users_json(&app, &rows).await?)).into_response());
+    };
+    let page_size = page_size.min(MAX_PAGE_SIZE);
+    let page = match query.page.as_deref() {
+        None => 1,
+        Some("last") => -1,
+        Some(raw) => raw.parse::<i64>().ok().filter(|p| *p >= 1).ok_or(Error::NotFound)?,
+    };
+    let offset = (page.max(1) - 1) * page_size;
+    let (rows, count) =
+        projections::facility_users::list(app.store.db(), &filter, page_size, offset)
+            .await
+            .map_err(Error::from)?;
+    let total_pages = ((count + page_size - 1) / page_size).max(1);
+    let (page, rows) = if page == -1 {
+        let last = total_pages;
+        let (rows, _) = projections::facility_users::list(
+            app.store.db(),
+            &filter,
+            page_size,
+            (last - 1) * page_size,
+        )
+        .await
+        .map_err(Error::from)?;
+        (last, rows)
+    } else {
+        (page, rows)
+    };
+    if page > total_pages {
+        return Err(Error::NotFound.into());
+    }
+    Ok(Json(json!({
+        "page": page,
+        "count": count,
+        "total_pages": total_pages,
+        "results": users_json(&app, &rows).await?,
+    }))
+    .into_response())
+}
+
+/// The most users an unpaginated list answers.
+const UNPAGED_LIMIT: i64 = 10_000;
+/// The largest page.
+const MAX_PAGE_SIZE: i64 = 1_000;
+
+/// One facility user the caller may read; 404 otherwise.
+#[utoipa::path(get, path = "/api/auth/facilityuser/{id}", tag = "kolibri",
+    params(("id" = String, Path, description = "User id (32 hex digits)")),
+    responses(
+        (status = 200, description = "The user"),
+        (status = 403, description = "Not signed in"),
+        (status = 404, description = "No such user (or not readable)"),
+    ))]
+pub async fn read(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, KolibriError> {
+    let caller = caller(&app, &visitor).await?;
+    let user_id = path_id(&id)?;
+    let row = projections::facility_users::find(app.store.db(), user_id)
+        .await
+        .map_err(Error::from)?
+        .ok_or(Error::NotFound)?;
+    if !caller.reads(user_id, row.facility_id) {
+        return Err(Error::NotFound.into());
+    }
+    Ok(Json(users_json(&app, &[row]).await?.remove(0)))
+}
+
+/// `PATCH`/`PUT /api/auth/facilityuser/{id}` body: any of these.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateRequest {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    full_name: Option<String>,
+    #[serde(default)]
+    #[schema(format = Password)]
+    password: Option<String>,
+    #[serde(default)]
+    gender: Option<String>,
+    #[serde(default)]
+    birth_year: Option<String>,
+    #[serde(default)]
+    id_number: Option<String>,
+}
+
+/// Edits a user (themselves, or one of a facility they administer): the
+/// changed fields become one event; a new password ends the user's other
+/// sessions (the caller's own stays).
+#[utoipa::path(patch, path = "/api/auth/facilityuser/{id}", tag = "kolibri",
+    params(("id" = String, Path, description = "User id (32 hex digits)")),
+    request_body = UpdateRequest,
+    responses(
+        (status = 200, description = "The updated user"),
+        (status = 400, description = "Invalid field, or USERNAME_ALREADY_EXISTS"),
+        (status = 403, description = "Not signed in, or not allowed"),
+        (status = 404, description = "No such user"),
+    ))]
+pub async fn update(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Body(body, ..): Body<UpdateRequest, Kolibri>,
+) -> Result<impl IntoResponse, KolibriError> {
+    let caller = caller(&app, &visitor).await?;
+    let user_id = path_id(&id)?;
+    let facility = live_facility(&app, user_id).await?;
+    if !caller.edits(user_id, facility) {
+        return Err(Error::Forbidden.into());
+    }
+    let edit = facility_users::Edit {
+        username: body.username,
+        full_name: body.full_name,
+        password: body.password,
+        gender: body.gender,
+        birth_year: body.birth_year,
+        id_number: body.id_number,
+    };
+    let keep = (user_id == caller.principal.user_id).then_some(caller.principal.session_id);
+    facility_users::edit(&app, user_id, edit, keep, &visitor.ctx).await?;
+    Ok(Json(one_json(&app, user_id).await?))
+}
+
+/// The facility of a live facility user; 404 for anyone else.
+async fn live_facility(app: &App, user_id: Uuid) -> Result<Uuid, Error> {
+    let user = app.store.load::<aggregates::User>(&user_id.to_string()).await?;
+    match (user.state.is_active(), user.state.facility()) {
+        (true, Some(facility)) => Ok(facility),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// Deletes a user (soft: the events stay; the user leaves every list,
+/// cannot log in, every session ends, the username becomes free). 204.
+#[utoipa::path(delete, path = "/api/auth/facilityuser/{id}", tag = "kolibri",
+    params(("id" = String, Path, description = "User id (32 hex digits)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not signed in, or not allowed"),
+        (status = 404, description = "No such user"),
+    ))]
+pub async fn delete(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, KolibriError> {
+    let caller = caller(&app, &visitor).await?;
+    let user_id = path_id(&id)?;
+    let facility = live_facility(&app, user_id).await?;
+    if !caller.edits(user_id, facility) {
+        return Err(Error::Forbidden.into());
+    }
+    facility_users::delete(&app, user_id, &visitor.ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/auth/facilityuser` and `POST /api/auth/signup` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateRequest {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    #[schema(format = Password)]
+    password: Option<String>,
+    #[serde(default)]
+    full_name: Option<String>,
+    /// The facility (default: the default facility).
+    #[serde(default)]
+    facility: Option<String>,
+    #[serde(default)]
+    gender: Option<String>,
+    #[serde(default)]
+    birth_year: Option<String>,
+    #[serde(default)]
+    id_number: Option<String>,
+}
+
+/// The facility a create names (the default one when absent).
+async fn facility_of(app: &App, raw: Option<&str>) -> Result<Uuid, Error> {
+    let invalid = || {
+        Error::invalid_field(
+            "facility",
+            "DOES_NOT_EXIST",
+            "Facility does not exist.",
+        )
+    };
+    match raw.map(str::trim).filter(|f| !f.is_empty()) {
+        Some(raw) => {
+            let id = crate::input::parse_id(raw, "facility").map_err(|_| invalid())?;
+            kolibri::facility_settings(app, id)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound => invalid(),
+                    other => other,
+                })?;
+            Ok(id)
+        }
+        None => kolibri::default_facility(app).await?.ok_or_else(invalid),
+    }
+}
+
+/// Registers the user a create describes.
+async fn register(
+    app: &App,
+    body: CreateRequest,
+    facility: Uuid,
+    ctx: &RequestContext,
+) -> Result<Uuid, Error> {
+    let input = facility_users::Create {
+        facility,
+        username: body.username,
+        password: body.password,
+        full_name: body.full_name,
+        gender: body.gender,
+        birth_year: body.birth_year,
+        id_number: body.id_number,
+    };
+    facility_users::create(app, input, ctx).await
+}
+
+/// Creates a user in a facility the caller administers. 201 with the user.
+#[utoipa::path(post, path = "/api/auth/facilityuser", tag = "kolibri",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "The new user"),
+        (status = 400, description = "Invalid field, or USERNAME_ALREADY_EXISTS"),
+        (status = 403, description = "Not signed in, or not an admin of the facility"),
+    ))]
+pub async fn create(
+    State(app): State<App>,
+    visitor: Visitor,
+    Body(body, ..): Body<CreateRequest, Kolibri>,
+) -> Result<impl IntoResponse, KolibriError> {
+    let caller = caller(&app, &visitor).await?;
+    let facility = facility_of(&app, body.facility.as_deref()).await?;
+    if !caller.manages(facility) {
+        return Err(Error::Forbidden.into());
+    }
+    let user_id = register(&app, body, facility, &visitor.ctx).await?;
+    Ok((StatusCode::CREATED, Json(one_json(&app, user_id).await?)))
+}
+
+/// Signs up a learner in a facility that allows it (403 otherwise) and
+/// logs them in (cookies as a login). Needs the CSRF header even
+/// anonymous (Django's `csrf_protect`). 201 with the user.
+#[utoipa::path(post, path = "/api/auth/signup", tag = "kolibri",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "The new user; signed in"),
+        (status = 400, description = "Invalid field, or USERNAME_ALREADY_EXISTS"),
+        (status = 403, description = "The facility does not allow sign-up, or no CSRF token"),
+    ))]
+pub async fn signup(
+    State(app): State<App>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Body(body, ..): Body<CreateRequest, Kolibri>,
+) -> Result<impl IntoResponse, KolibriError> {
+    visitor.require_csrf()?;
+    let facility = facility_of(&app, body.facility.as_deref()).await?;
+    if !kolibri::facility_settings(&app, facility)
+        .await?
+        .learner_can_sign_up
+    {
+        return Err(Error::Forbidden.into());
+    }
+    let user_id = register(&app, body, facility, &visitor.ctx).await?;
+    // The credentials were just set: the new user is logged in as they are.
+    let verified = crate::service::sessions::Verified {
+        user: app.store.load::<aggregates::User>(&user_id.to_string()).await?,
+        user_id,
+        auth_time: chrono::Utc::now(),
+    };
+    let secret = kolibri::start_session(&app, &verified, &visitor.ctx).await?;
+    let session_id = crate::auth::tokens::Tokens::refresh_session(&secret)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("session secret without its id")))?;
+    let jar = jar
+        .add(session_cookie(&app, secret))
+        .add(csrf_cookie(app.tokens.csrf_token(session_id)));
+    Ok((
+        StatusCode::CREATED,
+        jar,
+        Json(one_json(&app, user_id).await?),
+    ))
+}

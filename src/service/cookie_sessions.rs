@@ -1,0 +1,238 @@
+//! Cookie sessions (Kolibri's `kolibri` cookie): the cookie holds an opaque
+//! secret naming a [`Session`] (only its hash is recorded); the session ends
+//! after an idle timeout that a keep-alive slides.
+//!
+//! Checking a cookie costs no database round trip while the session is in
+//! this instance's cache (re-validated against the log every
+//! [`RECHECK`], well inside the deny-list's memory of ended sessions, so a
+//! logout or a cutoff on any instance is seen at once). Keep-alives slide
+//! the expiry in memory and record it (`SessionExtended`) only when it moved
+//! by a quarter of the idle timeout since the last record: at most four
+//! events per idle period, not one per request. Another instance that has
+//! not seen the latest keep-alive honours the recorded expiry, so a session
+//! may end there up to a quarter of the idle timeout early, never late.
+
+use std::time::{Duration, Instant};
+
+use aggregates::{EndReason, Session, SessionCommand, TokenHash, User};
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use uuid::Uuid;
+
+use super::sessions::{record_session, Started, Verified};
+use super::RequestContext;
+use crate::auth::tokens::{hash_token, Tokens};
+use crate::{App, Error};
+
+/// How long a cached session is trusted before it is checked against the
+/// log again.
+pub const RECHECK: Duration = Duration::from_secs(60);
+
+/// This instance's cache of live cookie sessions.
+#[derive(Debug, Default)]
+pub struct CookieSessions {
+    live: DashMap<Uuid, Live>,
+}
+
+#[derive(Debug, Clone)]
+struct Live {
+    token_hash: TokenHash,
+    user_id: Uuid,
+    auth_time: DateTime<Utc>,
+    /// The expiry as this instance knows it (keep-alives included).
+    expires_at: DateTime<Utc>,
+    /// The expiry last recorded in the log.
+    recorded_expires_at: DateTime<Utc>,
+    checked_at: Instant,
+}
+
+impl CookieSessions {
+    /// Forgets sessions that are over.
+    pub fn prune(&self) {
+        let now = Utc::now();
+        self.live.retain(|_, live| live.expires_at > now);
+    }
+}
+
+/// The caller behind a live session cookie.
+#[derive(Clone)]
+pub struct CookiePrincipal {
+    /// The user.
+    pub user_id: Uuid,
+    /// The session.
+    pub session_id: Uuid,
+}
+
+impl std::fmt::Debug for CookiePrincipal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CookiePrincipal")
+            .field("user_id", &self.user_id)
+            .field("session_id", &self.session_id)
+            .finish()
+    }
+}
+
+/// Starts a cookie session for verified credentials; the cookie's value is
+/// the returned secret.
+pub async fn start(
+    app: &App,
+    verified: &Verified,
+    surface: &'static str,
+    ctx: &RequestContext,
+) -> Result<Started, Error> {
+    let idle = app.config.cookie_session_idle;
+    let started = record_session(app, verified, idle, false, surface, ctx).await?;
+    app.cookie_sessions.live.insert(
+        started.session_id,
+        Live {
+            token_hash: hash_token(&started.secret),
+            user_id: verified.user_id,
+            auth_time: verified.auth_time,
+            expires_at: started.expires_at,
+            recorded_expires_at: started.expires_at,
+            checked_at: Instant::now(),
+        },
+    );
+    Ok(started)
+}
+
+/// The live session a cookie proves, if any: started through `surface`,
+/// its current secret, not ended, not idle past its expiry, not cut off.
+pub async fn resolve(
+    app: &App,
+    cookie: &str,
+    surface: &str,
+) -> Result<Option<CookiePrincipal>, Error> {
+    let Some(session_id) = Tokens::refresh_session(cookie) else {
+        return Ok(None);
+    };
+    let presented = hash_token(cookie);
+    let now = Utc::now();
+    let cached = app
+        .cookie_sessions
+        .live
+        .get(&session_id)
+        .map(|l| l.clone())
+        .filter(|l| l.token_hash.matches(&presented));
+    if let Some(live) = &cached {
+        if live.checked_at.elapsed() < RECHECK {
+            if live.expires_at <= now
+                || app
+                    .denylist
+                    .denies(live.user_id, session_id, live.auth_time)
+            {
+                app.cookie_sessions.live.remove(&session_id);
+                return Ok(None);
+            }
+            return Ok(Some(CookiePrincipal {
+                user_id: live.user_id,
+                session_id,
+            }));
+        }
+    }
+    let session = app
+        .store
+        .load::<Session>(&session_id.to_string())
+        .await?
+        .state;
+    let (Some(user_id), Some(auth_time), Some(recorded)) =
+        (session.user_id(), session.auth_time(), session.expires_at())
+    else {
+        return Ok(None);
+    };
+    // This instance's keep-alives may be ahead of the log.
+    let expires_at = cached.as_ref().map_or(recorded, |l| l.expires_at.max(recorded));
+    let alive = session.surface() == surface
+        && session.current_refresh_token_is(&presented)
+        && session.ended().is_none()
+        && expires_at > now
+        && !app.denylist.denies(user_id, session_id, auth_time);
+    if !alive {
+        app.cookie_sessions.live.remove(&session_id);
+        return Ok(None);
+    }
+    let user = app.store.load::<User>(&user_id.to_string()).await?.state;
+    let cut_off = user
+        .cutoff()
+        .is_some_and(|cutoff| cutoff.revokes(session_id, auth_time));
+    if !user.is_active() || user.is_disabled() || cut_off {
+        app.cookie_sessions.live.remove(&session_id);
+        return Ok(None);
+    }
+    app.cookie_sessions.live.insert(
+        session_id,
+        Live {
+            token_hash: presented,
+            user_id,
+            auth_time,
+            expires_at,
+            recorded_expires_at: recorded,
+            checked_at: Instant::now(),
+        },
+    );
+    Ok(Some(CookiePrincipal {
+        user_id,
+        session_id,
+    }))
+}
+
+/// Slides the session's expiry to a full idle timeout from now; recorded
+/// when it moved a quarter of the timeout since the last record.
+pub async fn keep_alive(
+    app: &App,
+    principal: &CookiePrincipal,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let idle = app.config.cookie_session_idle as i64;
+    let expires_at = Utc::now() + chrono::Duration::seconds(idle);
+    let recorded = {
+        let Some(mut live) = app.cookie_sessions.live.get_mut(&principal.session_id) else {
+            return Ok(());
+        };
+        live.expires_at = live.expires_at.max(expires_at);
+        live.recorded_expires_at
+    };
+    if expires_at - recorded < chrono::Duration::seconds(idle / 4) {
+        return Ok(());
+    }
+    let committed = app
+        .store
+        .execute::<Session>(
+            &principal.session_id.to_string(),
+            SessionCommand::Extend { expires_at },
+            &ctx.metadata().acting_as(principal.user_id),
+        )
+        .await;
+    match committed {
+        Ok(_) => {
+            if let Some(mut live) = app.cookie_sessions.live.get_mut(&principal.session_id) {
+                live.recorded_expires_at = live.recorded_expires_at.max(expires_at);
+            }
+            Ok(())
+        }
+        // Ended or expired meanwhile: the next request finds out.
+        Err(Error::Unauthenticated) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
+/// Ends the session (logout).
+pub async fn end(
+    app: &App,
+    principal: &CookiePrincipal,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    app.cookie_sessions.live.remove(&principal.session_id);
+    let committed = app
+        .store
+        .execute::<Session>(
+            &principal.session_id.to_string(),
+            SessionCommand::End {
+                reason: EndReason::Logout,
+            },
+            &ctx.metadata().acting_as(principal.user_id),
+        )
+        .await?;
+    app.denylist.end_session(principal.session_id, Utc::now());
+    app.settle(committed.written.as_ref()).await
+}

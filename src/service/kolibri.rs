@@ -1,0 +1,350 @@
+//! Kolibri's use cases on top of the shared ones: logging in by username in
+//! a facility (Kolibri's answers for each way it fails), the session
+//! object, facility users with Kolibri's permissions, sign-up.
+//!
+//! Permissions as Kolibri 0.19.5 (`FacilityUser.permissions = own | admin |
+//! role`): a user reads and edits (and deletes) themselves; an admin of a
+//! facility manages its users; a coach or admin reads the users of the
+//! facility they hold the role for; the superuser (the global `admin` role)
+//! does anything.
+
+use aggregates::{
+    FacilitySettings, Organization, OrganizationKind, RoleKind, User, UserCommand,
+};
+use uuid::Uuid;
+
+use super::cookie_sessions::{self, CookiePrincipal};
+use super::sessions::{verify_login, Attempt, Identifier, Refused, Verified};
+use super::RequestContext;
+use crate::input::{Password, Username};
+use crate::store::Loaded;
+use crate::{App, Error};
+
+/// The surface name recorded on Kolibri sessions.
+pub const SURFACE: &str = "kolibri";
+
+/// Kolibri's session object for a signed-in user (`FacilityUser.session_data`).
+#[derive(Debug, Clone)]
+pub struct SessionData {
+    /// Username.
+    pub username: String,
+    /// Full name.
+    pub full_name: String,
+    /// User id.
+    pub user_id: Uuid,
+    /// `superuser` first when one, then role kinds; `learner` without any.
+    pub kind: Vec<String>,
+    /// Device permission to manage content (superusers have it).
+    pub can_manage_content: bool,
+    /// The user's facility.
+    pub facility_id: Option<Uuid>,
+}
+
+/// The session object of `user`.
+pub fn session_data(user_id: Uuid, user: &User) -> SessionData {
+    let mut kind = Vec::new();
+    if user.is_superuser() {
+        kind.push("superuser".to_string());
+    }
+    for role in user.collection_roles() {
+        let name = role.kind.kolibri().to_string();
+        if !kind.contains(&name) {
+            kind.push(name);
+        }
+    }
+    if kind.is_empty() {
+        kind.push("learner".to_string());
+    }
+    SessionData {
+        username: user.username().expose().clone(),
+        full_name: user.full_name().expose().clone(),
+        user_id,
+        kind,
+        can_manage_content: user.is_superuser(),
+        facility_id: user.facility(),
+    }
+}
+
+/// The default facility: the first one created (Kolibri's
+/// `Facility.get_default_facility` without device settings).
+pub async fn default_facility(app: &App) -> Result<Option<Uuid>, Error> {
+    Ok(projections::organizations::facilities(app.store.db())
+        .await?
+        .first()
+        .copied())
+}
+
+/// A facility's settings; 404 for anything but a facility.
+pub async fn facility_settings(app: &App, facility: Uuid) -> Result<FacilitySettings, Error> {
+    let loaded = app
+        .store
+        .load::<Organization>(&facility.to_string())
+        .await?;
+    match (loaded.state.kind(), loaded.state.settings()) {
+        (Some(OrganizationKind::Facility), Some(settings)) => Ok(settings),
+        (Some(OrganizationKind::Facility), None) => Ok(FacilitySettings::default()),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// Checks Kolibri credentials: `username` in `facility`, then (as
+/// Kolibri's superuser scope does) a superuser of that name in any other
+/// facility. Failures come out as Kolibri says them: 400 `NOT_FOUND`
+/// (username), `PASSWORD_NOT_SPECIFIED`, `MISSING_PASSWORD`, or 401
+/// `INVALID_CREDENTIALS`.
+pub async fn verify(
+    app: &App,
+    facility: Uuid,
+    username: &str,
+    password: &str,
+    ctx: &RequestContext,
+) -> Result<Verified, Error> {
+    let settings = facility_settings(app, facility).await?;
+    let not_found =
+        || Error::invalid_field("username", "NOT_FOUND", "Username not found.");
+    let Ok(username) = Username::parse(username, "username") else {
+        return Err(not_found());
+    };
+    let password = match password {
+        "" => None,
+        raw => Some(Password::presented(raw.to_string(), "password")?),
+    };
+    let identifier = Identifier::Username { facility, username };
+    let attempt = Attempt {
+        identifier: &identifier,
+        password: password.as_ref(),
+        passwordless: settings.learner_can_login_with_no_password,
+    };
+    let refused = match verify_login(app, attempt, ctx).await? {
+        Ok(verified) => return Ok(verified),
+        Err(refused) => refused,
+    };
+    if let (Refused::UnknownIdentifier, Some(password)) = (refused, &password) {
+        if let Some(verified) = verify_superuser(app, &identifier, password, ctx).await? {
+            return Ok(verified);
+        }
+    }
+    Err(match refused {
+        Refused::UnknownIdentifier => not_found(),
+        Refused::NoPasswordSet => Error::invalid_field(
+            "password",
+            "PASSWORD_NOT_SPECIFIED",
+            "Username is valid, but password needs to be set before login.",
+        ),
+        Refused::MissingPassword => Error::invalid_field(
+            "password",
+            "MISSING_PASSWORD",
+            "Username is valid, but password is missing.",
+        ),
+        Refused::WrongPassword => Error::InvalidCredentials,
+    })
+}
+
+/// A superuser of the same username in another facility, with this
+/// password.
+async fn verify_superuser(
+    app: &App,
+    identifier: &Identifier,
+    password: &Password,
+    ctx: &RequestContext,
+) -> Result<Option<Verified>, Error> {
+    let Identifier::Username { facility, username } = identifier else {
+        return Ok(None);
+    };
+    for other in projections::organizations::facilities(app.store.db()).await? {
+        if other == *facility {
+            continue;
+        }
+        let candidate = Identifier::Username {
+            facility: other,
+            username: username.clone(),
+        };
+        let is_superuser = super::sessions::holder(app, &candidate)
+            .await?
+            .is_some_and(|u| u.state.is_superuser());
+        if !is_superuser {
+            continue;
+        }
+        let attempt = Attempt {
+            identifier: &candidate,
+            password: Some(password),
+            passwordless: false,
+        };
+        if let Ok(verified) = verify_login(app, attempt, ctx).await? {
+            return Ok(Some(verified));
+        }
+    }
+    Ok(None)
+}
+
+/// Starts the cookie session of verified credentials; the cookie's secret.
+pub async fn start_session(
+    app: &App,
+    verified: &Verified,
+    ctx: &RequestContext,
+) -> Result<String, Error> {
+    Ok(cookie_sessions::start(app, verified, SURFACE, ctx)
+        .await?
+        .secret)
+}
+
+/// The signed-in caller with their current state.
+#[derive(Debug)]
+pub struct Caller {
+    /// Their session.
+    pub principal: CookiePrincipal,
+    /// Their state.
+    pub user: Loaded<User>,
+}
+
+impl Caller {
+    /// Loads the caller behind a session.
+    pub async fn load(app: &App, principal: CookiePrincipal) -> Result<Self, Error> {
+        let user = app
+            .store
+            .load::<User>(&principal.user_id.to_string())
+            .await?;
+        if !user.state.is_active() {
+            return Err(Error::Unauthenticated);
+        }
+        Ok(Self { principal, user })
+    }
+
+    /// Whether the caller holds one of `kinds` for `collection`.
+    fn holds(&self, kinds: &[RoleKind], collection: Uuid) -> bool {
+        self.user
+            .state
+            .collection_roles()
+            .iter()
+            .any(|r| r.collection == collection && kinds.contains(&r.kind))
+    }
+
+    /// Whether the caller may create, edit and delete users of `facility`.
+    pub fn manages(&self, facility: Uuid) -> bool {
+        self.user.state.is_superuser() || self.holds(&[RoleKind::Admin], facility)
+    }
+
+    /// Whether the caller may read the users of `facility`.
+    pub fn reads_facility(&self, facility: Uuid) -> bool {
+        self.manages(facility)
+            || self.holds(
+                &[RoleKind::Coach, RoleKind::AssignableCoach],
+                facility,
+            )
+    }
+
+    /// Whether the caller may read `target` (of `facility`).
+    pub fn reads(&self, target: Uuid, facility: Uuid) -> bool {
+        target == self.principal.user_id || self.reads_facility(facility)
+    }
+
+    /// Whether the caller may edit or delete `target` (of `facility`).
+    pub fn edits(&self, target: Uuid, facility: Uuid) -> bool {
+        target == self.principal.user_id || self.manages(facility)
+    }
+
+    /// What a list shows this caller: every facility (superuser), the
+    /// facility they read, or only themselves.
+    pub fn list_scope(&self) -> projections::facility_users::Filter {
+        let mut filter = projections::facility_users::Filter::default();
+        if self.user.state.is_superuser() {
+            return filter;
+        }
+        match self.user.state.facility() {
+            Some(facility) if self.reads_facility(facility) => filter.facility = Some(facility),
+            _ => filter.only_user = Some(self.principal.user_id),
+        }
+        filter
+    }
+}
+
+/// Gives `user` a role for a collection of their facility: `admin` and
+/// `classroom assignable coach` for the facility itself, `coach` for the
+/// facility or one of its classrooms.
+pub async fn assign_role(
+    app: &App,
+    user_id: Uuid,
+    collection: Uuid,
+    kind: RoleKind,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let user = app.store.load::<User>(&user_id.to_string()).await?;
+    let facility = user.state.facility().ok_or(Error::NotFound)?;
+    let target = app
+        .store
+        .load::<Organization>(&collection.to_string())
+        .await?
+        .state;
+    let fits = match (target.kind(), kind) {
+        (Some(OrganizationKind::Facility), _) => collection == facility,
+        (Some(OrganizationKind::Classroom), RoleKind::Coach) => target.parent() == Some(facility),
+        _ => false,
+    };
+    if !fits {
+        return Err(Error::invalid_field(
+            "collection",
+            "INVALID",
+            "admin and classroom assignable coach roles are for the user's facility; coach for it or one of its classrooms",
+        ));
+    }
+    let committed = app
+        .store
+        .execute_on::<User>(
+            &user_id.to_string(),
+            user,
+            UserCommand::AssignCollectionRole {
+                role_id: Uuid::now_v7(),
+                collection,
+                kind,
+            },
+            &ctx.metadata(),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await
+}
+
+/// Makes `user` a member of a classroom or learner group of their facility.
+pub async fn enroll(
+    app: &App,
+    user_id: Uuid,
+    collection: Uuid,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let user = app.store.load::<User>(&user_id.to_string()).await?;
+    let facility = user.state.facility().ok_or(Error::NotFound)?;
+    let target = app
+        .store
+        .load::<Organization>(&collection.to_string())
+        .await?
+        .state;
+    let classroom_facility = match target.kind() {
+        Some(OrganizationKind::Classroom) => target.parent(),
+        Some(OrganizationKind::LearnerGroup) => match target.parent() {
+            Some(classroom) => app
+                .store
+                .load::<Organization>(&classroom.to_string())
+                .await?
+                .state
+                .parent(),
+            None => None,
+        },
+        _ => None,
+    };
+    if classroom_facility != Some(facility) {
+        return Err(Error::invalid_field(
+            "collection",
+            "INVALID",
+            "members join a classroom or learner group of their own facility",
+        ));
+    }
+    let committed = app
+        .store
+        .execute_on::<User>(
+            &user_id.to_string(),
+            user,
+            UserCommand::JoinCollection { collection },
+            &ctx.metadata(),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await
+}
