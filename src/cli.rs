@@ -35,6 +35,10 @@ enum Command {
     /// new id.
     #[command(subcommand)]
     Collection(Collection),
+    /// Kolibri facility users: create one (with roles, memberships,
+    /// superuser). Prints the new id.
+    #[command(subcommand, name = "facility-user")]
+    FacilityUser(FacilityUser),
     /// A user's timeline (sessions included), or their state `--at` a time.
     History {
         #[command(flatten)]
@@ -102,6 +106,41 @@ enum Collection {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum FacilityUser {
+    /// Create a facility user.
+    Create {
+        #[command(flatten)]
+        config: Config,
+        /// The facility.
+        #[arg(long)]
+        facility: uuid::Uuid,
+        /// Username, unique in the facility (case-insensitive).
+        #[arg(long)]
+        username: String,
+        /// Password (or EVENTAUTH_FACILITY_USER_PASSWORD); none: a user
+        /// without a password (for facilities with passwordless learners).
+        #[arg(long, env = "EVENTAUTH_FACILITY_USER_PASSWORD", hide_env_values = true, value_parser = secret)]
+        password: Option<SecretString>,
+        /// Full name.
+        #[arg(long, default_value = "")]
+        full_name: String,
+        /// Make them a superuser (the global administrator role).
+        #[arg(long)]
+        superuser: bool,
+        /// A role on the facility: `admin`, `coach` or `assignable_coach`
+        /// (repeatable).
+        #[arg(long)]
+        role: Vec<String>,
+        /// A classroom or learner group to join (repeatable).
+        #[arg(long)]
+        member_of: Vec<uuid::Uuid>,
+        /// A classroom to coach (repeatable).
+        #[arg(long)]
+        coach_of: Vec<uuid::Uuid>,
+    },
+}
+
 fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value.to_string()))
 }
@@ -120,7 +159,8 @@ pub async fn main() -> ExitCode {
         | Command::Export { config: c, .. }
         | Command::History { config: c, .. }
         | Command::Admin(Admin::Create { config: c, .. })
-        | Command::Collection(Collection::Create { config: c, .. }) => c.log_format.clone(),
+        | Command::Collection(Collection::Create { config: c, .. })
+        | Command::FacilityUser(FacilityUser::Create { config: c, .. }) => c.log_format.clone(),
     };
     // `export` writes its data to standard output: its logs go elsewhere.
     telemetry::init(
@@ -132,6 +172,7 @@ pub async fn main() -> ExitCode {
                 | Command::Replay(_)
                 | Command::Verify(_)
                 | Command::Collection(_)
+                | Command::FacilityUser(_)
         ),
     );
     match run(command).await {
@@ -235,6 +276,64 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 Some(settings),
                 &RequestContext::system(),
             )
+            .await;
+            runtime.stop().await;
+            let id = result?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), format!("{id}\n").as_bytes())?;
+            Ok(())
+        }
+        Command::FacilityUser(FacilityUser::Create {
+            mut config,
+            facility,
+            username,
+            password,
+            full_name,
+            superuser,
+            role,
+            member_of,
+            coach_of,
+        }) => {
+            let roles = role
+                .iter()
+                .map(|r| {
+                    aggregates::RoleKind::parse(r).with_context(|| {
+                        format!("unknown role {r}: admin, coach or assignable_coach")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            config.nats_url = None;
+            let runtime = Runtime::start(config).await?;
+            let app = runtime.app().clone();
+            let result = async {
+                use crate::service::{facility_users, kolibri};
+                let ctx = RequestContext::system();
+                let input = facility_users::Create {
+                    facility,
+                    username: Some(username),
+                    password: Some(
+                        password
+                            .map(|p| p.expose_secret().to_string())
+                            .unwrap_or_else(|| facility_users::NOT_SPECIFIED.to_string()),
+                    ),
+                    full_name: Some(full_name),
+                    ..Default::default()
+                };
+                let user_id = facility_users::create(&app, input, &ctx).await?;
+                if superuser {
+                    kolibri::make_superuser(&app, user_id, &ctx).await?;
+                }
+                for kind in roles {
+                    kolibri::assign_role(&app, user_id, facility, kind, &ctx).await?;
+                }
+                for classroom in coach_of {
+                    let kind = aggregates::RoleKind::Coach;
+                    kolibri::assign_role(&app, user_id, classroom, kind, &ctx).await?;
+                }
+                for collection in member_of {
+                    kolibri::enroll(&app, user_id, collection, &ctx).await?;
+                }
+                anyhow::Ok(user_id)
+            }
             .await;
             runtime.stop().await;
             let id = result?;

@@ -12,10 +12,10 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::kolibri::{CollectionRole, FacilityUserChanges, RoleKind};
 use crate::profile::{
     categories, CategoryInputs, Profile, ProfileChanges, Subscription, SubscriptionState,
 };
-use crate::kolibri::{CollectionRole, FacilityUserChanges, RoleKind};
 use crate::{DomainError, IdentifierKind, PasswordHash, Personal, Services, TokenHash};
 
 /// "Every session of this user that authenticated before `after` is over",
@@ -745,7 +745,9 @@ impl User {
     /// Whether the user is a Kolibri superuser (holds the global
     /// administrator role).
     pub fn is_superuser(&self) -> bool {
-        self.roles.iter().any(|r| r == crate::kolibri::SUPERUSER_ROLE)
+        self.roles
+            .iter()
+            .any(|r| r == crate::kolibri::SUPERUSER_ROLE)
     }
     /// Whether this user (not deleted) still goes by `normalized` (a
     /// lower-cased identifier) of `kind`: a claim whose owner no longer
@@ -1178,14 +1180,20 @@ impl Aggregate for User {
             UserCommand::JoinCollection { collection } => {
                 self.require_registered()?;
                 if !self.collections.contains(&collection) {
-                    let event = UserEvent::CollectionJoined { collection, at: now };
+                    let event = UserEvent::CollectionJoined {
+                        collection,
+                        at: now,
+                    };
                     sink.write(event, self).await;
                 }
             }
             UserCommand::LeaveCollection { collection } => {
                 self.require_registered()?;
                 if self.collections.contains(&collection) {
-                    let event = UserEvent::CollectionLeft { collection, at: now };
+                    let event = UserEvent::CollectionLeft {
+                        collection,
+                        at: now,
+                    };
                     sink.write(event, self).await;
                 }
             }

@@ -133,19 +133,29 @@ pub async fn mark_deleted(
     user_id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let marked = execute!(
-        conn,
-        "UPDATE facility_users SET deleted_at = $2 WHERE user_id = $1 AND deleted_at IS NULL",
-        user_id,
-        at
-    )?;
-    if marked > 0 {
+    let sql = "UPDATE facility_users SET deleted_at = $2
+                WHERE user_id = $1 AND deleted_at IS NULL RETURNING facility_id";
+    let facility: Option<Uuid> = match conn {
+        Conn::Postgres(c) => {
+            sqlx::query_scalar(sql)
+                .bind(user_id)
+                .bind(at)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar(&crate::db::sqlite_sql(sql))
+                .bind(user_id)
+                .bind(at)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+    };
+    if let Some(facility) = facility {
         execute!(
             conn,
-            "UPDATE counts SET n = n - 1
-              WHERE name = 'facility_users:' || (SELECT facility_id FROM facility_users
-                                                  WHERE user_id = $1)",
-            user_id
+            "UPDATE counts SET n = n - 1 WHERE name = $1",
+            format!("facility_users:{facility}")
         )?;
     }
     Ok(())
@@ -311,14 +321,12 @@ fn search_patterns(search: Option<&str>) -> Vec<String> {
 /// counts: no scan.
 async fn facility_count(db: &Db, facility: Option<Uuid>) -> Result<i64, sqlx::Error> {
     let counted = match facility {
-        Some(facility) => {
-            fetch_all!(
-                db,
-                Count,
-                "SELECT n FROM counts WHERE name = $1",
-                format!("facility_users:{facility}")
-            )?
-        }
+        Some(facility) => fetch_all!(
+            db,
+            Count,
+            "SELECT n FROM counts WHERE name = $1",
+            format!("facility_users:{facility}")
+        )?,
         None => fetch_all!(
             db,
             Count,

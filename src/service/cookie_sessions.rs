@@ -141,7 +141,9 @@ pub async fn resolve(
         return Ok(None);
     };
     // This instance's keep-alives may be ahead of the log.
-    let expires_at = cached.as_ref().map_or(recorded, |l| l.expires_at.max(recorded));
+    let expires_at = cached
+        .as_ref()
+        .map_or(recorded, |l| l.expires_at.max(recorded));
     let alive = session.surface() == surface
         && session.current_refresh_token_is(&presented)
         && session.ended().is_none()

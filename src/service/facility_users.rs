@@ -233,7 +233,10 @@ fn kolibri_gender(raw: &str) -> Result<String, Error> {
         other => Err(Error::invalid_field(
             "gender",
             "INVALID_CHOICE",
-            format!("\"{}\" is not a valid choice.", other.chars().take(32).collect::<String>()),
+            format!(
+                "\"{}\" is not a valid choice.",
+                other.chars().take(32).collect::<String>()
+            ),
         )),
     }
 }
@@ -420,7 +423,11 @@ pub async fn edit(
                 &metadata,
             )
             .await?;
-        if let Some(cutoff) = committed.events.iter().find_map(aggregates::UserEvent::cutoff) {
+        if let Some(cutoff) = committed
+            .events
+            .iter()
+            .find_map(aggregates::UserEvent::cutoff)
+        {
             app.denylist.set_cutoff(user_id, cutoff);
         }
         last = committed.written;
@@ -435,7 +442,11 @@ pub async fn delete(app: &App, user_id: Uuid, ctx: &RequestContext) -> Result<()
         .store
         .execute::<User>(&user_id.to_string(), UserCommand::Delete, &ctx.metadata())
         .await?;
-    if let Some(cutoff) = committed.events.iter().find_map(aggregates::UserEvent::cutoff) {
+    if let Some(cutoff) = committed
+        .events
+        .iter()
+        .find_map(aggregates::UserEvent::cutoff)
+    {
         app.denylist.set_cutoff(user_id, cutoff);
     }
     app.settle(committed.written.as_ref()).await

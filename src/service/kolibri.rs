@@ -8,9 +8,7 @@
 //! facility they hold the role for; the superuser (the global `admin` role)
 //! does anything.
 
-use aggregates::{
-    FacilitySettings, Organization, OrganizationKind, RoleKind, User, UserCommand,
-};
+use aggregates::{FacilitySettings, Organization, OrganizationKind, RoleKind, User, UserCommand};
 use uuid::Uuid;
 
 use super::cookie_sessions::{self, CookiePrincipal};
@@ -100,8 +98,7 @@ pub async fn verify(
     ctx: &RequestContext,
 ) -> Result<Verified, Error> {
     let settings = facility_settings(app, facility).await?;
-    let not_found =
-        || Error::invalid_field("username", "NOT_FOUND", "Username not found.");
+    let not_found = || Error::invalid_field("username", "NOT_FOUND", "Username not found.");
     let Ok(username) = Username::parse(username, "username") else {
         return Err(not_found());
     };
@@ -227,10 +224,7 @@ impl Caller {
     /// Whether the caller may read the users of `facility`.
     pub fn reads_facility(&self, facility: Uuid) -> bool {
         self.manages(facility)
-            || self.holds(
-                &[RoleKind::Coach, RoleKind::AssignableCoach],
-                facility,
-            )
+            || self.holds(&[RoleKind::Coach, RoleKind::AssignableCoach], facility)
     }
 
     /// Whether the caller may read `target` (of `facility`).
@@ -343,6 +337,21 @@ pub async fn enroll(
             &user_id.to_string(),
             user,
             UserCommand::JoinCollection { collection },
+            &ctx.metadata(),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await
+}
+
+/// Makes `user` a superuser (the global administrator role).
+pub async fn make_superuser(app: &App, user_id: Uuid, ctx: &RequestContext) -> Result<(), Error> {
+    let committed = app
+        .store
+        .execute::<User>(
+            &user_id.to_string(),
+            UserCommand::GrantRole {
+                role: aggregates::SUPERUSER_ROLE.to_string(),
+            },
             &ctx.metadata(),
         )
         .await?;

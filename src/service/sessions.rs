@@ -1,8 +1,8 @@
 //! Logging in and out, refreshing, changing the password.
 
 use aggregates::{
-    DomainError, EndReason, IdentifierClaim, IdentifierKind, LoginFailures, LoginFailuresCommand, Personal,
-    Session, SessionCommand, SessionEvent, User, UserCommand, UserEvent,
+    DomainError, EndReason, IdentifierClaim, IdentifierKind, LoginFailures, LoginFailuresCommand,
+    Personal, Session, SessionCommand, SessionEvent, User, UserCommand, UserEvent,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -141,14 +141,7 @@ pub async fn login(app: &App, input: Login, ctx: &RequestContext) -> Result<Logg
     let verified = verify_login(app, attempt, ctx)
         .await?
         .map_err(|_| Error::InvalidCredentials)?;
-    let issued = start_session(
-        app,
-        &verified,
-        input.remember_me,
-        input.surface,
-        ctx,
-    )
-    .await?;
+    let issued = start_session(app, &verified, input.remember_me, input.surface, ctx).await?;
     let user_id = verified.user_id;
     let user = UserView::from_aggregate(&verified.user.state)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("registered user {user_id} incomplete")))?;
@@ -218,9 +211,9 @@ pub async fn verify_login(
     // Kolibri's rule: a learner (no role, not a superuser) of a facility
     // that allows it needs no password.
     let without_password = attempt.passwordless
-        && user.as_ref().is_some_and(|u| {
-            u.state.collection_roles().is_empty() && !u.state.is_superuser()
-        });
+        && user
+            .as_ref()
+            .is_some_and(|u| u.state.collection_roles().is_empty() && !u.state.is_superuser());
     let verified = match (attempt.password, without_password) {
         (_, true) => None,
         (Some(password), false) => Some(app.passwords.verify(password, hash.as_ref()).await?),

@@ -14,6 +14,7 @@ mod concurrency;
 mod facility_users;
 mod first_run;
 mod kolibri;
+mod kolibri_flows;
 mod metrics;
 mod oauth;
 mod openapi;

@@ -100,6 +100,7 @@ fn kolibri_id(code: &'static str) -> &'static str {
         | "INVALID_CHOICE"
         | "INVALID_CREDENTIALS"
         | "REQUIRED"
+        | "BLANK"
         | "INVALID" => code,
         _ => "INVALID",
     }
@@ -172,12 +173,7 @@ fn well_formed_csrf(token: &str) -> bool {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a
-            .bytes()
-            .zip(b.bytes())
-            .fold(0u8, |d, (x, y)| d | (x ^ y))
-            == 0
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 impl FromRequestParts<App> for Visitor {
@@ -189,7 +185,10 @@ impl FromRequestParts<App> for Visitor {
             .unwrap_or_else(|never| match never {});
         let jar = CookieJar::from_headers(&parts.headers);
         let principal = match jar.get(SESSION_COOKIE) {
-            Some(cookie) => cookie_sessions::resolve(app, cookie.value(), crate::service::kolibri::SURFACE).await?,
+            Some(cookie) => {
+                cookie_sessions::resolve(app, cookie.value(), crate::service::kolibri::SURFACE)
+                    .await?
+            }
             None => None,
         };
         let csrf_header = parts

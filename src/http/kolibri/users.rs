@@ -173,7 +173,11 @@ pub async fn list(
     let page = match query.page.as_deref() {
         None => 1,
         Some("last") => -1,
-        Some(raw) => raw.parse::<i64>().ok().filter(|p| *p >= 1).ok_or(Error::NotFound)?,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or(Error::NotFound)?,
     };
     let offset = (page.max(1) - 1) * page_size;
     let (rows, count) =
@@ -294,7 +298,10 @@ pub async fn update(
 
 /// The facility of a live facility user; 404 for anyone else.
 async fn live_facility(app: &App, user_id: Uuid) -> Result<Uuid, Error> {
-    let user = app.store.load::<aggregates::User>(&user_id.to_string()).await?;
+    let user = app
+        .store
+        .load::<aggregates::User>(&user_id.to_string())
+        .await?;
     match (user.state.is_active(), user.state.facility()) {
         (true, Some(facility)) => Ok(facility),
         _ => Err(Error::NotFound),
@@ -348,13 +355,7 @@ pub struct CreateRequest {
 
 /// The facility a create names (the default one when absent).
 async fn facility_of(app: &App, raw: Option<&str>) -> Result<Uuid, Error> {
-    let invalid = || {
-        Error::invalid_field(
-            "facility",
-            "DOES_NOT_EXIST",
-            "Facility does not exist.",
-        )
-    };
+    let invalid = || Error::invalid_field("facility", "DOES_NOT_EXIST", "Facility does not exist.");
     match raw.map(str::trim).filter(|f| !f.is_empty()) {
         Some(raw) => {
             let id = crate::input::parse_id(raw, "facility").map_err(|_| invalid())?;
@@ -438,7 +439,10 @@ pub async fn signup(
     let user_id = register(&app, body, facility, &visitor.ctx).await?;
     // The credentials were just set: the new user is logged in as they are.
     let verified = crate::service::sessions::Verified {
-        user: app.store.load::<aggregates::User>(&user_id.to_string()).await?,
+        user: app
+            .store
+            .load::<aggregates::User>(&user_id.to_string())
+            .await?,
         user_id,
         auth_time: chrono::Utc::now(),
     };

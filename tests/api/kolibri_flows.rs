@@ -1,0 +1,1048 @@
+//! Kolibri sessions, facility users and sign-up, as a Kolibri 0.19.5
+//! client sees them: cookies, CSRF, answers and error ids (compared with
+//! the live Kolibri by `scripts/kolibri-conformance.py`).
+
+use std::sync::Arc;
+
+use aggregates::{OrganizationKind, RoleKind};
+use eventauth::service::facility_users::{self, Create};
+use eventauth::service::{facilities, kolibri, RequestContext};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{events_of, spawn_app, spawn_app_with, Backend, TestApp};
+
+/// A browser: its own cookies, sends the CSRF header when asked.
+struct Browser {
+    client: reqwest::Client,
+    jar: Arc<Jar>,
+    base: String,
+}
+
+/// One answer: status, body (`null` when empty), the cookies it set.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    set_cookies: Vec<String>,
+}
+
+impl Answer {
+    fn cookie(&self, name: &str) -> Option<&String> {
+        self.set_cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+    fn error_ids(&self) -> Vec<String> {
+        self.body
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["id"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        let jar = Arc::new(Jar::default());
+        Self {
+            client: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .build()
+                .expect("client"),
+            jar,
+            base: app.address.clone(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        let url = self.base.parse().expect("url");
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>, csrf: bool) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if csrf {
+            if let Some(token) = self.cookie("kolibri_csrftoken") {
+                request = request.header("X-CSRFToken", token);
+            }
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let set_cookies = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("json body")
+        };
+        Answer {
+            status,
+            body,
+            set_cookies,
+        }
+    }
+
+    async fn login(&self, username: &str, password: &str, facility: Option<Uuid>) -> Answer {
+        let mut body = json!({ "username": username, "password": password });
+        if let Some(facility) = facility {
+            body["facility"] = json!(hex(facility));
+        }
+        self.send(Method::POST, "/api/auth/session/", Some(body), false)
+            .await
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, None, false).await
+    }
+}
+
+fn hex(id: Uuid) -> String {
+    id.simple().to_string()
+}
+
+/// Two facilities and their people:
+/// - Home (nonformal, the default): superuser `root`, admin `boss`,
+///   coach `teach`, learners `ada` (Ada Lovelace), `bob` (in classroom
+///   Blue), `carl`; `nopass` without a password.
+/// - School (formal: passwordless learners, no sign-up): learner `kid`
+///   (no password), coach `mentor` (password), learner `gina`.
+struct World {
+    home: Uuid,
+    school: Uuid,
+    blue: Uuid,
+    ids: std::collections::HashMap<&'static str, Uuid>,
+}
+
+impl World {
+    fn id(&self, name: &str) -> Uuid {
+        self.ids[name]
+    }
+}
+
+async fn world(app: &TestApp) -> World {
+    let ctx = RequestContext::system();
+    let app_state = &app.app;
+    let facility = |name: &'static str, preset: &'static str| async move {
+        facilities::create(
+            app_state,
+            OrganizationKind::Facility,
+            name,
+            None,
+            Some(facilities::preset(preset).expect("preset")),
+            &RequestContext::system(),
+        )
+        .await
+        .expect("facility")
+    };
+    let home = facility("Home", "nonformal").await;
+    let school = facility("School", "formal").await;
+    let blue = facilities::create(
+        app_state,
+        OrganizationKind::Classroom,
+        "Blue",
+        Some(home),
+        None,
+        &ctx,
+    )
+    .await
+    .expect("classroom");
+    let people: [(&str, &str, Uuid, &str); 10] = [
+        ("root", "Root User", home, "rootpass"),
+        ("boss", "Big Boss", home, "bosspass"),
+        ("teach", "Tea Cher", home, "teachpass"),
+        ("ada", "Ada Lovelace", home, "adapass"),
+        ("bob", "Bob Builder", home, "bobpass"),
+        ("carl", "Carl Sagan", home, "carlpass"),
+        ("nopass", "No Pass", home, facility_users::NOT_SPECIFIED),
+        ("kid", "Kid Kiddo", school, facility_users::NOT_SPECIFIED),
+        ("mentor", "Men Tor", school, "mentorpass"),
+        ("gina", "Gina G", school, "ginapass"),
+    ];
+    let mut ids = std::collections::HashMap::new();
+    for (username, full_name, facility, password) in people {
+        let input = Create {
+            facility,
+            username: Some(username.to_string()),
+            password: Some(password.to_string()),
+            full_name: Some(full_name.to_string()),
+            ..Default::default()
+        };
+        // `nopass` in a facility that requires passwords: registered the
+        // way Kolibri gets such users (created while passwordless was on).
+        let id = if username == "nopass" {
+            facility_users::register(
+                app_state,
+                facility_users::FacilityRegistration {
+                    facility,
+                    username: eventauth::input::Username::parse(username, "u").expect("valid"),
+                    full_name: full_name.to_string(),
+                    password: None,
+                    demographics: Default::default(),
+                },
+                &ctx,
+            )
+            .await
+            .expect("registered")
+        } else {
+            facility_users::create(app_state, input, &ctx)
+                .await
+                .expect("created")
+        };
+        ids.insert(username, id);
+    }
+    kolibri::make_superuser(app_state, ids["root"], &ctx)
+        .await
+        .expect("superuser");
+    kolibri::assign_role(app_state, ids["boss"], home, RoleKind::Admin, &ctx)
+        .await
+        .expect("admin");
+    kolibri::assign_role(app_state, ids["teach"], home, RoleKind::Coach, &ctx)
+        .await
+        .expect("coach");
+    kolibri::assign_role(app_state, ids["mentor"], school, RoleKind::Coach, &ctx)
+        .await
+        .expect("coach");
+    kolibri::enroll(app_state, ids["bob"], blue, &ctx)
+        .await
+        .expect("member");
+    World {
+        home,
+        school,
+        blue,
+        ids,
+    }
+}
+
+const SESSION_KEYS: [&str; 10] = [
+    "app_context",
+    "can_manage_content",
+    "facility_id",
+    "full_facility_import",
+    "full_name",
+    "id",
+    "kind",
+    "server_time",
+    "user_id",
+    "username",
+];
+
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+on_both_backends!(login_answers_as_kolibri_does);
+async fn login_answers_as_kolibri_does(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let browser = Browser::new(&app);
+
+    // The default facility when none is named; cookies as Kolibri's.
+    let ok = browser.login("ada", "adapass", None).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(keys(&ok.body), SESSION_KEYS);
+    assert_eq!(ok.body["id"], "current");
+    assert_eq!(ok.body["username"], "ada");
+    assert_eq!(ok.body["full_name"], "Ada Lovelace");
+    assert_eq!(ok.body["user_id"], hex(w.id("ada")));
+    assert_eq!(ok.body["facility_id"], hex(w.home));
+    assert_eq!(ok.body["kind"], json!(["learner"]));
+    assert_eq!(ok.body["can_manage_content"], false);
+    let session = ok.cookie("kolibri").expect("session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    let csrf = ok.cookie("kolibri_csrftoken").expect("csrf cookie");
+    assert!(!csrf.contains("HttpOnly"), "{csrf}");
+    assert!(
+        !ok.body
+            .to_string()
+            .contains(&browser.cookie("kolibri").expect("kept")),
+        "the session secret stays in its cookie"
+    );
+
+    // Kinds: superuser first; roles; a superuser logs in naming another
+    // facility (Kolibri's superuser scope).
+    let root = Browser::new(&app)
+        .login("root", "rootpass", Some(w.school))
+        .await;
+    assert_eq!(root.status, StatusCode::OK);
+    assert_eq!(root.body["kind"], json!(["superuser"]));
+    assert_eq!(root.body["can_manage_content"], true);
+    assert_eq!(root.body["facility_id"], hex(w.home));
+    let boss = Browser::new(&app)
+        .login("BOSS", "bosspass", Some(w.home))
+        .await;
+    assert_eq!(
+        boss.body["kind"],
+        json!(["admin"]),
+        "case-insensitive username"
+    );
+
+    // Failures, each as Kolibri says it; none starts a session.
+    let sessions = events_of(&app, "SessionStarted").await;
+    let wrong = Browser::new(&app).login("ada", "nope", Some(w.home)).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong.body,
+        json!([{ "id": "INVALID_CREDENTIALS", "metadata": {} }])
+    );
+    assert!(wrong.cookie("kolibri").is_none());
+    let unknown = Browser::new(&app).login("zed", "x", Some(w.home)).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        unknown.body,
+        json!([{ "id": "NOT_FOUND", "metadata": { "field": "username", "message": "Username not found." } }])
+    );
+    let empty = Browser::new(&app).login("ada", "", Some(w.home)).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(empty.error_ids(), ["MISSING_PASSWORD"]);
+    assert_eq!(empty.body[0]["metadata"]["field"], "password");
+    let unset = Browser::new(&app).login("nopass", "", Some(w.home)).await;
+    assert_eq!(unset.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unset.error_ids(), ["PASSWORD_NOT_SPECIFIED"]);
+    let other_facility = Browser::new(&app)
+        .login("ada", "adapass", Some(w.school))
+        .await;
+    assert_eq!(other_facility.error_ids(), ["NOT_FOUND"]);
+    let no_facility = Browser::new(&app)
+        .login("ada", "adapass", Some(Uuid::now_v7()))
+        .await;
+    assert_eq!(no_facility.status, StatusCode::BAD_REQUEST);
+    assert_eq!(no_facility.error_ids(), ["DOES_NOT_EXIST"]);
+    assert_eq!(no_facility.body[0]["metadata"]["field"], "facility");
+
+    // Prevalidation checks only.
+    let pre = Browser::new(&app)
+        .send(
+            Method::POST,
+            "/api/auth/session?prevalidate=true",
+            Some(json!({ "username": "ada", "password": "adapass" })),
+            false,
+        )
+        .await;
+    assert_eq!(
+        (pre.status, pre.body.clone()),
+        (StatusCode::OK, json!({ "full_name": "Ada Lovelace" }))
+    );
+    assert!(pre.cookie("kolibri").is_none());
+    assert_eq!(events_of(&app, "SessionStarted").await, sessions);
+
+    // Passwordless learners where the facility allows it, with any
+    // password; never someone with a role.
+    for password in ["", "whatever"] {
+        let kid = Browser::new(&app)
+            .login("kid", password, Some(w.school))
+            .await;
+        assert_eq!(kid.status, StatusCode::OK, "{password:?}: {:?}", kid.body);
+        assert_eq!(kid.body["kind"], json!(["learner"]));
+    }
+    let gina = Browser::new(&app).login("gina", "", Some(w.school)).await;
+    assert_eq!(gina.status, StatusCode::OK, "learners with a password too");
+    let mentor = Browser::new(&app).login("mentor", "", Some(w.school)).await;
+    assert_eq!(mentor.error_ids(), ["MISSING_PASSWORD"]);
+    let mentor = Browser::new(&app)
+        .login("mentor", "bad", Some(w.school))
+        .await;
+    assert_eq!(mentor.status, StatusCode::UNAUTHORIZED);
+    let mentor = Browser::new(&app)
+        .login("mentor", "mentorpass", Some(w.school))
+        .await;
+    assert_eq!(mentor.body["kind"], json!(["coach"]));
+    // Nothing secret in the recorded session events.
+    let sessions = app
+        .strings("SELECT CAST(payload AS TEXT) FROM events WHERE event_type = 'SessionStarted'")
+        .await;
+    let secret = browser.cookie("kolibri").expect("cookie");
+    assert!(sessions.iter().all(|p| !p.contains(&secret)));
+}
+
+on_both_backends!(sessions_keep_alive_csrf_and_logout);
+async fn sessions_keep_alive_csrf_and_logout(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let browser = Browser::new(&app);
+
+    // Anonymous: the anonymous session, a visitor id, a CSRF cookie.
+    let anon = browser
+        .send(Method::PUT, "/api/auth/session/current", None, false)
+        .await;
+    assert_eq!(anon.status, StatusCode::OK);
+    assert_eq!(anon.body["kind"], json!(["anonymous"]));
+    assert_eq!(anon.body["user_id"], Value::Null);
+    assert_eq!(anon.body["username"], "");
+    assert_eq!(anon.body["facility_id"], hex(w.home));
+    assert!(anon.cookie("visitor_id").is_some());
+    assert!(anon.cookie("kolibri_csrftoken").is_some());
+    let visitor = browser.cookie("visitor_id").expect("visitor");
+    let again = browser
+        .send(Method::PUT, "/api/auth/session/current/", None, false)
+        .await;
+    assert!(again
+        .cookie("visitor_id")
+        .expect("renewed")
+        .contains(&visitor));
+
+    let anonymous_token = browser.cookie("kolibri_csrftoken");
+    let login = browser.login("teach", "teachpass", None).await;
+    assert_eq!(login.body["kind"], json!(["coach"]));
+    assert!(
+        login.cookie("kolibri_csrftoken").is_some(),
+        "rotated at login"
+    );
+
+    // Unsafe methods of a signed-in client need the session's CSRF token.
+    let refused = browser
+        .send(Method::PUT, "/api/auth/session/current", None, false)
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.error_ids(), ["PERMISSION_DENIED"]);
+    let other = Browser::new(&app);
+    other.login("ada", "adapass", None).await;
+    let foreign = browser
+        .client
+        .put(format!("{}/api/auth/session/current", browser.base))
+        .header(
+            "X-CSRFToken",
+            other.cookie("kolibri_csrftoken").expect("token"),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        foreign.status(),
+        StatusCode::FORBIDDEN,
+        "another session's token"
+    );
+    assert_ne!(browser.cookie("kolibri_csrftoken"), anonymous_token);
+    // Reads need no token.
+    assert_eq!(
+        browser.get("/api/auth/facilityuser").await.status,
+        StatusCode::OK
+    );
+
+    // Keep-alives answer the session and record nothing per request.
+    let extended = events_of(&app, "SessionExtended").await;
+    for _ in 0..5 {
+        let alive = browser
+            .send(Method::PUT, "/api/auth/session/current", None, true)
+            .await;
+        assert_eq!(alive.status, StatusCode::OK);
+        assert_eq!(alive.body["username"], "teach");
+    }
+    assert_eq!(events_of(&app, "SessionExtended").await, extended);
+
+    // Logout: [], the cookie cleared, the session over everywhere.
+    let secret = browser.cookie("kolibri").expect("session");
+    let out = browser
+        .send(Method::DELETE, "/api/auth/session/current", None, true)
+        .await;
+    assert_eq!((out.status, out.body.clone()), (StatusCode::OK, json!([])));
+    assert!(out
+        .cookie("kolibri")
+        .expect("cleared")
+        .contains("Max-Age=0"));
+    let replayed = reqwest::Client::new()
+        .put(format!("{}/api/auth/session/current", browser.base))
+        .header("cookie", format!("kolibri={secret}"))
+        .send()
+        .await
+        .expect("request");
+    let body: Value = replayed.json().await.expect("json");
+    assert_eq!(
+        body["kind"],
+        json!(["anonymous"]),
+        "an ended session is anonymous"
+    );
+    let listed = reqwest::Client::new()
+        .get(format!("{}/api/auth/facilityuser", browser.base))
+        .header("cookie", format!("kolibri={secret}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(listed.status(), StatusCode::FORBIDDEN);
+    let body: Value = listed.json().await.expect("json");
+    assert_eq!(body[0]["id"], "NOT_AUTHENTICATED");
+    // Logging out again (anonymous) is fine too.
+    let again = browser
+        .send(Method::DELETE, "/api/auth/session/current", None, false)
+        .await;
+    assert_eq!(again.body, json!([]));
+}
+
+on_both_backends!(idle_sessions_end_and_keep_alive_slides_them);
+async fn idle_sessions_end_and_keep_alive_slides_them(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.cookie_session_idle = 4).await;
+    world(&app).await;
+    let browser = Browser::new(&app);
+    browser.login("ada", "adapass", None).await;
+    let extended = events_of(&app, "SessionExtended").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let alive = browser
+        .send(Method::PUT, "/api/auth/session/current", None, true)
+        .await;
+    assert_eq!(alive.body["username"], "ada");
+    assert_eq!(
+        events_of(&app, "SessionExtended").await,
+        extended + 1,
+        "moved by more than a quarter of the idle time: recorded"
+    );
+    // Past the login's first expiry, inside the extended one.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let alive = browser
+        .send(Method::PUT, "/api/auth/session/current", None, true)
+        .await;
+    assert_eq!(alive.body["username"], "ada");
+    // Idle longer than the timeout: anonymous.
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    let over = browser
+        .send(Method::PUT, "/api/auth/session/current", None, false)
+        .await;
+    assert_eq!(over.body["kind"], json!(["anonymous"]));
+}
+
+fn usernames(users: &Value) -> Vec<String> {
+    users
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|u| u["username"].as_str().expect("username").to_string())
+        .collect()
+}
+
+on_both_backends!(facility_user_list_filters_and_pages);
+async fn facility_user_list_filters_and_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let boss = Browser::new(&app);
+    boss.login("boss", "bosspass", None).await;
+    let home_users = ["ada", "bob", "boss", "carl", "nopass", "root", "teach"];
+
+    let all = boss.get("/api/auth/facilityuser").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(
+        usernames(&all.body),
+        home_users,
+        "a facility admin sees the facility"
+    );
+    let ada = &all.body[0];
+    assert_eq!(
+        keys(ada),
+        [
+            "birth_year",
+            "date_joined",
+            "extra_demographics",
+            "facility",
+            "full_name",
+            "gender",
+            "id",
+            "id_number",
+            "is_superuser",
+            "picture_password",
+            "roles",
+            "username"
+        ]
+    );
+    assert_eq!(ada["id"], hex(w.id("ada")));
+    assert_eq!(ada["facility"], hex(w.home));
+    let teach = boss
+        .get(&format!("/api/auth/facilityuser/{}", hex(w.id("teach"))))
+        .await;
+    assert_eq!(teach.body["roles"][0]["kind"], "coach");
+    assert_eq!(teach.body["roles"][0]["collection"], hex(w.home));
+    assert_eq!(
+        teach.body["roles"][0]["id"].as_str().map(str::len),
+        Some(32)
+    );
+
+    // Pages only with page_size.
+    let page = boss.get("/api/auth/facilityuser?page_size=3&page=1").await;
+    assert_eq!(
+        keys(&page.body),
+        ["count", "page", "results", "total_pages"]
+    );
+    assert_eq!(
+        (
+            page.body["page"].clone(),
+            page.body["count"].clone(),
+            page.body["total_pages"].clone()
+        ),
+        (json!(1), json!(7), json!(3))
+    );
+    assert_eq!(usernames(&page.body["results"]), ["ada", "bob", "boss"]);
+    let last = boss.get("/api/auth/facilityuser/?page_size=3&page=3").await;
+    assert_eq!(usernames(&last.body["results"]), ["teach"]);
+    let beyond = boss.get("/api/auth/facilityuser?page_size=3&page=4").await;
+    assert_eq!(beyond.status, StatusCode::NOT_FOUND);
+    assert_eq!(beyond.error_ids(), ["NOT_FOUND"]);
+
+    // Filters.
+    let filtered = |query: &'static str| {
+        let boss = &boss;
+        async move {
+            let answer = boss.get(&format!("/api/auth/facilityuser?{query}")).await;
+            assert_eq!(answer.status, StatusCode::OK, "{query}: {:?}", answer.body);
+            usernames(&answer.body)
+        }
+    };
+    assert_eq!(
+        filtered("user_type=learner").await,
+        ["ada", "bob", "carl", "nopass", "root"]
+    );
+    assert_eq!(filtered("user_type=coach").await, ["teach"]);
+    assert_eq!(filtered("user_type=admin").await, ["boss"]);
+    assert_eq!(filtered("user_type=superuser").await, ["root"]);
+    assert_eq!(filtered("search=LOVE").await, ["ada"]);
+    assert_eq!(filtered("search=b").await, ["bob", "boss"]);
+    assert_eq!(filtered("search=bo%20big").await, ["boss"], "every term");
+    let member_of_blue = boss
+        .get(&format!("/api/auth/facilityuser?member_of={}", hex(w.blue)))
+        .await;
+    assert_eq!(usernames(&member_of_blue.body), ["bob"]);
+    let member_of_home = boss
+        .get(&format!(
+            "/api/auth/facilityuser?member_of={}&page_size=50",
+            hex(w.home)
+        ))
+        .await;
+    assert_eq!(member_of_home.body["count"], 7);
+    let filtered_page = boss
+        .get("/api/auth/facilityuser?user_type=learner&search=a&page_size=2")
+        .await;
+    assert_eq!(filtered_page.body["count"], 3, "{:?}", filtered_page.body);
+    assert_eq!(filtered_page.body["total_pages"], 2);
+    let bad = boss.get("/api/auth/facilityuser?user_type=wizard").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.error_ids(), ["INVALID_CHOICE"]);
+
+    // Who sees whom.
+    let root = Browser::new(&app);
+    root.login("root", "rootpass", None).await;
+    assert_eq!(
+        root.get("/api/auth/facilityuser?page_size=1").await.body["count"],
+        10,
+        "the superuser sees every facility"
+    );
+    let ada = Browser::new(&app);
+    ada.login("ada", "adapass", None).await;
+    assert_eq!(
+        usernames(&ada.get("/api/auth/facilityuser").await.body),
+        ["ada"]
+    );
+    let teach = Browser::new(&app);
+    teach.login("teach", "teachpass", None).await;
+    assert_eq!(
+        usernames(&teach.get("/api/auth/facilityuser").await.body),
+        home_users,
+        "a facility coach reads the facility"
+    );
+    let anonymous = Browser::new(&app).get("/api/auth/facilityuser").await;
+    assert_eq!(anonymous.status, StatusCode::FORBIDDEN);
+    assert_eq!(anonymous.error_ids(), ["NOT_AUTHENTICATED"]);
+}
+
+on_both_backends!(facility_users_are_read_edited_and_deleted_as_kolibri_allows);
+async fn facility_users_are_read_edited_and_deleted_as_kolibri_allows(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let boss = Browser::new(&app);
+    boss.login("boss", "bosspass", None).await;
+    let path = |name: &str| format!("/api/auth/facilityuser/{}/", hex(w.id(name)));
+
+    let ada = boss.get(&path("ada")).await;
+    assert_eq!(
+        (ada.status, ada.body["full_name"].clone()),
+        (StatusCode::OK, json!("Ada Lovelace"))
+    );
+    let missing = boss
+        .get(&format!("/api/auth/facilityuser/{}", hex(Uuid::now_v7())))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.error_ids(), ["NOT_FOUND"]);
+    assert_eq!(
+        boss.get("/api/auth/facilityuser/not-an-id").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        boss.get(&path("gina")).await.status,
+        StatusCode::NOT_FOUND,
+        "another facility's user is not readable"
+    );
+
+    // Edits: one event with what changed; a taken username refused
+    // (case-insensitive) with nothing written.
+    let renamed = boss
+        .send(
+            Method::PATCH,
+            &path("ada"),
+            Some(json!({ "full_name": "Augusta Ada King" })),
+            true,
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    assert_eq!(renamed.body["full_name"], "Augusta Ada King");
+    let updates = events_of(&app, "FacilityUserUpdated").await;
+    let taken = boss
+        .send(
+            Method::PATCH,
+            &path("ada"),
+            Some(json!({ "username": "BOB" })),
+            true,
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::BAD_REQUEST);
+    assert_eq!(taken.error_ids(), ["USERNAME_ALREADY_EXISTS"]);
+    let invalid = boss
+        .send(
+            Method::PATCH,
+            &path("ada"),
+            Some(json!({ "gender": "ROBOT", "full_name": "X" })),
+            true,
+        )
+        .await;
+    assert_eq!(invalid.error_ids(), ["INVALID_CHOICE"]);
+    assert_eq!(events_of(&app, "FacilityUserUpdated").await, updates);
+    assert_eq!(
+        boss.get(&path("ada")).await.body["full_name"],
+        "Augusta Ada King"
+    );
+
+    // A rename frees the old name and logs in under the new one.
+    let adas = Browser::new(&app);
+    adas.login("ada", "adapass", None).await;
+    let moved = boss
+        .send(
+            Method::PATCH,
+            &path("ada"),
+            Some(json!({ "username": "augusta" })),
+            true,
+        )
+        .await;
+    assert_eq!(moved.body["username"], "augusta");
+    let free = boss
+        .send(
+            Method::POST,
+            "/api/auth/usernameavailable",
+            Some(json!({ "username": "ada", "facility": hex(w.home) })),
+            true,
+        )
+        .await;
+    assert_eq!(free.body, json!(true));
+    assert_eq!(
+        Browser::new(&app)
+            .login("ada", "adapass", None)
+            .await
+            .error_ids(),
+        ["NOT_FOUND"]
+    );
+    assert_eq!(
+        Browser::new(&app)
+            .login("augusta", "adapass", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // An admin's new password ends the user's sessions.
+    assert_eq!(
+        adas.get("/api/auth/facilityuser").await.status,
+        StatusCode::OK
+    );
+    let reset = boss
+        .send(
+            Method::PATCH,
+            &path("ada"),
+            Some(json!({ "password": "newpass" })),
+            true,
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK);
+    assert!(!reset.body.to_string().contains("newpass"));
+    assert_eq!(
+        adas.get("/api/auth/facilityuser").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        Browser::new(&app)
+            .login("augusta", "newpass", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Learners edit themselves only; coaches read but do not edit.
+    let carl = Browser::new(&app);
+    carl.login("carl", "carlpass", None).await;
+    let own = carl
+        .send(
+            Method::PATCH,
+            &path("carl"),
+            Some(json!({ "full_name": "Carl E. Sagan" })),
+            true,
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert_eq!(carl.get(&path("bob")).await.status, StatusCode::NOT_FOUND);
+    let foreign = carl
+        .send(
+            Method::PATCH,
+            &path("bob"),
+            Some(json!({ "full_name": "Hacked" })),
+            true,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    assert_eq!(foreign.error_ids(), ["PERMISSION_DENIED"]);
+    let teach = Browser::new(&app);
+    teach.login("teach", "teachpass", None).await;
+    assert_eq!(teach.get(&path("bob")).await.status, StatusCode::OK);
+    let coach_edit = teach
+        .send(
+            Method::PATCH,
+            &path("bob"),
+            Some(json!({ "full_name": "Nope" })),
+            true,
+        )
+        .await;
+    assert_eq!(coach_edit.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        teach
+            .send(Method::DELETE, &path("bob"), None, true)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Delete (soft): gone from lists and logins, sessions over, the
+    // events kept, the username free for someone new.
+    let bobs = Browser::new(&app);
+    bobs.login("bob", "bobpass", None).await;
+    let deleted = boss.send(Method::DELETE, &path("bob"), None, true).await;
+    assert_eq!(
+        (deleted.status, deleted.body.clone()),
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    assert!(!usernames(&boss.get("/api/auth/facilityuser").await.body).contains(&"bob".to_string()));
+    assert_eq!(
+        boss.get("/api/auth/facilityuser?page_size=5").await.body["count"],
+        6
+    );
+    assert_eq!(boss.get(&path("bob")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        boss.send(Method::DELETE, &path("bob"), None, true)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        bobs.get("/api/auth/facilityuser").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        Browser::new(&app)
+            .login("bob", "bobpass", None)
+            .await
+            .error_ids(),
+        ["NOT_FOUND"]
+    );
+    assert_eq!(events_of(&app, "UserDeleted").await, 1);
+    let stream = app
+        .count_with(
+            "SELECT count(*) FROM events WHERE aggregate_id = $1",
+            &[crate::helpers::Arg::Text(w.id("bob").to_string())],
+        )
+        .await;
+    assert!(stream >= 3, "the deleted user's events remain");
+    let reborn = boss
+        .send(
+            Method::POST,
+            "/api/auth/facilityuser",
+            Some(json!({ "username": "bob", "password": "again", "full_name": "Bob Two" })),
+            true,
+        )
+        .await;
+    assert_eq!(reborn.status, StatusCode::CREATED, "{:?}", reborn.body);
+    assert_ne!(reborn.body["id"], hex(w.id("bob")));
+
+    // The read models are what the log says.
+    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db())
+        .await
+        .expect("verify runs");
+    assert!(same, "{report}");
+}
+
+on_both_backends!(facility_users_are_created_by_admins_and_sign_up_where_allowed);
+async fn facility_users_are_created_by_admins_and_sign_up_where_allowed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+
+    // Creation: admins of the facility and the superuser only.
+    let boss = Browser::new(&app);
+    boss.login("boss", "bosspass", None).await;
+    let created = boss
+        .send(
+            Method::POST,
+            "/api/auth/facilityuser/",
+            Some(
+                json!({ "username": "dora", "password": "dorapass", "full_name": "Dora",
+                         "gender": "FEMALE", "birth_year": "2001", "id_number": "D-1" }),
+            ),
+            true,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["facility"], hex(w.home));
+    assert_eq!(created.body["gender"], "FEMALE");
+    assert_eq!(created.body["birth_year"], "2001");
+    assert_eq!(created.body["roles"], json!([]));
+    assert!(created.body.get("password").is_none());
+    for (body, id) in [
+        (
+            json!({ "username": "DORA", "password": "x" }),
+            "USERNAME_ALREADY_EXISTS",
+        ),
+        (json!({ "password": "x" }), "REQUIRED"),
+        (json!({ "username": "eve" }), "REQUIRED"),
+        (json!({ "username": "eve", "password": "" }), "BLANK"),
+        (
+            json!({ "username": "eve", "password": "NOT_SPECIFIED" }),
+            "PASSWORD_NOT_SPECIFIED",
+        ),
+        (json!({ "username": "e v e", "password": "x" }), "INVALID"),
+        (
+            json!({ "username": "eve", "password": "x", "birth_year": "1850" }),
+            "INVALID",
+        ),
+    ] {
+        let refused = boss
+            .send(
+                Method::POST,
+                "/api/auth/facilityuser",
+                Some(body.clone()),
+                true,
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(refused.error_ids(), [id], "{body}");
+    }
+    let in_school = boss
+        .send(
+            Method::POST,
+            "/api/auth/facilityuser",
+            Some(json!({ "username": "eve", "password": "x", "facility": hex(w.school) })),
+            true,
+        )
+        .await;
+    assert_eq!(
+        in_school.status,
+        StatusCode::FORBIDDEN,
+        "not an admin there"
+    );
+    let ada = Browser::new(&app);
+    ada.login("ada", "adapass", None).await;
+    let by_learner = ada
+        .send(
+            Method::POST,
+            "/api/auth/facilityuser",
+            Some(json!({ "username": "eve", "password": "x" })),
+            true,
+        )
+        .await;
+    assert_eq!(by_learner.status, StatusCode::FORBIDDEN);
+    let anonymous = Browser::new(&app)
+        .send(
+            Method::POST,
+            "/api/auth/facilityuser",
+            Some(json!({ "username": "eve", "password": "x" })),
+            false,
+        )
+        .await;
+    assert_eq!(anonymous.error_ids(), ["NOT_AUTHENTICATED"]);
+    assert_eq!(events_of(&app, "FacilityUserRegistered").await, 11);
+
+    // Sign-up: the CSRF cookie first, as a browser gets it.
+    let visitor = Browser::new(&app);
+    visitor
+        .send(Method::PUT, "/api/auth/session/current", None, false)
+        .await;
+    let no_token = visitor
+        .send(
+            Method::POST,
+            "/api/auth/signup",
+            Some(json!({ "username": "eve", "password": "evepass", "full_name": "Eve" })),
+            false,
+        )
+        .await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+    let signed_up = visitor
+        .send(
+            Method::POST,
+            "/api/auth/signup/",
+            Some(json!({ "username": "eve", "password": "evepass", "full_name": "Eve" })),
+            true,
+        )
+        .await;
+    assert_eq!(
+        signed_up.status,
+        StatusCode::CREATED,
+        "{:?}",
+        signed_up.body
+    );
+    assert_eq!(signed_up.body["username"], "eve");
+    assert!(signed_up
+        .cookie("kolibri")
+        .expect("logged in")
+        .contains("HttpOnly"));
+    let session = visitor
+        .send(Method::PUT, "/api/auth/session/current", None, true)
+        .await;
+    assert_eq!(session.body["username"], "eve");
+    assert_eq!(session.body["kind"], json!(["learner"]));
+    let twice = Browser::new(&app);
+    twice
+        .send(Method::PUT, "/api/auth/session/current", None, false)
+        .await;
+    let duplicate = twice
+        .send(
+            Method::POST,
+            "/api/auth/signup",
+            Some(json!({ "username": "EVE", "password": "x" })),
+            true,
+        )
+        .await;
+    assert_eq!(duplicate.error_ids(), ["USERNAME_ALREADY_EXISTS"]);
+    let closed = twice
+        .send(
+            Method::POST,
+            "/api/auth/signup",
+            Some(json!({ "username": "fred", "password": "x", "facility": hex(w.school) })),
+            true,
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::FORBIDDEN, "formal: no sign-up");
+    assert_eq!(closed.error_ids(), ["PERMISSION_DENIED"]);
+    assert_eq!(events_of(&app, "FacilityUserRegistered").await, 12);
+}
