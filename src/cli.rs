@@ -139,6 +139,15 @@ enum FacilityUser {
         #[arg(long)]
         coach_of: Vec<uuid::Uuid>,
     },
+    /// Print a login token for a facility user: `POST /api/auth/session
+    /// {user_id, auth_token, facility}` logs them in for 15 minutes.
+    LoginToken {
+        #[command(flatten)]
+        config: Config,
+        /// The user.
+        #[arg(long)]
+        user: uuid::Uuid,
+    },
 }
 
 fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -160,7 +169,9 @@ pub async fn main() -> ExitCode {
         | Command::History { config: c, .. }
         | Command::Admin(Admin::Create { config: c, .. })
         | Command::Collection(Collection::Create { config: c, .. })
-        | Command::FacilityUser(FacilityUser::Create { config: c, .. }) => c.log_format.clone(),
+        | Command::FacilityUser(
+            FacilityUser::Create { config: c, .. } | FacilityUser::LoginToken { config: c, .. },
+        ) => c.log_format.clone(),
     };
     // `export` writes its data to standard output: its logs go elsewhere.
     telemetry::init(
@@ -338,6 +349,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             runtime.stop().await;
             let id = result?;
             std::io::Write::write_all(&mut std::io::stdout().lock(), format!("{id}\n").as_bytes())?;
+            Ok(())
+        }
+        Command::FacilityUser(FacilityUser::LoginToken { mut config, user }) => {
+            config.nats_url = None;
+            let runtime = Runtime::start(config).await?;
+            let result = crate::service::kolibri::login_token(runtime.app(), user).await;
+            runtime.stop().await;
+            let token = result?;
+            std::io::Write::write_all(
+                &mut std::io::stdout().lock(),
+                format!("{token}\n").as_bytes(),
+            )?;
             Ok(())
         }
         Command::Admin(Admin::Create {

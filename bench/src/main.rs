@@ -43,10 +43,10 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     commands: usize,
     /// Scenarios to run (comma-separated):
-    /// argon2,login,check,visibility,nats,list,relay,replay.
+    /// argon2,login,check,visibility,nats,list,kolibri,relay,replay.
     #[arg(
         long,
-        default_value = "argon2,login,check,visibility,nats,list,relay,replay"
+        default_value = "argon2,login,check,visibility,nats,list,kolibri,relay,replay"
     )]
     scenarios: String,
     /// NATS server for the `nats` and `relay` scenarios (a stream of the
@@ -59,7 +59,7 @@ struct Args {
     /// Events the `relay` scenario publishes.
     #[arg(long, default_value_t = 100_000)]
     relay_events: usize,
-    /// Users in the read model for the `list` scenario.
+    /// Users in the read model for the `list` and `kolibri` scenarios.
     #[arg(long, default_value_t = 100_000)]
     list_users: usize,
     /// Events the `replay` scenario rebuilds.
@@ -167,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
         let (rate, mut lat) = drive(
             &client,
             &url,
-            Some(&token),
+            Some(Credential::Bearer(&token)),
             args.check_clients,
             args.seconds,
         )
@@ -250,7 +250,7 @@ async fn main() -> anyhow::Result<()> {
             let (rate, mut lat) = drive(
                 &client,
                 &url,
-                Some(&token),
+                Some(Credential::Bearer(&token)),
                 args.check_clients,
                 args.seconds,
             )
@@ -272,6 +272,45 @@ async fn main() -> anyhow::Result<()> {
         }
         list.insert("users".into(), json!(args.list_users));
         results.insert("list".into(), Value::Object(list));
+    }
+
+    if wanted.contains(&"kolibri") {
+        let (facility, cookie) = kolibri_facility(&app, &client, &base).await?;
+        seed_facility_user_rows(&app, facility, args.list_users).await?;
+        let queries = [
+            ("first page", "page_size=50&page=1"),
+            ("deep page", "page_size=50&page=1000"),
+            ("search", "search=user4242&page_size=50"),
+            ("learners", "user_type=learner&page_size=50"),
+        ];
+        let mut list = serde_json::Map::new();
+        for (name, query) in queries {
+            let url = format!("{base}/api/auth/facilityuser?{query}");
+            let (rate, mut lat) = drive(
+                &client,
+                &url,
+                Some(Credential::Cookie(&cookie)),
+                args.check_clients,
+                args.seconds,
+            )
+            .await;
+            rows.push((
+                format!("GET /api/auth/facilityuser {name} req/s"),
+                format!("{rate:.0}"),
+                format!(
+                    "p50 {:.2} ms, p99 {:.2} ms, {} users, ?{query}",
+                    lat.percentile(0.5),
+                    lat.percentile(0.99),
+                    args.list_users
+                ),
+            ));
+            list.insert(
+                name.replace(' ', "_"),
+                json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99), "query": query }),
+            );
+        }
+        list.insert("users".into(), json!(args.list_users));
+        results.insert("kolibri_list".into(), Value::Object(list));
     }
 
     let _ = stop_tx.send(());
@@ -408,6 +447,94 @@ async fn seed_user_rows(app: &App, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A facility with a superuser in it (through the service); the
+/// superuser's Kolibri session cookie (logged in over HTTP).
+async fn kolibri_facility(
+    app: &App,
+    client: &reqwest::Client,
+    base: &str,
+) -> anyhow::Result<(uuid::Uuid, String)> {
+    use eventauth::service::{facilities, facility_users, kolibri};
+    let ctx = RequestContext::system();
+    let error = |e: eventauth::Error| anyhow::anyhow!("{e}");
+    let facility = facilities::create(
+        app,
+        aggregates::OrganizationKind::Facility,
+        "Bench",
+        None,
+        None,
+        &ctx,
+    )
+    .await
+    .map_err(error)?;
+    let input = facility_users::Create {
+        facility,
+        username: Some("benchadmin".into()),
+        password: Some(PASSWORD.into()),
+        full_name: Some("Bench Admin".into()),
+        ..Default::default()
+    };
+    let admin = facility_users::create(app, input, &ctx)
+        .await
+        .map_err(error)?;
+    kolibri::make_superuser(app, admin, &ctx)
+        .await
+        .map_err(error)?;
+    let response = client
+        .post(format!("{base}/api/auth/session"))
+        .json(&json!({ "username": "benchadmin", "password": PASSWORD,
+                       "facility": facility.simple().to_string() }))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "kolibri login: {}",
+        response.status()
+    );
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("kolibri="))
+        .and_then(|c| c.split(';').next())
+        .context("no kolibri cookie")?;
+    Ok((facility, format!("kolibri={cookie}")))
+}
+
+/// `n` facility users straight into the read model (as `seed_user_rows`),
+/// with the count the projection keeps. PostgreSQL.
+async fn seed_facility_user_rows(app: &App, facility: uuid::Uuid, n: usize) -> anyhow::Result<()> {
+    let pool = app
+        .store
+        .db()
+        .postgres()
+        .context("the kolibri scenario runs on PostgreSQL")?;
+    sqlx::query(
+        "INSERT INTO facility_users (user_id, facility_id, username, full_name, date_joined,
+                                     version)
+         SELECT gen_random_uuid(), $2, 'user' || i, 'First' || (i % 1000) || ' Last' || (i % 977),
+                now() - make_interval(secs => i), 1
+           FROM generate_series(1, $1) AS i",
+    )
+    .bind(n as i64)
+    .bind(facility)
+    .execute(pool)
+    .await?;
+    sqlx::query("UPDATE counts SET n = n + $1 WHERE name = $2")
+        .bind(n as i64)
+        .bind(format!("facility_users:{facility}"))
+        .execute(pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE facility_users")
+        .execute(pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE collection_roles")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 async fn login_token(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
     let body: Value = client
         .post(format!("{base}/sign/login"))
@@ -503,24 +630,28 @@ async fn login_throughput(
 async fn drive(
     client: &reqwest::Client,
     url: &str,
-    token: Option<&str>,
+    credential: Option<Credential<'_>>,
     clients: usize,
     seconds: u64,
 ) -> (f64, Latencies) {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
+    let header = credential.map(|c| match c {
+        Credential::Bearer(token) => ("authorization", format!("Bearer {token}")),
+        Credential::Cookie(cookie) => ("cookie", cookie.to_string()),
+    });
     let tasks = (0..clients).map(|_| {
         let client = client.clone();
         let url = url.to_string();
-        let token = token.map(str::to_string);
+        let header = header.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             let mut lat = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
                 let mut request = client.get(&url);
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token);
+                if let Some((name, value)) = &header {
+                    request = request.header(*name, value);
                 }
                 if request.send().await.is_ok_and(|r| r.status().is_success()) {
                     lat.push(t.elapsed());
@@ -543,6 +674,15 @@ async fn drive(
     (all.0.len() as f64 / start.elapsed().as_secs_f64(), all)
 }
 
+/// How a driven request authenticates.
+#[derive(Debug, Clone, Copy)]
+enum Credential<'a> {
+    /// `Authorization: Bearer`.
+    Bearer(&'a str),
+    /// A `Cookie` header.
+    Cookie(&'a str),
+}
+
 /// The reference for token checks: a bare axum endpoint answering a small
 /// JSON body, served by this process, driven the same way.
 async fn bare_axum(
@@ -557,7 +697,14 @@ async fn bare_axum(
         axum::routing::get(|| async { axum::Json(json!({ "authenticated": true })) }),
     );
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    let result = drive(client, &url, Some("not-checked"), clients, seconds).await;
+    let result = drive(
+        client,
+        &url,
+        Some(Credential::Bearer("not-checked")),
+        clients,
+        seconds,
+    )
+    .await;
     server.abort();
     Ok(result)
 }

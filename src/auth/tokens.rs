@@ -237,10 +237,62 @@ impl Tokens {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A Kolibri `auth_token` for `user_id` made at `unix_time`: Django's
+    /// token shape (`<base36 time>-<20 hex digits>`), keyed with a server
+    /// key. Kolibri logs a user in with `{user_id, auth_token}` for
+    /// [`KOLIBRI_AUTH_TOKEN_TTL`] seconds after it was made.
+    pub fn kolibri_auth_token(&self, user_id: Uuid, unix_time: i64) -> String {
+        let stamp = to_base36(unix_time.max(0) as u64);
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.refresh_key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(b"kolibri-auth-token:");
+        mac.update(user_id.simple().to_string().as_bytes());
+        mac.update(stamp.as_bytes());
+        let digest = hex::encode(mac.finalize().into_bytes());
+        format!("{stamp}-{}", &digest[..20])
+    }
+
+    /// Whether `token` is a Kolibri `auth_token` of `user_id` made within
+    /// the last [`KOLIBRI_AUTH_TOKEN_TTL`] seconds before `now`.
+    pub fn check_kolibri_auth_token(&self, user_id: Uuid, token: &str, now: i64) -> bool {
+        let Some((stamp, _)) = token.split_once('-') else {
+            return false;
+        };
+        let Ok(made) = i64::from_str_radix(stamp, 36) else {
+            return false;
+        };
+        let expected = self.kolibri_auth_token(user_id, made);
+        let same = expected.len() == token.len()
+            && expected
+                .bytes()
+                .zip(token.bytes())
+                .fold(0u8, |d, (a, b)| d | (a ^ b))
+                == 0;
+        same && made <= now + 60 && now - made <= KOLIBRI_AUTH_TOKEN_TTL
+    }
+
     /// The session a refresh token belongs to, if it is well-formed.
     pub fn refresh_session(token: &str) -> Option<Uuid> {
         opaque_owner(token)
     }
+}
+
+/// How long a Kolibri `auth_token` logs in (Kolibri's
+/// `TOKEN_EXPIRE_LIMIT`), seconds.
+pub const KOLIBRI_AUTH_TOKEN_TTL: i64 = 900;
+
+fn to_base36(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A new opaque token naming the aggregate it belongs to:
@@ -282,6 +334,23 @@ mod tests {
             public_raw,
         });
         Tokens::new(&keys, "iss", "aud", Duration::from_secs(60))
+    }
+
+    #[test]
+    fn kolibri_auth_tokens_work_for_their_user_for_fifteen_minutes() {
+        let tokens = tokens();
+        let user = Uuid::now_v7();
+        let made = 1_800_000_000;
+        let token = tokens.kolibri_auth_token(user, made);
+        let (stamp, digest) = token.split_once('-').expect("django shape");
+        assert_eq!(i64::from_str_radix(stamp, 36).expect("base36"), made);
+        assert_eq!(digest.len(), 20);
+        assert!(tokens.check_kolibri_auth_token(user, &token, made + 899));
+        assert!(!tokens.check_kolibri_auth_token(user, &token, made + 901));
+        assert!(!tokens.check_kolibri_auth_token(Uuid::now_v7(), &token, made));
+        let forged = format!("{}-{}", to_base36(made as u64 + 100), digest);
+        assert!(!tokens.check_kolibri_auth_token(user, &forged, made + 100));
+        assert!(!tokens.check_kolibri_auth_token(user, "garbage", made));
     }
 
     #[test]

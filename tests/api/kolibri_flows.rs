@@ -351,6 +351,30 @@ async fn login_answers_as_kolibri_does(backend: Backend) {
     assert!(pre.cookie("kolibri").is_none());
     assert_eq!(events_of(&app, "SessionStarted").await, sessions);
 
+    // Kolibri's `{user_id, auth_token}` login, with a token we made.
+    let token = kolibri::login_token(&app.app, w.id("carl"))
+        .await
+        .expect("token");
+    let by_token = Browser::new(&app)
+        .send(
+            Method::POST,
+            "/api/auth/session",
+            Some(json!({ "user_id": hex(w.id("carl")), "auth_token": token })),
+            false,
+        )
+        .await;
+    assert_eq!(by_token.status, StatusCode::OK, "{:?}", by_token.body);
+    assert_eq!(by_token.body["username"], "carl");
+    let foreign = Browser::new(&app)
+        .send(
+            Method::POST,
+            "/api/auth/session",
+            Some(json!({ "user_id": hex(w.id("ada")), "auth_token": token })),
+            false,
+        )
+        .await;
+    assert_eq!(foreign.error_ids(), ["NOT_FOUND"], "another user's token");
+
     // Passwordless learners where the facility allows it, with any
     // password; never someone with a role.
     for password in ["", "whatever"] {

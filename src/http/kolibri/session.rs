@@ -33,6 +33,12 @@ pub struct LoginRequest {
     /// The facility's id; the default facility when absent.
     #[serde(default)]
     facility: Option<String>,
+    /// With `auth_token`: log in as this user (32 hex digits).
+    #[serde(default)]
+    user_id: Option<String>,
+    /// A token from `eventauth facility-user login-token` (15 minutes).
+    #[serde(default)]
+    auth_token: Option<String>,
 }
 
 /// `?prevalidate=true`.
@@ -75,11 +81,12 @@ fn session_json(data: Option<&SessionData>, default_facility: Option<Uuid>) -> V
     }
 }
 
-/// Logs in with a username (and password) in a facility. Sets the
+/// Logs in with a username (and password) in a facility, or with
+/// `{user_id, auth_token}`. Sets the
 /// `kolibri` session cookie (HttpOnly) and a `kolibri_csrftoken` bound to
 /// the new session. With `?prevalidate=true` only checks the credentials
 /// and answers `{full_name}`.
-#[utoipa::path(post, path = "/api/auth/session", tag = "kolibri",
+#[utoipa::path(post, path = "/api/auth/session", tag = "kolibri", operation_id = "kolibri_login",
     request_body = LoginRequest,
     params(("prevalidate" = Option<String>, Query, description = "`true`: check only, answer {full_name}")),
     responses(
@@ -121,9 +128,20 @@ pub async fn login(
             )
         })?,
     };
-    let username = body.username.unwrap_or_default();
-    let password = body.password.unwrap_or_default();
-    let verified = kolibri::verify(&app, facility, &username, &password, &visitor.ctx).await?;
+    let by_token = match (body.user_id.as_deref(), body.auth_token.as_deref()) {
+        (Some(user_id), Some(token)) => {
+            kolibri::verify_auth_token(&app, facility, user_id, token).await?
+        }
+        _ => None,
+    };
+    let verified = match by_token {
+        Some(verified) => verified,
+        None => {
+            let username = body.username.unwrap_or_default();
+            let password = body.password.unwrap_or_default();
+            kolibri::verify(&app, facility, &username, &password, &visitor.ctx).await?
+        }
+    };
     let data = kolibri::session_data(verified.user_id, &verified.user.state);
     if query.prevalidate.as_deref() == Some("true") {
         return Ok((jar, Json(json!({ "full_name": data.full_name }))).into_response());
@@ -141,7 +159,7 @@ pub async fn login(
 /// few times per timeout, not per request) and answers the session
 /// object; for an anonymous visitor the anonymous session (and a
 /// `visitor_id` cookie).
-#[utoipa::path(put, path = "/api/auth/session/{id}", tag = "kolibri",
+#[utoipa::path(put, path = "/api/auth/session/{id}", tag = "kolibri", operation_id = "kolibri_keep_alive",
     params(("id" = String, Path, description = "`current`")),
     responses(
         (status = 200, description = "The session object"),
@@ -171,7 +189,7 @@ pub async fn keep_alive(
 
 /// Logs out: the session ends (on every instance at once) and the cookie
 /// is cleared. Answers `[]`, signed in or not.
-#[utoipa::path(delete, path = "/api/auth/session/{id}", tag = "kolibri",
+#[utoipa::path(delete, path = "/api/auth/session/{id}", tag = "kolibri", operation_id = "kolibri_logout",
     params(("id" = String, Path, description = "`current`")),
     responses(
         (status = 200, description = "`[]`"),

@@ -96,7 +96,7 @@ fn path_id(raw: &str) -> Result<Uuid, Error> {
 /// `superuser`), `search` (every term in the username or full name).
 /// Paginated `{page, count, total_pages, results}` only with `page_size`;
 /// else a plain array.
-#[utoipa::path(get, path = "/api/auth/facilityuser", tag = "kolibri",
+#[utoipa::path(get, path = "/api/auth/facilityuser", tag = "kolibri", operation_id = "kolibri_list",
     params(
         ("member_of" = Option<String>, Query, description = "Collection id"),
         ("user_type" = Option<String>, Query, description = "learner, coach, classroom assignable coach, admin, superuser"),
@@ -217,7 +217,7 @@ const UNPAGED_LIMIT: i64 = 10_000;
 const MAX_PAGE_SIZE: i64 = 1_000;
 
 /// One facility user the caller may read; 404 otherwise.
-#[utoipa::path(get, path = "/api/auth/facilityuser/{id}", tag = "kolibri",
+#[utoipa::path(get, path = "/api/auth/facilityuser/{id}", tag = "kolibri", operation_id = "kolibri_read",
     params(("id" = String, Path, description = "User id (32 hex digits)")),
     responses(
         (status = 200, description = "The user"),
@@ -262,7 +262,7 @@ pub struct UpdateRequest {
 /// Edits a user (themselves, or one of a facility they administer): the
 /// changed fields become one event; a new password ends the user's other
 /// sessions (the caller's own stays).
-#[utoipa::path(patch, path = "/api/auth/facilityuser/{id}", tag = "kolibri",
+#[utoipa::path(patch, path = "/api/auth/facilityuser/{id}", tag = "kolibri", operation_id = "kolibri_update",
     params(("id" = String, Path, description = "User id (32 hex digits)")),
     request_body = UpdateRequest,
     responses(
@@ -310,7 +310,7 @@ async fn live_facility(app: &App, user_id: Uuid) -> Result<Uuid, Error> {
 
 /// Deletes a user (soft: the events stay; the user leaves every list,
 /// cannot log in, every session ends, the username becomes free). 204.
-#[utoipa::path(delete, path = "/api/auth/facilityuser/{id}", tag = "kolibri",
+#[utoipa::path(delete, path = "/api/auth/facilityuser/{id}", tag = "kolibri", operation_id = "kolibri_delete",
     params(("id" = String, Path, description = "User id (32 hex digits)")),
     responses(
         (status = 204, description = "Deleted"),
@@ -391,7 +391,7 @@ async fn register(
 }
 
 /// Creates a user in a facility the caller administers. 201 with the user.
-#[utoipa::path(post, path = "/api/auth/facilityuser", tag = "kolibri",
+#[utoipa::path(post, path = "/api/auth/facilityuser", tag = "kolibri", operation_id = "kolibri_create",
     request_body = CreateRequest,
     responses(
         (status = 201, description = "The new user"),
@@ -415,7 +415,7 @@ pub async fn create(
 /// Signs up a learner in a facility that allows it (403 otherwise) and
 /// logs them in (cookies as a login). Needs the CSRF header even
 /// anonymous (Django's `csrf_protect`). 201 with the user.
-#[utoipa::path(post, path = "/api/auth/signup", tag = "kolibri",
+#[utoipa::path(post, path = "/api/auth/signup", tag = "kolibri", operation_id = "kolibri_signup",
     request_body = CreateRequest,
     responses(
         (status = 201, description = "The new user; signed in"),
