@@ -731,11 +731,12 @@ def shape_diff(a, b, path, out, notes, values=True):
                 out.append(f"{path}[*].username: {ua} vs {ub}")
             elif len(a) == len(b):
                 # ties in the order (same username, two facilities) are Kolibri's id order: compare as multisets
-                sa = sorted((json.dumps(small_values(x), sort_keys=True) for x in a))
-                sb = sorted((json.dumps(small_values(x), sort_keys=True) for x in b))
+                sa = sorted((small_values(x) for x in a), key=lambda v: (str(v.get("username")), json.dumps(v, sort_keys=True)))
+                sb = sorted((small_values(x) for x in b), key=lambda v: (str(v.get("username")), json.dumps(v, sort_keys=True)))
                 for x, y in zip(sa, sb):
                     if x != y:
-                        out.append(f"{path}[*] values: {x} vs {y}")
+                        keys = sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
+                        out.append(f"{path}[username={x.get('username')}]: " + ", ".join(f"{k} {x.get(k)!r} vs {y.get(k)!r}" for k in keys))
                         break
                 ra = sorted(json.dumps(sorted(str(r.get("kind")) for r in x.get("roles") or [] if isinstance(r, dict))) for x in a)
                 rb = sorted(json.dumps(sorted(str(r.get("kind")) for r in x.get("roles") or [] if isinstance(r, dict))) for x in b)
