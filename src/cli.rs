@@ -327,6 +327,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                             .unwrap_or_else(|| facility_users::NOT_SPECIFIED.to_string()),
                     ),
                     full_name: Some(full_name),
+                    // Kolibri's `create_superuser` defers these.
+                    gender: superuser.then(|| "DEFERRED".to_string()),
+                    birth_year: superuser.then(|| "DEFERRED".to_string()),
                     ..Default::default()
                 };
                 let user_id = facility_users::create(&app, input, &ctx).await?;

@@ -162,7 +162,7 @@ impl fmt::Debug for PersonName {
 pub struct Username(String);
 
 /// Characters Kolibri refuses in a username that is not an email address.
-const USERNAME_FORBIDDEN: &str = "`~!@#$%^&*()-+={}[]|\\/:;\"'<>,.?";
+pub const USERNAME_FORBIDDEN: &str = "`~!@#$%^&*()-+={}[]|\\/:;\"'<>,.?";
 
 impl Username {
     /// Parses a username; `field` names it in the error.

@@ -175,6 +175,64 @@ pub struct Filter {
     /// Every whitespace-separated term in the username or the full name
     /// (case-insensitive); at most [`MAX_SEARCH_TERMS`] count.
     pub search: Option<String>,
+    /// The order (default: username).
+    pub order: Order,
+}
+
+/// How a list is ordered (Kolibri's `ordering`): a field, maybe
+/// descending; ties broken by id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Order {
+    column: OrderColumn,
+    descending: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum OrderColumn {
+    #[default]
+    Username,
+    FullName,
+    DateJoined,
+    Id,
+    IdNumber,
+    Gender,
+    BirthYear,
+}
+
+impl Order {
+    /// Kolibri's `ordering` value (`username`, `-date_joined`, …); `None`
+    /// for a field it does not order by.
+    pub fn parse(ordering: &str) -> Option<Self> {
+        let (descending, name) = match ordering.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, ordering),
+        };
+        let column = match name {
+            "username" => OrderColumn::Username,
+            "full_name" => OrderColumn::FullName,
+            "date_joined" => OrderColumn::DateJoined,
+            "id" => OrderColumn::Id,
+            "id_number" => OrderColumn::IdNumber,
+            "gender" => OrderColumn::Gender,
+            "birth_year" => OrderColumn::BirthYear,
+            _ => return None,
+        };
+        Some(Self { column, descending })
+    }
+
+    fn sql(self) -> String {
+        let column = match self.column {
+            OrderColumn::Username => "lower(fu.username)",
+            OrderColumn::FullName => "lower(fu.full_name)",
+            OrderColumn::DateJoined => "fu.date_joined",
+            OrderColumn::Id => "fu.user_id",
+            OrderColumn::IdNumber => "fu.id_number",
+            OrderColumn::Gender => "fu.gender",
+            OrderColumn::BirthYear => "fu.birth_year",
+        };
+        let direction = if self.descending { "DESC" } else { "ASC" };
+        format!("{column} {direction}, fu.user_id {direction}")
+    }
 }
 
 /// The most search terms a list applies.
@@ -234,8 +292,8 @@ impl UserType {
 /// many); unfiltered lists read the projection's counts instead.
 pub const COUNT_CAP: i64 = 10_000;
 
-/// A page of facility users ordered by username (case-insensitive), and
-/// how many match in all.
+/// A page of facility users in the filter's order (by default username,
+/// case-insensitive), and how many match in all.
 ///
 /// Binds are fixed (`$1` facility, `$2` user, `$3` collection, `$4`–`$7`
 /// search terms, `$8` limit, `$9` offset); the statement names only those
@@ -275,7 +333,8 @@ pub async fn list(
     let condition = conditions.join(" AND ");
     let sql = format!(
         "SELECT {COLUMNS} FROM facility_users fu WHERE {condition}
-          ORDER BY lower(fu.username), fu.user_id LIMIT $8 OFFSET $9"
+          ORDER BY {} LIMIT $8 OFFSET $9",
+        filter.order.sql()
     );
     let rows = fetch_all!(unprepared db, FacilityUserRow, &sql,
         filter.facility, filter.only_user, filter.member_of,

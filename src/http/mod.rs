@@ -138,6 +138,18 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// 405 in the shape of the surface the path belongs to.
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    if uri.path().starts_with("/api/auth/") {
+        kolibri::method_not_allowed(&method)
+    } else {
+        ild::method_not_allowed().await
+    }
+}
+
 /// The whole service's router.
 pub fn router(app: App) -> Router {
     // Install the recorder before the first request is counted.
@@ -150,7 +162,7 @@ pub fn router(app: App) -> Router {
     ];
     let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ild::router())
-        .merge(kolibri::router())
+        .merge(kolibri::router(app.clone()))
         .merge(wellknown::router())
         .merge(oauth::router())
         .split_for_parts();
@@ -158,7 +170,7 @@ pub fn router(app: App) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         // The native surface's shape for paths and methods nobody serves.
         .fallback(ild::not_found)
-        .method_not_allowed_fallback(ild::method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::observe::track))
         .layer(CatchPanicLayer::custom(ild::panicked))

@@ -123,9 +123,10 @@ fn username_taken(error: Error) -> Error {
             code: "ALREADY_EXISTS",
             ..
         } => Error::invalid_field(
-            "username",
+            // Kolibri's serializer raises it from `validate`.
+            "non_field_errors",
             "USERNAME_ALREADY_EXISTS",
-            "An account with that username already exists",
+            "An account with that username already exists.",
         ),
         other => other,
     }
@@ -178,12 +179,23 @@ fn kolibri_username(raw: Option<&str>) -> Result<Username, Error> {
             "BLANK",
             "This field may not be blank.",
         )),
-        Some(raw) if raw.trim().chars().count() > 254 => Err(Error::invalid_field(
-            "username",
-            "MAX_LENGTH",
-            "Ensure this field has no more than 254 characters.",
-        )),
-        Some(raw) => Username::parse(raw, "username"),
+        Some(raw) => Username::parse(raw, "username").map_err(|error| {
+            // Kolibri checks the characters first, then the length (30;
+            // an email address may be longer).
+            let name = raw.trim();
+            let allowed = !name
+                .chars()
+                .any(|c| c.is_whitespace() || crate::input::USERNAME_FORBIDDEN.contains(c));
+            if allowed && name.chars().count() > 30 {
+                Error::invalid_field(
+                    "username",
+                    "MAX_LENGTH",
+                    "Ensure this field has no more than 30 characters.",
+                )
+            } else {
+                error
+            }
+        }),
     }
 }
 
@@ -207,7 +219,7 @@ fn kolibri_password(
         )),
         Some(NOT_SPECIFIED) if passwordless_allowed => Ok(None),
         Some(NOT_SPECIFIED) => Err(Error::invalid_field(
-            "password",
+            "non_field_errors",
             "PASSWORD_NOT_SPECIFIED",
             "No password specified and it is required",
         )),

@@ -384,7 +384,8 @@ pub async fn enroll(
     app.settle(committed.written.as_ref()).await
 }
 
-/// Makes `user` a superuser (the global administrator role).
+/// Makes `user` a superuser (the global administrator role) and, as
+/// Kolibri's `create_superuser` does, an admin of their facility.
 pub async fn make_superuser(app: &App, user_id: Uuid, ctx: &RequestContext) -> Result<(), Error> {
     let committed = app
         .store
@@ -396,5 +397,9 @@ pub async fn make_superuser(app: &App, user_id: Uuid, ctx: &RequestContext) -> R
             &ctx.metadata(),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await
+    app.settle(committed.written.as_ref()).await?;
+    if let Some(facility) = committed.state.facility() {
+        assign_role(app, user_id, facility, RoleKind::Admin, ctx).await?;
+    }
+    Ok(())
 }

@@ -50,6 +50,17 @@ pub type KolibriError = ApiError<Kolibri>;
 impl Surface for Kolibri {
     fn render(error: &Error) -> Response {
         let status = error.status();
+        // A body that does not parse: Django REST framework's ParseError,
+        // `{"detail": …}` (its 400 handler finds no field errors in it).
+        if let Error::Invalid {
+            code: "MALFORMED_JSON" | "INVALID_BODY" | "UNSUPPORTED_CONTENT_TYPE",
+            message,
+            ..
+        } = error
+        {
+            let body = json!({ "detail": format!("JSON parse error - {message}") });
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
         let (id, field) = match error {
             Error::Invalid { code, field, .. } => (kolibri_id(code), *field),
             Error::InvalidCredentials => ("INVALID_CREDENTIALS", None),
@@ -112,14 +123,83 @@ pub fn hex_id(id: Uuid) -> String {
 }
 
 /// The Kolibri routes, documented.
-pub fn router() -> OpenApiRouter<App> {
-    OpenApiRouter::new()
-        .routes(routes!(username_available))
+pub fn router(app: App) -> OpenApiRouter<App> {
+    // Kolibri's SessionViewSet is `ensure_csrf_cookie`: every answer on it
+    // (errors included) carries the CSRF cookie.
+    let sessions = OpenApiRouter::new()
         .routes(routes!(session::login))
         .routes(routes!(session::keep_alive, session::logout))
+        .layer(axum::middleware::from_fn_with_state(
+            app,
+            ensure_csrf_cookie,
+        ));
+    OpenApiRouter::new()
+        .routes(routes!(username_available))
+        .merge(sessions)
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::read, users::update, users::delete))
         .routes(routes!(users::signup))
+}
+
+/// Sets `kolibri_csrftoken` on a response that does not set it already:
+/// the session's token for a signed-in client, else the client's own
+/// (when well-formed), else a new one.
+async fn ensure_csrf_cookie(
+    State(app): State<App>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let jar = CookieJar::from_headers(request.headers());
+    let principal = match jar.get(SESSION_COOKIE) {
+        Some(cookie) => {
+            cookie_sessions::resolve(&app, cookie.value(), crate::service::kolibri::SURFACE)
+                .await
+                .ok()
+                .flatten()
+        }
+        None => None,
+    };
+    let token = csrf_token_for(
+        &app,
+        principal.as_ref(),
+        jar.get(CSRF_COOKIE).map(|c| c.value()),
+    );
+    let mut response = next.run(request).await;
+    let prefix = format!("{CSRF_COOKIE}=");
+    let already = response
+        .headers()
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.starts_with(&prefix)));
+    if !already {
+        if let Ok(value) = csrf_cookie(token).to_string().parse() {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// The CSRF token a client should hold.
+fn csrf_token_for(app: &App, principal: Option<&CookiePrincipal>, cookie: Option<&str>) -> String {
+    match (principal, cookie) {
+        (Some(principal), _) => app.tokens.csrf_token(principal.session_id),
+        (None, Some(token)) if well_formed_csrf(token) => token.to_string(),
+        _ => hex::encode(rand::random::<[u8; 32]>()),
+    }
+}
+
+/// Django's answer to a failed `csrf_protect` check: its HTML 403 page.
+pub fn csrf_failure() -> Response {
+    let page = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n  <meta http-equiv=\"content-type\" content=\"text/html; charset=utf-8\">\n  <title>403 Forbidden</title>\n</head>\n<body>\n  <h1>Forbidden <span>(403)</span></h1>\n  <p>CSRF verification failed. Request aborted.</p>\n</body>\n</html>\n";
+    (StatusCode::FORBIDDEN, axum::response::Html(page)).into_response()
+}
+
+/// 405 the way Django REST framework says it.
+pub fn method_not_allowed(method: &Method) -> Response {
+    let body = json!({ "detail": format!("Method \"{method}\" not allowed.") });
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
 /// Who is calling: the signed-in session behind the `kolibri` cookie, if
@@ -140,16 +220,6 @@ pub struct Visitor {
 }
 
 impl Visitor {
-    /// The CSRF token to (re)set: the session's, else the client's own
-    /// when well-formed, else a new one.
-    pub fn csrf_token(&self, app: &App) -> String {
-        match (&self.principal, &self.csrf_cookie) {
-            (Some(principal), _) => app.tokens.csrf_token(principal.session_id),
-            (None, Some(token)) if well_formed_csrf(token) => token.clone(),
-            _ => hex::encode(rand::random::<[u8; 32]>()),
-        }
-    }
-
     /// Django's `csrf_protect` for an anonymous client (sign-up): the
     /// header must repeat the cookie. Signed-in clients were checked
     /// against their session already.
@@ -278,39 +348,61 @@ pub struct UsernameAvailableRequest {
 }
 
 /// Whether a username is free in a facility (case-insensitive), as
-/// Kolibri answers it: `true`, or 400 `USERNAME_ALREADY_EXISTS`; 400 with
-/// the bare string `"Must specify username, and facility"`; 404 with the
-/// bare string `"Facility not found"`.
+/// Kolibri's `UsernameAvailableView` answers: `true`, or 400
+/// `USERNAME_ALREADY_EXISTS`; 400 `REQUIRED`/`BLANK` (username) and
+/// `REQUIRED`/`INVALID` (facility) for what its serializer refuses; 404
+/// with the bare string `"Facility not found"`.
 #[utoipa::path(post, path = "/api/auth/usernameavailable", tag = "kolibri",
     request_body = UsernameAvailableRequest,
     responses(
         (status = 200, description = "Available", body = bool),
-        (status = 400, description = "Taken, or username/facility missing"),
+        (status = 400, description = "Taken, or username/facility missing or malformed"),
+        (status = 403, description = "Signed in without a valid X-CSRFToken"),
         (status = 404, description = "No such facility"),
     ))]
 pub async fn username_available(
     State(app): State<App>,
+    _visitor: Visitor,
     Body(body, ..): Body<UsernameAvailableRequest, Kolibri>,
 ) -> Result<Response, KolibriError> {
-    let username = body.username.unwrap_or_default();
-    let facility = body.facility.unwrap_or_default();
-    if username.trim().is_empty() || facility.trim().is_empty() {
-        return Ok((
-            StatusCode::BAD_REQUEST,
-            Json(json!("Must specify username, and facility")),
-        )
-            .into_response());
+    // The serializer's errors, every field at once.
+    let mut errors = Vec::new();
+    let required = |field: &str| json!({ "id": "REQUIRED", "metadata": { "field": field, "message": "This field is required." } });
+    match body.username.as_deref() {
+        None => errors.push(required("username")),
+        Some(u) if u.trim().is_empty() => errors.push(json!({ "id": "BLANK",
+            "metadata": { "field": "username", "message": "This field may not be blank." } })),
+        Some(_) => {}
     }
+    let facility = match body.facility.as_deref() {
+        None => {
+            errors.push(required("facility"));
+            None
+        }
+        Some(raw) => match crate::input::parse_id(raw.trim(), "facility") {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(json!({ "id": "INVALID",
+                    "metadata": { "field": "facility", "message": "Must be a valid UUID." } }));
+                None
+            }
+        },
+    };
+    let (Some(facility), true) = (facility, errors.is_empty()) else {
+        return Ok((StatusCode::BAD_REQUEST, Json(json!(errors))).into_response());
+    };
     let facility_not_found =
         || (StatusCode::NOT_FOUND, Json(json!("Facility not found"))).into_response();
-    // 32 hex digits as Kolibri sends them (hyphenated UUIDs too).
-    let Ok(facility) = crate::input::parse_id(&facility, "facility") else {
-        return Ok(facility_not_found());
-    };
     // A username no user could have is available (Kolibri only looks it
     // up).
-    let Ok(username) = Username::parse(&username, "username") else {
-        return Ok(Json(json!(true)).into_response());
+    let Ok(username) = Username::parse(body.username.as_deref().unwrap_or_default(), "username")
+    else {
+        return Ok(
+            match crate::service::kolibri::facility_settings(&app, facility).await {
+                Ok(_) => Json(json!(true)).into_response(),
+                Err(_) => facility_not_found(),
+            },
+        );
     };
     match facility_users::available(&app, facility, &username).await {
         Ok(true) => Ok(Json(json!(true)).into_response()),

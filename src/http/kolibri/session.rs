@@ -2,6 +2,7 @@
 //! session, as Kolibri 0.19.5's `SessionViewSet` answers them.
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use axum_extra::extract::cookie::CookieJar;
@@ -103,22 +104,25 @@ pub async fn login(
     Body(body, ..): Body<LoginRequest, Kolibri>,
 ) -> Result<impl IntoResponse, KolibriError> {
     let facility = match body.facility.as_deref().map(str::trim) {
-        Some(id) if !id.is_empty() => {
-            let unknown = || {
-                Error::invalid_field(
-                    "facility",
-                    "DOES_NOT_EXIST",
-                    "Invalid pk - object does not exist.",
-                )
+        Some(raw) if !raw.is_empty() => {
+            // Django REST framework's primary-key field errors: bare strings.
+            let refuse =
+                |message: String| (StatusCode::BAD_REQUEST, Json(json!([message]))).into_response();
+            let Ok(id) = crate::input::parse_id(raw, "facility") else {
+                return Ok(refuse(
+                    "Incorrect type. Expected pk value, received str.".to_string(),
+                ));
             };
-            let id = crate::input::parse_id(id, "facility").map_err(|_| unknown())?;
-            kolibri::facility_settings(&app, id)
-                .await
-                .map_err(|error| match error {
-                    Error::NotFound => unknown(),
-                    other => other,
-                })?;
-            id
+            match kolibri::facility_settings(&app, id).await {
+                Ok(_) => id,
+                Err(Error::NotFound) => {
+                    let shown: String = raw.chars().take(64).collect();
+                    return Ok(refuse(format!(
+                        "Invalid pk \"{shown}\" - object does not exist."
+                    )));
+                }
+                Err(other) => return Err(other.into()),
+            }
         }
         _ => kolibri::default_facility(&app).await?.ok_or_else(|| {
             Error::invalid_field(
@@ -170,12 +174,18 @@ pub async fn keep_alive(
     visitor: Visitor,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, KolibriError> {
-    let jar = jar.add(csrf_cookie(visitor.csrf_token(&app)));
     match visitor.principal {
         Some(principal) => {
             cookie_sessions::keep_alive(&app, &principal, &visitor.ctx).await?;
             let caller = Caller::load(&app, principal).await?;
             let data = kolibri::session_data(caller.principal.user_id, &caller.user.state);
+            // Django sends the session cookie again when the session was
+            // touched.
+            let secret = jar
+                .get(SESSION_COOKIE)
+                .map(|c| c.value().to_string())
+                .unwrap_or_default();
+            let jar = jar.add(session_cookie(&app, secret));
             Ok((jar, Json(session_json(Some(&data), None))))
         }
         None => {
@@ -200,7 +210,6 @@ pub async fn logout(
     visitor: Visitor,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, KolibriError> {
-    let jar = jar.add(csrf_cookie(visitor.csrf_token(&app)));
     if let Some(principal) = &visitor.principal {
         cookie_sessions::end(&app, principal, &visitor.ctx).await?;
     }

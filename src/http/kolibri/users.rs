@@ -18,7 +18,7 @@ use crate::http::extract::Body;
 use crate::service::kolibri::{self, Caller};
 use crate::service::{facility_users, RequestContext};
 use crate::{App, Error};
-use projections::facility_users::{FacilityUserRow, Filter, RoleRow, UserType};
+use projections::facility_users::{FacilityUserRow, Filter, Order, RoleRow, UserType};
 
 /// `GET /api/auth/facilityuser` query.
 #[derive(Debug, Deserialize)]
@@ -28,6 +28,7 @@ pub struct ListQuery {
     search: Option<String>,
     page_size: Option<String>,
     page: Option<String>,
+    ordering: Option<String>,
 }
 
 /// A facility user as Kolibri shows one.
@@ -77,6 +78,18 @@ async fn one_json(app: &App, user_id: Uuid) -> Result<Value, Error> {
     Ok(users_json(app, &[row]).await?.remove(0))
 }
 
+/// An empty list, as Kolibri answers anonymous readers (its permission
+/// filter leaves them nothing).
+fn empty_list(page_size: Option<&str>) -> Value {
+    match page_size
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| *p > 0)
+    {
+        Some(_) => json!({ "page": 1, "count": 0, "total_pages": 1, "results": [] }),
+        None => json!([]),
+    }
+}
+
 /// The signed-in caller, or 403 `NOT_AUTHENTICATED`.
 async fn caller(app: &App, visitor: &Visitor) -> Result<Caller, Error> {
     let principal = visitor.principal.clone().ok_or(Error::Unauthenticated)?;
@@ -115,8 +128,14 @@ pub async fn list(
     visitor: Visitor,
     Query(query): Query<ListQuery>,
 ) -> Result<impl IntoResponse, KolibriError> {
+    if visitor.principal.is_none() {
+        return Ok(Json(empty_list(query.page_size.as_deref())).into_response());
+    }
     let caller = caller(&app, &visitor).await?;
     let mut filter: Filter = caller.list_scope();
+    if let Some(order) = query.ordering.as_deref().and_then(Order::parse) {
+        filter.order = order;
+    }
     if let Some(member_of) = query.member_of.as_deref().filter(|m| !m.is_empty()) {
         let invalid = || {
             Error::invalid_field(
@@ -229,6 +248,10 @@ pub async fn read(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, KolibriError> {
+    // Anonymous readers find nothing (Kolibri filters before looking up).
+    if visitor.principal.is_none() {
+        return Err(Error::NotFound.into());
+    }
     let caller = caller(&app, &visitor).await?;
     let user_id = path_id(&id)?;
     let row = projections::facility_users::find(app.store.db(), user_id)
@@ -274,6 +297,7 @@ pub struct UpdateRequest {
 pub async fn update(
     State(app): State<App>,
     visitor: Visitor,
+    jar: CookieJar,
     Path(id): Path<String>,
     Body(body, ..): Body<UpdateRequest, Kolibri>,
 ) -> Result<impl IntoResponse, KolibriError> {
@@ -291,9 +315,16 @@ pub async fn update(
         birth_year: body.birth_year,
         id_number: body.id_number,
     };
-    let keep = (user_id == caller.principal.user_id).then_some(caller.principal.session_id);
+    let own = user_id == caller.principal.user_id;
+    let keep = own.then_some(caller.principal.session_id);
     facility_users::edit(&app, user_id, edit, keep, &visitor.ctx).await?;
-    Ok(Json(one_json(&app, user_id).await?))
+    // Kolibri (Django's `update_session_auth_hash`) sends the editor's
+    // session cookie again after they edit themselves.
+    let jar = match jar.get(super::SESSION_COOKIE).map(|c| c.value().to_string()) {
+        Some(secret) if own => jar.add(session_cookie(&app, secret)),
+        _ => jar,
+    };
+    Ok((jar, Json(one_json(&app, user_id).await?)))
 }
 
 /// The facility of a live facility user; 404 for anyone else.
@@ -428,7 +459,9 @@ pub async fn signup(
     jar: CookieJar,
     Body(body, ..): Body<CreateRequest, Kolibri>,
 ) -> Result<impl IntoResponse, KolibriError> {
-    visitor.require_csrf()?;
+    if visitor.require_csrf().is_err() {
+        return Ok(super::csrf_failure());
+    }
     let facility = facility_of(&app, body.facility.as_deref()).await?;
     if !kolibri::facility_settings(&app, facility)
         .await?
@@ -452,9 +485,10 @@ pub async fn signup(
     let jar = jar
         .add(session_cookie(&app, secret))
         .add(csrf_cookie(app.tokens.csrf_token(session_id)));
-    Ok((
-        StatusCode::CREATED,
-        jar,
-        Json(one_json(&app, user_id).await?),
-    ))
+    // Kolibri answers sign-up with its serializer's fields: no date_joined.
+    let mut user = one_json(&app, user_id).await?;
+    if let Some(fields) = user.as_object_mut() {
+        fields.remove("date_joined");
+    }
+    Ok((StatusCode::CREATED, jar, Json(user)).into_response())
 }
