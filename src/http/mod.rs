@@ -140,10 +140,16 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 
 /// 405 in the shape of the surface the path belongs to.
 async fn method_not_allowed(
+    axum::extract::State(app): axum::extract::State<App>,
     method: axum::http::Method,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
-    if uri.path().starts_with("/api/auth/") {
+    let path = uri.path();
+    if path.starts_with("/api/auth/session") {
+        // Kolibri's session views set the CSRF cookie on every answer.
+        kolibri::with_csrf_cookie(&app, &headers, kolibri::method_not_allowed(&method)).await
+    } else if path.starts_with("/api/auth/") {
         kolibri::method_not_allowed(&method)
     } else {
         ild::method_not_allowed().await

@@ -190,7 +190,7 @@ fn kolibri_username(raw: Option<&str>) -> Result<Username, Error> {
                 Error::invalid_field(
                     "username",
                     "MAX_LENGTH",
-                    "Ensure this field has no more than 30 characters.",
+                    "Required. 30 characters or fewer. Letters and digits only",
                 )
             } else {
                 error

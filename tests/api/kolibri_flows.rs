@@ -782,6 +782,11 @@ async fn facility_users_are_read_edited_and_deleted_as_kolibri_allows(backend: B
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.error_ids(), ["NOT_FOUND"]);
     assert_eq!(
+        missing.body[0]["metadata"],
+        json!({ "view": "Facility User Instance" }),
+        "Kolibri's view name"
+    );
+    assert_eq!(
         boss.get("/api/auth/facilityuser/not-an-id").await.status,
         StatusCode::NOT_FOUND
     );

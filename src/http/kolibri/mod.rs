@@ -82,7 +82,7 @@ impl Surface for Kolibri {
             }
             Error::InvalidCredentials => json!({}),
             Error::Unauthenticated | Error::Forbidden | Error::Disabled | Error::NotFound => {
-                json!({ "view": "eventauth" })
+                json!({ "view": VIEW.try_with(|view| *view).unwrap_or("Kolibri") })
             }
             _ => json!({ "message": error.public_message() }),
         };
@@ -139,6 +139,37 @@ pub fn router(app: App) -> OpenApiRouter<App> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::read, users::update, users::delete))
         .routes(routes!(users::signup))
+        .layer(axum::middleware::from_fn(name_view))
+}
+
+tokio::task_local! {
+    /// The Django REST framework view name of the request being answered
+    /// (what Kolibri puts in 403 and 404 metadata).
+    static VIEW: &'static str;
+}
+
+/// The view name Kolibri's 403 and 404 answers carry for a path.
+fn view_of(path: &str) -> &'static str {
+    let rest = path.trim_start_matches("/api/auth/");
+    let (resource, detail) = match rest.split_once('/') {
+        Some((resource, id)) => (resource, !id.is_empty()),
+        None => (rest, false),
+    };
+    match (resource, detail) {
+        ("session", false) => "Session List",
+        ("session", true) => "Session Instance",
+        ("facilityuser", false) => "Facility User List",
+        ("facilityuser", true) => "Facility User Instance",
+        ("signup", _) => "Sign Up List",
+        ("usernameavailable", _) => "Username Available",
+        _ => "Kolibri",
+    }
+}
+
+/// Names the view for the errors rendered while answering.
+async fn name_view(request: Request, next: axum::middleware::Next) -> Response {
+    let view = view_of(request.uri().path());
+    VIEW.scope(view, next.run(request)).await
 }
 
 /// Sets `kolibri_csrftoken` on a response that does not set it already:
@@ -149,10 +180,30 @@ async fn ensure_csrf_cookie(
     request: Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let jar = CookieJar::from_headers(request.headers());
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    with_csrf_cookie(&app, &headers, response).await
+}
+
+/// Adds the CSRF cookie a session answer carries, unless it has one.
+pub async fn with_csrf_cookie(
+    app: &App,
+    request: &axum::http::HeaderMap,
+    mut response: Response,
+) -> Response {
+    let prefix = format!("{CSRF_COOKIE}=");
+    let already = response
+        .headers()
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.starts_with(&prefix)));
+    if already {
+        return response;
+    }
+    let jar = CookieJar::from_headers(request);
     let principal = match jar.get(SESSION_COOKIE) {
         Some(cookie) => {
-            cookie_sessions::resolve(&app, cookie.value(), crate::service::kolibri::SURFACE)
+            cookie_sessions::resolve(app, cookie.value(), crate::service::kolibri::SURFACE)
                 .await
                 .ok()
                 .flatten()
@@ -160,23 +211,14 @@ async fn ensure_csrf_cookie(
         None => None,
     };
     let token = csrf_token_for(
-        &app,
+        app,
         principal.as_ref(),
         jar.get(CSRF_COOKIE).map(|c| c.value()),
     );
-    let mut response = next.run(request).await;
-    let prefix = format!("{CSRF_COOKIE}=");
-    let already = response
-        .headers()
-        .get_all(axum::http::header::SET_COOKIE)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|v| v.starts_with(&prefix)));
-    if !already {
-        if let Ok(value) = csrf_cookie(token).to_string().parse() {
-            response
-                .headers_mut()
-                .append(axum::http::header::SET_COOKIE, value);
-        }
+    if let Ok(value) = csrf_cookie(token).to_string().parse() {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
     }
     response
 }

@@ -320,7 +320,10 @@ pub async fn update(
     facility_users::edit(&app, user_id, edit, keep, &visitor.ctx).await?;
     // Kolibri (Django's `update_session_auth_hash`) sends the editor's
     // session cookie again after they edit themselves.
-    let jar = match jar.get(super::SESSION_COOKIE).map(|c| c.value().to_string()) {
+    let jar = match jar
+        .get(super::SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+    {
         Some(secret) if own => jar.add(session_cookie(&app, secret)),
         _ => jar,
     };
