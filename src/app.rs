@@ -37,7 +37,7 @@ pub struct Inner {
     /// Ended sessions and cutoffs.
     pub denylist: Arc<DenyList>,
     /// Live cookie sessions this instance has checked.
-    pub cookie_sessions: crate::service::cookie_sessions::CookieSessions,
+    pub cookie_sessions: Arc<crate::service::cookie_sessions::CookieSessions>,
     /// Outgoing mail.
     pub outbox: crate::mail::Outbox,
     /// Profile pictures.

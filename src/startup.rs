@@ -74,7 +74,13 @@ impl Runtime {
         let lookback = config
             .access_token_ttl()
             .max(Duration::from_secs(config.login_lockout));
-        let feed = SecurityFeed::new(denylist.clone(), throttle.clone(), lookback);
+        let cookie_sessions = Arc::new(crate::service::cookie_sessions::CookieSessions::default());
+        let feed = SecurityFeed::new(
+            denylist.clone(),
+            throttle.clone(),
+            cookie_sessions.clone(),
+            lookback,
+        );
         let fed_up = feed.caught_up();
         let relay = config.nats_url.clone().map(|url| {
             Relay::new(
@@ -102,7 +108,7 @@ impl Runtime {
             passwords,
             throttle,
             denylist: denylist.clone(),
-            cookie_sessions: Default::default(),
+            cookie_sessions,
             outbox: crate::mail::Outbox::new(db.clone()),
             blobs: Arc::new(crate::blobs::DirBlobs::new(
                 config

@@ -653,7 +653,15 @@ async fn drive(
                 if let Some((name, value)) = &header {
                     request = request.header(*name, value);
                 }
-                if request.send().await.is_ok_and(|r| r.status().is_success()) {
+                // The body is read, as a client does (and so the
+                // connection is reused).
+                let ok = match request.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        response.bytes().await.is_ok()
+                    }
+                    _ => false,
+                };
+                if ok {
                     lat.push(t.elapsed());
                 }
             }

@@ -133,10 +133,17 @@ CREATE TABLE IF NOT EXISTS facility_users
     version     bigint      NOT NULL
 );
 
+-- Lists show live users by username (per facility, or all of them for a
+-- superuser): partial indexes over live rows, covering what the page-id
+-- scan reads, so deep pages are index-only scans.
 CREATE INDEX IF NOT EXISTS facility_users_username
-    ON facility_users (facility_id, lower(username), user_id);
+    ON facility_users (facility_id, lower(username), user_id) INCLUDE (username)
+    WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS facility_users_all_username
+    ON facility_users (lower(username), user_id) INCLUDE (username, facility_id)
+    WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS facility_users_joined
-    ON facility_users (facility_id, date_joined, user_id);
+    ON facility_users (facility_id, date_joined, user_id) WHERE deleted_at IS NULL;
 
 -- Kolibri roles per collection (admin, coach, classroom assignable coach)
 -- of facility users; `facility_id` is the user's facility.

@@ -112,10 +112,15 @@ CREATE TABLE IF NOT EXISTS {schema}.facility_users
     version     INTEGER NOT NULL
 );
 
+-- Partial indexes over live rows, covering the page-id scan.
 CREATE INDEX IF NOT EXISTS {schema}.facility_users_username
-    ON facility_users (facility_id, lower(username), user_id);
+    ON facility_users (facility_id, lower(username), user_id, username)
+    WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS {schema}.facility_users_all_username
+    ON facility_users (lower(username), user_id, username, facility_id)
+    WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS {schema}.facility_users_joined
-    ON facility_users (facility_id, date_joined, user_id);
+    ON facility_users (facility_id, date_joined, user_id) WHERE deleted_at IS NULL;
 
 -- Kolibri roles per collection (admin, coach, classroom assignable coach)
 -- of facility users; `facility_id` is the user's facility.

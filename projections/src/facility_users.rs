@@ -293,17 +293,23 @@ impl UserType {
 pub const COUNT_CAP: i64 = 10_000;
 
 /// A page of facility users in the filter's order (by default username,
-/// case-insensitive), and how many match in all.
+/// case-insensitive), each with their roles, and how many match in all —
+/// one statement: the page's ids (an index-only scan over the
+/// live-username index, however deep the offset), their rows and roles,
+/// and the count as a scalar subquery (the projection's counts when
+/// unfiltered; everyone but the few role holders for learners; else the
+/// matches, up to [`COUNT_CAP`]).
 ///
 /// Binds are fixed (`$1` facility, `$2` user, `$3` collection, `$4`–`$7`
-/// search terms, `$8` limit, `$9` offset); the statement names only those
-/// in use, so each filter gets the plan of its index.
+/// search terms, `$8` limit, `$9` offset, `$10` the facility's count
+/// name); the statement names only those in use, so each filter gets the
+/// plan of its index.
 pub async fn list(
     db: &Db,
     filter: &Filter,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<FacilityUserRow>, i64), sqlx::Error> {
+) -> Result<(Vec<Listed>, i64), sqlx::Error> {
     let mut conditions = vec!["fu.deleted_at IS NULL".to_string()];
     if filter.facility.is_some() {
         conditions.push("fu.facility_id = $1".into());
@@ -331,31 +337,117 @@ pub async fn list(
     }
     let term = |i: usize| terms.get(i).cloned();
     let condition = conditions.join(" AND ");
-    let sql = format!(
-        "SELECT {COLUMNS} FROM facility_users fu WHERE {condition}
-          ORDER BY {} LIMIT $8 OFFSET $9",
-        filter.order.sql()
-    );
-    let rows = fetch_all!(unprepared db, FacilityUserRow, &sql,
-        filter.facility, filter.only_user, filter.member_of,
-        term(0), term(1), term(2), term(3), limit, offset)?;
-    let plain = filter.only_user.is_none()
-        && filter.member_of.is_none()
-        && filter.user_types.is_empty()
-        && terms.is_empty();
-    let count = if plain {
-        facility_count(db, filter.facility).await?
+    let unfiltered = filter.only_user.is_none() && filter.member_of.is_none() && terms.is_empty();
+    let facility_total = if filter.facility.is_some() {
+        "(SELECT n FROM counts WHERE name = $10)"
     } else {
-        let count_sql = format!(
-            "SELECT count(*) AS n FROM (SELECT 1 FROM facility_users fu WHERE {condition}
-                                         LIMIT {COUNT_CAP}) AS hits"
-        );
-        let counted = fetch_all!(unprepared db, Count, &count_sql,
-            filter.facility, filter.only_user, filter.member_of,
-            term(0), term(1), term(2), term(3))?;
-        counted.first().map_or(0, |c| c.n)
+        "(SELECT COALESCE(sum(n), 0) FROM counts WHERE name LIKE 'facility_users:%')"
     };
-    Ok((rows, count))
+    let count = if unfiltered && filter.user_types.is_empty() {
+        facility_total.to_string()
+    } else if unfiltered && filter.user_types == [UserType::Learner] {
+        let facility = if filter.facility.is_some() {
+            "AND h.facility_id = $1"
+        } else {
+            ""
+        };
+        format!(
+            "({facility_total} - (SELECT count(DISTINCT r.user_id) FROM collection_roles r
+                                    JOIN facility_users h ON h.user_id = r.user_id
+                                   WHERE h.deleted_at IS NULL {facility}))"
+        )
+    } else {
+        format!(
+            "(SELECT count(*) FROM (SELECT 1 FROM facility_users fu WHERE {condition}
+                                     LIMIT {COUNT_CAP}) AS hits)"
+        )
+    };
+    let order = filter.order.sql();
+    let sql = format!(
+        "SELECT {COLUMNS}, r.role_id, r.collection_id AS role_collection, r.kind AS role_kind,
+                CAST({count} AS BIGINT) AS total
+           FROM (SELECT fu.user_id FROM facility_users fu WHERE {condition}
+                  ORDER BY {order} LIMIT $8 OFFSET $9) AS page
+           JOIN facility_users fu ON fu.user_id = page.user_id
+           LEFT JOIN collection_roles r ON r.user_id = fu.user_id
+          ORDER BY {order}, r.assigned_at, r.role_id"
+    );
+    let count_name = filter.facility.map(|f| format!("facility_users:{f}"));
+    // Searches are planned for their patterns (a cached generic plan
+    // cannot tell a selective pattern, fit for the trigram index, from a
+    // broad one); everything else is prepared once per connection
+    // (planning costs more than running a page).
+    let rows = if terms.is_empty() {
+        fetch_all!(
+            db,
+            ListRow,
+            &sql,
+            filter.facility,
+            filter.only_user,
+            filter.member_of,
+            term(0),
+            term(1),
+            term(2),
+            term(3),
+            limit,
+            offset,
+            count_name.clone()
+        )?
+    } else {
+        fetch_all!(unprepared db, ListRow, &sql,
+            filter.facility, filter.only_user, filter.member_of,
+            term(0), term(1), term(2), term(3), limit, offset, count_name.clone())?
+    };
+    let total = match rows.first() {
+        Some(row) => row.total,
+        // An empty page (past the end, or no match) still says the count.
+        None => {
+            let sql = format!("SELECT CAST({count} AS BIGINT) AS n");
+            let counted = fetch_all!(unprepared db, Count, &sql,
+                filter.facility, filter.only_user, filter.member_of,
+                term(0), term(1), term(2), term(3), limit, offset, count_name)?;
+            counted.first().map_or(0, |c| c.n)
+        }
+    };
+    let mut listed: Vec<Listed> = Vec::new();
+    for row in rows {
+        let role = match (row.role_id, row.role_collection, row.role_kind) {
+            (Some(role_id), Some(collection_id), Some(kind)) => Some(RoleRow {
+                role_id,
+                user_id: row.user.user_id,
+                collection_id,
+                kind,
+            }),
+            _ => None,
+        };
+        match listed.last_mut() {
+            Some(last) if last.user.user_id == row.user.user_id => last.roles.extend(role),
+            _ => listed.push(Listed {
+                user: row.user,
+                roles: role.into_iter().collect(),
+            }),
+        }
+    }
+    Ok((listed, total))
+}
+
+/// A listed user with their roles.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The user.
+    pub user: FacilityUserRow,
+    /// Their roles, in assignment order.
+    pub roles: Vec<RoleRow>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    #[sqlx(flatten)]
+    user: FacilityUserRow,
+    role_id: Option<Uuid>,
+    role_collection: Option<Uuid>,
+    role_kind: Option<String>,
+    total: i64,
 }
 
 /// `LIKE` patterns of the search's terms.
@@ -374,26 +466,6 @@ fn search_patterns(search: Option<&str>) -> Vec<String> {
             format!("%{escaped}%")
         })
         .collect()
-}
-
-/// Live users of a facility (or of all facilities), from the projection's
-/// counts: no scan.
-async fn facility_count(db: &Db, facility: Option<Uuid>) -> Result<i64, sqlx::Error> {
-    let counted = match facility {
-        Some(facility) => fetch_all!(
-            db,
-            Count,
-            "SELECT n FROM counts WHERE name = $1",
-            format!("facility_users:{facility}")
-        )?,
-        None => fetch_all!(
-            db,
-            Count,
-            "SELECT CAST(COALESCE(sum(n), 0) AS BIGINT) AS n FROM counts
-              WHERE name LIKE 'facility_users:%'"
-        )?,
-    };
-    Ok(counted.first().map_or(0, |c| c.n))
 }
 
 #[derive(sqlx::FromRow)]

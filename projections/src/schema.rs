@@ -16,7 +16,8 @@ use crate::{Conn, Db};
 /// on `users`. 6: `counts`, indexes for every sort key and the search;
 /// `organizations.parent_id` and `settings`. 7: `facility_users`.
 /// 8: the sessions cutoff on `facility_users`. 9: `collection_roles`,
-/// `facility_users.is_superuser` and its search index.
+/// `facility_users.is_superuser`, its search index and partial covering
+/// indexes of live users.
 pub const VERSION: i32 = 9;
 
 /// A read-model table.

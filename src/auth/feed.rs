@@ -30,6 +30,17 @@ const TYPES: &[&str] = &[
     "UserDisabled",
     "SessionsRevoked",
     "LoginLockedOut",
+    // What cached caller states and facility-user lists depend on.
+    "UserDeleted",
+    "UserEnabled",
+    "RoleGranted",
+    "RoleRevoked",
+    "FacilityUserRegistered",
+    "FacilityUserUpdated",
+    "CollectionRoleAssigned",
+    "CollectionRoleRemoved",
+    "CollectionJoined",
+    "CollectionLeft",
 ];
 
 /// Slack added to the look-back window for transactions in flight when it
@@ -41,17 +52,25 @@ const MARGIN: Duration = Duration::from_secs(300);
 pub struct SecurityFeed {
     denylist: Arc<DenyList>,
     throttle: Arc<Throttle>,
+    cookie_sessions: Arc<crate::service::cookie_sessions::CookieSessions>,
     lookback: Duration,
     progress: watch::Sender<Cursor>,
     caught_up: watch::Sender<bool>,
 }
 
 impl SecurityFeed {
-    /// A feed into `denylist` and `throttle`, looking back `lookback`.
-    pub fn new(denylist: Arc<DenyList>, throttle: Arc<Throttle>, lookback: Duration) -> Self {
+    /// A feed into `denylist`, `throttle` and the cookie sessions' cache of
+    /// callers, looking back `lookback`.
+    pub fn new(
+        denylist: Arc<DenyList>,
+        throttle: Arc<Throttle>,
+        cookie_sessions: Arc<crate::service::cookie_sessions::CookieSessions>,
+        lookback: Duration,
+    ) -> Self {
         Self {
             denylist,
             throttle,
+            cookie_sessions,
             lookback: lookback + MARGIN,
             progress: watch::channel(Cursor::START).0,
             caught_up: watch::channel(false).0,
@@ -117,6 +136,7 @@ impl SecurityFeed {
     /// Reads and folds one batch.
     async fn step(&self, db: &Db, cursor: &mut Cursor) -> Result<Batch, sqlx::Error> {
         let batch = GlobalReader::read_from(db, *cursor, 1000, Some(TYPES)).await?;
+        let mut users_changed = false;
         for event in &batch.events {
             match event.aggregate_type.as_str() {
                 Session::TYPE => {
@@ -127,8 +147,15 @@ impl SecurityFeed {
                     }
                 }
                 User::TYPE => {
+                    let id = event.aggregate_id.parse::<Uuid>();
+                    if let Ok(id) = id {
+                        // Roles, deletion, anything: a cached caller state
+                        // of this user is stale now.
+                        self.cookie_sessions.forget_user(id);
+                    }
+                    users_changed = true;
                     let cutoff = event.decode::<UserEvent>().ok().and_then(|e| e.cutoff());
-                    if let (Ok(id), Some(cutoff)) = (event.aggregate_id.parse::<Uuid>(), cutoff) {
+                    if let (Ok(id), Some(cutoff)) = (id, cutoff) {
                         self.denylist.set_cutoff(id, cutoff);
                     }
                 }
@@ -140,6 +167,10 @@ impl SecurityFeed {
                 }
                 _ => {}
             }
+        }
+        if users_changed {
+            // Cached lists are stale until the read models pass this batch.
+            self.cookie_sessions.users_changed_until(batch.next);
         }
         *cursor = batch.next;
         self.progress.send_if_modified(|current| {

@@ -12,6 +12,8 @@
 //! not seen the latest keep-alive honours the recorded expiry, so a session
 //! may end there up to a quarter of the idle timeout early, never late.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aggregates::{EndReason, Session, SessionCommand, TokenHash, User};
@@ -22,17 +24,35 @@ use uuid::Uuid;
 use super::sessions::{record_session, Started, Verified};
 use super::RequestContext;
 use crate::auth::tokens::{hash_token, Tokens};
+use crate::store::Loaded;
 use crate::{App, Error};
 
 /// How long a cached session is trusted before it is checked against the
 /// log again.
 pub const RECHECK: Duration = Duration::from_secs(60);
 
-/// This instance's cache of live cookie sessions.
+/// This instance's cache of live cookie sessions, and of the state of
+/// the users behind them (what permission checks read on every request).
+///
+/// A cached user state is dropped when this instance's security feed sees
+/// any event of that user (a role change takes effect as fast as a
+/// logout); a state loaded while any user event was being fed is not
+/// cached at all, so a load racing an event never outlives it.
 #[derive(Debug, Default)]
 pub struct CookieSessions {
     live: DashMap<Uuid, Live>,
+    users: DashMap<Uuid, (Instant, Arc<Loaded<User>>)>,
+    user_events: AtomicU64,
+    /// Answers computed from the read models (facility-user lists), with
+    /// the read-model position they were read at.
+    answers: DashMap<String, (projections::Cursor, bytes::Bytes)>,
+    /// The end of the last fed batch that held a user event: an answer
+    /// read before the read models passed it may be stale.
+    users_changed: std::sync::Mutex<projections::Cursor>,
 }
+
+/// The most answers kept (each a page of at most a few hundred users).
+const MAX_ANSWERS: usize = 512;
 
 #[derive(Debug, Clone)]
 struct Live {
@@ -47,11 +67,62 @@ struct Live {
 }
 
 impl CookieSessions {
-    /// Forgets sessions that are over.
+    /// Forgets sessions that are over, and user states past [`RECHECK`].
     pub fn prune(&self) {
         let now = Utc::now();
         self.live.retain(|_, live| live.expires_at > now);
+        self.users.retain(|_, (at, _)| at.elapsed() < RECHECK);
     }
+
+    /// User events up to `cursor` were fed: answers read before the read
+    /// models passed it are stale.
+    pub fn users_changed_until(&self, cursor: projections::Cursor) {
+        if let Ok(mut until) = self.users_changed.lock() {
+            if cursor > *until {
+                *until = cursor;
+            }
+        }
+    }
+
+    /// A cached answer, if the read models it was read from had applied
+    /// every user event fed so far.
+    pub fn answer(&self, key: &str) -> Option<bytes::Bytes> {
+        let until = *self.users_changed.lock().ok()?;
+        let entry = self.answers.get(key)?;
+        (entry.0 >= until).then(|| entry.1.clone())
+    }
+
+    /// Keeps an answer read from the read models at `read_at`.
+    pub fn keep_answer(&self, key: String, read_at: projections::Cursor, body: bytes::Bytes) {
+        if self.answers.len() >= MAX_ANSWERS {
+            // Crude but bounded: start over (lists are cheap to recompute).
+            self.answers.clear();
+        }
+        self.answers.insert(key, (read_at, body));
+    }
+
+    /// A user's state changed (the security feed saw one of their events).
+    pub fn forget_user(&self, user_id: Uuid) {
+        self.user_events.fetch_add(1, Ordering::SeqCst);
+        self.users.remove(&user_id);
+    }
+}
+
+/// The current state of a signed-in caller: cached (see
+/// [`CookieSessions`]), else loaded from their stream.
+pub async fn caller_state(app: &App, user_id: Uuid) -> Result<Arc<Loaded<User>>, Error> {
+    let cache = &app.cookie_sessions;
+    if let Some(entry) = cache.users.get(&user_id) {
+        if entry.0.elapsed() < RECHECK {
+            return Ok(entry.1.clone());
+        }
+    }
+    let before = cache.user_events.load(Ordering::SeqCst);
+    let user = Arc::new(app.store.load::<User>(&user_id.to_string()).await?);
+    if cache.user_events.load(Ordering::SeqCst) == before {
+        cache.users.insert(user_id, (Instant::now(), user.clone()));
+    }
+    Ok(user)
 }
 
 /// The caller behind a live session cookie.

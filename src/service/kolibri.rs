@@ -85,6 +85,26 @@ pub async fn facility_settings(app: &App, facility: Uuid) -> Result<FacilitySett
     }
 }
 
+/// The kind of a collection (an organization's kind never changes, so
+/// it is remembered once read); `None` for no organization.
+pub async fn collection_kind(app: &App, id: Uuid) -> Result<Option<OrganizationKind>, Error> {
+    static KINDS: std::sync::LazyLock<dashmap::DashMap<Uuid, OrganizationKind>> =
+        std::sync::LazyLock::new(dashmap::DashMap::new);
+    if let Some(kind) = KINDS.get(&id) {
+        return Ok(Some(*kind));
+    }
+    let kind = app
+        .store
+        .load::<Organization>(&id.to_string())
+        .await?
+        .state
+        .kind();
+    if let Some(kind) = kind {
+        KINDS.insert(id, kind);
+    }
+    Ok(kind)
+}
+
 /// Checks Kolibri credentials: `username` in `facility`, then (as
 /// Kolibri's superuser scope does) a superuser of that name in any other
 /// facility. Failures come out as Kolibri says them: 400 `NOT_FOUND`
@@ -232,16 +252,13 @@ pub struct Caller {
     /// Their session.
     pub principal: CookiePrincipal,
     /// Their state.
-    pub user: Loaded<User>,
+    pub user: std::sync::Arc<Loaded<User>>,
 }
 
 impl Caller {
     /// Loads the caller behind a session.
     pub async fn load(app: &App, principal: CookiePrincipal) -> Result<Self, Error> {
-        let user = app
-            .store
-            .load::<User>(&principal.user_id.to_string())
-            .await?;
+        let user = cookie_sessions::caller_state(app, principal.user_id).await?;
         if !user.state.is_active() {
             return Err(Error::Unauthenticated);
         }

@@ -738,6 +738,26 @@ async fn facility_user_list_filters_and_pages(backend: Backend) {
         usernames(&ada.get("/api/auth/facilityuser").await.body),
         ["ada"]
     );
+    // A role given takes effect on the next request of a live session.
+    let carl = Browser::new(&app);
+    carl.login("carl", "carlpass", None).await;
+    assert_eq!(
+        usernames(&carl.get("/api/auth/facilityuser").await.body),
+        ["carl"]
+    );
+    kolibri::assign_role(
+        &app.app,
+        w.id("carl"),
+        w.home,
+        RoleKind::Coach,
+        &RequestContext::system(),
+    )
+    .await
+    .expect("coach");
+    assert_eq!(
+        usernames(&carl.get("/api/auth/facilityuser").await.body).len(),
+        home_users.len()
+    );
     let teach = Browser::new(&app);
     teach.login("teach", "teachpass", None).await;
     assert_eq!(
@@ -796,6 +816,19 @@ async fn facility_users_are_read_edited_and_deleted_as_kolibri_allows(backend: B
         "another facility's user is not readable"
     );
 
+    // Lists are answered from memory while nothing changed, and never
+    // stale after a change.
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .expect("array")
+            .iter()
+            .map(|u| u["full_name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let before = boss.get("/api/auth/facilityuser").await;
+    assert!(names(&before.body).contains(&"Ada Lovelace".to_string()));
+    assert_eq!(boss.get("/api/auth/facilityuser").await.body, before.body);
+
     // Edits: one event with what changed; a taken username refused
     // (case-insensitive) with nothing written.
     let renamed = boss
@@ -808,6 +841,9 @@ async fn facility_users_are_read_edited_and_deleted_as_kolibri_allows(backend: B
         .await;
     assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
     assert_eq!(renamed.body["full_name"], "Augusta Ada King");
+    let after = boss.get("/api/auth/facilityuser").await;
+    assert!(names(&after.body).contains(&"Augusta Ada King".to_string()));
+    assert!(!names(&after.body).contains(&"Ada Lovelace".to_string()));
     let updates = events_of(&app, "FacilityUserUpdated").await;
     let taken = boss
         .send(

@@ -18,7 +18,7 @@ use crate::http::extract::Body;
 use crate::service::kolibri::{self, Caller};
 use crate::service::{facility_users, RequestContext};
 use crate::{App, Error};
-use projections::facility_users::{FacilityUserRow, Filter, Order, RoleRow, UserType};
+use projections::facility_users::{FacilityUserRow, Filter, Listed, Order, RoleRow, UserType};
 
 /// `GET /api/auth/facilityuser` query.
 #[derive(Debug, Deserialize)]
@@ -68,6 +68,16 @@ async fn users_json(app: &App, rows: &[FacilityUserRow]) -> Result<Vec<Value>, E
         .iter()
         .map(|row| user_json(row, by_user.get(&row.user_id).map_or(&[][..], |r| r)))
         .collect())
+}
+
+/// A listed page.
+fn listed_json(rows: &[Listed]) -> Vec<Value> {
+    rows.iter()
+        .map(|listed| {
+            let roles: Vec<&RoleRow> = listed.roles.iter().collect();
+            user_json(&listed.user, &roles)
+        })
+        .collect()
 }
 
 /// One live user as the read models show them.
@@ -145,12 +155,7 @@ pub async fn list(
             )
         };
         let id = crate::input::parse_id(member_of, "member_of").map_err(|_| invalid())?;
-        let collection = app
-            .store
-            .load::<aggregates::Organization>(&id.to_string())
-            .await?
-            .state;
-        match collection.kind() {
+        match kolibri::collection_kind(&app, id).await? {
             Some(aggregates::OrganizationKind::Facility) => {
                 if filter.facility.is_some_and(|f| f != id) {
                     filter.only_user = Some(Uuid::nil());
@@ -175,21 +180,52 @@ pub async fn list(
         filter.user_types.push(kind);
     }
     filter.search = query.search.filter(|s| !s.trim().is_empty());
-    let page_size = query
-        .page_size
-        .as_deref()
+    // The same list for the same scope, unchanged since: from memory.
+    let key = format!("{filter:?}|{:?}|{:?}", query.page_size, query.page);
+    if let Some(body) = app.cookie_sessions.answer(&key) {
+        return Ok(json_body(body));
+    }
+    let read_at = *app.projected.borrow();
+    let answer = list_answer(
+        &app,
+        &filter,
+        query.page_size.as_deref(),
+        query.page.as_deref(),
+    )
+    .await?;
+    let body =
+        bytes::Bytes::from(serde_json::to_vec(&answer).map_err(|e| Error::Internal(e.into()))?);
+    app.cookie_sessions.keep_answer(key, read_at, body.clone());
+    Ok(json_body(body))
+}
+
+fn json_body(body: bytes::Bytes) -> axum::response::Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// A list as Kolibri answers it: an array without `page_size`, else a
+/// page object (404 past the last page).
+async fn list_answer(
+    app: &App,
+    filter: &Filter,
+    page_size: Option<&str>,
+    page: Option<&str>,
+) -> Result<Value, Error> {
+    let page_size = page_size
         .and_then(|p| p.parse::<i64>().ok())
         .filter(|p| *p > 0);
     let Some(page_size) = page_size else {
         // No page_size: every match, as a plain array (bounded for safety).
         let (rows, _) =
-            projections::facility_users::list(app.store.db(), &filter, UNPAGED_LIMIT, 0)
-                .await
-                .map_err(Error::from)?;
-        return Ok(Json(json!(users_json(&app, &rows).await?)).into_response());
+            projections::facility_users::list(app.store.db(), filter, UNPAGED_LIMIT, 0).await?;
+        return Ok(json!(listed_json(&rows)));
     };
     let page_size = page_size.min(MAX_PAGE_SIZE);
-    let page = match query.page.as_deref() {
+    let page = match page {
         None => 1,
         Some("last") => -1,
         Some(raw) => raw
@@ -200,34 +236,30 @@ pub async fn list(
     };
     let offset = (page.max(1) - 1) * page_size;
     let (rows, count) =
-        projections::facility_users::list(app.store.db(), &filter, page_size, offset)
-            .await
-            .map_err(Error::from)?;
+        projections::facility_users::list(app.store.db(), filter, page_size, offset).await?;
     let total_pages = ((count + page_size - 1) / page_size).max(1);
     let (page, rows) = if page == -1 {
         let last = total_pages;
         let (rows, _) = projections::facility_users::list(
             app.store.db(),
-            &filter,
+            filter,
             page_size,
             (last - 1) * page_size,
         )
-        .await
-        .map_err(Error::from)?;
+        .await?;
         (last, rows)
     } else {
         (page, rows)
     };
     if page > total_pages {
-        return Err(Error::NotFound.into());
+        return Err(Error::NotFound);
     }
-    Ok(Json(json!({
+    Ok(json!({
         "page": page,
         "count": count,
         "total_pages": total_pages,
-        "results": users_json(&app, &rows).await?,
+        "results": listed_json(&rows),
     }))
-    .into_response())
 }
 
 /// The most users an unpaginated list answers.
