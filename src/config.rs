@@ -122,6 +122,12 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_COOKIE_SESSION_IDLE", default_value_t = 1200)]
     pub cookie_session_idle: u64,
 
+    /// Facility-user list answers kept in memory per instance (repeated
+    /// lists are answered without PostgreSQL until a user changes); 0
+    /// turns the cache off.
+    #[arg(long, env = "EVENTAUTH_LIST_CACHE", default_value_t = 512)]
+    pub list_cache: usize,
+
     /// Seconds in which a just-rotated refresh token still yields the same
     /// successor (two tabs refreshing at once); 0 disables.
     #[arg(long, env = "EVENTAUTH_REFRESH_REUSE_GRACE", default_value_t = 10)]

@@ -75,6 +75,7 @@ impl Runtime {
             .access_token_ttl()
             .max(Duration::from_secs(config.login_lockout));
         let cookie_sessions = Arc::new(crate::service::cookie_sessions::CookieSessions::default());
+        cookie_sessions.set_answer_capacity(config.list_cache);
         let feed = SecurityFeed::new(
             denylist.clone(),
             throttle.clone(),

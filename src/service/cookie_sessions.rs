@@ -49,10 +49,9 @@ pub struct CookieSessions {
     /// The end of the last fed batch that held a user event: an answer
     /// read before the read models passed it may be stale.
     users_changed: std::sync::Mutex<projections::Cursor>,
+    /// The most answers kept (`EVENTAUTH_LIST_CACHE`; 0: none).
+    answer_capacity: std::sync::atomic::AtomicUsize,
 }
-
-/// The most answers kept (each a page of at most a few hundred users).
-const MAX_ANSWERS: usize = 512;
 
 #[derive(Debug, Clone)]
 struct Live {
@@ -92,9 +91,21 @@ impl CookieSessions {
         (entry.0 >= until).then(|| entry.1.clone())
     }
 
+    /// How many answers to keep (0: none, and forget those kept).
+    pub fn set_answer_capacity(&self, capacity: usize) {
+        self.answer_capacity.store(capacity, Ordering::SeqCst);
+        if capacity == 0 {
+            self.answers.clear();
+        }
+    }
+
     /// Keeps an answer read from the read models at `read_at`.
     pub fn keep_answer(&self, key: String, read_at: projections::Cursor, body: bytes::Bytes) {
-        if self.answers.len() >= MAX_ANSWERS {
+        let capacity = self.answer_capacity.load(Ordering::SeqCst);
+        if capacity == 0 {
+            return;
+        }
+        if self.answers.len() >= capacity {
             // Crude but bounded: start over (lists are cheap to recompute).
             self.answers.clear();
         }
