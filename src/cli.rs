@@ -318,8 +318,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let result = async {
                 use crate::service::{facility_users, kolibri};
                 let ctx = RequestContext::system();
-                let input = facility_users::Create {
-                    facility,
+                let input = facility_users::Fields {
                     username: Some(username),
                     password: Some(
                         password
@@ -332,7 +331,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     birth_year: superuser.then(|| "DEFERRED".to_string()),
                     ..Default::default()
                 };
-                let user_id = facility_users::create(&app, input, &ctx).await?;
+                let user_id = facility_users::create(&app, facility, input, &ctx).await?;
                 if superuser {
                     kolibri::make_superuser(&app, user_id, &ctx).await?;
                 }

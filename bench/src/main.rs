@@ -246,29 +246,17 @@ async fn main() -> anyhow::Result<()> {
         ];
         let mut list = serde_json::Map::new();
         for (name, query) in queries {
-            let url = format!("{base}/user?{query}");
-            let (rate, mut lat) = drive(
+            let (row, entry) = measure_list(
                 &client,
-                &url,
-                Some(Credential::Bearer(&token)),
-                args.check_clients,
-                args.seconds,
+                &format!("{base}/user"),
+                name,
+                query,
+                Credential::Bearer(&token),
+                &args,
             )
             .await;
-            rows.push((
-                format!("GET /user {name} req/s"),
-                format!("{rate:.0}"),
-                format!(
-                    "p50 {:.2} ms, p99 {:.2} ms, {} users, ?{query}",
-                    lat.percentile(0.5),
-                    lat.percentile(0.99),
-                    args.list_users
-                ),
-            ));
-            list.insert(
-                name.replace(' ', "_"),
-                json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99), "query": query }),
-            );
+            rows.push(row);
+            list.insert(key_of(name), entry);
         }
         list.insert("users".into(), json!(args.list_users));
         results.insert("list".into(), Value::Object(list));
@@ -291,29 +279,17 @@ async fn main() -> anyhow::Result<()> {
             // Every request from PostgreSQL unless measuring the cache.
             app.cookie_sessions
                 .set_answer_capacity(if cached { 512 } else { 0 });
-            let url = format!("{base}/api/auth/facilityuser?{query}");
-            let (rate, mut lat) = drive(
+            let (row, entry) = measure_list(
                 &client,
-                &url,
-                Some(Credential::Cookie(&cookie)),
-                args.check_clients,
-                args.seconds,
+                &format!("{base}/api/auth/facilityuser"),
+                name,
+                query,
+                Credential::Cookie(&cookie),
+                &args,
             )
             .await;
-            rows.push((
-                format!("GET /api/auth/facilityuser {name} req/s"),
-                format!("{rate:.0}"),
-                format!(
-                    "p50 {:.2} ms, p99 {:.2} ms, {} users, ?{query}",
-                    lat.percentile(0.5),
-                    lat.percentile(0.99),
-                    args.list_users
-                ),
-            ));
-            list.insert(
-                name.replace([' ', ','], "_").replace("(", "").replace(")", ""),
-                json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99), "query": query }),
-            );
+            rows.push(row);
+            list.insert(key_of(name), entry);
         }
         list.insert("users".into(), json!(args.list_users));
         results.insert("kolibri_list".into(), Value::Object(list));
@@ -473,14 +449,13 @@ async fn kolibri_facility(
     )
     .await
     .map_err(error)?;
-    let input = facility_users::Create {
-        facility,
+    let input = facility_users::Fields {
         username: Some("benchadmin".into()),
         password: Some(PASSWORD.into()),
         full_name: Some("Bench Admin".into()),
         ..Default::default()
     };
-    let admin = facility_users::create(app, input, &ctx)
+    let admin = facility_users::create(app, facility, input, &ctx)
         .await
         .map_err(error)?;
     kolibri::make_superuser(app, admin, &ctx)
@@ -686,6 +661,47 @@ async fn drive(
         all.0.extend(lat);
     }
     (all.0.len() as f64 / start.elapsed().as_secs_f64(), all)
+}
+
+/// One list request driven for `--seconds` by `--check-clients`: its row
+/// of the table and its JSON entry.
+async fn measure_list(
+    client: &reqwest::Client,
+    path: &str,
+    name: &str,
+    query: &str,
+    credential: Credential<'_>,
+    args: &Args,
+) -> ((String, String, String), Value) {
+    let url = format!("{path}?{query}");
+    let (rate, mut lat) = drive(
+        client,
+        &url,
+        Some(credential),
+        args.check_clients,
+        args.seconds,
+    )
+    .await;
+    let label = path.rsplit_once("//").map_or(path, |(_, rest)| rest);
+    let label = label.split_once('/').map_or(label, |(_, p)| p);
+    let row = (
+        format!("GET /{label} {name} req/s"),
+        format!("{rate:.0}"),
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, {} users, ?{query}",
+            lat.percentile(0.5),
+            lat.percentile(0.99),
+            args.list_users
+        ),
+    );
+    let entry = json!({ "per_s": rate, "p50_ms": lat.percentile(0.5),
+                        "p99_ms": lat.percentile(0.99), "query": query });
+    (row, entry)
+}
+
+/// A JSON key for a scenario's name.
+fn key_of(name: &str) -> String {
+    name.replace([' ', ','], "_").replace(['(', ')'], "")
 }
 
 /// How a driven request authenticates.

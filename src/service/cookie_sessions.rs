@@ -136,22 +136,14 @@ pub async fn caller_state(app: &App, user_id: Uuid) -> Result<Arc<Loaded<User>>,
     Ok(user)
 }
 
-/// The caller behind a live session cookie.
-#[derive(Clone)]
+/// The caller behind a live session cookie (ids only: the secret stays in
+/// the cookie).
+#[derive(Debug, Clone)]
 pub struct CookiePrincipal {
     /// The user.
     pub user_id: Uuid,
     /// The session.
     pub session_id: Uuid,
-}
-
-impl std::fmt::Debug for CookiePrincipal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CookiePrincipal")
-            .field("user_id", &self.user_id)
-            .field("session_id", &self.session_id)
-            .finish()
-    }
 }
 
 /// Starts a cookie session for verified credentials; the cookie's value is
@@ -307,16 +299,12 @@ pub async fn end(
     ctx: &RequestContext,
 ) -> Result<(), Error> {
     app.cookie_sessions.live.remove(&principal.session_id);
-    let committed = app
-        .store
-        .execute::<Session>(
-            &principal.session_id.to_string(),
-            SessionCommand::End {
-                reason: EndReason::Logout,
-            },
-            &ctx.metadata().acting_as(principal.user_id),
-        )
-        .await?;
-    app.denylist.end_session(principal.session_id, Utc::now());
-    app.settle(committed.written.as_ref()).await
+    super::sessions::end_session(
+        app,
+        principal.user_id,
+        principal.session_id,
+        EndReason::Logout,
+        ctx,
+    )
+    .await
 }

@@ -132,32 +132,38 @@ fn username_taken(error: Error) -> Error {
     }
 }
 
-/// A facility user as a Kolibri client describes one (`POST
-/// /api/auth/facilityuser`, `/api/auth/signup`): raw fields, checked here
-/// by Kolibri's rules.
-#[derive(Default)]
-pub struct Create {
-    /// The facility (checked to exist by the caller).
-    pub facility: Uuid,
-    /// Required.
+/// A facility user's fields as a Kolibri client sends them (`POST`,
+/// `PATCH /api/auth/facilityuser`, `/api/auth/signup`): raw, checked here
+/// by Kolibri's rules. `None`: not sent (on an edit: untouched).
+#[derive(Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct Fields {
+    /// Required on creation.
+    #[serde(default)]
     pub username: Option<String>,
-    /// Required; `NOT_SPECIFIED` for no password where the facility lets
-    /// learners in without one.
+    /// Required on creation; `NOT_SPECIFIED` for no password where the
+    /// facility lets learners in without one.
+    #[serde(default)]
+    #[schema(format = Password)]
     pub password: Option<String>,
     /// Up to 120 characters; may be empty.
+    #[serde(default)]
     pub full_name: Option<String>,
     /// `MALE`, `FEMALE`, `NOT_SPECIFIED`, `DEFERRED` or empty.
+    #[serde(default)]
     pub gender: Option<String>,
     /// A year from 1900 to now, `NOT_SPECIFIED`, `DEFERRED` or empty.
+    #[serde(default)]
     pub birth_year: Option<String>,
     /// Up to 64 characters.
+    #[serde(default)]
     pub id_number: Option<String>,
 }
 
-impl std::fmt::Debug for Create {
+impl std::fmt::Debug for Fields {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Create")
-            .field("facility", &self.facility)
+        // Personal data and the password stay out of any log line.
+        f.debug_struct("Fields")
+            .field("has_password", &self.password.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -283,10 +289,15 @@ fn kolibri_id_number(raw: &str) -> Result<String, Error> {
     Ok(raw.to_string())
 }
 
-/// Creates a facility user from a Kolibri client's fields; their id once
-/// the read models show them.
-pub async fn create(app: &App, input: Create, ctx: &RequestContext) -> Result<Uuid, Error> {
-    let settings = super::kolibri::facility_settings(app, input.facility).await?;
+/// Creates a facility user of `facility` from a Kolibri client's fields;
+/// their id once the read models show them.
+pub async fn create(
+    app: &App,
+    facility: Uuid,
+    input: Fields,
+    ctx: &RequestContext,
+) -> Result<Uuid, Error> {
+    let settings = super::kolibri::facility_settings(app, facility).await?;
     let username = kolibri_username(input.username.as_deref())?;
     let password = kolibri_password(
         input.password.as_deref(),
@@ -307,7 +318,7 @@ pub async fn create(app: &App, input: Create, ctx: &RequestContext) -> Result<Uu
     register(
         app,
         FacilityRegistration {
-            facility: input.facility,
+            facility,
             username,
             full_name,
             password,
@@ -318,31 +329,6 @@ pub async fn create(app: &App, input: Create, ctx: &RequestContext) -> Result<Uu
     .await
 }
 
-/// Changes to a facility user, raw from the client; `None`: untouched.
-#[derive(Default)]
-pub struct Edit {
-    /// New username.
-    pub username: Option<String>,
-    /// New full name.
-    pub full_name: Option<String>,
-    /// New password.
-    pub password: Option<String>,
-    /// New gender code.
-    pub gender: Option<String>,
-    /// New birth year.
-    pub birth_year: Option<String>,
-    /// New identification number.
-    pub id_number: Option<String>,
-}
-
-impl std::fmt::Debug for Edit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Edit")
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .finish_non_exhaustive()
-    }
-}
-
 /// Edits a facility user: every field is checked before anything is
 /// written; a new username is claimed first (the old one is released by
 /// the rename itself); a new password ends every other session of the
@@ -350,7 +336,7 @@ impl std::fmt::Debug for Edit {
 pub async fn edit(
     app: &App,
     user_id: Uuid,
-    edit: Edit,
+    edit: Fields,
     keep_session: Option<Uuid>,
     ctx: &RequestContext,
 ) -> Result<(), Error> {

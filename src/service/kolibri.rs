@@ -235,17 +235,6 @@ async fn verify_superuser(
     Ok(None)
 }
 
-/// Starts the cookie session of verified credentials; the cookie's secret.
-pub async fn start_session(
-    app: &App,
-    verified: &Verified,
-    ctx: &RequestContext,
-) -> Result<String, Error> {
-    Ok(cookie_sessions::start(app, verified, SURFACE, ctx)
-        .await?
-        .secret)
-}
-
 /// The signed-in caller with their current state.
 #[derive(Debug)]
 pub struct Caller {
@@ -310,6 +299,60 @@ impl Caller {
     }
 }
 
+/// The kind of a collection and the facility it belongs to (itself for a
+/// facility, the parent of a classroom, the grandparent of a learner
+/// group); `None` for anything else.
+async fn placed(app: &App, collection: Uuid) -> Result<Option<(OrganizationKind, Uuid)>, Error> {
+    let parent_of = |id: Uuid| async move {
+        Ok::<_, Error>(
+            app.store
+                .load::<Organization>(&id.to_string())
+                .await?
+                .state
+                .parent(),
+        )
+    };
+    let Some(kind) = collection_kind(app, collection).await? else {
+        return Ok(None);
+    };
+    let facility = match kind {
+        OrganizationKind::Facility => Some(collection),
+        OrganizationKind::Classroom => parent_of(collection).await?,
+        OrganizationKind::LearnerGroup => match parent_of(collection).await? {
+            Some(classroom) => parent_of(classroom).await?,
+            None => None,
+        },
+        _ => None,
+    };
+    Ok(facility.map(|facility| (kind, facility)))
+}
+
+/// Runs `command` on a facility user after `fits` accepted the collection
+/// it is about (its kind and facility, given the user's facility).
+async fn in_own_facility(
+    app: &App,
+    user_id: Uuid,
+    collection: Uuid,
+    fits: impl FnOnce(OrganizationKind) -> bool,
+    refusal: &'static str,
+    command: UserCommand,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let user = app.store.load::<User>(&user_id.to_string()).await?;
+    let facility = user.state.facility().ok_or(Error::NotFound)?;
+    let fitting = placed(app, collection)
+        .await?
+        .is_some_and(|(kind, owner)| owner == facility && fits(kind));
+    if !fitting {
+        return Err(Error::invalid_field("collection", "INVALID", refusal));
+    }
+    let committed = app
+        .store
+        .execute_on::<User>(&user_id.to_string(), user, command, &ctx.metadata())
+        .await?;
+    app.settle(committed.written.as_ref()).await
+}
+
 /// Gives `user` a role for a collection of their facility: `admin` and
 /// `classroom assignable coach` for the facility itself, `coach` for the
 /// facility or one of its classrooms.
@@ -320,39 +363,18 @@ pub async fn assign_role(
     kind: RoleKind,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
-    let user = app.store.load::<User>(&user_id.to_string()).await?;
-    let facility = user.state.facility().ok_or(Error::NotFound)?;
-    let target = app
-        .store
-        .load::<Organization>(&collection.to_string())
-        .await?
-        .state;
-    let fits = match (target.kind(), kind) {
-        (Some(OrganizationKind::Facility), _) => collection == facility,
-        (Some(OrganizationKind::Classroom), RoleKind::Coach) => target.parent() == Some(facility),
+    let command = UserCommand::AssignCollectionRole {
+        role_id: Uuid::now_v7(),
+        collection,
+        kind,
+    };
+    let fits = |target| match target {
+        OrganizationKind::Facility => true,
+        OrganizationKind::Classroom => kind == RoleKind::Coach,
         _ => false,
     };
-    if !fits {
-        return Err(Error::invalid_field(
-            "collection",
-            "INVALID",
-            "admin and classroom assignable coach roles are for the user's facility; coach for it or one of its classrooms",
-        ));
-    }
-    let committed = app
-        .store
-        .execute_on::<User>(
-            &user_id.to_string(),
-            user,
-            UserCommand::AssignCollectionRole {
-                role_id: Uuid::now_v7(),
-                collection,
-                kind,
-            },
-            &ctx.metadata(),
-        )
-        .await?;
-    app.settle(committed.written.as_ref()).await
+    let refusal = "admin and classroom assignable coach roles are for the user's facility; coach for it or one of its classrooms";
+    in_own_facility(app, user_id, collection, fits, refusal, command, ctx).await
 }
 
 /// Makes `user` a member of a classroom or learner group of their facility.
@@ -362,43 +384,15 @@ pub async fn enroll(
     collection: Uuid,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
-    let user = app.store.load::<User>(&user_id.to_string()).await?;
-    let facility = user.state.facility().ok_or(Error::NotFound)?;
-    let target = app
-        .store
-        .load::<Organization>(&collection.to_string())
-        .await?
-        .state;
-    let classroom_facility = match target.kind() {
-        Some(OrganizationKind::Classroom) => target.parent(),
-        Some(OrganizationKind::LearnerGroup) => match target.parent() {
-            Some(classroom) => app
-                .store
-                .load::<Organization>(&classroom.to_string())
-                .await?
-                .state
-                .parent(),
-            None => None,
-        },
-        _ => None,
-    };
-    if classroom_facility != Some(facility) {
-        return Err(Error::invalid_field(
-            "collection",
-            "INVALID",
-            "members join a classroom or learner group of their own facility",
-        ));
-    }
-    let committed = app
-        .store
-        .execute_on::<User>(
-            &user_id.to_string(),
-            user,
-            UserCommand::JoinCollection { collection },
-            &ctx.metadata(),
+    let fits = |target| {
+        matches!(
+            target,
+            OrganizationKind::Classroom | OrganizationKind::LearnerGroup
         )
-        .await?;
-    app.settle(committed.written.as_ref()).await
+    };
+    let refusal = "members join a classroom or learner group of their own facility";
+    let command = UserCommand::JoinCollection { collection };
+    in_own_facility(app, user_id, collection, fits, refusal, command, ctx).await
 }
 
 /// Makes `user` a superuser (the global administrator role) and, as

@@ -515,17 +515,34 @@ pub fn authenticate(app: &App, token: &str) -> Result<Principal, Error> {
 
 /// Ends the caller's session.
 pub async fn logout(app: &App, principal: &Principal, ctx: &RequestContext) -> Result<(), Error> {
+    end_session(
+        app,
+        principal.user_id,
+        principal.session_id,
+        EndReason::Logout,
+        ctx,
+    )
+    .await
+}
+
+/// Ends a session of `user_id` (acting as them): recorded, on this
+/// instance's deny-list at once, answered once the read models know.
+pub async fn end_session(
+    app: &App,
+    user_id: Uuid,
+    session_id: Uuid,
+    reason: EndReason,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
     let committed = app
         .store
         .execute::<Session>(
-            &principal.session_id.to_string(),
-            SessionCommand::End {
-                reason: EndReason::Logout,
-            },
-            &ctx.metadata().acting_as(principal.user_id),
+            &session_id.to_string(),
+            SessionCommand::End { reason },
+            &ctx.metadata().acting_as(user_id),
         )
         .await?;
-    app.denylist.end_session(principal.session_id, Utc::now());
+    app.denylist.end_session(session_id, Utc::now());
     app.settle(committed.written.as_ref()).await
 }
 
@@ -671,18 +688,7 @@ pub async fn revoke(app: &App, token: &str, ctx: &RequestContext) -> Result<(), 
     let Some((user_id, session_id)) = target else {
         return Ok(());
     };
-    let committed = app
-        .store
-        .execute::<Session>(
-            &session_id.to_string(),
-            SessionCommand::End {
-                reason: EndReason::Revoked,
-            },
-            &ctx.metadata().acting_as(user_id),
-        )
-        .await?;
-    app.denylist.end_session(session_id, Utc::now());
-    app.settle(committed.written.as_ref()).await
+    end_session(app, user_id, session_id, EndReason::Revoked, ctx).await
 }
 
 /// The caller's sessions that are still live (not ended, not expired),

@@ -58,7 +58,11 @@ async fn usernames_are_unique_per_facility_regardless_of_case(backend: Backend) 
     let taken = register(&app.app, learner(school, "ADA", None), &ctx).await;
     match taken {
         Err(Error::Invalid { code, field, .. }) => {
-            assert_eq!((code, field), ("USERNAME_ALREADY_EXISTS", Some("username")));
+            // As Kolibri's serializer says it (from `validate`).
+            assert_eq!(
+                (code, field),
+                ("USERNAME_ALREADY_EXISTS", Some("non_field_errors"))
+            );
         }
         other => panic!("a second Ada was not refused: {other:?}"),
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use aggregates::{OrganizationKind, RoleKind};
-use eventauth::service::facility_users::{self, Create};
+use eventauth::service::facility_users::{self, Fields};
 use eventauth::service::{facilities, kolibri, RequestContext};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Method, StatusCode};
@@ -193,8 +193,7 @@ async fn world(app: &TestApp) -> World {
     ];
     let mut ids = std::collections::HashMap::new();
     for (username, full_name, facility, password) in people {
-        let input = Create {
-            facility,
+        let input = Fields {
             username: Some(username.to_string()),
             password: Some(password.to_string()),
             full_name: Some(full_name.to_string()),
@@ -217,7 +216,7 @@ async fn world(app: &TestApp) -> World {
             .await
             .expect("registered")
         } else {
-            facility_users::create(app_state, input, &ctx)
+            facility_users::create(app_state, facility, input, &ctx)
                 .await
                 .expect("created")
         };

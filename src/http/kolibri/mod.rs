@@ -328,6 +328,22 @@ impl FromRequestParts<App> for Visitor {
     }
 }
 
+/// Starts the cookie session of verified credentials: the session cookie
+/// and a CSRF cookie bound to the new session (rotated at login, as
+/// Django does).
+async fn sign_in(
+    app: &App,
+    verified: &crate::service::sessions::Verified,
+    ctx: &RequestContext,
+    jar: CookieJar,
+) -> Result<CookieJar, Error> {
+    let started =
+        cookie_sessions::start(app, verified, crate::service::kolibri::SURFACE, ctx).await?;
+    Ok(jar
+        .add(session_cookie(app, started.secret))
+        .add(csrf_cookie(app.tokens.csrf_token(started.session_id))))
+}
+
 /// The `kolibri` session cookie: HttpOnly, a browser-session cookie (no
 /// expiry: the server ends the session when idle), as Kolibri sets it.
 fn session_cookie(app: &App, secret: String) -> Cookie<'static> {

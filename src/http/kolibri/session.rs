@@ -13,8 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    csrf_cookie, hex_id, session_cookie, visitor_cookie, Kolibri, KolibriError, Visitor,
-    SESSION_COOKIE,
+    hex_id, session_cookie, visitor_cookie, Kolibri, KolibriError, Visitor, SESSION_COOKIE,
 };
 use crate::http::extract::Body;
 use crate::service::cookie_sessions;
@@ -150,12 +149,7 @@ pub async fn login(
     if query.prevalidate.as_deref() == Some("true") {
         return Ok((jar, Json(json!({ "full_name": data.full_name }))).into_response());
     }
-    let secret = kolibri::start_session(&app, &verified, &visitor.ctx).await?;
-    let session_id = crate::auth::tokens::Tokens::refresh_session(&secret)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("session secret without its id")))?;
-    let jar = jar
-        .add(session_cookie(&app, secret))
-        .add(csrf_cookie(app.tokens.csrf_token(session_id)));
+    let jar = super::sign_in(&app, &verified, &visitor.ctx, jar).await?;
     Ok((jar, Json(session_json(Some(&data), None))).into_response())
 }
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{csrf_cookie, hex_id, session_cookie, Kolibri, KolibriError, Visitor};
+use super::{hex_id, session_cookie, Kolibri, KolibriError, Visitor};
 use crate::http::extract::Body;
 use crate::service::kolibri::{self, Caller};
 use crate::service::{facility_users, RequestContext};
@@ -296,30 +296,12 @@ pub async fn read(
     Ok(Json(users_json(&app, &[row]).await?.remove(0)))
 }
 
-/// `PATCH`/`PUT /api/auth/facilityuser/{id}` body: any of these.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct UpdateRequest {
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    full_name: Option<String>,
-    #[serde(default)]
-    #[schema(format = Password)]
-    password: Option<String>,
-    #[serde(default)]
-    gender: Option<String>,
-    #[serde(default)]
-    birth_year: Option<String>,
-    #[serde(default)]
-    id_number: Option<String>,
-}
-
 /// Edits a user (themselves, or one of a facility they administer): the
 /// changed fields become one event; a new password ends the user's other
 /// sessions (the caller's own stays).
 #[utoipa::path(patch, path = "/api/auth/facilityuser/{id}", tag = "kolibri", operation_id = "kolibri_update",
     params(("id" = String, Path, description = "User id (32 hex digits)")),
-    request_body = UpdateRequest,
+    request_body = facility_users::Fields,
     responses(
         (status = 200, description = "The updated user"),
         (status = 400, description = "Invalid field, or USERNAME_ALREADY_EXISTS"),
@@ -331,7 +313,7 @@ pub async fn update(
     visitor: Visitor,
     jar: CookieJar,
     Path(id): Path<String>,
-    Body(body, ..): Body<UpdateRequest, Kolibri>,
+    Body(edit, ..): Body<facility_users::Fields, Kolibri>,
 ) -> Result<impl IntoResponse, KolibriError> {
     let caller = caller(&app, &visitor).await?;
     let user_id = path_id(&id)?;
@@ -339,14 +321,6 @@ pub async fn update(
     if !caller.edits(user_id, facility) {
         return Err(Error::Forbidden.into());
     }
-    let edit = facility_users::Edit {
-        username: body.username,
-        full_name: body.full_name,
-        password: body.password,
-        gender: body.gender,
-        birth_year: body.birth_year,
-        id_number: body.id_number,
-    };
     let own = user_id == caller.principal.user_id;
     let keep = own.then_some(caller.principal.session_id);
     facility_users::edit(&app, user_id, edit, keep, &visitor.ctx).await?;
@@ -401,22 +375,12 @@ pub async fn delete(
 /// `POST /api/auth/facilityuser` and `POST /api/auth/signup` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateRequest {
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    #[schema(format = Password)]
-    password: Option<String>,
-    #[serde(default)]
-    full_name: Option<String>,
     /// The facility (default: the default facility).
     #[serde(default)]
     facility: Option<String>,
-    #[serde(default)]
-    gender: Option<String>,
-    #[serde(default)]
-    birth_year: Option<String>,
-    #[serde(default)]
-    id_number: Option<String>,
+    /// The user's fields.
+    #[serde(flatten)]
+    fields: facility_users::Fields,
 }
 
 /// The facility a create names (the default one when absent).
@@ -444,16 +408,7 @@ async fn register(
     facility: Uuid,
     ctx: &RequestContext,
 ) -> Result<Uuid, Error> {
-    let input = facility_users::Create {
-        facility,
-        username: body.username,
-        password: body.password,
-        full_name: body.full_name,
-        gender: body.gender,
-        birth_year: body.birth_year,
-        id_number: body.id_number,
-    };
-    facility_users::create(app, input, ctx).await
+    facility_users::create(app, facility, body.fields, ctx).await
 }
 
 /// Creates a user in a facility the caller administers. 201 with the user.
@@ -514,12 +469,7 @@ pub async fn signup(
         user_id,
         auth_time: chrono::Utc::now(),
     };
-    let secret = kolibri::start_session(&app, &verified, &visitor.ctx).await?;
-    let session_id = crate::auth::tokens::Tokens::refresh_session(&secret)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("session secret without its id")))?;
-    let jar = jar
-        .add(session_cookie(&app, secret))
-        .add(csrf_cookie(app.tokens.csrf_token(session_id)));
+    let jar = super::sign_in(&app, &verified, &visitor.ctx, jar).await?;
     // Kolibri answers sign-up with its serializer's fields: no date_joined.
     let mut user = one_json(&app, user_id).await?;
     if let Some(fields) = user.as_object_mut() {
