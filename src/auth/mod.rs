@@ -5,6 +5,7 @@ pub mod denylist;
 pub mod feed;
 pub mod identifiers;
 pub mod keys;
+pub mod legacy;
 pub mod password;
 pub mod throttle;
 pub mod tokens;

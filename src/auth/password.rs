@@ -95,6 +95,15 @@ impl Passwords {
         let password = password.clone();
         let verified = self
             .run(move || {
+                // A hash imported from another system: verified its way,
+                // replaced by argon2id at this login.
+                if let Some(legacy) = super::legacy::Legacy::parse(phc.phc()) {
+                    let ok = legacy.verify(password.expose().as_bytes());
+                    return Verified {
+                        ok,
+                        needs_rehash: ok,
+                    };
+                }
                 let Ok(parsed) = Phc::new(phc.phc()) else {
                     return Verified {
                         ok: false,
@@ -163,6 +172,13 @@ fn hash_with(params: &Params, password: &[u8]) -> anyhow::Result<PasswordHash> {
         .hash_password(password, &salt)
         .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
     Ok(PasswordHash::new(phc.to_string()))
+}
+
+/// Whether `hash` is one this service verifies: argon2 (PHC) or a legacy
+/// format ([`super::legacy`]).
+pub fn is_supported_hash(hash: &str) -> bool {
+    super::legacy::Legacy::parse(hash).is_some()
+        || Phc::new(hash).is_ok_and(|phc| phc.algorithm.as_str().starts_with("argon2"))
 }
 
 /// Whether a stored hash was made with today's algorithm and parameters.

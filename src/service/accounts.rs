@@ -40,7 +40,7 @@ pub async fn register(
         app,
         &identifier,
         user_id,
-        Some(&input.password),
+        Some(&Credential::Plain(input.password.clone())),
         |password_hash| UserCommand::Register {
             user_id,
             email: Personal::new(input.email.as_str().to_string()),
@@ -72,6 +72,26 @@ pub async fn register(
     Ok(view)
 }
 
+/// How a new user's password arrives: in clear (hashed here with argon2id)
+/// or already hashed by the system they come from (argon2, Django PBKDF2,
+/// bcrypt: verified its way at the first login, then replaced by argon2id).
+#[derive(Clone)]
+pub enum Credential {
+    /// A password to hash.
+    Plain(Password),
+    /// An existing hash ([`crate::auth::password::is_supported_hash`]).
+    Hashed(aggregates::PasswordHash),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Plain(_) => "Credential::Plain(<redacted>)",
+            Self::Hashed(_) => "Credential::Hashed(<redacted>)",
+        })
+    }
+}
+
 /// Claims `claim_id` (an identifier of `kind`) for the new user `user_id`
 /// and writes the user `command` builds from the password's hash. The claim
 /// is checked before any hashing (a taken identifier costs nothing) and
@@ -81,7 +101,7 @@ pub(crate) async fn claim_and_create(
     app: &App,
     identifier: &Identifier,
     user_id: Uuid,
-    password: Option<&Password>,
+    credential: Option<&Credential>,
     command: impl FnOnce(Option<aggregates::PasswordHash>) -> UserCommand,
     metadata: &crate::store::Metadata,
 ) -> Result<crate::store::Committed<User>, Error> {
@@ -89,8 +109,9 @@ pub(crate) async fn claim_and_create(
     let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
     let claim = claim_command(app, &loaded.state, user_id, identifier).await?;
     app.store.check(&loaded.state, claim.clone()).await?;
-    let password_hash = match password {
-        Some(password) => Some(app.passwords.hash(password).await?),
+    let password_hash = match credential {
+        Some(Credential::Plain(password)) => Some(app.passwords.hash(password).await?),
+        Some(Credential::Hashed(hash)) => Some(hash.clone()),
         None => None,
     };
     app.store

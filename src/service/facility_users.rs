@@ -24,7 +24,7 @@ pub struct FacilityRegistration {
     /// Full name (up to 120 characters, may be empty as in Kolibri).
     pub full_name: String,
     /// None: a user without a password.
-    pub password: Option<Password>,
+    pub password: Option<super::accounts::Credential>,
     /// Kolibri's demographic fields (checked by the caller).
     pub demographics: Demographics,
 }
@@ -321,7 +321,7 @@ pub async fn create(
             facility,
             username,
             full_name,
-            password,
+            password: password.map(super::accounts::Credential::Plain),
             demographics,
         },
         ctx,

@@ -4,6 +4,7 @@
 
 use aggregates::{Demographics, OrganizationKind};
 use eventauth::input::{Password, Username};
+use eventauth::service::accounts::Credential;
 use eventauth::service::facility_users::{available, register, FacilityRegistration};
 use eventauth::service::{facilities, RequestContext};
 use eventauth::Error;
@@ -28,8 +29,9 @@ fn learner(facility: uuid::Uuid, username: &str, password: Option<&str>) -> Faci
         facility,
         username: Username::parse(username, "username").expect("valid username"),
         full_name: format!("{username} Learner"),
-        password: password
-            .map(|p| Password::new_password(p.to_string(), "password").expect("valid")),
+        password: password.map(|p| {
+            Credential::Plain(Password::new_password(p.to_string(), "password").expect("valid"))
+        }),
         demographics: Demographics {
             gender: Some("FEMALE".to_string()),
             birth_year: Some("2012".to_string()),

@@ -1184,3 +1184,63 @@ async fn facility_users_are_created_by_admins_and_sign_up_where_allowed(backend:
     assert_eq!(closed.error_ids(), ["PERMISSION_DENIED"]);
     assert_eq!(events_of(&app, "FacilityUserRegistered").await, 12);
 }
+
+on_both_backends!(a_django_pbkdf2_hash_logs_in_and_becomes_argon2id);
+async fn a_django_pbkdf2_hash_logs_in_and_becomes_argon2id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    // Kolibri's own format (Django's PBKDF2PasswordHasher), made by Python's
+    // hashlib for "correct horse".
+    let django = "pbkdf2_sha256$1000$kolibrisalt$ERcl1XQ+eDsnymjij9XNoXJsbZAxueW67ymG1BhWqLw=";
+    assert!(eventauth::auth::password::is_supported_hash(django));
+    let migrated = facility_users::register(
+        &app.app,
+        facility_users::FacilityRegistration {
+            facility: w.home,
+            username: eventauth::input::Username::parse("migrant", "u").expect("valid"),
+            full_name: "Mi Grant".to_string(),
+            password: Some(eventauth::service::accounts::Credential::Hashed(
+                aggregates::PasswordHash::new(django),
+            )),
+            demographics: Default::default(),
+        },
+        &RequestContext::system(),
+    )
+    .await
+    .expect("registered with the imported hash");
+
+    let wrong = Browser::new(&app)
+        .login("migrant", "correct horsf", None)
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(events_of(&app, "PasswordRehashed").await, 0);
+    let ok = Browser::new(&app)
+        .login("migrant", "correct horse", None)
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(
+        events_of(&app, "PasswordRehashed").await,
+        1,
+        "replaced at login"
+    );
+    let user = app
+        .app
+        .store
+        .load::<aggregates::User>(&migrated.to_string())
+        .await
+        .expect("user");
+    assert!(user.state.password_hash().phc().starts_with("$argon2id$"));
+    // The same password keeps working (now against argon2id), no second
+    // rehash; the wrong one still fails.
+    let again = Browser::new(&app)
+        .login("migrant", "correct horse", None)
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(events_of(&app, "PasswordRehashed").await, 1);
+    let wrong = Browser::new(&app)
+        .login("migrant", "correct horsf", None)
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    // The hash never leaves the service.
+    assert!(!ok.body.to_string().contains("argon2"));
+}
