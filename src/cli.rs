@@ -39,6 +39,14 @@ enum Command {
     /// superuser). Prints the new id.
     #[command(subcommand, name = "facility-user")]
     FacilityUser(FacilityUser),
+    /// Bulk-load facility users from CSV or JSON lines (Kolibri's
+    /// `importusers` columns; `password` or an existing `password_hash`).
+    Import {
+        #[command(flatten)]
+        config: Config,
+        #[command(flatten)]
+        args: crate::ops::import::ImportArgs,
+    },
     /// A user's timeline (sessions included), or their state `--at` a time.
     History {
         #[command(flatten)]
@@ -167,6 +175,7 @@ pub async fn main() -> ExitCode {
         | Command::Verify(c)
         | Command::Export { config: c, .. }
         | Command::History { config: c, .. }
+        | Command::Import { config: c, .. }
         | Command::Admin(Admin::Create { config: c, .. })
         | Command::Collection(Collection::Create { config: c, .. })
         | Command::FacilityUser(
@@ -227,6 +236,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             runtime.stop().await;
             let text = result?;
             std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+            Ok(())
+        }
+        Command::Import { mut config, args } => {
+            config.nats_url = None;
+            let runtime = Runtime::start(config).await?;
+            let result = crate::ops::import::import(runtime.app(), &args).await;
+            runtime.stop().await;
+            let report = result?;
+            std::io::Write::write_all(
+                &mut std::io::stdout().lock(),
+                report.to_string().as_bytes(),
+            )?;
             Ok(())
         }
         Command::Export { config, args } => {

@@ -3,5 +3,6 @@
 
 pub mod export;
 pub mod history;
+pub mod import;
 pub mod rebuild;
 pub mod synthetic;

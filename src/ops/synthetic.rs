@@ -15,12 +15,22 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// One stored event row: aggregate type and id, sequence, type, payload.
-type Row = (&'static str, String, i64, String, Value);
+pub(crate) type Row = (&'static str, String, i64, String, Value);
 
 fn row<E: cqrs_es::DomainEvent>(kind: &'static str, id: Uuid, sequence: i64, event: &E) -> Row {
+    row_of(kind, id.to_string(), sequence, event)
+}
+
+/// The stored row of `event`, the `sequence`th of aggregate `kind`/`id`.
+pub(crate) fn row_of<E: cqrs_es::DomainEvent>(
+    kind: &'static str,
+    id: String,
+    sequence: i64,
+    event: &E,
+) -> Row {
     (
         kind,
-        id.to_string(),
+        id,
         sequence,
         event.event_type(),
         serde_json::to_value(event).unwrap_or_default(),
@@ -126,6 +136,16 @@ pub async fn append(db: &Db, events: usize) -> Result<Vec<Uuid>, sqlx::Error> {
 }
 
 async fn insert(db: &Db, rows: Vec<Row>) -> Result<(), sqlx::Error> {
+    insert_with(db, rows, &Value::Object(Default::default())).await
+}
+
+/// Appends `rows` in one transaction, each with `metadata`: all of them or
+/// none (a stream's sequence already taken fails the whole transaction).
+pub(crate) async fn insert_with(
+    db: &Db,
+    rows: Vec<Row>,
+    metadata: &Value,
+) -> Result<(), sqlx::Error> {
     match db {
         Db::Postgres(pool) => {
             let kinds: Vec<&str> = rows.iter().map(|r| r.0).collect();
@@ -136,7 +156,7 @@ async fn insert(db: &Db, rows: Vec<Row>) -> Result<(), sqlx::Error> {
             sqlx::query(
                 "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
                                      event_version, payload, metadata)
-                 SELECT t, i, s, e, '1', p, '{}'
+                 SELECT t, i, s, e, '1', p, $6
                    FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::jsonb[])
                         AS u(t, i, s, e, p)",
             )
@@ -145,6 +165,7 @@ async fn insert(db: &Db, rows: Vec<Row>) -> Result<(), sqlx::Error> {
             .bind(sequences)
             .bind(types)
             .bind(payloads)
+            .bind(metadata)
             .execute(pool)
             .await?;
         }
@@ -154,13 +175,14 @@ async fn insert(db: &Db, rows: Vec<Row>) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
                                          event_version, payload, metadata)
-                     VALUES (?1, ?2, ?3, ?4, '1', ?5, '{}')",
+                     VALUES (?1, ?2, ?3, ?4, '1', ?5, ?6)",
                 )
                 .bind(kind)
                 .bind(id)
                 .bind(sequence)
                 .bind(event_type)
                 .bind(payload.to_string())
+                .bind(metadata.to_string())
                 .execute(&mut *tx)
                 .await?;
             }

@@ -298,11 +298,39 @@ pub async fn create(
     ctx: &RequestContext,
 ) -> Result<Uuid, Error> {
     let settings = super::kolibri::facility_settings(app, facility).await?;
+    let checked = check_fields(input, settings.learner_can_login_with_no_password)?;
+    register(
+        app,
+        FacilityRegistration {
+            facility,
+            username: checked.username,
+            full_name: checked.full_name,
+            password: checked.password.map(super::accounts::Credential::Plain),
+            demographics: checked.demographics,
+        },
+        ctx,
+    )
+    .await
+}
+
+/// A new facility user's fields, checked.
+#[derive(Debug)]
+pub struct Checked {
+    /// Username.
+    pub username: Username,
+    /// Password (none: `NOT_SPECIFIED` where allowed).
+    pub password: Option<Password>,
+    /// Full name (trimmed).
+    pub full_name: String,
+    /// Demographics (empty values left out).
+    pub demographics: Demographics,
+}
+
+/// Checks a new facility user's fields by Kolibri's rules (creation,
+/// sign-up and import alike).
+pub fn check_fields(input: Fields, passwordless_allowed: bool) -> Result<Checked, Error> {
     let username = kolibri_username(input.username.as_deref())?;
-    let password = kolibri_password(
-        input.password.as_deref(),
-        settings.learner_can_login_with_no_password,
-    )?;
+    let password = kolibri_password(input.password.as_deref(), passwordless_allowed)?;
     let full_name = kolibri_full_name(input.full_name.as_deref().unwrap_or_default())?;
     let non_empty = |v: String| Some(v).filter(|v| !v.is_empty());
     let demographics = Demographics {
@@ -315,18 +343,12 @@ pub async fn create(
         )?)
         .map(Personal::new),
     };
-    register(
-        app,
-        FacilityRegistration {
-            facility,
-            username,
-            full_name,
-            password: password.map(super::accounts::Credential::Plain),
-            demographics,
-        },
-        ctx,
-    )
-    .await
+    Ok(Checked {
+        username,
+        password,
+        full_name,
+        demographics,
+    })
 }
 
 /// Edits a facility user: every field is checked before anything is

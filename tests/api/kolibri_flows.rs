@@ -1244,3 +1244,100 @@ async fn a_django_pbkdf2_hash_logs_in_and_becomes_argon2id(backend: Backend) {
     // The hash never leaves the service.
     assert!(!ok.body.to_string().contains("argon2"));
 }
+
+fn import_args(
+    facility: Uuid,
+    file: std::path::PathBuf,
+    abort: bool,
+) -> eventauth::ops::import::ImportArgs {
+    eventauth::ops::import::ImportArgs {
+        facility,
+        file,
+        abort_on_error: abort,
+        batch: 2,
+        benchmark_share_hashes: false,
+    }
+}
+
+on_both_backends!(import_loads_users_reports_bad_rows_and_keeps_legacy_hashes);
+async fn import_loads_users_reports_bad_rows_and_keeps_legacy_hashes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let django = "pbkdf2_sha256$1000$kolibrisalt$ERcl1XQ+eDsnymjij9XNoXJsbZAxueW67ymG1BhWqLw=";
+    let csv = format!(
+        "username,password,password_hash,full_name,user_type,identifier,birth_year,gender\n\
+         imp1,first pass,,Imp One,LEARNER,ID-1,2001,FEMALE\n\
+         imp2,,{django},Imp Two,,,,\n\
+         IMP1,x,,Dup,,,,\n\
+         e v e,x,,Bad Name,,,,\n\
+         imp3,,not-a-hash,Bad Hash,,,,\n\
+         ada,x,,Taken,,,,\n\
+         imp4,coachpass,,Imp Four,coach,,,\n\
+         imp5,x,,Bad Year,,,1850,\n\
+         imp6,adminpass,,Imp Six,ADMIN,,,\n"
+    );
+    let file = std::env::temp_dir().join(format!("import-{}.csv", Uuid::now_v7()));
+    std::fs::write(&file, csv).expect("file");
+    let report =
+        eventauth::ops::import::import(&app.app, &import_args(w.home, file.clone(), false))
+            .await
+            .expect("import runs");
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(report.imported, 4, "{report}");
+    assert_eq!(
+        report.hashed, 3,
+        "plain passwords hashed, the Django hash kept"
+    );
+    let lines: Vec<usize> = report.skipped.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [4, 5, 6, 7, 9], "{report}");
+    assert!(report.skipped[0].1.contains("repeated"), "{report}");
+    assert!(report.skipped[3].1.contains("already exists"), "{report}");
+
+    // They are users like any other.
+    let imp1 = Browser::new(&app).login("imp1", "first pass", None).await;
+    assert_eq!(imp1.status, StatusCode::OK, "{:?}", imp1.body);
+    assert_eq!(imp1.body["full_name"], "Imp One");
+    let imp2 = Browser::new(&app)
+        .login("imp2", "correct horse", None)
+        .await;
+    assert_eq!(imp2.status, StatusCode::OK, "the Django hash logs in");
+    assert_eq!(events_of(&app, "PasswordRehashed").await, 1);
+    let coach = Browser::new(&app).login("imp4", "coachpass", None).await;
+    assert_eq!(coach.body["kind"], json!(["coach"]));
+    let admin = Browser::new(&app);
+    let signed_in = admin.login("imp6", "adminpass", None).await;
+    assert_eq!(signed_in.body["kind"], json!(["admin"]));
+    let listed = admin
+        .get("/api/auth/facilityuser?search=imp&page_size=10")
+        .await;
+    assert_eq!(listed.body["count"], 4);
+    assert_eq!(listed.body["results"][0]["id_number"], "ID-1");
+    let all = admin.get("/api/auth/facilityuser?page_size=1").await;
+    assert_eq!(
+        all.body["count"],
+        7 + 4,
+        "the facility's count includes them"
+    );
+    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db())
+        .await
+        .expect("verify runs");
+    assert!(same, "{report}");
+
+    // All or nothing with --abort-on-error: one bad line, nothing written.
+    let before = app.event_count().await;
+    let jsonl = "{\"username\":\"j1\",\"password\":\"p\"}\n\
+                 {\"username\":\"j 2\",\"password\":\"p\"}\n\
+                 {\"username\":\"j3\",\"password\":\"p\"}\n";
+    let file = std::env::temp_dir().join(format!("import-{}.jsonl", Uuid::now_v7()));
+    std::fs::write(&file, jsonl).expect("file");
+    let refused =
+        eventauth::ops::import::import(&app.app, &import_args(w.home, file.clone(), true)).await;
+    let message = format!("{:#}", refused.expect_err("aborted"));
+    assert!(message.contains("line 2"), "{message}");
+    assert_eq!(app.event_count().await, before, "nothing written");
+    let report = eventauth::ops::import::import(&app.app, &import_args(w.home, file, false))
+        .await
+        .expect("import runs");
+    assert_eq!((report.imported, report.skipped.len()), (2, 1));
+    let _ = std::fs::remove_file(&file);
+}
