@@ -1335,9 +1335,10 @@ async fn import_loads_users_reports_bad_rows_and_keeps_legacy_hashes(backend: Ba
     let message = format!("{:#}", refused.expect_err("aborted"));
     assert!(message.contains("line 2"), "{message}");
     assert_eq!(app.event_count().await, before, "nothing written");
-    let report = eventauth::ops::import::import(&app.app, &import_args(w.home, file, false))
-        .await
-        .expect("import runs");
+    let report =
+        eventauth::ops::import::import(&app.app, &import_args(w.home, file.clone(), false))
+            .await
+            .expect("import runs");
     assert_eq!((report.imported, report.skipped.len()), (2, 1));
     let _ = std::fs::remove_file(&file);
 }
