@@ -150,3 +150,24 @@ pub async fn facilities(db: &Db) -> Result<Vec<Uuid>, sqlx::Error> {
     )?;
     Ok(rows.into_iter().map(|r| r.organization_id).collect())
 }
+
+#[derive(sqlx::FromRow)]
+struct Named {
+    organization_id: Uuid,
+    name: String,
+}
+
+/// The classrooms of a facility: `(name, id)`.
+pub async fn classrooms(db: &Db, facility: Uuid) -> Result<Vec<(String, Uuid)>, sqlx::Error> {
+    let rows = fetch_all!(
+        db,
+        Named,
+        "SELECT organization_id, name FROM organizations
+          WHERE kind = 'classroom' AND parent_id = $1",
+        facility
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.name, r.organization_id))
+        .collect())
+}

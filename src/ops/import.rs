@@ -1,6 +1,7 @@
 //! `eventauth import`: bulk-loads facility users from CSV or JSON lines
 //! (Kolibri's `importusers` columns: `username`, `password`, `full_name`,
-//! `user_type`, `identifier`, `birth_year`, `gender`; plus `password_hash`
+//! `user_type`, `identifier`, `birth_year`, `gender`, `enrolled_in`,
+//! `assigned_to` — classroom names, comma-separated; plus `password_hash`
 //! for an existing hash: argon2, Django PBKDF2 — Kolibri's —, bcrypt).
 //!
 //! Every row is checked by the same rules as `POST /api/auth/facilityuser`;
@@ -69,6 +70,12 @@ struct Row {
     birth_year: Option<String>,
     #[serde(default)]
     gender: Option<String>,
+    /// Classrooms (names, comma-separated) the user joins.
+    #[serde(default)]
+    enrolled_in: Option<String>,
+    /// Classrooms (names, comma-separated) the user coaches.
+    #[serde(default)]
+    assigned_to: Option<String>,
 }
 
 /// What an import did.
@@ -109,6 +116,29 @@ struct Ready {
     demographics: Demographics,
     secret: Secret,
     role: Option<RoleKind>,
+    /// Classrooms joined.
+    enrolled_in: Vec<Uuid>,
+    /// Classrooms coached.
+    assigned_to: Vec<Uuid>,
+}
+
+/// A facility's classrooms by name (Kolibri's `enrolled_in`/`assigned_to`
+/// name them).
+type Classrooms = std::collections::HashMap<String, Uuid>;
+
+/// The classrooms a comma-separated list names.
+fn classrooms_named(list: Option<&str>, classrooms: &Classrooms) -> Result<Vec<Uuid>, String> {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            classrooms
+                .get(name)
+                .copied()
+                .ok_or_else(|| format!("no classroom {name:?} in the facility"))
+        })
+        .collect()
 }
 
 enum Secret {
@@ -163,7 +193,14 @@ fn rows(path: &PathBuf) -> anyhow::Result<Rows> {
 }
 
 /// Checks one row (Kolibri's rules, as the API).
-fn check(line: usize, row: Row, passwordless_allowed: bool) -> Result<Ready, String> {
+fn check(
+    line: usize,
+    row: Row,
+    passwordless_allowed: bool,
+    classrooms: &Classrooms,
+) -> Result<Ready, String> {
+    let enrolled_in = classrooms_named(row.enrolled_in.as_deref(), classrooms)?;
+    let assigned_to = classrooms_named(row.assigned_to.as_deref(), classrooms)?;
     let role = match row
         .user_type
         .as_deref()
@@ -217,6 +254,8 @@ fn check(line: usize, row: Row, passwordless_allowed: bool) -> Result<Ready, Str
         demographics: checked.demographics,
         secret,
         role,
+        enrolled_in,
+        assigned_to,
     })
 }
 
@@ -237,11 +276,16 @@ pub async fn import(app: &App, args: &ImportArgs) -> anyhow::Result<Report> {
         .await
         .map_err(|_| anyhow::anyhow!("no facility {}", args.facility))?;
     let passwordless = settings.learner_can_login_with_no_password;
+    let classrooms: Classrooms =
+        projections::organizations::classrooms(app.store.db(), args.facility)
+            .await?
+            .into_iter()
+            .collect();
     if args.abort_on_error {
         let mut seen = HashSet::new();
         let mut bad = Vec::new();
         for (line, row) in rows(&args.file)? {
-            match row.and_then(|row| check(line, row, passwordless)) {
+            match row.and_then(|row| check(line, row, passwordless, &classrooms)) {
                 Ok(ready) if !seen.insert(ready.normalized.clone()) => {
                     bad.push((line, "username repeated in the file".to_string()));
                 }
@@ -264,7 +308,7 @@ pub async fn import(app: &App, args: &ImportArgs) -> anyhow::Result<Report> {
     let mut pending: Vec<Ready> = Vec::new();
     let mut shared: std::collections::HashMap<String, PasswordHash> = Default::default();
     for (line, row) in rows(&args.file)? {
-        match row.and_then(|row| check(line, row, passwordless)) {
+        match row.and_then(|row| check(line, row, passwordless, &classrooms)) {
             Ok(ready) if !seen.insert(ready.normalized.clone()) => {
                 report
                     .skipped
@@ -396,20 +440,34 @@ async fn write_batch(
             1,
             &registered,
         ));
-        if let Some(kind) = ready.role {
-            let assigned = UserEvent::CollectionRoleAssigned {
+        // The user's further events: a role on the facility, coaching of
+        // classrooms, memberships.
+        let mut later = Vec::new();
+        let facility_role = ready.role.map(|kind| (args.facility, kind));
+        let coached = ready.assigned_to.iter().map(|c| (*c, RoleKind::Coach));
+        for (collection, kind) in facility_role.into_iter().chain(coached) {
+            later.push(UserEvent::CollectionRoleAssigned {
                 role: CollectionRole {
                     id: Uuid::now_v7(),
-                    collection: args.facility,
+                    collection,
                     kind,
                 },
                 at: now,
-            };
+            });
+        }
+        for collection in &ready.enrolled_in {
+            later.push(UserEvent::CollectionJoined {
+                collection: *collection,
+                at: now,
+            });
+        }
+        for (i, event) in later.iter().enumerate() {
+            let sequence = i as i64 + 2;
             rows.push(crate::ops::synthetic::row_of(
                 "user",
                 user_id.to_string(),
-                2,
-                &assigned,
+                sequence,
+                event,
             ));
         }
     }

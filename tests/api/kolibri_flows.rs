@@ -1265,16 +1265,17 @@ async fn import_loads_users_reports_bad_rows_and_keeps_legacy_hashes(backend: Ba
     let w = world(&app).await;
     let django = "pbkdf2_sha256$1000$kolibrisalt$ERcl1XQ+eDsnymjij9XNoXJsbZAxueW67ymG1BhWqLw=";
     let csv = format!(
-        "username,password,password_hash,full_name,user_type,identifier,birth_year,gender\n\
-         imp1,first pass,,Imp One,LEARNER,ID-1,2001,FEMALE\n\
-         imp2,,{django},Imp Two,,,,\n\
-         IMP1,x,,Dup,,,,\n\
-         e v e,x,,Bad Name,,,,\n\
-         imp3,,not-a-hash,Bad Hash,,,,\n\
-         ada,x,,Taken,,,,\n\
-         imp4,coachpass,,Imp Four,coach,,,\n\
-         imp5,x,,Bad Year,,,1850,\n\
-         imp6,adminpass,,Imp Six,ADMIN,,,\n"
+        "username,password,password_hash,full_name,user_type,identifier,birth_year,gender,enrolled_in,assigned_to\n\
+         imp1,first pass,,Imp One,LEARNER,ID-1,2001,FEMALE,Blue,\n\
+         imp2,,{django},Imp Two,,,,,,\n\
+         IMP1,x,,Dup,,,,,,\n\
+         e v e,x,,Bad Name,,,,,,\n\
+         imp3,,not-a-hash,Bad Hash,,,,,,\n\
+         ada,x,,Taken,,,,,,\n\
+         imp4,coachpass,,Imp Four,coach,,,,,Blue\n\
+         imp5,x,,Bad Year,,,1850,,,\n\
+         imp6,adminpass,,Imp Six,ADMIN,,,,,\n\
+         imp7,x,,Lost,,,,,Nowhere,\n"
     );
     let file = std::env::temp_dir().join(format!("import-{}.csv", Uuid::now_v7()));
     std::fs::write(&file, csv).expect("file");
@@ -1289,7 +1290,8 @@ async fn import_loads_users_reports_bad_rows_and_keeps_legacy_hashes(backend: Ba
         "plain passwords hashed, the Django hash kept"
     );
     let lines: Vec<usize> = report.skipped.iter().map(|(line, _)| *line).collect();
-    assert_eq!(lines, [4, 5, 6, 7, 9], "{report}");
+    assert_eq!(lines, [4, 5, 6, 7, 9, 11], "{report}");
+    assert!(report.skipped[5].1.contains("Nowhere"), "{report}");
     assert!(report.skipped[0].1.contains("repeated"), "{report}");
     assert!(report.skipped[3].1.contains("already exists"), "{report}");
 
@@ -1312,6 +1314,23 @@ async fn import_loads_users_reports_bad_rows_and_keeps_legacy_hashes(backend: Ba
         .await;
     assert_eq!(listed.body["count"], 4);
     assert_eq!(listed.body["results"][0]["id_number"], "ID-1");
+    let blue = admin
+        .get(&format!("/api/auth/facilityuser?member_of={}", hex(w.blue)))
+        .await;
+    assert_eq!(usernames(&blue.body), ["bob", "imp1"], "enrolled_in");
+    let imp4 = admin.get("/api/auth/facilityuser?search=imp4").await;
+    let kinds: Vec<&str> = imp4.body[0]["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["coach", "coach"],
+        "coach of the facility and of Blue"
+    );
+    assert_eq!(imp4.body[0]["roles"][1]["collection"], hex(w.blue));
     let all = admin.get("/api/auth/facilityuser?page_size=1").await;
     assert_eq!(
         all.body["count"],
