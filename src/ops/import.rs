@@ -51,8 +51,8 @@ pub struct ImportArgs {
     pub benchmark_share_hashes: bool,
 }
 
-/// One row as read (both formats).
-#[derive(Debug, Default, Deserialize)]
+/// One row as read (both formats). No `Debug`: it holds a password.
+#[derive(Default, Deserialize)]
 struct Row {
     #[serde(default)]
     username: Option<String>,
