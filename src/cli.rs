@@ -112,6 +112,21 @@ enum Collection {
         #[arg(long, default_value = aggregates::organization::DEFAULT_PRESET)]
         preset: String,
     },
+    /// Change a facility's settings: from a preset and/or one by one
+    /// (`--set learner_can_sign_up=false`); prints them.
+    Settings {
+        #[command(flatten)]
+        config: Config,
+        /// The facility.
+        #[arg(long)]
+        facility: uuid::Uuid,
+        /// Start from this preset instead of the current settings.
+        #[arg(long)]
+        preset: Option<String>,
+        /// `name=true|false`, Kolibri's names (repeatable).
+        #[arg(long = "set")]
+        set: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +173,29 @@ enum FacilityUser {
     },
 }
 
+/// `settings` with `name=true|false` assignments applied (Kolibri's names;
+/// an unknown name or value is an error).
+fn with_settings(
+    settings: aggregates::FacilitySettings,
+    assignments: &[String],
+) -> anyhow::Result<aggregates::FacilitySettings> {
+    let mut value = serde_json::to_value(settings)?;
+    for assignment in assignments {
+        let (name, raw) = assignment
+            .split_once('=')
+            .with_context(|| format!("{assignment}: expected name=true|false"))?;
+        let flag: bool = raw
+            .trim()
+            .parse()
+            .with_context(|| format!("{assignment}: the value is true or false"))?;
+        let slot = value
+            .get_mut(name.trim())
+            .with_context(|| format!("{name}: no such facility setting"))?;
+        *slot = serde_json::Value::Bool(flag);
+    }
+    Ok(serde_json::from_value(value)?)
+}
+
 fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value.to_string()))
 }
@@ -177,7 +215,9 @@ pub async fn main() -> ExitCode {
         | Command::History { config: c, .. }
         | Command::Import { config: c, .. }
         | Command::Admin(Admin::Create { config: c, .. })
-        | Command::Collection(Collection::Create { config: c, .. })
+        | Command::Collection(
+            Collection::Create { config: c, .. } | Collection::Settings { config: c, .. },
+        )
         | Command::FacilityUser(
             FacilityUser::Create { config: c, .. } | FacilityUser::LoginToken { config: c, .. },
         ) => c.log_format.clone(),
@@ -312,6 +352,33 @@ async fn run(command: Command) -> anyhow::Result<()> {
             runtime.stop().await;
             let id = result?;
             std::io::Write::write_all(&mut std::io::stdout().lock(), format!("{id}\n").as_bytes())?;
+            Ok(())
+        }
+        Command::Collection(Collection::Settings {
+            mut config,
+            facility,
+            preset,
+            set,
+        }) => {
+            config.nats_url = None;
+            let runtime = Runtime::start(config).await?;
+            let app = runtime.app().clone();
+            let result = async {
+                use crate::service::{facilities, kolibri};
+                let base = match &preset {
+                    Some(name) => facilities::preset(name)?,
+                    None => kolibri::facility_settings(&app, facility).await?,
+                };
+                let settings = with_settings(base, &set)?;
+                facilities::change_settings(&app, facility, settings, &RequestContext::system())
+                    .await?;
+                anyhow::Ok(settings)
+            }
+            .await;
+            runtime.stop().await;
+            let settings = result?;
+            let text = serde_json::to_string_pretty(&settings)? + "\n";
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
             Ok(())
         }
         Command::FacilityUser(FacilityUser::Create {

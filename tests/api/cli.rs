@@ -296,3 +296,75 @@ async fn collection_create_makes_facilities_with_presets_and_classrooms_under_th
     assert_eq!(parents, 2);
     store.close().await;
 }
+
+on_both_backends!(collection_settings_change_a_facility_from_a_preset_and_one_by_one);
+async fn collection_settings_change_a_facility_from_a_preset_and_one_by_one(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let run = |args: &[&str]| {
+        let output = eventauth(&db, args);
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, facility, log) = run(&["collection", "create", "--kind", "facility", "--name", "F"]);
+    assert!(ok, "{log}");
+    let facility = facility.trim().to_string();
+    // nonformal by default: sign-up on, passwordless off.
+    let (ok, out, log) = run(&[
+        "collection",
+        "settings",
+        "--facility",
+        &facility,
+        "--set",
+        "learner_can_sign_up=false",
+    ]);
+    assert!(ok, "{log}");
+    let settings: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(settings["learner_can_sign_up"], false);
+    assert_eq!(settings["learner_can_edit_name"], true, "the rest kept");
+    let (ok, out, log) = run(&[
+        "collection",
+        "settings",
+        "--facility",
+        &facility,
+        "--preset",
+        "formal",
+        "--set",
+        "learner_can_sign_up=true",
+    ]);
+    assert!(ok, "{log}");
+    let settings: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        settings["learner_can_login_with_no_password"], true,
+        "formal"
+    );
+    assert_eq!(settings["learner_can_sign_up"], true, "then the change");
+    for bad in [
+        "nonsense=true",
+        "learner_can_sign_up=maybe",
+        "learner_can_sign_up",
+    ] {
+        let (ok, _, _) = run(&[
+            "collection",
+            "settings",
+            "--facility",
+            &facility,
+            "--set",
+            bad,
+        ]);
+        assert!(!ok, "{bad} refused");
+    }
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let (ok, _, _) = run(&["collection", "settings", "--facility", &unknown]);
+    assert!(!ok, "an unknown facility is refused");
+    // Recorded as an event, once per change.
+    let store = db.inspect().await.expect("inspect");
+    assert_eq!(
+        store
+            .count("SELECT count(*) FROM events WHERE event_type = 'FacilitySettingsChanged'")
+            .await,
+        2
+    );
+}
