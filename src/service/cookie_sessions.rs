@@ -204,37 +204,14 @@ pub async fn resolve(
             }));
         }
     }
-    let session = app
-        .store
-        .load::<Session>(&session_id.to_string())
-        .await?
-        .state;
-    let (Some(user_id), Some(auth_time), Some(recorded)) =
-        (session.user_id(), session.auth_time(), session.expires_at())
-    else {
+    // This instance's keep-alives may be ahead of the log.
+    let later = cached.as_ref().map(|l| l.expires_at);
+    let Some(live) = super::sessions::live_session(app, cookie, Some(surface), later).await? else {
+        app.cookie_sessions.live.remove(&session_id);
         return Ok(None);
     };
-    // This instance's keep-alives may be ahead of the log.
-    let expires_at = cached
-        .as_ref()
-        .map_or(recorded, |l| l.expires_at.max(recorded));
-    let alive = session.surface() == surface
-        && session.current_refresh_token_is(&presented)
-        && session.ended().is_none()
-        && expires_at > now
-        && !app.denylist.denies(user_id, session_id, auth_time);
-    if !alive {
-        app.cookie_sessions.live.remove(&session_id);
-        return Ok(None);
-    }
-    let user = app.store.load::<User>(&user_id.to_string()).await?.state;
-    let cut_off = user
-        .cutoff()
-        .is_some_and(|cutoff| cutoff.revokes(session_id, auth_time));
-    if !user.is_active() || user.is_disabled() || cut_off {
-        app.cookie_sessions.live.remove(&session_id);
-        return Ok(None);
-    }
+    let (user_id, auth_time, recorded) = (live.user_id, live.auth_time, live.recorded_expires_at);
+    let expires_at = later.map_or(recorded, |l| l.max(recorded));
     app.cookie_sessions.live.insert(
         session_id,
         Live {

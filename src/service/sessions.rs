@@ -431,6 +431,10 @@ pub async fn record_session(
 pub async fn refresh(app: &App, presented: &str, ctx: &RequestContext) -> Result<Issued, Error> {
     let session_id = Tokens::refresh_session(presented).ok_or(Error::Unauthenticated)?;
     let session = app.store.load::<Session>(&session_id.to_string()).await?;
+    // A cookie session's secret is not a refresh token.
+    if is_cookie_surface(session.state.surface()) {
+        return Err(Error::Unauthenticated);
+    }
     let (Some(user_id), Some(auth_time), Some(session_expires_at)) = (
         session.state.user_id(),
         session.state.auth_time(),
@@ -612,13 +616,32 @@ pub enum Introspected {
     },
 }
 
-/// The live session a refresh token is the current token of, if any:
-/// not ended, not expired, not cut off by the user.
-async fn live_refresh(
+/// A live session as its secret proves it.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSession {
+    /// Its user.
+    pub user_id: Uuid,
+    /// The session.
+    pub session_id: Uuid,
+    /// When the credentials were checked.
+    pub auth_time: DateTime<Utc>,
+    /// Its expiry as recorded in the log.
+    pub recorded_expires_at: DateTime<Utc>,
+}
+
+/// The live session `secret` (a refresh token, or a cookie of a cookie
+/// surface) is the current secret of, if any: of the right kind (cookie
+/// sessions only through their cookie, token sessions only through their
+/// refresh token), not ended, not expired — `later_expiry` is an expiry
+/// this instance knows of but has not recorded yet —, not cut off, its
+/// user live. One check for refresh tokens and cookies alike.
+pub async fn live_session(
     app: &App,
-    token: &str,
-) -> Result<Option<(Uuid, Uuid, DateTime<Utc>)>, Error> {
-    let Some(session_id) = Tokens::refresh_session(token) else {
+    secret: &str,
+    cookie_surface: Option<&str>,
+    later_expiry: Option<DateTime<Utc>>,
+) -> Result<Option<LiveSession>, Error> {
+    let Some(session_id) = Tokens::refresh_session(secret) else {
         return Ok(None);
     };
     let session = app
@@ -626,25 +649,53 @@ async fn live_refresh(
         .load::<Session>(&session_id.to_string())
         .await?
         .state;
-    let (Some(user_id), Some(auth_time), Some(expires_at)) =
+    let (Some(user_id), Some(auth_time), Some(recorded)) =
         (session.user_id(), session.auth_time(), session.expires_at())
     else {
         return Ok(None);
     };
-    if !session.current_refresh_token_is(&hash_token(token))
+    let right_kind = match cookie_surface {
+        Some(surface) => session.surface() == surface,
+        None => !is_cookie_surface(session.surface()),
+    };
+    let expires_at = later_expiry.map_or(recorded, |later| later.max(recorded));
+    if !right_kind
+        || !session.current_refresh_token_is(&hash_token(secret))
         || session.ended().is_some()
         || expires_at <= Utc::now()
+        || app.denylist.denies(user_id, session_id, auth_time)
     {
         return Ok(None);
     }
     let user = app.store.load::<User>(&user_id.to_string()).await?.state;
-    if user
+    let cut_off = user
         .cutoff()
-        .is_some_and(|cutoff| cutoff.revokes(session_id, auth_time))
-    {
+        .is_some_and(|cutoff| cutoff.revokes(session_id, auth_time));
+    if cut_off || !user.is_active() || user.is_disabled() {
         return Ok(None);
     }
-    Ok(Some((user_id, session_id, expires_at)))
+    Ok(Some(LiveSession {
+        user_id,
+        session_id,
+        auth_time,
+        recorded_expires_at: recorded,
+    }))
+}
+
+/// Whether sessions of `surface` live in a cookie (their secret is no
+/// refresh token).
+fn is_cookie_surface(surface: &str) -> bool {
+    surface == super::kolibri::SURFACE
+}
+
+/// The live session a refresh token is the current token of, if any.
+async fn live_refresh(
+    app: &App,
+    token: &str,
+) -> Result<Option<(Uuid, Uuid, DateTime<Utc>)>, Error> {
+    Ok(live_session(app, token, None, None)
+        .await?
+        .map(|live| (live.user_id, live.session_id, live.recorded_expires_at)))
 }
 
 /// Introspects an access or refresh token with the service's own checks

@@ -532,8 +532,17 @@ async fn sessions_keep_alive_csrf_and_logout(backend: Backend) {
     }
     assert_eq!(events_of(&app, "SessionExtended").await, extended);
 
-    // Logout: [], the cookie cleared, the session over everywhere.
+    // A Kolibri cookie is no ILD refresh token.
     let secret = browser.cookie("kolibri").expect("session");
+    let exchanged = app.refresh(&secret).await;
+    assert_eq!(exchanged.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        browser.signed_in_as().await,
+        "teach",
+        "and the session lives on"
+    );
+
+    // Logout: [], the cookie cleared, the session over everywhere.
     let out = browser
         .send(Method::DELETE, "/api/auth/session/current", None, true)
         .await;
