@@ -5,9 +5,7 @@
 //! username is free (before any hashing), hash, claim it for a
 //! pre-generated user id, then write the user.
 
-use aggregates::{
-    Demographics, IdentifierClaim, Organization, OrganizationKind, Personal, User, UserCommand,
-};
+use aggregates::{Demographics, IdentifierClaim, Personal, User, UserCommand};
 use uuid::Uuid;
 
 use super::sessions::Identifier;
@@ -102,13 +100,10 @@ pub async fn available(app: &App, facility: Uuid, username: &Username) -> Result
     Ok(owner.is_registered() && !identifier.held_by(&owner))
 }
 
-/// 404 unless `facility` is a facility.
+/// 404 unless `facility` is a facility (the kind is remembered: no round
+/// trip after the first).
 async fn require_facility(app: &App, facility: Uuid) -> Result<(), Error> {
-    let loaded = app
-        .store
-        .load::<Organization>(&facility.to_string())
-        .await?;
-    if loaded.state.kind() == Some(OrganizationKind::Facility) {
+    if super::kolibri::is_facility(app, facility).await? {
         Ok(())
     } else {
         Err(Error::NotFound)

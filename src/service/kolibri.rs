@@ -105,6 +105,12 @@ pub async fn collection_kind(app: &App, id: Uuid) -> Result<Option<OrganizationK
     Ok(kind)
 }
 
+/// Whether `id` is a facility (remembered once read: checking it again
+/// costs no round trip).
+pub async fn is_facility(app: &App, id: Uuid) -> Result<bool, Error> {
+    Ok(collection_kind(app, id).await? == Some(OrganizationKind::Facility))
+}
+
 /// Checks Kolibri credentials: `username` in `facility`, then (as
 /// Kolibri's superuser scope does) a superuser of that name in any other
 /// facility. Failures come out as Kolibri says them: 400 `NOT_FOUND`

@@ -456,9 +456,10 @@ pub async fn username_available(
     let Ok(username) = Username::parse(body.username.as_deref().unwrap_or_default(), "username")
     else {
         return Ok(
-            match crate::service::kolibri::facility_settings(&app, facility).await {
-                Ok(_) => Json(json!(true)).into_response(),
-                Err(_) => facility_not_found(),
+            if crate::service::kolibri::is_facility(&app, facility).await? {
+                Json(json!(true)).into_response()
+            } else {
+                facility_not_found()
             },
         );
     };

@@ -112,16 +112,14 @@ pub async fn login(
                     "Incorrect type. Expected pk value, received str.".to_string(),
                 ));
             };
-            match kolibri::facility_settings(&app, id).await {
-                Ok(_) => id,
-                Err(Error::NotFound) => {
-                    let shown: String = raw.chars().take(64).collect();
-                    return Ok(refuse(format!(
-                        "Invalid pk \"{shown}\" - object does not exist."
-                    )));
-                }
-                Err(other) => return Err(other.into()),
+            // Its settings are read once, by the credential check.
+            if !kolibri::is_facility(&app, id).await? {
+                let shown: String = raw.chars().take(64).collect();
+                return Ok(refuse(format!(
+                    "Invalid pk \"{shown}\" - object does not exist."
+                )));
             }
+            id
         }
         _ => kolibri::default_facility(&app).await?.ok_or_else(|| {
             Error::invalid_field(

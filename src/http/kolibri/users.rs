@@ -389,13 +389,11 @@ async fn facility_of(app: &App, raw: Option<&str>) -> Result<Uuid, Error> {
     match raw.map(str::trim).filter(|f| !f.is_empty()) {
         Some(raw) => {
             let id = crate::input::parse_id(raw, "facility").map_err(|_| invalid())?;
-            kolibri::facility_settings(app, id)
-                .await
-                .map_err(|e| match e {
-                    Error::NotFound => invalid(),
-                    other => other,
-                })?;
-            Ok(id)
+            if kolibri::is_facility(app, id).await? {
+                Ok(id)
+            } else {
+                Err(invalid())
+            }
         }
         None => kolibri::default_facility(app).await?.ok_or_else(invalid),
     }
