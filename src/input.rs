@@ -27,14 +27,7 @@ pub struct Email {
 impl Email {
     /// Parses an address; `field` names it in the error.
     pub fn parse(raw: &str, field: &'static str) -> Result<Self, Error> {
-        let display = raw.trim();
-        if display.is_empty() {
-            return Err(Error::invalid_field(
-                field,
-                "REQUIRED",
-                format!("{field} is required"),
-            ));
-        }
+        let display = trimmed(raw, field)?;
         if display.len() > MAX_EMAIL_LEN || email_address::EmailAddress::from_str(display).is_err()
         {
             return Err(Error::invalid_field(
@@ -124,14 +117,7 @@ pub struct PersonName(String);
 impl PersonName {
     /// Parses a name; `field` names it in the error.
     pub fn parse(raw: &str, field: &'static str) -> Result<Self, Error> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(Error::invalid_field(
-                field,
-                "REQUIRED",
-                format!("{field} is required"),
-            ));
-        }
+        let name = trimmed(raw, field)?;
         if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
             return Err(Error::invalid_field(
                 field,
@@ -167,14 +153,7 @@ pub const USERNAME_FORBIDDEN: &str = "`~!@#$%^&*()-+={}[]|\\/:;\"'<>,.?";
 impl Username {
     /// Parses a username; `field` names it in the error.
     pub fn parse(raw: &str, field: &'static str) -> Result<Self, Error> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(Error::invalid_field(
-                field,
-                "REQUIRED",
-                format!("{field} is required"),
-            ));
-        }
+        let name = trimmed(raw, field)?;
         let email = name.chars().count() <= 254 && Email::parse(name, field).is_ok();
         let plain = name.chars().count() <= 30
             && !name
@@ -211,6 +190,11 @@ impl fmt::Debug for Username {
 /// A field the request must carry: its value, or a 400 naming it.
 pub fn required<T>(value: Option<T>, field: &'static str) -> Result<T, Error> {
     value.ok_or_else(|| Error::invalid_field(field, "REQUIRED", format!("{field} is required")))
+}
+
+/// `raw` trimmed, or `REQUIRED` when nothing is left.
+fn trimmed<'a>(raw: &'a str, field: &'static str) -> Result<&'a str, Error> {
+    required(Some(raw.trim()).filter(|t| !t.is_empty()), field)
 }
 
 /// An id from a path or body: a UUID, or a 400 naming `field` (every
