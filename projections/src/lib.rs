@@ -8,6 +8,7 @@
 pub mod cursor;
 pub mod db;
 pub mod facility_users;
+mod fold;
 pub mod organizations;
 pub mod projector;
 pub mod reader;

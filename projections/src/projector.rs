@@ -18,7 +18,9 @@ use aggregates::{Organization, Session, User};
 use cqrs_es::Aggregate;
 use sqlx::{PgPool, Row, SqlitePool};
 use tokio::sync::watch;
+use uuid::Uuid;
 
+use crate::fold::Fold;
 use crate::{organizations, sessions, users, Conn, Cursor, Db, GlobalReader, RecordedEvent, Wake};
 
 /// The read models' checkpoint row (and projector lock).
@@ -198,9 +200,7 @@ impl Projector {
                 None,
             )
             .await?;
-            for event in &batch.events {
-                apply(&mut Conn::Sqlite(&mut conn), event).await?;
-            }
+            apply(&mut Conn::Sqlite(&mut conn), &batch.events).await?;
             if batch.next > stored {
                 sqlx::query(
                     "UPDATE checkpoints SET last_pos = ?2,
@@ -290,9 +290,7 @@ impl Projector {
                 pending: batch.pending,
             });
         }
-        for event in &batch.events {
-            apply(&mut Conn::Postgres(&mut tx), event).await?;
-        }
+        apply(&mut Conn::Postgres(&mut tx), &batch.events).await?;
         sqlx::query(
             "UPDATE checkpoints SET last_tx = $2::text::xid8, last_pos = $3, updated_at = now()
               WHERE name = $1",
@@ -328,30 +326,52 @@ async fn stored_checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Er
     })
 }
 
-/// Folds one event into the read models it concerns.
-pub async fn apply(conn: &mut Conn<'_>, event: &RecordedEvent) -> Result<(), sqlx::Error> {
-    let outcome = match event.aggregate_type.as_str() {
-        User::TYPE => match event.decode() {
-            Ok(payload) => return users::apply(conn, event, payload).await,
-            Err(error) => error,
-        },
-        Session::TYPE => match event.decode() {
-            Ok(payload) => return sessions::apply(conn, event, payload).await,
-            Err(error) => error,
-        },
-        Organization::TYPE => match event.decode() {
-            Ok(payload) => return organizations::apply(conn, event, payload).await,
-            Err(error) => error,
-        },
-        _ => return Ok(()),
-    };
-    // An event this build cannot read: skip it loudly rather than stall
-    // every read model behind it.
-    tracing::error!(
-        event_id = %event.event_id,
-        event_type = %event.event_type,
-        error = %outcome,
-        "projector skipped an undecodable event"
-    );
-    Ok(())
+/// Folds a batch of events into the read models, in order: rows created
+/// in the batch are kept in memory while the batch changes them and
+/// written together ([`crate::fold`]); the rest is applied event by event.
+pub async fn apply(conn: &mut Conn<'_>, events: &[RecordedEvent]) -> Result<(), sqlx::Error> {
+    let mut fold = Fold::default();
+    for event in events {
+        let undecodable = match event.aggregate_type.as_str() {
+            User::TYPE => match event.decode() {
+                Ok(payload) => {
+                    let user_id: Uuid = event.aggregate_id.parse().unwrap_or_default();
+                    if let Some(payload) = fold.user(event, user_id, payload) {
+                        if fold.involves(user_id) {
+                            fold.flush(conn).await?;
+                        }
+                        users::apply(conn, event, payload).await?;
+                    }
+                    continue;
+                }
+                Err(error) => error,
+            },
+            Session::TYPE => match event.decode() {
+                Ok(payload) => {
+                    if let Some(payload) = fold.session(event, payload) {
+                        sessions::apply(conn, event, payload).await?;
+                    }
+                    continue;
+                }
+                Err(error) => error,
+            },
+            Organization::TYPE => match event.decode() {
+                Ok(payload) => {
+                    organizations::apply(conn, event, payload).await?;
+                    continue;
+                }
+                Err(error) => error,
+            },
+            _ => continue,
+        };
+        // An event this build cannot read: skip it loudly rather than stall
+        // every read model behind it.
+        tracing::error!(
+            event_id = %event.event_id,
+            event_type = %event.event_type,
+            error = %undecodable,
+            "projector skipped an undecodable event"
+        );
+    }
+    fold.flush(conn).await
 }

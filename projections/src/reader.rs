@@ -255,8 +255,7 @@ async fn read_postgres(
                 e.transaction_id::text::bigint AS tx, e.global_position, e.event_id,
                 e.aggregate_type, e.aggregate_id, e.sequence, e.event_type,
                 e.event_version, e.payload, e.metadata, e.recorded_at
-           FROM h CROSS JOIN p LEFT JOIN e ON true
-          ORDER BY e.transaction_id, e.global_position",
+           FROM h CROSS JOIN p LEFT JOIN e ON true",
     )
     .bind(after.tx.to_string())
     .bind(after.pos)
@@ -277,6 +276,9 @@ async fn read_postgres(
         };
         events.push(recorded!(row, cursor, row.get("event_id")));
     }
+    // Ordered here, not by the outer query: sorting wide rows there spilled
+    // to disk past `work_mem` (they arrive in order; this only checks).
+    events.sort_by_key(|event| event.cursor);
     Ok(Batch::assemble(
         events,
         limit,

@@ -422,17 +422,18 @@ async fn catch_up(
 /// Reads one batch after `after` and applies it, stopping at `until`.
 async fn step(conn: &mut Conn<'_>, after: Cursor, until: Option<Cursor>) -> anyhow::Result<Step> {
     let batch = GlobalReader::read(conn, after, BATCH, None).await?;
-    let mut applied = 0;
-    for event in &batch.events {
-        if let Some(until) = until.filter(|until| event.cursor > *until) {
-            return Ok(Step {
-                cursor: until,
-                applied,
-                done: true,
-            });
-        }
-        projector::apply(conn, event).await?;
-        applied += 1;
+    let within = match until {
+        Some(until) => batch.events.partition_point(|event| event.cursor <= until),
+        None => batch.events.len(),
+    };
+    projector::apply(conn, &batch.events[..within]).await?;
+    let applied = within as u64;
+    if within < batch.events.len() {
+        return Ok(Step {
+            cursor: until.unwrap_or(batch.next),
+            applied,
+            done: true,
+        });
     }
     Ok(match until {
         Some(until) if batch.next >= until => Step {

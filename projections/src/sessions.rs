@@ -70,20 +70,7 @@ pub async fn apply(
                 expires_at,
                 version
             )?;
-            // A login that raced a password change may be projected after
-            // the change although it authenticated before it: the cutoff
-            // already ended it.
-            execute!(
-                conn,
-                "UPDATE sessions AS s SET ended_at = u.sessions_valid_after, end_reason = 'revoked'
-                   FROM (SELECT user_id, sessions_valid_after, sessions_kept FROM users
-                         UNION ALL
-                         SELECT user_id, sessions_valid_after, sessions_kept FROM facility_users) AS u
-                  WHERE s.session_id = $1 AND u.user_id = s.user_id AND s.ended_at IS NULL
-                    AND s.auth_time < u.sessions_valid_after
-                    AND s.session_id IS DISTINCT FROM u.sessions_kept",
-                session_id
-            )?;
+            end_if_cut_off(conn, &[session_id]).await?;
         }
         SessionEvent::RefreshTokenRotated { at, .. } => {
             execute!(
@@ -124,6 +111,43 @@ pub async fn apply(
 
 fn session_id(event: &RecordedEvent) -> Uuid {
     event.aggregate_id.parse().unwrap_or_default()
+}
+
+/// Ends the given sessions, just written, whose user's cutoff covers them:
+/// a login that raced a password change may be projected after the change
+/// although it authenticated before it, and the cutoff already ended it.
+pub(crate) async fn end_if_cut_off(
+    conn: &mut Conn<'_>,
+    sessions: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    const CHECK: &str =
+        "UPDATE sessions AS s SET ended_at = u.sessions_valid_after, end_reason = 'revoked'
+           FROM (SELECT user_id, sessions_valid_after, sessions_kept FROM users
+                 UNION ALL
+                 SELECT user_id, sessions_valid_after, sessions_kept FROM facility_users) AS u
+          WHERE s.session_id {which} AND u.user_id = s.user_id AND s.ended_at IS NULL
+            AND s.auth_time < u.sessions_valid_after
+            AND s.session_id IS DISTINCT FROM u.sessions_kept";
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        // One statement for all of them.
+        Conn::Postgres(c) => {
+            sqlx::query(&CHECK.replace("{which}", "= ANY($1)"))
+                .bind(sessions)
+                .execute(&mut **c)
+                .await?;
+        }
+        // No arrays: one (in-process) statement each.
+        Conn::Sqlite(c) => {
+            let sql = CHECK.replace("{which}", "= ?1");
+            for session in sessions {
+                sqlx::query(&sql).bind(session).execute(&mut **c).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Marks the sessions a user-level cutoff ends (password change, revoke all).

@@ -269,13 +269,13 @@ pub async fn apply(
 /// What a subscription event says the state is at its instant: the plan
 /// (`None`: kept; cancellations and extensions do not repeat it), the
 /// status by the aggregate's own rule, the end.
-struct RecordedSubscription {
-    plan: Option<String>,
-    status: aggregates::SubscriptionStatus,
-    valid_until: Option<DateTime<Utc>>,
+pub(crate) struct RecordedSubscription {
+    pub(crate) plan: Option<String>,
+    pub(crate) status: aggregates::SubscriptionStatus,
+    pub(crate) valid_until: Option<DateTime<Utc>>,
 }
 
-fn subscription_state(event: &UserEvent) -> Option<RecordedSubscription> {
+pub(crate) fn subscription_state(event: &UserEvent) -> Option<RecordedSubscription> {
     use aggregates::SubscriptionStatus as S;
     let (plan, valid_until, canceled, at) = match event {
         UserEvent::SubscriptionGranted {
@@ -480,16 +480,11 @@ struct Count {
     n: i64,
 }
 
-/// One profile update: each column is set when the event changes it (one
-/// flag and one value per column, so the statement is fixed and both
-/// backends run it).
-async fn update_profile(
-    conn: &mut Conn<'_>,
-    user_id: Uuid,
+/// What a profile update does to each column it may touch, in
+/// [`PROFILE_COLUMNS`] order: (whether the column changes, its new value).
+pub(crate) fn profile_columns(
     changes: &aggregates::ProfileChanges,
-    at: DateTime<Utc>,
-    version: i64,
-) -> Result<(), sqlx::Error> {
+) -> [(bool, Option<String>); 11] {
     /// (whether the column changes, its new value) of one field.
     fn column<T>(
         change: Option<Option<&T>>,
@@ -501,21 +496,37 @@ async fn update_profile(
     let clearable = |c: &aggregates::profile::Change<aggregates::Personal<String>>| {
         column(c.as_ref().map(Option::as_ref), personal)
     };
-    let first_name = column(changes.first_name.as_ref().map(Some), personal);
-    let last_name = column(changes.last_name.as_ref().map(Some), personal);
-    let nickname = clearable(&changes.nickname);
-    let bio = clearable(&changes.bio);
-    let location = clearable(&changes.location);
-    let website = clearable(&changes.website);
-    let phone = clearable(&changes.phone);
-    let birth_date = column(changes.birth_date.as_ref().map(Option::as_ref), |d| {
-        d.expose().to_string()
-    });
-    let language = column(changes.language.as_ref().map(Option::as_ref), String::clone);
-    let timezone = column(changes.timezone.as_ref().map(Option::as_ref), String::clone);
-    let image = column(changes.image.as_ref().map(Option::as_ref), |i| {
-        i.key.clone()
-    });
+    [
+        column(changes.first_name.as_ref().map(Some), personal),
+        column(changes.last_name.as_ref().map(Some), personal),
+        clearable(&changes.nickname),
+        clearable(&changes.bio),
+        clearable(&changes.location),
+        clearable(&changes.website),
+        clearable(&changes.phone),
+        column(changes.birth_date.as_ref().map(Option::as_ref), |d| {
+            d.expose().to_string()
+        }),
+        column(changes.language.as_ref().map(Option::as_ref), String::clone),
+        column(changes.timezone.as_ref().map(Option::as_ref), String::clone),
+        column(changes.image.as_ref().map(Option::as_ref), |i| {
+            i.key.clone()
+        }),
+    ]
+}
+
+/// One profile update: each column is set when the event changes it (one
+/// flag and one value per column, so the statement is fixed and both
+/// backends run it).
+async fn update_profile(
+    conn: &mut Conn<'_>,
+    user_id: Uuid,
+    changes: &aggregates::ProfileChanges,
+    at: DateTime<Utc>,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    let [first_name, last_name, nickname, bio, location, website, phone, birth_date, language, timezone, image] =
+        profile_columns(changes);
     execute!(
         conn,
         "UPDATE users SET
