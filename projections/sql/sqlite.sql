@@ -34,13 +34,6 @@ CREATE TABLE IF NOT EXISTS {schema}.users
     version              INTEGER NOT NULL
 );
 
-CREATE INDEX IF NOT EXISTS {schema}.users_email ON users (lower(email));
-CREATE INDEX IF NOT EXISTS {schema}.users_created ON users (created_at, user_id);
-CREATE INDEX IF NOT EXISTS {schema}.users_updated ON users (updated_at, user_id);
-CREATE INDEX IF NOT EXISTS {schema}.users_sort_email ON users (email, user_id);
-CREATE INDEX IF NOT EXISTS {schema}.users_first_name ON users (first_name, user_id);
-CREATE INDEX IF NOT EXISTS {schema}.users_last_name ON users (last_name, user_id);
-
 CREATE TABLE IF NOT EXISTS {schema}.counts
 (
     name TEXT PRIMARY KEY,
@@ -81,9 +74,6 @@ CREATE TABLE IF NOT EXISTS {schema}.organizations
     version         INTEGER NOT NULL
 );
 
-CREATE INDEX IF NOT EXISTS {schema}.organizations_kind ON organizations (kind, lower(name));
-CREATE INDEX IF NOT EXISTS {schema}.organizations_parent ON organizations (parent_id);
-
 CREATE TABLE IF NOT EXISTS {schema}.memberships
 (
     organization_id BLOB NOT NULL,
@@ -91,8 +81,6 @@ CREATE TABLE IF NOT EXISTS {schema}.memberships
     joined_at       TEXT NOT NULL,
     PRIMARY KEY (organization_id, user_id)
 );
-
-CREATE INDEX IF NOT EXISTS {schema}.memberships_user ON memberships (user_id, joined_at);
 
 CREATE TABLE IF NOT EXISTS {schema}.facility_users
 (
@@ -112,16 +100,6 @@ CREATE TABLE IF NOT EXISTS {schema}.facility_users
     version     INTEGER NOT NULL
 );
 
--- Partial indexes over live rows, covering the page-id scan.
-CREATE INDEX IF NOT EXISTS {schema}.facility_users_username
-    ON facility_users (facility_id, lower(username), user_id, username)
-    WHERE deleted_at IS NULL;
-CREATE INDEX IF NOT EXISTS {schema}.facility_users_all_username
-    ON facility_users (lower(username), user_id, username, facility_id)
-    WHERE deleted_at IS NULL;
-CREATE INDEX IF NOT EXISTS {schema}.facility_users_joined
-    ON facility_users (facility_id, date_joined, user_id) WHERE deleted_at IS NULL;
-
 -- Kolibri roles per collection (admin, coach, classroom assignable coach)
 -- of facility users; `facility_id` is the user's facility.
 CREATE TABLE IF NOT EXISTS {schema}.collection_roles
@@ -134,5 +112,3 @@ CREATE TABLE IF NOT EXISTS {schema}.collection_roles
     assigned_at   TEXT NOT NULL
 );
 
-CREATE INDEX IF NOT EXISTS {schema}.collection_roles_user ON collection_roles (user_id);
-CREATE INDEX IF NOT EXISTS {schema}.collection_roles_kind ON collection_roles (facility_id, kind, user_id);

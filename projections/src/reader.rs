@@ -10,6 +10,7 @@
 //! ([`Batch::pending`]).
 
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sqlx::{PgConnection, Row, SqliteConnection};
 use uuid::Uuid;
@@ -33,10 +34,12 @@ pub struct RecordedEvent {
     pub event_type: String,
     /// Version of that event's schema.
     pub event_version: String,
-    /// The serialized event (`{"UserRegistered": {…}}`).
-    pub payload: Value,
-    /// Metadata of the command that wrote it.
-    pub metadata: Value,
+    /// The serialized event (`{"UserRegistered": {…}}`), as stored: kept
+    /// as text until a reader decodes it into its own type (building a
+    /// generic JSON tree first cost more than the rest of a replay's read).
+    pub payload: Box<RawValue>,
+    /// Metadata of the command that wrote it, as stored.
+    pub metadata: Box<RawValue>,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
 }
@@ -44,7 +47,17 @@ pub struct RecordedEvent {
 impl RecordedEvent {
     /// Deserializes the payload into the aggregate's event type.
     pub fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, serde_json::Error> {
-        E::deserialize(&self.payload)
+        serde_json::from_str(self.payload.get())
+    }
+
+    /// The payload as a JSON value.
+    pub fn payload_value(&self) -> Value {
+        serde_json::from_str(self.payload.get()).unwrap_or_default()
+    }
+
+    /// The metadata as a JSON value.
+    pub fn metadata_value(&self) -> Value {
+        serde_json::from_str(self.metadata.get()).unwrap_or_default()
     }
 }
 
@@ -60,8 +73,10 @@ macro_rules! recorded {
             sequence: $row.get("sequence"),
             event_type: $row.get("event_type"),
             event_version: $row.get("event_version"),
-            payload: $row.get("payload"),
-            metadata: $row.get("metadata"),
+            payload: $row.get::<sqlx::types::Json<Box<RawValue>>, _>("payload").0,
+            metadata: $row
+                .get::<sqlx::types::Json<Box<RawValue>>, _>("metadata")
+                .0,
             recorded_at: $row.get("recorded_at"),
         }
     };

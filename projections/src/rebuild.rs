@@ -28,7 +28,7 @@ use crate::schema::{self, Table, TABLES};
 use crate::{Conn, Cursor, Db, GlobalReader};
 
 /// Events per transaction while building.
-const BATCH: i64 = 2_000;
+const BATCH: i64 = 5_000;
 /// Differing keys shown per table and direction.
 const SAMPLE: i64 = 20;
 
@@ -75,6 +75,9 @@ pub struct Verified {
 #[derive(Debug)]
 pub struct Scratch {
     space: Space,
+    /// Where the log is read from (its own connections, so the next batch
+    /// is read while the current one is applied).
+    db: Db,
     cursor: Cursor,
     applied: u64,
 }
@@ -124,7 +127,7 @@ impl Scratch {
                 ))
                 .execute(&mut conn)
                 .await?;
-                schema::create(&mut Conn::Postgres(&mut conn), "").await?;
+                schema::create_tables(&mut Conn::Postgres(&mut conn), "").await?;
                 Space::Postgres {
                     conn,
                     schema,
@@ -134,12 +137,15 @@ impl Scratch {
             }
             Db::Sqlite { writer, .. } => {
                 let mut conn = writer.acquire().await?.detach();
-                schema::create(&mut Conn::Sqlite(&mut conn), "temp").await?;
+                // Without the read indexes: they are only ever compared or
+                // copied into the main tables (which have them).
+                schema::create_tables(&mut Conn::Sqlite(&mut conn), "temp").await?;
                 Space::Sqlite { conn }
             }
         };
         Ok(Self {
             space,
+            db: db.clone(),
             cursor: Cursor::START,
             applied: 0,
         })
@@ -164,20 +170,24 @@ impl Scratch {
         progress: &mut dyn FnMut(Progress),
     ) -> anyhow::Result<()> {
         let mut stalled = 0;
+        let mut ahead = read_ahead(&self.db, self.cursor);
         loop {
+            let batch = ahead.await??;
+            // The next batch is read while this one is applied.
+            ahead = read_ahead(&self.db, batch.next);
             let step = match &mut self.space {
                 Space::Postgres { conn, .. } => {
                     let mut tx = conn.begin().await?;
                     sqlx::query("SET LOCAL synchronous_commit = off")
                         .execute(&mut *tx)
                         .await?;
-                    let step = step(&mut Conn::Postgres(&mut tx), self.cursor, until).await?;
+                    let step = settle(&mut Conn::Postgres(&mut tx), batch, until).await?;
                     tx.commit().await?;
                     step
                 }
                 Space::Sqlite { conn } => {
                     let mut tx = conn.begin().await?;
-                    let step = step(&mut Conn::Sqlite(&mut tx), self.cursor, until).await?;
+                    let step = settle(&mut Conn::Sqlite(&mut tx), batch, until).await?;
                     tx.commit().await?;
                     step
                 }
@@ -189,6 +199,7 @@ impl Scratch {
                 cursor: self.cursor,
             });
             if step.done {
+                ahead.abort();
                 return Ok(());
             }
             // Short of the target with nothing readable: events below it
@@ -200,7 +211,9 @@ impl Scratch {
                 self.cursor
             );
             if !moved {
+                ahead.abort();
                 tokio::time::sleep(Duration::from_millis(5)).await;
+                ahead = read_ahead(&self.db, self.cursor);
             }
         }
     }
@@ -218,6 +231,15 @@ impl Scratch {
         progress: &mut dyn FnMut(Progress),
     ) -> anyhow::Result<Progress> {
         self.build(None, progress).await?;
+        if let Space::Postgres { conn, .. } = &mut self.space {
+            // The read indexes, built once over the full tables (not kept
+            // up to date row by row while building), before the lock: the
+            // live projector runs on meanwhile, the catch-up below is short.
+            sqlx::query("SET maintenance_work_mem = '256MB'")
+                .execute(&mut *conn)
+                .await?;
+            schema::create_indexes(&mut Conn::Postgres(conn), "").await?;
+        }
         let mut cursor = self.cursor;
         let mut applied = self.applied;
         match &mut self.space {
@@ -419,9 +441,28 @@ async fn catch_up(
     }
 }
 
+/// Reads the batch after `after` in a task of its own, on a connection of
+/// the pool.
+fn read_ahead(
+    db: &Db,
+    after: Cursor,
+) -> tokio::task::JoinHandle<Result<crate::Batch, sqlx::Error>> {
+    let db = db.clone();
+    tokio::spawn(async move { GlobalReader::read_from(&db, after, BATCH, None).await })
+}
+
 /// Reads one batch after `after` and applies it, stopping at `until`.
 async fn step(conn: &mut Conn<'_>, after: Cursor, until: Option<Cursor>) -> anyhow::Result<Step> {
     let batch = GlobalReader::read(conn, after, BATCH, None).await?;
+    settle(conn, batch, until).await
+}
+
+/// Applies a batch read after the current cursor, stopping at `until`.
+async fn settle(
+    conn: &mut Conn<'_>,
+    batch: crate::Batch,
+    until: Option<Cursor>,
+) -> anyhow::Result<Step> {
     let within = match until {
         Some(until) => batch.events.partition_point(|event| event.cursor <= until),
         None => batch.events.len(),

@@ -1,4 +1,5 @@
-//! The read-model tables: their DDL (per backend, in `projections/sql`),
+//! The read-model tables: their DDL (per backend, in `projections/sql`:
+//! the tables, and apart from them the indexes only reads use),
 //! their version and what identifies their rows.
 //!
 //! The tables belong to the projections, not to the event store's
@@ -62,18 +63,42 @@ pub const TABLES: &[Table] = &[
 ];
 
 const POSTGRES: &str = include_str!("../sql/postgres.sql");
+const POSTGRES_INDEXES: &str = include_str!("../sql/postgres_indexes.sql");
 const SQLITE: &str = include_str!("../sql/sqlite.sql");
+const SQLITE_INDEXES: &str = include_str!("../sql/sqlite_indexes.sql");
 
-/// Creates the tables that do not exist yet: on PostgreSQL in the first
-/// schema of the connection's search path, on SQLite in `sqlite_schema`
-/// (`main` or `temp`).
+/// Creates the tables that do not exist yet, with every index: on
+/// PostgreSQL in the first schema of the connection's search path, on
+/// SQLite in `sqlite_schema` (`main` or `temp`).
 pub async fn create(conn: &mut Conn<'_>, sqlite_schema: &str) -> Result<(), sqlx::Error> {
+    create_tables(conn, sqlite_schema).await?;
+    create_indexes(conn, sqlite_schema).await
+}
+
+/// Creates the tables with only the indexes the projection's own
+/// statements need (primary keys, sessions by user): what a rebuild
+/// fills, adding the rest with [`create_indexes`] once it is full.
+pub async fn create_tables(conn: &mut Conn<'_>, sqlite_schema: &str) -> Result<(), sqlx::Error> {
+    run(conn, POSTGRES, SQLITE, sqlite_schema).await
+}
+
+/// Creates the indexes lists, sorts and searches read through.
+pub async fn create_indexes(conn: &mut Conn<'_>, sqlite_schema: &str) -> Result<(), sqlx::Error> {
+    run(conn, POSTGRES_INDEXES, SQLITE_INDEXES, sqlite_schema).await
+}
+
+async fn run(
+    conn: &mut Conn<'_>,
+    postgres: &str,
+    sqlite: &str,
+    sqlite_schema: &str,
+) -> Result<(), sqlx::Error> {
     match conn {
         Conn::Postgres(conn) => {
-            sqlx::raw_sql(POSTGRES).execute(&mut **conn).await?;
+            sqlx::raw_sql(postgres).execute(&mut **conn).await?;
         }
         Conn::Sqlite(conn) => {
-            let ddl = SQLITE.replace("{schema}", sqlite_schema);
+            let ddl = sqlite.replace("{schema}", sqlite_schema);
             sqlx::raw_sql(&ddl).execute(&mut **conn).await?;
         }
     }

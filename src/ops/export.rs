@@ -88,8 +88,8 @@ fn line(event: &RecordedEvent) -> Value {
         "eventType": event.event_type,
         "eventVersion": event.event_version,
         "recordedAt": event.recorded_at,
-        "payload": redact(event.payload.clone()),
-        "metadata": event.metadata,
+        "payload": redact(event.payload_value()),
+        "metadata": event.metadata_value(),
     })
 }
 

@@ -90,8 +90,8 @@ fn to_json(row: &Row) -> Value {
         sequence: row.sequence,
         event_type: row.event_type.clone(),
         event_version: "1".into(),
-        payload: row.payload.clone(),
-        metadata: row.metadata.clone(),
+        payload: serde_json::value::to_raw_value(&row.payload).unwrap_or_default(),
+        metadata: serde_json::value::to_raw_value(&row.metadata).unwrap_or_default(),
         recorded_at: row.recorded_at,
     };
     json!({

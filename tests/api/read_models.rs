@@ -120,9 +120,9 @@ async fn a_batch_folded_in_memory_gives_the_read_models_of_one_event_at_a_time(b
         .await
         .expect("connect");
     eventauth::store::migrate(&db).await.expect("migrate");
-    // Users whose lives cross a batch boundary of the rebuild (2,000
-    // events) too: synthetic lives before and after the varied ones.
-    let before = eventauth::ops::synthetic::append(&db, 1_500)
+    // The rebuild's first batch (5,000 events) ends among the varied
+    // lives: some are folded whole, some cross into the next batch.
+    let before = eventauth::ops::synthetic::append(&db, 4_000)
         .await
         .expect("seed");
     eventauth::ops::synthetic::append_varied(&db, 40)
@@ -193,7 +193,7 @@ async fn a_batch_folded_in_memory_gives_the_read_models_of_one_event_at_a_time(b
         20
     );
 
-    // A rebuild in batches of 2,000 folds them: the same rows.
+    // A rebuild in batches of 5,000 folds them: the same rows.
     let (same, report) = eventauth::ops::rebuild::verify(&db)
         .await
         .expect("verify runs");
