@@ -7,8 +7,11 @@
 //!
 //! Commands run through [`Store::execute`]: load the aggregate, `handle`,
 //! commit, and on a concurrency conflict reload and retry a bounded number
-//! of times. Only event-store mode is used: cqrs-es 0.5's snapshot and
-//! aggregate-store modes apply events twice when writing snapshots.
+//! of times. Only the framework's event-store mode is used (its snapshot
+//! and aggregate-store modes apply events twice when writing snapshots in
+//! cqrs-es 0.5): loading is this module's own, from a snapshot of the
+//! aggregate (`aggregate_snapshots`, written every [`SNAPSHOT_EVERY`]
+//! events) and the events after it, in one query.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -38,6 +41,56 @@ use crate::Error;
 
 /// How often a command is retried after a concurrency conflict.
 const MAX_ATTEMPTS: usize = 5;
+
+/// Events folded on top of a stream's snapshot (or from its start) before
+/// a command writes a new snapshot: a load reads at most about this many
+/// events, however long the stream.
+pub const SNAPSHOT_EVERY: usize = 32;
+
+/// Bump when an aggregate's fold (`apply`) changes without its state's
+/// fields changing: every stored snapshot is then ignored and retaken.
+const SNAPSHOT_FOLD_VERSION: u32 = 1;
+
+/// The format of `A`'s snapshots in this build: the fold's version and a
+/// fingerprint of the state's serialized shape, so a build that adds,
+/// renames or retypes a field never reads a snapshot folded without it.
+pub fn snapshot_format<A: Aggregate>() -> String {
+    use sha2::Digest;
+    let shape = serde_json::to_string(&A::default()).unwrap_or_default();
+    let digest = sha2::Sha256::digest(shape.as_bytes());
+    format!("{SNAPSHOT_FOLD_VERSION}.{}", &hex::encode(digest)[..16])
+}
+
+/// A stream as stored: its snapshot (part 0), if one of this format
+/// exists, then the events after it (part 1), in order.
+const LOAD: &str = "
+    SELECT 0 AS part, last_sequence AS sequence, state AS payload
+      FROM aggregate_snapshots
+     WHERE aggregate_type = $1 AND aggregate_id = $2 AND format = $3
+    UNION ALL
+    SELECT 1, sequence, payload FROM events
+     WHERE aggregate_type = $1 AND aggregate_id = $2
+       AND sequence > COALESCE((SELECT last_sequence FROM aggregate_snapshots
+                                 WHERE aggregate_type = $1 AND aggregate_id = $2
+                                   AND format = $3), 0)
+     ORDER BY part, sequence";
+
+/// Keeps the newest snapshot of a stream (or one of this build's format).
+const SAVE_SNAPSHOT: &str = "
+    INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, last_sequence, format, state)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+       SET last_sequence = excluded.last_sequence, format = excluded.format,
+           state = excluded.state, taken_at = excluded.taken_at
+     WHERE aggregate_snapshots.last_sequence < excluded.last_sequence
+        OR aggregate_snapshots.format <> excluded.format";
+
+/// One row of [`LOAD`].
+type StoredRow = (
+    i32,
+    i64,
+    sqlx::types::Json<Box<serde_json::value::RawValue>>,
+);
 
 /// The event repository of the configured backend.
 pub enum Repo {
@@ -147,6 +200,8 @@ pub struct Loaded<A> {
     pub state: A,
     /// Its last sequence (0: empty stream).
     pub version: usize,
+    /// The sequence of the snapshot it was folded from (0: none).
+    pub snapshot: usize,
 }
 
 /// What a command wrote.
@@ -216,8 +271,67 @@ impl Store {
         &self.services
     }
 
-    /// Loads an aggregate's current state.
+    /// Loads an aggregate's current state: its snapshot and the events
+    /// after it, or the whole stream when there is no usable snapshot.
     pub async fn load<A: Stored>(&self, id: &str) -> Result<Loaded<A>, Error> {
+        let format = snapshot_format::<A>();
+        let rows: Vec<StoredRow> = match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_as(LOAD)
+                    .bind(A::TYPE)
+                    .bind(id)
+                    .bind(&format)
+                    .fetch_all(pool)
+                    .await
+            }
+            // The writer, as the framework's repository: a load sees every
+            // commit before it.
+            Db::Sqlite { writer, .. } => {
+                sqlx::query_as(&projections::db::sqlite_sql(LOAD))
+                    .bind(A::TYPE)
+                    .bind(id)
+                    .bind(&format)
+                    .fetch_all(writer)
+                    .await
+            }
+        }
+        .map_err(|e| Error::Internal(e.into()))?;
+        let mut loaded = Loaded {
+            state: A::default(),
+            version: 0,
+            snapshot: 0,
+        };
+        for (part, sequence, payload) in rows {
+            let sequence = usize::try_from(sequence).unwrap_or_default();
+            if part == 0 {
+                match serde_json::from_str::<A>(payload.get()) {
+                    Ok(state) => {
+                        loaded.state = state;
+                        loaded.version = sequence;
+                        loaded.snapshot = sequence;
+                    }
+                    Err(error) => {
+                        tracing::warn!(aggregate = A::TYPE, %error, "unreadable snapshot; loading the whole stream");
+                        return self.load_stream(id).await;
+                    }
+                }
+            } else {
+                let event: A::Event = serde_json::from_str(payload.get()).map_err(|e| {
+                    Error::Internal(anyhow::anyhow!(
+                        "an event of {} {id} is unreadable: {e}",
+                        A::TYPE
+                    ))
+                })?;
+                loaded.state.apply(event);
+                loaded.version = sequence;
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Loads an aggregate from its whole stream (the framework's load),
+    /// ignoring any snapshot.
+    pub async fn load_stream<A: Stored>(&self, id: &str) -> Result<Loaded<A>, Error> {
         let context = A::event_store(self)
             .load_aggregate(id)
             .await
@@ -225,7 +339,39 @@ impl Store {
         Ok(Loaded {
             state: context.aggregate,
             version: context.current_sequence,
+            snapshot: 0,
         })
+    }
+
+    /// Records `state` as `A` `id` folded up to `sequence` (already
+    /// committed). A cache: failing to write it costs later loads time only.
+    async fn save_snapshot<A: Stored>(&self, id: &str, sequence: usize, state: &A) {
+        let json = sqlx::types::Json(state);
+        let format = snapshot_format::<A>();
+        let sequence = sequence as i64;
+        let saved = match &self.db {
+            Db::Postgres(pool) => sqlx::query(SAVE_SNAPSHOT)
+                .bind(A::TYPE)
+                .bind(id)
+                .bind(sequence)
+                .bind(&format)
+                .bind(json)
+                .execute(pool)
+                .await
+                .map(drop),
+            Db::Sqlite { writer, .. } => sqlx::query(&projections::db::sqlite_sql(SAVE_SNAPSHOT))
+                .bind(A::TYPE)
+                .bind(id)
+                .bind(sequence)
+                .bind(&format)
+                .bind(json)
+                .execute(writer)
+                .await
+                .map(drop),
+        };
+        if let Err(error) = saved {
+            tracing::warn!(aggregate = A::TYPE, %error, "snapshot not saved");
+        }
     }
 
     /// Runs `command` against the current state without writing anything:
@@ -256,6 +402,7 @@ impl Store {
         let empty = Loaded {
             state: A::default(),
             version: 0,
+            snapshot: 0,
         };
         self.metered(id, command, metadata, Some(empty)).await
     }
@@ -320,14 +467,16 @@ impl Store {
         for attempt in 1..=MAX_ATTEMPTS {
             // The first attempt may start from state already in hand (an
             // empty stream, or what the caller loaded); retries load.
-            let mut context = match first.take() {
-                Some(loaded) => EventStoreAggregateContext {
-                    aggregate_id: id.to_string(),
-                    aggregate: loaded.state,
-                    current_sequence: loaded.version,
-                    current_snapshot: None,
-                },
-                None => store.load_aggregate(id).await.map_err(internal)?,
+            let loaded = match first.take() {
+                Some(loaded) => loaded,
+                None => self.load::<A>(id).await?,
+            };
+            let snapshot = loaded.snapshot;
+            let mut context = EventStoreAggregateContext {
+                aggregate_id: id.to_string(),
+                aggregate: loaded.state,
+                current_sequence: loaded.version,
+                current_snapshot: None,
             };
             let sink = EventSink::default();
             context
@@ -351,6 +500,9 @@ impl Store {
             {
                 Ok(envelopes) => {
                     let sequence = envelopes.last().map_or(0, |e| e.sequence);
+                    if sequence.saturating_sub(snapshot) >= SNAPSHOT_EVERY {
+                        self.save_snapshot(id, sequence, &state).await;
+                    }
                     return Ok(Committed {
                         events,
                         written: Some(Written {

@@ -20,6 +20,9 @@ use eventauth::{App, Config};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
+mod commands;
+mod rss;
+
 /// Benchmarks eventauth.
 #[derive(Debug, Parser)]
 struct Args {
@@ -43,12 +46,33 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     commands: usize,
     /// Scenarios to run (comma-separated):
-    /// argon2,login,check,visibility,nats,list,kolibri,relay,replay.
+    /// argon2,login,check,visibility,nats,list,kolibri,commands,stream,relay,replay,rss.
     #[arg(
         long,
-        default_value = "argon2,login,check,visibility,nats,list,kolibri,relay,replay"
+        default_value = "argon2,login,check,visibility,nats,list,kolibri,commands,stream,relay,replay,rss"
     )]
     scenarios: String,
+    /// The service's store: `postgres` (a database on `--pg`) or `sqlite`
+    /// (the embedded default, in a temporary directory). `relay`, `replay`
+    /// and `rss` always run on PostgreSQL.
+    #[arg(long, default_value = "postgres")]
+    backend: String,
+    /// Concurrent clients of the `commands` scenario and its reference.
+    #[arg(long, default_value_t = 32)]
+    command_clients: usize,
+    /// Events in the long stream of the `stream` scenario.
+    #[arg(long, default_value_t = 100_000)]
+    stream_events: usize,
+    /// Commands on each stream in the `stream` scenario.
+    #[arg(long, default_value_t = 500)]
+    stream_commands: usize,
+    /// Users imported for the `rss` scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    rss_users: usize,
+    /// Internal: serve eventauth on this store and nothing else (the `rss`
+    /// scenario measures such a process).
+    #[arg(long, hide = true)]
+    serve_only: Option<String>,
     /// NATS server for the `nats` and `relay` scenarios (a stream of the
     /// bench's own is created and deleted).
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
@@ -84,18 +108,33 @@ impl Latencies {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(url) = &args.serve_only {
+        return rss::serve_only(url).await;
+    }
     let wanted: Vec<&str> = args.scenarios.split(',').map(str::trim).collect();
+    let sqlite = match args.backend.as_str() {
+        "postgres" => false,
+        "sqlite" => true,
+        other => anyhow::bail!("--backend is postgres or sqlite, not {other}"),
+    };
     let db = format!("eventauth_bench_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", args.pg))
         .await
         .context("connecting to PostgreSQL")?;
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&mut admin)
-        .await?;
+    let data_dir = std::env::temp_dir().join(&db);
 
     let mut config = Config::defaults();
     config.addr = "127.0.0.1:0".parse()?;
-    config.database_url = Some(format!("{}/{db}", args.pg).into());
+    if sqlite {
+        std::fs::create_dir_all(&data_dir)?;
+        config.data_dir = data_dir.clone();
+        config.database_url = None;
+    } else {
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&mut admin)
+            .await?;
+        config.database_url = Some(format!("{}/{db}", args.pg).into());
+    }
     config.log_format = "json".into();
     config.login_max_failures_per_ip = u32::MAX;
     // The service relays to a stream of the bench's own (the `nats`
@@ -235,8 +274,13 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    let admin_token = if wanted.contains(&"list") || wanted.contains(&"commands") {
+        Some(admin_token(&app, &client, &base).await?)
+    } else {
+        None
+    };
     if wanted.contains(&"list") {
-        let token = admin_token(&app, &client, &base).await?;
+        let token = admin_token.clone().context("admin")?;
         seed_user_rows(&app, args.list_users).await?;
         let queries = [
             ("first page", "page=1&pageSize=50"),
@@ -300,11 +344,86 @@ async fn main() -> anyhow::Result<()> {
         results.insert("kolibri_list".into(), Value::Object(list));
     }
 
+    if wanted.contains(&"commands") {
+        let admin = admin_token.as_deref().context("admin")?;
+        let mut run = commands::run(
+            &app,
+            &client,
+            &base,
+            admin,
+            args.command_clients,
+            args.seconds,
+        )
+        .await?;
+        let ratio = run.per_s / run.bare_per_s;
+        rows.push((
+            "commands (tutorial, profile, join) /s".into(),
+            format!("{:.0}", run.per_s),
+            format!(
+                "p50 {:.1} ms, p99 {:.1} ms, {} events, {:.2}× bare INSERTs",
+                run.latencies.percentile(0.5),
+                run.latencies.percentile(0.99),
+                run.events,
+                ratio
+            ),
+        ));
+        rows.push((
+            "bare single-row INSERT transactions/s".into(),
+            format!("{:.0}", run.bare_per_s),
+            format!(
+                "p50 {:.1} ms, p99 {:.1} ms, {} clients",
+                run.bare_latencies.percentile(0.5),
+                run.bare_latencies.percentile(0.99),
+                args.command_clients
+            ),
+        ));
+        results.insert(
+            "commands".into(),
+            json!({ "per_s": run.per_s, "p50_ms": run.latencies.percentile(0.5),
+                    "p99_ms": run.latencies.percentile(0.99), "events": run.events,
+                    "clients": args.command_clients,
+                    "bare_insert_per_s": run.bare_per_s,
+                    "bare_insert_p99_ms": run.bare_latencies.percentile(0.99),
+                    "ratio_to_bare_inserts": ratio }),
+        );
+    }
+
+    if wanted.contains(&"stream") {
+        let mut run = commands::stream(
+            &app,
+            &client,
+            &base,
+            args.stream_events,
+            args.stream_commands,
+        )
+        .await?;
+        let (long, short) = (run.long.percentile(0.5), run.short.percentile(0.5));
+        rows.push((
+            format!("command on a {}-event stream", run.events),
+            format!("p50 {long:.2} ms"),
+            format!(
+                "p99 {:.2} ms, {:.2}× a new user's (p50 {short:.2} ms, p99 {:.2} ms); first after the append {:.0} ms",
+                run.long.percentile(0.99),
+                long / short,
+                run.short.percentile(0.99),
+                run.first_ms
+            ),
+        ));
+        results.insert(
+            "stream".into(),
+            json!({ "events": run.events, "long_p50_ms": long,
+                    "long_p99_ms": run.long.percentile(0.99), "short_p50_ms": short,
+                    "short_p99_ms": run.short.percentile(0.99), "ratio": long / short,
+                    "first_ms": run.first_ms, "commands": args.stream_commands }),
+        );
+    }
+
     let _ = stop_tx.send(());
     let _ = server.await;
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .execute(&mut admin)
         .await;
+    let _ = std::fs::remove_dir_all(&data_dir);
     if let Ok(client) = async_nats::connect(&args.nats).await {
         let _ = async_nats::jetstream::new(client)
             .delete_stream(&stream)
@@ -338,16 +457,35 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    if wanted.contains(&"rss") {
+        let run = rss::run(&args, &mut admin).await?;
+        rows.push((
+            format!("server RSS, {} users", run.users),
+            format!("{:.0} MiB", run.rss_mib),
+            format!(
+                "peak {:.0} MiB; at start {:.0} MiB; after {} requests",
+                run.peak_mib, run.start_mib, run.requests
+            ),
+        ));
+        results.insert(
+            "rss".into(),
+            json!({ "users": run.users, "rss_mib": run.rss_mib, "peak_mib": run.peak_mib,
+                    "start_mib": run.start_mib, "requests": run.requests,
+                    "import_seconds": run.import_seconds }),
+        );
+    }
+
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
     let mut out = String::new();
     out.push_str(&format!(
-        "eventauth bench, {} cores, {} s per scenario\n",
-        cores, args.seconds
+        "eventauth bench, {} cores, {} s per scenario, the service on {}\n",
+        cores, args.seconds, args.backend
     ));
     for (name, value, note) in &rows {
         out.push_str(&format!("{name:<width$}  {value:>14}  {note}\n"));
     }
     results.insert("cores".into(), json!(cores));
+    results.insert("backend".into(), json!(args.backend));
     results.insert("seconds".into(), json!(args.seconds));
     results.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
     out.push_str(&serde_json::to_string_pretty(&Value::Object(results))?);
@@ -407,32 +545,51 @@ async fn admin_token(app: &App, client: &reqwest::Client, base: &str) -> anyhow:
 
 /// `n` rows straight into the `users` read model (the list reads only that
 /// table; building it from 440k events would take minutes and measure the
-/// projector instead). PostgreSQL.
+/// projector instead), with the count the projection keeps, and the
+/// table's statistics taken as autovacuum would.
 async fn seed_user_rows(app: &App, n: usize) -> anyhow::Result<()> {
-    let pool = app
-        .store
-        .db()
-        .postgres()
-        .context("the list scenario runs on PostgreSQL")?;
-    sqlx::query(
-        "INSERT INTO users (user_id, email, first_name, last_name, created_at, updated_at, version)
-         SELECT gen_random_uuid(), 'user' || i || '@example.com', 'First' || (i % 1000),
-                'Last' || (i % 977), now() - make_interval(secs => i), now(), 1
-           FROM generate_series(1, $1) AS i",
-    )
-    .bind(n as i64)
-    .execute(pool)
-    .await?;
-    // The count the projection would have kept.
-    sqlx::query("UPDATE counts SET n = n + $1 WHERE name = 'users'")
-        .bind(n as i64)
-        .execute(pool)
-        .await?;
-    // A table at rest (autovacuum would have run): the visibility map lets
-    // the page-id scans skip the heap.
-    sqlx::query("VACUUM ANALYZE users").execute(pool).await?;
+    match app.store.db() {
+        projections::Db::Postgres(pool) => {
+            sqlx::query(
+                "INSERT INTO users (user_id, email, first_name, last_name, created_at, updated_at, version)
+                 SELECT gen_random_uuid(), 'user' || i || '@example.com', 'First' || (i % 1000),
+                        'Last' || (i % 977), now() - make_interval(secs => i), now(), 1
+                   FROM generate_series(1, $1) AS i",
+            )
+            .bind(n as i64)
+            .execute(pool)
+            .await?;
+            sqlx::query("UPDATE counts SET n = n + $1 WHERE name = 'users'")
+                .bind(n as i64)
+                .execute(pool)
+                .await?;
+            // The visibility map lets the page-id scans skip the heap.
+            sqlx::query("VACUUM ANALYZE users").execute(pool).await?;
+        }
+        projections::Db::Sqlite { writer, .. } => {
+            sqlx::query(&format!(
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1)
+                 INSERT INTO users (user_id, email, first_name, last_name, created_at, updated_at, version)
+                 SELECT randomblob(16), 'user' || i || '@example.com', 'First' || (i % 1000),
+                        'Last' || (i % 977), {SQLITE_NOW_MINUS_I}, {SQLITE_NOW}, 1 FROM s"
+            ))
+            .bind(n as i64)
+            .execute(writer)
+            .await?;
+            sqlx::query("UPDATE counts SET n = n + ?1 WHERE name = 'users'")
+                .bind(n as i64)
+                .execute(writer)
+                .await?;
+            sqlx::query("ANALYZE").execute(writer).await?;
+        }
+    }
     Ok(())
 }
+
+/// SQLite: now, as the store writes times.
+const SQLITE_NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+/// SQLite: `i` seconds ago.
+const SQLITE_NOW_MINUS_I: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || i || ' seconds')";
 
 /// A facility with a superuser in it (through the service); the
 /// superuser's Kolibri session cookie (logged in over HTTP).
@@ -489,35 +646,56 @@ async fn kolibri_facility(
 }
 
 /// `n` facility users straight into the read model (as `seed_user_rows`),
-/// with the count the projection keeps. PostgreSQL.
+/// with the count the projection keeps.
 async fn seed_facility_user_rows(app: &App, facility: uuid::Uuid, n: usize) -> anyhow::Result<()> {
-    let pool = app
-        .store
-        .db()
-        .postgres()
-        .context("the kolibri scenario runs on PostgreSQL")?;
-    sqlx::query(
-        "INSERT INTO facility_users (user_id, facility_id, username, full_name, date_joined,
-                                     version)
-         SELECT gen_random_uuid(), $2, 'user' || i, 'First' || (i % 1000) || ' Last' || (i % 977),
-                now() - make_interval(secs => i), 1
-           FROM generate_series(1, $1) AS i",
-    )
-    .bind(n as i64)
-    .bind(facility)
-    .execute(pool)
-    .await?;
-    sqlx::query("UPDATE counts SET n = n + $1 WHERE name = $2")
-        .bind(n as i64)
-        .bind(format!("facility_users:{facility}"))
-        .execute(pool)
-        .await?;
-    sqlx::query("VACUUM ANALYZE facility_users")
-        .execute(pool)
-        .await?;
-    sqlx::query("VACUUM ANALYZE collection_roles")
-        .execute(pool)
-        .await?;
+    let count = format!("facility_users:{facility}");
+    match app.store.db() {
+        projections::Db::Postgres(pool) => {
+            sqlx::query(
+                "INSERT INTO facility_users (user_id, facility_id, username, full_name, date_joined,
+                                             version)
+                 SELECT gen_random_uuid(), $2, 'user' || i,
+                        'First' || (i % 1000) || ' Last' || (i % 977),
+                        now() - make_interval(secs => i), 1
+                   FROM generate_series(1, $1) AS i",
+            )
+            .bind(n as i64)
+            .bind(facility)
+            .execute(pool)
+            .await?;
+            sqlx::query("UPDATE counts SET n = n + $1 WHERE name = $2")
+                .bind(n as i64)
+                .bind(count)
+                .execute(pool)
+                .await?;
+            sqlx::query("VACUUM ANALYZE facility_users")
+                .execute(pool)
+                .await?;
+            sqlx::query("VACUUM ANALYZE collection_roles")
+                .execute(pool)
+                .await?;
+        }
+        projections::Db::Sqlite { writer, .. } => {
+            sqlx::query(&format!(
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1)
+                 INSERT INTO facility_users (user_id, facility_id, username, full_name, date_joined,
+                                             version)
+                 SELECT randomblob(16), ?2, 'user' || i,
+                        'First' || (i % 1000) || ' Last' || (i % 977), {SQLITE_NOW_MINUS_I}, 1
+                   FROM s"
+            ))
+            .bind(n as i64)
+            .bind(facility)
+            .execute(writer)
+            .await?;
+            sqlx::query("UPDATE counts SET n = n + ?1 WHERE name = ?2")
+                .bind(n as i64)
+                .bind(count)
+                .execute(writer)
+                .await?;
+            sqlx::query("ANALYZE").execute(writer).await?;
+        }
+    }
     Ok(())
 }
 
@@ -992,16 +1170,33 @@ async fn nats_latency(
 async fn user_ids(app: &App, users: &[String]) -> anyhow::Result<Vec<uuid::Uuid>> {
     let mut ids = Vec::new();
     for email in users {
-        let id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_one(
-                app.store
-                    .db()
-                    .postgres()
-                    .context("the bench runs on PostgreSQL")?,
-            )
-            .await?;
+        let id: uuid::Uuid = match app.store.db() {
+            projections::Db::Postgres(pool) => {
+                sqlx::query_scalar("SELECT user_id FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_one(pool)
+                    .await?
+            }
+            projections::Db::Sqlite { reader, .. } => {
+                sqlx::query_scalar("SELECT user_id FROM users WHERE email = ?1")
+                    .bind(email)
+                    .fetch_one(reader)
+                    .await?
+            }
+        };
         ids.push(id);
     }
     Ok(ids)
+}
+
+/// Waits until the projector has applied every event in the store.
+async fn caught_up(app: &App) -> anyhow::Result<()> {
+    for _ in 0..12_000 {
+        let at = *app.projected.borrow();
+        if app.reader.lag(at).await?.0 == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("the read models did not catch up within 10 minutes")
 }

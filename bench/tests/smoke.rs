@@ -19,8 +19,10 @@ fn numbers(value: &Value, path: &str, out: &mut Vec<(String, f64)>) {
     }
 }
 
-#[test]
-fn every_scenario_runs_and_reports_positive_figures() {
+/// Runs the bench with `args` (tiny sizes added); returns its table and
+/// its JSON, checked to be well-formed, to hold `scenarios`, and to have
+/// only positive figures.
+fn run(args: &[&str], scenarios: &[&str]) -> (String, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_eventauth-bench"))
         .args([
             "--seconds",
@@ -39,7 +41,16 @@ fn every_scenario_runs_and_reports_positive_figures() {
             "2",
             "--check-clients",
             "4",
+            "--command-clients",
+            "4",
+            "--stream-events",
+            "300",
+            "--stream-commands",
+            "5",
+            "--rss-users",
+            "300",
         ])
+        .args(args)
         .output()
         .expect("the bench runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -51,17 +62,7 @@ fn every_scenario_runs_and_reports_positive_figures() {
     let (table, json) = stdout.split_at(stdout.find("\n{").expect("a JSON document") + 1);
     assert!(table.starts_with("eventauth bench"), "{table}");
     let report: Value = serde_json::from_str(json).expect("well-formed JSON");
-    for scenario in [
-        "argon2_verifications_per_s",
-        "login",
-        "check",
-        "visibility",
-        "nats",
-        "list",
-        "kolibri_list",
-        "relay",
-        "replay",
-    ] {
+    for scenario in scenarios {
         assert!(
             report.get(scenario).is_some(),
             "{scenario} missing: {report}"
@@ -72,6 +73,50 @@ fn every_scenario_runs_and_reports_positive_figures() {
     for (path, n) in &figures {
         assert!(*n > 0.0, "{path} = {n}: {report}");
     }
+    (table.to_string(), report)
+}
+
+#[test]
+fn every_scenario_runs_and_reports_positive_figures() {
+    let (table, report) = run(
+        &[],
+        &[
+            "argon2_verifications_per_s",
+            "login",
+            "check",
+            "visibility",
+            "nats",
+            "list",
+            "kolibri_list",
+            "commands",
+            "stream",
+            "relay",
+            "replay",
+            "rss",
+        ],
+    );
+    assert_eq!(report["backend"], "postgres");
     // One table row per figure worth a row.
-    assert!(table.lines().count() >= 15, "{table}");
+    assert!(table.lines().count() >= 19, "{table}");
+}
+
+#[test]
+fn the_first_four_scenarios_run_on_the_embedded_store_too() {
+    let (_, report) = run(
+        &[
+            "--backend",
+            "sqlite",
+            "--scenarios",
+            "argon2,login,check,list,kolibri,commands",
+        ],
+        &[
+            "argon2_verifications_per_s",
+            "login",
+            "check",
+            "list",
+            "kolibri_list",
+            "commands",
+        ],
+    );
+    assert_eq!(report["backend"], "sqlite");
 }

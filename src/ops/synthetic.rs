@@ -492,3 +492,35 @@ fn varied_facility_user(i: usize) -> Vec<Row> {
     }
     rows
 }
+
+/// Appends `n` profile updates (a nickname each) to the stream of user
+/// `user`, whose last event is `after`: a long stream, as years of use
+/// would leave it, for the benchmark of commands on long streams.
+pub async fn append_profile_updates(
+    db: &Db,
+    user: Uuid,
+    after: i64,
+    n: usize,
+) -> Result<(), sqlx::Error> {
+    use aggregates::ProfileChanges;
+    let at = Utc::now() - TimeDelta::days(1);
+    let mut pending = Vec::with_capacity(5_000);
+    for i in 0..n {
+        pending.push(row(
+            "user",
+            user,
+            after + 1 + i as i64,
+            &UserEvent::ProfileUpdated {
+                changes: Box::new(ProfileChanges {
+                    nickname: Some(Some(Personal::new(format!("nick{i}")))),
+                    ..Default::default()
+                }),
+                at: at + TimeDelta::milliseconds(i as i64),
+            },
+        ));
+        if pending.len() == 5_000 || i + 1 == n {
+            insert(db, std::mem::take(&mut pending)).await?;
+        }
+    }
+    Ok(())
+}

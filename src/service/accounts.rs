@@ -65,6 +65,7 @@ pub async fn register(
     let written = crate::store::Loaded {
         state: user,
         version,
+        snapshot: 0,
     };
     if let Err(error) = super::recovery::send_verification(app, user_id, written, ctx).await {
         tracing::error!(error = %error, user_id = %user_id, "verification mail not queued");

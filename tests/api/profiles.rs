@@ -480,3 +480,120 @@ async fn profile_fields_are_validated_cleared_and_sent_as_json_too(backend: Back
         .expect("request");
     ild_error(anonymous, StatusCode::UNAUTHORIZED).await;
 }
+
+on_both_backends!(
+    a_long_stream_loads_from_its_snapshot_to_the_same_state_and_a_stale_snapshot_is_never_read
+);
+/// Every 32 events a command writes a snapshot of the user; loads fold the
+/// snapshot and the events after it. The state must be what the whole
+/// stream gives, the answers what they would be without snapshots, and a
+/// snapshot of another format (an older build's) or an unreadable one must
+/// be ignored, never trusted.
+async fn a_long_stream_loads_from_its_snapshot_to_the_same_state_and_a_stale_snapshot_is_never_read(
+    backend: Backend,
+) {
+    use aggregates::User;
+    let app = spawn_app(backend).await;
+    let login = app.signed_in("long@example.com", "correct horse").await;
+    let token = login["token"].as_str().expect("token");
+    let user_id = login["user"]["id"].as_str().expect("id").to_string();
+    let update = |i: usize| {
+        app.client
+            .put(app.url("/user/profile"))
+            .bearer_auth(token)
+            .json(&json!({ "nickname": format!("n{i}"), "location": format!("city {i}") }))
+            .send()
+    };
+    let store = &app.app.store;
+    let snapshot_at = || async {
+        app.store()
+            .scalars::<i64>(
+                "SELECT last_sequence FROM aggregate_snapshots
+                  WHERE aggregate_type = 'user' AND aggregate_id = $1",
+                &[crate::helpers::Arg::Text(user_id.clone())],
+            )
+            .await
+    };
+    for i in 0..40 {
+        assert_eq!(update(i).await.expect("request").status(), StatusCode::OK);
+    }
+    let taken = snapshot_at().await;
+    assert_eq!(taken.len(), 1, "a snapshot after 32 events");
+    let same_state = || async {
+        let fast = store.load::<User>(&user_id).await.expect("load");
+        let full = store.load_stream::<User>(&user_id).await.expect("load");
+        assert_eq!(fast.version, full.version);
+        assert_eq!(
+            serde_json::to_value(&fast.state).expect("json"),
+            serde_json::to_value(&full.state).expect("json")
+        );
+        fast
+    };
+    let loaded = same_state().await;
+    assert!(loaded.snapshot >= 32 && loaded.snapshot as i64 == taken[0]);
+    assert!(loaded.version > loaded.snapshot);
+
+    // The next commands keep working from it; the answer shows the last
+    // update, and the read model agrees.
+    for i in 40..80 {
+        assert_eq!(update(i).await.expect("request").status(), StatusCode::OK);
+    }
+    let newer = snapshot_at().await;
+    assert!(newer[0] > taken[0], "the snapshot moves on: {newer:?}");
+    let profile: Value = app
+        .get_auth("/user/profile", token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(profile["nickname"], "n79", "{profile}");
+    same_state().await;
+
+    // A snapshot saying something the log does not, in another format (as
+    // an older build would have written it): never read.
+    let forged = |format: &str| {
+        format!(
+            "UPDATE aggregate_snapshots SET format = '{format}',
+                    state = replace(CAST(state AS TEXT), 'n79', 'forged')
+              WHERE aggregate_id = '{user_id}'"
+        )
+    };
+    let write = |sql: String| {
+        let db = app.app.store.db().clone();
+        async move {
+            match db {
+                projections::Db::Postgres(pool) => sqlx::query(&sql.replace(
+                    "state = replace(CAST(state AS TEXT), 'n79', 'forged')",
+                    "state = replace(CAST(state AS TEXT), 'n79', 'forged')::jsonb",
+                ))
+                .execute(&pool)
+                .await
+                .map(drop),
+                projections::Db::Sqlite { writer, .. } => {
+                    sqlx::query(&sql).execute(&writer).await.map(drop)
+                }
+            }
+            .expect("tamper")
+        }
+    };
+    write(forged("0.old")).await;
+    let loaded = same_state().await;
+    assert_eq!(loaded.snapshot, 0, "another format is not read");
+    // An unreadable one of this build's format: the whole stream is read.
+    let format = eventauth::store::snapshot_format::<User>();
+    write(format!(
+        "UPDATE aggregate_snapshots SET format = '{format}', state = '{{\"id\": 42}}'
+          WHERE aggregate_id = '{user_id}'"
+    ))
+    .await;
+    let loaded = same_state().await;
+    assert_eq!(loaded.snapshot, 0, "an unreadable snapshot is not used");
+    assert_eq!(update(80).await.expect("request").status(), StatusCode::OK);
+    let profile: Value = app
+        .get_auth("/user/profile", token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(profile["nickname"], "n80", "{profile}");
+}
