@@ -78,17 +78,24 @@ impl App {
             aggregate_type,
             aggregate_id,
             sequence,
+            cursor,
         }) = written
         else {
             return Ok(());
         };
         self.wake.poke();
-        let Some(target) = self
-            .reader
-            .position_of(aggregate_type, aggregate_id, *sequence as i64)
-            .await?
-        else {
-            return Ok(());
+        let target = match cursor {
+            Some(cursor) => *cursor,
+            None => {
+                let found = self
+                    .reader
+                    .position_of(aggregate_type, aggregate_id, *sequence as i64)
+                    .await?;
+                let Some(found) = found else {
+                    return Ok(());
+                };
+                found
+            }
         };
         let wait = async {
             let mut projected = self.projected.clone();

@@ -224,6 +224,9 @@ pub struct Written {
     pub aggregate_id: String,
     /// The last sequence written.
     pub sequence: usize,
+    /// Its place in the global order, when the store returned it (saves
+    /// looking it up to wait for the read models).
+    pub cursor: Option<projections::Cursor>,
 }
 
 /// The event store of one instance.
@@ -494,12 +497,18 @@ impl Store {
                     state,
                 });
             }
-            match store
-                .commit(events.clone(), context, metadata.to_map())
-                .await
-            {
-                Ok(envelopes) => {
-                    let sequence = envelopes.last().map_or(0, |e| e.sequence);
+            let appended = match &self.db {
+                Db::Postgres(pool) => {
+                    append_postgres::<A>(pool, id, context.current_sequence, &events, metadata)
+                        .await
+                }
+                Db::Sqlite { .. } => store
+                    .commit(events.clone(), context, metadata.to_map())
+                    .await
+                    .map(|envelopes| (envelopes.last().map_or(0, |e| e.sequence), None)),
+            };
+            match appended {
+                Ok((sequence, cursor)) => {
                     if sequence.saturating_sub(snapshot) >= SNAPSHOT_EVERY {
                         self.save_snapshot(id, sequence, &state).await;
                     }
@@ -509,6 +518,7 @@ impl Store {
                             aggregate_type: A::TYPE,
                             aggregate_id: id.to_string(),
                             sequence,
+                            cursor,
                         }),
                         state,
                     });
@@ -522,6 +532,60 @@ impl Store {
         }
         Err(Error::Conflict)
     }
+}
+
+/// Appends a command's events to `A` `id` after sequence `after`, in one
+/// statement (its own transaction: all of them or none), as the
+/// framework's repository stores them; returns the last sequence and its
+/// place in the global order. A sequence already taken (another command
+/// got there first) is a conflict.
+async fn append_postgres<A: Stored>(
+    pool: &PgPool,
+    id: &str,
+    after: usize,
+    events: &[A::Event],
+    metadata: &Metadata,
+) -> Result<(usize, Option<projections::Cursor>), AggregateError<DomainError>> {
+    use cqrs_es::DomainEvent;
+    let unexpected = |e: serde_json::Error| AggregateError::UnexpectedError(Box::new(e));
+    let sequences: Vec<i64> = (after + 1..after + 1 + events.len())
+        .map(|s| s as i64)
+        .collect();
+    let types: Vec<String> = events.iter().map(DomainEvent::event_type).collect();
+    let versions: Vec<String> = events.iter().map(DomainEvent::event_version).collect();
+    let payloads = events
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unexpected)?;
+    let metadata = serde_json::to_value(metadata.to_map()).map_err(unexpected)?;
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata)
+         SELECT $1, $2, s, t, v, p, $7
+           FROM UNNEST($3::int8[], $4::text[], $5::text[], $6::jsonb[]) AS u(s, t, v, p)
+         RETURNING transaction_id::text::bigint, global_position",
+    )
+    .bind(A::TYPE)
+    .bind(id)
+    .bind(&sequences)
+    .bind(&types)
+    .bind(&versions)
+    .bind(&payloads)
+    .bind(&metadata)
+    .fetch_all(pool)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(e) if e.code().as_deref() == Some("23505") => {
+            AggregateError::AggregateConflict
+        }
+        _ => AggregateError::UnexpectedError(Box::new(error)),
+    })?;
+    let cursor = rows
+        .into_iter()
+        .map(|(tx, pos)| projections::Cursor { tx, pos })
+        .max();
+    Ok((after + events.len(), cursor))
 }
 
 /// The outcome label of a command, for metrics.
