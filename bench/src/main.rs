@@ -69,6 +69,17 @@ struct Args {
     /// Users imported for the `rss` scenario.
     #[arg(long, default_value_t = 1_000_000)]
     rss_users: usize,
+    /// A live Kolibri (its base URL) to drive with the `kolibri` scenario's
+    /// requests too, for a side-by-side ratio; load it with as many users
+    /// as `--list-users` (e.g. `kolibri manage importusers`).
+    #[arg(long)]
+    kolibri: Option<String>,
+    /// A superuser or facility admin of that Kolibri.
+    #[arg(long, env = "KOLIBRI_USERNAME", default_value = "admin")]
+    kolibri_username: String,
+    /// Their password.
+    #[arg(long, env = "KOLIBRI_PASSWORD", default_value = "")]
+    kolibri_password: String,
     /// Internal: serve eventauth on this store and nothing else (the `rss`
     /// scenario measures such a process).
     #[arg(long, hide = true)]
@@ -323,12 +334,19 @@ async fn main() -> anyhow::Result<()> {
             // cache while no user changes.
             ("first page, repeated (cached)", "page_size=50&page=1", true),
         ];
+        let live = match &args.kolibri {
+            Some(url) => Some((
+                url.trim_end_matches('/'),
+                kolibri_cookie(&client, url, &args).await?,
+            )),
+            None => None,
+        };
         let mut list = serde_json::Map::new();
         for (name, query, cached) in queries {
             // Every request from PostgreSQL unless measuring the cache.
             app.cookie_sessions
                 .set_answer_capacity(if cached { 512 } else { 0 });
-            let (row, entry) = measure_list(
+            let (row, mut entry) = measure_list(
                 &client,
                 &format!("{base}/api/auth/facilityuser"),
                 name,
@@ -338,6 +356,23 @@ async fn main() -> anyhow::Result<()> {
             )
             .await;
             rows.push(row);
+            // The same request to the live Kolibri (its URLs end in '/').
+            if let Some((url, kolibri_cookie)) = &live {
+                let (row, theirs) = measure_list(
+                    &client,
+                    &format!("{url}/api/auth/facilityuser/"),
+                    &format!("{name}, live Kolibri"),
+                    query,
+                    Credential::Cookie(kolibri_cookie),
+                    &args,
+                )
+                .await;
+                let ratio = entry["per_s"].as_f64().unwrap_or_default()
+                    / theirs["per_s"].as_f64().unwrap_or(f64::INFINITY);
+                rows.push((row.0, row.1, format!("{}; eventauth {ratio:.1}×", row.2)));
+                entry["kolibri"] = theirs;
+                entry["ratio_to_kolibri"] = json!(ratio);
+            }
             list.insert(key_of(name), entry);
         }
         list.insert("users".into(), json!(args.list_users));
@@ -880,6 +915,36 @@ async fn measure_list(
     let entry = json!({ "per_s": rate, "p50_ms": lat.percentile(0.5),
                         "p99_ms": lat.percentile(0.99), "query": query });
     (row, entry)
+}
+
+/// A session on a live Kolibri: the `Cookie` header its login sets.
+async fn kolibri_cookie(
+    client: &reqwest::Client,
+    url: &str,
+    args: &Args,
+) -> anyhow::Result<String> {
+    let url = url.trim_end_matches('/');
+    let response = client
+        .post(format!("{url}/api/auth/session/"))
+        .json(&json!({ "username": args.kolibri_username, "password": args.kolibri_password }))
+        .send()
+        .await
+        .context("logging in to the live Kolibri")?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "live Kolibri login: {}",
+        response.status()
+    );
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .map(str::to_string)
+        .collect();
+    anyhow::ensure!(!cookies.is_empty(), "the live Kolibri set no cookie");
+    Ok(cookies.join("; "))
 }
 
 /// A JSON key for a scenario's name.
