@@ -146,6 +146,11 @@ mod tests {
                 "pbkdf2_sha256$260000$seasalt$YlZ2Vggtqdc61YjArZuoApoBh9JNGYoDRBUGu6tcJQo=",
                 "lètmein",
             ),
+            // Exported from a real Kolibri 0.19.5.
+            (
+                "pbkdf2_sha256$260000$TSjnaHncskKbHa0da9WGUx$tyVzzCt6eAa0dPp1OMHbq+PFYDSh57FFaQuWXRsa0VQ=",
+                "Kolibri export 2026!",
+            ),
             (
                 "pbkdf2_sha1$1000$salt1$v1sY7XVH70vcmoRIvfYFoCRwboE=",
                 "correct horse",

@@ -1198,9 +1198,12 @@ on_both_backends!(a_django_pbkdf2_hash_logs_in_and_becomes_argon2id);
 async fn a_django_pbkdf2_hash_logs_in_and_becomes_argon2id(backend: Backend) {
     let app = spawn_app(backend).await;
     let w = world(&app).await;
-    // Kolibri's own format (Django's PBKDF2PasswordHasher), made by Python's
-    // hashlib for "correct horse".
-    let django = "pbkdf2_sha256$1000$kolibrisalt$ERcl1XQ+eDsnymjij9XNoXJsbZAxueW67ymG1BhWqLw=";
+    // Exported from a real Kolibri 0.19.5 (`FacilityUser.password` of a
+    // user created there with this password; Django's PBKDF2PasswordHasher,
+    // 260,000 iterations).
+    let django =
+        "pbkdf2_sha256$260000$TSjnaHncskKbHa0da9WGUx$tyVzzCt6eAa0dPp1OMHbq+PFYDSh57FFaQuWXRsa0VQ=";
+    let (right, wrong_password) = ("Kolibri export 2026!", "Kolibri export 2026?");
     assert!(eventauth::auth::password::is_supported_hash(django));
     let migrated = facility_users::register(
         &app.app,
@@ -1219,13 +1222,11 @@ async fn a_django_pbkdf2_hash_logs_in_and_becomes_argon2id(backend: Backend) {
     .expect("registered with the imported hash");
 
     let wrong = Browser::new(&app)
-        .login("migrant", "correct horsf", None)
+        .login("migrant", wrong_password, None)
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(events_of(&app, "PasswordRehashed").await, 0);
-    let ok = Browser::new(&app)
-        .login("migrant", "correct horse", None)
-        .await;
+    let ok = Browser::new(&app).login("migrant", right, None).await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     assert_eq!(
         events_of(&app, "PasswordRehashed").await,
@@ -1241,13 +1242,11 @@ async fn a_django_pbkdf2_hash_logs_in_and_becomes_argon2id(backend: Backend) {
     assert!(user.state.password_hash().phc().starts_with("$argon2id$"));
     // The same password keeps working (now against argon2id), no second
     // rehash; the wrong one still fails.
-    let again = Browser::new(&app)
-        .login("migrant", "correct horse", None)
-        .await;
+    let again = Browser::new(&app).login("migrant", right, None).await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(events_of(&app, "PasswordRehashed").await, 1);
     let wrong = Browser::new(&app)
-        .login("migrant", "correct horsf", None)
+        .login("migrant", wrong_password, None)
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     // The hash never leaves the service.
