@@ -19,6 +19,7 @@
 //! projector then continues from there on the new tables. SQLite, one
 //! instance: the same under `BEGIN IMMEDIATE`, copying the rows in.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection, SqliteConnection};
@@ -75,9 +76,9 @@ pub struct Verified {
 #[derive(Debug)]
 pub struct Scratch {
     space: Space,
-    /// Where the log is read from (its own connections, so the next batch
-    /// is read while the current one is applied).
-    db: Db,
+    /// Where the log is read from (a connection of its own, so the next
+    /// batch is read while the current one is applied).
+    log: Log,
     cursor: Cursor,
     applied: u64,
 }
@@ -143,9 +144,23 @@ impl Scratch {
                 Space::Sqlite { conn }
             }
         };
+        let log = match db {
+            Db::Postgres(pool) => {
+                let mut reader = pool.acquire().await?.detach();
+                // Each batch in the global order, by the index that has it:
+                // statistics that lag behind a freshly loaded log (an
+                // import, a restore) made the planner read every remaining
+                // event and sort them, per batch.
+                sqlx::raw_sql("SET enable_bitmapscan = off; SET enable_sort = off")
+                    .execute(&mut reader)
+                    .await?;
+                Log::Postgres(Arc::new(tokio::sync::Mutex::new(reader)))
+            }
+            Db::Sqlite { .. } => Log::Sqlite(db.clone()),
+        };
         Ok(Self {
             space,
-            db: db.clone(),
+            log,
             cursor: Cursor::START,
             applied: 0,
         })
@@ -170,11 +185,11 @@ impl Scratch {
         progress: &mut dyn FnMut(Progress),
     ) -> anyhow::Result<()> {
         let mut stalled = 0;
-        let mut ahead = read_ahead(&self.db, self.cursor);
+        let mut ahead = read_ahead(&self.log, self.cursor);
         loop {
             let batch = ahead.await??;
             // The next batch is read while this one is applied.
-            ahead = read_ahead(&self.db, batch.next);
+            ahead = read_ahead(&self.log, batch.next);
             let step = match &mut self.space {
                 Space::Postgres { conn, .. } => {
                     let mut tx = conn.begin().await?;
@@ -213,7 +228,7 @@ impl Scratch {
             if !moved {
                 ahead.abort();
                 tokio::time::sleep(Duration::from_millis(5)).await;
-                ahead = read_ahead(&self.db, self.cursor);
+                ahead = read_ahead(&self.log, self.cursor);
             }
         }
     }
@@ -441,14 +456,33 @@ async fn catch_up(
     }
 }
 
-/// Reads the batch after `after` in a task of its own, on a connection of
-/// the pool.
+/// The log as a rebuild reads it.
+#[derive(Debug)]
+enum Log {
+    /// A connection of the rebuild's own.
+    Postgres(Arc<tokio::sync::Mutex<PgConnection>>),
+    /// The store's readers.
+    Sqlite(Db),
+}
+
+/// Reads the batch after `after` in a task of its own.
 fn read_ahead(
-    db: &Db,
+    log: &Log,
     after: Cursor,
 ) -> tokio::task::JoinHandle<Result<crate::Batch, sqlx::Error>> {
-    let db = db.clone();
-    tokio::spawn(async move { GlobalReader::read_from(&db, after, BATCH, None).await })
+    match log {
+        Log::Postgres(conn) => {
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                let mut conn = conn.lock().await;
+                GlobalReader::read(&mut Conn::Postgres(&mut conn), after, BATCH, None).await
+            })
+        }
+        Log::Sqlite(db) => {
+            let db = db.clone();
+            tokio::spawn(async move { GlobalReader::read_from(&db, after, BATCH, None).await })
+        }
+    }
 }
 
 /// Reads one batch after `after` and applies it, stopping at `until`.
