@@ -613,7 +613,7 @@ impl Fold {
             )?;
         }
         let sessions = std::mem::take(&mut self.sessions);
-        insert_rows!(
+        let inserted: HashSet<Uuid> = insert_rows!(
             conn,
             "INSERT INTO sessions (session_id, user_id, surface, remember_me, client_ip,
                 user_agent, auth_time, started_at, last_seen_at, expires_at, ended_at,
@@ -636,13 +636,17 @@ impl Fold {
                     .push_bind(s.refreshes)
                     .push_bind(s.version);
             }
-        );
+        )
+        .into_iter()
+        .collect();
+        // Owners not in the fold: their cutoff is checked now, as it would
+        // have been at each insert (rows this flush wrote only).
         let unchecked: Vec<Uuid> = sessions
             .iter()
-            .filter(|s| s.check_owner)
+            .filter(|s| s.check_owner && inserted.contains(&s.session_id))
             .map(|s| s.session_id)
             .collect();
-        crate::sessions::end_if_cut_off(conn, &unchecked).await?;
+        crate::sessions::end_if_cut_off(conn, &unchecked, true).await?;
         self.user_at.clear();
         self.facility_user_at.clear();
         self.session_at.clear();

@@ -368,8 +368,19 @@ fn varied_email_user(i: usize) -> Vec<Row> {
             at: t(33),
         },
     );
-    // Authenticated before the disabling, written after the membership.
+    // Authenticated before the disabling, written after the membership
+    // (its owner no longer in a batch's fold), then logged out: still
+    // revoked, at the cutoff.
     rows.push(row("session", s3, 1, &session(s3, 25)));
+    rows.push(row(
+        "session",
+        s3,
+        2,
+        &SessionEvent::SessionEnded {
+            reason: EndReason::Logout,
+            at: t(33),
+        },
+    ));
     user_event(
         &mut rows,
         UserEvent::ProfileUpdated {
