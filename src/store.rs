@@ -47,19 +47,25 @@ const MAX_ATTEMPTS: usize = 5;
 /// events, however long the stream.
 pub const SNAPSHOT_EVERY: usize = 32;
 
-/// Bump when an aggregate's fold (`apply`) changes without its state's
-/// fields changing: every stored snapshot is then ignored and retaken.
-const SNAPSHOT_FOLD_VERSION: u32 = 1;
-
-/// The format of `A`'s snapshots in this build: the fold's version and a
-/// fingerprint of the state's serialized shape, so a build that adds,
-/// renames or retypes a field never reads a snapshot folded without it.
+/// The format of `A`'s snapshots in this build: a fingerprint of the
+/// aggregates' source (any change to a state's fields, to the types inside
+/// them, or to a fold retakes every snapshot; a change the fingerprint
+/// cannot see, such as a dependency's serialization, would need this
+/// module's [`SNAPSHOT_EPOCH`] bumped) and of the state's serialized shape.
 pub fn snapshot_format<A: Aggregate>() -> String {
     use sha2::Digest;
     let shape = serde_json::to_string(&A::default()).unwrap_or_default();
     let digest = sha2::Sha256::digest(shape.as_bytes());
-    format!("{SNAPSHOT_FOLD_VERSION}.{}", &hex::encode(digest)[..16])
+    format!(
+        "{SNAPSHOT_EPOCH}.{}.{}",
+        aggregates::SOURCE_FINGERPRINT,
+        &hex::encode(digest)[..8]
+    )
 }
+
+/// Bumped to retake every snapshot for a reason the source fingerprint
+/// does not see.
+const SNAPSHOT_EPOCH: u32 = 1;
 
 /// A stream as stored: its snapshot (part 0), if one of this format
 /// exists, then the events after it (part 1), in order.

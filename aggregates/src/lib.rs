@@ -22,6 +22,12 @@ pub mod services;
 pub mod session;
 pub mod user;
 
+/// A fingerprint of this crate's source (computed by its build script):
+/// stored aggregate snapshots carry it, and one taken by a build with
+/// another fingerprint is never read — any change to a state's fields or
+/// to a fold retakes them.
+pub const SOURCE_FINGERPRINT: &str = env!("AGGREGATES_SOURCE_FINGERPRINT");
+
 pub use claim::{CheckedOwner, ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
 pub use error::DomainError;
 pub use kolibri::{CollectionRole, FacilityUserChanges, RoleKind, SUPERUSER_ROLE};

@@ -58,8 +58,14 @@ thread_local! {
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with `blocks` blocks of this thread's argon2 memory.
-fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+/// Runs `f` with `blocks` blocks of argon2 memory: this thread's, kept for
+/// its next hash, up to `keep` blocks (today's parameters); more (a hash
+/// stored with bigger parameters) only for this call.
+fn with_memory<T>(blocks: usize, keep: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    if blocks > keep {
+        let mut once = vec![Block::default(); blocks];
+        return f(&mut once);
+    }
     MEMORY.with(|memory| {
         let mut memory = memory.borrow_mut();
         if memory.len() < blocks {
@@ -67,6 +73,22 @@ fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
         }
         f(&mut memory[..blocks])
     })
+}
+
+/// The most memory a stored argon2 hash may ask for (256 MiB), and the
+/// most passes: a hash beyond them (imported, say) is not verified, so no
+/// credential can make a login allocate gigabytes or run for minutes.
+const MAX_STORED_MEMORY_KIB: u32 = 256 * 1024;
+/// See [`MAX_STORED_MEMORY_KIB`].
+const MAX_STORED_ITERATIONS: u32 = 64;
+
+/// The parameters of an argon2 PHC hash, when within the limits above (or
+/// within today's parameters, should those be configured higher).
+fn stored_params(phc: &Phc<'_>, today: Option<&Params>) -> Option<Params> {
+    let params = Params::try_from(phc).ok()?;
+    let memory = MAX_STORED_MEMORY_KIB.max(today.map_or(0, Params::m_cost));
+    let iterations = MAX_STORED_ITERATIONS.max(today.map_or(0, Params::t_cost));
+    (params.m_cost() <= memory && params.t_cost() <= iterations).then_some(params)
 }
 
 /// Starts `workers` hashing threads taking jobs from one queue.
@@ -132,7 +154,8 @@ impl Passwords {
         let params = self.params.clone();
         let password = password.clone();
         self.run(move || {
-            with_memory(params.block_count(), |memory| {
+            let blocks = params.block_count();
+            with_memory(blocks, blocks, |memory| {
                 hash_with(&params, password.expose().as_bytes(), memory)
             })
         })
@@ -168,7 +191,7 @@ impl Passwords {
                         needs_rehash: false,
                     };
                 };
-                let ok = verify_argon2(password.expose().as_bytes(), &parsed);
+                let ok = verify_argon2(password.expose().as_bytes(), &parsed, &params);
                 Verified {
                     ok,
                     needs_rehash: ok && !current(&parsed, &params),
@@ -258,12 +281,14 @@ fn hash_with(
 /// Whether `password` matches an argon2 PHC hash (its own algorithm,
 /// version and parameters), computed in this thread's reused memory; the
 /// outputs compared in constant time.
-fn verify_argon2(password: &[u8], phc: &Phc<'_>) -> bool {
+fn verify_argon2(password: &[u8], phc: &Phc<'_>, today: &Params) -> bool {
     let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
         return false;
     };
-    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(phc.algorithm), Params::try_from(phc))
-    else {
+    let (Ok(algorithm), Some(params)) = (
+        Algorithm::try_from(phc.algorithm),
+        stored_params(phc, Some(today)),
+    ) else {
         return false;
     };
     let version = match phc.version.map(Version::try_from) {
@@ -277,7 +302,7 @@ fn verify_argon2(password: &[u8], phc: &Phc<'_>) -> bool {
     };
     let mut out = vec![0u8; expected.len()];
     let argon2 = Argon2::new(algorithm, version, params.clone());
-    let computed = with_memory(params.block_count(), |memory| {
+    let computed = with_memory(params.block_count(), today.block_count(), |memory| {
         argon2.hash_password_into_with_memory(password, raw_salt, &mut out, memory)
     });
     computed.is_ok() && Output::new(&out).is_ok_and(|out| &out == expected)
@@ -287,7 +312,9 @@ fn verify_argon2(password: &[u8], phc: &Phc<'_>) -> bool {
 /// format ([`super::legacy`]).
 pub fn is_supported_hash(hash: &str) -> bool {
     super::legacy::Legacy::parse(hash).is_some()
-        || Phc::new(hash).is_ok_and(|phc| phc.algorithm.as_str().starts_with("argon2"))
+        || Phc::new(hash).is_ok_and(|phc| {
+            phc.algorithm.as_str().starts_with("argon2") && stored_params(&phc, None).is_some()
+        })
 }
 
 /// Whether a stored hash was made with today's algorithm and parameters.
@@ -374,6 +401,20 @@ mod tests {
                     .ok
             );
         }
+    }
+
+    #[test]
+    fn hashes_asking_for_too_much_memory_or_time_are_neither_imported_nor_verified() {
+        let huge = "$argon2id$v=19$m=2097152,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        let slow = "$argon2id$v=19$m=1024,t=1000,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        let fine = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        for stored in [huge, slow] {
+            assert!(!is_supported_hash(stored), "{stored}");
+            let phc = Phc::new(stored).expect("PHC");
+            let today = Params::new(19_456, 2, 1, None).expect("params");
+            assert!(!verify_argon2(b"anything", &phc, &today), "{stored}");
+        }
+        assert!(is_supported_hash(fine));
     }
 
     #[tokio::test]
