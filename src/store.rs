@@ -244,6 +244,9 @@ pub struct Store {
     login_failures: PersistedEventStore<Repo, LoginFailures>,
     organizations: PersistedEventStore<Repo, Organization>,
     services: Services,
+    /// Each aggregate's [`snapshot_format`], computed once (it serializes
+    /// and hashes a state: not work for every command).
+    formats: HashMap<&'static str, String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -267,6 +270,21 @@ impl Store {
             organizations: PersistedEventStore::new_event_store(repo()),
             db,
             services,
+            formats: HashMap::from([
+                (User::TYPE, snapshot_format::<User>()),
+                (Session::TYPE, snapshot_format::<Session>()),
+                (IdentifierClaim::TYPE, snapshot_format::<IdentifierClaim>()),
+                (LoginFailures::TYPE, snapshot_format::<LoginFailures>()),
+                (Organization::TYPE, snapshot_format::<Organization>()),
+            ]),
+        }
+    }
+
+    /// `A`'s snapshot format in this build.
+    fn format<A: Stored>(&self) -> std::borrow::Cow<'_, str> {
+        match self.formats.get(A::TYPE) {
+            Some(format) => format.into(),
+            None => snapshot_format::<A>().into(),
         }
     }
 
@@ -283,13 +301,13 @@ impl Store {
     /// Loads an aggregate's current state: its snapshot and the events
     /// after it, or the whole stream when there is no usable snapshot.
     pub async fn load<A: Stored>(&self, id: &str) -> Result<Loaded<A>, Error> {
-        let format = snapshot_format::<A>();
+        let format = self.format::<A>();
         let rows: Vec<StoredRow> = match &self.db {
             Db::Postgres(pool) => {
                 sqlx::query_as(LOAD)
                     .bind(A::TYPE)
                     .bind(id)
-                    .bind(&format)
+                    .bind(format.as_ref())
                     .fetch_all(pool)
                     .await
             }
@@ -299,7 +317,7 @@ impl Store {
                 sqlx::query_as(&projections::db::sqlite_sql(LOAD))
                     .bind(A::TYPE)
                     .bind(id)
-                    .bind(&format)
+                    .bind(format.as_ref())
                     .fetch_all(writer)
                     .await
             }
@@ -356,14 +374,14 @@ impl Store {
     /// committed). A cache: failing to write it costs later loads time only.
     async fn save_snapshot<A: Stored>(&self, id: &str, sequence: usize, state: &A) {
         let json = sqlx::types::Json(state);
-        let format = snapshot_format::<A>();
+        let format = self.format::<A>();
         let sequence = sequence as i64;
         let saved = match &self.db {
             Db::Postgres(pool) => sqlx::query(SAVE_SNAPSHOT)
                 .bind(A::TYPE)
                 .bind(id)
                 .bind(sequence)
-                .bind(&format)
+                .bind(format.as_ref())
                 .bind(json)
                 .execute(pool)
                 .await
@@ -372,7 +390,7 @@ impl Store {
                 .bind(A::TYPE)
                 .bind(id)
                 .bind(sequence)
-                .bind(&format)
+                .bind(format.as_ref())
                 .bind(json)
                 .execute(writer)
                 .await
