@@ -415,6 +415,28 @@ mod tests {
             assert!(!verify_argon2(b"anything", &phc, &today), "{stored}");
         }
         assert!(is_supported_hash(fine));
+        // A real hash of the password, beyond the passes limit (cheap to
+        // make: 8 KiB): refused although it matches; within the limit the
+        // same password verifies.
+        use argon2::password_hash::PasswordHasher;
+        let today = Params::new(19_456, 2, 1, None).expect("params");
+        for (passes, verifies) in [(MAX_STORED_ITERATIONS + 1, false), (3, true)] {
+            let salt = SaltString::generate(&mut OsRng);
+            let real = Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(8, passes, 1, None).expect("params"),
+            )
+            .hash_password(b"correct horse", &salt)
+            .expect("hash")
+            .to_string();
+            let phc = Phc::new(&real).expect("PHC");
+            assert_eq!(
+                verify_argon2(b"correct horse", &phc, &today),
+                verifies,
+                "{real}"
+            );
+        }
     }
 
     #[tokio::test]
