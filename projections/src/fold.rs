@@ -1,7 +1,9 @@
 //! Folding a batch of events in memory: rows created in the batch (users,
 //! facility users, sessions) are kept here while later events of the same
 //! batch change them, and written with a few multi-row statements at the
-//! end, instead of one or two statements per event.
+//! end, instead of one or two statements per event. Every registration and
+//! every session start is taken here: this is the only code that creates
+//! those rows.
 //!
 //! An event this fold does not take (one on a row written before the
 //! batch, or of a kind it leaves to the per-event SQL of [`crate::users`],
@@ -197,7 +199,12 @@ impl Fold {
                 roles,
                 registered_at,
                 ..
-            } if !self.owns(user_id) => {
+            } => {
+                // A second registration of a row already here changes
+                // nothing (as `ON CONFLICT DO NOTHING` would not).
+                if self.user_at.contains_key(&user_id) {
+                    return None;
+                }
                 self.user_at.insert(user_id, self.users.len());
                 self.users.push(NewUser {
                     user_id,
@@ -229,7 +236,10 @@ impl Fold {
                 demographics,
                 registered_at,
                 ..
-            } if !self.owns(user_id) => {
+            } => {
+                if self.facility_user_at.contains_key(&user_id) {
+                    return None;
+                }
                 self.facility_user_at
                     .insert(user_id, self.facility_users.len());
                 self.facility_users.push(NewFacilityUser {
@@ -451,7 +461,10 @@ impl Fold {
                 user_agent,
                 started_at,
                 ..
-            } if !self.session_at.contains_key(&session_id) => {
+            } => {
+                if self.session_at.contains_key(&session_id) {
+                    return None;
+                }
                 let mut session = NewSession {
                     session_id,
                     user_id,
@@ -646,7 +659,7 @@ impl Fold {
             .filter(|s| s.check_owner && inserted.contains(&s.session_id))
             .map(|s| s.session_id)
             .collect();
-        crate::sessions::end_if_cut_off(conn, &unchecked, true).await?;
+        crate::sessions::end_if_cut_off(conn, &unchecked).await?;
         self.user_at.clear();
         self.facility_user_at.clear();
         self.session_at.clear();

@@ -40,38 +40,8 @@ pub async fn apply(
 ) -> Result<(), sqlx::Error> {
     let version = event.sequence;
     match payload {
-        SessionEvent::SessionStarted {
-            session_id,
-            user_id,
-            surface,
-            remember_me,
-            auth_time,
-            expires_at,
-            client_ip,
-            user_agent,
-            started_at,
-            ..
-        } => {
-            execute!(
-                conn,
-                "INSERT INTO sessions (session_id, user_id, surface, remember_me, client_ip,
-                                       user_agent, auth_time, started_at, last_seen_at,
-                                       expires_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
-                 ON CONFLICT (session_id) DO NOTHING",
-                session_id,
-                user_id,
-                surface,
-                remember_me,
-                client_ip.into_inner(),
-                user_agent.into_inner(),
-                auth_time,
-                started_at,
-                expires_at,
-                version
-            )?;
-            end_if_cut_off(conn, &[session_id], false).await?;
-        }
+        // The row is created by the batch fold, which takes every start.
+        SessionEvent::SessionStarted { .. } => {}
         SessionEvent::RefreshTokenRotated { at, .. } => {
             execute!(
                 conn,
@@ -113,43 +83,39 @@ fn session_id(event: &RecordedEvent) -> Uuid {
     event.aggregate_id.parse().unwrap_or_default()
 }
 
-/// Ends the given sessions, just written, whose user's cutoff covers them:
-/// a login that raced a password change may be projected after the change
-/// although it authenticated before it, and the cutoff already ended it.
-///
-/// `folded`: the rows were written by a batch fold that may already have
-/// applied the sessions' later events (an end, say); the check came first
-/// for each of them, at its insert, so it applies whether or not the row
-/// says it ended (a later end keeps the revocation: `COALESCE`).
+/// Ends the given sessions, just written by a batch fold, whose user's
+/// cutoff covers them: a login that raced a password change may be
+/// projected after the change although it authenticated before it, and the
+/// cutoff already ended it. The fold may have applied the sessions' later
+/// events already (an end, say); the check came first for each of them,
+/// at its insert, so it applies whether or not the row says it ended (a
+/// later end keeps the revocation: `COALESCE`).
 pub(crate) async fn end_if_cut_off(
     conn: &mut Conn<'_>,
     sessions: &[Uuid],
-    folded: bool,
 ) -> Result<(), sqlx::Error> {
     const CHECK: &str =
         "UPDATE sessions AS s SET ended_at = u.sessions_valid_after, end_reason = 'revoked'
            FROM (SELECT user_id, sessions_valid_after, sessions_kept FROM users
                  UNION ALL
                  SELECT user_id, sessions_valid_after, sessions_kept FROM facility_users) AS u
-          WHERE s.session_id {which} AND u.user_id = s.user_id {open}
+          WHERE s.session_id {which} AND u.user_id = s.user_id
             AND s.auth_time < u.sessions_valid_after
             AND s.session_id IS DISTINCT FROM u.sessions_kept";
     if sessions.is_empty() {
         return Ok(());
     }
-    let open = if folded { "" } else { "AND s.ended_at IS NULL" };
-    let check = CHECK.replace("{open}", open);
     match conn {
         // One statement for all of them.
         Conn::Postgres(c) => {
-            sqlx::query(&check.replace("{which}", "= ANY($1)"))
+            sqlx::query(&CHECK.replace("{which}", "= ANY($1)"))
                 .bind(sessions)
                 .execute(&mut **c)
                 .await?;
         }
         // No arrays: one (in-process) statement each.
         Conn::Sqlite(c) => {
-            let sql = check.replace("{which}", "= ?1");
+            let sql = CHECK.replace("{which}", "= ?1");
             for session in sessions {
                 sqlx::query(&sql).bind(session).execute(&mut **c).await?;
             }

@@ -76,65 +76,9 @@ pub async fn apply(
     let user_id: Uuid = event.aggregate_id.parse().unwrap_or_default();
     let version = event.sequence;
     match payload {
-        UserEvent::UserRegistered {
-            email,
-            first_name,
-            last_name,
-            roles,
-            registered_at,
-            ..
-        } => {
-            let inserted = execute!(
-                conn,
-                "INSERT INTO users (user_id, email, first_name, last_name, roles, created_at,
-                                    updated_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
-                 ON CONFLICT (user_id) DO NOTHING",
-                user_id,
-                email.expose(),
-                first_name.expose(),
-                last_name.expose(),
-                Json(&roles),
-                registered_at,
-                version
-            )?;
-            if inserted > 0 {
-                execute!(conn, "UPDATE counts SET n = n + 1 WHERE name = 'users'")?;
-            }
-        }
-        UserEvent::FacilityUserRegistered {
-            facility,
-            username,
-            full_name,
-            demographics,
-            registered_at,
-            ..
-        } => {
-            let inserted = execute!(
-                conn,
-                "INSERT INTO facility_users (user_id, facility_id, username, full_name, gender,
-                                             birth_year, id_number, date_joined, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (user_id) DO NOTHING",
-                user_id,
-                facility,
-                username.expose(),
-                full_name.expose(),
-                demographics.gender,
-                demographics.birth_year,
-                demographics.id_number.map(|n| n.into_inner()),
-                registered_at,
-                version
-            )?;
-            if inserted > 0 {
-                execute!(
-                    conn,
-                    "INSERT INTO counts (name, n) VALUES ($1, 1)
-                     ON CONFLICT (name) DO UPDATE SET n = counts.n + 1",
-                    format!("facility_users:{facility}")
-                )?;
-            }
-        }
+        // The rows (and their counts) are created by the batch fold, which
+        // takes every registration.
+        UserEvent::UserRegistered { .. } | UserEvent::FacilityUserRegistered { .. } => {}
         UserEvent::UserLockedOut { until, .. } => {
             execute!(
                 conn,
