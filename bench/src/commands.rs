@@ -2,9 +2,8 @@
 //! same database; and commands on a stream of 100,000 events against
 //! commands on a new one.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use eventauth::App;
@@ -65,67 +64,26 @@ pub async fn run(
     let mut tokens = Vec::with_capacity(clients);
     for i in 0..clients {
         let email = format!("commands{i}@example.com");
-        let response = client
-            .post(format!("{base}/sign/register"))
-            .json(&json!({ "email": email, "password": crate::PASSWORD,
-                           "firstName": "Command", "lastName": "Client" }))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status().as_u16() == 201,
-            "register: {}",
-            response.status()
-        );
+        crate::register(client, base, &email).await?;
         tokens.push(crate::login_token(client, base, &email).await?);
     }
-    let communities = Arc::new(communities);
+    let (tokens, communities) = (Arc::new(tokens), Arc::new(communities));
     let events_before = event_count(app.store.db()).await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
-    let tasks: Vec<_> = tokens
-        .into_iter()
-        .map(|token| {
-            let client = client.clone();
-            let base = base.to_string();
-            let stop = stop.clone();
-            let communities = communities.clone();
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut i = 0usize;
-                while !stop.load(Ordering::Relaxed) {
-                    let request = if i == 0 {
-                        client.put(format!("{base}/user/tutorial"))
-                    } else if i.is_multiple_of(2) {
-                        client
-                            .put(format!("{base}/user/profile"))
-                            .json(&json!({ "nickname": format!("n{i}") }))
-                    } else {
-                        let community = &communities[(i / 2) % communities.len()];
-                        client.patch(format!("{base}/user/community/join/{community}"))
-                    };
-                    let t = Instant::now();
-                    let ok = match request.bearer_auth(&token).send().await {
-                        Ok(response) if response.status().is_success() => {
-                            response.bytes().await.is_ok()
-                        }
-                        _ => false,
-                    };
-                    if ok {
-                        lat.push(t.elapsed());
-                    }
-                    i += 1;
-                }
-                lat
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Latencies::default();
-    for lat in futures::future::join_all(tasks).await.into_iter().flatten() {
-        latencies.0.extend(lat);
-    }
-    let per_s = latencies.0.len() as f64 / start.elapsed().as_secs_f64();
+    let (client, base) = (client.clone(), Arc::<str>::from(base));
+    let (per_s, latencies) = crate::for_seconds(clients, seconds, move |who, i| {
+        let request = if i == 0 {
+            client.put(format!("{base}/user/tutorial"))
+        } else if i.is_multiple_of(2) {
+            client
+                .put(format!("{base}/user/profile"))
+                .json(&json!({ "nickname": format!("n{i}") }))
+        } else {
+            let community = &communities[(i / 2) % communities.len()];
+            client.patch(format!("{base}/user/community/join/{community}"))
+        };
+        crate::answered(request.bearer_auth(&tokens[who]))
+    })
+    .await;
     let events = event_count(app.store.db()).await? - events_before;
     let (bare_per_s, bare_latencies) = bare_inserts(app.store.db(), clients, seconds).await?;
     Ok(CommandRun {
@@ -202,50 +160,30 @@ async fn bare_inserts(db: &Db, clients: usize, seconds: u64) -> anyhow::Result<(
             Bare::Sqlite(writer.clone())
         }
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..clients as u64)
-        .map(|client| {
-            let pool = pool.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut i = client << 32;
-                while !stop.load(Ordering::Relaxed) {
-                    let (id, payload, metadata) = bare_row(i);
-                    let t = Instant::now();
-                    let done = match &pool {
-                        Bare::Postgres(pool) => sqlx::query(INSERT)
-                            .bind(id)
-                            .bind(payload)
-                            .bind(metadata)
-                            .execute(pool)
-                            .await
-                            .is_ok(),
-                        Bare::Sqlite(pool) => sqlx::query(&projections::db::sqlite_sql(INSERT))
-                            .bind(id)
-                            .bind(payload.to_string())
-                            .bind(metadata.to_string())
-                            .execute(pool)
-                            .await
-                            .is_ok(),
-                    };
-                    if done {
-                        lat.push(t.elapsed());
-                    }
-                    i += 1;
-                }
-                lat
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Latencies::default();
-    for lat in futures::future::join_all(tasks).await.into_iter().flatten() {
-        latencies.0.extend(lat);
-    }
-    let per_s = latencies.0.len() as f64 / start.elapsed().as_secs_f64();
+    let inserts = pool.clone();
+    let (per_s, latencies) = crate::for_seconds(clients, seconds, move |client, i| {
+        let pool = inserts.clone();
+        async move {
+            let (id, payload, metadata) = bare_row(((client as u64) << 32) + i as u64);
+            match &pool {
+                Bare::Postgres(pool) => sqlx::query(INSERT)
+                    .bind(id)
+                    .bind(payload)
+                    .bind(metadata)
+                    .execute(pool)
+                    .await
+                    .is_ok(),
+                Bare::Sqlite(pool) => sqlx::query(&projections::db::sqlite_sql(INSERT))
+                    .bind(id)
+                    .bind(payload.to_string())
+                    .bind(metadata.to_string())
+                    .execute(pool)
+                    .await
+                    .is_ok(),
+            }
+        }
+    })
+    .await;
     if let Bare::Postgres(pool) = pool {
         pool.close().await;
     }
@@ -285,17 +223,7 @@ pub async fn stream(
     let mut tokens = Vec::new();
     for who in ["long-stream", "new-stream"] {
         let email = format!("{who}@example.com");
-        let response = client
-            .post(format!("{base}/sign/register"))
-            .json(&json!({ "email": email, "password": crate::PASSWORD,
-                           "firstName": "Stream", "lastName": "User" }))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status().as_u16() == 201,
-            "register: {}",
-            response.status()
-        );
+        crate::register(client, base, &email).await?;
         tokens.push(crate::login_token(client, base, &email).await?);
     }
     let long_user = crate::user_ids(app, &["long-stream@example.com".to_string()]).await?[0];

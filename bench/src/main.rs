@@ -540,19 +540,85 @@ async fn seed(client: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<
     let mut emails = Vec::with_capacity(n);
     for i in 0..n {
         let email = format!("bench{i}@example.com");
-        let response = client
-            .post(format!("{base}/sign/register"))
-            .json(&json!({ "email": email, "password": PASSWORD, "firstName": "Bench", "lastName": "User" }))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status().as_u16() == 201,
-            "seeding failed: {}",
-            response.status()
-        );
+        register(client, base, &email).await?;
         emails.push(email);
     }
     Ok(emails)
+}
+
+/// Registers `email` (with [`PASSWORD`]) over the ILD surface.
+async fn register(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<()> {
+    let response = client
+        .post(format!("{base}/sign/register"))
+        .json(&json!({ "email": email, "password": PASSWORD,
+                       "firstName": "Bench", "lastName": "User" }))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().as_u16() == 201,
+        "registering {email}: {}",
+        response.status()
+    );
+    Ok(())
+}
+
+/// Logs in at a Kolibri-style session endpoint (`url`, eventauth's or a
+/// live Kolibri's) with `body`; the `Cookie` header the answer sets.
+async fn session_cookie(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+) -> anyhow::Result<String> {
+    let response = client.post(url).json(body).send().await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "login at {url}: {}",
+        response.status()
+    );
+    let cookies: Vec<&str> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .collect();
+    anyhow::ensure!(!cookies.is_empty(), "{url} set no cookie");
+    Ok(cookies.join("; "))
+}
+
+/// A facility with a superuser `username` (password [`PASSWORD`]), made
+/// through the service.
+async fn facility_with_superuser(
+    app: &App,
+    name: &str,
+    username: &str,
+) -> anyhow::Result<uuid::Uuid> {
+    use eventauth::service::{facilities, facility_users, kolibri};
+    let ctx = RequestContext::system();
+    let error = |e: eventauth::Error| anyhow::anyhow!("{e}");
+    let facility = facilities::create(
+        app,
+        aggregates::OrganizationKind::Facility,
+        name,
+        None,
+        None,
+        &ctx,
+    )
+    .await
+    .map_err(error)?;
+    let input = facility_users::Fields {
+        username: Some(username.into()),
+        password: Some(PASSWORD.into()),
+        full_name: Some(format!("{name} Admin")),
+        ..Default::default()
+    };
+    let admin = facility_users::create(app, facility, input, &ctx)
+        .await
+        .map_err(error)?;
+    kolibri::make_superuser(app, admin, &ctx)
+        .await
+        .map_err(error)?;
+    Ok(facility)
 }
 
 /// An administrator's access token (registered through the service).
@@ -633,51 +699,15 @@ async fn kolibri_facility(
     client: &reqwest::Client,
     base: &str,
 ) -> anyhow::Result<(uuid::Uuid, String)> {
-    use eventauth::service::{facilities, facility_users, kolibri};
-    let ctx = RequestContext::system();
-    let error = |e: eventauth::Error| anyhow::anyhow!("{e}");
-    let facility = facilities::create(
-        app,
-        aggregates::OrganizationKind::Facility,
-        "Bench",
-        None,
-        None,
-        &ctx,
+    let facility = facility_with_superuser(app, "Bench", "benchadmin").await?;
+    let cookie = session_cookie(
+        client,
+        &format!("{base}/api/auth/session"),
+        &json!({ "username": "benchadmin", "password": PASSWORD,
+                 "facility": facility.simple().to_string() }),
     )
-    .await
-    .map_err(error)?;
-    let input = facility_users::Fields {
-        username: Some("benchadmin".into()),
-        password: Some(PASSWORD.into()),
-        full_name: Some("Bench Admin".into()),
-        ..Default::default()
-    };
-    let admin = facility_users::create(app, facility, input, &ctx)
-        .await
-        .map_err(error)?;
-    kolibri::make_superuser(app, admin, &ctx)
-        .await
-        .map_err(error)?;
-    let response = client
-        .post(format!("{base}/api/auth/session"))
-        .json(&json!({ "username": "benchadmin", "password": PASSWORD,
-                       "facility": facility.simple().to_string() }))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "kolibri login: {}",
-        response.status()
-    );
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("kolibri="))
-        .and_then(|c| c.split(';').next())
-        .context("no kolibri cookie")?;
-    Ok((facility, format!("kolibri={cookie}")))
+    .await?;
+    Ok((facility, cookie))
 }
 
 /// `n` facility users straight into the read model (as `seed_user_rows`),
@@ -833,49 +863,63 @@ async fn drive(
     clients: usize,
     seconds: u64,
 ) -> (f64, Latencies) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
     let header = credential.map(|c| match c {
         Credential::Bearer(token) => ("authorization", format!("Bearer {token}")),
         Credential::Cookie(cookie) => ("cookie", cookie.to_string()),
     });
-    let tasks = (0..clients).map(|_| {
-        let client = client.clone();
-        let url = url.to_string();
-        let header = header.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let mut request = client.get(&url);
-                if let Some((name, value)) = &header {
-                    request = request.header(*name, value);
-                }
-                // The body is read, as a client does (and so the
-                // connection is reused).
-                let ok = match request.send().await {
-                    Ok(response) if response.status().is_success() => {
-                        response.bytes().await.is_ok()
+    let client = client.clone();
+    let url: Arc<str> = url.into();
+    for_seconds(clients, seconds, move |_, _| {
+        let mut request = client.get(&*url);
+        if let Some((name, value)) = &header {
+            request = request.header(*name, value);
+        }
+        answered(request)
+    })
+    .await
+}
+
+/// Whether a request was answered with success, its body read, as a
+/// client does (and so the connection is reused).
+async fn answered(request: reqwest::RequestBuilder) -> bool {
+    match request.send().await {
+        Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+        _ => false,
+    }
+}
+
+/// `clients` tasks, each calling `work(client, i)` for its i-th operation,
+/// one after another, for `seconds`: successful operations per second and
+/// their latencies.
+async fn for_seconds<W, F>(clients: usize, seconds: u64, work: W) -> (f64, Latencies)
+where
+    W: Fn(usize, usize) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = bool> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let stop = stop.clone();
+            let work = work.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    if work(client, i).await {
+                        lat.push(t.elapsed());
                     }
-                    _ => false,
-                };
-                if ok {
-                    lat.push(t.elapsed());
+                    i += 1;
                 }
-            }
-            lat
+                lat
+            })
         })
-    });
-    let handles: Vec<_> = tasks.collect();
+        .collect();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
     let mut all = Latencies::default();
-    for lat in futures::future::join_all(handles)
-        .await
-        .into_iter()
-        .flatten()
-    {
+    for lat in futures::future::join_all(tasks).await.into_iter().flatten() {
         all.0.extend(lat);
     }
     (all.0.len() as f64 / start.elapsed().as_secs_f64(), all)
@@ -923,28 +967,13 @@ async fn kolibri_cookie(
     url: &str,
     args: &Args,
 ) -> anyhow::Result<String> {
-    let url = url.trim_end_matches('/');
-    let response = client
-        .post(format!("{url}/api/auth/session/"))
-        .json(&json!({ "username": args.kolibri_username, "password": args.kolibri_password }))
-        .send()
-        .await
-        .context("logging in to the live Kolibri")?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "live Kolibri login: {}",
-        response.status()
-    );
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|c| c.split(';').next())
-        .map(str::to_string)
-        .collect();
-    anyhow::ensure!(!cookies.is_empty(), "the live Kolibri set no cookie");
-    Ok(cookies.join("; "))
+    session_cookie(
+        client,
+        &format!("{}/api/auth/session/", url.trim_end_matches('/')),
+        &json!({ "username": args.kolibri_username, "password": args.kolibri_password }),
+    )
+    .await
+    .context("logging in to the live Kolibri")
 }
 
 /// A JSON key for a scenario's name.

@@ -8,7 +8,6 @@ use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use eventauth::service::RequestContext;
 use eventauth::startup::Application;
 use eventauth::Config;
 use serde_json::json;
@@ -106,28 +105,13 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<RssRun> {
 
     // A superuser's session, then lists and searches from many clients,
     // and logins of imported users (their Django hashes verified).
-    let response = client
-        .post(format!("{base}/api/auth/session"))
-        .json(
-            &json!({ "username": "rssadmin", "password": crate::PASSWORD,
-                       "facility": facility.simple().to_string() }),
-        )
-        .send()
-        .await?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "login: {}",
-        response.status()
-    );
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("kolibri="))
-        .and_then(|c| c.split(';').next())
-        .map(|c| format!("kolibri={c}"))
-        .context("no kolibri cookie")?;
+    let cookie = crate::session_cookie(
+        &client,
+        &format!("{base}/api/auth/session"),
+        &json!({ "username": "rssadmin", "password": crate::PASSWORD,
+                 "facility": facility.simple().to_string() }),
+    )
+    .await?;
     let seconds = args.seconds.max(1);
     let mut requests = 0;
     for query in [
@@ -146,19 +130,14 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<RssRun> {
         requests += (rate * seconds as f64) as usize;
     }
     for i in 0..users.min(20) {
-        let response = client
-            .post(format!("{base}/api/auth/session"))
-            .json(
-                &json!({ "username": format!("user{i}"), "password": crate::PASSWORD,
-                           "facility": facility.simple().to_string() }),
-            )
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "login of an imported user: {}",
-            response.status()
-        );
+        crate::session_cookie(
+            &client,
+            &format!("{base}/api/auth/session"),
+            &json!({ "username": format!("user{i}"), "password": crate::PASSWORD,
+                     "facility": facility.simple().to_string() }),
+        )
+        .await
+        .context("login of an imported user")?;
         requests += 1;
     }
     let rss_mib = status_mib(pid, "VmRSS")?;
@@ -179,7 +158,6 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<RssRun> {
 /// one Django PBKDF2 hash of the bench's password (computed here), read
 /// models caught up. Returns the facility and the import's seconds.
 async fn load(url: &str, users: usize) -> anyhow::Result<(uuid::Uuid, f64)> {
-    use eventauth::service::{facilities, facility_users, kolibri};
     let mut config = Config::defaults();
     config.addr = "127.0.0.1:0".parse()?;
     config.database_url = Some(url.to_string().into());
@@ -189,30 +167,7 @@ async fn load(url: &str, users: usize) -> anyhow::Result<(uuid::Uuid, f64)> {
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    let ctx = RequestContext::system();
-    let error = |e: eventauth::Error| anyhow::anyhow!("{e}");
-    let facility = facilities::create(
-        &app,
-        aggregates::OrganizationKind::Facility,
-        "Memory",
-        None,
-        None,
-        &ctx,
-    )
-    .await
-    .map_err(error)?;
-    let input = facility_users::Fields {
-        username: Some("rssadmin".into()),
-        password: Some(crate::PASSWORD.into()),
-        full_name: Some("Memory Admin".into()),
-        ..Default::default()
-    };
-    let admin = facility_users::create(&app, facility, input, &ctx)
-        .await
-        .map_err(error)?;
-    kolibri::make_superuser(&app, admin, &ctx)
-        .await
-        .map_err(error)?;
+    let facility = crate::facility_with_superuser(&app, "Memory", "rssadmin").await?;
 
     let file = std::env::temp_dir().join(format!("eventauth-bench-{}.csv", uuid::Uuid::new_v4()));
     {
