@@ -779,3 +779,18 @@ pub async fn events_of(app: &TestApp, event_type: &str) -> i64 {
     )
     .await
 }
+
+/// Runs one statement against the live store (as an intruder would).
+pub async fn write(db: &Db, sql: &str) -> u64 {
+    match db {
+        Db::Postgres(pool) => sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()),
+        Db::Sqlite { writer, .. } => sqlx::query(sql)
+            .execute(writer)
+            .await
+            .map(|d| d.rows_affected()),
+    }
+    .expect("tamper")
+}

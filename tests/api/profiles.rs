@@ -558,23 +558,20 @@ async fn a_long_stream_loads_from_its_snapshot_to_the_same_state_and_a_stale_sna
               WHERE aggregate_id = '{user_id}'"
         )
     };
+    let db = app.app.store.db().clone();
+    let postgres = matches!(db, projections::Db::Postgres(_));
     let write = |sql: String| {
-        let db = app.app.store.db().clone();
-        async move {
-            match db {
-                projections::Db::Postgres(pool) => sqlx::query(&sql.replace(
-                    "state = replace(CAST(state AS TEXT), 'n79', 'forged')",
-                    "state = replace(CAST(state AS TEXT), 'n79', 'forged')::jsonb",
-                ))
-                .execute(&pool)
-                .await
-                .map(drop),
-                projections::Db::Sqlite { writer, .. } => {
-                    sqlx::query(&sql).execute(&writer).await.map(drop)
-                }
-            }
-            .expect("tamper")
-        }
+        let db = db.clone();
+        // PostgreSQL keeps the state as jsonb.
+        let sql = if postgres {
+            sql.replace(
+                "state = replace(CAST(state AS TEXT), 'n79', 'forged')",
+                "state = replace(CAST(state AS TEXT), 'n79', 'forged')::jsonb",
+            )
+        } else {
+            sql
+        };
+        async move { crate::helpers::write(&db, &sql).await }
     };
     write(forged("0.old")).await;
     let loaded = same_state().await;

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventauth::ops::synthetic;
-use projections::Db;
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{eventauth_command, spawn_app, Backend, TestApp, TestDb};
+use crate::helpers::{eventauth_command, spawn_app, write, Backend, TestApp, TestDb};
 
 fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
     eventauth_command()
@@ -30,21 +29,6 @@ async fn eventauth_async(db: Arc<TestDb>, args: &'static [&'static str]) -> std:
 
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Runs one statement against the live store (as an intruder would).
-async fn write(db: &Db, sql: &str) -> u64 {
-    match db {
-        Db::Postgres(pool) => sqlx::query(sql)
-            .execute(pool)
-            .await
-            .map(|d| d.rows_affected()),
-        Db::Sqlite { writer, .. } => sqlx::query(sql)
-            .execute(writer)
-            .await
-            .map(|d| d.rows_affected()),
-    }
-    .expect("tamper")
 }
 
 /// Waits until the live projector has applied every stored event.
