@@ -37,7 +37,9 @@ pub struct Inner {
     /// Ended sessions and cutoffs.
     pub denylist: Arc<DenyList>,
     /// Live cookie sessions this instance has checked.
-    pub cookie_sessions: Arc<crate::service::cookie_sessions::CookieSessions>,
+    pub cookie_sessions: Arc<crate::service::sessions::cookie::CookieSessions>,
+    /// Callers' live states, what actors are built from.
+    pub actors: Arc<crate::access::Actors>,
     /// Outgoing mail.
     pub outbox: crate::mail::Outbox,
     /// Profile pictures.

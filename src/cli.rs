@@ -364,10 +364,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let runtime = Runtime::start(config).await?;
             let app = runtime.app().clone();
             let result = async {
-                use crate::service::{facilities, kolibri};
+                use crate::service::facilities;
                 let base = match &preset {
                     Some(name) => facilities::preset(name)?,
-                    None => kolibri::facility_settings(&app, facility).await?,
+                    None => facilities::settings(&app, facility).await?,
                 };
                 let settings = with_settings(base, &set)?;
                 facilities::change_settings(&app, facility, settings, &RequestContext::system())
@@ -404,7 +404,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let runtime = Runtime::start(config).await?;
             let app = runtime.app().clone();
             let result = async {
-                use crate::service::{facility_users, kolibri};
+                use crate::service::{collections, facility_users};
                 let ctx = RequestContext::system();
                 let input = facility_users::Fields {
                     username: Some(username),
@@ -421,17 +421,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 };
                 let user_id = facility_users::create(&app, facility, input, &ctx).await?;
                 if superuser {
-                    kolibri::make_superuser(&app, user_id, &ctx).await?;
+                    collections::make_superuser(&app, user_id, &ctx).await?;
                 }
                 for kind in roles {
-                    kolibri::assign_role(&app, user_id, facility, kind, &ctx).await?;
+                    collections::assign_role(&app, user_id, facility, kind, &ctx).await?;
                 }
                 for classroom in coach_of {
                     let kind = aggregates::RoleKind::Coach;
-                    kolibri::assign_role(&app, user_id, classroom, kind, &ctx).await?;
+                    collections::assign_role(&app, user_id, classroom, kind, &ctx).await?;
                 }
                 for collection in member_of {
-                    kolibri::enroll(&app, user_id, collection, &ctx).await?;
+                    collections::enroll(&app, user_id, collection, &ctx).await?;
                 }
                 anyhow::Ok(user_id)
             }
@@ -444,7 +444,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::FacilityUser(FacilityUser::LoginToken { mut config, user }) => {
             config.nats_url = None;
             let runtime = Runtime::start(config).await?;
-            let result = crate::service::kolibri::login_token(runtime.app(), user).await;
+            let result = crate::service::sessions::login_token(runtime.app(), user).await;
             runtime.stop().await;
             let token = result?;
             std::io::Write::write_all(

@@ -196,9 +196,12 @@ pub struct Config {
     )]
     pub read_your_writes_timeout_ms: u64,
 
-    /// Mark cookies `Secure` (browsers treat http://localhost as secure).
-    #[arg(long, env = "EVENTAUTH_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
-    pub cookie_secure: bool,
+    /// `Secure` on cookies: `auto` (when the request came over HTTPS,
+    /// directly or as a trusted proxy's `X-Forwarded-Proto: https`), `true`
+    /// (always) or `false` (never). A browser neither keeps nor sends a
+    /// `Secure` cookie over plain HTTP (a school LAN's `http://192.168.…`).
+    #[arg(long, env = "EVENTAUTH_COOKIE_SECURE", default_value = "auto")]
+    pub cookie_secure: CookieSecure,
 
     /// Proxies (IPs or CIDRs, comma-separated) whose `X-Forwarded-For` is
     /// believed. From anyone else the header is ignored.
@@ -274,4 +277,16 @@ impl Config {
     pub fn read_your_writes_timeout(&self) -> Duration {
         Duration::from_millis(self.read_your_writes_timeout_ms)
     }
+}
+
+/// When cookies are marked `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CookieSecure {
+    /// When the request came over HTTPS.
+    #[default]
+    Auto,
+    /// Always.
+    True,
+    /// Never.
+    False,
 }

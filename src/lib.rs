@@ -11,14 +11,19 @@
 //! - [`startup`]: [`startup::Application`], used by `main` and tests alike.
 //! - [`store`]: the event-store seam and command execution with retries.
 //! - [`auth`]: passwords, tokens, identifier keys, throttling, deny-list.
+//! - [`access`]: who may do what — actors, grants, the one `authorize`.
 //! - [`service`]: the use cases every surface shares (register, login, …).
-//! - [`http`]: the surfaces; each only translates its wire format.
+//! - [`consumers`]: the security feed and the NATS relay (log consumers).
+//! - [`http`]: the shared HTTP edge (router, extractors, cookies).
+//! - [`surfaces`]: the five APIs served, one folder each, translation only.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod blobs;
 pub mod cli;
 pub mod config;
+pub mod consumers;
 pub mod error;
 pub mod http;
 pub mod images;
@@ -26,10 +31,10 @@ pub mod input;
 pub mod mail;
 pub mod observe;
 pub mod ops;
-pub mod relay;
 pub mod service;
 pub mod startup;
 pub mod store;
+pub mod surfaces;
 pub mod telemetry;
 
 pub use app::App;

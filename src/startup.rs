@@ -18,14 +18,15 @@ use tokio::task::JoinHandle;
 
 use crate::app::Inner;
 use crate::auth::denylist::DenyList;
-use crate::auth::feed::SecurityFeed;
 use crate::auth::identifiers::IdentifierKeys;
 use crate::auth::keys::KeyMaterial;
 use crate::auth::password::Passwords;
 use crate::auth::throttle::{Policy, Throttle};
 use crate::auth::tokens::Tokens;
-use crate::relay::{Relay, RelayConfig};
+use crate::consumers::feed::{FeedListener, SecurityFeed};
+use crate::consumers::relay::{Relay, RelayConfig};
 use crate::store::{self, Store};
+use crate::surfaces::{self, Surface};
 use crate::{App, Config};
 
 /// An instance's state and background work (projector, deny-list feed,
@@ -33,6 +34,7 @@ use crate::{App, Config};
 #[derive(Debug)]
 pub struct Runtime {
     app: App,
+    surfaces: Vec<Arc<dyn Surface>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -74,14 +76,12 @@ impl Runtime {
         let lookback = config
             .access_token_ttl()
             .max(Duration::from_secs(config.login_lockout));
-        let cookie_sessions = Arc::new(crate::service::cookie_sessions::CookieSessions::default());
-        cookie_sessions.set_answer_capacity(config.list_cache);
-        let feed = SecurityFeed::new(
-            denylist.clone(),
-            throttle.clone(),
-            cookie_sessions.clone(),
-            lookback,
-        );
+        let actors = Arc::new(crate::access::Actors::default());
+        let surfaces = surfaces::all(&config);
+        // What the feed keeps fresh: caller states, and each surface's caches.
+        let mut listeners: Vec<Arc<dyn FeedListener>> = vec![actors.clone()];
+        listeners.extend(surfaces.iter().flat_map(|surface| surface.listeners()));
+        let feed = SecurityFeed::new(denylist.clone(), throttle.clone(), listeners, lookback);
         let fed_up = feed.caught_up();
         let relay = config.nats_url.clone().map(|url| {
             Relay::new(
@@ -109,7 +109,8 @@ impl Runtime {
             passwords,
             throttle,
             denylist: denylist.clone(),
-            cookie_sessions,
+            actors,
+            cookie_sessions: Arc::default(),
             outbox: crate::mail::Outbox::new(db.clone()),
             blobs: Arc::new(crate::blobs::DirBlobs::new(
                 config
@@ -165,7 +166,12 @@ impl Runtime {
                 wake.clone().listen(pool.clone(), stopped.clone()),
             ));
         }
-        let runtime = Self { app, stop, tasks };
+        let runtime = Self {
+            app,
+            surfaces,
+            stop,
+            tasks,
+        };
         // Until the security feed has caught up, logged-out sessions would
         // still pass: do not serve before.
         let mut fed_up = fed_up;
@@ -179,6 +185,11 @@ impl Runtime {
     /// The shared state.
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// The surfaces served.
+    pub fn surfaces(&self) -> &[Arc<dyn Surface>] {
+        &self.surfaces
     }
 
     /// Stops the background work, letting batches in flight commit.
@@ -230,6 +241,11 @@ impl Application {
         self.runtime.app()
     }
 
+    /// The surfaces served.
+    pub fn surfaces(&self) -> &[Arc<dyn Surface>] {
+        self.runtime.surfaces()
+    }
+
     /// Serves until `shutdown` resolves; then stops accepting, finishes
     /// requests in flight, and lets the background work commit.
     pub async fn run_until_stopped(
@@ -237,12 +253,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(url = %format!("http://{}", self.local_addr), "eventauth listening");
-        let router = crate::http::router(self.runtime.app().clone());
-        // Wraps the router (not a route layer) so it runs before routing.
-        let service = tower::Layer::layer(
-            &axum::middleware::map_request(crate::http::kolibri::trim_trailing_slash),
-            router,
-        );
+        let service = crate::http::service(self.runtime.app().clone(), self.runtime.surfaces());
         axum::serve(
             self.listener,
             axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<

@@ -41,5 +41,5 @@ pub use profile::{
 };
 pub use secret::{PasswordHash, TokenHash};
 pub use services::{Clock, Services, SystemClock};
-pub use session::{EndReason, Session, SessionCommand, SessionEvent};
+pub use session::{EndReason, Session, SessionCommand, SessionEvent, Transport};
 pub use user::{Demographics, SessionCutoff, User, UserCommand, UserEvent};

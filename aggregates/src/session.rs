@@ -44,6 +44,56 @@ impl EndReason {
     }
 }
 
+/// How a session's credential travels, which decides how it is checked
+/// and renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// A short-lived bearer access token (JWT) and an opaque refresh token
+    /// rotated on every refresh (the secret recorded is the refresh token).
+    Bearer,
+    /// An opaque session cookie with an idle timeout that keep-alives slide
+    /// (the secret recorded is the cookie's).
+    Cookie,
+    /// An opaque token sent in a header on every request, its expiry
+    /// extended while it is used.
+    HeaderToken,
+}
+
+impl Transport {
+    /// The transport of a session recorded before sessions named theirs:
+    /// then only the Kolibri surface kept sessions in a cookie. Read-only
+    /// compatibility with those events; nothing new is decided by name.
+    fn recorded_before_transports(surface: &str) -> Self {
+        // The one place a surface's name decides anything, and only for
+        // events written before this field existed.
+        if surface == "kolibri" {
+            Self::Cookie
+        } else {
+            Self::Bearer
+        }
+    }
+
+    /// The transport a `SessionStarted` event records (or implies, for
+    /// one recorded before transports were).
+    pub fn of_started(recorded: Option<Transport>, surface: &str) -> Self {
+        recorded.unwrap_or_else(|| Self::recorded_before_transports(surface))
+    }
+
+    /// Stable name, as published and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::Cookie => "cookie",
+            Self::HeaderToken => "header_token",
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// Commands on a session.
 #[derive(Debug, Clone)]
 pub enum SessionCommand {
@@ -55,6 +105,11 @@ pub enum SessionCommand {
         user_id: Uuid,
         /// Which API surface the login came through (e.g. `ild`).
         surface: String,
+        /// How its credential travels.
+        transport: Transport,
+        /// Whether it may be used at once; `false`: authenticated, but a
+        /// step (choosing an account) is still to come.
+        active: bool,
         /// Whether the client asked to be remembered.
         remember_me: bool,
         /// Hash of the first refresh token.
@@ -111,6 +166,13 @@ pub enum SessionEvent {
         user_id: Uuid,
         /// Through which surface.
         surface: String,
+        /// How its credential travels (absent in sessions recorded before
+        /// transports were: see [`Transport::recorded_before_transports`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transport: Option<Transport>,
+        /// Usable at once (absent before: every session was).
+        #[serde(default = "yes")]
+        active: bool,
         /// Remember-me requested.
         remember_me: bool,
         /// Hash of the first refresh token.
@@ -173,6 +235,8 @@ pub struct Session {
     id: Option<Uuid>,
     user_id: Option<Uuid>,
     surface: String,
+    transport: Option<Transport>,
+    active: bool,
     auth_time: Option<DateTime<Utc>>,
     expires_at: Option<DateTime<Utc>>,
     current_hash: TokenHash,
@@ -212,6 +276,16 @@ impl Session {
         &self.surface
     }
 
+    /// How the session's credential travels.
+    pub fn transport(&self) -> Transport {
+        Transport::of_started(self.transport, &self.surface)
+    }
+
+    /// Whether the session may be used (not waiting for a further step).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
     /// The checks every use of a live session makes.
     fn require_live(&self, now: DateTime<Utc>) -> Result<(Uuid, DateTime<Utc>), DomainError> {
         let (Some(id), Some(auth_time), Some(expires_at)) =
@@ -248,6 +322,8 @@ impl Aggregate for Session {
                 session_id,
                 user_id,
                 surface,
+                transport,
+                active,
                 remember_me,
                 refresh_token_hash,
                 auth_time,
@@ -262,6 +338,8 @@ impl Aggregate for Session {
                     session_id,
                     user_id,
                     surface,
+                    transport: Some(transport),
+                    active,
                     remember_me,
                     refresh_token_hash,
                     auth_time,
@@ -337,6 +415,8 @@ impl Aggregate for Session {
                 session_id,
                 user_id,
                 surface,
+                transport,
+                active,
                 refresh_token_hash,
                 auth_time,
                 expires_at,
@@ -345,6 +425,8 @@ impl Aggregate for Session {
                 self.id = Some(session_id);
                 self.user_id = Some(user_id);
                 self.surface = surface;
+                self.transport = transport;
+                self.active = active;
                 self.auth_time = Some(auth_time);
                 self.expires_at = Some(expires_at);
                 self.current_hash = refresh_token_hash;

@@ -5,10 +5,11 @@
 
 use aggregates::{
     DomainError, EndReason, Personal, Services, Session, SessionCommand, SessionCutoff,
-    SessionEvent, TokenHash,
+    SessionEvent, TokenHash, Transport,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
+use cqrs_es::Aggregate;
 use cqrs_es::DomainEvent;
 use uuid::Uuid;
 
@@ -52,6 +53,8 @@ fn start_command() -> SessionCommand {
         session_id: session_id(),
         user_id: user_id(),
         surface: "ild".to_string(),
+        transport: Transport::Bearer,
+        active: true,
         remember_me: true,
         refresh_token_hash: token(0),
         auth_time: now() - Duration::seconds(2),
@@ -66,6 +69,8 @@ fn started_with(auth_time: DateTime<Utc>, expires_at: DateTime<Utc>) -> SessionE
         session_id: session_id(),
         user_id: user_id(),
         surface: "ild".to_string(),
+        transport: Some(Transport::Bearer),
+        active: true,
         remember_me: false,
         refresh_token_hash: token(0),
         auth_time,
@@ -137,6 +142,8 @@ async fn a_successful_login_starts_a_session() {
             session_id: session_id(),
             user_id: user_id(),
             surface: "ild".to_string(),
+            transport: Some(Transport::Bearer),
+            active: true,
             remember_me: true,
             refresh_token_hash: token(0),
             auth_time: now() - Duration::seconds(2),
@@ -538,4 +545,41 @@ fn session_events_keep_their_stored_type_names_at_version_one() {
         assert_eq!(event.event_type(), name);
         assert_eq!(event.event_version(), "1");
     }
+}
+
+/// Sessions recorded before they named their transport still read right:
+/// the cookie sessions of that time were the Kolibri surface's.
+#[test]
+fn a_session_recorded_before_transports_reads_its_transport_from_its_surface() {
+    let started = |surface: &str| {
+        serde_json::from_value::<SessionEvent>(serde_json::json!({ "SessionStarted": {
+            "session_id": session_id(), "user_id": user_id(), "surface": surface,
+            "remember_me": false, "refresh_token_hash": "00", "auth_time": now(),
+            "expires_at": now(), "client_ip": null, "user_agent": null, "started_at": now(),
+        }}))
+        .expect("an old SessionStarted")
+    };
+    for (surface, transport) in [("kolibri", Transport::Cookie), ("ild", Transport::Bearer)] {
+        let mut session = Session::default();
+        session.apply(started(surface));
+        assert_eq!(session.transport(), transport, "{surface}");
+        assert!(session.is_active(), "{surface}");
+    }
+    let mut session = Session::default();
+    session.apply(SessionEvent::SessionStarted {
+        session_id: session_id(),
+        user_id: user_id(),
+        surface: "kolibri".to_string(),
+        transport: Some(Transport::HeaderToken),
+        active: false,
+        remember_me: false,
+        refresh_token_hash: token(0),
+        auth_time: now(),
+        expires_at: now(),
+        client_ip: Personal::new(None),
+        user_agent: Personal::new(None),
+        started_at: now(),
+    });
+    assert_eq!(session.transport(), Transport::HeaderToken);
+    assert!(!session.is_active());
 }

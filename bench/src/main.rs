@@ -167,6 +167,17 @@ async fn main() -> anyhow::Result<()> {
     let application = Application::build(config).await?;
     let base = format!("http://{}", application.local_addr());
     let app = application.app().clone();
+    // The Kolibri surface's list cache, measured with and without.
+    let kolibri_lists = application
+        .surfaces()
+        .iter()
+        .find_map(|surface| {
+            surface
+                .as_any()
+                .downcast_ref::<eventauth::surfaces::kolibri::KolibriSurface>()
+                .map(|kolibri| kolibri.list_cache_handle())
+        })
+        .ok_or_else(|| anyhow::anyhow!("no Kolibri surface"))?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = stop_rx.await;
@@ -344,8 +355,7 @@ async fn main() -> anyhow::Result<()> {
         let mut list = serde_json::Map::new();
         for (name, query, cached) in queries {
             // Every request from PostgreSQL unless measuring the cache.
-            app.cookie_sessions
-                .set_answer_capacity(if cached { 512 } else { 0 });
+            kolibri_lists.set_answer_capacity(if cached { 512 } else { 0 });
             let (row, mut entry) = measure_list(
                 &client,
                 &format!("{base}/api/auth/facilityuser"),
@@ -593,7 +603,7 @@ async fn facility_with_superuser(
     name: &str,
     username: &str,
 ) -> anyhow::Result<uuid::Uuid> {
-    use eventauth::service::{facilities, facility_users, kolibri};
+    use eventauth::service::{collections, facilities, facility_users};
     let ctx = RequestContext::system();
     let error = |e: eventauth::Error| anyhow::anyhow!("{e}");
     let facility = facilities::create(
@@ -615,7 +625,7 @@ async fn facility_with_superuser(
     let admin = facility_users::create(app, facility, input, &ctx)
         .await
         .map_err(error)?;
-    kolibri::make_superuser(app, admin, &ctx)
+    collections::make_superuser(app, admin, &ctx)
         .await
         .map_err(error)?;
     Ok(facility)
@@ -1094,7 +1104,7 @@ async fn relay_throughput(
     args: &Args,
     admin: &mut sqlx::PgConnection,
 ) -> anyhow::Result<(u64, f64)> {
-    use eventauth::relay::{Relay, RelayConfig};
+    use eventauth::consumers::relay::{Relay, RelayConfig};
     let (name, db) = synthetic_store(args, admin, args.relay_events).await?;
     let head: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(db.postgres().context("PostgreSQL")?)

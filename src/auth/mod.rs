@@ -1,8 +1,8 @@
 //! Credentials: password hashing, token issuing and checking, identifier
-//! keys, login throttling and the deny-list of ended sessions.
+//! keys, login throttling and the deny-list of ended sessions (fed by
+//! [`crate::consumers::feed`]).
 
 pub mod denylist;
-pub mod feed;
 pub mod identifiers;
 pub mod keys;
 pub mod legacy;

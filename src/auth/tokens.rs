@@ -20,6 +20,7 @@ use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::keys::KeyMaterial;
@@ -226,25 +227,27 @@ impl Tokens {
         )
     }
 
-    /// The CSRF token of a cookie session (64 hex digits): derived from
-    /// the session with a server key, so it is bound to the session and
-    /// never stored.
-    pub fn csrf_token(&self, session_id: Uuid) -> String {
+    /// A value bound to a session for `purpose` (64 hex digits): derived
+    /// from the session with a server key, so it works only with its own
+    /// session and is never stored (a surface's CSRF token, say).
+    pub fn session_mac(&self, purpose: &str, session_id: Uuid) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.refresh_key)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        mac.update(b"csrf:");
+        mac.update(purpose.as_bytes());
+        mac.update(b":");
         mac.update(session_id.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// A Kolibri `auth_token` for `user_id` made at `unix_time`: Django's
-    /// token shape (`<base36 time>-<20 hex digits>`), keyed with a server
-    /// key. Kolibri logs a user in with `{user_id, auth_token}` for
-    /// [`KOLIBRI_AUTH_TOKEN_TTL`] seconds after it was made.
-    pub fn kolibri_auth_token(&self, user_id: Uuid, unix_time: i64) -> String {
+    /// A login token for `user_id` made at `unix_time`: Django's token
+    /// shape (`<base36 time>-<20 hex digits>`, what Kolibri's
+    /// `{user_id, auth_token}` login takes), keyed with a server key, good
+    /// for [`LOGIN_TOKEN_TTL`] seconds after it was made.
+    pub fn login_token(&self, user_id: Uuid, unix_time: i64) -> String {
         let stamp = to_base36(unix_time.max(0) as u64);
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.refresh_key)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        // The tag of the tokens' first version: tokens out there stay good.
         mac.update(b"kolibri-auth-token:");
         mac.update(user_id.simple().to_string().as_bytes());
         mac.update(stamp.as_bytes());
@@ -252,23 +255,18 @@ impl Tokens {
         format!("{stamp}-{}", &digest[..20])
     }
 
-    /// Whether `token` is a Kolibri `auth_token` of `user_id` made within
-    /// the last [`KOLIBRI_AUTH_TOKEN_TTL`] seconds before `now`.
-    pub fn check_kolibri_auth_token(&self, user_id: Uuid, token: &str, now: i64) -> bool {
+    /// Whether `token` is a login token of `user_id` made within the last
+    /// [`LOGIN_TOKEN_TTL`] seconds before `now`.
+    pub fn check_login_token(&self, user_id: Uuid, token: &str, now: i64) -> bool {
         let Some((stamp, _)) = token.split_once('-') else {
             return false;
         };
         let Ok(made) = i64::from_str_radix(stamp, 36) else {
             return false;
         };
-        let expected = self.kolibri_auth_token(user_id, made);
-        let same = expected.len() == token.len()
-            && expected
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |d, (a, b)| d | (a ^ b))
-                == 0;
-        same && made <= now + 60 && now - made <= KOLIBRI_AUTH_TOKEN_TTL
+        let expected = self.login_token(user_id, made);
+        let same: bool = expected.as_bytes().ct_eq(token.as_bytes()).into();
+        same && made <= now + 60 && now - made <= LOGIN_TOKEN_TTL
     }
 
     /// The session a refresh token belongs to, if it is well-formed.
@@ -277,9 +275,9 @@ impl Tokens {
     }
 }
 
-/// How long a Kolibri `auth_token` logs in (Kolibri's
-/// `TOKEN_EXPIRE_LIMIT`), seconds.
-pub const KOLIBRI_AUTH_TOKEN_TTL: i64 = 900;
+/// How long a login token logs in (Kolibri's `TOKEN_EXPIRE_LIMIT`),
+/// seconds.
+pub const LOGIN_TOKEN_TTL: i64 = 900;
 
 fn to_base36(mut n: u64) -> String {
     const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -337,20 +335,20 @@ mod tests {
     }
 
     #[test]
-    fn kolibri_auth_tokens_work_for_their_user_for_fifteen_minutes() {
+    fn login_tokens_work_for_their_user_for_fifteen_minutes() {
         let tokens = tokens();
         let user = Uuid::now_v7();
         let made = 1_800_000_000;
-        let token = tokens.kolibri_auth_token(user, made);
+        let token = tokens.login_token(user, made);
         let (stamp, digest) = token.split_once('-').expect("django shape");
         assert_eq!(i64::from_str_radix(stamp, 36).expect("base36"), made);
         assert_eq!(digest.len(), 20);
-        assert!(tokens.check_kolibri_auth_token(user, &token, made + 899));
-        assert!(!tokens.check_kolibri_auth_token(user, &token, made + 901));
-        assert!(!tokens.check_kolibri_auth_token(Uuid::now_v7(), &token, made));
+        assert!(tokens.check_login_token(user, &token, made + 899));
+        assert!(!tokens.check_login_token(user, &token, made + 901));
+        assert!(!tokens.check_login_token(Uuid::now_v7(), &token, made));
         let forged = format!("{}-{}", to_base36(made as u64 + 100), digest);
-        assert!(!tokens.check_kolibri_auth_token(user, &forged, made + 100));
-        assert!(!tokens.check_kolibri_auth_token(user, "garbage", made));
+        assert!(!tokens.check_login_token(user, &forged, made + 100));
+        assert!(!tokens.check_login_token(user, "garbage", made));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Extractors and error rendering every surface shares, parametrized by the
-//! surface so that rejections come out in that surface's error shape.
+//! surface's [`ErrorShape`] so that rejections come out in its shape.
 
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
@@ -17,8 +17,8 @@ use crate::service::sessions::{authenticate, Principal};
 use crate::service::RequestContext;
 use crate::{App, Error};
 
-/// An API surface: how it renders the service's errors.
-pub trait Surface: Send + Sync + 'static {
+/// How a surface renders the service's errors (its wire's error shape).
+pub trait ErrorShape: Send + Sync + 'static {
     /// The body (and status) for `error` in this surface's shape.
     fn render(error: &Error) -> Response;
 }
@@ -38,7 +38,7 @@ impl<S> From<Error> for ApiError<S> {
     }
 }
 
-impl<S: Surface> IntoResponse for ApiError<S> {
+impl<S: ErrorShape> IntoResponse for ApiError<S> {
     fn into_response(self) -> Response {
         if let Error::Internal(cause) = &self.0 {
             // Logged once, with its chain; the client sees a generic message.
@@ -61,7 +61,7 @@ pub struct Body<T, S>(pub T, pub PhantomData<S>);
 impl<T, S> FromRequest<App> for Body<T, S>
 where
     T: DeserializeOwned,
-    S: Surface,
+    S: ErrorShape,
 {
     type Rejection = ApiError<S>;
 
@@ -131,7 +131,7 @@ macro_rules! redacted_debug {
 #[derive(Debug)]
 pub struct Auth<S>(pub Principal, pub PhantomData<S>);
 
-impl<S: Surface> FromRequestParts<App> for Auth<S> {
+impl<S: ErrorShape> FromRequestParts<App> for Auth<S> {
     type Rejection = ApiError<S>;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
@@ -146,6 +146,22 @@ impl<S: Surface> FromRequestParts<App> for Auth<S> {
             })
             .ok_or(Error::Unauthenticated)?;
         Ok(Self(authenticate(app, token.trim())?, PhantomData))
+    }
+}
+
+/// The authenticated caller (bearer access token) as an
+/// [`crate::access::Actor`], built from their live state; rejected in `S`'s
+/// shape. For requests whose use case asks for permissions.
+#[derive(Debug)]
+pub struct Acting<S>(pub crate::access::Actor, pub PhantomData<S>);
+
+impl<S: ErrorShape> FromRequestParts<App> for Acting<S> {
+    type Rejection = ApiError<S>;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let Auth(principal, _) = Auth::<S>::from_request_parts(parts, app).await?;
+        let actor = crate::access::actor(app, principal.user_id, principal.session_id).await?;
+        Ok(Self(actor, PhantomData))
     }
 }
 

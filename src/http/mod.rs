@@ -1,14 +1,15 @@
-//! The HTTP edge: one router merging the surfaces, and the plumbing they
-//! share (error rendering, extractors, request ids, logging, limits).
-//!
-//! Each surface module only translates its wire format into the shared use
-//! cases (`crate::service`) and back.
+//! The HTTP edge: one router merging the registered surfaces
+//! ([`crate::surfaces`]), and the plumbing they share (error rendering,
+//! extractors, cookies, request ids, logging, limits). It names no
+//! surface: 404s and 405s go to the surface that owns the path, anything
+//! else to the native (first) one.
 
+pub mod cookies;
 pub mod extract;
-pub mod ild;
-pub mod kolibri;
 pub mod oauth;
 pub mod wellknown;
+
+use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -27,8 +28,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use extract::{ApiError, Auth, Body, Ctx, Surface};
+pub use extract::{Acting, ApiError, Auth, Body, Ctx, ErrorShape};
 
+use crate::surfaces::Surface;
 use crate::App;
 
 /// Largest JSON body accepted.
@@ -83,14 +85,12 @@ fn cors(origins: &[String]) -> CorsLayer {
 #[openapi(
     info(
         title = "eventauth",
-        description = "Authentication and users on an append-only event log. \
-            Surfaces: ILD (`/sign/*`, `/user/*`). Errors of the ILD surface are \
-            `{\"error\", \"message\"}`.",
+        description = "Authentication and users on an append-only event log, \
+            serving the auth APIs of several systems at once (one tag each); \
+            each answers errors in its own system's shape.",
     ),
     modifiers(&BearerAuth),
     tags(
-        (name = "ild", description = "The ILD Auth surface"),
-        (name = "kolibri", description = "The Kolibri 0.19.5 surface (`/api/auth/*`; also with a trailing slash)"),
         (name = "tokens", description = "Token verification for other services"),
         (name = "operations", description = "Health and readiness"),
     )
@@ -127,37 +127,73 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Paths whose last segment is a secret (a mailed single-use token).
-const TOKEN_PATHS: &[&str] = &["/sign/reset/"];
-
-/// A request path as it may be logged: a token in it is masked.
-pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    match TOKEN_PATHS.iter().find(|prefix| path.starts_with(*prefix)) {
+/// A request path as it may be logged: a token in it (after one of the
+/// surfaces' `secret_paths` prefixes) is masked.
+pub fn loggable_path<'a>(path: &'a str, secret_paths: &[&str]) -> std::borrow::Cow<'a, str> {
+    match secret_paths.iter().find(|prefix| path.starts_with(*prefix)) {
         Some(prefix) => format!("{prefix}{{token}}").into(),
         None => path.into(),
     }
 }
 
-/// 405 in the shape of the surface the path belongs to.
-async fn method_not_allowed(
-    axum::extract::State(app): axum::extract::State<App>,
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-    headers: axum::http::HeaderMap,
-) -> axum::response::Response {
-    let path = uri.path();
-    if path.starts_with("/api/auth/session") {
-        // Kolibri's session views set the CSRF cookie on every answer.
-        kolibri::with_csrf_cookie(&app, &headers, kolibri::method_not_allowed(&method)).await
-    } else if path.starts_with("/api/auth/") {
-        kolibri::method_not_allowed(&method)
-    } else {
-        ild::method_not_allowed().await
+/// The surface a path belongs to: its owner, else the native (first) one.
+fn surface_of<'a>(surfaces: &'a [Arc<dyn Surface>], path: &str) -> &'a Arc<dyn Surface> {
+    surfaces
+        .iter()
+        .find(|surface| surface.owns(path))
+        .unwrap_or(&surfaces[0])
+}
+
+/// Answers panics in the native surface's shape (a panic has no request at
+/// hand to choose another).
+#[derive(Clone)]
+struct Panicked(Arc<dyn Surface>);
+
+impl tower_http::catch_panic::ResponseForPanic for Panicked {
+    type ResponseBody = axum::body::Body;
+
+    fn response_for_panic(
+        &mut self,
+        _: Box<dyn std::any::Any + Send + 'static>,
+    ) -> axum::http::Response<Self::ResponseBody> {
+        tracing::error!("handler panicked");
+        self.0.panicked()
     }
 }
 
-/// The whole service's router.
-pub fn router(app: App) -> Router {
+/// The whole service as one HTTP service: the surfaces' request hooks
+/// (run before routing, so they can change what is routed) around the
+/// router.
+pub fn service(
+    app: App,
+    surfaces: &[Arc<dyn Surface>],
+) -> impl tower::Service<
+    Request<axum::body::Body>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    let router = router(app, surfaces);
+    let hooks: Arc<[Arc<dyn Surface>]> = surfaces.into();
+    tower::Layer::layer(
+        &axum::middleware::map_request(move |mut request: Request<axum::body::Body>| {
+            let hooks = hooks.clone();
+            async move {
+                if let Some(surface) = hooks.iter().find(|s| s.owns(request.uri().path())) {
+                    surface.rewrite(&mut request);
+                }
+                request
+            }
+        }),
+        router,
+    )
+}
+
+/// The whole service's router, from the surfaces given (the first is the
+/// native one).
+pub fn router(app: App, surfaces: &[Arc<dyn Surface>]) -> Router {
     // Install the recorder before the first request is counted.
     let _ = crate::observe::handle();
     let sensitive = [
@@ -166,20 +202,56 @@ pub fn router(app: App) -> Router {
         header::SET_COOKIE,
         HeaderName::from_static("x-refresh-token"),
     ];
-    let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(ild::router())
-        .merge(kolibri::router(app.clone()))
+    let mut doc = ApiDoc::openapi();
+    let tags = doc.tags.get_or_insert_with(Vec::new);
+    for (at, surface) in surfaces.iter().enumerate() {
+        let (name, description) = surface.tag();
+        tags.insert(
+            at,
+            utoipa::openapi::tag::TagBuilder::new()
+                .name(name)
+                .description(Some(description))
+                .build(),
+        );
+    }
+    let mut api_router = OpenApiRouter::with_openapi(doc);
+    for surface in surfaces {
+        api_router = api_router.merge(surface.routes(&app));
+    }
+    let (routes, api) = api_router
         .merge(wellknown::router())
         .merge(oauth::router())
         .split_for_parts();
+    let for_404: Arc<[Arc<dyn Surface>]> = surfaces.into();
+    let for_405 = for_404.clone();
+    let native = surfaces[0].clone();
+    let secret_paths: Vec<&'static str> = surfaces
+        .iter()
+        .flat_map(|surface| surface.secret_paths())
+        .copied()
+        .collect();
     routes
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
-        // The native surface's shape for paths and methods nobody serves.
-        .fallback(ild::not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(move |uri: axum::http::Uri| {
+            let surfaces = for_404.clone();
+            async move { surface_of(&surfaces, uri.path()).not_found() }
+        })
+        .method_not_allowed_fallback(
+            move |axum::extract::State(app): axum::extract::State<App>,
+                  method: Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap| {
+                let surfaces = for_405.clone();
+                async move {
+                    surface_of(&surfaces, uri.path())
+                        .method_not_allowed(&app, &method, uri.path(), &headers)
+                        .await
+                }
+            },
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::observe::track))
-        .layer(CatchPanicLayer::custom(ild::panicked))
+        .layer(CatchPanicLayer::custom(Panicked(native)))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(app.config.request_timeout.max(1)),
@@ -188,7 +260,7 @@ pub fn router(app: App) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<_>| {
+                .make_span_with(move |request: &Request<_>| {
                     let request_id = request
                         .headers()
                         .get(REQUEST_ID)
@@ -199,7 +271,7 @@ pub fn router(app: App) -> Router {
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
-                        path = %loggable_path(request.uri().path()),
+                        path = %loggable_path(request.uri().path(), &secret_paths),
                         request_id = %request_id,
                     )
                 })

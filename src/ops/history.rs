@@ -16,7 +16,7 @@ use projections::Db;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::relay::schema::public_data;
+use crate::consumers::relay::schema::public_data;
 
 /// Whose history, and how.
 #[derive(Debug, Clone, clap::Args)]

@@ -272,7 +272,7 @@ fn describe(error: &Error) -> String {
 
 /// Imports the file into the facility.
 pub async fn import(app: &App, args: &ImportArgs) -> anyhow::Result<Report> {
-    let settings = crate::service::kolibri::facility_settings(app, args.facility)
+    let settings = crate::service::facilities::settings(app, args.facility)
         .await
         .map_err(|_| anyhow::anyhow!("no facility {}", args.facility))?;
     let passwordless = settings.learner_can_login_with_no_password;

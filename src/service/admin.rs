@@ -8,8 +8,8 @@ use aggregates::{User, UserCommand, UserEvent};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::sessions::Principal;
-use super::{require_admin, RequestContext};
+use super::RequestContext;
+use crate::access::{self, Actor, Resource};
 use crate::{App, Error};
 
 /// One administrative action on a user.
@@ -50,16 +50,17 @@ pub enum Action {
     IndexCategories,
 }
 
-/// Carries out `action` on `user_id` (404 when there is no such user).
+/// Carries out `action` on `user_id` (403 unless the actor manages
+/// accounts; 404 when there is no such user).
 pub async fn act(
     app: &App,
-    principal: &Principal,
+    actor: &Actor,
     user_id: Uuid,
     action: Action,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
-    require_admin(principal)?;
-    let metadata = ctx.metadata().acting_as(principal.user_id);
+    access::authorize(actor, access::Action::ManageAccounts, &Resource::Service)?;
+    let metadata = ctx.metadata().acting_as(actor.user_id);
     let command = match action {
         Action::Disable => UserCommand::Disable,
         Action::Enable => UserCommand::Enable,

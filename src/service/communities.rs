@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::sessions::Principal;
-use super::{require_admin, RequestContext};
+use super::RequestContext;
+use crate::access::{self, Action, Actor, Resource};
 use crate::{App, Error};
 
 /// A community as the service shows it.
@@ -39,12 +40,12 @@ impl From<projections::organizations::OrganizationRow> for CommunityView {
 /// Creates a community (administrators only).
 pub async fn create(
     app: &App,
-    principal: &Principal,
+    actor: &Actor,
     name: &str,
     description: Option<&str>,
     ctx: &RequestContext,
 ) -> Result<CommunityView, Error> {
-    require_admin(principal)?;
+    access::authorize(actor, Action::ManageCommunities, &Resource::Service)?;
     let description = description.map(str::trim).filter(|d| !d.is_empty());
     if description.is_some_and(|d| d.chars().count() > 2000) {
         return Err(Error::invalid_field(
@@ -60,7 +61,7 @@ pub async fn create(
         description.map(str::to_string),
         None,
         None,
-        &ctx.metadata().acting_as(principal.user_id),
+        &ctx.metadata().acting_as(actor.user_id),
     )
     .await?;
     Ok(CommunityView {

@@ -121,3 +121,51 @@ pub async fn change_settings(
         .await?;
     app.settle(committed.written.as_ref()).await
 }
+
+/// The default facility: the first one created (Kolibri's
+/// `Facility.get_default_facility` without device settings).
+pub async fn default_facility(app: &App) -> Result<Option<Uuid>, Error> {
+    Ok(projections::organizations::facilities(app.store.db())
+        .await?
+        .first()
+        .copied())
+}
+
+/// A facility's settings; 404 for anything but a facility.
+pub async fn settings(app: &App, facility: Uuid) -> Result<FacilitySettings, Error> {
+    let loaded = app
+        .store
+        .load::<Organization>(&facility.to_string())
+        .await?;
+    match (loaded.state.kind(), loaded.state.settings()) {
+        (Some(OrganizationKind::Facility), Some(settings)) => Ok(settings),
+        (Some(OrganizationKind::Facility), None) => Ok(FacilitySettings::default()),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// The kind of a collection (an organization's kind never changes, so
+/// it is remembered once read); `None` for no organization.
+pub async fn collection_kind(app: &App, id: Uuid) -> Result<Option<OrganizationKind>, Error> {
+    static KINDS: std::sync::LazyLock<dashmap::DashMap<Uuid, OrganizationKind>> =
+        std::sync::LazyLock::new(dashmap::DashMap::new);
+    if let Some(kind) = KINDS.get(&id) {
+        return Ok(Some(*kind));
+    }
+    let kind = app
+        .store
+        .load::<Organization>(&id.to_string())
+        .await?
+        .state
+        .kind();
+    if let Some(kind) = kind {
+        KINDS.insert(id, kind);
+    }
+    Ok(kind)
+}
+
+/// Whether `id` is a facility (remembered once read: checking it again
+/// costs no round trip).
+pub async fn is_facility(app: &App, id: Uuid) -> Result<bool, Error> {
+    Ok(collection_kind(app, id).await? == Some(OrganizationKind::Facility))
+}

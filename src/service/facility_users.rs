@@ -103,7 +103,7 @@ pub async fn available(app: &App, facility: Uuid, username: &Username) -> Result
 /// 404 unless `facility` is a facility (the kind is remembered: no round
 /// trip after the first).
 async fn require_facility(app: &App, facility: Uuid) -> Result<(), Error> {
-    if super::kolibri::is_facility(app, facility).await? {
+    if super::facilities::is_facility(app, facility).await? {
         Ok(())
     } else {
         Err(Error::NotFound)
@@ -292,7 +292,7 @@ pub async fn create(
     input: Fields,
     ctx: &RequestContext,
 ) -> Result<Uuid, Error> {
-    let settings = super::kolibri::facility_settings(app, facility).await?;
+    let settings = super::facilities::settings(app, facility).await?;
     let checked = check_fields(input, settings.learner_can_login_with_no_password)?;
     register(
         app,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use projections::users::UserRow;
 use uuid::Uuid;
 
+use crate::access::{self, Action, Actor, Resource};
 use crate::{App, Error};
 
 /// A user as the service shows it (never with secrets).
@@ -158,7 +159,14 @@ impl UserView {
     }
 }
 
-/// One user from the read model.
+/// One account as its administrators see it (403 for anyone else; 404 when
+/// there is none).
+pub async fn find_as(app: &App, actor: &Actor, id: Uuid) -> Result<UserView, Error> {
+    access::authorize(actor, Action::ManageAccounts, &Resource::Service)?;
+    find(app, id).await
+}
+
+/// One user as the read models show them.
 pub async fn find(app: &App, id: Uuid) -> Result<UserView, Error> {
     projections::users::find(app.store.db(), id)
         .await?
@@ -275,10 +283,10 @@ impl ListQuery {
 /// A page of users (administrators only) and the number of all matches.
 pub async fn list(
     app: &App,
-    principal: &super::sessions::Principal,
+    actor: &Actor,
     query: &ListQuery,
 ) -> Result<(Vec<UserView>, i64), Error> {
-    super::require_admin(principal)?;
+    access::authorize(actor, Action::ManageAccounts, &Resource::Service)?;
     let (rows, total) = projections::users::list(
         app.store.db(),
         query.search.as_deref(),

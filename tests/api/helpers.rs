@@ -364,7 +364,7 @@ pub fn test_config(db: &TestDb) -> Config {
     config.addr = "127.0.0.1:0".parse().expect("addr");
     config.database_url = Some(db.url.clone().into());
     config.db_max_connections = 5;
-    config.cookie_secure = false;
+    // cookie_secure stays `auto`: these requests are plain HTTP.
     config
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aggregates::{OrganizationKind, RoleKind};
 use eventauth::service::facility_users::{self, Fields};
-use eventauth::service::{facilities, kolibri, RequestContext};
+use eventauth::service::{collections, facilities, sessions, RequestContext};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -222,19 +222,19 @@ async fn world(app: &TestApp) -> World {
         };
         ids.insert(username, id);
     }
-    kolibri::make_superuser(app_state, ids["root"], &ctx)
+    collections::make_superuser(app_state, ids["root"], &ctx)
         .await
         .expect("superuser");
-    kolibri::assign_role(app_state, ids["boss"], home, RoleKind::Admin, &ctx)
+    collections::assign_role(app_state, ids["boss"], home, RoleKind::Admin, &ctx)
         .await
         .expect("admin");
-    kolibri::assign_role(app_state, ids["teach"], home, RoleKind::Coach, &ctx)
+    collections::assign_role(app_state, ids["teach"], home, RoleKind::Coach, &ctx)
         .await
         .expect("coach");
-    kolibri::assign_role(app_state, ids["mentor"], school, RoleKind::Coach, &ctx)
+    collections::assign_role(app_state, ids["mentor"], school, RoleKind::Coach, &ctx)
         .await
         .expect("coach");
-    kolibri::enroll(app_state, ids["bob"], blue, &ctx)
+    collections::enroll(app_state, ids["bob"], blue, &ctx)
         .await
         .expect("member");
     World {
@@ -405,7 +405,7 @@ async fn login_answers_as_kolibri_does(backend: Backend) {
     assert_eq!(events_of(&app, "SessionStarted").await, sessions);
 
     // Kolibri's `{user_id, auth_token}` login, with a token we made.
-    let token = kolibri::login_token(&app.app, w.id("carl"))
+    let token = sessions::login_token(&app.app, w.id("carl"))
         .await
         .expect("token");
     let by_token = Browser::new(&app)
@@ -753,7 +753,7 @@ async fn facility_user_list_filters_and_pages(backend: Backend) {
         usernames(&carl.get("/api/auth/facilityuser").await.body),
         ["carl"]
     );
-    kolibri::assign_role(
+    collections::assign_role(
         &app.app,
         w.id("carl"),
         w.home,

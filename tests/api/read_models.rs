@@ -43,6 +43,8 @@ async fn a_login_that_raced_a_password_change_shows_as_revoked_in_the_sessions_r
                 session_id,
                 user_id,
                 surface: "ild".into(),
+                transport: aggregates::Transport::Bearer,
+                active: true,
                 remember_me: false,
                 refresh_token_hash: hash_token("irrelevant"),
                 auth_time: authenticated_before_the_change,

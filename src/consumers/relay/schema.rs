@@ -118,6 +118,7 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
                 session_id,
                 user_id,
                 surface,
+                transport,
                 remember_me,
                 auth_time,
                 expires_at,
@@ -125,6 +126,7 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
                 ..
             } => json!({
                 "sessionId": session_id, "userId": user_id, "surface": surface,
+                "transport": aggregates::Transport::of_started(transport, &surface).as_str(),
                 "rememberMe": remember_me, "authTime": auth_time, "expiresAt": expires_at,
                 "startedAt": started_at
             }),

@@ -16,9 +16,84 @@ use super::{
     hex_id, session_cookie, visitor_cookie, Kolibri, KolibriError, Visitor, SESSION_COOKIE,
 };
 use crate::http::extract::Body;
-use crate::service::cookie_sessions;
-use crate::service::kolibri::{self, Caller, SessionData};
+use crate::service::sessions::{self, cookie, Refused, Verified};
+use crate::service::{facilities, RequestContext};
 use crate::{App, Error};
+
+/// Kolibri's session object for a signed-in user (`FacilityUser.session_data`).
+#[derive(Debug, Clone)]
+struct SessionData {
+    /// Username.
+    pub username: String,
+    /// Full name.
+    pub full_name: String,
+    /// User id.
+    pub user_id: Uuid,
+    /// `superuser` first when one, then role kinds; `learner` without any.
+    pub kind: Vec<String>,
+    /// Device permission to manage content (superusers have it).
+    pub can_manage_content: bool,
+    /// The user's facility.
+    pub facility_id: Option<Uuid>,
+}
+
+/// The session object of `user`.
+fn session_data(user_id: Uuid, user: &aggregates::User) -> SessionData {
+    let mut kind = Vec::new();
+    if user.is_superuser() {
+        kind.push("superuser".to_string());
+    }
+    for role in user.collection_roles() {
+        let name = role.kind.kolibri().to_string();
+        if !kind.contains(&name) {
+            kind.push(name);
+        }
+    }
+    if kind.is_empty() {
+        kind.push("learner".to_string());
+    }
+    SessionData {
+        username: user.username().expose().clone(),
+        full_name: user.full_name().expose().clone(),
+        user_id,
+        kind,
+        can_manage_content: user.is_superuser(),
+        facility_id: user.facility(),
+    }
+}
+
+/// Checks Kolibri credentials, failures as Kolibri says them: 400
+/// `NOT_FOUND` (username), `PASSWORD_NOT_SPECIFIED`, `MISSING_PASSWORD`,
+/// or 401 `INVALID_CREDENTIALS`.
+async fn verify(
+    app: &App,
+    facility: Uuid,
+    username: &str,
+    password: &str,
+    ctx: &RequestContext,
+) -> Result<Verified, Error> {
+    let refused = match sessions::verify_in_facility(app, facility, username, password, ctx).await?
+    {
+        Ok(verified) => return Ok(verified),
+        Err(refused) => refused,
+    };
+    Err(match refused {
+        Refused::UnknownIdentifier => {
+            Error::invalid_field("username", "NOT_FOUND", "Username not found.")
+        }
+        Refused::NoPasswordSet => Error::invalid_field(
+            "password",
+            "PASSWORD_NOT_SPECIFIED",
+            "Username is valid, but password needs to be set before login.",
+        ),
+        Refused::MissingPassword => Error::invalid_field(
+            "password",
+            "MISSING_PASSWORD",
+            "Username is valid, but password is missing.",
+        ),
+        Refused::WrongPassword => Error::InvalidCredentials,
+    })
+}
 
 /// `POST /api/auth/session` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,7 +188,7 @@ pub async fn login(
                 ));
             };
             // Its settings are read once, by the credential check.
-            if !kolibri::is_facility(&app, id).await? {
+            if !facilities::is_facility(&app, id).await? {
                 let shown: String = raw.chars().take(64).collect();
                 return Ok(refuse(format!(
                     "Invalid pk \"{shown}\" - object does not exist."
@@ -121,7 +196,7 @@ pub async fn login(
             }
             id
         }
-        _ => kolibri::default_facility(&app).await?.ok_or_else(|| {
+        _ => facilities::default_facility(&app).await?.ok_or_else(|| {
             Error::invalid_field(
                 "facility",
                 "DOES_NOT_EXIST",
@@ -131,7 +206,7 @@ pub async fn login(
     };
     let by_token = match (body.user_id.as_deref(), body.auth_token.as_deref()) {
         (Some(user_id), Some(token)) => {
-            kolibri::verify_auth_token(&app, facility, user_id, token).await?
+            sessions::verify_auth_token(&app, facility, user_id, token).await?
         }
         _ => None,
     };
@@ -140,14 +215,14 @@ pub async fn login(
         None => {
             let username = body.username.unwrap_or_default();
             let password = body.password.unwrap_or_default();
-            kolibri::verify(&app, facility, &username, &password, &visitor.ctx).await?
+            verify(&app, facility, &username, &password, &visitor.ctx).await?
         }
     };
-    let data = kolibri::session_data(verified.user_id, &verified.user.state);
+    let data = session_data(verified.user_id, &verified.user.state);
     if query.prevalidate.as_deref() == Some("true") {
         return Ok((jar, Json(json!({ "full_name": data.full_name }))).into_response());
     }
-    let jar = super::sign_in(&app, &verified, &visitor.ctx, jar).await?;
+    let jar = super::sign_in(&app, &verified, &visitor, jar).await?;
     Ok((jar, Json(session_json(Some(&data), None))).into_response())
 }
 
@@ -168,22 +243,22 @@ pub async fn keep_alive(
 ) -> Result<impl IntoResponse, KolibriError> {
     match visitor.principal {
         Some(principal) => {
-            cookie_sessions::keep_alive(&app, &principal, &visitor.ctx).await?;
-            let caller = Caller::load(&app, principal).await?;
-            let data = kolibri::session_data(caller.principal.user_id, &caller.user.state);
+            cookie::keep_alive(&app, &principal, &visitor.ctx).await?;
+            let actor = crate::access::actor(&app, principal.user_id, principal.session_id).await?;
+            let data = session_data(actor.user_id, &actor.user.state);
             // Django sends the session cookie again when the session was
             // touched.
             let secret = jar
                 .get(SESSION_COOKIE)
                 .map(|c| c.value().to_string())
                 .unwrap_or_default();
-            let jar = jar.add(session_cookie(&app, secret));
+            let jar = jar.add(session_cookie(visitor.secure, secret));
             Ok((jar, Json(session_json(Some(&data), None))))
         }
         None => {
             let visitor_id = visitor_cookie(&jar);
             let jar = jar.add(visitor_id);
-            let facility = kolibri::default_facility(&app).await?;
+            let facility = facilities::default_facility(&app).await?;
             Ok((jar, Json(session_json(None, facility))))
         }
     }
@@ -203,7 +278,7 @@ pub async fn logout(
     jar: CookieJar,
 ) -> Result<impl IntoResponse, KolibriError> {
     if let Some(principal) = &visitor.principal {
-        cookie_sessions::end(&app, principal, &visitor.ctx).await?;
+        cookie::end(&app, principal, &visitor.ctx).await?;
     }
     let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
     Ok((jar, Json(json!([]))))

@@ -1,5 +1,6 @@
 //! `/sign/*`: register, login, check, refresh, logout.
 
+use crate::http::cookies::SecureCookies;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -104,6 +105,7 @@ pub struct LoginResponse {
 pub async fn login(
     State(app): State<App>,
     Ctx(ctx): Ctx,
+    SecureCookies(secure): SecureCookies,
     jar: CookieJar,
     Body(body, ..): Body<LoginRequest, Ild>,
 ) -> Result<impl IntoResponse, IldError> {
@@ -111,10 +113,10 @@ pub async fn login(
         identifier: Email::parse(&required(body.email, "email")?, "email")?.into(),
         password: Password::presented(required(body.password, "password")?, "password")?,
         remember_me: body.remember_me,
-        surface: "ild",
+        surface: super::SURFACE,
     };
     let logged_in = sessions::login(&app, input, &ctx).await?;
-    let jar = jar.add(refresh_cookie(&app, &logged_in.issued));
+    let jar = jar.add(refresh_cookie(secure, &logged_in.issued));
     let body = LoginResponse {
         token: logged_in.issued.access.token,
         refresh_token: logged_in.issued.refresh_token,
@@ -124,13 +126,15 @@ pub async fn login(
     Ok((jar, Json(body)))
 }
 
-fn refresh_cookie(app: &App, issued: &Issued) -> Cookie<'static> {
+/// The refresh token as an HttpOnly cookie (`Secure` as
+/// [`crate::http::cookies`] decides).
+fn refresh_cookie(secure: bool, issued: &Issued) -> Cookie<'static> {
     let max_age = (issued.session_expires_at - chrono::Utc::now())
         .num_seconds()
         .max(0);
     Cookie::build((REFRESH_COOKIE, issued.refresh_token.clone()))
         .http_only(true)
-        .secure(app.config.cookie_secure)
+        .secure(secure)
         .same_site(SameSite::Strict)
         .path("/sign")
         .max_age(cookie::time::Duration::seconds(max_age))
@@ -201,6 +205,7 @@ pub struct RefreshResponse {
 pub async fn refresh(
     State(app): State<App>,
     Ctx(ctx): Ctx,
+    SecureCookies(secure): SecureCookies,
     jar: CookieJar,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, IldError> {
@@ -211,7 +216,7 @@ pub async fn refresh(
         .or_else(|| jar.get(REFRESH_COOKIE).map(|c| c.value().to_string()))
         .ok_or(Error::Unauthenticated)?;
     let issued = sessions::refresh(&app, presented.trim(), &ctx).await?;
-    let jar = jar.add(refresh_cookie(&app, &issued));
+    let jar = jar.add(refresh_cookie(secure, &issued));
     let body = RefreshResponse {
         token: issued.access.token,
         refresh_token: issued.refresh_token,

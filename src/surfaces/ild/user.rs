@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Ild, IldCommunity, IldError, IldErrorBody, IldMessage, IldPublicUser, IldUser};
-use crate::http::{Auth, Body, Ctx};
+use crate::http::{Acting, Auth, Body, Ctx};
 use crate::input::{parse_id, required, Password};
 use crate::service::{communities, sessions, users};
 use crate::{App, Error};
@@ -222,13 +222,12 @@ pub struct CreateCommunityRequest {
 pub async fn create_community(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Body(body, ..): Body<CreateCommunityRequest, Ild>,
 ) -> Result<impl IntoResponse, IldError> {
-    crate::service::require_admin(&principal)?;
     let name = required(body.name, "name")?;
     let community =
-        communities::create(&app, &principal, &name, body.description.as_deref(), &ctx).await?;
+        communities::create(&app, &actor, &name, body.description.as_deref(), &ctx).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(IldCommunity::from(community)),
@@ -265,10 +264,9 @@ pub struct UserListQuery {
     ))]
 pub async fn list_users(
     State(app): State<App>,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<impl IntoResponse, IldError> {
-    crate::service::require_admin(&principal)?;
     let query: UserListQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|_| Error::invalid("INVALID_QUERY", "The query string is malformed"))?;
     let query = users::ListQuery::parse(
@@ -277,7 +275,7 @@ pub async fn list_users(
         query.search.as_deref(),
         query.sort.as_deref(),
     )?;
-    let (page, total) = users::list(&app, &principal, &query).await?;
+    let (page, total) = users::list(&app, &actor, &query).await?;
     let headers = [
         ("x-total-count", total.to_string()),
         ("x-page", query.page.to_string()),
@@ -301,12 +299,12 @@ pub async fn list_users(
     ))]
 pub async fn get_user(
     State(app): State<App>,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Path(user_id): Path<String>,
 ) -> Result<Json<IldUser>, IldError> {
-    crate::service::require_admin(&principal)?;
     let user_id = parse_id(&user_id, "userId")?;
-    Ok(Json(super::find_with_communities(&app, user_id).await?))
+    let user = users::find_as(&app, &actor, user_id).await?;
+    Ok(Json(super::with_communities(&app, user).await?))
 }
 
 /// An administrative action on a user (administrators; eventauth addition):
@@ -327,11 +325,10 @@ pub async fn get_user(
 pub async fn admin_action(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Path((user_id, action)): Path<(String, String)>,
 ) -> Result<Json<IldMessage>, IldError> {
     use crate::service::admin::Action;
-    crate::service::require_admin(&principal)?;
     let (action, done) = match action.as_str() {
         "disable" => (Action::Disable, "User disabled"),
         "enable" => (Action::Enable, "User enabled"),
@@ -342,7 +339,7 @@ pub async fn admin_action(
         ),
         _ => return Err(Error::NotFound.into()),
     };
-    act_on(&app, &ctx, &principal, &user_id, action, done).await
+    act_on(&app, &ctx, &actor, &user_id, action, done).await
 }
 
 /// One administrative action on the user `raw_id` names; `done` is the
@@ -350,12 +347,12 @@ pub async fn admin_action(
 async fn act_on(
     app: &App,
     ctx: &crate::service::RequestContext,
-    principal: &crate::service::sessions::Principal,
+    actor: &crate::access::Actor,
     raw_id: &str,
     action: crate::service::admin::Action,
     done: &str,
 ) -> Result<Json<IldMessage>, IldError> {
-    super::admin_act(app, ctx, principal, raw_id, action).await?;
+    super::admin_act(app, ctx, actor, raw_id, action).await?;
     Ok(Json(IldMessage::new(done)))
 }
 
@@ -376,11 +373,11 @@ async fn act_on(
 pub async fn grant_role(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Path((user_id, role)): Path<(String, String)>,
 ) -> Result<Json<IldMessage>, IldError> {
     let action = crate::service::admin::Action::GrantRole(role);
-    act_on(&app, &ctx, &principal, &user_id, action, "Role granted").await
+    act_on(&app, &ctx, &actor, &user_id, action, "Role granted").await
 }
 
 /// Revokes a role (administrators; eventauth addition).
@@ -399,9 +396,9 @@ pub async fn grant_role(
 pub async fn revoke_role(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Path((user_id, role)): Path<(String, String)>,
 ) -> Result<Json<IldMessage>, IldError> {
     let action = crate::service::admin::Action::RevokeRole(role);
-    act_on(&app, &ctx, &principal, &user_id, action, "Role revoked").await
+    act_on(&app, &ctx, &actor, &user_id, action, "Role revoked").await
 }

@@ -1,7 +1,7 @@
 //! `/api/auth/facilityuser` and `/api/auth/signup`, as Kolibri 0.19.5's
 //! `FacilityUserViewSet` and `SignUpViewSet` answer them.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -13,11 +13,13 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{hex_id, session_cookie, Kolibri, KolibriError, Visitor};
+use super::{hex_id, session_cookie, Kolibri, KolibriError, ListCache, Visitor};
+use crate::access::Actor;
 use crate::http::extract::Body;
-use crate::service::kolibri::{self, Caller};
-use crate::service::{facility_users, RequestContext};
+use crate::service::facility_access::{self, ListQuery as Wanted};
+use crate::service::{facilities, facility_users};
 use crate::{App, Error};
+use axum::Extension;
 use projections::facility_users::{FacilityUserRow, Filter, Listed, Order, RoleRow, UserType};
 
 /// `GET /api/auth/facilityuser` query.
@@ -32,7 +34,7 @@ pub struct ListQuery {
 }
 
 /// A facility user as Kolibri shows one.
-fn user_json(row: &FacilityUserRow, roles: &[&RoleRow]) -> Value {
+fn user_json(row: &FacilityUserRow, roles: &[RoleRow]) -> Value {
     let roles: Vec<Value> = roles
         .iter()
         .map(|r| {
@@ -56,36 +58,17 @@ fn user_json(row: &FacilityUserRow, roles: &[&RoleRow]) -> Value {
     })
 }
 
-/// Rows with their roles.
-async fn users_json(app: &App, rows: &[FacilityUserRow]) -> Result<Vec<Value>, Error> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
-    let roles = projections::facility_users::roles_of(app.store.db(), &ids).await?;
-    let mut by_user: HashMap<Uuid, Vec<&RoleRow>> = HashMap::new();
-    for role in &roles {
-        by_user.entry(role.user_id).or_default().push(role);
-    }
-    Ok(rows
-        .iter()
-        .map(|row| user_json(row, by_user.get(&row.user_id).map_or(&[][..], |r| r)))
-        .collect())
-}
-
 /// A listed page.
 fn listed_json(rows: &[Listed]) -> Vec<Value> {
     rows.iter()
-        .map(|listed| {
-            let roles: Vec<&RoleRow> = listed.roles.iter().collect();
-            user_json(&listed.user, &roles)
-        })
+        .map(|listed| user_json(&listed.user, &listed.roles))
         .collect()
 }
 
 /// One live user as the read models show them.
 async fn one_json(app: &App, user_id: Uuid) -> Result<Value, Error> {
-    let row = projections::facility_users::find(app.store.db(), user_id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    Ok(users_json(app, &[row]).await?.remove(0))
+    let (row, roles) = facility_access::find(app, user_id).await?;
+    Ok(user_json(&row, &roles))
 }
 
 /// An empty list, as Kolibri answers anonymous readers (its permission
@@ -101,9 +84,9 @@ fn empty_list(page_size: Option<&str>) -> Value {
 }
 
 /// The signed-in caller, or 403 `NOT_AUTHENTICATED`.
-async fn caller(app: &App, visitor: &Visitor) -> Result<Caller, Error> {
-    let principal = visitor.principal.clone().ok_or(Error::Unauthenticated)?;
-    Caller::load(app, principal).await
+async fn actor(app: &App, visitor: &Visitor) -> Result<Actor, Error> {
+    let principal = visitor.principal.as_ref().ok_or(Error::Unauthenticated)?;
+    crate::access::actor(app, principal.user_id, principal.session_id).await
 }
 
 /// A path id: 32 hex digits (or a hyphenated UUID); anything else is not
@@ -135,54 +118,50 @@ fn path_id(raw: &str) -> Result<Uuid, Error> {
     ))]
 pub async fn list(
     State(app): State<App>,
+    Extension(cache): Extension<Arc<ListCache>>,
     visitor: Visitor,
     Query(query): Query<ListQuery>,
 ) -> Result<impl IntoResponse, KolibriError> {
     if visitor.principal.is_none() {
         return Ok(Json(empty_list(query.page_size.as_deref())).into_response());
     }
-    let caller = caller(&app, &visitor).await?;
-    let mut filter: Filter = caller.list_scope();
-    if let Some(order) = query.ordering.as_deref().and_then(Order::parse) {
-        filter.order = order;
-    }
-    if let Some(member_of) = query.member_of.as_deref().filter(|m| !m.is_empty()) {
-        let invalid = || {
-            Error::invalid_field(
-                "member_of",
-                "INVALID_CHOICE",
-                "Select a valid choice. That choice is not one of the available choices.",
-            )
-        };
-        let id = crate::input::parse_id(member_of, "member_of").map_err(|_| invalid())?;
-        match kolibri::collection_kind(&app, id).await? {
-            Some(aggregates::OrganizationKind::Facility) => {
-                if filter.facility.is_some_and(|f| f != id) {
-                    filter.only_user = Some(Uuid::nil());
-                }
-                filter.facility = Some(id);
-            }
-            Some(
-                aggregates::OrganizationKind::Classroom
-                | aggregates::OrganizationKind::LearnerGroup,
-            ) => filter.member_of = Some(id),
-            _ => return Err(invalid().into()),
+    let actor = actor(&app, &visitor).await?;
+    let invalid_member_of = || {
+        Error::invalid_field(
+            "member_of",
+            "INVALID_CHOICE",
+            "Select a valid choice. That choice is not one of the available choices.",
+        )
+    };
+    let member_of = match query.member_of.as_deref().filter(|m| !m.is_empty()) {
+        Some(raw) => {
+            Some(crate::input::parse_id(raw, "member_of").map_err(|_| invalid_member_of())?)
         }
-    }
-    if let Some(user_type) = query.user_type.as_deref().filter(|t| !t.is_empty()) {
-        let kind = UserType::parse(user_type).ok_or_else(|| {
+        None => None,
+    };
+    let user_type = match query.user_type.as_deref().filter(|t| !t.is_empty()) {
+        Some(user_type) => Some(UserType::parse(user_type).ok_or_else(|| {
             Error::invalid_field(
                 "user_type",
                 "INVALID_CHOICE",
                 format!("Select a valid choice. {user_type} is not one of the available choices."),
             )
-        })?;
-        filter.user_types.push(kind);
-    }
-    filter.search = query.search.filter(|s| !s.trim().is_empty());
+        })?),
+        None => None,
+    };
+    let wanted = Wanted {
+        member_of,
+        user_type,
+        search: query.search.clone(),
+        order: query.ordering.as_deref().and_then(Order::parse),
+    };
+    let filter = match facility_access::filter(&app, &actor, wanted).await {
+        Err(Error::NotFound) => return Err(invalid_member_of().into()),
+        other => other?,
+    };
     // The same list for the same scope, unchanged since: from memory.
     let key = format!("{filter:?}|{:?}|{:?}", query.page_size, query.page);
-    if let Some(body) = app.cookie_sessions.answer(&key) {
+    if let Some(body) = cache.answer(&key) {
         return Ok(json_body(body));
     }
     let read_at = *app.projected.borrow();
@@ -195,7 +174,7 @@ pub async fn list(
     .await?;
     let body =
         bytes::Bytes::from(serde_json::to_vec(&answer).map_err(|e| Error::Internal(e.into()))?);
-    app.cookie_sessions.keep_answer(key, read_at, body.clone());
+    cache.keep_answer(key, read_at, body.clone());
     Ok(json_body(body))
 }
 
@@ -220,8 +199,7 @@ async fn list_answer(
         .filter(|p| *p > 0);
     let Some(page_size) = page_size else {
         // No page_size: every match, as a plain array (bounded for safety).
-        let (rows, _) =
-            projections::facility_users::list(app.store.db(), filter, UNPAGED_LIMIT, 0).await?;
+        let (rows, _) = facility_access::page(app, filter, UNPAGED_LIMIT, 0).await?;
         return Ok(json!(listed_json(&rows)));
     };
     let page_size = page_size.min(MAX_PAGE_SIZE);
@@ -235,18 +213,12 @@ async fn list_answer(
             .ok_or(Error::NotFound)?,
     };
     let offset = (page.max(1) - 1) * page_size;
-    let (rows, count) =
-        projections::facility_users::list(app.store.db(), filter, page_size, offset).await?;
+    let (rows, count) = facility_access::page(app, filter, page_size, offset).await?;
     let total_pages = ((count + page_size - 1) / page_size).max(1);
     let (page, rows) = if page == -1 {
         let last = total_pages;
-        let (rows, _) = projections::facility_users::list(
-            app.store.db(),
-            filter,
-            page_size,
-            (last - 1) * page_size,
-        )
-        .await?;
+        let (rows, _) =
+            facility_access::page(app, filter, page_size, (last - 1) * page_size).await?;
         (last, rows)
     } else {
         (page, rows)
@@ -284,16 +256,10 @@ pub async fn read(
     if visitor.principal.is_none() {
         return Err(Error::NotFound.into());
     }
-    let caller = caller(&app, &visitor).await?;
+    let actor = actor(&app, &visitor).await?;
     let user_id = path_id(&id)?;
-    let row = projections::facility_users::find(app.store.db(), user_id)
-        .await
-        .map_err(Error::from)?
-        .ok_or(Error::NotFound)?;
-    if !caller.reads(user_id, row.facility_id) {
-        return Err(Error::NotFound.into());
-    }
-    Ok(Json(users_json(&app, &[row]).await?.remove(0)))
+    let (row, roles) = facility_access::read(&app, &actor, user_id).await?;
+    Ok(Json(user_json(&row, &roles)))
 }
 
 /// Edits a user (themselves, or one of a facility they administer): the
@@ -315,37 +281,20 @@ pub async fn update(
     Path(id): Path<String>,
     Body(edit, ..): Body<facility_users::Fields, Kolibri>,
 ) -> Result<impl IntoResponse, KolibriError> {
-    let caller = caller(&app, &visitor).await?;
+    let actor = actor(&app, &visitor).await?;
     let user_id = path_id(&id)?;
-    let facility = live_facility(&app, user_id).await?;
-    if !caller.edits(user_id, facility) {
-        return Err(Error::Forbidden.into());
-    }
-    let own = user_id == caller.principal.user_id;
-    let keep = own.then_some(caller.principal.session_id);
-    facility_users::edit(&app, user_id, edit, keep, &visitor.ctx).await?;
+    facility_access::edit(&app, &actor, user_id, edit, &visitor.ctx).await?;
+    let own = user_id == actor.user_id;
     // Kolibri (Django's `update_session_auth_hash`) sends the editor's
     // session cookie again after they edit themselves.
     let jar = match jar
         .get(super::SESSION_COOKIE)
         .map(|c| c.value().to_string())
     {
-        Some(secret) if own => jar.add(session_cookie(&app, secret)),
+        Some(secret) if own => jar.add(session_cookie(visitor.secure, secret)),
         _ => jar,
     };
     Ok((jar, Json(one_json(&app, user_id).await?)))
-}
-
-/// The facility of a live facility user; 404 for anyone else.
-async fn live_facility(app: &App, user_id: Uuid) -> Result<Uuid, Error> {
-    let user = app
-        .store
-        .load::<aggregates::User>(&user_id.to_string())
-        .await?;
-    match (user.state.is_active(), user.state.facility()) {
-        (true, Some(facility)) => Ok(facility),
-        _ => Err(Error::NotFound),
-    }
 }
 
 /// Deletes a user (soft: the events stay; the user leaves every list,
@@ -362,13 +311,9 @@ pub async fn delete(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, KolibriError> {
-    let caller = caller(&app, &visitor).await?;
+    let actor = actor(&app, &visitor).await?;
     let user_id = path_id(&id)?;
-    let facility = live_facility(&app, user_id).await?;
-    if !caller.edits(user_id, facility) {
-        return Err(Error::Forbidden.into());
-    }
-    facility_users::delete(&app, user_id, &visitor.ctx).await?;
+    facility_access::delete(&app, &actor, user_id, &visitor.ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -389,24 +334,14 @@ async fn facility_of(app: &App, raw: Option<&str>) -> Result<Uuid, Error> {
     match raw.map(str::trim).filter(|f| !f.is_empty()) {
         Some(raw) => {
             let id = crate::input::parse_id(raw, "facility").map_err(|_| invalid())?;
-            if kolibri::is_facility(app, id).await? {
+            if facilities::is_facility(app, id).await? {
                 Ok(id)
             } else {
                 Err(invalid())
             }
         }
-        None => kolibri::default_facility(app).await?.ok_or_else(invalid),
+        None => facilities::default_facility(app).await?.ok_or_else(invalid),
     }
-}
-
-/// Registers the user a create describes.
-async fn register(
-    app: &App,
-    body: CreateRequest,
-    facility: Uuid,
-    ctx: &RequestContext,
-) -> Result<Uuid, Error> {
-    facility_users::create(app, facility, body.fields, ctx).await
 }
 
 /// Creates a user in a facility the caller administers. 201 with the user.
@@ -422,12 +357,10 @@ pub async fn create(
     visitor: Visitor,
     Body(body, ..): Body<CreateRequest, Kolibri>,
 ) -> Result<impl IntoResponse, KolibriError> {
-    let caller = caller(&app, &visitor).await?;
+    let actor = actor(&app, &visitor).await?;
     let facility = facility_of(&app, body.facility.as_deref()).await?;
-    if !caller.manages(facility) {
-        return Err(Error::Forbidden.into());
-    }
-    let user_id = register(&app, body, facility, &visitor.ctx).await?;
+    let user_id =
+        facility_access::create(&app, &actor, facility, body.fields, &visitor.ctx).await?;
     Ok((StatusCode::CREATED, Json(one_json(&app, user_id).await?)))
 }
 
@@ -451,23 +384,10 @@ pub async fn signup(
         return Ok(super::csrf_failure());
     }
     let facility = facility_of(&app, body.facility.as_deref()).await?;
-    if !kolibri::facility_settings(&app, facility)
-        .await?
-        .learner_can_sign_up
-    {
-        return Err(Error::Forbidden.into());
-    }
-    let user_id = register(&app, body, facility, &visitor.ctx).await?;
     // The credentials were just set: the new user is logged in as they are.
-    let verified = crate::service::sessions::Verified {
-        user: app
-            .store
-            .load::<aggregates::User>(&user_id.to_string())
-            .await?,
-        user_id,
-        auth_time: chrono::Utc::now(),
-    };
-    let jar = super::sign_in(&app, &verified, &visitor.ctx, jar).await?;
+    let verified = facility_access::sign_up(&app, facility, body.fields, &visitor.ctx).await?;
+    let user_id = verified.user_id;
+    let jar = super::sign_in(&app, &verified, &visitor, jar).await?;
     // Kolibri answers sign-up with its serializer's fields: no date_joined.
     let mut user = one_json(&app, user_id).await?;
     if let Some(fields) = user.as_object_mut() {

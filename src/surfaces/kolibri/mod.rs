@@ -8,8 +8,11 @@
 //! to their session) on unsafe methods, as Django REST framework's session
 //! authentication requires.
 
+mod list_cache;
 mod session;
 mod users;
+
+pub use list_cache::ListCache;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -24,12 +27,23 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use subtle::ConstantTimeEq;
+
+use crate::http::cookies::SecureCookies;
 use crate::http::extract::Ctx;
-use crate::http::{ApiError, Body, Surface};
+use crate::http::{ApiError, Body, ErrorShape};
 use crate::input::Username;
-use crate::service::cookie_sessions::{self, CookiePrincipal};
-use crate::service::{facility_users, RequestContext};
-use crate::{App, Error};
+use crate::service::sessions::cookie::{self as cookie_sessions, CookiePrincipal};
+use crate::service::{facilities, facility_users, RequestContext};
+use crate::{App, Config, Error};
+
+/// The name recorded on the sessions this surface starts.
+pub const SURFACE: &str = "kolibri";
+
+/// The resources under `/api/auth/` this surface serves.
+const RESOURCES: &[&str] = &["session", "facilityuser", "signup", "usernameavailable"];
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "kolibri";
@@ -40,14 +54,101 @@ pub const CSRF_HEADER: &str = "x-csrftoken";
 /// The anonymous visitor's cookie.
 pub const VISITOR_COOKIE: &str = "visitor_id";
 
-/// The Kolibri surface marker.
+/// The Kolibri error shape (a type marker for [`ApiError`] and the
+/// extractors).
 #[derive(Debug)]
 pub struct Kolibri;
+
+/// The Kolibri surface, as registered in [`crate::surfaces::all`], with its
+/// cache of facility-user lists.
+#[derive(Debug)]
+pub struct KolibriSurface {
+    answers: Arc<ListCache>,
+}
+
+impl KolibriSurface {
+    /// The surface with a list cache of `EVENTAUTH_LIST_CACHE` answers.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            answers: Arc::new(ListCache::new(config.list_cache)),
+        }
+    }
+
+    /// Its list cache (benchmarks measure with and without it).
+    pub fn list_cache_handle(&self) -> Arc<ListCache> {
+        self.answers.clone()
+    }
+}
+
+impl crate::surfaces::Surface for KolibriSurface {
+    fn name(&self) -> &'static str {
+        SURFACE
+    }
+
+    fn tag(&self) -> (&'static str, &'static str) {
+        (
+            "kolibri",
+            "The Kolibri 0.19.5 surface (`/api/auth/*`; also with a trailing slash)",
+        )
+    }
+
+    fn owns(&self, path: &str) -> bool {
+        path.strip_prefix("/api/auth/").is_some_and(|rest| {
+            let resource = rest.split('/').next().unwrap_or_default();
+            RESOURCES.contains(&resource)
+        })
+    }
+
+    fn routes(&self, app: &App) -> OpenApiRouter<App> {
+        router(app.clone()).layer(axum::Extension(self.answers.clone()))
+    }
+
+    /// Every path also answers with a trailing slash, as Kolibri's
+    /// (Django's) do. tower-http's `NormalizePath` would trim every
+    /// surface's paths; this trims only Kolibri's.
+    fn rewrite(&self, request: &mut Request) {
+        trim_trailing_slash(request);
+    }
+
+    fn not_found(&self) -> Response {
+        Kolibri::render(&Error::NotFound)
+    }
+
+    fn method_not_allowed<'a>(
+        &'a self,
+        app: &'a App,
+        method: &'a Method,
+        path: &'a str,
+        headers: &'a axum::http::HeaderMap,
+    ) -> futures::future::BoxFuture<'a, Response> {
+        Box::pin(async move {
+            let refused = method_not_allowed(method);
+            if path.starts_with("/api/auth/session") {
+                // Kolibri's session views set the CSRF cookie on every answer.
+                with_csrf_cookie(app, headers, refused).await
+            } else {
+                refused
+            }
+        })
+    }
+
+    fn panicked(&self) -> Response {
+        Kolibri::render(&Error::Internal(anyhow::anyhow!("panic")))
+    }
+
+    fn listeners(&self) -> Vec<Arc<dyn crate::consumers::feed::FeedListener>> {
+        vec![self.answers.clone()]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// An error rendered the Kolibri way.
 pub type KolibriError = ApiError<Kolibri>;
 
-impl Surface for Kolibri {
+impl ErrorShape for Kolibri {
     fn render(error: &Error) -> Response {
         let status = error.status();
         // A body that does not parse: Django REST framework's ParseError,
@@ -123,7 +224,7 @@ pub fn hex_id(id: Uuid) -> String {
 }
 
 /// The Kolibri routes, documented.
-pub fn router(app: App) -> OpenApiRouter<App> {
+fn router(app: App) -> OpenApiRouter<App> {
     // Kolibri's SessionViewSet is `ensure_csrf_cookie`: every answer on it
     // (errors included) carries the CSRF cookie.
     let sessions = OpenApiRouter::new()
@@ -186,7 +287,7 @@ async fn ensure_csrf_cookie(
 }
 
 /// Adds the CSRF cookie a session answer carries, unless it has one.
-pub async fn with_csrf_cookie(
+async fn with_csrf_cookie(
     app: &App,
     request: &axum::http::HeaderMap,
     mut response: Response,
@@ -202,12 +303,10 @@ pub async fn with_csrf_cookie(
     }
     let jar = CookieJar::from_headers(request);
     let principal = match jar.get(SESSION_COOKIE) {
-        Some(cookie) => {
-            cookie_sessions::resolve(app, cookie.value(), crate::service::kolibri::SURFACE)
-                .await
-                .ok()
-                .flatten()
-        }
+        Some(cookie) => cookie_sessions::resolve(app, cookie.value(), SURFACE)
+            .await
+            .ok()
+            .flatten(),
         None => None,
     };
     let token = csrf_token_for(
@@ -226,10 +325,16 @@ pub async fn with_csrf_cookie(
 /// The CSRF token a client should hold.
 fn csrf_token_for(app: &App, principal: Option<&CookiePrincipal>, cookie: Option<&str>) -> String {
     match (principal, cookie) {
-        (Some(principal), _) => app.tokens.csrf_token(principal.session_id),
+        (Some(principal), _) => csrf_token(app, principal.session_id),
         (None, Some(token)) if well_formed_csrf(token) => token.to_string(),
         _ => hex::encode(rand::random::<[u8; 32]>()),
     }
+}
+
+/// The CSRF token of a session: bound to it with a server key, never
+/// stored.
+fn csrf_token(app: &App, session_id: Uuid) -> String {
+    app.tokens.session_mac("csrf", session_id)
 }
 
 /// Django's answer to a failed `csrf_protect` check: its HTML 403 page.
@@ -239,7 +344,7 @@ pub fn csrf_failure() -> Response {
 }
 
 /// 405 the way Django REST framework says it.
-pub fn method_not_allowed(method: &Method) -> Response {
+fn method_not_allowed(method: &Method) -> Response {
     let body = json!({ "detail": format!("Method \"{method}\" not allowed.") });
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
@@ -259,6 +364,8 @@ pub struct Visitor {
     csrf_cookie: Option<String>,
     /// The CSRF header the client sent.
     csrf_header: Option<String>,
+    /// Whether cookies set in answer are `Secure`.
+    secure: bool,
 }
 
 impl Visitor {
@@ -285,7 +392,7 @@ fn well_formed_csrf(token: &str) -> bool {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 impl FromRequestParts<App> for Visitor {
@@ -297,10 +404,7 @@ impl FromRequestParts<App> for Visitor {
             .unwrap_or_else(|never| match never {});
         let jar = CookieJar::from_headers(&parts.headers);
         let principal = match jar.get(SESSION_COOKIE) {
-            Some(cookie) => {
-                cookie_sessions::resolve(app, cookie.value(), crate::service::kolibri::SURFACE)
-                    .await?
-            }
+            Some(session) => cookie_sessions::resolve(app, session.value(), SURFACE).await?,
             None => None,
         };
         let csrf_header = parts
@@ -313,7 +417,7 @@ impl FromRequestParts<App> for Visitor {
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
         );
         if let (Some(principal), true) = (&principal, unsafe_method) {
-            let expected = app.tokens.csrf_token(principal.session_id);
+            let expected = csrf_token(app, principal.session_id);
             let presented = csrf_header.as_deref().unwrap_or_default();
             if !constant_time_eq(&expected, presented) {
                 return Err(Error::Forbidden.into());
@@ -324,6 +428,7 @@ impl FromRequestParts<App> for Visitor {
             ctx,
             csrf_cookie: jar.get(CSRF_COOKIE).map(|c| c.value().to_string()),
             csrf_header,
+            secure: SecureCookies::of(parts, app).0,
         })
     }
 }
@@ -334,22 +439,22 @@ impl FromRequestParts<App> for Visitor {
 async fn sign_in(
     app: &App,
     verified: &crate::service::sessions::Verified,
-    ctx: &RequestContext,
+    visitor: &Visitor,
     jar: CookieJar,
 ) -> Result<CookieJar, Error> {
-    let started =
-        cookie_sessions::start(app, verified, crate::service::kolibri::SURFACE, ctx).await?;
+    let started = cookie_sessions::start(app, verified, SURFACE, &visitor.ctx).await?;
     Ok(jar
-        .add(session_cookie(app, started.secret))
-        .add(csrf_cookie(app.tokens.csrf_token(started.session_id))))
+        .add(session_cookie(visitor.secure, started.secret))
+        .add(csrf_cookie(csrf_token(app, started.session_id))))
 }
 
 /// The `kolibri` session cookie: HttpOnly, a browser-session cookie (no
-/// expiry: the server ends the session when idle), as Kolibri sets it.
-fn session_cookie(app: &App, secret: String) -> Cookie<'static> {
+/// expiry: the server ends the session when idle), as Kolibri sets it;
+/// `Secure` as [`crate::http::cookies`] decides.
+fn session_cookie(secure: bool, secret: String) -> Cookie<'static> {
     Cookie::build((SESSION_COOKIE, secret))
         .http_only(true)
-        .secure(app.config.cookie_secure)
+        .secure(secure)
         .same_site(SameSite::Lax)
         .path("/")
         .build()
@@ -379,11 +484,10 @@ fn visitor_cookie(jar: &CookieJar) -> Cookie<'static> {
         .build()
 }
 
-/// Every `/api/` path also answers with a trailing slash, as Kolibri's
-/// (Django's) do. Runs before routing.
-pub async fn trim_trailing_slash(mut request: Request) -> Request {
+/// A Kolibri path with a trailing slash is the path without it.
+fn trim_trailing_slash(request: &mut Request) {
     let path = request.uri().path();
-    if path.starts_with("/api/") && path.len() > 5 && path.ends_with('/') {
+    if path.len() > 1 && path.ends_with('/') {
         let trimmed = path.trim_end_matches('/').to_string();
         let rebuilt = match request.uri().query() {
             Some(query) => format!("{trimmed}?{query}"),
@@ -393,7 +497,6 @@ pub async fn trim_trailing_slash(mut request: Request) -> Request {
             *request.uri_mut() = uri;
         }
     }
-    request
 }
 
 /// `POST /api/auth/usernameavailable` body.
@@ -455,13 +558,11 @@ pub async fn username_available(
     // up).
     let Ok(username) = Username::parse(body.username.as_deref().unwrap_or_default(), "username")
     else {
-        return Ok(
-            if crate::service::kolibri::is_facility(&app, facility).await? {
-                Json(json!(true)).into_response()
-            } else {
-                facility_not_found()
-            },
-        );
+        return Ok(if facilities::is_facility(&app, facility).await? {
+            Json(json!(true)).into_response()
+        } else {
+            facility_not_found()
+        });
     };
     match facility_users::available(&app, facility, &username).await {
         Ok(true) => Ok(Json(json!(true)).into_response()),

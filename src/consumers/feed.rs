@@ -1,7 +1,9 @@
 //! The security feed: every instance's own tail of the global stream,
 //! folding what the hot path must know without a database round trip —
 //! ended sessions and user cutoffs into the [`DenyList`], identifier locks
-//! into the [`Throttle`].
+//! into the [`Throttle`] — and tells the caches registered as
+//! [`FeedListener`]s (caller states, a surface's cached answers) which
+//! users changed.
 //!
 //! It starts a look-back window before now rather than at the beginning of
 //! the log: ended sessions and cutoffs matter only while access tokens
@@ -19,8 +21,8 @@ use projections::{Batch, Cursor, Db, GlobalReader, Wake};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::denylist::DenyList;
-use super::throttle::Throttle;
+use crate::auth::denylist::DenyList;
+use crate::auth::throttle::Throttle;
 
 /// Event types the feed folds.
 const TYPES: &[&str] = &[
@@ -47,30 +49,42 @@ const TYPES: &[&str] = &[
 /// was computed (they are short: idle ones are ended after a minute).
 const MARGIN: Duration = Duration::from_secs(300);
 
+/// A cache that must hear of user changes. Called synchronously while a
+/// batch is folded, before the feed's cursor moves past it: read-your-writes
+/// waits on that cursor, so a request answered after a change never reads
+/// a cache from before it.
+pub trait FeedListener: Send + Sync + std::fmt::Debug {
+    /// An event of `user` was fed (roles, deletion, anything).
+    fn user_changed(&self, _user: Uuid) {}
+    /// A batch holding user events was fed, up to `cursor`: what was read
+    /// from read models that had not passed it may be stale.
+    fn users_changed_until(&self, _cursor: Cursor) {}
+}
+
 /// One instance's security feed.
 #[derive(Debug)]
 pub struct SecurityFeed {
     denylist: Arc<DenyList>,
     throttle: Arc<Throttle>,
-    cookie_sessions: Arc<crate::service::cookie_sessions::CookieSessions>,
+    listeners: Vec<Arc<dyn FeedListener>>,
     lookback: Duration,
     progress: watch::Sender<Cursor>,
     caught_up: watch::Sender<bool>,
 }
 
 impl SecurityFeed {
-    /// A feed into `denylist`, `throttle` and the cookie sessions' cache of
-    /// callers, looking back `lookback`.
+    /// A feed into `denylist`, `throttle` and `listeners`, looking back
+    /// `lookback`.
     pub fn new(
         denylist: Arc<DenyList>,
         throttle: Arc<Throttle>,
-        cookie_sessions: Arc<crate::service::cookie_sessions::CookieSessions>,
+        listeners: Vec<Arc<dyn FeedListener>>,
         lookback: Duration,
     ) -> Self {
         Self {
             denylist,
             throttle,
-            cookie_sessions,
+            listeners,
             lookback: lookback + MARGIN,
             progress: watch::channel(Cursor::START).0,
             caught_up: watch::channel(false).0,
@@ -149,9 +163,11 @@ impl SecurityFeed {
                 User::TYPE => {
                     let id = event.aggregate_id.parse::<Uuid>();
                     if let Ok(id) = id {
-                        // Roles, deletion, anything: a cached caller state
-                        // of this user is stale now.
-                        self.cookie_sessions.forget_user(id);
+                        // Roles, deletion, anything: what is cached of
+                        // this user is stale now.
+                        for listener in &self.listeners {
+                            listener.user_changed(id);
+                        }
                     }
                     users_changed = true;
                     let cutoff = event.decode::<UserEvent>().ok().and_then(|e| e.cutoff());
@@ -170,7 +186,9 @@ impl SecurityFeed {
         }
         if users_changed {
             // Cached lists are stale until the read models pass this batch.
-            self.cookie_sessions.users_changed_until(batch.next);
+            for listener in &self.listeners {
+                listener.users_changed_until(batch.next);
+            }
         }
         *cursor = batch.next;
         self.progress.send_if_modified(|current| {

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Ild, IldError, IldErrorBody, IldUser};
-use crate::http::{Auth, Body, Ctx};
+use crate::access::Actor;
+use crate::http::{Acting, Body, Ctx};
 use crate::service::admin::Action;
-use crate::service::sessions::Principal;
 use crate::service::RequestContext;
 use crate::{App, Error};
 
@@ -21,11 +21,11 @@ use crate::{App, Error};
 async fn act(
     app: &App,
     ctx: &RequestContext,
-    principal: &Principal,
+    actor: &Actor,
     raw_id: &str,
     action: Action,
 ) -> Result<Json<IldUser>, IldError> {
-    let user_id = super::admin_act(app, ctx, principal, raw_id, action).await?;
+    let user_id = super::admin_act(app, ctx, actor, raw_id, action).await?;
     Ok(Json(super::find_with_communities(app, user_id).await?))
 }
 
@@ -47,10 +47,10 @@ async fn act(
 pub async fn index_categories(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Path(user_id): Path<String>,
 ) -> Result<Json<IldUser>, IldError> {
-    act(&app, &ctx, &principal, &user_id, Action::IndexCategories).await
+    act(&app, &ctx, &actor, &user_id, Action::IndexCategories).await
 }
 
 /// Recomputes the subscription's state now from its events
@@ -70,13 +70,13 @@ pub async fn index_categories(
 pub async fn recalculate_subscription(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Path(user_id): Path<String>,
 ) -> Result<Json<IldUser>, IldError> {
     act(
         &app,
         &ctx,
-        &principal,
+        &actor,
         &user_id,
         Action::RecalculateSubscription,
     )
@@ -140,17 +140,16 @@ fn valid_until(raw: Option<&str>) -> Result<DateTime<Utc>, Error> {
 pub async fn grant_subscription(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Path(user_id): Path<String>,
     Body(body, ..): Body<GrantSubscriptionRequest, Ild>,
 ) -> Result<Json<IldUser>, IldError> {
-    crate::service::require_admin(&principal)?;
     let plan = crate::input::required(body.plan, "plan")?;
     let action = Action::GrantSubscription {
         plan: plan.trim().to_string(),
         valid_until: valid_until(body.valid_until.as_deref())?,
     };
-    act(&app, &ctx, &principal, &user_id, action).await
+    act(&app, &ctx, &actor, &user_id, action).await
 }
 
 /// Moves the plan's end later and renews it (administrators; eventauth
@@ -168,15 +167,14 @@ pub async fn grant_subscription(
 pub async fn extend_subscription(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Path(user_id): Path<String>,
     Body(body, ..): Body<ExtendSubscriptionRequest, Ild>,
 ) -> Result<Json<IldUser>, IldError> {
-    crate::service::require_admin(&principal)?;
     let action = Action::ExtendSubscription {
         valid_until: valid_until(body.valid_until.as_deref())?,
     };
-    act(&app, &ctx, &principal, &user_id, action).await
+    act(&app, &ctx, &actor, &user_id, action).await
 }
 
 /// Cancels the plan: usable until its end, or ended now with
@@ -193,7 +191,7 @@ pub async fn extend_subscription(
 pub async fn cancel_subscription(
     State(app): State<App>,
     Ctx(ctx): Ctx,
-    Auth(principal, ..): Auth<Ild>,
+    Acting(actor, ..): Acting<Ild>,
     Path(user_id): Path<String>,
     query: Result<Query<CancelQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<IldUser>, IldError> {
@@ -207,5 +205,5 @@ pub async fn cancel_subscription(
     let action = Action::CancelSubscription {
         immediately: query.immediately.unwrap_or(false),
     };
-    act(&app, &ctx, &principal, &user_id, action).await
+    act(&app, &ctx, &actor, &user_id, action).await
 }

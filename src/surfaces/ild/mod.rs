@@ -7,8 +7,6 @@ pub mod profile;
 pub mod sign;
 pub mod user;
 
-use std::any::Any;
-
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,18 +15,76 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiError, Surface};
+use crate::http::{ApiError, ErrorShape};
 use crate::service::UserView;
 use crate::{App, Error};
 
-/// The ILD surface marker.
+/// The name recorded on the sessions this surface starts.
+pub const SURFACE: &str = "ild";
+
+/// The ILD error shape (a type marker for [`ApiError`] and the extractors).
 #[derive(Debug)]
 pub struct Ild;
+
+/// The ILD surface, as registered in [`crate::surfaces::all`].
+#[derive(Debug)]
+pub struct IldSurface;
+
+impl crate::surfaces::Surface for IldSurface {
+    fn name(&self) -> &'static str {
+        SURFACE
+    }
+
+    fn tag(&self) -> (&'static str, &'static str) {
+        (
+            "ild",
+            "The ILD Auth surface (`/sign/*`, `/user/*`; errors `{\"error\", \"message\"}`)",
+        )
+    }
+
+    fn owns(&self, path: &str) -> bool {
+        ["/sign", "/user", "/admin"].iter().any(|prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    }
+
+    fn routes(&self, _app: &App) -> OpenApiRouter<App> {
+        router()
+    }
+
+    fn not_found(&self) -> Response {
+        Ild::render(&Error::NotFound)
+    }
+
+    fn method_not_allowed<'a>(
+        &'a self,
+        _app: &'a App,
+        _method: &'a axum::http::Method,
+        _path: &'a str,
+        _headers: &'a axum::http::HeaderMap,
+    ) -> futures::future::BoxFuture<'a, Response> {
+        Box::pin(async { method_not_allowed() })
+    }
+
+    fn panicked(&self) -> Response {
+        Ild::render(&Error::Internal(anyhow::anyhow!("panic")))
+    }
+
+    fn secret_paths(&self) -> &'static [&'static str] {
+        // A reset link's token.
+        &["/sign/reset/"]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// An error rendered the ILD way.
 pub type IldError = ApiError<Ild>;
 
-impl Surface for Ild {
+impl ErrorShape for Ild {
     fn render(error: &Error) -> Response {
         let status = error.status();
         let body = IldErrorBody {
@@ -40,7 +96,7 @@ impl Surface for Ild {
 }
 
 /// The ILD routes, documented.
-pub fn router() -> OpenApiRouter<App> {
+fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(sign::register))
         .routes(routes!(sign::login))
@@ -98,25 +154,13 @@ impl IldMessage {
     }
 }
 
-/// 404 in the ILD shape.
-pub async fn not_found() -> IldError {
-    Error::NotFound.into()
-}
-
 /// 405 in the ILD shape.
-pub async fn method_not_allowed() -> Response {
+fn method_not_allowed() -> Response {
     let body = serde_json::json!({
         "error": "Method Not Allowed",
         "message": "This method is not allowed on this path",
     });
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
-}
-
-/// A panic becomes a 500 in the ILD shape (and a log line), never a dropped
-/// connection.
-pub fn panicked(_: Box<dyn Any + Send + 'static>) -> Response {
-    tracing::error!("handler panicked");
-    Ild::render(&Error::Internal(anyhow::anyhow!("panic")))
 }
 
 /// The user object of the ILD surface (own profile, admin views).
@@ -243,18 +287,16 @@ pub async fn find_with_communities(app: &App, user_id: uuid::Uuid) -> Result<Ild
     with_communities(app, crate::service::users::find(app, user_id).await?).await
 }
 
-/// An administrative action on the user `raw_id` names (403 before
-/// anything else for non-administrators); the user's id.
+/// An administrative action on the user `raw_id` names; the user's id.
 pub async fn admin_act(
     app: &App,
     ctx: &crate::service::RequestContext,
-    principal: &crate::service::sessions::Principal,
+    actor: &crate::access::Actor,
     raw_id: &str,
     action: crate::service::admin::Action,
 ) -> Result<uuid::Uuid, Error> {
-    crate::service::require_admin(principal)?;
     let user_id = crate::input::parse_id(raw_id, "userId")?;
-    crate::service::admin::act(app, principal, user_id, action, ctx).await?;
+    crate::service::admin::act(app, actor, user_id, action, ctx).await?;
     Ok(user_id)
 }
 

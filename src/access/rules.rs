@@ -1,0 +1,478 @@
+//! The permission rules, as data: who (a role in a scope, or anyone), may
+//! do which actions, on what. A request is allowed when any rule allows
+//! it; nothing is allowed by default.
+//!
+//! The rules of the surfaces served today:
+//! - the service administrator (global `admin`: ILD's admin, Kolibri's
+//!   superuser) does anything;
+//! - everyone reads, edits and deletes themselves (Kolibri's `own`);
+//! - a facility's admins list, read, create, edit and delete its users
+//!   (Kolibri's `admin` role);
+//! - a facility's coaches and assignable coaches list and read them
+//!   (Kolibri's `role` permission for coaches). A coach of a classroom
+//!   only holds the role for that classroom: no facility-wide reading.
+
+use super::{Action, Actor, Resource, Scope, ADMINISTRATOR};
+use crate::Error;
+
+/// Who a rule is for.
+#[derive(Debug, Clone, Copy)]
+enum Holder {
+    /// Any signed-in actor.
+    Anyone,
+    /// Holders of a global role.
+    Global(&'static str),
+    /// Holders of a role for the facility the resource belongs to.
+    InFacility(&'static str),
+}
+
+/// What a rule is about.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// Any resource.
+    Anything,
+    /// The actor's own user.
+    Themselves,
+    /// A facility, or a user of it (the facility of [`Holder::InFacility`]).
+    FacilityOrItsUsers,
+}
+
+/// One rule.
+#[derive(Debug)]
+struct Rule {
+    holder: Holder,
+    actions: &'static [Action],
+    target: Target,
+}
+
+use Action::*;
+
+/// Every action (the administrator's rule).
+const EVERY: &[Action] = &[
+    ManageAccounts,
+    ManageCommunities,
+    ListUsers,
+    ReadUser,
+    CreateUser,
+    EditUser,
+    DeleteUser,
+];
+
+const RULES: &[Rule] = &[
+    Rule {
+        holder: Holder::Global(ADMINISTRATOR),
+        actions: EVERY,
+        target: Target::Anything,
+    },
+    Rule {
+        holder: Holder::Anyone,
+        actions: &[ReadUser, EditUser, DeleteUser],
+        target: Target::Themselves,
+    },
+    Rule {
+        holder: Holder::InFacility("admin"),
+        actions: &[ListUsers, ReadUser, CreateUser, EditUser, DeleteUser],
+        target: Target::FacilityOrItsUsers,
+    },
+    Rule {
+        holder: Holder::InFacility("coach"),
+        actions: &[ListUsers, ReadUser],
+        target: Target::FacilityOrItsUsers,
+    },
+    Rule {
+        holder: Holder::InFacility("assignable_coach"),
+        actions: &[ListUsers, ReadUser],
+        target: Target::FacilityOrItsUsers,
+    },
+];
+
+/// The facility a resource belongs to.
+fn facility_of(resource: &Resource) -> Option<uuid::Uuid> {
+    match resource {
+        Resource::Service => None,
+        Resource::Facility(facility) => Some(*facility),
+        Resource::User { facility, .. } => *facility,
+    }
+}
+
+fn allows(rule: &Rule, actor: &Actor, action: Action, resource: &Resource) -> bool {
+    if !rule.actions.contains(&action) {
+        return false;
+    }
+    let held = match rule.holder {
+        Holder::Anyone => true,
+        Holder::Global(role) => actor.holds(role, Scope::Everywhere),
+        Holder::InFacility(role) => facility_of(resource)
+            .is_some_and(|facility| actor.holds(role, Scope::Collection(facility))),
+    };
+    held && match rule.target {
+        Target::Anything => true,
+        Target::Themselves => matches!(resource, Resource::User { id, .. } if *id == actor.user_id),
+        Target::FacilityOrItsUsers => {
+            matches!(resource, Resource::Facility(_) | Resource::User { .. })
+        }
+    }
+}
+
+/// Whether `actor` may do `action` on `resource`: `Ok`, or 403.
+pub fn authorize(actor: &Actor, action: Action, resource: &Resource) -> Result<(), Error> {
+    if RULES
+        .iter()
+        .any(|rule| allows(rule, actor, action, resource))
+    {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// Which users a list shows an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every user of every facility.
+    Everyone,
+    /// The users of one facility.
+    Facility(uuid::Uuid),
+    /// Only the actor.
+    Themselves,
+}
+
+/// What a user list shows `actor`: every facility when they may list the
+/// service's users, their own facility when they may list it, else only
+/// themselves.
+pub fn visible_users(actor: &Actor) -> Visibility {
+    if authorize(actor, ListUsers, &Resource::Service).is_ok() {
+        return Visibility::Everyone;
+    }
+    match actor.facility {
+        Some(facility) if authorize(actor, ListUsers, &Resource::Facility(facility)).is_ok() => {
+            Visibility::Facility(facility)
+        }
+        _ => Visibility::Themselves,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use uuid::Uuid;
+
+    use super::super::Grant;
+    use super::*;
+    use crate::store::Loaded;
+
+    fn actor(grants: &[(&str, Scope)], facility: Option<Uuid>) -> Actor {
+        Actor {
+            user_id: Uuid::from_u128(1),
+            session_id: Uuid::from_u128(2),
+            grants: grants
+                .iter()
+                .map(|(role, scope)| Grant {
+                    role: role.to_string(),
+                    scope: *scope,
+                })
+                .collect(),
+            facility,
+            user: Arc::new(Loaded {
+                state: aggregates::User::default(),
+                version: 0,
+                snapshot: 0,
+            }),
+        }
+    }
+
+    const HOME: Uuid = Uuid::from_u128(10);
+    const OTHER: Uuid = Uuid::from_u128(11);
+    const CLASSROOM: Uuid = Uuid::from_u128(12);
+    const ME: Uuid = Uuid::from_u128(1);
+    const PEER: Uuid = Uuid::from_u128(3);
+
+    fn peer_in(facility: Uuid) -> Resource {
+        Resource::User {
+            id: PEER,
+            facility: Some(facility),
+        }
+    }
+
+    fn myself() -> Resource {
+        Resource::User {
+            id: ME,
+            facility: Some(HOME),
+        }
+    }
+
+    /// Every rule, allowed and denied: (who, action, on what, allowed).
+    #[test]
+    fn the_rules_as_a_table() {
+        let administrator = actor(&[("admin", Scope::Everywhere)], Some(HOME));
+        let editor = actor(&[("editor", Scope::Everywhere)], None);
+        let plain = actor(&[], None);
+        let learner = actor(&[], Some(HOME));
+        let facility_admin = actor(&[("admin", Scope::Collection(HOME))], Some(HOME));
+        let coach = actor(&[("coach", Scope::Collection(HOME))], Some(HOME));
+        let assignable = actor(&[("assignable_coach", Scope::Collection(HOME))], Some(HOME));
+        let classroom_coach = actor(&[("coach", Scope::Collection(CLASSROOM))], Some(HOME));
+        let table: Vec<(&str, &Actor, Action, Resource, bool)> = vec![
+            // The administrator does anything, anywhere.
+            (
+                "admin",
+                &administrator,
+                ManageAccounts,
+                Resource::Service,
+                true,
+            ),
+            (
+                "admin",
+                &administrator,
+                ManageCommunities,
+                Resource::Service,
+                true,
+            ),
+            ("admin", &administrator, ListUsers, Resource::Service, true),
+            (
+                "admin",
+                &administrator,
+                ListUsers,
+                Resource::Facility(OTHER),
+                true,
+            ),
+            (
+                "admin",
+                &administrator,
+                CreateUser,
+                Resource::Facility(OTHER),
+                true,
+            ),
+            ("admin", &administrator, ReadUser, peer_in(OTHER), true),
+            ("admin", &administrator, EditUser, peer_in(OTHER), true),
+            ("admin", &administrator, DeleteUser, peer_in(OTHER), true),
+            // Another global role is no administrator.
+            ("editor", &editor, ManageAccounts, Resource::Service, false),
+            (
+                "editor",
+                &editor,
+                ManageCommunities,
+                Resource::Service,
+                false,
+            ),
+            ("editor", &editor, ListUsers, Resource::Service, false),
+            // Without roles: themselves only.
+            ("plain", &plain, ManageAccounts, Resource::Service, false),
+            ("plain", &plain, ManageCommunities, Resource::Service, false),
+            ("learner", &learner, ReadUser, myself(), true),
+            ("learner", &learner, EditUser, myself(), true),
+            ("learner", &learner, DeleteUser, myself(), true),
+            ("learner", &learner, ReadUser, peer_in(HOME), false),
+            ("learner", &learner, EditUser, peer_in(HOME), false),
+            ("learner", &learner, DeleteUser, peer_in(HOME), false),
+            (
+                "learner",
+                &learner,
+                ListUsers,
+                Resource::Facility(HOME),
+                false,
+            ),
+            (
+                "learner",
+                &learner,
+                CreateUser,
+                Resource::Facility(HOME),
+                false,
+            ),
+            // A facility admin manages their facility, nothing else.
+            (
+                "facility admin",
+                &facility_admin,
+                ListUsers,
+                Resource::Facility(HOME),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                CreateUser,
+                Resource::Facility(HOME),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                ReadUser,
+                peer_in(HOME),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                EditUser,
+                peer_in(HOME),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                DeleteUser,
+                peer_in(HOME),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                ListUsers,
+                Resource::Facility(OTHER),
+                false,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                CreateUser,
+                Resource::Facility(OTHER),
+                false,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                ReadUser,
+                peer_in(OTHER),
+                false,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                EditUser,
+                peer_in(OTHER),
+                false,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                ListUsers,
+                Resource::Service,
+                false,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                ManageAccounts,
+                Resource::Service,
+                false,
+            ),
+            // Coaches read their facility, never change it.
+            ("coach", &coach, ListUsers, Resource::Facility(HOME), true),
+            ("coach", &coach, ReadUser, peer_in(HOME), true),
+            ("coach", &coach, EditUser, peer_in(HOME), false),
+            ("coach", &coach, DeleteUser, peer_in(HOME), false),
+            ("coach", &coach, CreateUser, Resource::Facility(HOME), false),
+            ("coach", &coach, ReadUser, peer_in(OTHER), false),
+            ("coach", &coach, EditUser, myself(), true),
+            (
+                "assignable coach",
+                &assignable,
+                ListUsers,
+                Resource::Facility(HOME),
+                true,
+            ),
+            (
+                "assignable coach",
+                &assignable,
+                ReadUser,
+                peer_in(HOME),
+                true,
+            ),
+            (
+                "assignable coach",
+                &assignable,
+                EditUser,
+                peer_in(HOME),
+                false,
+            ),
+            (
+                "assignable coach",
+                &assignable,
+                CreateUser,
+                Resource::Facility(HOME),
+                false,
+            ),
+            // A classroom's coach holds nothing facility-wide.
+            (
+                "classroom coach",
+                &classroom_coach,
+                ListUsers,
+                Resource::Facility(HOME),
+                false,
+            ),
+            (
+                "classroom coach",
+                &classroom_coach,
+                ReadUser,
+                peer_in(HOME),
+                false,
+            ),
+            (
+                "classroom coach",
+                &classroom_coach,
+                ReadUser,
+                myself(),
+                true,
+            ),
+            // A user of no facility is no facility's user.
+            (
+                "facility admin",
+                &facility_admin,
+                ReadUser,
+                Resource::User {
+                    id: PEER,
+                    facility: None,
+                },
+                false,
+            ),
+        ];
+        for (who, actor, action, resource, allowed) in table {
+            assert_eq!(
+                authorize(actor, action, &resource).is_ok(),
+                allowed,
+                "{who} {action:?} {resource:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lists_show_what_the_rules_let_an_actor_list() {
+        let cases = [
+            (
+                actor(&[("admin", Scope::Everywhere)], Some(HOME)),
+                Visibility::Everyone,
+            ),
+            (
+                actor(&[("admin", Scope::Collection(HOME))], Some(HOME)),
+                Visibility::Facility(HOME),
+            ),
+            (
+                actor(&[("coach", Scope::Collection(HOME))], Some(HOME)),
+                Visibility::Facility(HOME),
+            ),
+            (
+                actor(&[("assignable_coach", Scope::Collection(HOME))], Some(HOME)),
+                Visibility::Facility(HOME),
+            ),
+            (
+                actor(&[("coach", Scope::Collection(CLASSROOM))], Some(HOME)),
+                Visibility::Themselves,
+            ),
+            // A role for another facility than one's own shows nothing more.
+            (
+                actor(&[("admin", Scope::Collection(OTHER))], Some(HOME)),
+                Visibility::Themselves,
+            ),
+            (actor(&[], Some(HOME)), Visibility::Themselves),
+            (
+                actor(&[("editor", Scope::Everywhere)], None),
+                Visibility::Themselves,
+            ),
+        ];
+        for (actor, expected) in cases {
+            assert_eq!(visible_users(&actor), expected, "{:?}", actor.grants);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Facility users as a signed-in actor sees and changes them: lists in the
+//! actor's scope, reading, creating, editing, deleting, and signing up.
+//! Every permission is asked of [`crate::access`]; the rules of what a
+//! facility user may be are in [`super::facility_users`].
+
+use projections::facility_users::{FacilityUserRow, Filter, Listed, Order, RoleRow, UserType};
+use uuid::Uuid;
+
+use super::sessions::Verified;
+use super::{facilities, facility_users, RequestContext};
+use crate::access::{self, Action, Actor, Resource, Visibility};
+use crate::{App, Error};
+
+/// What a list asks for, beyond the actor's scope.
+#[derive(Debug, Default, Clone)]
+pub struct ListQuery {
+    /// Members of this collection (a facility, classroom or learner group).
+    pub member_of: Option<Uuid>,
+    /// Of this kind.
+    pub user_type: Option<UserType>,
+    /// Every term in the username or full name.
+    pub search: Option<String>,
+    /// The order.
+    pub order: Option<Order>,
+}
+
+/// The filter of a list `actor` asks for: their scope (every facility,
+/// theirs, or themselves) narrowed by `query`. `NotFound` for a
+/// `member_of` that is no collection.
+pub async fn filter(app: &App, actor: &Actor, query: ListQuery) -> Result<Filter, Error> {
+    let mut filter = Filter::default();
+    match access::visible_users(actor) {
+        Visibility::Everyone => {}
+        Visibility::Facility(facility) => filter.facility = Some(facility),
+        Visibility::Themselves => filter.only_user = Some(actor.user_id),
+    }
+    if let Some(order) = query.order {
+        filter.order = order;
+    }
+    if let Some(id) = query.member_of {
+        match facilities::collection_kind(app, id).await? {
+            Some(aggregates::OrganizationKind::Facility) => {
+                // Another facility than the one in scope: nobody.
+                if filter.facility.is_some_and(|f| f != id) {
+                    filter.only_user = Some(Uuid::nil());
+                }
+                filter.facility = Some(id);
+            }
+            Some(
+                aggregates::OrganizationKind::Classroom
+                | aggregates::OrganizationKind::LearnerGroup,
+            ) => filter.member_of = Some(id),
+            _ => return Err(Error::NotFound),
+        }
+    }
+    filter.user_types.extend(query.user_type);
+    filter.search = query.search.filter(|s| !s.trim().is_empty());
+    Ok(filter)
+}
+
+/// A page of a list (`limit` users from `offset`) and the count of all.
+pub async fn page(
+    app: &App,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Listed>, i64), Error> {
+    Ok(projections::facility_users::list(app.store.db(), filter, limit, offset).await?)
+}
+
+/// Live users with their roles, as the read models show them.
+pub async fn with_roles(
+    app: &App,
+    rows: Vec<FacilityUserRow>,
+) -> Result<Vec<(FacilityUserRow, Vec<RoleRow>)>, Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
+    let mut by_user: std::collections::HashMap<Uuid, Vec<RoleRow>> = Default::default();
+    for role in projections::facility_users::roles_of(app.store.db(), &ids).await? {
+        by_user.entry(role.user_id).or_default().push(role);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let roles = by_user.remove(&row.user_id).unwrap_or_default();
+            (row, roles)
+        })
+        .collect())
+}
+
+/// One live user as the read models show them, with their roles.
+pub async fn find(app: &App, user_id: Uuid) -> Result<(FacilityUserRow, Vec<RoleRow>), Error> {
+    let row = projections::facility_users::find(app.store.db(), user_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    with_roles(app, vec![row])
+        .await?
+        .pop()
+        .ok_or(Error::NotFound)
+}
+
+/// One user `actor` may read; `NotFound` otherwise (what one may not read
+/// one does not learn exists).
+pub async fn read(
+    app: &App,
+    actor: &Actor,
+    user_id: Uuid,
+) -> Result<(FacilityUserRow, Vec<RoleRow>), Error> {
+    let (row, roles) = find(app, user_id).await?;
+    let resource = Resource::User {
+        id: user_id,
+        facility: Some(row.facility_id),
+    };
+    access::authorize(actor, Action::ReadUser, &resource).map_err(|_| Error::NotFound)?;
+    Ok((row, roles))
+}
+
+/// The facility of a live facility user; `NotFound` for anyone else.
+async fn live_facility(app: &App, user_id: Uuid) -> Result<Uuid, Error> {
+    let user = app
+        .store
+        .load::<aggregates::User>(&user_id.to_string())
+        .await?;
+    match (user.state.is_active(), user.state.facility()) {
+        (true, Some(facility)) => Ok(facility),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// Edits a user as `actor` (themselves, or a user of a facility they
+/// manage): see [`facility_users::edit`]. A new password of one's own keeps
+/// the session one acts from.
+pub async fn edit(
+    app: &App,
+    actor: &Actor,
+    user_id: Uuid,
+    fields: facility_users::Fields,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let facility = live_facility(app, user_id).await?;
+    let resource = Resource::User {
+        id: user_id,
+        facility: Some(facility),
+    };
+    access::authorize(actor, Action::EditUser, &resource)?;
+    let keep = (user_id == actor.user_id).then_some(actor.session_id);
+    facility_users::edit(app, user_id, fields, keep, ctx).await
+}
+
+/// Deletes a user as `actor`: see [`facility_users::delete`].
+pub async fn delete(
+    app: &App,
+    actor: &Actor,
+    user_id: Uuid,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let facility = live_facility(app, user_id).await?;
+    let resource = Resource::User {
+        id: user_id,
+        facility: Some(facility),
+    };
+    access::authorize(actor, Action::DeleteUser, &resource)?;
+    facility_users::delete(app, user_id, ctx).await
+}
+
+/// Creates a user of `facility` as `actor` (who manages it); their id.
+pub async fn create(
+    app: &App,
+    actor: &Actor,
+    facility: Uuid,
+    fields: facility_users::Fields,
+    ctx: &RequestContext,
+) -> Result<Uuid, Error> {
+    access::authorize(actor, Action::CreateUser, &Resource::Facility(facility))?;
+    facility_users::create(app, facility, fields, ctx).await
+}
+
+/// Signs a learner up in `facility` (403 unless it lets learners sign
+/// up); their credentials, checked as they were just set, to log in with.
+pub async fn sign_up(
+    app: &App,
+    facility: Uuid,
+    fields: facility_users::Fields,
+    ctx: &RequestContext,
+) -> Result<Verified, Error> {
+    if !facilities::settings(app, facility)
+        .await?
+        .learner_can_sign_up
+    {
+        return Err(Error::Forbidden);
+    }
+    let user_id = facility_users::create(app, facility, fields, ctx).await?;
+    Ok(Verified {
+        user: app
+            .store
+            .load::<aggregates::User>(&user_id.to_string())
+            .await?,
+        user_id,
+        auth_time: chrono::Utc::now(),
+    })
+}
