@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 /// An argon2id (or other) password hash in PHC string form.
 ///
@@ -48,13 +49,15 @@ impl TokenHash {
         &self.0
     }
 
-    /// Whether `other` is the same digest (compared in constant time; an
-    /// empty digest matches nothing).
+    /// Whether `other` is the same digest. The bytes are compared in
+    /// constant time, so the time a presented token takes to be refused
+    /// does not tell how much of its hash was right; an empty digest (the
+    /// default, which no issued token has) matches nothing.
     pub fn matches(&self, other: &TokenHash) -> bool {
         let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
-        !a.is_empty()
-            && a.len() == b.len()
-            && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+        // `ct_eq` on slices of different lengths is false without looking
+        // at the bytes: lengths are not secret (every digest has the same).
+        !a.is_empty() && bool::from(a.ct_eq(b))
     }
 }
 

@@ -1,3 +1,7 @@
+//! Given/when/then tests of the LoginFailures aggregate: every failed
+//! attempt and every lock is recorded where it cannot slow logins down, one
+//! stream per identifier and day, whose id leads back to the identifier.
+
 #![allow(clippy::unwrap_used)]
 
 use aggregates::login_failures::stream_id;

@@ -4,12 +4,20 @@
 //! Three rules live here, each a pure function of the user's own state, so
 //! the aggregate, the projection and the documentation agree:
 //! - a profile update records only the fields that change ([`ProfileChanges::diff`]);
-//! - a subscription's status at an instant ([`Subscription::status_at`]);
-//! - a user's categories ([`categories`]).
+//! - a subscription's status at an instant ([`Subscription::status_at`], in
+//!   `subscription`);
+//! - a user's categories ([`categories`], in `category`).
+//!
+//! Each rule has its own file so it can be read with its tests; all their
+//! names stay at `aggregates::profile::…`, where the other crates find them.
 
-use std::collections::BTreeSet;
+mod category;
+mod subscription;
 
-use chrono::{DateTime, NaiveDate, Utc};
+pub use category::{categories, slug, CategoryInputs, CommunityNames};
+pub use subscription::{Subscription, SubscriptionState, SubscriptionStatus};
+
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::Personal;
@@ -229,266 +237,9 @@ impl ProfileChanges {
     }
 }
 
-/// Where a subscription stands at an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SubscriptionStatus {
-    /// No plan was ever granted.
-    None,
-    /// Granted, not canceled, before its end.
-    Active,
-    /// Canceled, but paid up until its end: still usable until then.
-    Canceled,
-    /// Past its end.
-    Expired,
-}
-
-impl SubscriptionStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Active => "active",
-            Self::Canceled => "canceled",
-            Self::Expired => "expired",
-        }
-    }
-
-    /// Whether the plan's features are available.
-    pub fn grants_access(self) -> bool {
-        matches!(self, Self::Active | Self::Canceled)
-    }
-}
-
-/// A user's subscription as its events leave it.
-///
-/// The rule (documented in docs/ARCHITECTURE.md): a grant sets the plan and
-/// its end and clears a cancellation; an extension moves the end later
-/// (never earlier) and renews (clears a cancellation); a cancellation keeps the plan until its end, or ends it
-/// at once when immediate. At instant `t` the status is `none` without a
-/// plan, `expired` when `t` is at or past the end, else `canceled` if
-/// canceled, else `active`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Subscription {
-    /// The plan's slug, once one was granted.
-    pub plan: Option<String>,
-    /// When it ends.
-    pub valid_until: Option<DateTime<Utc>>,
-    /// Whether it was canceled.
-    pub canceled: bool,
-}
-
-impl Subscription {
-    /// The status at `at`.
-    pub fn status_at(&self, at: DateTime<Utc>) -> SubscriptionStatus {
-        match (&self.plan, self.valid_until) {
-            (Some(_), Some(until)) => SubscriptionStatus::of_plan(until, self.canceled, at),
-            _ => SubscriptionStatus::None,
-        }
-    }
-}
-
-impl SubscriptionStatus {
-    /// The status at `at` of a plan ending at `valid_until` (the rule of
-    /// [`Subscription`], for callers that know only the event at hand).
-    pub fn of_plan(valid_until: DateTime<Utc>, canceled: bool, at: DateTime<Utc>) -> Self {
-        if at >= valid_until {
-            Self::Expired
-        } else if canceled {
-            Self::Canceled
-        } else {
-            Self::Active
-        }
-    }
-}
-
-/// The state a recalculation records: plan, status and end at that instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubscriptionState {
-    /// The plan, if any.
-    pub plan: Option<String>,
-    /// Its status when recalculated.
-    pub status: SubscriptionStatus,
-    /// Its end.
-    pub valid_until: Option<DateTime<Utc>>,
-}
-
-/// What the category rule looks at besides the user's own state: the names
-/// of the communities the user belongs to.
-pub type CommunityNames<'a> = &'a [String];
-
-/// The category slug of a free-text name: lowercase ASCII letters and
-/// digits, other runs of characters become one `-`.
-pub fn slug(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_string()
-}
-
-/// What the category rule reads of a user.
-#[derive(Debug, Clone, Copy)]
-pub struct CategoryInputs<'a> {
-    /// The profile.
-    pub profile: &'a Profile,
-    /// Whether the email is verified.
-    pub email_verified: bool,
-    /// Whether the tutorial is done.
-    pub tutorial_completed: bool,
-    /// The subscription.
-    pub subscription: &'a Subscription,
-    /// Names of the communities the user belongs to.
-    pub communities: CommunityNames<'a>,
-}
-
-/// A user's categories at `at`, sorted and distinct. The rule:
-/// - `community:<slug of the name>` for each community the user joined;
-/// - `profile:complete` when nickname, bio and picture are all set, else
-///   `profile:incomplete`;
-/// - `language:<primary subtag>` when a language is set (`de-CH` → `de`);
-/// - `email:verified` once the email is verified;
-/// - `tutorial:completed` once the tutorial is done;
-/// - `subscriber:<plan>` while the subscription grants access (active, or
-///   canceled but before its end).
-///
-/// Only public or non-personal facts become categories: location, phone
-/// and birth date never do.
-pub fn categories(inputs: CategoryInputs<'_>, at: DateTime<Utc>) -> Vec<String> {
-    let mut set = BTreeSet::new();
-    for name in inputs.communities {
-        let slug = slug(name);
-        if !slug.is_empty() {
-            set.insert(format!("community:{slug}"));
-        }
-    }
-    let profile = inputs.profile;
-    let complete = profile.nickname.is_some() && profile.bio.is_some() && profile.image.is_some();
-    set.insert(
-        if complete {
-            "profile:complete"
-        } else {
-            "profile:incomplete"
-        }
-        .to_string(),
-    );
-    if let Some(language) = &profile.language {
-        let primary = language
-            .split('-')
-            .next()
-            .unwrap_or_default()
-            .to_lowercase();
-        if !primary.is_empty() {
-            set.insert(format!("language:{primary}"));
-        }
-    }
-    if inputs.email_verified {
-        set.insert("email:verified".to_string());
-    }
-    if inputs.tutorial_completed {
-        set.insert("tutorial:completed".to_string());
-    }
-    if inputs.subscription.status_at(at).grants_access() {
-        if let Some(plan) = &inputs.subscription.plan {
-            set.insert(format!("subscriber:{plan}"));
-        }
-    }
-    set.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().expect("instant")
-    }
-
-    #[test]
-    fn slugs_keep_letters_and_digits_only() {
-        assert_eq!(slug("Rust Berlin!"), "rust-berlin");
-        assert_eq!(slug("  C++ / Go  2024 "), "c-go-2024");
-        assert_eq!(slug("!!!"), "");
-    }
-
-    #[test]
-    fn subscription_status_follows_the_documented_rule() {
-        let mut sub = Subscription::default();
-        assert_eq!(
-            sub.status_at(at("2026-01-01T00:00:00Z")),
-            SubscriptionStatus::None
-        );
-        sub.plan = Some("pro".into());
-        sub.valid_until = Some(at("2026-02-01T00:00:00Z"));
-        assert_eq!(
-            sub.status_at(at("2026-01-01T00:00:00Z")),
-            SubscriptionStatus::Active
-        );
-        assert_eq!(
-            sub.status_at(at("2026-02-01T00:00:00Z")),
-            SubscriptionStatus::Expired
-        );
-        sub.canceled = true;
-        assert_eq!(
-            sub.status_at(at("2026-01-15T00:00:00Z")),
-            SubscriptionStatus::Canceled
-        );
-        assert!(SubscriptionStatus::Canceled.grants_access());
-        assert!(!SubscriptionStatus::Expired.grants_access());
-    }
-
-    #[test]
-    fn categories_come_from_communities_and_profile_only_public_facts() {
-        let profile = Profile {
-            nickname: Some(Personal::new("ada".into())),
-            bio: Some(Personal::new("maths".into())),
-            location: Some(Personal::new("London".into())),
-            language: Some("en-GB".into()),
-            image: Some(ProfileImage {
-                key: "k.png".into(),
-                content_type: "image/png".into(),
-                width: 1,
-                height: 1,
-                bytes: 1,
-            }),
-            ..Profile::default()
-        };
-        let subscription = Subscription {
-            plan: Some("pro".into()),
-            valid_until: Some(at("2026-02-01T00:00:00Z")),
-            canceled: true,
-        };
-        let communities = ["Rust Berlin".to_string(), "Analytical Engines".to_string()];
-        let inputs = CategoryInputs {
-            profile: &profile,
-            email_verified: true,
-            tutorial_completed: false,
-            subscription: &subscription,
-            communities: &communities,
-        };
-        assert_eq!(
-            categories(inputs, at("2026-01-01T00:00:00Z")),
-            vec![
-                "community:analytical-engines",
-                "community:rust-berlin",
-                "email:verified",
-                "language:en",
-                "profile:complete",
-                "subscriber:pro",
-            ]
-        );
-        // Past the end the subscription no longer counts.
-        let later = categories(inputs, at("2026-03-01T00:00:00Z"));
-        assert!(
-            !later.iter().any(|c| c.starts_with("subscriber:")),
-            "{later:?}"
-        );
-        assert!(!later.iter().any(|c| c.contains("london")), "{later:?}");
-    }
 
     #[test]
     fn a_diff_keeps_only_changed_fields() {

@@ -1,0 +1,89 @@
+//! Communities joined and roles granted: each recorded once, so a retried
+//! request changes nothing.
+
+use aggregates::{DomainError, UserCommand, UserEvent};
+use chrono::Duration;
+use uuid::Uuid;
+
+use crate::helpers::{given_registered, now, registered, user};
+
+// --- Communities ------------------------------------------------------------
+
+#[tokio::test]
+async fn joining_a_community_twice_records_one_membership() {
+    let community = Uuid::from_u128(7);
+    given_registered()
+        .when_async(UserCommand::JoinCommunity {
+            community_id: community,
+        })
+        .await
+        .then_expect_events(vec![UserEvent::CommunityJoined {
+            community_id: community,
+            at: now(),
+        }]);
+    user()
+        .given(vec![
+            registered(),
+            UserEvent::CommunityJoined {
+                community_id: community,
+                at: now() - Duration::days(1),
+            },
+        ])
+        .when_async(UserCommand::JoinCommunity {
+            community_id: community,
+        })
+        .await
+        .then_expect_events(vec![]);
+    user()
+        .given_no_previous_events()
+        .when_async(UserCommand::JoinCommunity {
+            community_id: community,
+        })
+        .await
+        .then_expect_error(DomainError::UserNotFound);
+}
+
+// --- Roles ------------------------------------------------------------------
+
+#[tokio::test]
+async fn roles_are_granted_and_revoked_once_and_must_be_slugs() {
+    given_registered()
+        .when_async(UserCommand::GrantRole {
+            role: "editor".to_string(),
+        })
+        .await
+        .then_expect_events(vec![UserEvent::RoleGranted {
+            role: "editor".to_string(),
+            at: now(),
+        }]);
+    // Registered with `admin` already.
+    given_registered()
+        .when_async(UserCommand::GrantRole {
+            role: "admin".to_string(),
+        })
+        .await
+        .then_expect_events(vec![]);
+    given_registered()
+        .when_async(UserCommand::RevokeRole {
+            role: "admin".to_string(),
+        })
+        .await
+        .then_expect_events(vec![UserEvent::RoleRevoked {
+            role: "admin".to_string(),
+            at: now(),
+        }]);
+    given_registered()
+        .when_async(UserCommand::RevokeRole {
+            role: "editor".to_string(),
+        })
+        .await
+        .then_expect_events(vec![]);
+    for bad in ["", "Admin", "two words", &"x".repeat(33)] {
+        given_registered()
+            .when_async(UserCommand::GrantRole {
+                role: bad.to_string(),
+            })
+            .await
+            .then_expect_error(DomainError::InvalidRole);
+    }
+}
