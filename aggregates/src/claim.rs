@@ -46,7 +46,7 @@ pub struct CheckedOwner {
 }
 
 /// Commands on a claim.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, strum::IntoStaticStr)]
 pub enum ClaimCommand {
     /// Claim the identifier for a user.
     Claim {
@@ -175,5 +175,11 @@ impl Aggregate for IdentifierClaim {
                 self.claimed_at = Some(at);
             }
         }
+    }
+}
+
+impl crate::CommandName for ClaimCommand {
+    fn name(&self) -> &'static str {
+        self.into()
     }
 }

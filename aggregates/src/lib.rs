@@ -43,3 +43,10 @@ pub use secret::{PasswordHash, TokenHash};
 pub use services::{Clock, Services, SystemClock};
 pub use session::{EndReason, Session, SessionCommand, SessionEvent, Transport};
 pub use user::{Demographics, SessionCutoff, User, UserCommand, UserEvent};
+
+/// A command's variant name, never its fields: what metrics count commands
+/// by.
+pub trait CommandName {
+    /// The variant's name (`Register`, `End`, …).
+    fn name(&self) -> &'static str;
+}

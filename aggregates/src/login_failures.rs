@@ -22,7 +22,7 @@ pub fn identifier_key(stream_id: &str) -> &str {
 }
 
 /// Commands on a day's failures.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, strum::IntoStaticStr)]
 pub enum LoginFailuresCommand {
     /// Record one failed attempt.
     Record {
@@ -129,5 +129,11 @@ impl Aggregate for LoginFailures {
             LoginFailuresEvent::LoginFailed { .. } => self.count += 1,
             LoginFailuresEvent::LoginLockedOut { .. } => {}
         }
+    }
+}
+
+impl crate::CommandName for LoginFailuresCommand {
+    fn name(&self) -> &'static str {
+        self.into()
     }
 }

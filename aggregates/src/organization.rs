@@ -116,7 +116,7 @@ impl Default for FacilitySettings {
 }
 
 /// Commands on an organization.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, strum::IntoStaticStr)]
 pub enum OrganizationCommand {
     /// Create it.
     Create {
@@ -298,5 +298,11 @@ impl Aggregate for Organization {
                 self.settings = Some(settings);
             }
         }
+    }
+}
+
+impl crate::CommandName for OrganizationCommand {
+    fn name(&self) -> &'static str {
+        self.into()
     }
 }

@@ -95,7 +95,7 @@ fn yes() -> bool {
 }
 
 /// Commands on a session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, strum::IntoStaticStr)]
 pub enum SessionCommand {
     /// Record a successful login.
     Start {
@@ -447,5 +447,11 @@ impl Aggregate for Session {
                 self.ended = Some(reason);
             }
         }
+    }
+}
+
+impl crate::CommandName for SessionCommand {
+    fn name(&self) -> &'static str {
+        self.into()
     }
 }

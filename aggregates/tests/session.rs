@@ -551,13 +551,27 @@ fn session_events_keep_their_stored_type_names_at_version_one() {
 /// the cookie sessions of that time were the Kolibri surface's.
 #[test]
 fn a_session_recorded_before_transports_reads_its_transport_from_its_surface() {
+    // An event as written then: no `transport`, no `active`.
     let started = |surface: &str| {
-        serde_json::from_value::<SessionEvent>(serde_json::json!({ "SessionStarted": {
-            "session_id": session_id(), "user_id": user_id(), "surface": surface,
-            "remember_me": false, "refresh_token_hash": "00", "auth_time": now(),
-            "expires_at": now(), "client_ip": null, "user_agent": null, "started_at": now(),
-        }}))
-        .expect("an old SessionStarted")
+        let mut json = serde_json::to_value(SessionEvent::SessionStarted {
+            session_id: session_id(),
+            user_id: user_id(),
+            surface: surface.to_string(),
+            transport: None,
+            active: true,
+            remember_me: false,
+            refresh_token_hash: token(0),
+            auth_time: now(),
+            expires_at: now(),
+            client_ip: Personal::new(None),
+            user_agent: Personal::new(None),
+            started_at: now(),
+        })
+        .expect("serializable");
+        let fields = json["SessionStarted"].as_object_mut().expect("fields");
+        assert!(fields.remove("transport").is_none());
+        assert!(fields.remove("active").is_some());
+        serde_json::from_value::<SessionEvent>(json).expect("an old SessionStarted")
     };
     for (surface, transport) in [("kolibri", Transport::Cookie), ("ild", Transport::Bearer)] {
         let mut session = Session::default();
@@ -582,4 +596,18 @@ fn a_session_recorded_before_transports_reads_its_transport_from_its_surface() {
     });
     assert_eq!(session.transport(), Transport::HeaderToken);
     assert!(!session.is_active());
+}
+
+/// Metrics count commands by their variant name, never with their fields.
+#[test]
+fn a_command_is_named_by_its_variant_only() {
+    use aggregates::CommandName;
+    assert_eq!(start_command().name(), "Start");
+    assert_eq!(
+        SessionCommand::End {
+            reason: EndReason::Logout
+        }
+        .name(),
+        "End"
+    );
 }

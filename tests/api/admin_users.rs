@@ -403,3 +403,32 @@ async fn an_admin_disables_enables_ends_sessions_forces_a_reset_and_manages_role
         crate::helpers::assert_recorded_with_metadata(&app, event, &admin_actor).await;
     }
 }
+
+on_both_backends!(a_granted_or_revoked_admin_role_takes_effect_on_the_next_request);
+/// Permissions follow the user's live state, not the roles baked into an
+/// access token: a grant works without a new login, a revocation stops the
+/// very next request.
+async fn a_granted_or_revoked_admin_role_takes_effect_on_the_next_request(backend: Backend) {
+    use reqwest::Method;
+    let app = spawn_app(backend).await;
+    let admin = admin_token(&app).await;
+    let login = app.signed_in("helper@example.com", "correct horse").await;
+    let token = login["token"].as_str().expect("token").to_string();
+    let id = login["user"]["id"].as_str().expect("id").to_string();
+    let role = format!("/admin/users/{id}/roles/admin");
+    assert_eq!(
+        app.get_auth("/user", &token).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&app, Method::PUT, &role, &admin).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.get_auth("/user", &token).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&app, Method::DELETE, &role, &admin).await.status(),
+        StatusCode::OK
+    );
+    let error = ild_error(app.get_auth("/user", &token).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(error["message"], "Insufficient permissions");
+}

@@ -11,6 +11,7 @@ mod admin_users;
 mod cli;
 mod communities;
 mod concurrency;
+mod cookies;
 mod facility_users;
 mod first_run;
 mod kolibri;

@@ -12,7 +12,7 @@ use crate::profile::ProfileChanges;
 use crate::{PasswordHash, Personal, TokenHash};
 
 /// Commands on a user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, strum::IntoStaticStr)]
 pub enum UserCommand {
     /// Create the user. The identifier claim is taken before this.
     Register {
@@ -210,4 +210,10 @@ pub enum UserCommand {
     /// The account is deleted (soft: the stream stays, the user disappears
     /// from lists, cannot log in, and their identifier becomes free).
     Delete,
+}
+
+impl crate::CommandName for UserCommand {
+    fn name(&self) -> &'static str {
+        self.into()
+    }
 }
