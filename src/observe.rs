@@ -71,16 +71,6 @@ pub fn command(aggregate: &'static str, command: &str, outcome: &'static str) {
     .increment(1);
 }
 
-/// The variant name of a command (its `Debug` up to the first brace),
-/// never its fields.
-pub fn command_name(command: &impl std::fmt::Debug) -> String {
-    let text = format!("{command:?}");
-    text.split(|c: char| !c.is_alphanumeric() && c != '_')
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// Renders the metrics, refreshing the gauges first.
 pub async fn render(app: &App) -> String {
     metrics::gauge!("eventauth_password_hash_free_places").set(app.passwords.free_places() as f64);
@@ -98,26 +88,4 @@ pub async fn render(app: &App) -> String {
         }
     }
     handle().map(PrometheusHandle::render).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn command_names_carry_no_fields() {
-        #[derive(Debug)]
-        #[allow(dead_code)]
-        enum Command {
-            Register { email: String },
-            End,
-        }
-        assert_eq!(
-            command_name(&Command::Register {
-                email: "ada@example.com".into()
-            }),
-            "Register"
-        );
-        assert_eq!(command_name(&Command::End), "End");
-    }
 }

@@ -1,4 +1,10 @@
 //! The `users` read model: what profile, list and search endpoints need.
+//!
+//! This file is over 500 lines because it is one table's whole read model,
+//! as each of its siblings is: the per-event SQL that writes `users` (whose
+//! column mapping the batch fold reuses: `profile_columns`,
+//! `subscription_state`) and the queries that read it. Split into writes
+//! and reads, each half would have to know the other's columns.
 
 use aggregates::UserEvent;
 use chrono::{DateTime, Utc};

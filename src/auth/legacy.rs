@@ -13,6 +13,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// The most PBKDF2 iterations accepted (Django 5 uses 870,000; a hash
 /// asking for far more would only burn CPU).
@@ -106,12 +107,9 @@ impl<'a> Legacy<'a> {
                         &mut derived,
                     );
                 }
-                derived.len() == digest.len()
-                    && derived
-                        .iter()
-                        .zip(digest)
-                        .fold(0u8, |d, (a, b)| d | (a ^ b))
-                        == 0
+                // Constant time: how much of the digest matched must not
+                // show (a length difference may: lengths are not secret).
+                bool::from(derived[..].ct_eq(&digest[..]))
             }
             Self::Bcrypt {
                 crypt,

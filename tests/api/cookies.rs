@@ -27,7 +27,8 @@ fn set_cookies(response: &reqwest::Response, name: &str) -> Vec<String> {
 }
 
 fn is_secure(line: &str) -> bool {
-    line.split(';').any(|part| part.trim().eq_ignore_ascii_case("secure"))
+    line.split(';')
+        .any(|part| part.trim().eq_ignore_ascii_case("secure"))
 }
 
 /// An ILD login's refresh cookie, with `X-Forwarded-Proto` when given.
@@ -49,16 +50,23 @@ async fn ild_cookie(app: &TestApp, email: &str, forwarded_proto: Option<&str>) -
 /// A Kolibri login's session cookie, with `X-Forwarded-Proto` when given.
 async fn kolibri_cookie(app: &TestApp, forwarded_proto: Option<&str>) -> String {
     let ctx = RequestContext::system();
-    let facility =
-        facilities::create(&app.app, OrganizationKind::Facility, "School", None, None, &ctx)
-            .await
-            .expect("facility");
-    let username = format!("ada{}", uuid::Uuid::now_v7().simple());
+    let facility = facilities::create(
+        &app.app,
+        OrganizationKind::Facility,
+        "School",
+        None,
+        None,
+        &ctx,
+    )
+    .await
+    .expect("facility");
+    // A new facility each time: the same username is free in it.
+    let username = "ada";
     register(
         &app.app,
         FacilityRegistration {
             facility,
-            username: Username::parse(&username, "username").expect("valid"),
+            username: Username::parse(username, "username").expect("valid"),
             full_name: "Ada Lovelace".to_string(),
             password: Some(Credential::Plain(
                 Password::new_password("correct horse".to_string(), "password").expect("valid"),
@@ -92,21 +100,33 @@ async fn cookies_are_secure_over_https_only_unless_the_setting_forces_it(backend
     .await;
     app.signed_in("ada@example.com", "correct horse").await;
     assert!(!is_secure(&ild_cookie(&app, "ada@example.com", None).await));
-    assert!(!is_secure(&ild_cookie(&app, "ada@example.com", Some("http")).await));
-    assert!(is_secure(&ild_cookie(&app, "ada@example.com", Some("https")).await));
+    assert!(!is_secure(
+        &ild_cookie(&app, "ada@example.com", Some("http")).await
+    ));
+    assert!(is_secure(
+        &ild_cookie(&app, "ada@example.com", Some("https")).await
+    ));
     assert!(!is_secure(&kolibri_cookie(&app, None).await));
     assert!(is_secure(&kolibri_cookie(&app, Some("https")).await));
 
     // From a peer that is no trusted proxy the header proves nothing.
     let untrusting = spawn_app_with(backend, |_| {}).await;
-    untrusting.signed_in("bob@example.com", "correct horse").await;
-    assert!(!is_secure(&ild_cookie(&untrusting, "bob@example.com", Some("https")).await));
-    assert!(!is_secure(&kolibri_cookie(&untrusting, Some("https")).await));
+    untrusting
+        .signed_in("bob@example.com", "correct horse")
+        .await;
+    assert!(!is_secure(
+        &ild_cookie(&untrusting, "bob@example.com", Some("https")).await
+    ));
+    assert!(!is_secure(
+        &kolibri_cookie(&untrusting, Some("https")).await
+    ));
 
     // Forced either way.
     let always = spawn_app_with(backend, |c| c.cookie_secure = CookieSecure::True).await;
     always.signed_in("cy@example.com", "correct horse").await;
-    assert!(is_secure(&ild_cookie(&always, "cy@example.com", None).await));
+    assert!(is_secure(
+        &ild_cookie(&always, "cy@example.com", None).await
+    ));
     assert!(is_secure(&kolibri_cookie(&always, None).await));
     let never = spawn_app_with(backend, |c| {
         c.cookie_secure = CookieSecure::False;
@@ -114,6 +134,8 @@ async fn cookies_are_secure_over_https_only_unless_the_setting_forces_it(backend
     })
     .await;
     never.signed_in("di@example.com", "correct horse").await;
-    assert!(!is_secure(&ild_cookie(&never, "di@example.com", Some("https")).await));
+    assert!(!is_secure(
+        &ild_cookie(&never, "di@example.com", Some("https")).await
+    ));
     assert!(!is_secure(&kolibri_cookie(&never, Some("https")).await));
 }

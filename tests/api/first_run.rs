@@ -4,11 +4,11 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventauth_command, ChildServer, TempDir};
+use crate::helpers::{eventauth_command, temp_dir, ChildServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cargo_run_on_a_fresh_machine_serves_without_any_database_service() {
-    let data_dir = TempDir::new();
+    let data_dir = temp_dir();
     let mut command = eventauth_command();
     // No subcommand, as `cargo run`; no DATABASE_URL, even if the
     // environment running the tests has one.

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -77,26 +77,16 @@ pub fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
-/// A fresh temporary directory, removed when dropped.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
+pub use tempfile::TempDir;
 
-impl TempDir {
-    pub fn new() -> Self {
-        let path = std::env::temp_dir().join(format!("eventauth-test-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        Self(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh temporary directory, removed when dropped: in the system's
+/// temporary directory, named `eventauth-test-…` so that one left behind
+/// (a killed run) shows whose it is.
+pub fn temp_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("eventauth-test-")
+        .tempdir()
+        .expect("create a temporary directory")
 }
 
 /// A database of one test's own, dropped when the test ends: a PostgreSQL
@@ -128,11 +118,11 @@ impl TestDb {
                     backend,
                     url: format!("{}/{name}", server_url()),
                     name: Some(name),
-                    dir: TempDir::new(),
+                    dir: temp_dir(),
                 }
             }
             Backend::Sqlite => {
-                let dir = TempDir::new();
+                let dir = temp_dir();
                 Self {
                     backend,
                     url: format!("sqlite://{}", dir.path().join("eventauth.db").display()),

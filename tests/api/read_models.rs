@@ -116,7 +116,7 @@ on_both_backends!(a_batch_folded_in_memory_gives_the_read_models_of_one_event_at
 async fn a_batch_folded_in_memory_gives_the_read_models_of_one_event_at_a_time(backend: Backend) {
     use projections::{Projector, ProjectorConfig, Wake};
     let test_db = crate::helpers::TestDb::create(backend).await;
-    let dir = crate::helpers::TempDir::new();
+    let dir = crate::helpers::temp_dir();
     let url: secrecy::SecretString = test_db.url.clone().into();
     let db = eventauth::store::connect(Some(&url), dir.path(), 3)
         .await

@@ -438,7 +438,7 @@ impl PrivateNats {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let dir = crate::helpers::TempDir::new();
+        let dir = crate::helpers::temp_dir();
         let child = Self::spawn(port, &dir);
         Self {
             url: format!("nats://127.0.0.1:{port}"),

@@ -1,0 +1,184 @@
+//! Executing commands: load, handle, commit, and on a concurrency conflict
+//! reload and retry a bounded number of times.
+
+use std::time::Duration;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::EventStoreAggregateContext;
+use cqrs_es::{Aggregate, AggregateError};
+
+use super::{internal, Loaded, Metadata, Store, Stored, Written, SNAPSHOT_EVERY};
+use crate::Error;
+
+/// How often a command is retried after a concurrency conflict.
+const MAX_ATTEMPTS: usize = 5;
+
+/// What a command wrote.
+#[derive(Debug)]
+pub struct Committed<A: Aggregate> {
+    /// The events, in order (empty when the command changed nothing).
+    pub events: Vec<A::Event>,
+    /// The stream position of the last event written, if any.
+    pub written: Option<Written>,
+    /// The aggregate as the command left it (what a reload would give).
+    pub state: A,
+}
+
+impl Store {
+    /// Runs `command` against the current state without writing anything:
+    /// the rejection a real run would give, decided before expensive work
+    /// (e.g. "this email is taken" before hashing a password).
+    pub async fn check<A: Stored + Clone>(
+        &self,
+        state: &A,
+        command: A::Command,
+    ) -> Result<Vec<A::Event>, Error> {
+        let sink = EventSink::default();
+        state.clone().handle(command, &self.services, &sink).await?;
+        Ok(sink.collect().await)
+    }
+
+    /// Executes a command on an aggregate whose id was generated just now
+    /// (UUIDv7), skipping the load of its certainly empty stream. Should the
+    /// stream exist after all, the commit conflicts and the retry loads it.
+    pub async fn create<A: Stored>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
+        let empty = Loaded {
+            state: A::default(),
+            version: 0,
+            snapshot: 0,
+        };
+        self.metered(id, command, metadata, Some(empty)).await
+    }
+
+    /// Executes a command on state the caller has just loaded (and decided
+    /// with), saving the load; a conflict means it changed meanwhile, and
+    /// the retry loads it afresh.
+    pub async fn execute_on<A: Stored>(
+        &self,
+        id: &str,
+        loaded: Loaded<A>,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
+        self.metered(id, command, metadata, Some(loaded)).await
+    }
+
+    /// Executes a command: load, handle, commit; retried on conflicts.
+    pub async fn execute<A: Stored>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
+        self.metered(id, command, metadata, None).await
+    }
+
+    /// Runs a command and counts its outcome.
+    async fn metered<A: Stored>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+        first: Option<Loaded<A>>,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
+        let name = aggregates::CommandName::name(&command);
+        let result = self.run(id, command, metadata, first).await;
+        crate::observe::command(A::TYPE, name, outcome(&result));
+        result
+    }
+
+    async fn run<A: Stored>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+        mut first: Option<Loaded<A>>,
+    ) -> Result<Committed<A>, Error>
+    where
+        A::Command: Clone,
+    {
+        for attempt in 1..=MAX_ATTEMPTS {
+            // The first attempt may start from state already in hand (an
+            // empty stream, or what the caller loaded); retries load.
+            let loaded = match first.take() {
+                Some(loaded) => loaded,
+                None => self.load::<A>(id).await?,
+            };
+            let snapshot = loaded.snapshot;
+            let mut context = EventStoreAggregateContext {
+                aggregate_id: id.to_string(),
+                aggregate: loaded.state,
+                current_sequence: loaded.version,
+                current_snapshot: None,
+            };
+            let sink = EventSink::default();
+            context
+                .aggregate
+                .handle(command.clone(), &self.services, &sink)
+                .await?;
+            let events = sink.collect().await;
+            // `handle` applied the events to the state already; the store
+            // (events as the source of truth) does not read it.
+            let state = std::mem::take(&mut context.aggregate);
+            if events.is_empty() {
+                return Ok(Committed {
+                    events,
+                    written: None,
+                    state,
+                });
+            }
+            let appended = self.append::<A>(id, context, &events, metadata).await;
+            match appended {
+                Ok((sequence, cursor)) => {
+                    if sequence.saturating_sub(snapshot) >= SNAPSHOT_EVERY {
+                        self.save_snapshot(id, sequence, &state).await;
+                    }
+                    return Ok(Committed {
+                        events,
+                        written: Some(Written {
+                            aggregate_type: A::TYPE,
+                            aggregate_id: id.to_string(),
+                            sequence,
+                            cursor,
+                        }),
+                        state,
+                    });
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    tracing::debug!(aggregate = A::TYPE, attempt, "conflict; retrying command");
+                    tokio::time::sleep(Duration::from_millis(2 * attempt as u64)).await;
+                }
+                Err(error) => return Err(internal(error)),
+            }
+        }
+        Err(Error::Conflict)
+    }
+}
+
+/// The outcome label of a command, for metrics.
+fn outcome<A: Aggregate>(result: &Result<Committed<A>, Error>) -> &'static str {
+    match result {
+        Ok(committed) if committed.written.is_some() => "ok",
+        Ok(_) => "unchanged",
+        Err(Error::Conflict) => "conflict",
+        Err(Error::Internal(_)) => "error",
+        Err(_) => "rejected",
+    }
+}

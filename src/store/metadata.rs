@@ -1,0 +1,57 @@
+//! The request metadata recorded on every event.
+
+use std::collections::HashMap;
+
+/// Request metadata recorded on every event of a command.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    /// The request id, or a generated one for CLI and system work.
+    pub correlation_id: String,
+    /// `user:<id>`, `anonymous` or `system`.
+    pub actor: String,
+    /// Client IP, where known.
+    pub client_ip: Option<String>,
+    /// Client user agent, where known.
+    pub user_agent: Option<String>,
+}
+
+impl Metadata {
+    /// Metadata for work the service does on its own (CLI, maintenance).
+    pub fn system() -> Self {
+        Self {
+            correlation_id: uuid::Uuid::now_v7().to_string(),
+            actor: "system".to_string(),
+            client_ip: None,
+            user_agent: None,
+        }
+    }
+
+    /// The same request, acting as `user`.
+    pub fn acting_as(&self, user: uuid::Uuid) -> Self {
+        Self {
+            actor: format!("user:{user}"),
+            ..self.clone()
+        }
+    }
+
+    /// The map cqrs-es stores. IP and user agent are personal data, stored
+    /// in the same tagged form as `Personal<T>` so erasure can treat them
+    /// alike.
+    pub(super) fn to_map(&self) -> HashMap<String, String> {
+        let mut map = HashMap::from([
+            ("correlation_id".to_string(), self.correlation_id.clone()),
+            ("actor".to_string(), self.actor.clone()),
+            ("time".to_string(), chrono::Utc::now().to_rfc3339()),
+        ]);
+        let personal = |value: &String| {
+            serde_json::to_string(&aggregates::Personal::new(value)).unwrap_or_default()
+        };
+        if let Some(ip) = &self.client_ip {
+            map.insert("client_ip".to_string(), personal(ip));
+        }
+        if let Some(agent) = &self.user_agent {
+            map.insert("user_agent".to_string(), personal(agent));
+        }
+        map
+    }
+}

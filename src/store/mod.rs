@@ -1,0 +1,147 @@
+//! The event store: one seam over the backends, and command execution.
+//!
+//! [`Repo`] is the single place that knows which cqrs-es repository is in
+//! use (the framework's `EventStore` is not object-safe, so the backends are
+//! wrapped in one enum rather than boxed). Today it holds PostgreSQL; the
+//! embedded SQLite backend slots in as a second variant.
+//!
+//! Commands run through [`Store::execute`]: load the aggregate, `handle`,
+//! commit, and on a concurrency conflict reload and retry a bounded number
+//! of times. Only the framework's event-store mode is used (its snapshot
+//! and aggregate-store modes apply events twice when writing snapshots in
+//! cqrs-es 0.5): loading is this module's own, from a snapshot of the
+//! aggregate (`aggregate_snapshots`, written every [`SNAPSHOT_EVERY`]
+//! events) and the events after it, in one query.
+//!
+//! Its files, one part each: `load` (a stream with its snapshot),
+//! `snapshot` (their format, and saving one), `append` (where a commit
+//! lands), `execute` (commands, retried on conflicts), `connect` (opening
+//! the backend and migrating it), `repo` (the cqrs-es repositories) and
+//! `metadata` (what every event records about its request).
+
+mod append;
+mod connect;
+mod execute;
+mod load;
+mod metadata;
+mod repo;
+mod snapshot;
+
+use std::collections::HashMap;
+
+use aggregates::{
+    DomainError, IdentifierClaim, LoginFailures, Organization, Services, Session, User,
+};
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateError};
+use postgres_es::PostgresEventRepository;
+use projections::Db;
+use sqlite_es::SqliteEventRepository;
+
+use crate::Error;
+
+pub use append::Written;
+pub use connect::{connect, migrate};
+pub use execute::Committed;
+pub use load::Loaded;
+pub use metadata::Metadata;
+pub use repo::Repo;
+pub use snapshot::{snapshot_format, SNAPSHOT_EVERY};
+
+/// An aggregate this store keeps, with its event store.
+pub trait Stored:
+    Aggregate<
+    Services = Services,
+    Error = DomainError,
+    Command: std::fmt::Debug + aggregates::CommandName,
+>
+{
+    /// This aggregate's event store within `store`.
+    fn event_store(store: &Store) -> &PersistedEventStore<Repo, Self>;
+}
+
+macro_rules! stored {
+    ($aggregate:ty, $field:ident) => {
+        impl Stored for $aggregate {
+            fn event_store(store: &Store) -> &PersistedEventStore<Repo, Self> {
+                &store.$field
+            }
+        }
+    };
+}
+stored!(User, users);
+stored!(Session, sessions);
+stored!(IdentifierClaim, claims);
+stored!(LoginFailures, login_failures);
+stored!(Organization, organizations);
+
+/// The event store of one instance.
+pub struct Store {
+    db: Db,
+    users: PersistedEventStore<Repo, User>,
+    sessions: PersistedEventStore<Repo, Session>,
+    claims: PersistedEventStore<Repo, IdentifierClaim>,
+    login_failures: PersistedEventStore<Repo, LoginFailures>,
+    organizations: PersistedEventStore<Repo, Organization>,
+    services: Services,
+    /// Each aggregate's [`snapshot_format`], computed once (it serializes
+    /// and hashes a state: not work for every command).
+    formats: HashMap<&'static str, String>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A store on `db`.
+    pub fn new(db: Db, services: Services) -> Self {
+        let repo = || match &db {
+            Db::Postgres(pool) => Repo::Postgres(PostgresEventRepository::new(pool.clone())),
+            Db::Sqlite { writer, .. } => Repo::Sqlite(SqliteEventRepository::new(writer.clone())),
+        };
+        Self {
+            users: PersistedEventStore::new_event_store(repo()),
+            sessions: PersistedEventStore::new_event_store(repo()),
+            claims: PersistedEventStore::new_event_store(repo()),
+            login_failures: PersistedEventStore::new_event_store(repo()),
+            organizations: PersistedEventStore::new_event_store(repo()),
+            db,
+            services,
+            formats: HashMap::from([
+                (User::TYPE, snapshot_format::<User>()),
+                (Session::TYPE, snapshot_format::<Session>()),
+                (IdentifierClaim::TYPE, snapshot_format::<IdentifierClaim>()),
+                (LoginFailures::TYPE, snapshot_format::<LoginFailures>()),
+                (Organization::TYPE, snapshot_format::<Organization>()),
+            ]),
+        }
+    }
+
+    /// `A`'s snapshot format in this build.
+    fn format<A: Stored>(&self) -> std::borrow::Cow<'_, str> {
+        match self.formats.get(A::TYPE) {
+            Some(format) => format.into(),
+            None => snapshot_format::<A>().into(),
+        }
+    }
+
+    /// The database (read models share it).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The aggregates' services (clock).
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+}
+
+fn internal<E: std::error::Error + Send + Sync + 'static>(error: AggregateError<E>) -> Error {
+    match error {
+        AggregateError::AggregateConflict => Error::Conflict,
+        other => Error::Internal(anyhow::anyhow!("event store: {other}")),
+    }
+}
