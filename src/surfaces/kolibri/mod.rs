@@ -8,6 +8,7 @@
 //! to their session) on unsafe methods, as Django REST framework's session
 //! authentication requires.
 
+mod available;
 mod list_cache;
 mod session;
 mod users;
@@ -20,9 +21,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use serde::Deserialize;
 use serde_json::json;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -33,10 +32,9 @@ use subtle::ConstantTimeEq;
 
 use crate::http::cookies::SecureCookies;
 use crate::http::extract::Ctx;
-use crate::http::{ApiError, Body, ErrorShape};
-use crate::input::Username;
+use crate::http::{ApiError, ErrorShape};
 use crate::service::sessions::cookie::{self as cookie_sessions, CookiePrincipal};
-use crate::service::{facilities, facility_users, RequestContext};
+use crate::service::RequestContext;
 use crate::{App, Config, Error};
 
 /// The name recorded on the sessions this surface starts.
@@ -235,7 +233,7 @@ fn router(app: App) -> OpenApiRouter<App> {
             ensure_csrf_cookie,
         ));
     OpenApiRouter::new()
-        .routes(routes!(username_available))
+        .routes(routes!(available::username_available))
         .merge(sessions)
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::read, users::update, users::delete))
@@ -496,83 +494,5 @@ fn trim_trailing_slash(request: &mut Request) {
         if let Ok(uri) = rebuilt.parse() {
             *request.uri_mut() = uri;
         }
-    }
-}
-
-/// `POST /api/auth/usernameavailable` body.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct UsernameAvailableRequest {
-    /// The username to check.
-    username: Option<String>,
-    /// The facility's id (32 hex digits).
-    facility: Option<String>,
-}
-
-/// Whether a username is free in a facility (case-insensitive), as
-/// Kolibri's `UsernameAvailableView` answers: `true`, or 400
-/// `USERNAME_ALREADY_EXISTS`; 400 `REQUIRED`/`BLANK` (username) and
-/// `REQUIRED`/`INVALID` (facility) for what its serializer refuses; 404
-/// with the bare string `"Facility not found"`.
-#[utoipa::path(post, path = "/api/auth/usernameavailable", tag = "kolibri",
-    request_body = UsernameAvailableRequest,
-    responses(
-        (status = 200, description = "Available", body = bool),
-        (status = 400, description = "Taken, or username/facility missing or malformed"),
-        (status = 403, description = "Signed in without a valid X-CSRFToken"),
-        (status = 404, description = "No such facility"),
-    ))]
-pub async fn username_available(
-    State(app): State<App>,
-    _visitor: Visitor,
-    Body(body, ..): Body<UsernameAvailableRequest, Kolibri>,
-) -> Result<Response, KolibriError> {
-    // The serializer's errors, every field at once.
-    let mut errors = Vec::new();
-    let required = |field: &str| json!({ "id": "REQUIRED", "metadata": { "field": field, "message": "This field is required." } });
-    match body.username.as_deref() {
-        None => errors.push(required("username")),
-        Some(u) if u.trim().is_empty() => errors.push(json!({ "id": "BLANK",
-            "metadata": { "field": "username", "message": "This field may not be blank." } })),
-        Some(_) => {}
-    }
-    let facility = match body.facility.as_deref() {
-        None => {
-            errors.push(required("facility"));
-            None
-        }
-        Some(raw) => match crate::input::parse_id(raw.trim(), "facility") {
-            Ok(id) => Some(id),
-            Err(_) => {
-                errors.push(json!({ "id": "INVALID",
-                    "metadata": { "field": "facility", "message": "Must be a valid UUID." } }));
-                None
-            }
-        },
-    };
-    let (Some(facility), true) = (facility, errors.is_empty()) else {
-        return Ok((StatusCode::BAD_REQUEST, Json(json!(errors))).into_response());
-    };
-    let facility_not_found =
-        || (StatusCode::NOT_FOUND, Json(json!("Facility not found"))).into_response();
-    // A username no user could have is available (Kolibri only looks it
-    // up).
-    let Ok(username) = Username::parse(body.username.as_deref().unwrap_or_default(), "username")
-    else {
-        return Ok(if facilities::is_facility(&app, facility).await? {
-            Json(json!(true)).into_response()
-        } else {
-            facility_not_found()
-        });
-    };
-    match facility_users::available(&app, facility, &username).await {
-        Ok(true) => Ok(Json(json!(true)).into_response()),
-        Ok(false) => Err(Error::invalid_field(
-            "username",
-            "USERNAME_ALREADY_EXISTS",
-            "Username already exists.",
-        )
-        .into()),
-        Err(Error::NotFound) => Ok(facility_not_found()),
-        Err(other) => Err(other.into()),
     }
 }
