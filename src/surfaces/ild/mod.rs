@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod profile;
+mod profile_fields;
 pub mod sign;
 pub mod user;
 

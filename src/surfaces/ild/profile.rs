@@ -8,10 +8,11 @@ use axum::Json;
 use bytes::{Bytes, BytesMut};
 use utoipa::ToSchema;
 
+use super::profile_fields::ProfileForm;
 use super::{Ild, IldError, IldErrorBody, IldUser};
 use crate::blobs::BlobKey;
 use crate::http::{Auth, Body, Ctx};
-use crate::service::profile::{self, ProfileForm};
+use crate::service::profile;
 use crate::{App, Error};
 
 /// Largest text field of a multipart profile update, bytes.
@@ -92,7 +93,7 @@ pub async fn update_profile(
             .await?;
         json_form(json)?
     };
-    let user = profile::update(&app, &principal, form, &ctx).await?;
+    let user = profile::update(&app, &principal, form.into_update()?, &ctx).await?;
     Ok(Json(super::with_communities(&app, user).await?))
 }
 
