@@ -110,6 +110,7 @@ impl Runtime {
             throttle,
             denylist: denylist.clone(),
             actors,
+            collection_kinds: moka::sync::Cache::new(100_000),
             cookie_sessions: Arc::default(),
             outbox: crate::mail::Outbox::new(db.clone()),
             blobs: Arc::new(crate::blobs::DirBlobs::new(

@@ -12,7 +12,7 @@
 
 pub mod claim;
 pub mod error;
-pub mod kolibri;
+pub mod collection_roles;
 pub mod login_failures;
 pub mod organization;
 pub mod personal;
@@ -30,7 +30,7 @@ pub const SOURCE_FINGERPRINT: &str = env!("AGGREGATES_SOURCE_FINGERPRINT");
 
 pub use claim::{CheckedOwner, ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
 pub use error::DomainError;
-pub use kolibri::{CollectionRole, FacilityUserChanges, RoleKind, SUPERUSER_ROLE};
+pub use collection_roles::{CollectionRole, FacilityUserChanges, RoleKind, SUPERUSER_ROLE};
 pub use login_failures::{LoginFailures, LoginFailuresCommand, LoginFailuresEvent};
 pub use organization::{
     FacilitySettings, Organization, OrganizationCommand, OrganizationEvent, OrganizationKind,

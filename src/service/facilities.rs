@@ -147,10 +147,8 @@ pub async fn settings(app: &App, facility: Uuid) -> Result<FacilitySettings, Err
 /// The kind of a collection (an organization's kind never changes, so
 /// it is remembered once read); `None` for no organization.
 pub async fn collection_kind(app: &App, id: Uuid) -> Result<Option<OrganizationKind>, Error> {
-    static KINDS: std::sync::LazyLock<dashmap::DashMap<Uuid, OrganizationKind>> =
-        std::sync::LazyLock::new(dashmap::DashMap::new);
-    if let Some(kind) = KINDS.get(&id) {
-        return Ok(Some(*kind));
+    if let Some(kind) = app.collection_kinds.get(&id) {
+        return Ok(Some(kind));
     }
     let kind = app
         .store
@@ -159,7 +157,7 @@ pub async fn collection_kind(app: &App, id: Uuid) -> Result<Option<OrganizationK
         .state
         .kind();
     if let Some(kind) = kind {
-        KINDS.insert(id, kind);
+        app.collection_kinds.insert(id, kind);
     }
     Ok(kind)
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::Demographics;
-use crate::kolibri::{FacilityUserChanges, RoleKind};
+use crate::collection_roles::{FacilityUserChanges, RoleKind};
 use crate::profile::ProfileChanges;
 use crate::{PasswordHash, Personal, TokenHash};
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Demographics;
-use crate::kolibri::{CollectionRole, FacilityUserChanges};
+use crate::collection_roles::{CollectionRole, FacilityUserChanges};
 use crate::profile::{ProfileChanges, SubscriptionState};
 use crate::{PasswordHash, Personal, TokenHash};
 

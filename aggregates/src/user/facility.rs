@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Decision, User, UserEvent};
-use crate::kolibri::{CollectionRole, FacilityUserChanges, RoleKind};
+use crate::collection_roles::{CollectionRole, FacilityUserChanges, RoleKind};
 use crate::{DomainError, PasswordHash, Personal};
 
 /// Kolibri's demographic fields of a facility user, as Kolibri stores them:

@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::kolibri::CollectionRole;
+use crate::collection_roles::CollectionRole;
 use crate::profile::{Profile, Subscription, SubscriptionState};
 use crate::{DomainError, IdentifierKind, PasswordHash, Personal};
 
@@ -218,7 +218,7 @@ impl User {
     pub fn is_superuser(&self) -> bool {
         self.roles
             .iter()
-            .any(|r| r == crate::kolibri::SUPERUSER_ROLE)
+            .any(|r| r == crate::collection_roles::SUPERUSER_ROLE)
     }
     /// Whether this user (not deleted) still goes by `normalized` (a
     /// lower-cased identifier) of `kind`: a claim whose owner no longer

@@ -1,5 +1,6 @@
-//! Kolibri's per-collection roles and facility-user edits, as they live on
-//! the [`crate::User`] aggregate.
+//! Roles held for one collection, and facility-user edits, as they live on
+//! the [`crate::User`] aggregate (the kinds and fields are Kolibri's, where
+//! facilities come from).
 //!
 //! A role is held for one collection (facility, classroom): `admin`,
 //! `coach` or `classroom assignable coach`, Kolibri's role kinds. They map
