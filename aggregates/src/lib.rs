@@ -11,8 +11,8 @@
 //! stream; ending all sessions of a user is one cutoff event on the user.
 
 pub mod claim;
-pub mod error;
 pub mod collection_roles;
+pub mod error;
 pub mod login_failures;
 pub mod organization;
 pub mod personal;
@@ -29,8 +29,8 @@ pub mod user;
 pub const SOURCE_FINGERPRINT: &str = env!("AGGREGATES_SOURCE_FINGERPRINT");
 
 pub use claim::{CheckedOwner, ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
-pub use error::DomainError;
 pub use collection_roles::{CollectionRole, FacilityUserChanges, RoleKind, SUPERUSER_ROLE};
+pub use error::DomainError;
 pub use login_failures::{LoginFailures, LoginFailuresCommand, LoginFailuresEvent};
 pub use organization::{
     FacilitySettings, Organization, OrganizationCommand, OrganizationEvent, OrganizationKind,

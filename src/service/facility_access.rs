@@ -114,16 +114,27 @@ pub async fn read(
     Ok((row, roles))
 }
 
-/// The facility of a live facility user; `NotFound` for anyone else.
-async fn live_facility(app: &App, user_id: Uuid) -> Result<Uuid, Error> {
+/// Whether `actor` may do `action` on the live facility user `user_id`:
+/// `NotFound` for no such user, 403 when not allowed.
+async fn authorize_on_user(
+    app: &App,
+    actor: &Actor,
+    action: Action,
+    user_id: Uuid,
+) -> Result<(), Error> {
     let user = app
         .store
         .load::<aggregates::User>(&user_id.to_string())
         .await?;
-    match (user.state.is_active(), user.state.facility()) {
-        (true, Some(facility)) => Ok(facility),
-        _ => Err(Error::NotFound),
-    }
+    let facility = match (user.state.is_active(), user.state.facility()) {
+        (true, Some(facility)) => facility,
+        _ => return Err(Error::NotFound),
+    };
+    let resource = Resource::User {
+        id: user_id,
+        facility: Some(facility),
+    };
+    access::authorize(actor, action, &resource)
 }
 
 /// Edits a user as `actor` (themselves, or a user of a facility they
@@ -136,12 +147,7 @@ pub async fn edit(
     fields: facility_users::Fields,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
-    let facility = live_facility(app, user_id).await?;
-    let resource = Resource::User {
-        id: user_id,
-        facility: Some(facility),
-    };
-    access::authorize(actor, Action::EditUser, &resource)?;
+    authorize_on_user(app, actor, Action::EditUser, user_id).await?;
     let keep = (user_id == actor.user_id).then_some(actor.session_id);
     facility_users::edit(app, user_id, fields, keep, ctx).await
 }
@@ -153,12 +159,7 @@ pub async fn delete(
     user_id: Uuid,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
-    let facility = live_facility(app, user_id).await?;
-    let resource = Resource::User {
-        id: user_id,
-        facility: Some(facility),
-    };
-    access::authorize(actor, Action::DeleteUser, &resource)?;
+    authorize_on_user(app, actor, Action::DeleteUser, user_id).await?;
     facility_users::delete(app, user_id, ctx).await
 }
 

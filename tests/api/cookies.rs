@@ -3,12 +3,7 @@
 //! browser on a plain-HTTP LAN keeps them; `EVENTAUTH_COOKIE_SECURE`
 //! forces it either way.
 
-use aggregates::{Demographics, OrganizationKind};
 use eventauth::config::CookieSecure;
-use eventauth::input::{Password, Username};
-use eventauth::service::accounts::Credential;
-use eventauth::service::facility_users::{register, FacilityRegistration};
-use eventauth::service::{facilities, RequestContext};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -49,34 +44,9 @@ async fn ild_cookie(app: &TestApp, email: &str, forwarded_proto: Option<&str>) -
 
 /// A Kolibri login's session cookie, with `X-Forwarded-Proto` when given.
 async fn kolibri_cookie(app: &TestApp, forwarded_proto: Option<&str>) -> String {
-    let ctx = RequestContext::system();
-    let facility = facilities::create(
-        &app.app,
-        OrganizationKind::Facility,
-        "School",
-        None,
-        None,
-        &ctx,
-    )
-    .await
-    .expect("facility");
     // A new facility each time: the same username is free in it.
     let username = "ada";
-    register(
-        &app.app,
-        FacilityRegistration {
-            facility,
-            username: Username::parse(username, "username").expect("valid"),
-            full_name: "Ada Lovelace".to_string(),
-            password: Some(Credential::Plain(
-                Password::new_password("correct horse".to_string(), "password").expect("valid"),
-            )),
-            demographics: Demographics::default(),
-        },
-        &ctx,
-    )
-    .await
-    .expect("registered");
+    let facility = crate::helpers::facility_with_user(app, username, Some("correct horse")).await;
     let mut request = app.client.post(app.url("/api/auth/session/")).json(&json!({
         "username": username, "password": "correct horse", "facility": facility.simple().to_string()
     }));

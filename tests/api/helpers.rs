@@ -784,3 +784,43 @@ pub async fn write(db: &Db, sql: &str) -> u64 {
     }
     .expect("tamper")
 }
+
+/// A new facility (default settings) with one user `username`, with
+/// `password` or none; the facility's id.
+pub async fn facility_with_user(
+    app: &TestApp,
+    username: &str,
+    password: Option<&str>,
+) -> uuid::Uuid {
+    use eventauth::service::facility_users::{register, FacilityRegistration};
+    let ctx = eventauth::service::RequestContext::system();
+    let facility = eventauth::service::facilities::create(
+        &app.app,
+        aggregates::OrganizationKind::Facility,
+        "School",
+        None,
+        None,
+        &ctx,
+    )
+    .await
+    .expect("facility");
+    let password = password.map(|p| {
+        eventauth::service::accounts::Credential::Plain(
+            eventauth::input::Password::new_password(p.to_string(), "password").expect("valid"),
+        )
+    });
+    register(
+        &app.app,
+        FacilityRegistration {
+            facility,
+            username: eventauth::input::Username::parse(username, "username").expect("valid"),
+            full_name: "Ada Lovelace".to_string(),
+            password,
+            demographics: aggregates::Demographics::default(),
+        },
+        &ctx,
+    )
+    .await
+    .expect("registered");
+    facility
+}

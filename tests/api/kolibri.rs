@@ -1,41 +1,13 @@
 //! The Kolibri surface (`/api/auth/*`), compared with what Kolibri 0.19.5
 //! answers (its source: `kolibri/core/auth/api.py`).
 
-use aggregates::{Demographics, OrganizationKind};
-use eventauth::input::Username;
-use eventauth::service::facility_users::{register, FacilityRegistration};
-use eventauth::service::{facilities, RequestContext};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, Backend, TestApp};
 
 async fn school_with_ada(app: &TestApp) -> uuid::Uuid {
-    let ctx = RequestContext::system();
-    let facility = facilities::create(
-        &app.app,
-        OrganizationKind::Facility,
-        "School",
-        None,
-        None,
-        &ctx,
-    )
-    .await
-    .expect("facility");
-    register(
-        &app.app,
-        FacilityRegistration {
-            facility,
-            username: Username::parse("ada", "username").expect("valid"),
-            full_name: "Ada Lovelace".to_string(),
-            password: None,
-            demographics: Demographics::default(),
-        },
-        &ctx,
-    )
-    .await
-    .expect("registered");
-    facility
+    crate::helpers::facility_with_user(app, "ada", None).await
 }
 
 async fn post(app: &TestApp, path: &str, body: &Value) -> (StatusCode, Value) {
