@@ -146,9 +146,27 @@ async fn a_batch_folded_in_memory_gives_the_read_models_of_one_event_at_a_time(b
         Wake::new(),
     );
     let mut caught_up = projector.caught_up();
+    let progress = projector.progress();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(projector.run(stopped));
     caught_up.wait_for(|done| *done).await.expect("caught up");
+    // "Caught up" may mean "nothing readable yet": another test's open
+    // transaction holds PostgreSQL's horizon (cluster-wide) back. Wait
+    // until every event appended is behind the checkpoint.
+    let reader = projections::GlobalReader::new(db.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let cursor = *progress.borrow();
+        let (behind, _) = reader.lag(cursor).await.expect("lag");
+        if behind == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{behind} events never projected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     stop.send(true).expect("stop");
     running.await.expect("projector");
 
