@@ -127,30 +127,23 @@ fn username_taken(error: Error) -> Error {
     }
 }
 
-/// A facility user's fields as a Kolibri client sends them (`POST`,
-/// `PATCH /api/auth/facilityuser`, `/api/auth/signup`): raw, checked here
-/// by Kolibri's rules. `None`: not sent (on an edit: untouched).
-#[derive(Default, serde::Deserialize, utoipa::ToSchema)]
+/// A facility user's fields, raw (as a client or an import file gives
+/// them), checked here by the rules of facility users (Kolibri's, where
+/// they come from). `None`: not given (on an edit: untouched).
+#[derive(Default)]
 pub struct Fields {
     /// Required on creation.
-    #[serde(default)]
     pub username: Option<String>,
-    /// Required on creation; `NOT_SPECIFIED` for no password where the
+    /// Required on creation; [`NOT_SPECIFIED`] for no password where the
     /// facility lets learners in without one.
-    #[serde(default)]
-    #[schema(format = Password)]
     pub password: Option<String>,
     /// Up to 120 characters; may be empty.
-    #[serde(default)]
     pub full_name: Option<String>,
     /// `MALE`, `FEMALE`, `NOT_SPECIFIED`, `DEFERRED` or empty.
-    #[serde(default)]
     pub gender: Option<String>,
     /// A year from 1900 to now, `NOT_SPECIFIED`, `DEFERRED` or empty.
-    #[serde(default)]
     pub birth_year: Option<String>,
     /// Up to 64 characters.
-    #[serde(default)]
     pub id_number: Option<String>,
 }
 

@@ -33,6 +33,48 @@ pub struct ListQuery {
     ordering: Option<String>,
 }
 
+/// A facility user's fields as a Kolibri client sends them (`POST`,
+/// `PATCH /api/auth/facilityuser`, `/api/auth/signup`). `None`: not sent
+/// (on an edit: untouched).
+#[derive(Default, Deserialize, ToSchema)]
+pub struct Fields {
+    /// Required on creation.
+    #[serde(default)]
+    username: Option<String>,
+    /// Required on creation; `NOT_SPECIFIED` for no password where the
+    /// facility lets learners in without one.
+    #[serde(default)]
+    #[schema(format = Password)]
+    password: Option<String>,
+    /// Up to 120 characters; may be empty.
+    #[serde(default)]
+    full_name: Option<String>,
+    /// `MALE`, `FEMALE`, `NOT_SPECIFIED`, `DEFERRED` or empty.
+    #[serde(default)]
+    gender: Option<String>,
+    /// A year from 1900 to now, `NOT_SPECIFIED`, `DEFERRED` or empty.
+    #[serde(default)]
+    birth_year: Option<String>,
+    /// Up to 64 characters.
+    #[serde(default)]
+    id_number: Option<String>,
+}
+
+crate::redacted_debug!(Fields {});
+
+impl From<Fields> for facility_users::Fields {
+    fn from(wire: Fields) -> Self {
+        Self {
+            username: wire.username,
+            password: wire.password,
+            full_name: wire.full_name,
+            gender: wire.gender,
+            birth_year: wire.birth_year,
+            id_number: wire.id_number,
+        }
+    }
+}
+
 /// A facility user as Kolibri shows one.
 fn user_json(row: &FacilityUserRow, roles: &[RoleRow]) -> Value {
     let roles: Vec<Value> = roles
@@ -267,7 +309,7 @@ pub async fn read(
 /// sessions (the caller's own stays).
 #[utoipa::path(patch, path = "/api/auth/facilityuser/{id}", tag = "kolibri", operation_id = "kolibri_update",
     params(("id" = String, Path, description = "User id (32 hex digits)")),
-    request_body = facility_users::Fields,
+    request_body = Fields,
     responses(
         (status = 200, description = "The updated user"),
         (status = 400, description = "Invalid field, or USERNAME_ALREADY_EXISTS"),
@@ -279,11 +321,11 @@ pub async fn update(
     visitor: Visitor,
     jar: CookieJar,
     Path(id): Path<String>,
-    Body(edit, ..): Body<facility_users::Fields, Kolibri>,
+    Body(edit, ..): Body<Fields, Kolibri>,
 ) -> Result<impl IntoResponse, KolibriError> {
     let actor = actor(&app, &visitor).await?;
     let user_id = path_id(&id)?;
-    facility_access::edit(&app, &actor, user_id, edit, &visitor.ctx).await?;
+    facility_access::edit(&app, &actor, user_id, edit.into(), &visitor.ctx).await?;
     let own = user_id == actor.user_id;
     // Kolibri (Django's `update_session_auth_hash`) sends the editor's
     // session cookie again after they edit themselves.
@@ -325,7 +367,7 @@ pub struct CreateRequest {
     facility: Option<String>,
     /// The user's fields.
     #[serde(flatten)]
-    fields: facility_users::Fields,
+    fields: Fields,
 }
 
 /// The facility a create names (the default one when absent).
@@ -360,7 +402,7 @@ pub async fn create(
     let actor = actor(&app, &visitor).await?;
     let facility = facility_of(&app, body.facility.as_deref()).await?;
     let user_id =
-        facility_access::create(&app, &actor, facility, body.fields, &visitor.ctx).await?;
+        facility_access::create(&app, &actor, facility, body.fields.into(), &visitor.ctx).await?;
     Ok((StatusCode::CREATED, Json(one_json(&app, user_id).await?)))
 }
 
@@ -385,7 +427,7 @@ pub async fn signup(
     }
     let facility = facility_of(&app, body.facility.as_deref()).await?;
     // The credentials were just set: the new user is logged in as they are.
-    let verified = facility_access::sign_up(&app, facility, body.fields, &visitor.ctx).await?;
+    let verified = facility_access::sign_up(&app, facility, body.fields.into(), &visitor.ctx).await?;
     let user_id = verified.user_id;
     let jar = super::sign_in(&app, &verified, &visitor, jar).await?;
     // Kolibri answers sign-up with its serializer's fields: no date_joined.
