@@ -76,6 +76,15 @@ impl Runtime {
         let lookback = config
             .access_token_ttl()
             .max(Duration::from_secs(config.login_lockout));
+        if config.cookie_secure == crate::config::CookieSecure::Auto
+            && config.trusted_proxies.is_empty()
+        {
+            tracing::info!(
+                "cookies are Secure only for requests that arrive over HTTPS; behind an \
+                 HTTPS proxy name it in EVENTAUTH_TRUSTED_PROXIES (its X-Forwarded-Proto) \
+                 or set EVENTAUTH_COOKIE_SECURE=true"
+            );
+        }
         let actors = Arc::new(crate::access::Actors::default());
         let surfaces = surfaces::all(&config);
         // What the feed keeps fresh: caller states, and each surface's caches.

@@ -4,8 +4,8 @@
 //! A cached state is dropped when this instance's security feed sees any
 //! event of that user (a role change takes effect as fast as a logout),
 //! and is trusted at most [`RECHECK`] in any case. A state loaded while
-//! any user event was being fed is not cached at all, so a load racing an
-//! event never outlives it.
+//! any user event was being fed is not kept, so a load racing an event
+//! never outlives it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,8 +53,11 @@ impl Actors {
         }
         let before = self.user_events.load(Ordering::SeqCst);
         let user = Arc::new(app.store.load::<User>(&user_id.to_string()).await?);
-        if self.user_events.load(Ordering::SeqCst) == before {
-            self.states.insert(user_id, user.clone());
+        self.states.insert(user_id, user.clone());
+        // Inserted first, checked after: an event fed between the load and
+        // the insert moved the count, and the entry goes again.
+        if self.user_events.load(Ordering::SeqCst) != before {
+            self.states.invalidate(&user_id);
         }
         Ok(user)
     }
@@ -62,6 +65,8 @@ impl Actors {
 
 impl FeedListener for Actors {
     fn user_changed(&self, user_id: Uuid) {
+        // Counted before the entry goes: a load that then finds the count
+        // unchanged began after this event was fed.
         self.user_events.fetch_add(1, Ordering::SeqCst);
         self.states.invalidate(&user_id);
     }

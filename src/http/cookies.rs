@@ -47,9 +47,9 @@ pub fn over_https(
         && headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
-            // A chain of proxies lists each hop's protocol; the first is
-            // the client's.
-            .and_then(|v| v.split(',').next())
+            // Where proxies append, the last value is the one the trusted
+            // proxy wrote (earlier ones may come from the client).
+            .and_then(|v| v.split(',').next_back())
             .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
@@ -93,7 +93,14 @@ mod tests {
         assert!(over_https(
             false,
             Some(proxy),
-            &proto("HTTPS, http"),
+            &proto("http, HTTPS"),
+            &trusted
+        ));
+        // A value the client put before the proxy's proves nothing.
+        assert!(!over_https(
+            false,
+            Some(proxy),
+            &proto("https, http"),
             &trusted
         ));
         assert!(!over_https(false, Some(proxy), &proto("http"), &trusted));

@@ -40,8 +40,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// CORS: none (same-origin only) unless origins are configured; credentials
-/// only for explicitly listed origins, never for `*`.
-fn cors(origins: &[String]) -> CorsLayer {
+/// only for explicitly listed origins, never for `*`. The surfaces'
+/// credential headers are allowed besides the common ones.
+fn cors(origins: &[String], credential_headers: &[HeaderName]) -> CorsLayer {
     let origins: Vec<&str> = origins
         .iter()
         .map(|o| o.trim())
@@ -58,13 +59,12 @@ fn cors(origins: &[String]) -> CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-refresh-token"),
-            HeaderName::from_static("x-csrftoken"),
-            REQUEST_ID,
-        ])
+        .allow_headers(
+            [header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID]
+                .into_iter()
+                .chain(credential_headers.iter().cloned())
+                .collect::<Vec<_>>(),
+        )
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(600));
     if origins.contains(&"*") {
@@ -120,7 +120,7 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An access token from /sign/login or /sign/refresh"))
+                    .description(Some("An access token (JWT) from a login or refresh"))
                     .build(),
             ),
         );
@@ -196,12 +196,16 @@ pub fn service(
 pub fn router(app: App, surfaces: &[Arc<dyn Surface>]) -> Router {
     // Install the recorder before the first request is counted.
     let _ = crate::observe::handle();
-    let sensitive = [
-        header::AUTHORIZATION,
-        header::COOKIE,
-        header::SET_COOKIE,
-        HeaderName::from_static("x-refresh-token"),
-    ];
+    // Headers that carry credentials: never logged, allowed cross-origin.
+    let credential_headers: Vec<HeaderName> = surfaces
+        .iter()
+        .flat_map(|surface| surface.credential_headers())
+        .map(|name| HeaderName::from_static(name))
+        .collect();
+    let sensitive: Vec<HeaderName> = [header::AUTHORIZATION, header::COOKIE, header::SET_COOKIE]
+        .into_iter()
+        .chain(credential_headers.iter().cloned())
+        .collect();
     let mut doc = ApiDoc::openapi();
     let tags = doc.tags.get_or_insert_with(Vec::new);
     for (at, surface) in surfaces.iter().enumerate() {
@@ -256,7 +260,7 @@ pub fn router(app: App, surfaces: &[Arc<dyn Surface>]) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(app.config.request_timeout.max(1)),
         ))
-        .layer(cors(&app.config.cors_origins))
+        .layer(cors(&app.config.cors_origins, &credential_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()

@@ -50,6 +50,15 @@ pub enum Action {
     IndexCategories,
 }
 
+/// The answer to an action nobody offers: 403 for whoever may not manage
+/// accounts (they learn nothing of what exists), else 404.
+pub fn no_such_action(actor: &Actor) -> Error {
+    match access::authorize(actor, access::Action::ManageAccounts, &Resource::Service) {
+        Ok(()) => Error::NotFound,
+        Err(refused) => refused,
+    }
+}
+
 /// Carries out `action` on `user_id` (403 unless the actor manages
 /// accounts; 404 when there is no such user).
 pub async fn act(

@@ -66,6 +66,12 @@ pub trait Surface: Send + Sync + std::fmt::Debug {
     /// used, since a panic has no path at hand).
     fn panicked(&self) -> Response;
 
+    /// Request headers of this surface that carry credentials (lower
+    /// case): never logged, allowed cross-origin.
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Path prefixes whose rest is a secret (a mailed token): masked in
     /// logs.
     fn secret_paths(&self) -> &'static [&'static str] {

@@ -138,6 +138,8 @@ async fn a_non_admin_gets_403_and_no_token_401_on_every_admin_endpoint(backend: 
         (Method::POST, format!("/admin/users/{id}/enable")),
         (Method::POST, format!("/admin/users/{id}/end-sessions")),
         (Method::POST, format!("/admin/users/{id}/reset-password")),
+        // An action nobody offers tells a non-admin nothing either.
+        (Method::POST, format!("/admin/users/{id}/explode")),
         (Method::PUT, format!("/admin/users/{id}/roles/admin")),
         (Method::DELETE, format!("/admin/users/{id}/roles/admin")),
         (Method::PUT, format!("/admin/users/{id}/subscription")),

@@ -72,6 +72,11 @@ impl crate::surfaces::Surface for IldSurface {
         Ild::render(&Error::Internal(anyhow::anyhow!("panic")))
     }
 
+    fn credential_headers(&self) -> &'static [&'static str] {
+        // The refresh token, when not sent as the cookie.
+        &["x-refresh-token"]
+    }
+
     fn secret_paths(&self) -> &'static [&'static str] {
         // A reset link's token.
         &["/sign/reset/"]

@@ -337,7 +337,7 @@ pub async fn admin_action(
             Action::ForcePasswordReset,
             "Reset link sent; every session ended",
         ),
-        _ => return Err(Error::NotFound.into()),
+        _ => return Err(crate::service::admin::no_such_action(&actor).into()),
     };
     act_on(&app, &ctx, &actor, &user_id, action, done).await
 }

@@ -134,6 +134,10 @@ impl crate::surfaces::Surface for KolibriSurface {
         Kolibri::render(&Error::Internal(anyhow::anyhow!("panic")))
     }
 
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[CSRF_HEADER]
+    }
+
     fn listeners(&self) -> Vec<Arc<dyn crate::consumers::feed::FeedListener>> {
         vec![self.answers.clone()]
     }
@@ -352,7 +356,6 @@ fn method_not_allowed(method: &Method) -> Response {
 /// (POST, PUT, PATCH, DELETE) must carry `X-CSRFToken` equal to its
 /// session's CSRF token, else 403 `PERMISSION_DENIED` (Django REST
 /// framework's session authentication; anonymous requests are exempt).
-#[derive(Debug)]
 pub struct Visitor {
     /// The signed-in session.
     pub principal: Option<CookiePrincipal>,
@@ -364,6 +367,16 @@ pub struct Visitor {
     csrf_header: Option<String>,
     /// Whether cookies set in answer are `Secure`.
     secure: bool,
+}
+
+impl std::fmt::Debug for Visitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The CSRF values are secrets of the session.
+        f.debug_struct("Visitor")
+            .field("principal", &self.principal)
+            .field("ctx", &self.ctx)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Visitor {

@@ -96,7 +96,7 @@ async fn verify(
 }
 
 /// `POST /api/auth/session` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Username in the facility.
     #[serde(default)]
@@ -115,6 +115,12 @@ pub struct LoginRequest {
     #[serde(default)]
     auth_token: Option<String>,
 }
+
+crate::redacted_debug!(LoginRequest {
+    username,
+    facility,
+    user_id
+});
 
 /// `?prevalidate=true`.
 #[derive(Debug, Deserialize)]

@@ -181,26 +181,27 @@ pub async fn list(
         }
         None => None,
     };
-    let user_type = match query.user_type.as_deref().filter(|t| !t.is_empty()) {
-        Some(user_type) => Some(UserType::parse(user_type).ok_or_else(|| {
+    let wanted = Wanted {
+        member_of,
+        user_type: None,
+        search: query.search.clone(),
+        order: query.ordering.as_deref().and_then(Order::parse),
+    };
+    let mut filter = match facility_access::filter(&app, &actor, wanted).await {
+        Err(Error::NotFound) => return Err(invalid_member_of().into()),
+        other => other?,
+    };
+    // Checked after the collection, as Kolibri's filters run.
+    if let Some(user_type) = query.user_type.as_deref().filter(|t| !t.is_empty()) {
+        let kind = UserType::parse(user_type).ok_or_else(|| {
             Error::invalid_field(
                 "user_type",
                 "INVALID_CHOICE",
                 format!("Select a valid choice. {user_type} is not one of the available choices."),
             )
-        })?),
-        None => None,
-    };
-    let wanted = Wanted {
-        member_of,
-        user_type,
-        search: query.search.clone(),
-        order: query.ordering.as_deref().and_then(Order::parse),
-    };
-    let filter = match facility_access::filter(&app, &actor, wanted).await {
-        Err(Error::NotFound) => return Err(invalid_member_of().into()),
-        other => other?,
-    };
+        })?;
+        filter.user_types.push(kind);
+    }
     // The same list for the same scope, unchanged since: from memory.
     let key = format!("{filter:?}|{:?}|{:?}", query.page_size, query.page);
     if let Some(body) = cache.answer(&key) {
@@ -427,7 +428,8 @@ pub async fn signup(
     }
     let facility = facility_of(&app, body.facility.as_deref()).await?;
     // The credentials were just set: the new user is logged in as they are.
-    let verified = facility_access::sign_up(&app, facility, body.fields.into(), &visitor.ctx).await?;
+    let verified =
+        facility_access::sign_up(&app, facility, body.fields.into(), &visitor.ctx).await?;
     let user_id = verified.user_id;
     let jar = super::sign_in(&app, &verified, &visitor, jar).await?;
     // Kolibri answers sign-up with its serializer's fields: no date_joined.
