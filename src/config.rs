@@ -162,24 +162,43 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_HASH_QUEUE", default_value_t = 64)]
     pub hash_queue: usize,
 
-    /// Failed logins per identifier within the window before it is locked.
-    #[arg(long, env = "EVENTAUTH_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    /// Consecutive failed logins per identifier within the window before
+    /// it is locked (NIST SP 800-63B: at most 100).
+    #[arg(long, env = "EVENTAUTH_LOGIN_MAX_FAILURES", default_value_t = 100)]
     pub login_max_failures: u32,
 
-    /// Failed logins per client IP within the window before it is locked.
+    /// Failed logins per identifier that cost no wait; each one after them
+    /// makes the identifier wait, doubling from `EVENTAUTH_LOGIN_DELAY`.
+    #[arg(long, env = "EVENTAUTH_LOGIN_FREE_FAILURES", default_value_t = 5)]
+    pub login_free_failures: u32,
+
+    /// The first wait after the free failures, milliseconds.
+    #[arg(long, env = "EVENTAUTH_LOGIN_DELAY_MS", default_value_t = 1000)]
+    pub login_delay_ms: u64,
+
+    /// The longest wait, seconds.
+    #[arg(long, env = "EVENTAUTH_LOGIN_MAX_DELAY", default_value_t = 900)]
+    pub login_max_delay: u64,
+
+    /// Failed logins per client IP within its window before it is locked
+    /// (sized for a school: many people behind one address).
     #[arg(
         long,
         env = "EVENTAUTH_LOGIN_MAX_FAILURES_PER_IP",
-        default_value_t = 100
+        default_value_t = 300
     )]
     pub login_max_failures_per_ip: u32,
 
-    /// Window in which failures are counted, seconds.
-    #[arg(long, env = "EVENTAUTH_LOGIN_WINDOW", default_value_t = 900)]
+    /// Window in which an identifier's failures are counted, seconds.
+    #[arg(long, env = "EVENTAUTH_LOGIN_WINDOW", default_value_t = 86_400)]
     pub login_window: u64,
 
+    /// Window in which a client IP's failures are counted, seconds.
+    #[arg(long, env = "EVENTAUTH_LOGIN_IP_WINDOW", default_value_t = 900)]
+    pub login_ip_window: u64,
+
     /// How long a lock lasts, seconds.
-    #[arg(long, env = "EVENTAUTH_LOGIN_LOCKOUT", default_value_t = 900)]
+    #[arg(long, env = "EVENTAUTH_LOGIN_LOCKOUT", default_value_t = 3600)]
     pub login_lockout: u64,
 
     /// Age (seconds) after which an identifier claim whose user was never

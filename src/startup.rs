@@ -64,9 +64,13 @@ impl Runtime {
             config.hash_queue.max(64),
         )?;
         let throttle = Arc::new(Throttle::new(Policy {
-            max_failures: config.login_max_failures.max(1),
+            max_failures: config.login_max_failures.clamp(1, 100),
+            free_failures: config.login_free_failures,
+            delay_base: Duration::from_millis(config.login_delay_ms),
+            delay_max: Duration::from_secs(config.login_max_delay),
             max_failures_per_ip: config.login_max_failures_per_ip.max(1),
             window: Duration::from_secs(config.login_window),
+            ip_window: Duration::from_secs(config.login_ip_window),
             lockout: Duration::from_secs(config.login_lockout),
         }));
         let (stop, stopped) = watch::channel(false);

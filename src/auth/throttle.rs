@@ -1,16 +1,23 @@
 //! Login throttling, on by default.
 //!
-//! Policy (documented in `docs/throttling.md`):
+//! Policy (documented in `docs/throttling.md`; NIST SP 800-63B §5.2.2):
+//! - Only failures count: a password that was checked and did not match
+//!   (an attempt without a password, like Kolibri's "Next" step, checks
+//!   none and is no failure).
 //! - Failures are counted per submitted identifier (its keyed hash) whether
-//!   or not an account exists, so responses are identical either way. After
-//!   `max_failures` within `window`, the identifier is locked for `lockout`:
-//!   every login for it gets 429 with `Retry-After`, even with the right
-//!   password, without any password being checked. For an existing account
-//!   the lock is also recorded as a `UserLockedOut` event, so it survives
-//!   restarts and holds on every instance.
-//! - Failures are also counted per client IP (`max_failures_per_ip`), which
-//!   slows one client spraying many identifiers.
-//! - A successful login clears the identifier's failures.
+//!   or not an account exists, so responses are identical either way. The
+//!   first `free_failures` cost nothing; each one after that makes the
+//!   identifier wait (`delay_base`, doubling per failure, at most
+//!   `delay_max`): logins for it get 429 with `Retry-After` until then,
+//!   without any password being checked. After `max_failures` consecutive
+//!   failures (NIST: at most 100) within `window` the identifier is locked
+//!   for `lockout`; for an existing account the lock is also recorded as a
+//!   `UserLockedOut` event, so it survives restarts and holds on every
+//!   instance.
+//! - Failures are also counted per client IP (`max_failures_per_ip` within
+//!   `ip_window`), which slows one client spraying many identifiers and is
+//!   sized for a classroom behind one address.
+//! - A successful login clears the identifier's failures and wait.
 //! - Failed attempts never grow the User stream; only the lock does.
 //!
 //! Counters live in memory per instance and are pruned as they expire. Locks
@@ -27,54 +34,89 @@ use dashmap::DashMap;
 /// The throttling policy.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
-    /// Failures per identifier before a lock.
+    /// Consecutive failures per identifier before a lock.
     pub max_failures: u32,
-    /// Failures per client IP before a lock.
+    /// Failures per identifier that cost no wait.
+    pub free_failures: u32,
+    /// The first wait after the free failures (doubling per failure).
+    pub delay_base: Duration,
+    /// The longest wait.
+    pub delay_max: Duration,
+    /// Failures per client IP within `ip_window` before the IP is locked.
     pub max_failures_per_ip: u32,
-    /// Window failures are counted in.
+    /// Window an identifier's failures are counted in.
     pub window: Duration,
+    /// Window a client IP's failures are counted in.
+    pub ip_window: Duration,
     /// Lock duration.
     pub lockout: Duration,
+}
+
+/// How a counter counts.
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    window: Duration,
+    max: u32,
+    /// Failures before waits begin (`None`: no waits).
+    free: Option<u32>,
 }
 
 #[derive(Debug, Default)]
 struct Counter {
     failures: VecDeque<Instant>,
     locked_until: Option<Instant>,
+    /// A wait after a failure (this instance's only; locks are shared).
+    waits_until: Option<Instant>,
 }
 
 impl Counter {
     fn locked(&self, now: Instant) -> Option<Duration> {
         self.locked_until
+            .max(self.waits_until)
             .filter(|until| *until > now)
             .map(|until| until - now)
     }
 
     /// Counts a failure; returns true when it starts a lock.
-    fn fail(&mut self, now: Instant, policy: &Policy, max: u32) -> bool {
+    fn fail(&mut self, now: Instant, policy: &Policy, rule: Rule) -> bool {
         while self
             .failures
             .front()
-            .is_some_and(|t| now.duration_since(*t) > policy.window)
+            .is_some_and(|t| now.duration_since(*t) > rule.window)
         {
             self.failures.pop_front();
         }
         self.failures.push_back(now);
-        if self.failures.len() as u32 >= max && self.locked(now).is_none() {
+        let count = self.failures.len() as u32;
+        if count >= rule.max && self.locked_until.is_none_or(|until| until <= now) {
             self.locked_until = Some(now + policy.lockout);
             self.failures.clear();
+            self.waits_until = None;
             return true;
+        }
+        if let Some(free) = rule.free.filter(|free| count > *free) {
+            self.waits_until = Some(now + wait_after(policy, count - free));
         }
         false
     }
 
-    fn expired(&self, now: Instant, policy: &Policy) -> bool {
+    fn expired(&self, now: Instant, window: Duration) -> bool {
         self.locked(now).is_none()
             && self
                 .failures
                 .back()
-                .is_none_or(|t| now.duration_since(*t) > policy.window)
+                .is_none_or(|t| now.duration_since(*t) > window)
     }
+}
+
+/// The wait after the `nth` failure beyond the free ones: the base,
+/// doubling each time, at most the maximum.
+fn wait_after(policy: &Policy, nth: u32) -> Duration {
+    let doublings = nth.saturating_sub(1).min(31);
+    policy
+        .delay_base
+        .saturating_mul(1u32 << doublings)
+        .min(policy.delay_max)
 }
 
 /// Failure counters of one instance.
@@ -112,19 +154,26 @@ impl Throttle {
     /// this failure locked it.
     pub fn record_failure(&self, identifier: &str, ip: Option<IpAddr>) -> Option<Duration> {
         let now = Instant::now();
+        let policy = &self.policy;
         if let Some(ip) = ip {
-            self.ips.entry(ip).or_default().fail(
-                now,
-                &self.policy,
-                self.policy.max_failures_per_ip,
-            );
+            let rule = Rule {
+                window: policy.ip_window,
+                max: policy.max_failures_per_ip,
+                free: None,
+            };
+            self.ips.entry(ip).or_default().fail(now, policy, rule);
         }
+        let rule = Rule {
+            window: policy.window,
+            max: policy.max_failures,
+            free: Some(policy.free_failures),
+        };
         let locked = self
             .identifiers
             .entry(identifier.to_string())
             .or_default()
-            .fail(now, &self.policy, self.policy.max_failures);
-        locked.then_some(self.policy.lockout)
+            .fail(now, policy, rule);
+        locked.then_some(policy.lockout)
     }
 
     /// Locks an identifier until `until` (a lock recorded by any instance,
@@ -148,9 +197,9 @@ impl Throttle {
     /// Drops counters with nothing left to remember.
     pub fn prune(&self) {
         let now = Instant::now();
-        self.identifiers
-            .retain(|_, c| !c.expired(now, &self.policy));
-        self.ips.retain(|_, c| !c.expired(now, &self.policy));
+        let (window, ip_window) = (self.policy.window, self.policy.ip_window);
+        self.identifiers.retain(|_, c| !c.expired(now, window));
+        self.ips.retain(|_, c| !c.expired(now, ip_window));
     }
 }
 
@@ -161,10 +210,39 @@ mod tests {
     fn throttle() -> Throttle {
         Throttle::new(Policy {
             max_failures: 3,
+            free_failures: 100,
+            delay_base: Duration::from_secs(1),
+            delay_max: Duration::from_secs(8),
             max_failures_per_ip: 5,
             window: Duration::from_secs(60),
+            ip_window: Duration::from_secs(60),
             lockout: Duration::from_secs(30),
         })
+    }
+
+    #[test]
+    fn failures_beyond_the_free_ones_make_the_identifier_wait_longer_each_time() {
+        let policy = Policy {
+            max_failures: 100,
+            free_failures: 2,
+            ..*throttle().policy()
+        };
+        assert_eq!(wait_after(&policy, 1), Duration::from_secs(1));
+        assert_eq!(wait_after(&policy, 2), Duration::from_secs(2));
+        assert_eq!(wait_after(&policy, 3), Duration::from_secs(4));
+        assert_eq!(wait_after(&policy, 4), Duration::from_secs(8));
+        assert_eq!(wait_after(&policy, 60), Duration::from_secs(8));
+        let t = Throttle::new(policy);
+        assert_eq!(t.record_failure("id", None), None);
+        assert_eq!(t.record_failure("id", None), None);
+        assert!(t.locked("id", None).is_none(), "free failures cost nothing");
+        assert_eq!(t.record_failure("id", None), None, "a wait is no lock");
+        let wait = t.locked("id", None).expect("waits");
+        assert!(wait <= Duration::from_secs(1) && wait > Duration::from_millis(900));
+        t.record_failure("id", None);
+        assert!(t.locked("id", None).expect("waits") > Duration::from_millis(1900));
+        t.record_success("id");
+        assert!(t.locked("id", None).is_none(), "success clears the wait");
     }
 
     #[test]

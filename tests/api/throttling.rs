@@ -276,3 +276,186 @@ async fn wrong_current_passwords_on_change_are_throttled_like_logins(backend: Ba
     assert!(response.headers().contains_key("retry-after"));
     ild_error(response, StatusCode::TOO_MANY_REQUESTS).await;
 }
+
+/// A Kolibri facility with `count` learners `learner0…`, each with the
+/// password `correct horse`; the facility's id (hex).
+async fn classroom(app: &TestApp, count: usize) -> String {
+    let facility = crate::helpers::facility_with_user(app, "teacher", Some("correct horse")).await;
+    let ctx = eventauth::service::RequestContext::system();
+    for n in 0..count {
+        eventauth::service::facility_users::register(
+            &app.app,
+            eventauth::service::facility_users::FacilityRegistration {
+                facility,
+                username: eventauth::input::Username::parse(&format!("learner{n}"), "username")
+                    .expect("valid"),
+                full_name: format!("Learner {n}"),
+                password: Some(eventauth::service::accounts::Credential::Plain(
+                    eventauth::input::Password::new_password("correct horse".into(), "password")
+                        .expect("valid"),
+                )),
+                demographics: aggregates::Demographics::default(),
+            },
+            &ctx,
+        )
+        .await
+        .expect("registered");
+    }
+    facility.simple().to_string()
+}
+
+/// A Kolibri login attempt: its status and Kolibri error id, if any.
+async fn kolibri_login(
+    app: &TestApp,
+    facility: &str,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Option<String>) {
+    let response = app
+        .client
+        .post(app.url("/api/auth/session/"))
+        .json(&serde_json::json!({ "username": username, "password": password, "facility": facility }))
+        .send()
+        .await
+        .expect("login");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let id = body[0]["id"].as_str().map(str::to_string);
+    (status, id)
+}
+
+on_both_backends!(the_next_step_without_a_password_is_neither_a_failure_nor_audited);
+/// Kolibri's sign-in page asks first with the username alone ("Next"):
+/// that checks no password, so it counts for nothing.
+async fn the_next_step_without_a_password_is_neither_a_failure_nor_audited(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.login_max_failures = MAX_FAILURES).await;
+    let facility = classroom(&app, 1).await;
+    for _ in 0..(MAX_FAILURES * 3) {
+        let (status, id) = kolibri_login(&app, &facility, "learner0", "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(id.as_deref(), Some("MISSING_PASSWORD"));
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'LoginFailed'")
+            .await,
+        0
+    );
+    let (status, _) = kolibri_login(&app, &facility, "learner0", "correct horse").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+on_both_backends!(forty_learners_behind_one_address_each_mistyping_all_get_in_and_none_is_locked);
+/// A classroom: forty learners behind the school's one address, each with
+/// the "Next" step and one or two typos before the right password, under
+/// the default policy.
+async fn forty_learners_behind_one_address_each_mistyping_all_get_in_and_none_is_locked(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let facility = classroom(&app, 40).await;
+    let started = std::time::Instant::now();
+    for n in 0..40 {
+        let learner = format!("learner{n}");
+        let (status, id) = kolibri_login(&app, &facility, &learner, "").await;
+        assert_eq!(
+            (status, id.as_deref()),
+            (StatusCode::BAD_REQUEST, Some("MISSING_PASSWORD"))
+        );
+        for typo in 0..(1 + n % 2) {
+            let (status, id) =
+                kolibri_login(&app, &facility, &learner, &format!("correct hors{typo}")).await;
+            assert_eq!(
+                (status, id.as_deref()),
+                (StatusCode::UNAUTHORIZED, Some("INVALID_CREDENTIALS")),
+                "{learner}'s typo {typo}"
+            );
+        }
+        let (status, id) = kolibri_login(&app, &facility, &learner, "correct horse").await;
+        assert_eq!((status, id), (StatusCode::OK, None), "{learner} gets in");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "within a minute"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'LoginLockedOut'")
+            .await,
+        0
+    );
+}
+
+on_both_backends!(
+    a_thousand_wrong_passwords_meet_growing_waits_then_a_lock_and_the_owner_gets_in_after_it
+);
+/// NIST SP 800-63B: growing waits after a few free failures, a lock after
+/// at most 100 consecutive ones; the owner gets in once it ends. (Times
+/// scaled down: waits from 20 ms to 200 ms, a lock after 10 failures.)
+async fn a_thousand_wrong_passwords_meet_growing_waits_then_a_lock_and_the_owner_gets_in_after_it(
+    backend: Backend,
+) {
+    const FREE: u32 = 3;
+    const LOCK_AFTER: u32 = 10;
+    // Long enough for the remaining cheap attempts to all meet it.
+    const LOCKOUT: u64 = 20;
+    let app = spawn_app_with(backend, |c| {
+        c.login_free_failures = FREE;
+        c.login_delay_ms = 20;
+        c.login_max_delay = 1;
+        c.login_max_failures = LOCK_AFTER;
+        c.login_lockout = LOCKOUT;
+    })
+    .await;
+    register_id(&app, "owner@example.com").await;
+    let mut failures = Vec::new();
+    let mut throttled = 0;
+    for _ in 0..1000 {
+        let response = app.login("owner@example.com", "a wrong guess").await;
+        match response.status() {
+            StatusCode::UNAUTHORIZED => failures.push(std::time::Instant::now()),
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(response.headers().contains_key("retry-after"));
+                throttled += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        failures.len() as u32,
+        LOCK_AFTER,
+        "only the failures before the lock were checked"
+    );
+    assert_eq!(throttled, 1000 - LOCK_AFTER);
+    // After the free failures, each wait is at least twice the one before
+    // (20, 40, 80, 160, 320, 640 ms): the gaps between checked guesses grow.
+    for (nth, pair) in failures.windows(2).enumerate().skip(FREE as usize) {
+        // `pair[0]` is failure `nth + 1`, the `nth + 1 - FREE`th past the
+        // free ones.
+        let wait = Duration::from_millis(20 << (nth - FREE as usize)).min(Duration::from_secs(1));
+        assert!(
+            pair[1] - pair[0] >= wait,
+            "gap after failure {} under {wait:?}",
+            nth + 1
+        );
+    }
+    assert!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'UserLockedOut'")
+            .await
+            >= 1
+    );
+    // The right password too waits for the lock to end, then gets in.
+    assert_eq!(
+        app.login("owner@example.com", "correct horse")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let locked_at = *failures.last().expect("failures");
+    let ends = locked_at + Duration::from_secs(LOCKOUT + 1);
+    tokio::time::sleep(ends.saturating_duration_since(std::time::Instant::now())).await;
+    assert_eq!(
+        app.login("owner@example.com", "correct horse")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

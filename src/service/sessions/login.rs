@@ -87,8 +87,8 @@ pub struct Verified {
 
 /// Checks an attempt's credentials: throttling first (429 before any
 /// hashing), then the password (unknown identifiers cost a dummy
-/// verification), then whether the account may log in now. A refusal is
-/// counted for throttling and recorded for audit.
+/// verification), then whether the account may log in now. A refusal of a
+/// presented password is counted for throttling and recorded for audit.
 pub async fn verify_login(
     app: &App,
     attempt: Attempt<'_>,
@@ -135,10 +135,15 @@ pub async fn verify_login(
     };
     let owner = user.as_ref().and_then(|u| u.state.id());
     let (Some(user), None) = (user, refused) else {
-        if let Some(lockout) = app.throttle.record_failure(&claim_id, ctx.client_ip) {
-            lock_out(app, &claim_id, owner, lockout, ctx).await;
+        // Only a password that was checked can fail: an attempt without
+        // one (Kolibri's "Next" step, asking whether the name needs a
+        // password) guesses nothing and is neither counted nor audited.
+        if attempt.password.is_some() {
+            if let Some(lockout) = app.throttle.record_failure(&claim_id, ctx.client_ip) {
+                lock_out(app, &claim_id, owner, lockout, ctx).await;
+            }
+            record_failure(app, &claim_id, ctx).await;
         }
-        record_failure(app, &claim_id, ctx).await;
         return Ok(Err(refused.unwrap_or(Refused::UnknownIdentifier)));
     };
     app.throttle.record_success(&claim_id);
