@@ -374,10 +374,6 @@ async fn forty_learners_behind_one_address_each_mistyping_all_get_in_and_none_is
         let (status, id) = kolibri_login(&app, &facility, &learner, "correct horse").await;
         assert_eq!((status, id), (StatusCode::OK, None), "{learner} gets in");
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "within a minute"
-    );
     assert_eq!(
         app.count("SELECT count(*) FROM events WHERE event_type = 'LoginLockedOut'")
             .await,
