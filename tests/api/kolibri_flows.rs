@@ -54,6 +54,8 @@ impl Browser {
         Self {
             client: reqwest::Client::builder()
                 .cookie_provider(jar.clone())
+                // Pages answer with redirects: the test looks at each.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
             jar,
@@ -126,6 +128,30 @@ impl Browser {
 
     async fn get(&self, path: &str) -> Answer {
         self.send(Method::GET, path, None, false).await
+    }
+
+    /// Where a page sends the browser (status and `Location`), and the
+    /// cookies it set.
+    async fn visit(&self, path: &str) -> (StatusCode, String, Vec<String>) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let cookies = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        (response.status(), location, cookies)
     }
 }
 
@@ -1368,4 +1394,108 @@ async fn import_loads_users_reports_bad_rows_and_keeps_legacy_hashes(backend: Ba
             .expect("import runs");
     assert_eq!((report.imported, report.skipped.len()), (2, 1));
     let _ = std::fs::remove_file(&file);
+}
+
+on_both_backends!(the_logout_and_redirectuser_pages_send_each_role_where_kolibri_does);
+/// The pages the front end navigates to: `/<lang>/redirectuser/` lands
+/// each role on its page (sign-in when anonymous, with a safe `next`), and
+/// `/<lang>/logout/` ends the session, clears the cookie and sends the
+/// browser to `redirectuser` (docs/kolibri-reference.md §7–9).
+async fn the_logout_and_redirectuser_pages_send_each_role_where_kolibri_does(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let anonymous = Browser::new(&app);
+    let page = |b: &Browser, path: &str| {
+        let b = b.client.clone();
+        let url = format!("{}{path}", anonymous.base);
+        async move {
+            let response = b.get(url).send().await.expect("request");
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            (response.status(), location)
+        }
+    };
+    let found = |to: &str| (StatusCode::FOUND, to.to_string());
+    assert_eq!(
+        page(&anonymous, "/en/redirectuser/").await,
+        found("/en/auth/")
+    );
+    assert_eq!(
+        page(&anonymous, "/fr-fr/redirectuser/").await,
+        found("/fr-fr/auth/")
+    );
+    assert_eq!(
+        page(&anonymous, "/en/redirectuser/?next=/en/coach/").await,
+        found("/en/auth/?next=/en/coach/")
+    );
+    assert_eq!(
+        page(&anonymous, "/en/redirectuser/?next=//evil.example/").await,
+        found("/en/auth/")
+    );
+    // Without a language: the browser's, in one hop; Kolibri's exact codes only.
+    assert_eq!(page(&anonymous, "/redirectuser/").await, found("/en/auth/"));
+    assert_eq!(page(&anonymous, "/logout/").await, found("/en/logout/"));
+    assert_eq!(
+        page(&anonymous, "/fr/logout/").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    for (username, password, facility, landing) in [
+        ("root", "rootpass", w.home, "/en/device/"),
+        ("boss", "bosspass", w.home, "/en/facility/"),
+        ("teach", "teachpass", w.home, "/en/coach/"),
+        ("mentor", "mentorpass", w.school, "/en/coach/"),
+        ("ada", "adapass", w.home, "/en/learn/"),
+        ("bob", "bobpass", w.home, "/en/learn/"),
+    ] {
+        let browser = Browser::new(&app);
+        assert_eq!(
+            browser
+                .login(username, password, Some(facility))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            page(&browser, "/en/redirectuser/").await,
+            found(landing),
+            "{username}"
+        );
+    }
+
+    // Logout: the session ends on the server, the cookie goes.
+    let browser = Browser::new(&app);
+    browser.login("ada", "adapass", Some(w.home)).await;
+    let stolen = browser.cookie("kolibri").expect("session cookie");
+    let (status, location, cookies) = browser.visit("/en/logout/").await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::FOUND, "/en/redirectuser/")
+    );
+    let cleared = cookies
+        .iter()
+        .find(|c| c.starts_with("kolibri="))
+        .expect("the session cookie is cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(
+        page(&browser, "/en/redirectuser/").await,
+        found("/en/auth/")
+    );
+    let replayed = app
+        .client
+        .put(app.url("/api/auth/session/current/"))
+        .header("cookie", format!("kolibri={stolen}"))
+        .send()
+        .await
+        .expect("request");
+    let session: Value = replayed.json().await.expect("json");
+    assert_eq!(
+        session["kind"],
+        json!(["anonymous"]),
+        "the old cookie is dead"
+    );
 }

@@ -10,6 +10,7 @@
 
 mod available;
 mod list_cache;
+mod pages;
 mod session;
 mod users;
 
@@ -91,14 +92,17 @@ impl crate::surfaces::Surface for KolibriSurface {
     }
 
     fn owns(&self, path: &str) -> bool {
-        path.strip_prefix("/api/auth/").is_some_and(|rest| {
-            let resource = rest.split('/').next().unwrap_or_default();
-            RESOURCES.contains(&resource)
-        })
+        pages::is_page(path)
+            || path.strip_prefix("/api/auth/").is_some_and(|rest| {
+                let resource = rest.split('/').next().unwrap_or_default();
+                RESOURCES.contains(&resource)
+            })
     }
 
     fn routes(&self, app: &App) -> OpenApiRouter<App> {
-        router(app.clone()).layer(axum::Extension(self.answers.clone()))
+        router(app.clone())
+            .layer(axum::Extension(self.answers.clone()))
+            .merge(pages::router())
     }
 
     /// Every path also answers with a trailing slash, as Kolibri's
