@@ -652,6 +652,19 @@ def scenario(t: Target):
     t.step("extra: usernameavailable with trailing slash", "anon11", "POST", AVAIL + "/",
            {"username": uname(t, "freebird"), "facility": NF}, compare={"info": True})
 
+    # ---- facilities and their settings (what the sign-in page asks first) -----
+    FAC = "/api/auth/facility/"
+    DS = "/api/auth/facilitydataset/"
+    t.step("facility: list, anonymous", "anon11", "GET", FAC)
+    t.step("facility: list, signed in", "fadmin", "GET", FAC)
+    t.step("facility: one, anonymous", "anon11", "GET", FAC + NF + "/")
+    t.step("facility: unknown id", "anon11", "GET", FAC + UNKNOWN_ID + "/")
+    t.step("facility: malformed id", "anon11", "GET", FAC + "nope/")
+    t.step("facilitydataset: by facility_id", "anon11", "GET", DS + "?facility_id=" + NF)
+    t.step("facilitydataset: formal facility", "anon11", "GET", DS + "?facility_id=" + F)
+    t.step("facilitydataset: unknown facility_id", "anon11", "GET", DS + "?facility_id=" + UNKNOWN_ID)
+    t.step("facilitydataset: malformed facility_id", "anon11", "GET", DS + "?facility_id=nope")
+
     # ---- logout ---------------------------------------------------------------
     t.step("logout: DELETE current without CSRF header", "fadmin", "DELETE", CURRENT, csrf=False)
     t.step("logout: DELETE current", "fadmin", "DELETE", CURRENT)

@@ -167,3 +167,74 @@ pub async fn collection_kind(app: &App, id: Uuid) -> Result<Option<OrganizationK
 pub async fn is_facility(app: &App, id: Uuid) -> Result<bool, Error> {
     Ok(collection_kind(app, id).await? == Some(OrganizationKind::Facility))
 }
+
+/// A facility as its public description shows it: every facility is
+/// public on a device (Kolibri lets anyone, signed in or not, read them,
+/// so that a sign-in page can offer them): no actor is asked.
+#[derive(Debug, Clone)]
+pub struct FacilityView {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its settings.
+    pub settings: FacilitySettings,
+    /// Its classrooms.
+    pub classrooms: i64,
+    /// Its live users.
+    pub users: i64,
+    /// Its live users without a role who are not the administrator.
+    pub learners: i64,
+}
+
+impl FacilityView {
+    /// The id of the facility's settings record (Kolibri's dataset):
+    /// derived from the facility's, stable, one per facility.
+    pub fn dataset_id(&self) -> Uuid {
+        Uuid::new_v5(&self.id, b"facility-dataset")
+    }
+
+    /// The preset the settings are (`formal`, else `nonformal`: the
+    /// settings are kept, not the name they were picked by).
+    pub fn preset(&self) -> &'static str {
+        match FacilitySettings::preset("formal") {
+            Some(formal) if formal == self.settings => "formal",
+            _ => aggregates::organization::DEFAULT_PRESET,
+        }
+    }
+}
+
+/// One facility, `None` when `id` is no facility.
+pub async fn view(app: &App, id: Uuid) -> Result<Option<FacilityView>, Error> {
+    use projections::facility_users::{list, Filter, UserType};
+    let loaded = app.store.load::<Organization>(&id.to_string()).await?;
+    if loaded.state.kind() != Some(OrganizationKind::Facility) {
+        return Ok(None);
+    }
+    let db = app.store.db();
+    let mut filter = Filter {
+        facility: Some(id),
+        ..Filter::default()
+    };
+    let (_, users) = list(db, &filter, 1, 0).await?;
+    filter.user_types.push(UserType::Learner);
+    let (_, learners) = list(db, &filter, 1, 0).await?;
+    let classrooms = projections::organizations::classrooms(db, id).await?.len() as i64;
+    Ok(Some(FacilityView {
+        id,
+        name: loaded.state.name().to_string(),
+        settings: loaded.state.settings().unwrap_or_default(),
+        classrooms,
+        users,
+        learners,
+    }))
+}
+
+/// Every facility, the default (oldest) first.
+pub async fn all(app: &App) -> Result<Vec<FacilityView>, Error> {
+    let mut views = Vec::new();
+    for id in projections::organizations::facilities(app.store.db()).await? {
+        views.extend(view(app, id).await?);
+    }
+    Ok(views)
+}

@@ -1499,3 +1499,125 @@ async fn the_logout_and_redirectuser_pages_send_each_role_where_kolibri_does(bac
         "the old cookie is dead"
     );
 }
+
+on_both_backends!(facilities_and_their_settings_are_read_by_anyone_as_kolibri_shows_them);
+/// What the sign-in and sign-up pages ask first: the facilities and each
+/// one's settings, signed in or not (docs/kolibri-reference.md §1–2).
+async fn facilities_and_their_settings_are_read_by_anyone_as_kolibri_shows_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let anonymous = Browser::new(&app);
+    let list = anonymous.get("/api/auth/facility/").await;
+    assert_eq!(list.status, StatusCode::OK);
+    let facilities = list.body.as_array().expect("a list").clone();
+    assert_eq!(facilities.len(), 2);
+    let home = &facilities[0];
+    assert_eq!(home["id"], json!(hex(w.home)));
+    assert_eq!(home["name"], "Home");
+    assert_eq!(
+        keys(home),
+        [
+            "dataset",
+            "id",
+            "last_failed_sync",
+            "last_successful_sync",
+            "name",
+            "num_classrooms",
+            "num_learners",
+            "num_users",
+            "picture_passwords_exhausted",
+        ]
+    );
+    // Home: root (superuser), boss (admin), teach (coach), ada, bob, carl,
+    // nopass; the classroom Blue.
+    assert_eq!(
+        (
+            home["num_users"].clone(),
+            home["num_learners"].clone(),
+            home["num_classrooms"].clone()
+        ),
+        (json!(7), json!(4), json!(1))
+    );
+    assert_eq!(home["dataset"]["preset"], "nonformal");
+    assert_eq!(home["dataset"]["learner_can_sign_up"], true);
+    assert_eq!(home["dataset"]["learner_can_login_with_no_password"], false);
+    assert_eq!(
+        keys(&home["dataset"]),
+        [
+            "description",
+            "extra_fields",
+            "id",
+            "learner_can_delete_account",
+            "learner_can_edit_name",
+            "learner_can_edit_password",
+            "learner_can_edit_username",
+            "learner_can_login_with_no_password",
+            "learner_can_sign_up",
+            "location",
+            "picture_password_settings",
+            "preset",
+            "registered",
+            "show_download_button_in_learn",
+        ]
+    );
+    let school = anonymous
+        .get(&format!("/api/auth/facility/{}/", hex(w.school)))
+        .await;
+    assert_eq!(school.status, StatusCode::OK);
+    assert_eq!(school.body["dataset"]["preset"], "formal");
+    assert_eq!(
+        (
+            school.body["num_users"].clone(),
+            school.body["num_learners"].clone()
+        ),
+        (json!(3), json!(2))
+    );
+
+    // The settings, by facility.
+    let datasets = anonymous
+        .get(&format!(
+            "/api/auth/facilitydataset/?facility_id={}",
+            hex(w.school)
+        ))
+        .await;
+    assert_eq!(datasets.status, StatusCode::OK);
+    let dataset = &datasets.body[0];
+    assert_eq!(datasets.body.as_array().map(Vec::len), Some(1));
+    assert_eq!(dataset["id"], school.body["dataset"]["id"]);
+    assert_eq!(dataset["learner_can_login_with_no_password"], true);
+    assert_eq!(dataset["learner_can_sign_up"], false);
+    for key in [
+        "enable_mark_attendance",
+        "allow_guest_access",
+        "is_full_facility_import",
+    ] {
+        assert!(dataset.get(key).is_some(), "{key}");
+    }
+    let all = anonymous.get("/api/auth/facilitydataset/").await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(2));
+    let unknown = anonymous
+        .get(&format!(
+            "/api/auth/facilitydataset/?facility_id={}",
+            hex(Uuid::now_v7())
+        ))
+        .await;
+    assert_eq!((unknown.status, unknown.body), (StatusCode::OK, json!([])));
+    let malformed = anonymous
+        .get("/api/auth/facilitydataset/?facility_id=nope")
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.error_ids(), ["INVALID"]);
+    assert_eq!(malformed.body[0]["metadata"]["field"], "facility_id");
+
+    // Anything but a facility is not found, in Kolibri's shape.
+    for id in [hex(Uuid::now_v7()), hex(w.blue), "nope".to_string()] {
+        let missing = anonymous.get(&format!("/api/auth/facility/{id}/")).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{id}");
+        assert_eq!(missing.error_ids(), ["NOT_FOUND"]);
+        assert_eq!(missing.body[0]["metadata"]["view"], "Facility Instance");
+    }
+    // Signed in, the same answer.
+    let ada = Browser::new(&app);
+    ada.login("ada", "adapass", Some(w.home)).await;
+    assert_eq!(ada.get("/api/auth/facility/").await.body, list.body);
+}

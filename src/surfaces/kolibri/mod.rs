@@ -9,6 +9,7 @@
 //! authentication requires.
 
 mod available;
+mod facilities;
 mod list_cache;
 mod pages;
 mod session;
@@ -42,7 +43,14 @@ use crate::{App, Config, Error};
 pub const SURFACE: &str = "kolibri";
 
 /// The resources under `/api/auth/` this surface serves.
-const RESOURCES: &[&str] = &["session", "facilityuser", "signup", "usernameavailable"];
+const RESOURCES: &[&str] = &[
+    "session",
+    "facilityuser",
+    "signup",
+    "usernameavailable",
+    "facility",
+    "facilitydataset",
+];
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "kolibri";
@@ -246,6 +254,9 @@ fn router(app: App) -> OpenApiRouter<App> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::read, users::update, users::delete))
         .routes(routes!(users::signup))
+        .routes(routes!(facilities::list))
+        .routes(routes!(facilities::read))
+        .routes(routes!(facilities::datasets))
         .layer(axum::middleware::from_fn(name_view))
 }
 
@@ -269,6 +280,10 @@ fn view_of(path: &str) -> &'static str {
         ("facilityuser", true) => "Facility User Instance",
         ("signup", _) => "Sign Up List",
         ("usernameavailable", _) => "Username Available",
+        ("facility", false) => "Facility List",
+        ("facility", true) => "Facility Instance",
+        ("facilitydataset", false) => "Facility Dataset List",
+        ("facilitydataset", true) => "Facility Dataset Instance",
         _ => "Kolibri",
     }
 }
