@@ -664,6 +664,11 @@ def scenario(t: Target):
     t.step("facilitydataset: formal facility", "anon11", "GET", DS + "?facility_id=" + F)
     t.step("facilitydataset: unknown facility_id", "anon11", "GET", DS + "?facility_id=" + UNKNOWN_ID)
     t.step("facilitydataset: malformed facility_id", "anon11", "GET", DS + "?facility_id=nope")
+    FUN = "/api/auth/facilityusername/"
+    t.step("facilityusername: passwordless facility", "anon11", "GET", FUN + "?facility=" + F)
+    t.step("facilityusername: search", "anon11", "GET", FUN + "?facility=" + F + "&search=" + uname(t, "grace")[:4])
+    t.step("facilityusername: facility with passwords", "anon11", "GET", FUN + "?facility=" + NF)
+    t.step("facilityusername: unknown facility", "anon11", "GET", FUN + "?facility=" + UNKNOWN_ID)
 
     # ---- logout ---------------------------------------------------------------
     t.step("logout: DELETE current without CSRF header", "fadmin", "DELETE", CURRENT, csrf=False)

@@ -199,3 +199,56 @@ pub async fn sign_up(
         auth_time: chrono::Utc::now(),
     })
 }
+
+/// The usernames of learners who sign in without a password, for a sign-in
+/// page to suggest: only in facilities that let learners in without one
+/// (Kolibri makes these public there), only users with no role who are not
+/// the administrator, beginning with every term of `search` (any case).
+/// `NotFound` for a `facility` that is no facility.
+pub async fn passwordless_usernames(
+    app: &App,
+    facility: Option<Uuid>,
+    search: Option<&str>,
+) -> Result<Vec<String>, Error> {
+    let in_scope = match facility {
+        Some(id) if facilities::is_facility(app, id).await? => vec![id],
+        Some(_) => return Err(Error::NotFound),
+        None => projections::organizations::facilities(app.store.db()).await?,
+    };
+    let terms: Vec<String> = search
+        .unwrap_or_default()
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut names = Vec::new();
+    for id in in_scope {
+        if !facilities::settings(app, id)
+            .await?
+            .learner_can_login_with_no_password
+        {
+            continue;
+        }
+        // In the order they joined (Kolibri's rows come unordered, as
+        // stored: in the order they were made).
+        let filter = Filter {
+            facility: Some(id),
+            user_types: vec![UserType::Learner],
+            order: Order::parse("date_joined").unwrap_or_default(),
+            ..Filter::default()
+        };
+        let (rows, _) = page(app, &filter, SUGGESTIONS_SCANNED, 0).await?;
+        names.extend(
+            rows.into_iter()
+                .map(|listed| listed.user.username)
+                .filter(|name| {
+                    let name = name.to_lowercase();
+                    terms.iter().all(|term| name.starts_with(term.as_str()))
+                }),
+        );
+    }
+    Ok(names)
+}
+
+/// Most learners of one facility looked at for suggestions.
+const SUGGESTIONS_SCANNED: i64 = 10_000;

@@ -1621,3 +1621,67 @@ async fn facilities_and_their_settings_are_read_by_anyone_as_kolibri_shows_them(
     ada.login("ada", "adapass", Some(w.home)).await;
     assert_eq!(ada.get("/api/auth/facility/").await.body, list.body);
 }
+
+on_both_backends!(a_sign_in_page_is_offered_the_usernames_of_passwordless_learners_only);
+/// Kolibri's sign-in page suggests usernames where learners need no
+/// password: learners only, of such facilities only, by prefix.
+async fn a_sign_in_page_is_offered_the_usernames_of_passwordless_learners_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let anonymous = Browser::new(&app);
+    let names = |answer: &Answer| {
+        let mut names: Vec<String> = answer
+            .body
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|u| {
+                assert_eq!(keys(u), ["username"]);
+                u["username"].as_str().expect("name").to_string()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    // School lets learners in without a password: kid and gina, not the
+    // coach mentor.
+    let school = anonymous
+        .get(&format!(
+            "/api/auth/facilityusername/?facility={}",
+            hex(w.school)
+        ))
+        .await;
+    assert_eq!(school.status, StatusCode::OK);
+    assert_eq!(names(&school), ["gina", "kid"]);
+    let searched = anonymous
+        .get(&format!(
+            "/api/auth/facilityusername/?facility={}&search=GI",
+            hex(w.school)
+        ))
+        .await;
+    assert_eq!(names(&searched), ["gina"]);
+    let infix = anonymous
+        .get(&format!(
+            "/api/auth/facilityusername/?facility={}&search=na",
+            hex(w.school)
+        ))
+        .await;
+    assert_eq!(names(&infix), Vec::<String>::new(), "prefixes only");
+    // Home needs passwords: nothing to suggest.
+    let home = anonymous
+        .get(&format!(
+            "/api/auth/facilityusername/?facility={}",
+            hex(w.home)
+        ))
+        .await;
+    assert_eq!((home.status, home.body), (StatusCode::OK, json!([])));
+    let everywhere = anonymous.get("/api/auth/facilityusername/").await;
+    assert_eq!(names(&everywhere), ["gina", "kid"]);
+    for facility in [hex(Uuid::now_v7()), "nope".to_string(), hex(w.blue)] {
+        let refused = anonymous
+            .get(&format!("/api/auth/facilityusername/?facility={facility}"))
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{facility}");
+        assert_eq!(refused.error_ids(), ["INVALID_CHOICE"]);
+    }
+}

@@ -141,3 +141,59 @@ pub async fn datasets(
         .map(dataset_json)
         .collect::<Vec<_>>())))
 }
+
+/// `?facility=&search=`.
+#[derive(Debug, Deserialize)]
+pub struct UsernameQuery {
+    facility: Option<String>,
+    search: Option<String>,
+}
+
+/// Usernames a sign-in page may suggest (anyone may ask): learners of
+/// facilities that let them in without a password, beginning with the
+/// search terms, as `[{"username"}]`; `[]` elsewhere.
+#[utoipa::path(get, path = "/api/auth/facilityusername", tag = "kolibri", operation_id = "kolibri_facility_usernames",
+    params(
+        ("facility" = Option<String>, Query, description = "Only this facility's"),
+        ("search" = Option<String>, Query, description = "Username prefixes (every term)"),
+    ),
+    responses(
+        (status = 200, description = "[{username}]"),
+        (status = 400, description = "No such facility"),
+    ))]
+pub async fn usernames(
+    State(app): State<App>,
+    Query(query): Query<UsernameQuery>,
+) -> Result<Json<Value>, KolibriError> {
+    let invalid = || {
+        Error::invalid_field(
+            "facility",
+            "INVALID_CHOICE",
+            "Select a valid choice. That choice is not one of the available choices.",
+        )
+    };
+    let facility = match query
+        .facility
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+    {
+        Some(raw) => Some(crate::input::parse_id(raw, "facility").map_err(|_| invalid())?),
+        None => None,
+    };
+    let names = crate::service::facility_access::passwordless_usernames(
+        &app,
+        facility,
+        query.search.as_deref(),
+    )
+    .await
+    .map_err(|error| match error {
+        Error::NotFound => invalid(),
+        other => other,
+    })?;
+    let names: Vec<Value> = names
+        .into_iter()
+        .map(|username| json!({ "username": username }))
+        .collect();
+    Ok(Json(json!(names)))
+}

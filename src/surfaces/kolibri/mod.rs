@@ -50,6 +50,7 @@ const RESOURCES: &[&str] = &[
     "usernameavailable",
     "facility",
     "facilitydataset",
+    "facilityusername",
 ];
 
 /// The session cookie.
@@ -257,6 +258,7 @@ fn router(app: App) -> OpenApiRouter<App> {
         .routes(routes!(facilities::list))
         .routes(routes!(facilities::read))
         .routes(routes!(facilities::datasets))
+        .routes(routes!(facilities::usernames))
         .layer(axum::middleware::from_fn(name_view))
 }
 
@@ -284,6 +286,8 @@ fn view_of(path: &str) -> &'static str {
         ("facility", true) => "Facility Instance",
         ("facilitydataset", false) => "Facility Dataset List",
         ("facilitydataset", true) => "Facility Dataset Instance",
+        ("facilityusername", false) => "Facility Username List",
+        ("facilityusername", true) => "Facility Username Instance",
         _ => "Kolibri",
     }
 }
