@@ -119,6 +119,8 @@ pub enum Action {
     ManageAccounts,
     /// Create communities.
     ManageCommunities,
+    /// Change a facility's settings.
+    ManageFacility,
     /// List the users of a facility (or of the whole service).
     ListUsers,
     /// Read one user.

@@ -6,8 +6,8 @@
 //! - the service administrator (global `admin`: ILD's admin, Kolibri's
 //!   superuser) does anything;
 //! - everyone reads, edits and deletes themselves (Kolibri's `own`);
-//! - a facility's admins list, read, create, edit and delete its users
-//!   (Kolibri's `admin` role);
+//! - a facility's admins change its settings, and list, read, create,
+//!   edit and delete its users (Kolibri's `admin` role);
 //! - a facility's coaches and assignable coaches list and read them
 //!   (Kolibri's `role` permission for coaches). A coach of a classroom
 //!   only holds the role for that classroom: no facility-wide reading.
@@ -51,6 +51,7 @@ use Action::*;
 const EVERY: &[Action] = &[
     ManageAccounts,
     ManageCommunities,
+    ManageFacility,
     ListUsers,
     ReadUser,
     CreateUser,
@@ -71,7 +72,14 @@ const RULES: &[Rule] = &[
     },
     Rule {
         holder: Holder::InFacility("admin"),
-        actions: &[ListUsers, ReadUser, CreateUser, EditUser, DeleteUser],
+        actions: &[
+            ManageFacility,
+            ListUsers,
+            ReadUser,
+            CreateUser,
+            EditUser,
+            DeleteUser,
+        ],
         target: Target::FacilityOrItsUsers,
     },
     Rule {

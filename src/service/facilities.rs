@@ -104,19 +104,40 @@ pub async fn create_organization(
     Ok((id, created_at))
 }
 
-/// Replaces a facility's settings (no event when they are the same).
+/// Replaces a facility's settings (no event when they are the same), by
+/// an operator.
 pub async fn change_settings(
     app: &App,
     facility: Uuid,
     settings: FacilitySettings,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
+    write_settings(app, facility, settings, ctx.metadata()).await
+}
+
+/// Replaces a facility's settings on behalf of `actor` (who was allowed).
+pub async fn change_settings_as(
+    app: &App,
+    facility: Uuid,
+    settings: FacilitySettings,
+    actor: Uuid,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    write_settings(app, facility, settings, ctx.metadata().acting_as(actor)).await
+}
+
+async fn write_settings(
+    app: &App,
+    facility: Uuid,
+    settings: FacilitySettings,
+    metadata: crate::store::Metadata,
+) -> Result<(), Error> {
     let committed = app
         .store
         .execute::<Organization>(
             &facility.to_string(),
             OrganizationCommand::ChangeSettings { settings },
-            &ctx.metadata(),
+            &metadata,
         )
         .await?;
     app.settle(committed.written.as_ref()).await
@@ -191,7 +212,7 @@ impl FacilityView {
     /// The id of the facility's settings record (Kolibri's dataset):
     /// derived from the facility's, stable, one per facility.
     pub fn dataset_id(&self) -> Uuid {
-        Uuid::new_v5(&self.id, b"facility-dataset")
+        dataset_id(self.id)
     }
 
     /// The preset the settings are (`formal`, else `nonformal`: the
@@ -202,6 +223,19 @@ impl FacilityView {
             _ => aggregates::organization::DEFAULT_PRESET,
         }
     }
+}
+
+/// The id of `facility`'s settings record (Kolibri's dataset).
+pub fn dataset_id(facility: Uuid) -> Uuid {
+    Uuid::new_v5(&facility, b"facility-dataset")
+}
+
+/// The facility whose settings record `dataset` is, if any.
+pub async fn of_dataset(app: &App, dataset: Uuid) -> Result<Option<Uuid>, Error> {
+    Ok(projections::organizations::facilities(app.store.db())
+        .await?
+        .into_iter()
+        .find(|facility| dataset_id(*facility) == dataset))
 }
 
 /// One facility, `None` when `id` is no facility.

@@ -252,3 +252,79 @@ pub async fn passwordless_usernames(
 
 /// Most learners of one facility looked at for suggestions.
 const SUGGESTIONS_SCANNED: i64 = 10_000;
+
+/// Which of a facility's settings to change (`None`: as they are).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SettingsChange {
+    /// Learners may change their username.
+    pub learner_can_edit_username: Option<bool>,
+    /// Learners may change their full name.
+    pub learner_can_edit_name: Option<bool>,
+    /// Learners may change their password.
+    pub learner_can_edit_password: Option<bool>,
+    /// Anyone may sign up as a learner.
+    pub learner_can_sign_up: Option<bool>,
+    /// Learners may delete their account.
+    pub learner_can_delete_account: Option<bool>,
+    /// Learners sign in without a password.
+    pub learner_can_login_with_no_password: Option<bool>,
+    /// Learn shows download buttons.
+    pub show_download_button_in_learn: Option<bool>,
+}
+
+/// Changes a facility's settings as `actor` (an admin of it, or the
+/// administrator); the facility afterwards. The change is checked only
+/// once the actor may make it (`change` is the surface's reading of the
+/// request, refused or not), so what one may not do one learns nothing
+/// about. Signing in without a password and changing one's password
+/// exclude each other (Kolibri refuses the pair).
+pub async fn change_settings(
+    app: &App,
+    actor: &Actor,
+    facility: Uuid,
+    change: Result<SettingsChange, Error>,
+    ctx: &RequestContext,
+) -> Result<facilities::FacilityView, Error> {
+    access::authorize(actor, Action::ManageFacility, &Resource::Facility(facility))?;
+    let change = change?;
+    let mut settings = facilities::settings(app, facility).await?;
+    let apply = |slot: &mut bool, value: Option<bool>| *slot = value.unwrap_or(*slot);
+    apply(
+        &mut settings.learner_can_edit_username,
+        change.learner_can_edit_username,
+    );
+    apply(
+        &mut settings.learner_can_edit_name,
+        change.learner_can_edit_name,
+    );
+    apply(
+        &mut settings.learner_can_edit_password,
+        change.learner_can_edit_password,
+    );
+    apply(
+        &mut settings.learner_can_sign_up,
+        change.learner_can_sign_up,
+    );
+    apply(
+        &mut settings.learner_can_delete_account,
+        change.learner_can_delete_account,
+    );
+    apply(
+        &mut settings.learner_can_login_with_no_password,
+        change.learner_can_login_with_no_password,
+    );
+    apply(
+        &mut settings.show_download_button_in_learn,
+        change.show_download_button_in_learn,
+    );
+    if settings.learner_can_login_with_no_password && settings.learner_can_edit_password {
+        return Err(Error::invalid(
+            "INCOMPATIBLE_SETTINGS",
+            "Incompatible device setting",
+        ));
+    }
+    facilities::change_settings_as(app, facility, settings, actor.user_id, ctx).await?;
+    facilities::view(app, facility)
+        .await?
+        .ok_or(Error::NotFound)
+}

@@ -1685,3 +1685,180 @@ async fn a_sign_in_page_is_offered_the_usernames_of_passwordless_learners_only(b
         assert_eq!(refused.error_ids(), ["INVALID_CHOICE"]);
     }
 }
+
+on_both_backends!(a_facilitys_admins_change_its_settings_and_nobody_else_does);
+/// `PATCH /api/auth/facilitydataset/{id}`: the facility's admins and the
+/// superuser change its settings (one event, the admin as actor); anyone
+/// else is refused in Kolibri's shapes and nothing is written.
+async fn a_facilitys_admins_change_its_settings_and_nobody_else_does(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let dataset_of = |facility: Uuid| {
+        let anonymous = Browser::new(&app);
+        async move {
+            let answer = anonymous
+                .get(&format!(
+                    "/api/auth/facilitydataset/?facility_id={}",
+                    hex(facility)
+                ))
+                .await;
+            answer.body[0].clone()
+        }
+    };
+    let home = dataset_of(w.home).await;
+    let path = format!(
+        "/api/auth/facilitydataset/{}/",
+        home["id"].as_str().expect("id")
+    );
+    let school = dataset_of(w.school).await;
+    let school_path = format!(
+        "/api/auth/facilitydataset/{}/",
+        school["id"].as_str().expect("id")
+    );
+    let settings_events =
+        || app.count("SELECT count(*) FROM events WHERE aggregate_type = 'organization'");
+    let events = settings_events().await;
+
+    let anonymous = Browser::new(&app);
+    let refused = anonymous
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({ "learner_can_sign_up": false })),
+            false,
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.error_ids()),
+        (StatusCode::FORBIDDEN, vec!["NOT_AUTHENTICATED".to_string()])
+    );
+    assert_eq!(
+        refused.body[0]["metadata"]["view"],
+        "Facility Dataset Instance"
+    );
+    for (who, password, facility, target) in [
+        ("teach", "teachpass", w.home, &path),
+        ("ada", "adapass", w.home, &path),
+        ("boss", "bosspass", w.home, &school_path),
+    ] {
+        let browser = Browser::new(&app);
+        browser.login(who, password, Some(facility)).await;
+        let refused = browser
+            .send(
+                Method::PATCH,
+                target,
+                Some(json!({ "learner_can_sign_up": "nonsense" })),
+                true,
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.error_ids()),
+            (StatusCode::FORBIDDEN, vec!["PERMISSION_DENIED".to_string()]),
+            "{who}"
+        );
+    }
+    let missing = anonymous
+        .send(
+            Method::PATCH,
+            &format!("/api/auth/facilitydataset/{}/", hex(Uuid::now_v7())),
+            Some(json!({})),
+            false,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let boss = Browser::new(&app);
+    boss.login("boss", "bosspass", Some(w.home)).await;
+    let bad = boss
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({ "learner_can_sign_up": "nonsense" })),
+            true,
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.error_ids()),
+        (StatusCode::BAD_REQUEST, vec!["INVALID".to_string()])
+    );
+    assert_eq!(bad.body[0]["metadata"]["field"], "learner_can_sign_up");
+    let preset = boss
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({ "preset": "anarchic" })),
+            true,
+        )
+        .await;
+    assert_eq!(preset.error_ids(), ["INVALID_CHOICE"]);
+    let pair = boss
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({ "learner_can_login_with_no_password": true, "learner_can_edit_password": true })),
+            true,
+        )
+        .await;
+    assert_eq!(
+        (pair.status, pair.body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!(["Incompatible device setting"])
+        )
+    );
+    assert_eq!(
+        settings_events().await,
+        events,
+        "no refusal writes an event"
+    );
+
+    let changed = boss
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({ "learner_can_sign_up": false, "description": "ignored" })),
+            true,
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(changed.body["learner_can_sign_up"], false);
+    assert_eq!(
+        changed.body["learner_can_edit_name"],
+        home["learner_can_edit_name"]
+    );
+    assert_eq!(dataset_of(w.home).await["learner_can_sign_up"], false);
+    let boss_id = w.id("boss").to_string();
+    let actors = app
+        .strings("SELECT CAST(metadata AS TEXT) FROM events WHERE event_type = 'FacilitySettingsChanged'")
+        .await;
+    assert!(
+        actors.last().is_some_and(|m| m.contains(&boss_id)),
+        "{actors:?}"
+    );
+    // Sign-up is now refused in Home.
+    let signup = Browser::new(&app);
+    signup.get("/api/auth/session/").await;
+    let refused = signup
+        .send(
+            Method::POST,
+            "/api/auth/signup/",
+            Some(json!({ "username": "newbie", "password": "pw", "full_name": "New", "facility": hex(w.home) })),
+            true,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // The superuser changes any facility's.
+    let root = Browser::new(&app);
+    root.login("root", "rootpass", Some(w.home)).await;
+    let changed = root
+        .send(
+            Method::PATCH,
+            &school_path,
+            Some(json!({ "show_download_button_in_learn": true })),
+            true,
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(changed.body["show_download_button_in_learn"], true);
+}

@@ -141,6 +141,7 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("GET", "/api/auth/facility"),
         ("GET", "/api/auth/facility/{id}"),
         ("GET", "/api/auth/facilitydataset"),
+        ("PATCH", "/api/auth/facilitydataset/{id}"),
         ("GET", "/api/auth/facilityusername"),
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/health"),

@@ -8,8 +8,13 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{hex_id, KolibriError};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::{hex_id, Kolibri, KolibriError, Visitor};
+use crate::http::Body;
 use crate::service::facilities::{self, FacilityView};
+use crate::service::facility_access::{self, SettingsChange};
 use crate::{App, Error};
 
 /// More learners than Kolibri has picture passwords for.
@@ -196,4 +201,113 @@ pub async fn usernames(
         .map(|username| json!({ "username": username }))
         .collect();
     Ok(Json(json!(names)))
+}
+
+/// A boolean as Django REST framework's `BooleanField` reads one.
+fn boolean(field: &'static str, value: &Value) -> Result<bool, Error> {
+    let invalid = || Error::invalid_field(field, "INVALID", "Must be a valid boolean.");
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::Number(n) if n.as_i64() == Some(1) => Ok(true),
+        Value::Number(n) if n.as_i64() == Some(0) => Ok(false),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "t" | "yes" | "y" | "on" | "1" => Ok(true),
+            "false" | "f" | "no" | "n" | "off" | "0" => Ok(false),
+            _ => Err(invalid()),
+        },
+        Value::Null => Err(Error::invalid_field(
+            field,
+            "NULL",
+            "This field may not be null.",
+        )),
+        _ => Err(invalid()),
+    }
+}
+
+/// The change a `PATCH` body asks for. Fields Kolibri has and eventauth
+/// keeps no value of (`extra_fields`, `description`, `location`, …) and
+/// unknown ones are ignored, as Kolibri ignores the unknown ones; a
+/// `preset` must name one (the settings are what is kept).
+fn settings_change(body: &Value) -> Result<SettingsChange, Error> {
+    let Some(fields) = body.as_object() else {
+        return Err(Error::invalid("INVALID_BODY", "Expected an object"));
+    };
+    let mut change = SettingsChange::default();
+    let slots: [(&'static str, &mut Option<bool>); 7] = [
+        (
+            "learner_can_edit_username",
+            &mut change.learner_can_edit_username,
+        ),
+        ("learner_can_edit_name", &mut change.learner_can_edit_name),
+        (
+            "learner_can_edit_password",
+            &mut change.learner_can_edit_password,
+        ),
+        ("learner_can_sign_up", &mut change.learner_can_sign_up),
+        (
+            "learner_can_delete_account",
+            &mut change.learner_can_delete_account,
+        ),
+        (
+            "learner_can_login_with_no_password",
+            &mut change.learner_can_login_with_no_password,
+        ),
+        (
+            "show_download_button_in_learn",
+            &mut change.show_download_button_in_learn,
+        ),
+    ];
+    for (name, slot) in slots {
+        if let Some(value) = fields.get(name) {
+            *slot = Some(boolean(name, value)?);
+        }
+    }
+    if let Some(preset) = fields.get("preset") {
+        let named = preset.as_str().unwrap_or_default();
+        if facilities::preset(named).is_err() {
+            let shown: String = named.chars().take(64).collect();
+            return Err(Error::invalid_field(
+                "preset",
+                "INVALID_CHOICE",
+                format!("\"{shown}\" is not a valid choice."),
+            ));
+        }
+    }
+    Ok(change)
+}
+
+/// Changes a facility's settings (its admins, the superuser): the
+/// settings as they are afterwards; 403 for anyone else, 404 for no such
+/// settings, 400 for a bad value or the pair Kolibri refuses.
+#[utoipa::path(patch, path = "/api/auth/facilitydataset/{id}", tag = "kolibri", operation_id = "kolibri_change_facility_dataset",
+    params(("id" = String, Path, description = "The settings' id (a facility's `dataset.id`)")),
+    responses(
+        (status = 200, description = "The settings afterwards"),
+        (status = 400, description = "A bad value, or no-password sign-in with password changes"),
+        (status = 403, description = "Not signed in, or not an admin of the facility"),
+        (status = 404, description = "No such settings"),
+    ))]
+pub async fn change_dataset(
+    State(app): State<App>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Body(body, ..): Body<Value, Kolibri>,
+) -> Result<Response, KolibriError> {
+    let dataset = crate::input::parse_id(&id, "id").map_err(|_| Error::NotFound)?;
+    let facility = facilities::of_dataset(&app, dataset)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let principal = visitor.principal.as_ref().ok_or(Error::Unauthenticated)?;
+    let actor = crate::access::actor(&app, principal.user_id, principal.session_id).await?;
+    let change = settings_change(&body);
+    match facility_access::change_settings(&app, &actor, facility, change, &visitor.ctx).await {
+        Ok(view) => Ok(Json(dataset_json(&view)).into_response()),
+        // Kolibri's answer to the pair it refuses is a bare list.
+        Err(Error::Invalid {
+            code: "INCOMPATIBLE_SETTINGS",
+            message,
+            ..
+        }) => Ok((StatusCode::BAD_REQUEST, Json(json!([message]))).into_response()),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -226,6 +226,7 @@ fn kolibri_id(code: &'static str) -> &'static str {
         | "MAX_LENGTH"
         | "INVALID_CHOICE"
         | "INVALID_CREDENTIALS"
+        | "NULL"
         | "REQUIRED"
         | "BLANK"
         | "INVALID" => code,
@@ -258,6 +259,7 @@ fn router(app: App) -> OpenApiRouter<App> {
         .routes(routes!(facilities::list))
         .routes(routes!(facilities::read))
         .routes(routes!(facilities::datasets))
+        .routes(routes!(facilities::change_dataset))
         .routes(routes!(facilities::usernames))
         .layer(axum::middleware::from_fn(name_view))
 }
