@@ -111,6 +111,10 @@ enum Collection {
         /// default) or `informal`.
         #[arg(long, default_value = aggregates::organization::DEFAULT_PRESET)]
         preset: String,
+        /// Its id (default: a new one); beside a real Kolibri, the id
+        /// Kolibri's facility has, so both name it alike.
+        #[arg(long)]
+        id: Option<uuid::Uuid>,
     },
     /// Change a facility's settings: from a preset and/or one by one
     /// (`--set learner_can_sign_up=false`); prints them.
@@ -328,6 +332,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             name,
             parent,
             preset,
+            id,
         }) => {
             let kind = match kind.as_str() {
                 "facility" => aggregates::OrganizationKind::Facility,
@@ -340,8 +345,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let settings = crate::service::facilities::preset(&preset)?;
             config.nats_url = None;
             let runtime = Runtime::start(config).await?;
-            let result = crate::service::facilities::create(
+            let result = crate::service::facilities::create_with_id(
                 runtime.app(),
+                id.unwrap_or_else(uuid::Uuid::now_v7),
                 kind,
                 &name,
                 parent,

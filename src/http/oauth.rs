@@ -170,6 +170,14 @@ async fn introspect(
             exp: Some(expires_at.timestamp()),
             ..Default::default()
         },
+        Ok(Some(Introspected::Cookie(live))) => IntrospectionResponse {
+            active: true,
+            token_type: Some("session_cookie"),
+            sub: Some(live.user_id.to_string()),
+            sid: Some(live.session_id.to_string()),
+            exp: Some(live.expires_at.timestamp()),
+            ..Default::default()
+        },
         Ok(None) => IntrospectionResponse::default(),
         Err(error) => {
             tracing::error!(%error, "introspection failed");

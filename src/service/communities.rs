@@ -56,6 +56,7 @@ pub async fn create(
     }
     let (id, created_at) = super::facilities::create_organization(
         app,
+        Uuid::now_v7(),
         OrganizationKind::Community,
         name,
         description.map(str::to_string),

@@ -46,14 +46,32 @@ pub async fn create(
     settings: Option<FacilitySettings>,
     ctx: &RequestContext,
 ) -> Result<Uuid, Error> {
-    create_organization(app, kind, name, None, parent, settings, &ctx.metadata())
+    create_with_id(app, Uuid::now_v7(), kind, name, parent, settings, ctx).await
+}
+
+/// [`create`] with a chosen id: a deployment beside a real Kolibri gives
+/// its facility Kolibri's id, so both name it alike. An id in use is
+/// refused.
+pub async fn create_with_id(
+    app: &App,
+    id: Uuid,
+    kind: OrganizationKind,
+    name: &str,
+    parent: Option<Uuid>,
+    settings: Option<FacilitySettings>,
+    ctx: &RequestContext,
+) -> Result<Uuid, Error> {
+    create_organization(app, id, kind, name, None, parent, settings, &ctx.metadata())
         .await
         .map(|(id, _)| id)
 }
 
-/// Creates an organization of any kind; its id and creation time.
+/// Creates an organization of any kind with the given `id`; its id and
+/// creation time.
+#[allow(clippy::too_many_arguments)]
 pub async fn create_organization(
     app: &App,
+    id: Uuid,
     kind: OrganizationKind,
     name: &str,
     description: Option<String>,
@@ -76,7 +94,6 @@ pub async fn create_organization(
         OrganizationKind::Facility => Some(settings.unwrap_or_default()),
         _ => None,
     };
-    let id = Uuid::now_v7();
     let committed = app
         .store
         .create::<Organization>(

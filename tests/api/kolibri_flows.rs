@@ -2,296 +2,15 @@
 //! client sees them: cookies, CSRF, answers and error ids (compared with
 //! the live Kolibri by `scripts/kolibri-conformance.py`).
 
-use std::sync::Arc;
-
-use aggregates::{OrganizationKind, RoleKind};
-use eventauth::service::facility_users::{self, Fields};
-use eventauth::service::{collections, facilities, sessions, RequestContext};
-use reqwest::cookie::{CookieStore, Jar};
+use aggregates::RoleKind;
+use eventauth::service::facility_users;
+use eventauth::service::{collections, sessions, RequestContext};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{events_of, spawn_app, spawn_app_with, Backend, TestApp};
-
-/// A browser: its own cookies, sends the CSRF header when asked.
-struct Browser {
-    client: reqwest::Client,
-    jar: Arc<Jar>,
-    base: String,
-}
-
-/// One answer: status, body (`null` when empty), the cookies it set.
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    body: Value,
-    set_cookies: Vec<String>,
-}
-
-impl Answer {
-    fn cookie(&self, name: &str) -> Option<&String> {
-        self.set_cookies
-            .iter()
-            .find(|c| c.starts_with(&format!("{name}=")))
-    }
-    fn error_ids(&self) -> Vec<String> {
-        self.body
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e["id"].as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Self {
-        let jar = Arc::new(Jar::default());
-        Self {
-            client: reqwest::Client::builder()
-                .cookie_provider(jar.clone())
-                // Pages answer with redirects: the test looks at each.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-            jar,
-            base: app.address.clone(),
-        }
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        let url = self.base.parse().expect("url");
-        let header = self.jar.cookies(&url)?;
-        header
-            .to_str()
-            .ok()?
-            .split("; ")
-            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
-            .map(str::to_string)
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>, csrf: bool) -> Answer {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        if csrf {
-            if let Some(token) = self.cookie("kolibri_csrftoken") {
-                request = request.header("X-CSRFToken", token);
-            }
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let set_cookies = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_string))
-            .collect();
-        let text = response.text().await.expect("body");
-        // Kolibri answers some refusals with Django's HTML pages.
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Answer {
-            status,
-            body,
-            set_cookies,
-        }
-    }
-
-    async fn login(&self, username: &str, password: &str, facility: Option<Uuid>) -> Answer {
-        let mut body = json!({ "username": username, "password": password });
-        if let Some(facility) = facility {
-            body["facility"] = json!(hex(facility));
-        }
-        self.send(Method::POST, "/api/auth/session/", Some(body), false)
-            .await
-    }
-
-    /// Who the session says the browser is (`""`: anonymous).
-    async fn signed_in_as(&self) -> String {
-        let session = self
-            .send(Method::PUT, "/api/auth/session/current", None, true)
-            .await;
-        session.body["username"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.send(Method::GET, path, None, false).await
-    }
-
-    /// Where a page sends the browser (status and `Location`), and the
-    /// cookies it set.
-    async fn visit(&self, path: &str) -> (StatusCode, String, Vec<String>) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request");
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let cookies = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_string))
-            .collect();
-        (response.status(), location, cookies)
-    }
-}
-
-fn hex(id: Uuid) -> String {
-    id.simple().to_string()
-}
-
-/// Two facilities and their people:
-/// - Home (nonformal, the default): superuser `root`, admin `boss`,
-///   coach `teach`, learners `ada` (Ada Lovelace), `bob` (in classroom
-///   Blue), `carl`; `nopass` without a password.
-/// - School (formal: passwordless learners, no sign-up): learner `kid`
-///   (no password), coach `mentor` (password), learner `gina`.
-struct World {
-    home: Uuid,
-    school: Uuid,
-    blue: Uuid,
-    ids: std::collections::HashMap<&'static str, Uuid>,
-}
-
-impl World {
-    fn id(&self, name: &str) -> Uuid {
-        self.ids[name]
-    }
-}
-
-async fn world(app: &TestApp) -> World {
-    let ctx = RequestContext::system();
-    let app_state = &app.app;
-    let facility = |name: &'static str, preset: &'static str| async move {
-        facilities::create(
-            app_state,
-            OrganizationKind::Facility,
-            name,
-            None,
-            Some(facilities::preset(preset).expect("preset")),
-            &RequestContext::system(),
-        )
-        .await
-        .expect("facility")
-    };
-    let home = facility("Home", "nonformal").await;
-    let school = facility("School", "formal").await;
-    let blue = facilities::create(
-        app_state,
-        OrganizationKind::Classroom,
-        "Blue",
-        Some(home),
-        None,
-        &ctx,
-    )
-    .await
-    .expect("classroom");
-    let people: [(&str, &str, Uuid, &str); 10] = [
-        ("root", "Root User", home, "rootpass"),
-        ("boss", "Big Boss", home, "bosspass"),
-        ("teach", "Tea Cher", home, "teachpass"),
-        ("ada", "Ada Lovelace", home, "adapass"),
-        ("bob", "Bob Builder", home, "bobpass"),
-        ("carl", "Carl Sagan", home, "carlpass"),
-        ("nopass", "No Pass", home, facility_users::NOT_SPECIFIED),
-        ("kid", "Kid Kiddo", school, facility_users::NOT_SPECIFIED),
-        ("mentor", "Men Tor", school, "mentorpass"),
-        ("gina", "Gina G", school, "ginapass"),
-    ];
-    let mut ids = std::collections::HashMap::new();
-    for (username, full_name, facility, password) in people {
-        let input = Fields {
-            username: Some(username.to_string()),
-            password: Some(password.to_string()),
-            full_name: Some(full_name.to_string()),
-            ..Default::default()
-        };
-        // `nopass` in a facility that requires passwords: registered the
-        // way Kolibri gets such users (created while passwordless was on).
-        let id = if username == "nopass" {
-            facility_users::register(
-                app_state,
-                facility_users::FacilityRegistration {
-                    facility,
-                    username: eventauth::input::Username::parse(username, "u").expect("valid"),
-                    full_name: full_name.to_string(),
-                    password: None,
-                    demographics: Default::default(),
-                },
-                &ctx,
-            )
-            .await
-            .expect("registered")
-        } else {
-            facility_users::create(app_state, facility, input, &ctx)
-                .await
-                .expect("created")
-        };
-        ids.insert(username, id);
-    }
-    collections::make_superuser(app_state, ids["root"], &ctx)
-        .await
-        .expect("superuser");
-    collections::assign_role(app_state, ids["boss"], home, RoleKind::Admin, &ctx)
-        .await
-        .expect("admin");
-    collections::assign_role(app_state, ids["teach"], home, RoleKind::Coach, &ctx)
-        .await
-        .expect("coach");
-    collections::assign_role(app_state, ids["mentor"], school, RoleKind::Coach, &ctx)
-        .await
-        .expect("coach");
-    collections::enroll(app_state, ids["bob"], blue, &ctx)
-        .await
-        .expect("member");
-    World {
-        home,
-        school,
-        blue,
-        ids,
-    }
-}
-
-const SESSION_KEYS: [&str; 10] = [
-    "app_context",
-    "can_manage_content",
-    "facility_id",
-    "full_facility_import",
-    "full_name",
-    "id",
-    "kind",
-    "server_time",
-    "user_id",
-    "username",
-];
-
-fn keys(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    keys.sort();
-    keys
-}
+use crate::helpers::{events_of, spawn_app, spawn_app_with, Backend};
+use crate::kolibri_world::{hex, keys, world, Answer, Browser, SESSION_KEYS};
 
 on_both_backends!(login_answers_as_kolibri_does);
 async fn login_answers_as_kolibri_does(backend: Backend) {
@@ -1861,4 +1580,52 @@ async fn a_facilitys_admins_change_its_settings_and_nobody_else_does(backend: Ba
         .await;
     assert_eq!(changed.status, StatusCode::OK);
     assert_eq!(changed.body["show_download_button_in_learn"], true);
+}
+
+on_both_backends!(an_application_behind_the_proxy_checks_a_kolibri_cookie_by_introspection);
+async fn an_application_behind_the_proxy_checks_a_kolibri_cookie_by_introspection(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |c| {
+        c.introspection_clients = vec!["kolibri-plugin:plugin-secret".to_string().into()];
+    })
+    .await;
+    let w = world(&app).await;
+    let ada = Browser::new(&app);
+    ada.login("ada", "adapass", None).await;
+    let cookie = ada.cookie("kolibri").expect("session cookie");
+    let ask = |token: String, hint: &'static str, secret: &'static str| {
+        let request = app
+            .client
+            .post(app.url("/oauth/introspect"))
+            .basic_auth("kolibri-plugin", Some(secret))
+            .form(&[("token", token.as_str()), ("token_type_hint", hint)]);
+        async move {
+            let response = request.send().await.expect("request");
+            (
+                response.status(),
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    let (status, live) = ask(cookie.clone(), "session_cookie", "plugin-secret").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(live["active"], true);
+    assert_eq!(live["token_type"], "session_cookie");
+    assert_eq!(live["sub"], w.id("ada").to_string());
+    assert!(live["exp"].as_i64().unwrap_or_default() > chrono::Utc::now().timestamp());
+    // Only a configured client may ask; a cookie is no bearer token.
+    let (status, _) = ask(cookie.clone(), "session_cookie", "guess").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, as_refresh) = ask(cookie.clone(), "refresh_token", "plugin-secret").await;
+    assert_eq!(as_refresh, json!({ "active": false }));
+
+    // Signed out: the cookie is dead to the application at once.
+    let out = ada
+        .send(Method::DELETE, "/api/auth/session/current", None, true)
+        .await;
+    assert_eq!(out.status, StatusCode::OK);
+    let (_, ended) = ask(cookie, "session_cookie", "plugin-secret").await;
+    assert_eq!(ended, json!({ "active": false }));
 }

@@ -16,6 +16,7 @@ mod facility_users;
 mod first_run;
 mod kolibri;
 mod kolibri_flows;
+mod kolibri_world;
 mod metrics;
 mod oauth;
 mod openapi;

@@ -64,6 +64,8 @@ pub struct CookiePrincipal {
     pub user_id: Uuid,
     /// The session.
     pub session_id: Uuid,
+    /// When it ends unless kept alive.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Starts a cookie session for verified credentials; the cookie's value is
@@ -96,12 +98,13 @@ pub async fn start(
 }
 
 /// The live cookie session a cookie proves, if any: started through
-/// `surface`, its current secret, not ended, not idle past its expiry, not
+/// `surface` (any, for `None`: introspection by a trusted client), its
+/// current secret, not ended, not idle past its expiry, not
 /// cut off.
 pub async fn resolve(
     app: &App,
     cookie: &str,
-    surface: &str,
+    surface: Option<&str>,
 ) -> Result<Option<CookiePrincipal>, Error> {
     let Some(session_id) = Tokens::refresh_session(cookie) else {
         return Ok(None);
@@ -127,13 +130,13 @@ pub async fn resolve(
             return Ok(Some(CookiePrincipal {
                 user_id: live.user_id,
                 session_id,
+                expires_at: live.expires_at,
             }));
         }
     }
     // This instance's keep-alives may be ahead of the log.
     let later = cached.as_ref().map(|l| l.expires_at);
-    let Some(live) =
-        super::live_session(app, cookie, Transport::Cookie, Some(surface), later).await?
+    let Some(live) = super::live_session(app, cookie, Transport::Cookie, surface, later).await?
     else {
         app.cookie_sessions.live.remove(&session_id);
         return Ok(None);
@@ -154,6 +157,7 @@ pub async fn resolve(
     Ok(Some(CookiePrincipal {
         user_id,
         session_id,
+        expires_at,
     }))
 }
 

@@ -25,6 +25,8 @@ pub enum Introspected {
         /// When the session ends at the latest.
         expires_at: DateTime<Utc>,
     },
+    /// A live session cookie (a cookie surface's session).
+    Cookie(super::cookie::CookiePrincipal),
 }
 
 /// A live session as its secret proves it.
@@ -104,14 +106,21 @@ async fn live_refresh(
         .map(|live| (live.user_id, live.session_id, live.recorded_expires_at)))
 }
 
-/// Introspects an access or refresh token with the service's own checks
-/// (signature, expiry, deny-list, cutoffs; for refresh tokens the Session
-/// aggregate). `None`: not active, for whatever reason.
+/// Introspects an access or refresh token, or a session cookie's value
+/// (hint `session_cookie`: what an application behind the same proxy, such
+/// as Kolibri with its plugin, checks a signed-in browser by), with the
+/// service's own checks (signature, expiry, deny-list, cutoffs; for
+/// refresh tokens and cookies the Session aggregate). `None`: not active,
+/// for whatever reason.
 pub async fn introspect(
     app: &App,
     token: &str,
     hint: Option<&str>,
 ) -> Result<Option<Introspected>, Error> {
+    if hint == Some("session_cookie") {
+        let live = super::cookie::resolve(app, token, None).await?;
+        return Ok(live.map(Introspected::Cookie));
+    }
     let access_first = hint != Some("refresh_token");
     if access_first {
         if let Ok(principal) = authenticate(app, token) {

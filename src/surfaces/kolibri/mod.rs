@@ -330,7 +330,7 @@ async fn with_csrf_cookie(
     }
     let jar = CookieJar::from_headers(request);
     let principal = match jar.get(SESSION_COOKIE) {
-        Some(cookie) => cookie_sessions::resolve(app, cookie.value(), SURFACE)
+        Some(cookie) => cookie_sessions::resolve(app, cookie.value(), Some(SURFACE))
             .await
             .ok()
             .flatten(),
@@ -440,7 +440,7 @@ impl FromRequestParts<App> for Visitor {
             .unwrap_or_else(|never| match never {});
         let jar = CookieJar::from_headers(&parts.headers);
         let principal = match jar.get(SESSION_COOKIE) {
-            Some(session) => cookie_sessions::resolve(app, session.value(), SURFACE).await?,
+            Some(session) => cookie_sessions::resolve(app, session.value(), Some(SURFACE)).await?,
             None => None,
         };
         let csrf_header = parts
