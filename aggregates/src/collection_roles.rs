@@ -60,6 +60,13 @@ pub struct CollectionRole {
     pub kind: RoleKind,
 }
 
+/// The id of `user`'s membership of `collection`: derived from the pair
+/// (Kolibri gives memberships ids, derived from the pair too), so a
+/// membership needs no event of its own to be named.
+pub fn membership_id(collection: Uuid, user: Uuid) -> Uuid {
+    Uuid::new_v5(&collection, user.as_bytes())
+}
+
 /// Changes to a facility user's account fields, only those that differ.
 /// `None`: untouched. Demographic codes are checked at the edge.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

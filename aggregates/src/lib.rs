@@ -29,7 +29,9 @@ pub mod user;
 pub const SOURCE_FINGERPRINT: &str = env!("AGGREGATES_SOURCE_FINGERPRINT");
 
 pub use claim::{CheckedOwner, ClaimCommand, ClaimEvent, IdentifierClaim, IdentifierKind};
-pub use collection_roles::{CollectionRole, FacilityUserChanges, RoleKind, SUPERUSER_ROLE};
+pub use collection_roles::{
+    membership_id, CollectionRole, FacilityUserChanges, RoleKind, SUPERUSER_ROLE,
+};
 pub use error::DomainError;
 pub use login_failures::{LoginFailures, LoginFailuresCommand, LoginFailuresEvent};
 pub use organization::{

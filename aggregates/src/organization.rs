@@ -139,6 +139,17 @@ pub enum OrganizationCommand {
         /// The new settings.
         settings: FacilitySettings,
     },
+    /// A classroom or learner group gets a new name (the service checks it
+    /// is free among its siblings).
+    Rename {
+        /// The new name.
+        name: String,
+    },
+    /// A classroom or learner group is deleted (the service deletes a
+    /// classroom's learner groups first). Its roles and memberships go with
+    /// it: the read models drop them, and what user states still name it
+    /// refers to nothing.
+    Delete,
 }
 
 /// What happened to an organization. Version 1 of each.
@@ -170,6 +181,18 @@ pub enum OrganizationEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A classroom or learner group was renamed.
+    OrganizationRenamed {
+        /// The name now.
+        name: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A classroom or learner group was deleted.
+    OrganizationDeleted {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for OrganizationEvent {
@@ -177,6 +200,8 @@ impl DomainEvent for OrganizationEvent {
         match self {
             Self::OrganizationCreated { .. } => "OrganizationCreated",
             Self::FacilitySettingsChanged { .. } => "FacilitySettingsChanged",
+            Self::OrganizationRenamed { .. } => "OrganizationRenamed",
+            Self::OrganizationDeleted { .. } => "OrganizationDeleted",
         }
         .to_string()
     }
@@ -196,16 +221,22 @@ pub struct Organization {
     parent: Option<Uuid>,
     #[serde(default)]
     settings: Option<FacilitySettings>,
+    #[serde(default)]
+    deleted: bool,
 }
 
 impl Organization {
-    /// Its id, once created.
+    /// Its id, once created (and not deleted).
     pub fn id(&self) -> Option<Uuid> {
-        self.id
+        self.id.filter(|_| !self.deleted)
     }
-    /// What it is, once created.
+    /// What it is, once created (and not deleted).
     pub fn kind(&self) -> Option<OrganizationKind> {
-        self.kind
+        self.kind.filter(|_| !self.deleted)
+    }
+    /// Whether it was deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted
     }
     /// Display name.
     pub fn name(&self) -> &str {
@@ -274,6 +305,21 @@ impl Aggregate for Organization {
                     sink.write(event, self).await;
                 }
             }
+            OrganizationCommand::Rename { name } => {
+                self.require_placed()?;
+                if self.name != name {
+                    let event = OrganizationEvent::OrganizationRenamed {
+                        name,
+                        at: services.now(),
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+            OrganizationCommand::Delete => {
+                self.require_placed()?;
+                let event = OrganizationEvent::OrganizationDeleted { at: services.now() };
+                sink.write(event, self).await;
+            }
         }
         Ok(())
     }
@@ -297,6 +343,19 @@ impl Aggregate for Organization {
             OrganizationEvent::FacilitySettingsChanged { settings, .. } => {
                 self.settings = Some(settings);
             }
+            OrganizationEvent::OrganizationRenamed { name, .. } => self.name = name,
+            OrganizationEvent::OrganizationDeleted { .. } => self.deleted = true,
+        }
+    }
+}
+
+impl Organization {
+    /// Only collections inside a facility (classrooms, learner groups) are
+    /// renamed or deleted here, and only while they exist.
+    fn require_placed(&self) -> Result<(), DomainError> {
+        match self.kind() {
+            Some(OrganizationKind::Classroom | OrganizationKind::LearnerGroup) => Ok(()),
+            _ => Err(DomainError::OrganizationNotFound),
         }
     }
 }

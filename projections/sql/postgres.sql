@@ -91,6 +91,9 @@ CREATE TABLE IF NOT EXISTS memberships
 (
     organization_id uuid        NOT NULL,
     user_id         uuid        NOT NULL,
+    -- derived from the pair (aggregates::membership_id): Kolibri names
+    -- memberships
+    membership_id   uuid        NOT NULL,
     joined_at       timestamptz NOT NULL,
     PRIMARY KEY (organization_id, user_id)
 );

@@ -25,6 +25,7 @@ CREATE INDEX IF NOT EXISTS organizations_kind ON organizations (kind, lower(name
 CREATE INDEX IF NOT EXISTS organizations_parent ON organizations (parent_id);
 
 CREATE INDEX IF NOT EXISTS memberships_user ON memberships (user_id, joined_at);
+CREATE UNIQUE INDEX IF NOT EXISTS memberships_id ON memberships (membership_id);
 
 -- Lists show live users by username (per facility, or all of them for a
 -- superuser): partial indexes over live rows, covering what the page-id

@@ -78,6 +78,9 @@ CREATE TABLE IF NOT EXISTS {schema}.memberships
 (
     organization_id BLOB NOT NULL,
     user_id         BLOB NOT NULL,
+    -- derived from the pair (aggregates::membership_id): Kolibri names
+    -- memberships
+    membership_id   BLOB NOT NULL,
     joined_at       TEXT NOT NULL,
     PRIMARY KEY (organization_id, user_id)
 );

@@ -20,6 +20,7 @@ CREATE INDEX IF NOT EXISTS {schema}.organizations_kind ON organizations (kind, l
 CREATE INDEX IF NOT EXISTS {schema}.organizations_parent ON organizations (parent_id);
 
 CREATE INDEX IF NOT EXISTS {schema}.memberships_user ON memberships (user_id, joined_at);
+CREATE UNIQUE INDEX IF NOT EXISTS {schema}.memberships_id ON memberships (membership_id);
 
 -- Partial indexes over live rows, covering the page-id scan.
 CREATE INDEX IF NOT EXISTS {schema}.facility_users_username

@@ -5,6 +5,7 @@
 //! Nothing here decides whether a command is allowed; that is the write
 //! side's job (`aggregates`). Everything here can be rebuilt from the log.
 
+pub mod collections;
 pub mod cursor;
 pub mod db;
 pub mod facility_users;

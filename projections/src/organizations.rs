@@ -66,6 +66,36 @@ pub async fn apply(
                 event.sequence
             )?;
         }
+        OrganizationEvent::OrganizationRenamed { name, .. } => {
+            execute!(
+                conn,
+                "UPDATE organizations SET name = $2, version = $3
+                  WHERE organization_id = $1 AND version < $3",
+                event.aggregate_id.parse::<Uuid>().unwrap_or_default(),
+                name,
+                event.sequence
+            )?;
+        }
+        OrganizationEvent::OrganizationDeleted { .. } => {
+            // Its memberships and the roles held for it go with it (the
+            // user states that still name it refer to nothing).
+            let id = event.aggregate_id.parse::<Uuid>().unwrap_or_default();
+            execute!(
+                conn,
+                "DELETE FROM memberships WHERE organization_id = $1",
+                id
+            )?;
+            execute!(
+                conn,
+                "DELETE FROM collection_roles WHERE collection_id = $1",
+                id
+            )?;
+            execute!(
+                conn,
+                "DELETE FROM organizations WHERE organization_id = $1",
+                id
+            )?;
+        }
     }
     Ok(())
 }
@@ -79,10 +109,12 @@ pub async fn add_member(
 ) -> Result<(), sqlx::Error> {
     let added = execute!(
         conn,
-        "INSERT INTO memberships (organization_id, user_id, joined_at) VALUES ($1, $2, $3)
+        "INSERT INTO memberships (organization_id, user_id, membership_id, joined_at)
+         VALUES ($1, $2, $3, $4)
          ON CONFLICT (organization_id, user_id) DO NOTHING",
         organization_id,
         user_id,
+        aggregates::membership_id(organization_id, user_id),
         at
     )?;
     if added > 0 {

@@ -18,8 +18,8 @@ use crate::{Conn, Db};
 /// `organizations.parent_id` and `settings`. 7: `facility_users`.
 /// 8: the sessions cutoff on `facility_users`. 9: `collection_roles`,
 /// `facility_users.is_superuser`, its search index and partial covering
-/// indexes of live users.
-pub const VERSION: i32 = 9;
+/// indexes of live users. 10: `memberships.membership_id`.
+pub const VERSION: i32 = 10;
 
 /// A read-model table.
 #[derive(Debug, Clone, Copy)]

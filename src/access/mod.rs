@@ -131,6 +131,16 @@ pub enum Action {
     EditUser,
     /// Delete a user.
     DeleteUser,
+    /// Read a classroom or learner group, its members and the roles held
+    /// for it.
+    ReadCollection,
+    /// Create, rename and delete classrooms; place users in them.
+    ManageClassrooms,
+    /// Create, rename and delete learner groups; place a classroom's
+    /// members in its groups.
+    ManageGroups,
+    /// Give and take away roles for a facility or classroom.
+    AssignRoles,
 }
 
 /// What an action is about.
@@ -146,6 +156,14 @@ pub enum Resource {
         id: Uuid,
         /// Their facility.
         facility: Option<Uuid>,
+    },
+    /// A collection of a facility: the facility itself (no classroom), a
+    /// classroom, or a learner group (with its classroom).
+    Collection {
+        /// The facility it is (in).
+        facility: Uuid,
+        /// The classroom it is (in).
+        classroom: Option<Uuid>,
     },
 }
 

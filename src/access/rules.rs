@@ -8,9 +8,13 @@
 //! - everyone reads, edits and deletes themselves (Kolibri's `own`);
 //! - a facility's admins change its settings, and list, read, create,
 //!   edit and delete its users (Kolibri's `admin` role);
-//! - a facility's coaches and assignable coaches list and read them
-//!   (Kolibri's `role` permission for coaches). A coach of a classroom
-//!   only holds the role for that classroom: no facility-wide reading.
+//! - a facility's admins also create, rename and delete its classrooms
+//!   and learner groups, place its users in them and give roles in it;
+//! - a facility's coaches and assignable coaches list and read its users
+//!   (Kolibri's `role` permission for coaches); its coaches also read its
+//!   classrooms and groups and manage the groups;
+//! - a classroom's coaches read it (its groups, members and roles) and
+//!   manage its groups — no facility-wide reading.
 
 use super::{Action, Actor, Resource, Scope, ADMINISTRATOR};
 use crate::Error;
@@ -24,6 +28,8 @@ enum Holder {
     Global(&'static str),
     /// Holders of a role for the facility the resource belongs to.
     InFacility(&'static str),
+    /// Holders of a role for the classroom the resource is or is in.
+    InClassroom(&'static str),
 }
 
 /// What a rule is about.
@@ -33,8 +39,11 @@ enum Target {
     Anything,
     /// The actor's own user.
     Themselves,
-    /// A facility, or a user of it (the facility of [`Holder::InFacility`]).
-    FacilityOrItsUsers,
+    /// A facility, a user of it or a collection in it (the facility of
+    /// [`Holder::InFacility`]).
+    FacilityAndWithin,
+    /// A collection of a facility.
+    Collections,
 }
 
 /// One rule.
@@ -57,6 +66,10 @@ const EVERY: &[Action] = &[
     CreateUser,
     EditUser,
     DeleteUser,
+    ReadCollection,
+    ManageClassrooms,
+    ManageGroups,
+    AssignRoles,
 ];
 
 const RULES: &[Rule] = &[
@@ -79,18 +92,32 @@ const RULES: &[Rule] = &[
             CreateUser,
             EditUser,
             DeleteUser,
+            ReadCollection,
+            ManageClassrooms,
+            ManageGroups,
+            AssignRoles,
         ],
-        target: Target::FacilityOrItsUsers,
+        target: Target::FacilityAndWithin,
     },
     Rule {
         holder: Holder::InFacility("coach"),
         actions: &[ListUsers, ReadUser],
-        target: Target::FacilityOrItsUsers,
+        target: Target::FacilityAndWithin,
+    },
+    Rule {
+        holder: Holder::InFacility("coach"),
+        actions: &[ReadCollection, ManageGroups],
+        target: Target::Collections,
     },
     Rule {
         holder: Holder::InFacility("assignable_coach"),
         actions: &[ListUsers, ReadUser],
-        target: Target::FacilityOrItsUsers,
+        target: Target::FacilityAndWithin,
+    },
+    Rule {
+        holder: Holder::InClassroom("coach"),
+        actions: &[ReadCollection, ManageGroups],
+        target: Target::Collections,
     },
 ];
 
@@ -100,6 +127,15 @@ fn facility_of(resource: &Resource) -> Option<uuid::Uuid> {
         Resource::Service => None,
         Resource::Facility(facility) => Some(*facility),
         Resource::User { facility, .. } => *facility,
+        Resource::Collection { facility, .. } => Some(*facility),
+    }
+}
+
+/// The classroom a resource is or is in.
+fn classroom_of(resource: &Resource) -> Option<uuid::Uuid> {
+    match resource {
+        Resource::Collection { classroom, .. } => *classroom,
+        _ => None,
     }
 }
 
@@ -112,13 +148,17 @@ fn allows(rule: &Rule, actor: &Actor, action: Action, resource: &Resource) -> bo
         Holder::Global(role) => actor.holds(role, Scope::Everywhere),
         Holder::InFacility(role) => facility_of(resource)
             .is_some_and(|facility| actor.holds(role, Scope::Collection(facility))),
+        Holder::InClassroom(role) => classroom_of(resource)
+            .is_some_and(|classroom| actor.holds(role, Scope::Collection(classroom))),
     };
     held && match rule.target {
         Target::Anything => true,
         Target::Themselves => matches!(resource, Resource::User { id, .. } if *id == actor.user_id),
-        Target::FacilityOrItsUsers => {
-            matches!(resource, Resource::Facility(_) | Resource::User { .. })
-        }
+        Target::FacilityAndWithin => matches!(
+            resource,
+            Resource::Facility(_) | Resource::User { .. } | Resource::Collection { .. }
+        ),
+        Target::Collections => matches!(resource, Resource::Collection { .. }),
     }
 }
 
@@ -200,6 +240,15 @@ mod tests {
         Resource::User {
             id: PEER,
             facility: Some(facility),
+        }
+    }
+
+    const OTHER_ROOM: Uuid = Uuid::from_u128(13);
+
+    fn room(facility: Uuid, classroom: Option<Uuid>) -> Resource {
+        Resource::Collection {
+            facility,
+            classroom,
         }
     }
 
@@ -423,6 +472,135 @@ mod tests {
                 ReadUser,
                 myself(),
                 true,
+            ),
+            // Collections: admins manage them, coaches read them and
+            // manage groups, each where they hold their role.
+            (
+                "admin",
+                &administrator,
+                ManageClassrooms,
+                room(OTHER, Some(OTHER_ROOM)),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                ManageClassrooms,
+                room(HOME, Some(CLASSROOM)),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                ManageClassrooms,
+                room(HOME, None),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                AssignRoles,
+                room(HOME, None),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                ManageGroups,
+                room(HOME, Some(CLASSROOM)),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                ReadCollection,
+                room(OTHER, Some(OTHER_ROOM)),
+                false,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                AssignRoles,
+                room(OTHER, None),
+                false,
+            ),
+            (
+                "coach",
+                &coach,
+                ReadCollection,
+                room(HOME, Some(CLASSROOM)),
+                true,
+            ),
+            (
+                "coach",
+                &coach,
+                ManageGroups,
+                room(HOME, Some(CLASSROOM)),
+                true,
+            ),
+            (
+                "coach",
+                &coach,
+                ManageClassrooms,
+                room(HOME, Some(CLASSROOM)),
+                false,
+            ),
+            ("coach", &coach, AssignRoles, room(HOME, None), false),
+            (
+                "coach",
+                &coach,
+                ReadCollection,
+                room(OTHER, Some(OTHER_ROOM)),
+                false,
+            ),
+            (
+                "assignable coach",
+                &assignable,
+                ReadCollection,
+                room(HOME, Some(CLASSROOM)),
+                false,
+            ),
+            (
+                "classroom coach",
+                &classroom_coach,
+                ReadCollection,
+                room(HOME, Some(CLASSROOM)),
+                true,
+            ),
+            (
+                "classroom coach",
+                &classroom_coach,
+                ManageGroups,
+                room(HOME, Some(CLASSROOM)),
+                true,
+            ),
+            (
+                "classroom coach",
+                &classroom_coach,
+                ReadCollection,
+                room(HOME, Some(OTHER_ROOM)),
+                false,
+            ),
+            (
+                "classroom coach",
+                &classroom_coach,
+                ReadCollection,
+                room(HOME, None),
+                false,
+            ),
+            (
+                "classroom coach",
+                &classroom_coach,
+                ManageClassrooms,
+                room(HOME, Some(CLASSROOM)),
+                false,
+            ),
+            (
+                "learner",
+                &learner,
+                ReadCollection,
+                room(HOME, Some(CLASSROOM)),
+                false,
             ),
             // A user of no facility is no facility's user.
             (

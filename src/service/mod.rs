@@ -6,12 +6,14 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod classrooms;
 pub mod collections;
 pub mod communities;
 pub mod context;
 pub mod facilities;
 pub mod facility_access;
 pub mod facility_users;
+pub mod placements;
 pub mod profile;
 pub mod recovery;
 pub mod sessions;

@@ -165,6 +165,12 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             OrganizationEvent::FacilitySettingsChanged { settings, at } => {
                 json!({ "organizationId": id, "settings": settings, "at": at })
             }
+            OrganizationEvent::OrganizationRenamed { name, at } => {
+                json!({ "organizationId": id, "name": name, "at": at })
+            }
+            OrganizationEvent::OrganizationDeleted { at } => {
+                json!({ "organizationId": id, "at": at })
+            }
         },
         LoginFailures::TYPE => match event.decode::<LoginFailuresEvent>().ok()? {
             LoginFailuresEvent::LoginFailed { at, .. } => json!({ "at": at }),

@@ -9,16 +9,20 @@
 //! authentication requires.
 
 mod available;
+mod classrooms;
 mod facilities;
 mod list_cache;
 mod pages;
+mod placements;
 mod session;
 mod users;
+mod visitor;
 
 pub use list_cache::ListCache;
+use visitor::well_formed_csrf;
+pub use visitor::Visitor;
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -30,13 +34,8 @@ use uuid::Uuid;
 
 use std::sync::Arc;
 
-use subtle::ConstantTimeEq;
-
-use crate::http::cookies::SecureCookies;
-use crate::http::extract::Ctx;
 use crate::http::{ApiError, ErrorShape};
 use crate::service::sessions::cookie::{self as cookie_sessions, CookiePrincipal};
-use crate::service::RequestContext;
 use crate::{App, Config, Error};
 
 /// The name recorded on the sessions this surface starts.
@@ -51,6 +50,10 @@ const RESOURCES: &[&str] = &[
     "facility",
     "facilitydataset",
     "facilityusername",
+    "classroom",
+    "learnergroup",
+    "membership",
+    "role",
 ];
 
 /// The session cookie.
@@ -225,6 +228,8 @@ fn kolibri_id(code: &'static str) -> &'static str {
         | "DOES_NOT_EXIST"
         | "MAX_LENGTH"
         | "INVALID_CHOICE"
+        | "UNIQUE"
+        | "INCORRECT_TYPE"
         | "INVALID_CREDENTIALS"
         | "NULL"
         | "REQUIRED"
@@ -261,6 +266,38 @@ fn router(app: App) -> OpenApiRouter<App> {
         .routes(routes!(facilities::datasets))
         .routes(routes!(facilities::change_dataset))
         .routes(routes!(facilities::usernames))
+        .routes(routes!(
+            classrooms::kolibri_classrooms,
+            classrooms::kolibri_create_classroom
+        ))
+        .routes(routes!(
+            classrooms::kolibri_classroom,
+            classrooms::kolibri_put_classroom,
+            classrooms::kolibri_patch_classroom,
+            classrooms::kolibri_delete_classroom
+        ))
+        .routes(routes!(
+            classrooms::kolibri_learner_groups,
+            classrooms::kolibri_create_learner_group
+        ))
+        .routes(routes!(
+            classrooms::kolibri_learner_group,
+            classrooms::kolibri_put_learner_group,
+            classrooms::kolibri_patch_learner_group,
+            classrooms::kolibri_delete_learner_group
+        ))
+        .routes(routes!(
+            placements::roles,
+            placements::give_roles,
+            placements::take_roles
+        ))
+        .routes(routes!(placements::role, placements::take_role))
+        .routes(routes!(
+            placements::memberships,
+            placements::join,
+            placements::leave_many
+        ))
+        .routes(routes!(placements::membership, placements::leave))
         .layer(axum::middleware::from_fn(name_view))
 }
 
@@ -290,6 +327,14 @@ fn view_of(path: &str) -> &'static str {
         ("facilitydataset", true) => "Facility Dataset Instance",
         ("facilityusername", false) => "Facility Username List",
         ("facilityusername", true) => "Facility Username Instance",
+        ("classroom", false) => "Classroom List",
+        ("classroom", true) => "Classroom Instance",
+        ("learnergroup", false) => "Learner Group List",
+        ("learnergroup", true) => "Learner Group Instance",
+        ("membership", false) => "Membership List",
+        ("membership", true) => "Membership Instance",
+        ("role", false) => "Role List",
+        ("role", true) => "Role Instance",
         _ => "Kolibri",
     }
 }
@@ -374,99 +419,6 @@ pub fn csrf_failure() -> Response {
 fn method_not_allowed(method: &Method) -> Response {
     let body = json!({ "detail": format!("Method \"{method}\" not allowed.") });
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
-}
-
-/// Who is calling: the signed-in session behind the `kolibri` cookie, if
-/// any, and the request's context. A signed-in client's unsafe request
-/// (POST, PUT, PATCH, DELETE) must carry `X-CSRFToken` equal to its
-/// session's CSRF token, else 403 `PERMISSION_DENIED` (Django REST
-/// framework's session authentication; anonymous requests are exempt).
-pub struct Visitor {
-    /// The signed-in session.
-    pub principal: Option<CookiePrincipal>,
-    /// The request's context.
-    pub ctx: RequestContext,
-    /// The CSRF cookie the client sent.
-    csrf_cookie: Option<String>,
-    /// The CSRF header the client sent.
-    csrf_header: Option<String>,
-    /// Whether cookies set in answer are `Secure`.
-    secure: bool,
-}
-
-impl std::fmt::Debug for Visitor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The CSRF values are secrets of the session.
-        f.debug_struct("Visitor")
-            .field("principal", &self.principal)
-            .field("ctx", &self.ctx)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Visitor {
-    /// Django's `csrf_protect` for an anonymous client (sign-up): the
-    /// header must repeat the cookie. Signed-in clients were checked
-    /// against their session already.
-    pub fn require_csrf(&self) -> Result<(), Error> {
-        if self.principal.is_some() {
-            return Ok(());
-        }
-        match (&self.csrf_cookie, &self.csrf_header) {
-            (Some(cookie), Some(header))
-                if well_formed_csrf(cookie) && constant_time_eq(cookie, header) =>
-            {
-                Ok(())
-            }
-            _ => Err(Error::Forbidden),
-        }
-    }
-}
-
-fn well_formed_csrf(token: &str) -> bool {
-    (32..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
-}
-
-impl FromRequestParts<App> for Visitor {
-    type Rejection = KolibriError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let Ctx(ctx) = Ctx::from_request_parts(parts, app)
-            .await
-            .unwrap_or_else(|never| match never {});
-        let jar = CookieJar::from_headers(&parts.headers);
-        let principal = match jar.get(SESSION_COOKIE) {
-            Some(session) => cookie_sessions::resolve(app, session.value(), Some(SURFACE)).await?,
-            None => None,
-        };
-        let csrf_header = parts
-            .headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let unsafe_method = !matches!(
-            parts.method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-        );
-        if let (Some(principal), true) = (&principal, unsafe_method) {
-            let expected = csrf_token(app, principal.session_id);
-            let presented = csrf_header.as_deref().unwrap_or_default();
-            if !constant_time_eq(&expected, presented) {
-                return Err(Error::Forbidden.into());
-            }
-        }
-        Ok(Self {
-            principal,
-            ctx,
-            csrf_cookie: jar.get(CSRF_COOKIE).map(|c| c.value().to_string()),
-            csrf_header,
-            secure: SecureCookies::of(parts, app).0,
-        })
-    }
 }
 
 /// Starts the cookie session of verified credentials: the session cookie
