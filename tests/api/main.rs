@@ -15,6 +15,7 @@ mod cookies;
 mod facility_users;
 mod first_run;
 mod kolibri;
+mod kolibri_collections;
 mod kolibri_flows;
 mod kolibri_world;
 mod metrics;
