@@ -61,6 +61,7 @@ VALUE_KEYS = {
     "gender",
     "birth_year",
     "id_number",
+    "learner_count",
 }
 # Session / CSRF / visitor cookies as Kolibri names them.
 SESSION_COOKIE = "kolibri"
@@ -669,6 +670,67 @@ def scenario(t: Target):
     t.step("facilityusername: search", "anon11", "GET", FUN + "?facility=" + F + "&search=" + uname(t, "grace")[:4])
     t.step("facilityusername: facility with passwords", "anon11", "GET", FUN + "?facility=" + NF)
     t.step("facilityusername: unknown facility", "anon11", "GET", FUN + "?facility=" + UNKNOWN_ID)
+
+    # ---- classrooms, learner groups, memberships, roles (admin and coach pages)
+    CL, LG = "/api/auth/classroom/", "/api/auth/learnergroup/"
+    MEM, ROLE = "/api/auth/membership/", "/api/auth/role/"
+    room_name = f"Room {t.suffix}"
+
+    def created_id(r):
+        return (r["body"] or {}).get("id", ZERO_ID) if r["status"] == 201 and isinstance(r["body"], dict) else ZERO_ID
+
+    t.step("classroom: list, anonymous", "anon11", "GET", CL)
+    t.step("classroom: list, learner", "ada", "GET", CL)
+    room = created_id(t.step("classroom: create", "fadmin", "POST", CL, {"name": room_name, "parent": NF}))
+    t.step("classroom: create, duplicate name", "fadmin", "POST", CL, {"name": room_name, "parent": NF})
+    t.step("classroom: create, no parent", "fadmin", "POST", CL, {"name": "No Parent"})
+    t.step("classroom: create, empty body", "fadmin", "POST", CL, {})
+    t.step("classroom: create, blank name", "fadmin", "POST", CL, {"name": "", "parent": NF})
+    t.step("classroom: create, unknown parent", "fadmin", "POST", CL, {"name": "Lost", "parent": UNKNOWN_ID})
+    t.step("classroom: create, malformed parent", "fadmin", "POST", CL, {"name": "Lost", "parent": "nope"})
+    t.step("classroom: create, under a classroom", "fadmin", "POST", CL, {"name": "Nested", "parent": room})
+    t.step("classroom: create, by coach", "coach", "POST", CL, {"name": "Coach Room", "parent": NF})
+    t.step("classroom: create, anonymous", "anon11", "POST", CL, {"name": "Anon Room", "parent": NF})
+    t.step("classroom: list by parent, admin", "fadmin", "GET", CL + "?parent=" + NF)
+    t.step("classroom: list by parent, coach", "coach", "GET", CL + "?parent=" + NF)
+    t.step("classroom: list, malformed parent", "fadmin", "GET", CL + "?parent=nope")
+    t.step("classroom: one, admin", "fadmin", "GET", CL + room + "/")
+    t.step("classroom: one, learner", "ada", "GET", CL + room + "/")
+    t.step("classroom: one, unknown", "fadmin", "GET", CL + UNKNOWN_ID + "/")
+    t.step("classroom: rename", "fadmin", "PATCH", CL + room + "/", {"name": room_name + " B"})
+    t.step("classroom: rename, by coach", "coach", "PATCH", CL + room + "/", {"name": "Mine"})
+    group = created_id(t.step("learnergroup: create", "fadmin", "POST", LG, {"name": "Group", "parent": room}))
+    t.step("learnergroup: create by coach", "coach", "POST", LG, {"name": "Coach Group", "parent": room})
+    t.step("learnergroup: create under facility", "fadmin", "POST", LG, {"name": "Flat", "parent": NF})
+    t.step("learnergroup: list by parent", "fadmin", "GET", LG + "?parent=" + room)
+    t.step("learnergroup: list, learner", "ada", "GET", LG)
+    ada = t.uid("ada")
+    t.step("membership: group before classroom", "fadmin", "POST", MEM, {"collection": group, "user": ada})
+    t.step("membership: a facility, as a list", "fadmin", "POST", MEM, [{"collection": NF, "user": ada}])
+    t.step("membership: classroom, by coach", "coach", "POST", MEM, {"collection": room, "user": ada})
+    t.step("membership: unknown user", "fadmin", "POST", MEM, {"collection": room, "user": UNKNOWN_ID})
+    t.step("membership: classroom then group, as a list", "fadmin", "POST", MEM + "?collection=" + room,
+           [{"collection": room, "user": ada}, {"collection": group, "user": ada}])
+    t.step("membership: list by user, admin", "fadmin", "GET", MEM + "?user=" + ada)
+    t.step("membership: list, own", "ada", "GET", MEM)
+    t.step("membership: list, malformed collection", "fadmin", "GET", MEM + "?collection=nope")
+    t.step("classroom: learner count", "fadmin", "GET", CL + room + "/")
+    t.step("learnergroup: one, with member", "fadmin", "GET", LG + group + "/")
+    t.step("membership: bulk delete without filter", "fadmin", "DELETE", MEM)
+    t.step("role: classroom coach", "fadmin", "POST", ROLE, {"user": t.uid("grace"), "collection": room, "kind": "coach"})
+    t.step("role: list by user", "fadmin", "GET", ROLE + "?user=" + t.uid("grace"))
+    t.step("role: bad kind", "fadmin", "POST", ROLE, {"user": t.uid("grace"), "collection": room, "kind": "wizard"})
+    t.step("role: admin of a classroom, as a list", "fadmin", "POST", ROLE, [{"user": t.uid("grace"), "collection": room, "kind": "admin"}])
+    t.step("role: by coach", "coach", "POST", ROLE, {"user": t.uid("grace"), "collection": room, "kind": "coach"})
+    t.step("role: list, learner", "ada", "GET", ROLE)
+    t.step("role: bulk delete without filter", "fadmin", "DELETE", ROLE)
+    t.step("role: bulk delete by user and collection", "fadmin", "DELETE", ROLE + "?user=" + t.uid("grace") + "&collection=" + room)
+    t.step("membership: bulk delete by user and collection", "fadmin", "DELETE", MEM + "?user=" + ada + "&collection=" + room)
+    t.step("membership: list after", "fadmin", "GET", MEM + "?user=" + ada)
+    t.step("classroom: delete, by coach", "coach", "DELETE", CL + room + "/")
+    t.step("classroom: delete", "fadmin", "DELETE", CL + room + "/")
+    t.step("classroom: one, deleted", "fadmin", "GET", CL + room + "/")
+    t.step("learnergroup: one, classroom deleted", "fadmin", "GET", LG + group + "/")
 
     # ---- logout ---------------------------------------------------------------
     t.step("logout: DELETE current without CSRF header", "fadmin", "DELETE", CURRENT, csrf=False)

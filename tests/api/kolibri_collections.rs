@@ -564,7 +564,7 @@ async fn roles_are_given_read_and_taken_away_by_a_facilitys_admins(backend: Back
     // The coach reads their classroom at once; again is no new role.
     assert_eq!(
         ids(&carl.get("/api/auth/classroom/").await.body),
-        [blue.clone()]
+        std::slice::from_ref(&blue)
     );
     let again = post(
         &boss,

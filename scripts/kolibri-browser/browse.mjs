@@ -1,0 +1,401 @@
+// Drives Kolibri 0.19.5's own front end, served through nginx with eventauth
+// answering /api/auth/ and the auth pages, as a person would. Started by
+// run.py, which writes the context file named by BROWSE_CONTEXT.
+//
+// Every step saves a screenshot NN-name.png in the output directory and a
+// verdict in results.json; every answer of /api/ and of the pages is logged
+// to network.jsonl (passwords and cookie values never are).
+
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const C = JSON.parse(fs.readFileSync(process.env.BROWSE_CONTEXT, 'utf8'));
+const OUT = C.out;
+// Kolibri's front end polls PUT /api/auth/session/current/ every 240 s while
+// the page is visible (packages/kolibri/heartbeat.js), 480 s when hidden.
+const KEEPALIVE_WAIT_MS = Number(process.env.KEEPALIVE_WAIT_MS || 330000);
+const results = [];
+// eventauth does not serve these yet (issue 16, being built): where it
+// answers them 404 the browser gets Kolibri's answer for a facility without
+// classes instead ([] for a list), and the step notes it. STUB_MISSING=0
+// turns this off.
+const STUB_MISSING = process.env.STUB_MISSING !== '0';
+const MISSING = /\/api\/auth\/(classroom|learnergroup|membership|role)\/?(\?|$)/;
+const stubbed = [];
+const netlog = fs.createWriteStream(path.join(OUT, 'network.jsonl'));
+let stepNo = 0;
+
+const browser = await chromium.launch({
+  executablePath: C.chromium,
+  headless: !C.headed,
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+
+function redact(text) {
+  if (!text) return text;
+  return text.replace(/("(?:password|token)"\s*:\s*)"[^"]*"/g, '$1"…"');
+}
+
+async function newPerson(label, base = C.base) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, baseURL: base });
+  const page = await context.newPage();
+  page.person = label;
+  page.seen = [];
+  page.on('response', async (r) => {
+    const req = r.request();
+    const url = new URL(r.url());
+    const doc = req.resourceType() === 'document';
+    if (!url.pathname.startsWith('/api/') && !doc) return;
+    let body = null;
+    const all = await r.allHeaders().catch(() => ({})); // headers() hides Set-Cookie
+    if (r.status() >= 400 || url.pathname.startsWith('/api/auth/')) {
+      try { body = (await r.text()).slice(0, 600); } catch { body = null; }
+    }
+    const entry = {
+      person: label, step: stepNo, method: req.method(), path: url.pathname + url.search,
+      status: r.status(), location: all['location'] || undefined,
+      request: req.method() !== 'GET' ? redact(req.postData() || '') : undefined,
+      response: body && !doc ? redact(body) : undefined,
+      set_cookie: (all['set-cookie'] || '').split('\n').filter(Boolean)
+        .map((c) => c.replace(/^([^=]+)=[^;]*/, '$1=…')),
+    };
+    page.seen.push(entry);
+    netlog.write(JSON.stringify(entry) + '\n');
+  });
+  if (STUB_MISSING) {
+    await page.route(MISSING, async (route) => {
+      const real = await route.fetch();
+      if (real.status() === 404 && route.request().method() === 'GET') {
+        const u = new URL(route.request().url());
+        stubbed.push({ step: stepNo + 1, path: u.pathname + u.search, eventauth: `${real.status()} ${(await real.text()).slice(0, 120)}` });
+        return route.fulfill({ status: 200, contentType: 'application/json', body: '[]' });
+      }
+      return route.fulfill({ response: real });
+    });
+  }
+  page.on('pageerror', (e) => netlog.write(JSON.stringify({ person: label, step: stepNo, pageerror: String(e).slice(0, 300) }) + '\n'));
+  return page;
+}
+
+async function step(name, page, fn) {
+  stepNo += 1;
+  const shot = `${String(stepNo).padStart(2, '0')}-${name}.png`;
+  const t0 = Date.now();
+  const r = { step: stepNo, name, person: page.person, screenshot: shot };
+  try {
+    const note = await fn();
+    r.result = 'pass';
+    if (note) r.note = note;
+  } catch (e) {
+    r.result = 'fail';
+    r.error = String(e && e.message ? e.message : e).split('\n').slice(0, 6).join(' | ');
+  }
+  r.seconds = Math.round((Date.now() - t0) / 100) / 10;
+  try { await page.screenshot({ path: path.join(OUT, shot) }); } catch (e) { r.screenshot_error = String(e); }
+  r.url = page.url();
+  const stubs = stubbed.filter((x) => x.step === stepNo).map((x) => x.path);
+  if (stubs.length) r.stubbed = [...new Set(stubs)];
+  results.push(r);
+  console.log(`[browse] ${r.step} ${name}: ${r.result}${r.error ? ' — ' + r.error : ''}${r.note ? ' — ' + r.note : ''}${r.stubbed ? ' [stubbed: ' + r.stubbed.join(' ') + ']' : ''}`);
+  fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2));
+  return r.result === 'pass';
+}
+
+function check(cond, what) { if (!cond) throw new Error(what); }
+
+async function waitIdle(page) {
+  await page.waitForLoadState('networkidle', { timeout: 20000 }).catch(() => {});
+}
+
+// The sign-in page: username, Next, then (if asked) the password.
+async function signIn(page, username, password, { expectPasswordPage = true } = {}) {
+  await page.goto('/', { waitUntil: 'networkidle' });
+  await page.waitForURL(/\/auth\//, { timeout: 20000 });
+  await page.getByRole('textbox').first().fill(username);
+  await page.getByRole('button', { name: /^next$/i }).click();
+  if (!expectPasswordPage) return;
+  const pw = page.locator('input[type=password]');
+  await pw.waitFor({ timeout: 15000 });
+  await pw.fill(password);
+  await page.getByRole('button', { name: /sign in/i }).click();
+}
+
+async function dismissWelcome(page) {
+  const cont = page.getByRole('button', { name: /^continue$/i });
+  if (await cont.isVisible().catch(() => false)) await cont.click();
+}
+
+async function session(page) {
+  return page.evaluate(async () => {
+    const csrf = (document.cookie.match(/kolibri_csrftoken=([^;]+)/) || [])[1] || '';
+    const r = await fetch('/api/auth/session/current/', { method: 'PUT', headers: { 'X-CSRFToken': csrf, 'Content-Type': 'application/json' }, body: '{}' });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  });
+}
+
+async function kolibriSees(page, userId) {
+  // Kolibri's own API, decided by Kolibri's request.user (the plugin).
+  return page.evaluate(async (id) => {
+    const r = await fetch(`/api/logger/userprogress/${id}/`);
+    return r.status;
+  }, userId);
+}
+
+async function signOut(page) {
+  await dismissWelcome(page);
+  const nav = page.getByRole('button', { name: /open site navigation/i });
+  if (!(await nav.isVisible().catch(() => false))) {
+    // a full-page form (e.g. Facility > New users) has no menu: its app's start page has
+    await page.goto(page.url().split('#')[0], { waitUntil: 'networkidle' });
+    await dismissWelcome(page);
+  }
+  await nav.click();
+  await page.getByText('Sign out', { exact: true }).click();
+  await page.waitForURL(/\/auth\//, { timeout: 20000 });
+  await waitIdle(page);
+}
+
+async function cookieFlags(page) {
+  const cookies = await page.context().cookies();
+  return Object.fromEntries(cookies.map((c) => [c.name, { secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite }]));
+}
+
+function settings(...sets) {
+  const args = [...C.settings_cmd.slice(1)];
+  for (const s of sets) args.push('--set', s);
+  return execFileSync(C.settings_cmd[0], args, { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+const ada = C.users.ada;
+// ONLY=learner,wrong,signup,admin,passwordless,lan runs some of the sections.
+const ONLY = process.env.ONLY ? process.env.ONLY.split(',') : null;
+const section = (name) => !ONLY || ONLY.includes(name);
+
+// 1. A learner signs in (username, Next, password), keeps the session alive,
+//    opens the Learn page, signs out.
+if (section('learner')) {
+  const page = await newPerson('ada');
+  await step('signin-page', page, async () => {
+    await page.goto('/', { waitUntil: 'networkidle' });
+    await page.waitForURL(/\/auth\/#\/signin/, { timeout: 20000 });
+    await page.getByRole('textbox').first().waitFor();
+  });
+  await step('learner-password-page', page, async () => {
+    await page.getByRole('textbox').first().fill('ada');
+    await page.getByRole('button', { name: /^next$/i }).click();
+    await page.locator('input[type=password]').waitFor({ timeout: 15000 });
+  });
+  await step('learner-signed-in', page, async () => {
+    await page.locator('input[type=password]').fill(ada.password);
+    await page.getByRole('button', { name: /sign in/i }).click();
+    await page.waitForURL(/\/en\/learn\//, { timeout: 20000 });
+    await waitIdle(page);
+    const f = await cookieFlags(page);
+    check(f.kolibri && f.kolibri.httpOnly, 'no HttpOnly kolibri cookie');
+    return `kolibri cookie secure=${f.kolibri.secure}`;
+  });
+  await step('learner-keepalive', page, async () => {
+    const since = page.seen.length;
+    const t0 = Date.now();
+    // a person using the page: the next keep-alive says active:true
+    await page.mouse.move(300, 300);
+    await page.mouse.move(400, 350);
+    const r = await page.waitForResponse(
+      (resp) => resp.url().includes('/api/auth/session/current') && resp.request().method() === 'PUT',
+      { timeout: KEEPALIVE_WAIT_MS });
+    const body = await r.json();
+    check(r.status() === 200, `keep-alive answered ${r.status()}`);
+    check(body.username === 'ada' && body.kind.includes('learner'), `keep-alive answered ${JSON.stringify(body)}`);
+    const sets = page.seen.slice(since).filter((e) => e.path.startsWith('/api/auth/session/current'));
+    return `the front end's own PUT /api/auth/session/current/ after ${Math.round((Date.now() - t0) / 1000)} s: 200 ${body.kind}; cookies re-set: ${JSON.stringify(sets.map((e) => e.set_cookie))}`;
+  });
+  await step('learner-learn-page', page, async () => {
+    await page.goto('/en/learn/', { waitUntil: 'networkidle' });
+    await dismissWelcome(page);
+    check(/\/en\/learn\//.test(page.url()), `not on Learn: ${page.url()}`);
+    const s = await session(page);
+    check(s.body && s.body.username === 'ada', `session after reload: ${JSON.stringify(s.body)}`);
+    const kol = await kolibriSees(page, ada.id);
+    check(kol === 200, `Kolibri's /api/logger/userprogress/<ada>/ answered ${kol} (Kolibri does not see ada)`);
+    // Kolibri's server-side check of a signed-in page: /en/auth/ sends the
+    // signed-in user on to their landing page.
+    const r = await page.request.get('/en/auth/', { maxRedirects: 0 });
+    check(r.status() === 302 && /\/en\/learn\//.test(r.headers()['location'] || ''), `/en/auth/ answered ${r.status()} ${r.headers()['location']}`);
+    // A write to Kolibri's own API with eventauth's CSRF token: DRF's CSRF
+    // check passes (a 400 about the body, not a 403) and fails without it.
+    const w = await page.evaluate(async () => {
+      const csrf = (document.cookie.match(/kolibri_csrftoken=([^;]+)/) || [])[1] || '';
+      const post = (h) => fetch('/api/logger/trackprogress/', { method: 'POST', headers: { 'Content-Type': 'application/json', ...h }, body: '{}' }).then((r) => r.status);
+      return { with: await post({ 'X-CSRFToken': csrf }), without: await post({}) };
+    });
+    check(w.with !== 403 && w.without === 403, `Kolibri POST /api/logger/trackprogress/: with the CSRF header ${w.with}, without ${w.without}`);
+    return `userprogress 200, /en/auth/ → 302 /en/learn/, Kolibri POST with X-CSRFToken ${w.with}, without 403`;
+  });
+  await step('learner-signed-out', page, async () => {
+    await signOut(page);
+    const s = await session(page);
+    check(s.body && s.body.kind.includes('anonymous'), `after sign-out: ${JSON.stringify(s.body)}`);
+    const kol = await kolibriSees(page, ada.id);
+    check(kol === 403, `Kolibri still sees ada after sign-out (${kol})`);
+    const f = await cookieFlags(page);
+    check(!f.kolibri, 'the kolibri cookie is still there');
+  });
+  await page.context().close();
+}
+
+// 2. A wrong password.
+if (section('wrong')) {
+  const page = await newPerson('ada-wrong');
+  await step('wrong-password', page, async () => {
+    await signIn(page, 'ada', 'not-her-password');
+    await page.getByText(/incorrect password/i).waitFor({ timeout: 15000 });
+    check(/\/auth\//.test(page.url()), `left the sign-in page: ${page.url()}`);
+    const f = await cookieFlags(page);
+    check(!f.kolibri, 'a kolibri cookie after a wrong password');
+  });
+  await page.context().close();
+}
+
+// 3. Sign-up through "Create an account", a taken username first.
+if (section('signup')) {
+  const page = await newPerson('newkid');
+  await step('signup-form', page, async () => {
+    await page.goto('/', { waitUntil: 'networkidle' });
+    await page.getByRole('link', { name: /create an account/i }).click();
+    await page.waitForURL(/create_account/, { timeout: 15000 });
+    await waitIdle(page);
+  });
+  await step('signup-username-taken', page, async () => {
+    await page.locator('input[autocomplete=name]').fill('New Kid');
+    await page.locator('input[autocomplete=username]').fill('ada');
+    await page.locator('input[autocomplete=name]').click(); // blur: Kolibri asks usernameavailable
+    const pw = page.locator('input[type=password]');
+    if (await pw.count()) { await pw.nth(0).fill('newkidpass1'); await pw.nth(1).fill('newkidpass1'); }
+    await page.getByRole('button', { name: /^continue$/i }).click().catch(() => {});
+    await page.getByText(/username already exists/i).waitFor({ timeout: 15000 });
+  });
+  await step('signup-done', page, async () => {
+    await page.locator('input[autocomplete=username]').fill('newkid');
+    await page.locator('input[autocomplete=name]').click();
+    const pw = page.locator('input[type=password]');
+    if (await pw.count()) { await pw.nth(0).fill('newkidpass1'); await pw.nth(1).fill('newkidpass1'); }
+    for (let i = 0; i < 4 && !/\/learn\//.test(page.url()); i++) {
+      const b = page.getByRole('button', { name: /^(continue|finish|create account)$/i }).first();
+      if (await b.isVisible().catch(() => false)) await b.click();
+      await page.waitForTimeout(1500);
+    }
+    await page.waitForURL(/\/en\/learn\//, { timeout: 20000 });
+    await waitIdle(page);
+    await dismissWelcome(page);
+    const s = await session(page);
+    check(s.body && s.body.username === 'newkid', `session: ${JSON.stringify(s.body)}`);
+    const kol = await kolibriSees(page, s.body.user_id);
+    check(kol === 200, `Kolibri's userprogress for the new user: ${kol}`);
+  });
+  await step('signup-signed-out', page, async () => { await signOut(page); });
+  await page.context().close();
+}
+
+// 4. A facility admin: Facility > Users, search, create a user, sign out.
+if (section('admin')) {
+  const page = await newPerson('boss');
+  const boss = C.users.boss;
+  await step('admin-signed-in', page, async () => {
+    await signIn(page, 'boss', boss.password);
+    await page.waitForURL(/\/en\/facility\//, { timeout: 20000 });
+    await waitIdle(page);
+  });
+  await step('admin-users', page, async () => {
+    await page.goto('/en/facility/#/users', { waitUntil: 'networkidle' });
+    await page.reload({ waitUntil: 'networkidle' }); // a fresh start of the Facility app on Users
+    await page.getByText('ada', { exact: true }).first().waitFor({ timeout: 20000 });
+  });
+  await step('admin-search', page, async () => {
+    const search = page.getByPlaceholder(/search/i).first();
+    await search.fill('lovelace');
+    await page.waitForTimeout(1500);
+    await waitIdle(page);
+    await page.getByText('ada', { exact: true }).first().waitFor({ timeout: 10000 });
+    check(!(await page.locator('table').getByText('boss', { exact: true }).first().isVisible().catch(() => false)), 'boss still listed for "lovelace"');
+    await search.fill('');
+  });
+  await step('admin-new-user-form', page, async () => {
+    await page.getByRole('link', { name: /new user/i }).or(page.getByRole('button', { name: /new user/i })).first().click();
+    await page.getByText('Create new user').waitFor({ timeout: 15000 });
+    await page.locator('input[autocomplete=username]').waitFor({ timeout: 15000 });
+    await waitIdle(page);
+  });
+  await step('admin-user-created', page, async () => {
+    const username = page.locator('input[autocomplete=username]');
+    await username.locator('xpath=preceding::input[@type="text"][1]').fill('Cy Created');
+    await username.fill('cy');
+    await page.locator('input[type=password]').nth(0).fill('cypass123');
+    await page.locator('input[type=password]').nth(1).fill('cypass123');
+    await page.getByRole('button', { name: /^save and close$/i }).click();
+    await page.getByText('Create new user').waitFor({ state: 'hidden', timeout: 20000 });
+    await waitIdle(page);
+    await page.locator('table').getByText('cy', { exact: true }).first().waitFor({ timeout: 15000 });
+    const created = page.seen.filter((e) => e.method === 'POST' && e.path.startsWith('/api/auth/facilityuser'));
+    check(created.some((e) => e.status === 201), `POST /api/auth/facilityuser/: ${JSON.stringify(created.map((e) => e.status))}`);
+  });
+  await step('admin-signed-out', page, async () => { await signOut(page); });
+  await page.context().close();
+}
+
+// 5. A passwordless learner (the facility lets learners in with no password).
+if (section('passwordless')) {
+  const page = await newPerson('bea');
+  await step('passwordless-learner', page, async () => {
+    settings('learner_can_login_with_no_password=true', 'learner_can_edit_password=false');
+    await page.waitForTimeout(1500);
+    await signIn(page, 'bea', null, { expectPasswordPage: false });
+    await page.waitForURL(/\/en\/learn\//, { timeout: 20000 });
+    await waitIdle(page);
+    await dismissWelcome(page);
+    const s = await session(page);
+    check(s.body && s.body.username === 'bea', `session: ${JSON.stringify(s.body)}`);
+    const kol = await kolibriSees(page, C.users.bea.id);
+    check(kol === 200, `Kolibri's userprogress for bea: ${kol}`);
+  });
+  await step('passwordless-signed-out', page, async () => {
+    await signOut(page);
+    settings('learner_can_login_with_no_password=false', 'learner_can_edit_password=true');
+  });
+  await page.context().close();
+}
+
+// 6. Plain HTTP from a non-loopback address: the cookie is not Secure and
+//    the sign-in sticks across page loads.
+if (section('lan')) {
+  const page = await newPerson('ada-lan', C.lan);
+  await step('lan-signed-in', page, async () => {
+    await signIn(page, 'ada', ada.password);
+    await page.waitForURL(/\/en\/learn\//, { timeout: 20000 });
+    await waitIdle(page);
+    const f = await cookieFlags(page);
+    check(f.kolibri && !f.kolibri.secure, `kolibri cookie on ${C.lan}: ${JSON.stringify(f.kolibri)}`);
+    return `${C.lan}: kolibri cookie ${JSON.stringify(f.kolibri)}`;
+  });
+  await step('lan-sign-in-sticks', page, async () => {
+    await page.goto('/en/learn/', { waitUntil: 'networkidle' });
+    await page.reload({ waitUntil: 'networkidle' });
+    await dismissWelcome(page);
+    check(/\/en\/learn\//.test(page.url()), `not on Learn after reload: ${page.url()}`);
+    const s = await session(page);
+    check(s.body && s.body.username === 'ada', `session after reload: ${JSON.stringify(s.body)}`);
+    const kol = await kolibriSees(page, ada.id);
+    check(kol === 200, `Kolibri's userprogress: ${kol}`);
+    await page.goto('/en/auth/', { waitUntil: 'networkidle' });
+    check(/\/en\/learn\//.test(page.url()), `/en/auth/ did not send the signed-in learner on: ${page.url()}`);
+  });
+  await step('lan-signed-out', page, async () => { await signOut(page); });
+  await page.context().close();
+}
+
+await browser.close();
+netlog.end();
+const failed = results.filter((r) => r.result !== 'pass');
+console.log(`[browse] ${results.length} steps, ${results.length - failed.length} pass, ${failed.length} fail; screenshots in ${OUT}`);
+process.exit(failed.length ? 1 : 0);
