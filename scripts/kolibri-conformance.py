@@ -709,8 +709,11 @@ def scenario(t: Target):
     t.step("membership: a facility, as a list", "fadmin", "POST", MEM, [{"collection": NF, "user": ada}])
     t.step("membership: classroom, by coach", "coach", "POST", MEM, {"collection": room, "user": ada})
     t.step("membership: unknown user", "fadmin", "POST", MEM, {"collection": room, "user": UNKNOWN_ID})
-    t.step("membership: classroom then group, as a list", "fadmin", "POST", MEM + "?collection=" + room,
+    t.step("membership: classroom and its group in one list", "fadmin", "POST", MEM + "?collection=" + room,
            [{"collection": room, "user": ada}, {"collection": group, "user": ada}])
+    t.step("membership: classroom, as a list", "fadmin", "POST", MEM + "?collection=" + room, [{"collection": room, "user": ada}])
+    t.step("membership: classroom again, as a list", "fadmin", "POST", MEM + "?collection=" + room, [{"collection": room, "user": ada}])
+    t.step("membership: group, one object", "fadmin", "POST", MEM, {"collection": group, "user": ada})
     t.step("membership: list by user, admin", "fadmin", "GET", MEM + "?user=" + ada)
     t.step("membership: list, own", "ada", "GET", MEM)
     t.step("membership: list, malformed collection", "fadmin", "GET", MEM + "?collection=nope")

@@ -381,13 +381,11 @@ pub async fn join(
             OrganizationKind::Classroom => {}
             OrganizationKind::LearnerGroup => {
                 let classroom = place.classroom.unwrap_or_default();
+                // Only memberships that exist count, not those asked for in
+                // the same list (Kolibri checks before creating any).
                 let in_classroom =
                     read::memberships(app.store.db(), Some(item.user), Some(classroom)).await?;
-                // Members placed earlier in the same list count.
-                let placed_now = resolved
-                    .iter()
-                    .any(|(other, _)| other.user == item.user && other.collection == classroom);
-                if in_classroom.is_empty() && !placed_now {
+                if in_classroom.is_empty() {
                     return Ok(Err(Unfit::NotInClassroom));
                 }
             }
