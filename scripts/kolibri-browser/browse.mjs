@@ -69,7 +69,7 @@ async function newPerson(label, base = C.base) {
       const real = await route.fetch();
       if (real.status() === 404 && route.request().method() === 'GET') {
         const u = new URL(route.request().url());
-        stubbed.push({ step: stepNo + 1, path: u.pathname + u.search, eventauth: `${real.status()} ${(await real.text()).slice(0, 120)}` });
+        stubbed.push({ step: stepNo, path: u.pathname + u.search, eventauth: `${real.status()} ${(await real.text()).slice(0, 120)}` });
         return route.fulfill({ status: 200, contentType: 'application/json', body: '[]' });
       }
       return route.fulfill({ response: real });
@@ -197,7 +197,6 @@ if (section('learner')) {
     return `kolibri cookie secure=${f.kolibri.secure}`;
   });
   await step('learner-keepalive', page, async () => {
-    const since = page.seen.length;
     const t0 = Date.now();
     // a person using the page: the next keep-alive says active:true
     await page.mouse.move(300, 300);
@@ -208,8 +207,9 @@ if (section('learner')) {
     const body = await r.json();
     check(r.status() === 200, `keep-alive answered ${r.status()}`);
     check(body.username === 'ada' && body.kind.includes('learner'), `keep-alive answered ${JSON.stringify(body)}`);
-    const sets = page.seen.slice(since).filter((e) => e.path.startsWith('/api/auth/session/current'));
-    return `the front end's own PUT /api/auth/session/current/ after ${Math.round((Date.now() - t0) / 1000)} s: 200 ${body.kind}; cookies re-set: ${JSON.stringify(sets.map((e) => e.set_cookie))}`;
+    const sets = ((await r.allHeaders())['set-cookie'] || '').split('\n').filter(Boolean).map((c) => c.split('=')[0]);
+    const sent = JSON.parse(r.request().postData() || '{}');
+    return `the front end's own PUT /api/auth/session/current/ (active: ${sent.active}) after ${Math.round((Date.now() - t0) / 1000)} s: 200 ${body.kind}; cookies re-set: ${sets.join(', ')}`;
   });
   await step('learner-learn-page', page, async () => {
     await page.goto('/en/learn/', { waitUntil: 'networkidle' });

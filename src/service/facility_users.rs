@@ -443,6 +443,51 @@ pub async fn edit(
     app.settle(last.as_ref()).await
 }
 
+/// Gives a password to the facility user `username` who has none (Kolibri's
+/// "set your password" step after `PASSWORD_NOT_SPECIFIED`, open to
+/// anyone who knows the name, as in Kolibri: such an account is claimed by
+/// whoever sets its first password). `NotFound` for no such user or one
+/// with a password.
+pub async fn set_first_password(
+    app: &App,
+    facility: Uuid,
+    username: &str,
+    password: &str,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let username = Username::parse(username, "username").map_err(|_| Error::NotFound)?;
+    let identifier = Identifier::Username { facility, username };
+    let user = super::sessions::holder(app, &identifier)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if !user.state.password_hash().phc().is_empty() {
+        return Err(Error::NotFound);
+    }
+    let user_id = user.state.id().ok_or(Error::NotFound)?;
+    let password = kolibri_password(Some(password), false)?.ok_or(Error::NotFound)?;
+    let new_password_hash = app.passwords.hash(&password).await?;
+    let committed = app
+        .store
+        .execute_on::<User>(
+            &user_id.to_string(),
+            user,
+            UserCommand::SetPassword {
+                new_password_hash,
+                keep_session: None,
+            },
+            &ctx.metadata(),
+        )
+        .await?;
+    if let Some(cutoff) = committed
+        .events
+        .iter()
+        .find_map(aggregates::UserEvent::cutoff)
+    {
+        app.denylist.set_cutoff(user_id, cutoff);
+    }
+    app.settle(committed.written.as_ref()).await
+}
+
 /// Deletes a user (soft): every session ends at once, their identifier is
 /// free again, the read models drop them from lists.
 pub async fn delete(app: &App, user_id: Uuid, ctx: &RequestContext) -> Result<(), Error> {

@@ -11,6 +11,7 @@
 mod available;
 mod classrooms;
 mod facilities;
+mod first_password;
 mod list_cache;
 mod pages;
 mod placements;
@@ -54,6 +55,7 @@ const RESOURCES: &[&str] = &[
     "learnergroup",
     "membership",
     "role",
+    "setnonspecifiedpassword",
 ];
 
 /// The session cookie.
@@ -257,6 +259,7 @@ fn router(app: App) -> OpenApiRouter<App> {
         ));
     OpenApiRouter::new()
         .routes(routes!(available::username_available))
+        .routes(routes!(first_password::set_first_password))
         .merge(sessions)
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::read, users::update, users::delete))
@@ -321,6 +324,7 @@ fn view_of(path: &str) -> &'static str {
         ("facilityuser", true) => "Facility User Instance",
         ("signup", _) => "Sign Up List",
         ("usernameavailable", _) => "Username Available",
+        ("setnonspecifiedpassword", _) => "Set Non Specified Password",
         ("facility", false) => "Facility List",
         ("facility", true) => "Facility Instance",
         ("facilitydataset", false) => "Facility Dataset List",
