@@ -745,11 +745,13 @@ def scenario(t: Target):
            {"username": uname(t, "nfnopw"), "password": "newpass", "facility": "nope"})
     t.step("setnonspecifiedpassword: unknown user", "anon12", "POST", SNP,
            {"username": uname(t, "nobody"), "password": "newpass", "facility": NF})
-    t.step("setnonspecifiedpassword: user without one", "anon12", "POST", SNP,
+    t.step("setnonspecifiedpassword: never created (nonformal)", "anon12", "POST", SNP,
            {"username": uname(t, "nfnopw"), "password": "newpass", "facility": NF})
+    t.step("setnonspecifiedpassword: user without one (formal)", "anon12", "POST", SNP,
+           {"username": uname(t, "fnopw"), "password": "newpass", "facility": F})
     t.step("setnonspecifiedpassword: again", "anon12", "POST", SNP,
-           {"username": uname(t, "nfnopw"), "password": "other", "facility": NF})
-    login("setnonspecifiedpassword: login with it", "anon12", uname(t, "nfnopw"), "newpass", NF)
+           {"username": uname(t, "fnopw"), "password": "other", "facility": F})
+    login("setnonspecifiedpassword: login with it", "anon12", uname(t, "fnopw"), "newpass", F)
 
     # ---- logout ---------------------------------------------------------------
     t.step("logout: DELETE current without CSRF header", "fadmin", "DELETE", CURRENT, csrf=False)

@@ -167,6 +167,50 @@ pub async fn mark_deleted(
     Ok(())
 }
 
+/// A soft delete undone: back in lists and counts.
+pub async fn restore(conn: &mut Conn<'_>, user_id: Uuid) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE facility_users SET deleted_at = NULL
+                WHERE user_id = $1 AND deleted_at IS NOT NULL RETURNING facility_id";
+    let facility: Option<Uuid> = match conn {
+        Conn::Postgres(c) => {
+            sqlx::query_scalar(sql)
+                .bind(user_id)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar(&crate::db::sqlite_sql(sql))
+                .bind(user_id)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+    };
+    if let Some(facility) = facility {
+        execute!(
+            conn,
+            "UPDATE counts SET n = n + 1 WHERE name = $1",
+            format!("facility_users:{facility}")
+        )?;
+    }
+    Ok(())
+}
+
+/// A deleted user removed for good: their row, roles and memberships (a
+/// deleted user is counted nowhere already; their collections' member
+/// counts drop).
+pub async fn purge(conn: &mut Conn<'_>, user_id: Uuid) -> Result<(), sqlx::Error> {
+    execute!(
+        conn,
+        "UPDATE organizations SET members = members - 1
+          WHERE organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $1)",
+        user_id
+    )?;
+    execute!(conn, "DELETE FROM memberships WHERE user_id = $1", user_id)?;
+    execute!(conn, "DELETE FROM collection_roles WHERE user_id = $1", user_id)?;
+    execute!(conn, "DELETE FROM facility_users WHERE user_id = $1", user_id)?;
+    Ok(())
+}
+
 /// Which users a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -148,6 +148,12 @@ pub async fn apply(
                 execute!(conn, "UPDATE counts SET n = n - 1 WHERE name = 'users'")?;
             }
         }
+        UserEvent::UserRestored { .. } => {
+            crate::facility_users::restore(conn, user_id).await?;
+        }
+        UserEvent::UserPurged { .. } => {
+            crate::facility_users::purge(conn, user_id).await?;
+        }
         UserEvent::CommunityJoined { community_id, at } => {
             bump_version(conn, user_id, version).await?;
             crate::organizations::add_member(conn, community_id, user_id, at).await?;

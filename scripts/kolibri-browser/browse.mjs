@@ -169,7 +169,7 @@ function settings(...sets) {
 }
 
 const ada = C.users.ada;
-// ONLY=learner,wrong,signup,admin,passwordless,lan runs some of the sections.
+// ONLY=learner,wrong,signup,admin,superuser,passwordless,lan runs some of the sections.
 const ONLY = process.env.ONLY ? process.env.ONLY.split(',') : null;
 const section = (name) => !ONLY || ONLY.includes(name);
 
@@ -341,6 +341,22 @@ if (section('admin')) {
     check(created.some((e) => e.status === 201), `POST /api/auth/facilityuser/: ${JSON.stringify(created.map((e) => e.status))}`);
   });
   await step('admin-signed-out', page, async () => { await signOut(page); });
+  await page.context().close();
+}
+
+// 4b. The superuser: eventauth's global administrator lands on Device, and
+//     Kolibri (DevicePermissions mirrored) lets them read device info.
+if (section('superuser')) {
+  const page = await newPerson('root');
+  await step('superuser-device-page', page, async () => {
+    await signIn(page, 'root', C.users.root.password);
+    await page.waitForURL(/\/en\/device\//, { timeout: 20000 });
+    await waitIdle(page);
+    const status = await page.evaluate(() => fetch('/api/device/deviceinfo/').then((r) => r.status));
+    check(status === 200, `Kolibri's /api/device/deviceinfo/ (device permissions only) answered ${status}`);
+    return 'landed on /en/device/, Kolibri /api/device/deviceinfo/ 200';
+  });
+  await step('superuser-signed-out', page, async () => { await signOut(page); });
   await page.context().close();
 }
 

@@ -266,6 +266,36 @@ http {{
         raise SystemExit("nginx did not start: see " + str(ndir / "logs" / "error.log"))
 
 
+MIRROR_SNIPPET = r"""
+import json
+from kolibri.core.auth.models import FacilityUser, Role
+rows = [{"id": u.id, "username": u.username, "full_name": u.full_name, "facility": u.facility_id,
+         "superuser": bool(u.is_superuser), "usable_password": u.has_usable_password(),
+         "roles": sorted(Role.objects.filter(user=u).values_list("kind", flat=True))}
+        for u in FacilityUser.objects.all().order_by("username")]
+print("MIRROR " + json.dumps(rows))
+"""
+
+
+def check_mirror(kolibri, home, ids, out):
+    """Kolibri's FacilityUser rows after the run: the users who signed in
+    have eventauth's ids, roles and superuser flag, and no usable password."""
+    text = run([kolibri, "manage", "shell", "-c", MIRROR_SNIPPET], env=kolibri_env(home), what="manage shell")
+    rows = json.loads(re.search(r"^MIRROR (.*)$", text, re.M).group(1))
+    (out / "kolibri-users.json").write_text(json.dumps(rows, indent=2))
+    by_name = {r["username"]: r for r in rows}
+    expect = {"ada": ([], False), "bea": ([], False), "boss": (["admin"], False), "root": (["admin"], True)}
+    ok = True
+    for username, (roles, superuser) in expect.items():
+        r = by_name.get(username)
+        good = bool(r) and r["id"] == ids[username] and r["roles"] == roles and r["superuser"] == superuser \
+            and not r["usable_password"]
+        ok = ok and good
+        log("mirror {}: {}".format(username, "ok" if good else "WRONG: {} (eventauth id {})".format(r, ids[username])))
+    log("mirror newkid (signed up in the browser):", "ok" if "newkid" in by_name else "MISSING")
+    return ok and "newkid" in by_name
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", help="screenshots and logs (default: a new /tmp/kolibri-browser-*)")
@@ -341,11 +371,12 @@ def main():
         env["BROWSE_CONTEXT"] = str(work / "context.json")
         p = subprocess.run(["node", node / "browse.mjs"], env=env, cwd=node)
         log("browser run finished with", p.returncode, "; results in", out / "results.json")
+        mirror_ok = check_mirror(kolibri, home, ids, out)
         if args.keep:
             log("servers still running: nginx http://127.0.0.1:{0} and http://{1}:{0}; Ctrl-C ends".format(args.port, address))
             while True:
                 time.sleep(3600)
-        return p.returncode
+        return p.returncode or (0 if mirror_ok else 1)
     finally:
         stop_all()
 

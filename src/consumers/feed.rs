@@ -34,6 +34,8 @@ const TYPES: &[&str] = &[
     "LoginLockedOut",
     // What cached caller states and facility-user lists depend on.
     "UserDeleted",
+    "UserRestored",
+    "UserPurged",
     "UserEnabled",
     "RoleGranted",
     "RoleRevoked",

@@ -133,6 +133,8 @@ impl Aggregate for User {
                 keep_session,
             } => self.handle_set_password(new_password_hash, keep_session, now),
             UserCommand::Delete => self.handle_delete(now),
+            UserCommand::Restore => self.handle_restore(now),
+            UserCommand::Purge => self.handle_purge(now),
         }?;
         if let Some(event) = decided {
             sink.write(event, self).await;
@@ -327,6 +329,14 @@ impl Aggregate for User {
             UserEvent::UserDeleted { cutoff, at } => {
                 self.deleted_at = Some(at);
                 self.cutoff = Some(cutoff);
+                self.updated_at = Some(at);
+            }
+            UserEvent::UserRestored { at } => {
+                self.deleted_at = None;
+                self.updated_at = Some(at);
+            }
+            UserEvent::UserPurged { at } => {
+                self.purged = true;
                 self.updated_at = Some(at);
             }
             UserEvent::CategoriesIndexed { categories, at } => {

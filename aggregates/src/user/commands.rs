@@ -210,6 +210,13 @@ pub enum UserCommand {
     /// The account is deleted (soft: the stream stays, the user disappears
     /// from lists, cannot log in, and their identifier becomes free).
     Delete,
+    /// A deleted account comes back (its identifier is claimed again
+    /// first); its old sessions stay over.
+    Restore,
+    /// A deleted account is removed for good (Kolibri's hard delete): gone
+    /// from every read model and beyond restoring. Its events stay until
+    /// its personal data is erased.
+    Purge,
 }
 
 impl crate::CommandName for UserCommand {

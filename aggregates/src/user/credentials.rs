@@ -278,6 +278,25 @@ impl User {
         }))
     }
 
+    /// Only a deleted account that was not purged comes back.
+    pub(super) fn handle_restore(&self, now: DateTime<Utc>) -> Decision {
+        if !self.is_registered() || self.deleted_at.is_none() || self.purged {
+            return Err(DomainError::UserNotFound);
+        }
+        Ok(Some(UserEvent::UserRestored { at: now }))
+    }
+
+    /// Only a deleted account is purged; purging twice records nothing.
+    pub(super) fn handle_purge(&self, now: DateTime<Utc>) -> Decision {
+        if !self.is_registered() || self.deleted_at.is_none() {
+            return Err(DomainError::UserNotFound);
+        }
+        if self.purged {
+            return Ok(None);
+        }
+        Ok(Some(UserEvent::UserPurged { at: now }))
+    }
+
     /// A command that needed the current password names the hash it was
     /// verified against: when another change replaced that hash meanwhile,
     /// the verification no longer counts.

@@ -250,6 +250,16 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A deleted account came back.
+    UserRestored {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A deleted account was removed for good.
+    UserPurged {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The password was reset with a mailed token; every session ended.
     PasswordReset {
         /// The new hash.
@@ -292,6 +302,8 @@ impl DomainEvent for UserEvent {
             Self::CollectionLeft { .. } => "CollectionLeft",
             Self::FacilityUserUpdated { .. } => "FacilityUserUpdated",
             Self::UserDeleted { .. } => "UserDeleted",
+            Self::UserRestored { .. } => "UserRestored",
+            Self::UserPurged { .. } => "UserPurged",
         }
         .to_string()
     }

@@ -102,6 +102,9 @@ pub struct User {
     collections: Vec<Uuid>,
     #[serde(default)]
     deleted_at: Option<DateTime<Utc>>,
+    /// Removed for good (after a delete).
+    #[serde(default)]
+    purged: bool,
 }
 
 impl User {

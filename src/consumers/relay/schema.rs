@@ -112,6 +112,9 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             UserEvent::UserDeleted { cutoff, at } => json!({
                 "userId": id, "sessionsValidAfter": cutoff.after, "at": at
             }),
+            UserEvent::UserRestored { at } | UserEvent::UserPurged { at } => {
+                json!({ "userId": id, "at": at })
+            }
         },
         Session::TYPE => match event.decode::<SessionEvent>().ok()? {
             SessionEvent::SessionStarted {
