@@ -35,10 +35,12 @@ pub struct FacilityUserRow {
     pub date_joined: DateTime<Utc>,
     /// Holds the global administrator role.
     pub is_superuser: bool,
+    /// When deleted (soft), for lists of deleted users.
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str = "fu.user_id, fu.facility_id, fu.username, fu.full_name, fu.gender,
-    fu.birth_year, fu.id_number, fu.date_joined, fu.is_superuser";
+    fu.birth_year, fu.id_number, fu.date_joined, fu.is_superuser, fu.deleted_at";
 
 /// One role of a facility user.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -206,8 +208,16 @@ pub async fn purge(conn: &mut Conn<'_>, user_id: Uuid) -> Result<(), sqlx::Error
         user_id
     )?;
     execute!(conn, "DELETE FROM memberships WHERE user_id = $1", user_id)?;
-    execute!(conn, "DELETE FROM collection_roles WHERE user_id = $1", user_id)?;
-    execute!(conn, "DELETE FROM facility_users WHERE user_id = $1", user_id)?;
+    execute!(
+        conn,
+        "DELETE FROM collection_roles WHERE user_id = $1",
+        user_id
+    )?;
+    execute!(
+        conn,
+        "DELETE FROM facility_users WHERE user_id = $1",
+        user_id
+    )?;
     Ok(())
 }
 
@@ -227,6 +237,8 @@ pub struct Filter {
     pub search: Option<String>,
     /// The order (default: username).
     pub order: Order,
+    /// The deleted (soft) users instead of the live ones.
+    pub deleted: bool,
 }
 
 /// How a list is ordered (Kolibri's `ordering`): a field, maybe
@@ -247,6 +259,7 @@ enum OrderColumn {
     IdNumber,
     Gender,
     BirthYear,
+    DateDeleted,
 }
 
 impl Order {
@@ -265,6 +278,7 @@ impl Order {
             "id_number" => OrderColumn::IdNumber,
             "gender" => OrderColumn::Gender,
             "birth_year" => OrderColumn::BirthYear,
+            "date_deleted" => OrderColumn::DateDeleted,
             _ => return None,
         };
         Some(Self { column, descending })
@@ -279,6 +293,7 @@ impl Order {
             OrderColumn::IdNumber => "fu.id_number",
             OrderColumn::Gender => "fu.gender",
             OrderColumn::BirthYear => "fu.birth_year",
+            OrderColumn::DateDeleted => "fu.deleted_at",
         };
         let direction = if self.descending { "DESC" } else { "ASC" };
         format!("{column} {direction}, fu.user_id {direction}")
@@ -360,7 +375,11 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Listed>, i64), sqlx::Error> {
-    let mut conditions = vec!["fu.deleted_at IS NULL".to_string()];
+    let mut conditions = vec![if filter.deleted {
+        "fu.deleted_at IS NOT NULL".to_string()
+    } else {
+        "fu.deleted_at IS NULL".to_string()
+    }];
     if filter.facility.is_some() {
         conditions.push("fu.facility_id = $1".into());
     }
@@ -387,7 +406,11 @@ pub async fn list(
     }
     let term = |i: usize| terms.get(i).cloned();
     let condition = conditions.join(" AND ");
-    let unfiltered = filter.only_user.is_none() && filter.member_of.is_none() && terms.is_empty();
+    // The kept counts are of live users: deleted ones are counted.
+    let unfiltered = filter.only_user.is_none()
+        && filter.member_of.is_none()
+        && terms.is_empty()
+        && !filter.deleted;
     let facility_total = if filter.facility.is_some() {
         "(SELECT n FROM counts WHERE name = $10)"
     } else {

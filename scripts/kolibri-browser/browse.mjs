@@ -169,7 +169,7 @@ function settings(...sets) {
 }
 
 const ada = C.users.ada;
-// ONLY=learner,wrong,signup,admin,superuser,passwordless,lan runs some of the sections.
+// ONLY=learner,wrong,signup,admin,superuser,passwordless,newpassword,lan runs some of the sections.
 const ONLY = process.env.ONLY ? process.env.ONLY.split(',') : null;
 const section = (name) => !ONLY || ONLY.includes(name);
 
@@ -378,6 +378,32 @@ if (section('passwordless')) {
   await step('passwordless-signed-out', page, async () => {
     await signOut(page);
     settings('learner_can_login_with_no_password=false', 'learner_can_edit_password=true');
+  });
+  await page.context().close();
+}
+
+// 5b. A learner made without a password while the facility allowed that,
+//     after the facility asks for passwords again: Kolibri's sign-in page
+//     says "You need to set a new password" and posts it to
+//     /api/auth/setnonspecifiedpassword, then signs in.
+if (section('newpassword')) {
+  const page = await newPerson('dee');
+  await step('no-password-user-sets-one', page, async () => {
+    settings('learner_can_login_with_no_password=true', 'learner_can_edit_password=false');
+    execFileSync(C.settings_cmd[0], ['facility-user', 'create', '--facility', C.facility, '--username', 'dee', '--full-name', 'Dee Nopass'],
+      { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    settings('learner_can_login_with_no_password=false', 'learner_can_edit_password=true');
+    await page.waitForTimeout(1500);
+    await signIn(page, 'dee', null, { expectPasswordPage: false });
+    await page.getByText(/you need to set a new password/i).waitFor({ timeout: 15000 });
+    const pw = page.locator('input[type=password]');
+    await pw.nth(0).fill('deepass123');
+    await pw.nth(1).fill('deepass123');
+    await page.getByRole('button', { name: /^continue$/i }).click();
+    await page.waitForURL(/\/en\/learn\//, { timeout: 20000 });
+    await waitIdle(page);
+    const s = await session(page);
+    check(s.body && s.body.username === 'dee', `session: ${JSON.stringify(s.body)}`);
   });
   await page.context().close();
 }

@@ -390,18 +390,7 @@ pub async fn edit(
     if let Some(username) = &username {
         let same = user.state.username().expose().to_lowercase() == username.normalized();
         if !same {
-            let identifier = Identifier::Username {
-                facility,
-                username: username.clone(),
-            };
-            let claim_id = identifier.claim_id(app);
-            let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
-            let claim =
-                super::accounts::claim_command(app, &loaded.state, user_id, &identifier).await?;
-            app.store
-                .execute_on::<IdentifierClaim>(&claim_id, loaded, claim, &metadata)
-                .await
-                .map_err(username_taken)?;
+            claim_username(app, facility, username, user_id, &metadata).await?;
         }
     }
     let mut last = None;
@@ -441,6 +430,64 @@ pub async fn edit(
         last = committed.written;
     }
     app.settle(last.as_ref()).await
+}
+
+/// Claims `username` in `facility` for `user_id` (theirs already: nothing
+/// changes); 400 `USERNAME_ALREADY_EXISTS` when another live user holds it.
+async fn claim_username(
+    app: &App,
+    facility: Uuid,
+    username: &Username,
+    user_id: Uuid,
+    metadata: &crate::store::Metadata,
+) -> Result<(), Error> {
+    let identifier = Identifier::Username {
+        facility,
+        username: username.clone(),
+    };
+    let claim_id = identifier.claim_id(app);
+    let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
+    let claim = super::accounts::claim_command(app, &loaded.state, user_id, &identifier).await?;
+    app.store
+        .execute_on::<IdentifierClaim>(&claim_id, loaded, claim, metadata)
+        .await
+        .map_err(username_taken)?;
+    Ok(())
+}
+
+/// Brings a deleted user back: their username is claimed again first (400
+/// `USERNAME_ALREADY_EXISTS` when someone took it meanwhile); their old
+/// sessions stay over. `NotFound` for no deleted user.
+pub async fn restore(
+    app: &App,
+    user_id: Uuid,
+    metadata: &crate::store::Metadata,
+) -> Result<(), Error> {
+    let user = app.store.load::<User>(&user_id.to_string()).await?;
+    let facility = user.state.facility().ok_or(Error::NotFound)?;
+    if user.state.deleted_at().is_none() {
+        return Err(Error::NotFound);
+    }
+    let username = Username::parse(user.state.username().expose(), "username")?;
+    claim_username(app, facility, &username, user_id, metadata).await?;
+    let committed = app
+        .store
+        .execute_on::<User>(&user_id.to_string(), user, UserCommand::Restore, metadata)
+        .await?;
+    app.settle(committed.written.as_ref()).await
+}
+
+/// Removes a deleted user for good (Kolibri's hard delete).
+pub async fn purge(
+    app: &App,
+    user_id: Uuid,
+    metadata: &crate::store::Metadata,
+) -> Result<(), Error> {
+    let committed = app
+        .store
+        .execute::<User>(&user_id.to_string(), UserCommand::Purge, metadata)
+        .await?;
+    app.settle(committed.written.as_ref()).await
 }
 
 /// Gives a password to the facility user `username` who has none (Kolibri's

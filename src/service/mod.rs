@@ -10,6 +10,7 @@ pub mod classrooms;
 pub mod collections;
 pub mod communities;
 pub mod context;
+pub mod deleted_users;
 pub mod facilities;
 pub mod facility_access;
 pub mod facility_users;

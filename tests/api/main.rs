@@ -16,6 +16,7 @@ mod facility_users;
 mod first_run;
 mod kolibri;
 mod kolibri_collections;
+mod kolibri_deleted_users;
 mod kolibri_first_password;
 mod kolibri_flows;
 mod kolibri_world;

@@ -10,6 +10,7 @@
 
 mod available;
 mod classrooms;
+mod deleted;
 mod facilities;
 mod first_password;
 mod list_cache;
@@ -56,6 +57,7 @@ const RESOURCES: &[&str] = &[
     "membership",
     "role",
     "setnonspecifiedpassword",
+    "deletedfacilityuser",
 ];
 
 /// The session cookie.
@@ -260,6 +262,9 @@ fn router(app: App) -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(available::username_available))
         .routes(routes!(first_password::set_first_password))
+        .routes(routes!(deleted::list, deleted::purge_many))
+        .routes(routes!(deleted::read, deleted::purge))
+        .routes(routes!(deleted::restore))
         .merge(sessions)
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::read, users::update, users::delete))
@@ -325,6 +330,8 @@ fn view_of(path: &str) -> &'static str {
         ("signup", _) => "Sign Up List",
         ("usernameavailable", _) => "Username Available",
         ("setnonspecifiedpassword", _) => "Set Non Specified Password",
+        ("deletedfacilityuser", false) => "Deleted Facility User List",
+        ("deletedfacilityuser", true) => "Deleted Facility User Instance",
         ("facility", false) => "Facility List",
         ("facility", true) => "Facility Instance",
         ("facilitydataset", false) => "Facility Dataset List",

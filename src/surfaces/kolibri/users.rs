@@ -25,9 +25,11 @@ use projections::facility_users::{FacilityUserRow, Filter, Listed, Order, RoleRo
 /// `GET /api/auth/facilityuser` query.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
-    member_of: Option<String>,
-    user_type: Option<String>,
-    search: Option<String>,
+    /// Comma-separated ids (deleted-user restores and purges).
+    pub(super) by_ids: Option<String>,
+    pub(super) member_of: Option<String>,
+    pub(super) user_type: Option<String>,
+    pub(super) search: Option<String>,
     page_size: Option<String>,
     page: Option<String>,
     ordering: Option<String>,
@@ -76,7 +78,7 @@ impl From<Fields> for facility_users::Fields {
 }
 
 /// A facility user as Kolibri shows one.
-fn user_json(row: &FacilityUserRow, roles: &[RoleRow]) -> Value {
+pub(super) fn user_json(row: &FacilityUserRow, roles: &[RoleRow]) -> Value {
     let roles: Vec<Value> = roles
         .iter()
         .map(|r| {
@@ -84,7 +86,7 @@ fn user_json(row: &FacilityUserRow, roles: &[RoleRow]) -> Value {
             json!({ "id": hex_id(r.role_id), "kind": kind, "collection": hex_id(r.collection_id) })
         })
         .collect();
-    json!({
+    let mut user = json!({
         "id": hex_id(row.user_id),
         "username": row.username,
         "full_name": row.full_name,
@@ -97,7 +99,11 @@ fn user_json(row: &FacilityUserRow, roles: &[RoleRow]) -> Value {
         "is_superuser": row.is_superuser,
         "roles": roles,
         "picture_password": null,
-    })
+    });
+    if let Some(deleted) = row.deleted_at {
+        user["date_deleted"] = json!(deleted.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    }
+    user
 }
 
 /// A listed page.
@@ -163,11 +169,24 @@ pub async fn list(
     Extension(cache): Extension<Arc<ListCache>>,
     visitor: Visitor,
     Query(query): Query<ListQuery>,
-) -> Result<impl IntoResponse, KolibriError> {
+) -> Result<axum::response::Response, KolibriError> {
+    listing(&app, &cache, &visitor, &query, false).await
+}
+
+/// The live users (or, `deleted`, the deleted ones) the caller may read,
+/// filtered, ordered and paged as Kolibri's facility-user lists are.
+pub(super) async fn listing(
+    app: &App,
+    cache: &ListCache,
+    visitor: &Visitor,
+    query: &ListQuery,
+    deleted: bool,
+) -> Result<axum::response::Response, KolibriError> {
+    let app = app.clone();
     if visitor.principal.is_none() {
         return Ok(Json(empty_list(query.page_size.as_deref())).into_response());
     }
-    let actor = actor(&app, &visitor).await?;
+    let actor = actor(&app, visitor).await?;
     let invalid_member_of = || {
         Error::invalid_field(
             "member_of",
@@ -187,7 +206,12 @@ pub async fn list(
         search: query.search.clone(),
         order: query.ordering.as_deref().and_then(Order::parse),
     };
-    let mut filter = match facility_access::filter(&app, &actor, wanted).await {
+    let filtered = if deleted {
+        crate::service::deleted_users::filter(&app, &actor, wanted).await
+    } else {
+        facility_access::filter(&app, &actor, wanted).await
+    };
+    let mut filter = match filtered {
         Err(Error::NotFound) => return Err(invalid_member_of().into()),
         other => other?,
     };
