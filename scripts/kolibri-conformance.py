@@ -753,6 +753,24 @@ def scenario(t: Target):
            {"username": uname(t, "fnopw"), "password": "other", "facility": F})
     login("setnonspecifiedpassword: login with it", "anon12", uname(t, "fnopw"), "newpass", F)
 
+    # ---- removed users (the facility pages' trash)
+    DEL = "/api/auth/deletedfacilityuser/"
+    alan = t.uid("alan")
+    t.step("deletedfacilityuser: list, admin", "fadmin", "GET", DEL)
+    t.step("deletedfacilityuser: list paged, admin", "fadmin", "GET", DEL + "?page_size=5")
+    t.step("deletedfacilityuser: list, learner", "ada", "GET", DEL)
+    t.step("deletedfacilityuser: list, anonymous", "anon12", "GET", DEL)
+    t.step("deletedfacilityuser: one", "fadmin", "GET", DEL + alan + "/")
+    t.step("deletedfacilityuser: one, unknown", "fadmin", "GET", DEL + UNKNOWN_ID + "/")
+    t.step("deletedfacilityuser: restore without filter", "fadmin", "POST", DEL + "restore/")
+    t.step("deletedfacilityuser: restore none matching", "fadmin", "POST", DEL + "restore/?by_ids=" + UNKNOWN_ID)
+    t.step("deletedfacilityuser: restore", "fadmin", "POST", DEL + "restore/?by_ids=" + alan)
+    t.step("deletedfacilityuser: restored user readable", "fadmin", "GET", FU + alan + "/")
+    t.step("deletedfacilityuser: delete again", "fadmin", "DELETE", FU + alan + "/")
+    t.step("deletedfacilityuser: bulk delete without filter", "fadmin", "DELETE", DEL)
+    t.step("deletedfacilityuser: delete for good", "fadmin", "DELETE", DEL + alan + "/")
+    t.step("deletedfacilityuser: list after", "fadmin", "GET", DEL)
+
     # ---- logout ---------------------------------------------------------------
     t.step("logout: DELETE current without CSRF header", "fadmin", "DELETE", CURRENT, csrf=False)
     t.step("logout: DELETE current", "fadmin", "DELETE", CURRENT)

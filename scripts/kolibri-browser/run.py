@@ -285,11 +285,12 @@ def check_mirror(kolibri, home, ids, out):
     (out / "kolibri-users.json").write_text(json.dumps(rows, indent=2))
     by_name = {r["username"]: r for r in rows}
     expect = {"ada": ([], False), "bea": ([], False), "boss": (["admin"], False), "root": (["admin"], True)}
+    names = {"ada": "Ada King"}  # changed in the browser (lan section)
     ok = True
     for username, (roles, superuser) in expect.items():
         r = by_name.get(username)
         good = bool(r) and r["id"] == ids[username] and r["roles"] == roles and r["superuser"] == superuser \
-            and not r["usable_password"]
+            and not r["usable_password"] and r["full_name"] == names.get(username, USERS[username][1])
         ok = ok and good
         log("mirror {}: {}".format(username, "ok" if good else "WRONG: {} (eventauth id {})".format(r, ids[username])))
     log("mirror newkid (signed up in the browser):", "ok" if "newkid" in by_name else "MISSING")
@@ -338,7 +339,9 @@ def main():
         log("kolibri start --port", args.kolibri_port)
         kenv = kolibri_env(home, {"EVENTAUTH_URL": "http://127.0.0.1:{}".format(args.eventauth_port),
                                   "EVENTAUTH_INTROSPECTION_CLIENT": client,
-                                  "KOLIBRI_LISTEN_ADDRESS": "127.0.0.1"})
+                                  "KOLIBRI_LISTEN_ADDRESS": "127.0.0.1",
+                                  # so that browse.mjs sees a name change reach Kolibri quickly
+                                  "EVENTAUTH_USER_SYNC_SECONDS": "5"})
         kproc = start([kolibri, "start", "--foreground", "--port", args.kolibri_port, "--zip-port", free_port()],
                       kenv, work / "kolibri.log")
         if not wait_http("http://127.0.0.1:{}/api/public/v1/facility/".format(args.kolibri_port), 600, kproc):
@@ -371,7 +374,7 @@ def main():
         env["BROWSE_CONTEXT"] = str(work / "context.json")
         p = subprocess.run(["node", node / "browse.mjs"], env=env, cwd=node)
         log("browser run finished with", p.returncode, "; results in", out / "results.json")
-        mirror_ok = check_mirror(kolibri, home, ids, out)
+        mirror_ok = check_mirror(kolibri, home, ids, out) if not os.environ.get("ONLY") else True
         if args.keep:
             log("servers still running: nginx http://127.0.0.1:{0} and http://{1}:{0}; Ctrl-C ends".format(args.port, address))
             while True:

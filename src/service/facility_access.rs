@@ -328,3 +328,36 @@ pub async fn change_settings(
         .await?
         .ok_or(Error::NotFound)
 }
+
+impl From<aggregates::FacilitySettings> for SettingsChange {
+    /// Every setting, to these values.
+    fn from(s: aggregates::FacilitySettings) -> Self {
+        Self {
+            learner_can_edit_username: Some(s.learner_can_edit_username),
+            learner_can_edit_name: Some(s.learner_can_edit_name),
+            learner_can_edit_password: Some(s.learner_can_edit_password),
+            learner_can_sign_up: Some(s.learner_can_sign_up),
+            learner_can_delete_account: Some(s.learner_can_delete_account),
+            learner_can_login_with_no_password: Some(s.learner_can_login_with_no_password),
+            show_download_button_in_learn: Some(s.show_download_button_in_learn),
+        }
+    }
+}
+
+/// Resets a facility's settings to those of its preset, as `actor` (an
+/// admin of it, or the administrator). The preset is read from the
+/// settings (eventauth keeps no preset apart from them: `formal` when they
+/// are formal's, else `nonformal`).
+pub async fn reset_settings(
+    app: &App,
+    actor: &Actor,
+    facility: Uuid,
+    ctx: &RequestContext,
+) -> Result<facilities::FacilityView, Error> {
+    access::authorize(actor, Action::ManageFacility, &Resource::Facility(facility))?;
+    let view = facilities::view(app, facility)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let preset = facilities::preset(view.preset())?;
+    change_settings(app, actor, facility, Ok(preset.into()), ctx).await
+}

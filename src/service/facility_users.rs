@@ -447,6 +447,10 @@ async fn claim_username(
     };
     let claim_id = identifier.claim_id(app);
     let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
+    if loaded.state.owner() == Some(user_id) {
+        // Theirs still (a restored user whose name nobody took).
+        return Ok(());
+    }
     let claim = super::accounts::claim_command(app, &loaded.state, user_id, &identifier).await?;
     app.store
         .execute_on::<IdentifierClaim>(&claim_id, loaded, claim, metadata)

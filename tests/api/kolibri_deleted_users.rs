@@ -125,6 +125,27 @@ async fn deleted_users_are_listed_restored_once_their_name_is_free_and_purged(ba
         usernames(&boss.get("/api/auth/facilityuser/").await.body).contains(&"carl".to_string())
     );
 
+    // A name nobody took is simply theirs again.
+    let bob = hex(w.id("bob"));
+    boss.send(
+        Method::DELETE,
+        &format!("/api/auth/facilityuser/{bob}/"),
+        None,
+        true,
+    )
+    .await;
+    assert_eq!(
+        restore(&boss, format!("?by_ids={bob}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        Browser::new(&app)
+            .login("bob", "bobpass", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
     // Deleted for good: gone from the deleted list, beyond restoring.
     let purge_all = boss.send(Method::DELETE, DELETED, None, true).await;
     assert_eq!(
@@ -156,5 +177,5 @@ async fn deleted_users_are_listed_restored_once_their_name_is_free_and_purged(ba
     let recorded = app
         .count("SELECT count(*) FROM events WHERE event_type IN ('UserRestored', 'UserPurged')")
         .await;
-    assert_eq!(recorded, 2);
+    assert_eq!(recorded, 3);
 }

@@ -19,6 +19,7 @@ mod kolibri_collections;
 mod kolibri_deleted_users;
 mod kolibri_first_password;
 mod kolibri_flows;
+mod kolibri_settings_actions;
 mod kolibri_world;
 mod metrics;
 mod oauth;

@@ -72,7 +72,7 @@ fn facility_json(view: &FacilityView) -> Value {
 }
 
 /// A facility's settings as the dataset list shows them.
-fn dataset_json(view: &FacilityView) -> Value {
+pub(super) fn dataset_json(view: &FacilityView) -> Value {
     let mut dataset = nested_dataset(view);
     dataset["enable_mark_attendance"] = json!(false);
     // A device's own facilities are full imports; guests may look around

@@ -10,6 +10,7 @@
 
 mod available;
 mod classrooms;
+mod dataset_actions;
 mod deleted;
 mod facilities;
 mod first_password;
@@ -273,6 +274,8 @@ fn router(app: App) -> OpenApiRouter<App> {
         .routes(routes!(facilities::read))
         .routes(routes!(facilities::datasets))
         .routes(routes!(facilities::change_dataset))
+        .routes(routes!(dataset_actions::reset))
+        .routes(routes!(dataset_actions::save_login_settings))
         .routes(routes!(facilities::usernames))
         .routes(routes!(
             classrooms::kolibri_classrooms,
@@ -322,6 +325,17 @@ fn view_of(path: &str) -> &'static str {
         Some((resource, id)) => (resource, !id.is_empty()),
         None => (rest, false),
     };
+    // Extra actions carry their own names (Django REST framework's
+    // `pretty_name` of the action).
+    if rest.starts_with("deletedfacilityuser/restore") {
+        return "Restore";
+    }
+    if rest.ends_with("/resetsettings") {
+        return "Resetsettings";
+    }
+    if rest.ends_with("/save-facility-login-settings") {
+        return "Save facility login settings";
+    }
     match (resource, detail) {
         ("session", false) => "Session List",
         ("session", true) => "Session Instance",
