@@ -227,6 +227,7 @@ impl FromRequestParts<App> for Ctx {
             request_id,
             client_ip,
             user_agent,
+            actor: None,
         }))
     }
 }

@@ -13,6 +13,8 @@ pub struct RequestContext {
     pub client_ip: Option<IpAddr>,
     /// Client user agent.
     pub user_agent: Option<String>,
+    /// The signed-in user acting, once a use case knows them.
+    pub actor: Option<uuid::Uuid>,
 }
 
 impl RequestContext {
@@ -24,16 +26,25 @@ impl RequestContext {
         }
     }
 
-    /// Event metadata for an anonymous actor.
+    /// The same request, acted in by `user`: their id becomes the actor of
+    /// what it records.
+    pub fn acting_as(&self, user: uuid::Uuid) -> Self {
+        Self {
+            actor: Some(user),
+            ..self.clone()
+        }
+    }
+
+    /// Event metadata: the acting user, else anonymous (a request) or the
+    /// system (the CLI, background work).
     pub fn metadata(&self) -> Metadata {
         Metadata {
             correlation_id: self.request_id.clone(),
-            actor: if self.client_ip.is_some() {
-                "anonymous"
-            } else {
-                "system"
-            }
-            .to_string(),
+            actor: match (self.actor, self.client_ip) {
+                (Some(user), _) => format!("user:{user}"),
+                (None, Some(_)) => "anonymous".to_string(),
+                (None, None) => "system".to_string(),
+            },
             client_ip: self.client_ip.map(|ip| ip.to_string()),
             user_agent: self.user_agent.clone(),
         }

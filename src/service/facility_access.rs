@@ -114,6 +114,49 @@ pub async fn read(
     Ok((row, roles))
 }
 
+/// The users of `ids` that `actor` may read, by username (the others, and
+/// ids of nobody, are left out).
+pub async fn read_many(
+    app: &App,
+    actor: &Actor,
+    ids: &[Uuid],
+) -> Result<Vec<(FacilityUserRow, Vec<RoleRow>)>, Error> {
+    let mut found = Vec::new();
+    for id in ids {
+        match read(app, actor, *id).await {
+            Ok(user) => found.push(user),
+            Err(Error::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    found.sort_by(|(a, _), (b, _)| a.username.to_lowercase().cmp(&b.username.to_lowercase()));
+    found.dedup_by(|(a, _), (b, _)| a.user_id == b.user_id);
+    Ok(found)
+}
+
+/// Deletes the users of `ids` as `actor`: every one must be theirs to
+/// delete (403, nobody deleted, otherwise; ids of nobody are skipped).
+pub async fn delete_many(
+    app: &App,
+    actor: &Actor,
+    ids: &[Uuid],
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let mut doomed = Vec::new();
+    for id in ids {
+        match authorize_on_user(app, actor, Action::DeleteUser, *id).await {
+            Ok(()) => doomed.push(*id),
+            Err(Error::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    let ctx = &ctx.acting_as(actor.user_id);
+    for id in doomed {
+        facility_users::delete(app, id, ctx).await?;
+    }
+    Ok(())
+}
+
 /// Whether `actor` may do `action` on the live facility user `user_id`:
 /// `NotFound` for no such user, 403 when not allowed.
 async fn authorize_on_user(
@@ -149,6 +192,7 @@ pub async fn edit(
 ) -> Result<(), Error> {
     authorize_on_user(app, actor, Action::EditUser, user_id).await?;
     let keep = (user_id == actor.user_id).then_some(actor.session_id);
+    let ctx = &ctx.acting_as(actor.user_id);
     facility_users::edit(app, user_id, fields, keep, ctx).await
 }
 
@@ -160,7 +204,7 @@ pub async fn delete(
     ctx: &RequestContext,
 ) -> Result<(), Error> {
     authorize_on_user(app, actor, Action::DeleteUser, user_id).await?;
-    facility_users::delete(app, user_id, ctx).await
+    facility_users::delete(app, user_id, &ctx.acting_as(actor.user_id)).await
 }
 
 /// Creates a user of `facility` as `actor` (who manages it); their id.
@@ -172,7 +216,7 @@ pub async fn create(
     ctx: &RequestContext,
 ) -> Result<Uuid, Error> {
     access::authorize(actor, Action::CreateUser, &Resource::Facility(facility))?;
-    facility_users::create(app, facility, fields, ctx).await
+    facility_users::create(app, facility, fields, &ctx.acting_as(actor.user_id)).await
 }
 
 /// Signs a learner up in `facility` (403 unless it lets learners sign

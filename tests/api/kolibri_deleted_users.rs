@@ -47,6 +47,15 @@ async fn deleted_users_are_listed_restored_once_their_name_is_free_and_purged(ba
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
 
+    // Recorded as the admin's doing.
+    let metadata = app
+        .strings("SELECT CAST(metadata AS TEXT) FROM events WHERE event_type = 'UserDeleted'")
+        .await;
+    assert!(
+        metadata[0].contains(&format!("user:{}", w.id("boss"))),
+        "{metadata:?}"
+    );
+
     // Listed for those who read the facility, with when.
     let listed = boss.get(DELETED).await;
     assert_eq!(usernames(&listed.body), ["carl"]);
@@ -175,7 +184,100 @@ async fn deleted_users_are_listed_restored_once_their_name_is_free_and_purged(ba
     let gone = restore(&boss, format!("?by_ids={newcomer_id}")).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let recorded = app
-        .count("SELECT count(*) FROM events WHERE event_type IN ('UserRestored', 'UserPurged')")
+        .strings("SELECT CAST(metadata AS TEXT) FROM events WHERE event_type IN ('UserRestored', 'UserPurged')")
         .await;
-    assert_eq!(recorded, 3);
+    assert_eq!(recorded.len(), 3);
+    assert!(recorded
+        .iter()
+        .all(|m| m.contains(&format!("user:{}", w.id("boss")))));
+}
+
+on_both_backends!(the_users_page_removes_selected_users_at_once_and_undoes_it);
+async fn the_users_page_removes_selected_users_at_once_and_undoes_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let w = world(&app).await;
+    let boss = Browser::new(&app);
+    boss.login("boss", "bosspass", None).await;
+    let teach = Browser::new(&app);
+    teach.login("teach", "teachpass", None).await;
+    let selected = format!("{},{}", hex(w.id("ada")), hex(w.id("carl")));
+
+    // The page fetches its selection by id; others' users are left out.
+    let fetched = boss
+        .get(&format!(
+            "/api/auth/facilityuser/?by_ids={selected},{}",
+            hex(w.id("gina"))
+        ))
+        .await;
+    assert_eq!(usernames(&fetched.body), ["ada", "carl"]);
+
+    let events = app.event_count().await;
+    let unfiltered = boss
+        .send(Method::DELETE, "/api/auth/facilityuser/", None, true)
+        .await;
+    assert_eq!(unfiltered.status, StatusCode::BAD_REQUEST);
+    let by_coach = teach
+        .send(
+            Method::DELETE,
+            &format!("/api/auth/facilityuser/?by_ids={selected}"),
+            None,
+            true,
+        )
+        .await;
+    assert_eq!(by_coach.status, StatusCode::FORBIDDEN);
+    let across = boss
+        .send(
+            Method::DELETE,
+            &format!(
+                "/api/auth/facilityuser/?by_ids={selected},{}",
+                hex(w.id("gina"))
+            ),
+            None,
+            true,
+        )
+        .await;
+    assert_eq!(
+        across.status,
+        StatusCode::FORBIDDEN,
+        "gina is of another facility: nobody deleted"
+    );
+    assert_eq!(app.event_count().await, events);
+
+    let removed = boss
+        .send(
+            Method::DELETE,
+            &format!("/api/auth/facilityuser/?by_ids={selected}"),
+            None,
+            true,
+        )
+        .await;
+    assert_eq!(
+        (removed.status, removed.body),
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    let mut deleted = usernames(&boss.get("/api/auth/deletedfacilityuser/").await.body);
+    deleted.sort();
+    assert_eq!(deleted, ["ada", "carl"]);
+    assert_eq!(
+        Browser::new(&app)
+            .login("ada", "adapass", None)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Undo: both back at once.
+    let undone = restore(&boss, format!("?by_ids={selected}")).await;
+    assert_eq!(undone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        boss.get("/api/auth/deletedfacilityuser/").await.body,
+        json!([])
+    );
+    assert_eq!(
+        Browser::new(&app)
+            .login("ada", "adapass", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
 }

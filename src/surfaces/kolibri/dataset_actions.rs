@@ -11,6 +11,18 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::facilities::dataset_json;
+
+/// The settings as Kolibri's `FacilityDatasetSerializer` shows them (what
+/// these actions answer): the list's shape without the two values its
+/// list adds.
+fn serialized(view: &facilities::FacilityView) -> Value {
+    let mut dataset = dataset_json(view);
+    if let Some(fields) = dataset.as_object_mut() {
+        fields.remove("allow_guest_access");
+        fields.remove("is_full_facility_import");
+    }
+    dataset
+}
 use super::{Kolibri, KolibriError, Visitor};
 use crate::http::Body;
 use crate::service::facilities;
@@ -44,7 +56,7 @@ pub async fn reset(
 ) -> Result<Json<Value>, KolibriError> {
     let (facility, actor) = target(&app, &visitor, &id).await?;
     let view = facility_access::reset_settings(&app, &actor, facility, &visitor.ctx).await?;
-    Ok(Json(dataset_json(&view)))
+    Ok(Json(serialized(&view)))
 }
 
 /// Saves how learners sign in: without a password (then they cannot
@@ -94,7 +106,7 @@ pub async fn save_login_settings(
         })
     };
     match facility_access::change_settings(&app, &actor, facility, change, &visitor.ctx).await {
-        Ok(view) => Ok(Json(json!({ "dataset": dataset_json(&view) })).into_response()),
+        Ok(view) => Ok(Json(json!({ "dataset": serialized(&view) })).into_response()),
         Err(Error::Invalid {
             code: "PICTURE_PASSWORDS",
             message,

@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use projections::facility_users::{FacilityUserRow, UserType};
-use uuid::Uuid;
 
 use super::users::{listing, user_json, ListQuery};
 use super::{KolibriError, ListCache, Visitor};
@@ -59,11 +58,7 @@ async fn chosen(
     query: &ListQuery,
 ) -> Result<Option<Vec<FacilityUserRow>>, Error> {
     let given = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_string);
-    let by_ids = given(&query.by_ids).map(|raw| {
-        raw.split(',')
-            .filter_map(|id| Uuid::try_parse(id.trim()).ok())
-            .collect::<Vec<_>>()
-    });
+    let by_ids = super::users::ids_of(query.by_ids.as_deref());
     let member_of = given(&query.member_of);
     let user_type = given(&query.user_type);
     let search = given(&query.search);

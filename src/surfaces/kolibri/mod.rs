@@ -267,7 +267,7 @@ fn router(app: App) -> OpenApiRouter<App> {
         .routes(routes!(deleted::read, deleted::purge))
         .routes(routes!(deleted::restore))
         .merge(sessions)
-        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::list, users::create, users::delete_many))
         .routes(routes!(users::read, users::update, users::delete))
         .routes(routes!(users::signup))
         .routes(routes!(facilities::list))

@@ -67,13 +67,7 @@ fn query_of(filters: &Filters) -> Result<PlacementQuery, Error> {
         }
     };
     // Ids that are not ids match nothing.
-    let ids = |raw: &Option<String>| {
-        raw.as_deref().map(|raw| {
-            raw.split(',')
-                .filter_map(|id| Uuid::try_parse(id.trim()).ok())
-                .collect::<Vec<_>>()
-        })
-    };
+    let ids = |raw: &Option<String>| super::users::ids_of(raw.as_deref());
     let kind = match filters.kind.as_deref().filter(|k| !k.is_empty()) {
         Some(kind) => Some(RoleKind::parse(kind).ok_or_else(|| {
             let shown: String = kind.chars().take(64).collect();

@@ -187,6 +187,25 @@ pub(super) async fn listing(
         return Ok(Json(empty_list(query.page_size.as_deref())).into_response());
     }
     let actor = actor(&app, visitor).await?;
+    // The Users page fetches the users it has selected by id.
+    if let (Some(ids), false) = (ids_of(query.by_ids.as_deref()), deleted) {
+        let users = facility_access::read_many(&app, &actor, &ids).await?;
+        let rows: Vec<Value> = users
+            .iter()
+            .map(|(row, roles)| user_json(row, roles))
+            .collect();
+        let answer = match query
+            .page_size
+            .as_deref()
+            .and_then(|p| p.parse::<i64>().ok())
+        {
+            Some(size) if size > 0 => {
+                json!({ "page": 1, "count": rows.len(), "total_pages": 1, "results": rows })
+            }
+            _ => json!(rows),
+        };
+        return Ok(Json(answer).into_response());
+    }
     let invalid_member_of = || {
         Error::invalid_field(
             "member_of",
@@ -382,6 +401,34 @@ pub async fn delete(
     let user_id = path_id(&id)?;
     facility_access::delete(&app, &actor, user_id, &visitor.ctx).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Comma-separated ids (`by_ids`); ids that are not ids name nobody.
+pub(super) fn ids_of(raw: Option<&str>) -> Option<Vec<Uuid>> {
+    raw.filter(|r| !r.is_empty()).map(|raw| {
+        raw.split(',')
+            .filter_map(|id| Uuid::try_parse(id.trim()).ok())
+            .collect()
+    })
+}
+
+/// Deletes the users `by_ids` names (the Users page's bulk removal): 204;
+/// 400 (empty) without it; 403, nobody deleted, when any is not the
+/// caller's to delete (Kolibri checks nobody here).
+#[utoipa::path(delete, path = "/api/auth/facilityuser", tag = "kolibri", operation_id = "kolibri_delete_many",
+    params(("by_ids" = String, Query, description = "Comma-separated user ids")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "No by_ids"), (status = 403, description = "Not allowed")))]
+pub async fn delete_many(
+    State(app): State<App>,
+    visitor: Visitor,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::response::Response, KolibriError> {
+    let actor = actor(&app, &visitor).await?;
+    let Some(ids) = ids_of(query.by_ids.as_deref()) else {
+        return Ok(StatusCode::BAD_REQUEST.into_response());
+    };
+    facility_access::delete_many(&app, &actor, &ids, &visitor.ctx).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /api/auth/facilityuser` and `POST /api/auth/signup` body.
