@@ -53,16 +53,23 @@ pub fn over_https(
             .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
+/// Whether the request of these parts came over HTTPS ([`over_https`]).
+pub fn request_over_https(parts: &Parts, app: &App) -> bool {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let https = parts.uri.scheme() == Some(&axum::http::uri::Scheme::HTTPS);
+    over_https(https, peer, &parts.headers, &app.config.trusted_proxies)
+}
+
 impl SecureCookies {
     /// The rule applied to a request's parts.
     pub fn of(parts: &Parts, app: &App) -> Self {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        let https = parts.uri.scheme() == Some(&axum::http::uri::Scheme::HTTPS);
-        let over = over_https(https, peer, &parts.headers, &app.config.trusted_proxies);
-        Self(secure(app.config.cookie_secure, over))
+        Self(secure(
+            app.config.cookie_secure,
+            request_over_https(parts, app),
+        ))
     }
 }
 

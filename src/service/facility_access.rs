@@ -129,7 +129,7 @@ pub async fn read_many(
             Err(other) => return Err(other),
         }
     }
-    found.sort_by(|(a, _), (b, _)| a.username.to_lowercase().cmp(&b.username.to_lowercase()));
+    found.sort_by_key(|(user, _)| user.username.to_lowercase());
     found.dedup_by(|(a, _), (b, _)| a.user_id == b.user_id);
     Ok(found)
 }

@@ -84,3 +84,51 @@ async fn username_available_answers_as_kolibri_does(backend: Backend) {
         "Django REST framework's parse error: {body}"
     );
 }
+
+on_both_backends!(unserved_auth_paths_get_djangos_page_and_the_root_lists_the_router);
+async fn unserved_auth_paths_get_djangos_page_and_the_root_lists_the_router(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in [
+        "/api/auth/nope/",
+        "/api/auth/facilityuser/a/b/",
+        "/api/auth/remotefacilityuser",
+    ] {
+        let response = app.client.get(app.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let kind = response.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
+        let page = response.text().await.expect("page");
+        assert!(page.contains("<h1>Not Found</h1>"), "{path}: {page}");
+    }
+    // A view's own "no such object" stays Kolibri's JSON.
+    let missing = app
+        .client
+        .get(app.url(&format!("/api/auth/facility/{}/", "5".repeat(32))))
+        .send()
+        .await
+        .expect("request");
+    let body: Value = missing.json().await.expect("json");
+    assert_eq!(body[0]["id"], "NOT_FOUND");
+
+    let root = app
+        .client
+        .get(app.url("/api/auth/"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(root.status(), StatusCode::OK);
+    let body: Value = root.json().await.expect("json");
+    let host = app.address.trim_start_matches("http://");
+    assert_eq!(
+        body,
+        json!({
+            "facilityuser": format!("http://{host}/api/auth/facilityuser/"),
+            "deletedfacilityuser": format!("http://{host}/api/auth/deletedfacilityuser/"),
+            "membership": format!("http://{host}/api/auth/membership/"),
+            "role": format!("http://{host}/api/auth/role/"),
+        })
+    );
+}

@@ -17,6 +17,7 @@ mod first_password;
 mod list_cache;
 mod pages;
 mod placements;
+mod root;
 mod session;
 mod users;
 mod visitor;
@@ -43,23 +44,6 @@ use crate::{App, Config, Error};
 
 /// The name recorded on the sessions this surface starts.
 pub const SURFACE: &str = "kolibri";
-
-/// The resources under `/api/auth/` this surface serves.
-const RESOURCES: &[&str] = &[
-    "session",
-    "facilityuser",
-    "signup",
-    "usernameavailable",
-    "facility",
-    "facilitydataset",
-    "facilityusername",
-    "classroom",
-    "learnergroup",
-    "membership",
-    "role",
-    "setnonspecifiedpassword",
-    "deletedfacilityuser",
-];
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "kolibri";
@@ -108,12 +92,10 @@ impl crate::surfaces::Surface for KolibriSurface {
         )
     }
 
+    /// Its pages and everything under `/api/auth` (what nothing serves
+    /// there gets Django's 404 page, as from Kolibri).
     fn owns(&self, path: &str) -> bool {
-        pages::is_page(path)
-            || path.strip_prefix("/api/auth/").is_some_and(|rest| {
-                let resource = rest.split('/').next().unwrap_or_default();
-                RESOURCES.contains(&resource)
-            })
+        pages::is_page(path) || path == "/api/auth" || path.starts_with("/api/auth/")
     }
 
     fn routes(&self, app: &App) -> OpenApiRouter<App> {
@@ -129,8 +111,12 @@ impl crate::surfaces::Surface for KolibriSurface {
         trim_trailing_slash(request);
     }
 
+    /// Django's own 404 page (Kolibri has no template of its own): what
+    /// Kolibri answers for a path no view serves. A view's "no such
+    /// object" is the JSON `NOT_FOUND` its handler renders.
     fn not_found(&self) -> Response {
-        Kolibri::render(&Error::NotFound)
+        let page = "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n";
+        (StatusCode::NOT_FOUND, axum::response::Html(page)).into_response()
     }
 
     fn method_not_allowed<'a>(
@@ -263,6 +249,7 @@ fn router(app: App) -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(available::username_available))
         .routes(routes!(first_password::set_first_password))
+        .routes(routes!(root::api_root))
         .routes(routes!(deleted::list, deleted::purge_many))
         .routes(routes!(deleted::read, deleted::purge))
         .routes(routes!(deleted::restore))
