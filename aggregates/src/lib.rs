@@ -13,6 +13,7 @@
 pub mod claim;
 pub mod collection_roles;
 pub mod error;
+pub mod installation;
 pub mod login_failures;
 pub mod organization;
 pub mod personal;
@@ -33,6 +34,7 @@ pub use collection_roles::{
     membership_id, CollectionRole, FacilityUserChanges, RoleKind, SUPERUSER_ROLE,
 };
 pub use error::DomainError;
+pub use installation::{Installation, InstallationCommand, InstallationEvent, INSTALLATION_ID};
 pub use login_failures::{LoginFailures, LoginFailuresCommand, LoginFailuresEvent};
 pub use organization::{
     FacilitySettings, Organization, OrganizationCommand, OrganizationEvent, OrganizationKind,

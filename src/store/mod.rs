@@ -30,7 +30,8 @@ mod snapshot;
 use std::collections::HashMap;
 
 use aggregates::{
-    DomainError, IdentifierClaim, LoginFailures, Organization, Services, Session, User,
+    DomainError, IdentifierClaim, Installation, LoginFailures, Organization, Services, Session,
+    User,
 };
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError};
@@ -74,6 +75,7 @@ stored!(Session, sessions);
 stored!(IdentifierClaim, claims);
 stored!(LoginFailures, login_failures);
 stored!(Organization, organizations);
+stored!(Installation, installations);
 
 /// The event store of one instance.
 pub struct Store {
@@ -83,6 +85,7 @@ pub struct Store {
     claims: PersistedEventStore<Repo, IdentifierClaim>,
     login_failures: PersistedEventStore<Repo, LoginFailures>,
     organizations: PersistedEventStore<Repo, Organization>,
+    installations: PersistedEventStore<Repo, Installation>,
     services: Services,
     /// Each aggregate's [`snapshot_format`], computed once (it serializes
     /// and hashes a state: not work for every command).
@@ -108,6 +111,7 @@ impl Store {
             claims: PersistedEventStore::new_event_store(repo()),
             login_failures: PersistedEventStore::new_event_store(repo()),
             organizations: PersistedEventStore::new_event_store(repo()),
+            installations: PersistedEventStore::new_event_store(repo()),
             db,
             services,
             formats: HashMap::from([
@@ -116,6 +120,7 @@ impl Store {
                 (IdentifierClaim::TYPE, snapshot_format::<IdentifierClaim>()),
                 (LoginFailures::TYPE, snapshot_format::<LoginFailures>()),
                 (Organization::TYPE, snapshot_format::<Organization>()),
+                (Installation::TYPE, snapshot_format::<Installation>()),
             ]),
         }
     }

@@ -5,8 +5,8 @@
 //! in docs/nats.md.
 
 use aggregates::{
-    ClaimEvent, IdentifierClaim, LoginFailures, LoginFailuresEvent, Organization,
-    OrganizationEvent, Session, SessionEvent, User, UserEvent,
+    ClaimEvent, IdentifierClaim, Installation, InstallationEvent, LoginFailures,
+    LoginFailuresEvent, Organization, OrganizationEvent, Session, SessionEvent, User, UserEvent,
 };
 use cqrs_es::Aggregate;
 use projections::RecordedEvent;
@@ -174,6 +174,9 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             OrganizationEvent::OrganizationDeleted { at } => {
                 json!({ "organizationId": id, "at": at })
             }
+        },
+        Installation::TYPE => match event.decode::<InstallationEvent>().ok()? {
+            InstallationEvent::SetupClaimed { admin, at } => json!({ "adminId": admin, "at": at }),
         },
         LoginFailures::TYPE => match event.decode::<LoginFailuresEvent>().ok()? {
             LoginFailuresEvent::LoginFailed { at, .. } => json!({ "at": at }),
