@@ -128,6 +128,18 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_LIST_CACHE", default_value_t = 512)]
     pub list_cache: usize,
 
+    /// The secret Open Archiver's front end verifies its access tokens with
+    /// (its `JWT_SECRET`: HS256). Unset: one derived from the server
+    /// secret (every instance alike), which no front end knows — the log
+    /// says so.
+    #[arg(long, env = "EVENTAUTH_OPENARCHIVER_JWT_SECRET", hide_env_values = true)]
+    pub openarchiver_jwt_secret: Option<SecretString>,
+
+    /// Lifetime of Open Archiver's access tokens, in seconds (its
+    /// `JWT_EXPIRES_IN`; 7 days in its example).
+    #[arg(long, env = "EVENTAUTH_OPENARCHIVER_TOKEN_TTL", default_value_t = 604_800)]
+    pub openarchiver_token_ttl: u64,
+
     /// Seconds in which a just-rotated refresh token still yields the same
     /// successor (two tabs refreshing at once); 0 disables.
     #[arg(long, env = "EVENTAUTH_REFRESH_REUSE_GRACE", default_value_t = 10)]

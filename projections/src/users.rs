@@ -527,3 +527,20 @@ async fn update_profile(
     )?;
     Ok(())
 }
+
+#[derive(sqlx::FromRow)]
+struct Any {
+    n: i64,
+}
+
+/// Whether any user exists (email accounts or facility users, live or not):
+/// what decides that a fresh installation still needs its setup.
+pub async fn any_exist(db: &Db) -> Result<bool, sqlx::Error> {
+    let rows = crate::fetch_all!(
+        db,
+        Any,
+        "SELECT CAST((SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1) AS u)
+                   + (SELECT count(*) FROM (SELECT 1 FROM facility_users LIMIT 1) AS f) AS BIGINT) AS n"
+    )?;
+    Ok(rows.first().is_some_and(|r| r.n > 0))
+}

@@ -169,7 +169,7 @@ function settings(...sets) {
 }
 
 const ada = C.users.ada;
-// ONLY=learner,wrong,signup,admin,superuser,passwordless,newpassword,lan runs some of the sections.
+// ONLY=learner,wrong,signup,admin,superuser,passwordless,newpassword,lan,classes,removed,settings runs some of the sections.
 const ONLY = process.env.ONLY ? process.env.ONLY.split(',') : null;
 const section = (name) => !ONLY || ONLY.includes(name);
 
@@ -454,6 +454,307 @@ if (section('lan')) {
     return 'PATCH full_name 200; Kolibri request after 6 s (run.py checks the mirrored row)';
   });
   await step('lan-signed-out', page, async () => { await signOut(page); });
+  await page.context().close();
+}
+
+// Helpers for the Facility sections: the /api/auth/ answers a step's page saw
+// (since `from`, an index into page.seen), as "METHOD path status".
+function authCalls(page, from, re = /^\/api\/auth\//) {
+  return page.seen.slice(from).filter((e) => re.test(e.path)).map((e) => `${e.method} ${e.path} ${e.status}`);
+}
+function authCheck(page, from, method, re, okStatuses) {
+  const got = page.seen.slice(from).filter((e) => e.method === method && re.test(e.path));
+  check(got.length, `no ${method} ${re} seen`);
+  const bad = got.filter((e) => !okStatuses.includes(e.status));
+  check(!bad.length, `${method} ${bad.map((e) => `${e.path} → ${e.status} ${e.response || ''}`).join('; ')} (want ${okStatuses.join('/')})`);
+  return got.map((e) => `${e.method} ${e.path.replace(/\?.*/, '?…')} ${e.status}`).join(', ');
+}
+function pageErrors(page, from) {
+  return page.seen.slice(from).filter((e) => e.status >= 400 && e.path.startsWith('/api/')).map((e) => `${e.method} ${e.path} ${e.status}`);
+}
+async function facilityPage(page, hash) {
+  await page.goto(`/en/facility/#/${hash}`, { waitUntil: 'networkidle' });
+  await waitIdle(page);
+}
+// A row of a table (tbody tr) holding exactly this text in some cell.
+function rowWith(page, text) {
+  return page.locator('tbody tr').filter({ has: page.getByText(text, { exact: true }) });
+}
+// Ticks the (visually hidden) checkbox of Kolibri's KCheckbox in a row.
+async function tick(row) {
+  await row.waitFor({ timeout: 15000 });
+  const input = row.locator('input[type=checkbox]').first();
+  await input.check({ force: true, timeout: 10000 }).catch(() => {});
+  if (!(await input.isChecked())) await row.locator('label, .k-checkbox-container').first().click();
+  check(await input.isChecked(), 'the checkbox did not tick');
+}
+
+// 7. Facility > Classes: a facility admin creates a class, enrolls a learner,
+//    assigns a coach, renames and deletes it (eventauth's classroom,
+//    membership and role endpoints).
+if (section('classes')) {
+  const page = await newPerson('boss-classes');
+  const cls = `Blue ${Math.floor(Math.random() * 900) + 100}`;
+  const renamed = `${cls} Renamed`;
+  let from = 0;
+  const mark = () => { from = page.seen.length; };
+  await step('classes-page', page, async () => {
+    await signIn(page, 'boss', C.users.boss.password);
+    await page.waitForURL(/\/en\/facility\//, { timeout: 20000 });
+    await waitIdle(page);
+    mark();
+    await facilityPage(page, 'classes');
+    await page.getByRole('button', { name: /^new class$/i }).waitFor({ timeout: 20000 });
+    await page.getByRole('heading', { name: /^classes$/i }).waitFor({ timeout: 10000 });
+    const errs = pageErrors(page, from);
+    check(!errs.length, `errors while loading: ${errs.join('; ')}`);
+    return authCalls(page, from).join(', ');
+  });
+  await step('classes-created', page, async () => {
+    mark();
+    await page.getByRole('button', { name: /^new class$/i }).click();
+    const dialog = page.locator('div.modal[role=dialog]');
+    await dialog.getByText(/create new class/i).first().waitFor({ timeout: 10000 });
+    await dialog.getByRole('textbox').first().fill(cls);
+    await dialog.getByRole('button', { name: /^save$/i }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 15000 });
+    await page.getByRole('link', { name: cls }).first().waitFor({ timeout: 15000 });
+    return authCheck(page, from, 'POST', /^\/api\/auth\/classroom\/?$/, [201]);
+  });
+  await step('classes-learner-enrolled', page, async () => {
+    mark();
+    await page.getByRole('link', { name: cls }).first().click();
+    await page.waitForURL(/#\/classes\/[0-9a-f]+/, { timeout: 15000 });
+    await page.getByRole('link', { name: /^enroll learners$/i }).click();
+    await page.waitForURL(/learner-enrollment/, { timeout: 15000 });
+    await waitIdle(page);
+    await tick(rowWith(page, 'ada'));
+    await page.getByRole('button', { name: /^confirm$/i }).click();
+    await page.waitForURL(/#\/classes\/[0-9a-f]+\/?$/, { timeout: 15000 });
+    await waitIdle(page);
+    await page.locator('table').getByText('ada', { exact: true }).first().waitFor({ timeout: 15000 });
+    return authCheck(page, from, 'POST', /^\/api\/auth\/membership\//, [200, 201]);
+  });
+  await step('classes-coach-assigned', page, async () => {
+    mark();
+    await page.getByRole('link', { name: /^assign coaches$/i }).click();
+    await page.waitForURL(/coach-assignment/, { timeout: 15000 });
+    await waitIdle(page);
+    await tick(rowWith(page, 'teach'));
+    await page.getByRole('button', { name: /^confirm$/i }).click();
+    await page.waitForURL(/#\/classes\/[0-9a-f]+\/?$/, { timeout: 15000 });
+    await waitIdle(page);
+    await page.locator('table').getByText('teach', { exact: true }).first().waitFor({ timeout: 15000 });
+    return authCheck(page, from, 'POST', /^\/api\/auth\/role\//, [200, 201]);
+  });
+  await step('classes-list-counts', page, async () => {
+    mark();
+    await page.getByRole('link', { name: /^all classes$/i }).click();
+    await page.waitForURL(/#\/classes\/?$/, { timeout: 15000 });
+    await waitIdle(page);
+    const row = rowWith(page, cls);
+    await row.waitFor({ timeout: 15000 });
+    const cells = (await row.locator('td').allInnerTexts()).map((t) => t.trim());
+    check(cells[1] === 'Tea Cher', `coaches cell: ${JSON.stringify(cells[1])} (row ${JSON.stringify(cells)})`);
+    check(cells[2] === '1', `learners cell: ${JSON.stringify(cells[2])} (row ${JSON.stringify(cells)})`);
+    return `row ${JSON.stringify(cells.slice(0, 3))}; ${authCalls(page, from).join(', ')}`;
+  });
+  await step('classes-renamed', page, async () => {
+    mark();
+    await rowWith(page, cls).getByRole('button').last().click();
+    await page.getByRole('menuitem', { name: /rename class/i }).or(page.getByText('Rename class', { exact: true })).first().click();
+    const dialog = page.locator('div.modal[role=dialog]');
+    await dialog.getByRole('textbox').first().fill(renamed);
+    await dialog.getByRole('button', { name: /^save$/i }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 15000 });
+    await page.getByRole('link', { name: renamed }).first().waitFor({ timeout: 15000 });
+    return authCheck(page, from, 'PATCH', /^\/api\/auth\/classroom\/[0-9a-f]+\/?$/, [200]);
+  });
+  await step('classes-deleted', page, async () => {
+    mark();
+    await rowWith(page, renamed).getByRole('button').last().click();
+    await page.getByRole('menuitem', { name: /delete class/i }).or(page.getByText('Delete class', { exact: true })).first().click();
+    const dialog = page.locator('div.modal[role=dialog]');
+    await dialog.getByRole('button', { name: /^delete$/i }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 15000 });
+    await waitIdle(page);
+    await page.getByRole('link', { name: renamed }).waitFor({ state: 'detached', timeout: 15000 });
+    const note = authCheck(page, from, 'DELETE', /^\/api\/auth\/classroom\/[0-9a-f]+\/?$/, [200, 204]);
+    await page.reload({ waitUntil: 'networkidle' });
+    await page.getByRole('button', { name: /^new class$/i }).waitFor({ timeout: 20000 });
+    await waitIdle(page);
+    check(!(await page.getByRole('link', { name: renamed }).count()), 'the class is back after a reload');
+    return note;
+  });
+  await step('classes-signed-out', page, async () => { await signOut(page); });
+  await page.context().close();
+}
+
+// 8. Facility > Users: a user is deleted (bulk DELETE facilityuser?by_ids),
+//    shows up under "View deleted users" (deletedfacilityuser) and is
+//    recovered (POST deletedfacilityuser/restore/?by_ids).
+if (section('removed')) {
+  const gus = `gus${Math.floor(Math.random() * 9000) + 1000}`;
+  const page = await newPerson('boss-removed');
+  let from = 0;
+  const mark = () => { from = page.seen.length; };
+  await step('removed-user-selected', page, async () => {
+    execFileSync(C.settings_cmd[0], ['facility-user', 'create', '--facility', C.facility, '--username', gus, '--full-name', 'Gus Gone', '--password', 'guspass123'],
+      { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    await signIn(page, 'boss', C.users.boss.password);
+    await page.waitForURL(/\/en\/facility\//, { timeout: 20000 });
+    await waitIdle(page);
+    await facilityPage(page, 'users');
+    await page.reload({ waitUntil: 'networkidle' });
+    const search = page.getByPlaceholder(/search/i).first();
+    await search.fill(gus);
+    await page.waitForTimeout(1500);
+    await waitIdle(page);
+    const row = rowWith(page, gus);
+    await row.waitFor({ timeout: 15000 });
+    mark();
+    await tick(row);
+    await page.getByText(/1 user selected/i).waitFor({ timeout: 10000 });
+    await waitIdle(page);
+    return authCalls(page, from).join(', ') || 'no /api/auth/ request on selecting';
+  });
+  await step('removed-user-deleted', page, async () => {
+    mark();
+    await page.getByRole('button', { name: /^delete selected$/i }).click();
+    const dialog = page.locator('div.modal[role=dialog]');
+    await dialog.getByText(/delete 1 user/i).first().waitFor({ timeout: 15000 });
+    await dialog.getByRole('button', { name: /^delete$/i }).waitFor({ timeout: 15000 });
+    await waitIdle(page); // the modal loads the selected users (GET facilityuser?by_ids)
+    await dialog.getByRole('button', { name: /^delete$/i }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 15000 });
+    await page.getByText(/users deleted/i).first().waitFor({ timeout: 10000 });
+    await waitIdle(page);
+    check(!(await rowWith(page, gus).count()), `${gus} still listed`);
+    const get = page.seen.slice(from).filter((e) => e.method === 'GET' && /^\/api\/auth\/facilityuser\/?\?.*by_ids=/.test(e.path));
+    check(get.length && get.every((e) => e.status === 200), `GET facilityuser?by_ids: ${get.map((e) => e.status).join(',') || 'none'}`);
+    return `GET facilityuser?by_ids ${get.map((e) => e.status).join(',')}; ${authCheck(page, from, 'DELETE', /^\/api\/auth\/facilityuser\/?\?.*by_ids=/, [200, 204])}`;
+  });
+  await step('removed-users-page', page, async () => {
+    mark();
+    await page.getByRole('button', { name: /^options$/i }).first().click();
+    await page.getByText('View deleted users', { exact: true }).click();
+    await page.waitForURL(/#\/users\/deleted/, { timeout: 15000 });
+    await waitIdle(page);
+    await page.getByText(/deleted users will appear here/i).first().waitFor({ timeout: 15000 });
+    await rowWith(page, gus).waitFor({ timeout: 15000 });
+    return authCheck(page, from, 'GET', /^\/api\/auth\/deletedfacilityuser\//, [200]);
+  });
+  await step('removed-user-recovered', page, async () => {
+    mark();
+    await tick(rowWith(page, gus));
+    await page.getByRole('button', { name: /^recover( selected)?$/i }).click();
+    await page.getByText(/1 user recovered/i).first().waitFor({ timeout: 15000 });
+    await waitIdle(page);
+    const note = authCheck(page, from, 'POST', /^\/api\/auth\/deletedfacilityuser\/restore\/?\?.*by_ids=/, [200, 204]);
+    check(!(await rowWith(page, gus).count()), `${gus} still in the deleted users`);
+    return note;
+  });
+  await step('removed-user-back', page, async () => {
+    mark();
+    await page.getByRole('link', { name: /back to users/i }).first().click().catch(async () => facilityPage(page, 'users'));
+    await page.waitForURL(/#\/users\/?(\?|$)/, { timeout: 15000 });
+    await page.reload({ waitUntil: 'networkidle' });
+    const search = page.getByPlaceholder(/search/i).first();
+    await search.fill(gus);
+    await page.waitForTimeout(1500);
+    await waitIdle(page);
+    await rowWith(page, gus).waitFor({ timeout: 15000 });
+    // and they can sign in again
+    const r = await page.evaluate(async ([u, f]) => {
+      const res = await fetch('/api/auth/facilityuser/?facility=' + f + '&search=' + u);
+      return { status: res.status, body: await res.json().catch(() => null) };
+    }, [gus, C.facility]);
+    const list = Array.isArray(r.body) ? r.body : (r.body && r.body.results) || [];
+    check(list.some((u) => u.username === gus), `GET facilityuser?search=${gus}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+    return authCalls(page, from).filter((x) => /facilityuser/.test(x)).slice(0, 4).join(', ');
+  });
+  await step('removed-signed-out', page, async () => { await signOut(page); });
+  await page.context().close();
+}
+
+// 9. Facility > Settings: the page loads (facilitydataset), one setting is
+//    changed and saved (save-facility-login-settings, then PATCH
+//    facilitydataset/<id>/), a reload shows it; the setting is put back.
+//    Kolibri 0.19.5's page has no "reset to defaults": resetsettings is
+//    asked directly.
+if (section('settings')) {
+  const page = await newPerson('boss-settings');
+  let from = 0;
+  const mark = () => { from = page.seen.length; };
+  const box = () => page.locator('[data-testid=learner_can_sign_up] input[type=checkbox]').or(page.getByRole('checkbox', { name: /allow learners to create accounts/i })).first();
+  let before = null;
+  const saveBtn = () => page.locator('button[name=save-settings]:visible').first();
+  await step('settings-page', page, async () => {
+    await signIn(page, 'boss', C.users.boss.password);
+    await page.waitForURL(/\/en\/facility\//, { timeout: 20000 });
+    await waitIdle(page);
+    mark();
+    await facilityPage(page, 'settings');
+    await page.reload({ waitUntil: 'networkidle' });
+    await page.getByText(/allow learners to create accounts/i).first().waitFor({ timeout: 20000 });
+    before = await box().isChecked();
+    const errs = pageErrors(page, from);
+    check(!errs.length, `errors while loading: ${errs.join('; ')}`);
+    return `learner_can_sign_up shown as ${before}; ${authCheck(page, from, 'GET', /^\/api\/auth\/facilitydataset\//, [200])}`;
+  });
+  await step('settings-saved', page, async () => {
+    mark();
+    await page.getByText(/allow learners to create accounts/i).first().click();
+    check((await box().isChecked()) === !before, 'the checkbox did not change');
+    await saveBtn().click();
+    await page.getByText(/facility settings updated/i).first().waitFor({ timeout: 15000 });
+    await waitIdle(page);
+    const a = authCheck(page, from, 'PATCH', /^\/api\/auth\/facilitydataset\/[0-9a-f]+\/save-facility-login-settings\/?$/, [200, 202]);
+    const b = authCheck(page, from, 'PATCH', /^\/api\/auth\/facilitydataset\/[0-9a-f]+\/?$/, [200]);
+    const patch = page.seen.slice(from).find((e) => e.method === 'PATCH' && /^\/api\/auth\/facilitydataset\/[0-9a-f]+\/?$/.test(e.path));
+    const body = JSON.parse(patch.response || '{}');
+    check(body.learner_can_sign_up === !before, `PATCH answered learner_can_sign_up=${body.learner_can_sign_up}`);
+    return `${a}, ${b}`;
+  });
+  await step('settings-reloaded', page, async () => {
+    mark();
+    await page.reload({ waitUntil: 'networkidle' });
+    await page.getByText(/allow learners to create accounts/i).first().waitFor({ timeout: 20000 });
+    await waitIdle(page);
+    const now = await box().isChecked();
+    check(now === !before, `after a reload the checkbox is ${now} (saved ${!before})`);
+    // and the public sign-in page's facility answer agrees
+    const pub = await page.evaluate((f) => fetch('/api/public/v1/facility/').then((r) => r.json()).then((l) => l), C.facility).catch(() => null);
+    return `learner_can_sign_up=${now} after reload${pub ? '' : ''}`;
+  });
+  await step('settings-reset', page, async () => {
+    mark();
+    // Kolibri 0.19.5's Settings page offers no "reset to defaults"; its API
+    // does (POST facilitydataset/<id>/resetsettings/, used by Kolibri's
+    // device/setup code): asked here with the page's CSRF token.
+    const dataset = page.seen.find((e) => e.method === 'PATCH' && /^\/api\/auth\/facilitydataset\/[0-9a-f]+\/?$/.test(e.path));
+    const id = dataset ? dataset.path.match(/facilitydataset\/([0-9a-f]+)/)[1] : null;
+    check(id, 'no facilitydataset id seen');
+    const r = await page.evaluate(async (dsid) => {
+      const csrf = (document.cookie.match(/kolibri_csrftoken=([^;]+)/) || [])[1] || '';
+      const res = await fetch(`/api/auth/facilitydataset/${dsid}/resetsettings/`, { method: 'POST', headers: { 'X-CSRFToken': csrf, 'Content-Type': 'application/json' }, body: '{}' });
+      return { status: res.status, body: await res.json().catch(() => null) };
+    }, id);
+    check(r.status === 200 && r.body && typeof r.body.learner_can_sign_up === 'boolean', `resetsettings: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    // nonformal's default: learners may sign up
+    check(r.body.learner_can_sign_up === true, `after resetsettings learner_can_sign_up=${r.body.learner_can_sign_up} (nonformal preset: true)`);
+    await page.reload({ waitUntil: 'networkidle' });
+    await page.getByText(/allow learners to create accounts/i).first().waitFor({ timeout: 20000 });
+    await waitIdle(page);
+    const now = await box().isChecked();
+    check(now === true, `after reset and reload the checkbox is ${now}`);
+    return `POST resetsettings 200 (preset ${r.body.preset}); page shows learner_can_sign_up=${now}`;
+  });
+  await step('settings-signed-out', page, async () => {
+    // put the setting back as it was before this section (nonformal: true)
+    settings(`learner_can_sign_up=${before}`);
+    await signOut(page);
+  });
   await page.context().close();
 }
 

@@ -53,6 +53,8 @@ USERS = {
     "bea": ("beapass1", "Bea Nopass", []),
     "boss": ("bosspass1", "Bo Boss", ["--role", "admin"]),
     "root": ("rootpass1", "Ro Root", ["--superuser"]),
+    # a facility coach, assigned to a class through Facility > Classes (classes section)
+    "teach": ("teachpass1", "Tea Cher", ["--role", "coach"]),
 }
 
 procs = []

@@ -239,6 +239,17 @@ impl Tokens {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A key for `purpose` derived from the server secret: the same on
+    /// every instance, never stored (a surface's signing key when none is
+    /// configured).
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.refresh_key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(b"derived-key:");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// A login token for `user_id` made at `unix_time`: Django's token
     /// shape (`<base36 time>-<20 hex digits>`, what Kolibri's
     /// `{user_id, auth_token}` login takes), keyed with a server key, good

@@ -34,8 +34,18 @@ pub async fn register(
     input: Registration,
     ctx: &RequestContext,
 ) -> Result<UserView, Error> {
+    register_as(app, Uuid::now_v7(), input, ctx).await
+}
+
+/// [`register`] with a pre-generated user id (one claimed elsewhere first,
+/// as the one-time setup claims the installation for its administrator).
+pub async fn register_as(
+    app: &App,
+    user_id: Uuid,
+    input: Registration,
+    ctx: &RequestContext,
+) -> Result<UserView, Error> {
     let identifier = Identifier::Email(input.email.clone());
-    let user_id = Uuid::now_v7();
     let committed = claim_and_create(
         app,
         &identifier,

@@ -14,6 +14,7 @@ pub mod deleted_users;
 pub mod facilities;
 pub mod facility_access;
 pub mod facility_users;
+pub mod installation;
 pub mod placements;
 pub mod profile;
 pub mod recovery;

@@ -19,6 +19,7 @@
 
 pub mod ild;
 pub mod kolibri;
+pub mod openarchiver;
 
 use std::sync::Arc;
 
@@ -93,5 +94,6 @@ pub fn all(config: &Config) -> Vec<Arc<dyn Surface>> {
     vec![
         Arc::new(ild::IldSurface),
         Arc::new(kolibri::KolibriSurface::new(config)),
+        Arc::new(openarchiver::OpenArchiverSurface),
     ]
 }

@@ -18,7 +18,9 @@ pub use aggregates::Transport;
 pub use bearer::{authenticate, Principal};
 pub use facility_login::{login_token, verify_auth_token, verify_in_facility};
 pub use introspect::{introspect, live_session, revoke, Introspected, LiveSession};
-pub use login::{login, record_session, verify_login, Attempt, Login, Refused, Started, Verified};
+pub use login::{
+    login, record_session, verify_login, Attempt, Login, NewSession, Refused, Started, Verified,
+};
 pub use logout::{end_session, logout};
 pub use own::{end_others, end_own, list_own};
 pub use password::change_password;

@@ -1,0 +1,173 @@
+//! `/v1/auth/setup`, `/v1/auth/status`, `/v1/auth/login` and
+//! `/v1/users/profile`, as Open Archiver answers them.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Extension;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::tokens::{Claims, Signer};
+use super::wire::{role_names, user_json};
+use super::{OaError, OpenArchiver, Signed, SURFACE};
+use crate::http::extract::Ctx;
+use crate::http::Body;
+use crate::input::{Email, Password, PersonName};
+use crate::service::installation::{self, Setup};
+use crate::service::sessions::{self, Attempt, Identifier, NewSession, Transport, Verified};
+use crate::service::{users, RequestContext, UserView};
+use crate::{App, Error};
+
+/// A non-empty string field of a body, as JavaScript's truthiness reads it.
+fn text(body: &Value, field: &str) -> Option<String> {
+    body.get(field)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+fn message(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "message": message }))).into_response()
+}
+
+/// Starts the session of verified credentials and answers Open Archiver's
+/// login result: `{accessToken, user}`.
+async fn signed_in(
+    app: &App,
+    signer: &Signer,
+    verified: &Verified,
+    user: &UserView,
+    ctx: &RequestContext,
+) -> Result<Value, Error> {
+    let new = NewSession {
+        ttl: app.config.openarchiver_token_ttl,
+        remember_me: false,
+        surface: SURFACE,
+        transport: Transport::Bearer,
+    };
+    let started = sessions::record_session(app, verified, new, ctx).await?;
+    let claims = Claims {
+        sub: verified.user_id.to_string(),
+        email: user.email.clone(),
+        roles: role_names(user),
+        iat: verified.auth_time.timestamp(),
+        exp: started.expires_at.timestamp(),
+        sid: started.session_id.to_string(),
+        auth_ms: verified.auth_time.timestamp_millis(),
+    };
+    let token = signer.issue(&claims)?;
+    Ok(json!({ "accessToken": token, "user": user_json(user) }))
+}
+
+/// Sets up a fresh installation: its first administrator (Super Admin),
+/// signed in. 201 `{accessToken, user}`; 400 "Email, password, and name are
+/// required"; 403 "Setup has already been completed." once any user
+/// exists — also for all but one of concurrent setups.
+#[utoipa::path(post, path = "/v1/auth/setup", tag = "openarchiver", operation_id = "openarchiver_setup",
+    responses(
+        (status = 201, description = "{accessToken, user}"),
+        (status = 400, description = "A field missing, or an email or password eventauth refuses"),
+        (status = 403, description = "Setup has already been completed."),
+    ))]
+pub async fn setup(
+    State(app): State<App>,
+    Extension(signer): Extension<Arc<Signer>>,
+    Ctx(ctx): Ctx,
+    Body(body, ..): Body<Value, OpenArchiver>,
+) -> Result<Response, OaError> {
+    let fields = ["email", "password", "first_name", "last_name"].map(|f| text(&body, f));
+    let [Some(email), Some(password), Some(first_name), Some(last_name)] = fields else {
+        return Ok(message(
+            StatusCode::BAD_REQUEST,
+            "Email, password, and name are required",
+        ));
+    };
+    // Open Archiver checks nothing more; eventauth keeps its own rules for
+    // an email and a new password (400 with the reason).
+    let input = (|| {
+        Ok(Setup {
+            email: Email::parse(&email, "email")?,
+            password: Password::new_password(password, "password")?,
+            first_name: PersonName::parse(&first_name, "first_name")?,
+            last_name: PersonName::parse(&last_name, "last_name")?,
+        })
+    })();
+    let (user, verified) = match installation::setup(&app, input, &ctx).await {
+        Ok(done) => done,
+        Err(Error::Forbidden) => {
+            return Ok(message(
+                StatusCode::FORBIDDEN,
+                "Setup has already been completed.",
+            ))
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let answer = signed_in(&app, &signer, &verified, &user, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Whether the installation still needs its setup (what Open Archiver's
+/// front end asks on every page load).
+#[utoipa::path(get, path = "/v1/auth/status", tag = "openarchiver", operation_id = "openarchiver_status",
+    responses((status = 200, description = "{needsSetup}")))]
+pub async fn status(State(app): State<App>) -> Result<Json<Value>, OaError> {
+    let needs_setup = installation::needs_setup(&app).await?;
+    Ok(Json(json!({ "needsSetup": needs_setup })))
+}
+
+/// Signs in by email and password: 200 `{accessToken, user}`; 400 "Email
+/// and password are required"; 401 "Invalid credentials" alike for an
+/// unknown email and a wrong password; 429 while throttled.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "openarchiver", operation_id = "openarchiver_login",
+    responses(
+        (status = 200, description = "{accessToken, user}"),
+        (status = 400, description = "Email and password are required"),
+        (status = 401, description = "Invalid credentials"),
+        (status = 429, description = "Throttled; see Retry-After"),
+    ))]
+pub async fn login(
+    State(app): State<App>,
+    Extension(signer): Extension<Arc<Signer>>,
+    Ctx(ctx): Ctx,
+    Body(body, ..): Body<Value, OpenArchiver>,
+) -> Result<Response, OaError> {
+    let (Some(email), Some(password)) = (text(&body, "email"), text(&body, "password")) else {
+        return Ok(message(
+            StatusCode::BAD_REQUEST,
+            "Email and password are required",
+        ));
+    };
+    // An email no account could have fails as an unknown one does.
+    let email = Email::parse(&email, "email").map_err(|_| Error::InvalidCredentials)?;
+    let password = Password::presented(password, "password")?;
+    let identifier = Identifier::Email(email);
+    let attempt = Attempt {
+        identifier: &identifier,
+        password: Some(&password),
+        passwordless: false,
+    };
+    let verified = sessions::verify_login(&app, attempt, &ctx)
+        .await?
+        .map_err(|_| Error::InvalidCredentials)?;
+    let user = UserView::from_aggregate(&verified.user.state).ok_or(Error::InvalidCredentials)?;
+    let answer = signed_in(&app, &signer, &verified, &user, &ctx).await?;
+    Ok(Json(answer).into_response())
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/v1/users/profile", tag = "openarchiver", operation_id = "openarchiver_profile",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user"),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token"),
+    ))]
+pub async fn profile(
+    State(app): State<App>,
+    Signed(caller): Signed,
+) -> Result<Json<Value>, OaError> {
+    let user = users::find(&app, caller.user_id).await?;
+    Ok(Json(user_json(&user)))
+}

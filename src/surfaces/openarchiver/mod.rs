@@ -1,0 +1,150 @@
+//! The Open Archiver surface (`../shared/seeds/002_*.txt`, Open Archiver's
+//! Express backend as the reference): `/v1/auth/setup`, `/v1/auth/status`,
+//! `/v1/auth/login`, `/v1/users/profile`. Errors are `{"message": …}` with
+//! Open Archiver's texts; signed-in requests carry an HS256 JWT
+//! (`tokens.rs`) as `Authorization: Bearer`.
+//!
+//! Roles: the service administrator is Open Archiver's predefined Super
+//! Admin; other users have no role object yet (custom roles with CASL
+//! policies come with the issue's next part).
+
+mod auth;
+mod tokens;
+mod wire;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::{ApiError, ErrorShape};
+use crate::{App, Error};
+
+/// The name recorded on the sessions this surface starts.
+pub const SURFACE: &str = "openarchiver";
+
+/// The Open Archiver error shape.
+#[derive(Debug)]
+pub struct OpenArchiver;
+
+/// An error rendered the Open Archiver way.
+pub type OaError = ApiError<OpenArchiver>;
+
+/// The Open Archiver surface, as registered in [`crate::surfaces::all`].
+#[derive(Debug)]
+pub struct OpenArchiverSurface;
+
+impl crate::surfaces::Surface for OpenArchiverSurface {
+    fn name(&self) -> &'static str {
+        SURFACE
+    }
+
+    fn tag(&self) -> (&'static str, &'static str) {
+        (
+            "openarchiver",
+            "The Open Archiver surface (`/v1/auth/*`, `/v1/users/*`; errors `{\"message\"}`)",
+        )
+    }
+
+    fn owns(&self, path: &str) -> bool {
+        path == "/v1" || path.starts_with("/v1/")
+    }
+
+    fn routes(&self, app: &App) -> OpenApiRouter<App> {
+        OpenApiRouter::new()
+            .routes(routes!(auth::setup))
+            .routes(routes!(auth::status))
+            .routes(routes!(auth::login))
+            .routes(routes!(auth::profile))
+            .layer(axum::Extension(Arc::new(tokens::Signer::new(app))))
+    }
+
+    fn not_found(&self) -> Response {
+        OpenArchiver::render(&Error::NotFound)
+    }
+
+    fn method_not_allowed<'a>(
+        &'a self,
+        _app: &'a App,
+        _method: &'a Method,
+        _path: &'a str,
+        _headers: &'a axum::http::HeaderMap,
+    ) -> futures::future::BoxFuture<'a, Response> {
+        // Express answers a method it has no route for like an unknown path.
+        Box::pin(async move { OpenArchiver::render(&Error::NotFound) })
+    }
+
+    fn panicked(&self) -> Response {
+        OpenArchiver::render(&Error::Internal(anyhow::anyhow!("panic")))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl ErrorShape for OpenArchiver {
+    fn render(error: &Error) -> Response {
+        let (status, message) = match error {
+            Error::Invalid { message, .. } => (StatusCode::BAD_REQUEST, message.to_string()),
+            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials".into()),
+            Error::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized: Invalid token".into(),
+            ),
+            Error::Forbidden | Error::Disabled => (
+                StatusCode::FORBIDDEN,
+                "You don't have the permission to perform the current action.".into(),
+            ),
+            Error::NotFound => (StatusCode::NOT_FOUND, "Not Found".into()),
+            Error::TooManyAttempts { .. } => {
+                let body = json!({
+                    "status": 429,
+                    "message": "Too many requests from this IP, please try again after 1 minutes",
+                });
+                // (`ApiError` adds `Retry-After`.)
+                return (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+            }
+            other => (other.status(), other.public_message()),
+        };
+        (status, Json(json!({ "message": message }))).into_response()
+    }
+}
+
+/// The caller of a protected route: `Authorization: Bearer <token>`; 401
+/// "Unauthorized: No token provided" without one, "Unauthorized: Invalid
+/// token" for a bad, expired or ended one.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed(pub tokens::Caller);
+
+impl FromRequestParts<App> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let unauthorized = |message: &str| {
+            (StatusCode::UNAUTHORIZED, Json(json!({ "message": message }))).into_response()
+        };
+        let Some(token) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            return Err(unauthorized("Unauthorized: No token provided"));
+        };
+        parts
+            .extensions
+            .get::<Arc<tokens::Signer>>()
+            .and_then(|signer| signer.verify(app, token))
+            .map(Signed)
+            .ok_or_else(|| unauthorized("Unauthorized: Invalid token"))
+    }
+}
