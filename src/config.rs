@@ -132,12 +132,20 @@ pub struct Config {
     /// (its `JWT_SECRET`: HS256). Unset: one derived from the server
     /// secret (every instance alike), which no front end knows — the log
     /// says so.
-    #[arg(long, env = "EVENTAUTH_OPENARCHIVER_JWT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "EVENTAUTH_OPENARCHIVER_JWT_SECRET",
+        hide_env_values = true
+    )]
     pub openarchiver_jwt_secret: Option<SecretString>,
 
     /// Lifetime of Open Archiver's access tokens, in seconds (its
     /// `JWT_EXPIRES_IN`; 7 days in its example).
-    #[arg(long, env = "EVENTAUTH_OPENARCHIVER_TOKEN_TTL", default_value_t = 604_800)]
+    #[arg(
+        long,
+        env = "EVENTAUTH_OPENARCHIVER_TOKEN_TTL",
+        default_value_t = 604_800
+    )]
     pub openarchiver_token_ttl: u64,
 
     /// Seconds in which a just-rotated refresh token still yields the same

@@ -595,6 +595,7 @@ if (section('classes')) {
 //    recovered (POST deletedfacilityuser/restore/?by_ids).
 if (section('removed')) {
   const gus = `gus${Math.floor(Math.random() * 9000) + 1000}`;
+  const hal = `hal${Math.floor(Math.random() * 9000) + 1000}`;
   const page = await newPerson('boss-removed');
   let from = 0;
   const mark = () => { from = page.seen.length; };
@@ -629,6 +630,7 @@ if (section('removed')) {
     await dialog.waitFor({ state: 'hidden', timeout: 15000 });
     await page.getByText(/users deleted/i).first().waitFor({ timeout: 10000 });
     await waitIdle(page);
+    await rowWith(page, gus).waitFor({ state: 'detached', timeout: 10000 }).catch(() => {});
     check(!(await rowWith(page, gus).count()), `${gus} still listed`);
     const get = page.seen.slice(from).filter((e) => e.method === 'GET' && /^\/api\/auth\/facilityuser\/?\?.*by_ids=/.test(e.path));
     check(get.length && get.every((e) => e.status === 200), `GET facilityuser?by_ids: ${get.map((e) => e.status).join(',') || 'none'}`);
@@ -638,9 +640,9 @@ if (section('removed')) {
     mark();
     await page.getByRole('button', { name: /^options$/i }).first().click();
     await page.getByText('View deleted users', { exact: true }).click();
-    await page.waitForURL(/#\/users\/deleted/, { timeout: 15000 });
+    await page.waitForURL(/#\/(\w+\/)?users\/deleted/, { timeout: 15000 });
     await waitIdle(page);
-    await page.getByText(/deleted users will appear here/i).first().waitFor({ timeout: 15000 });
+    await page.getByRole('heading', { name: /^deleted users$/i }).first().waitFor({ timeout: 15000 });
     await rowWith(page, gus).waitFor({ timeout: 15000 });
     return authCheck(page, from, 'GET', /^\/api\/auth\/deletedfacilityuser\//, [200]);
   });
@@ -651,13 +653,14 @@ if (section('removed')) {
     await page.getByText(/1 user recovered/i).first().waitFor({ timeout: 15000 });
     await waitIdle(page);
     const note = authCheck(page, from, 'POST', /^\/api\/auth\/deletedfacilityuser\/restore\/?\?.*by_ids=/, [200, 204]);
+    await rowWith(page, gus).waitFor({ state: 'detached', timeout: 10000 }).catch(() => {});
     check(!(await rowWith(page, gus).count()), `${gus} still in the deleted users`);
     return note;
   });
   await step('removed-user-back', page, async () => {
     mark();
     await page.getByRole('link', { name: /back to users/i }).first().click().catch(async () => facilityPage(page, 'users'));
-    await page.waitForURL(/#\/users\/?(\?|$)/, { timeout: 15000 });
+    await page.waitForURL(/#\/(\w+\/)?users\/?(\?|$)/, { timeout: 15000 });
     await page.reload({ waitUntil: 'networkidle' });
     const search = page.getByPlaceholder(/search/i).first();
     await search.fill(gus);
@@ -672,6 +675,48 @@ if (section('removed')) {
     const list = Array.isArray(r.body) ? r.body : (r.body && r.body.results) || [];
     check(list.some((u) => u.username === gus), `GET facilityuser?search=${gus}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
     return authCalls(page, from).filter((x) => /facilityuser/.test(x)).slice(0, 4).join(', ');
+  });
+  await step('removed-user-deleted-for-good', page, async () => {
+    // a second user: deleted, then "Delete permanently" from the deleted users
+    // (DELETE deletedfacilityuser/?by_ids); they are gone from both lists
+    execFileSync(C.settings_cmd[0], ['facility-user', 'create', '--facility', C.facility, '--username', hal, '--full-name', 'Hal Gone', '--password', 'halpass123'],
+      { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const search = page.getByPlaceholder(/search/i).first();
+    await search.fill(hal);
+    await page.waitForTimeout(1500);
+    await waitIdle(page);
+    await tick(rowWith(page, hal));
+    await page.getByRole('button', { name: /^delete selected$/i }).click();
+    let dialog = page.locator('div.modal[role=dialog]');
+    await dialog.getByRole('button', { name: /^delete$/i }).waitFor({ timeout: 15000 });
+    await waitIdle(page);
+    await dialog.getByRole('button', { name: /^delete$/i }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 15000 });
+    await waitIdle(page);
+    mark();
+    await page.getByRole('button', { name: /^options$/i }).first().click();
+    await page.getByText('View deleted users', { exact: true }).click();
+    await page.waitForURL(/#\/(\w+\/)?users\/deleted/, { timeout: 15000 });
+    await waitIdle(page);
+    await tick(rowWith(page, hal));
+    await page.getByRole('button', { name: /^delete permanently$/i }).click();
+    dialog = page.locator('div.modal[role=dialog]');
+    await dialog.getByRole('button', { name: /^delete$/i }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 15000 });
+    await page.getByText(/selected users deleted/i).first().waitFor({ timeout: 10000 });
+    await rowWith(page, hal).waitFor({ state: 'detached', timeout: 10000 }).catch(() => {});
+    check(!(await rowWith(page, hal).count()), `${hal} still in the deleted users`);
+    const note = authCheck(page, from, 'DELETE', /^\/api\/auth\/deletedfacilityuser\/?\?.*by_ids=/, [200, 204]);
+    await page.reload({ waitUntil: 'networkidle' });
+    await waitIdle(page);
+    check(!(await rowWith(page, hal).count()), `${hal} back in the deleted users after a reload`);
+    const r = await page.evaluate(async ([u, f]) => {
+      const res = await fetch('/api/auth/facilityuser/?facility=' + f + '&search=' + u);
+      return { status: res.status, body: await res.json().catch(() => null) };
+    }, [hal, C.facility]);
+    const list = Array.isArray(r.body) ? r.body : (r.body && r.body.results) || [];
+    check(!list.some((u) => u.username === hal), `${hal} is in GET facilityuser again`);
+    return note;
   });
   await step('removed-signed-out', page, async () => { await signOut(page); });
   await page.context().close();

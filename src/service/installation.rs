@@ -36,11 +36,7 @@ pub struct Setup {
 /// Whether the installation still needs its setup: nobody claimed it (or
 /// its claim's administrator never came into being) and no user exists.
 pub async fn needs_setup(app: &App) -> Result<bool, Error> {
-    let installation = app
-        .store
-        .load::<Installation>(INSTALLATION_ID)
-        .await?
-        .state;
+    let installation = app.store.load::<Installation>(INSTALLATION_ID).await?.state;
     if let Some(admin) = installation.admin() {
         if admin_exists(app, admin).await? {
             return Ok(false);
@@ -72,10 +68,7 @@ pub async fn setup(
         return Err(Error::Forbidden);
     }
     let admin = Uuid::now_v7();
-    let earlier = app
-        .store
-        .load::<Installation>(INSTALLATION_ID)
-        .await?;
+    let earlier = app.store.load::<Installation>(INSTALLATION_ID).await?;
     let earlier_admin_exists = match earlier.state.admin() {
         Some(earlier) => admin_exists(app, earlier).await?,
         None => false,
@@ -90,7 +83,11 @@ pub async fn setup(
         .await
         .map_err(|error| match error {
             // Another setup won the race (here or on another instance).
-            Error::Conflict | Error::Invalid { code: "ALREADY_EXISTS", .. } => Error::Forbidden,
+            Error::Conflict
+            | Error::Invalid {
+                code: "ALREADY_EXISTS",
+                ..
+            } => Error::Forbidden,
             other => other,
         })?;
     let registration = Registration {

@@ -24,6 +24,7 @@ mod kolibri_world;
 mod metrics;
 mod oauth;
 mod openapi;
+mod openarchiver;
 mod operations;
 mod own_account;
 mod processes;

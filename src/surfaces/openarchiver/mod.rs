@@ -128,7 +128,11 @@ impl FromRequestParts<App> for Signed {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let unauthorized = |message: &str| {
-            (StatusCode::UNAUTHORIZED, Json(json!({ "message": message }))).into_response()
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({ "message": message })),
+            )
+                .into_response()
         };
         let Some(token) = parts
             .headers

@@ -1,0 +1,290 @@
+//! The Open Archiver surface: the one-time setup (once, however many ask
+//! at once), login, and HS256 tokens its front end verifies with the shared
+//! secret, refused at once when their session ends.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app_with, Backend, TestApp};
+
+const SECRET: &str = "open-archiver-jwt-secret-shared-with-its-front-end";
+
+async fn app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |c| {
+        c.openarchiver_jwt_secret = Some(SECRET.to_string().into());
+        c.openarchiver_token_ttl = 3600;
+    })
+    .await
+}
+
+async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
+    let response = app.post_json(path, &body).await;
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn admin() -> Value {
+    json!({"email": "root@example.com", "password": "correct horse battery", "first_name": "Ada", "last_name": "Admin"})
+}
+
+/// The claims a stock JWT library reads with nothing but the secret.
+fn claims(token: &str) -> Value {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("verifies with the shared secret")
+    .claims
+}
+
+async fn profile(app: &TestApp, token: Option<&str>) -> (StatusCode, Value) {
+    let mut request = app.client.get(app.url("/v1/users/profile"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+on_both_backends!(the_setup_happens_once_and_signs_its_administrator_in);
+async fn the_setup_happens_once_and_signs_its_administrator_in(backend: Backend) {
+    let app = app(backend).await;
+    let status = app
+        .client
+        .get(app.url("/v1/auth/status"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        status.json::<Value>().await.expect("json"),
+        json!({"needsSetup": true})
+    );
+
+    for missing in ["email", "password", "first_name", "last_name"] {
+        let mut body = admin();
+        body[missing] = json!("");
+        assert_eq!(
+            post(&app, "/v1/auth/setup", body).await,
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"message": "Email, password, and name are required"})
+            ),
+            "{missing}"
+        );
+    }
+    assert_eq!(app.event_count().await, 0, "refusals write nothing");
+
+    let (status, done) = post(&app, "/v1/auth/setup", admin()).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    let user = &done["user"];
+    let mut keys: Vec<&String> = user.as_object().expect("user").keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "createdAt",
+            "email",
+            "first_name",
+            "id",
+            "last_name",
+            "provider",
+            "providerId",
+            "role",
+            "updatedAt"
+        ]
+    );
+    assert_eq!(user["role"]["slug"], "predefined_super_admin");
+    assert_eq!(
+        user["role"]["policies"],
+        json!([{"action": "manage", "subject": "all"}])
+    );
+    assert!(!done.to_string().contains("argon2"), "no hash in an answer");
+
+    // The token: HS256 with the shared secret, Open Archiver's claims.
+    let token = done["accessToken"].as_str().expect("token");
+    let claims = claims(token);
+    assert_eq!(claims["sub"], user["id"]);
+    assert_eq!(claims["email"], "root@example.com");
+    assert_eq!(claims["roles"], json!(["Super Admin"]));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap_or_default() - claims["iat"].as_i64().unwrap_or_default(),
+        3600
+    );
+    let (status, me) = profile(&app, Some(token)).await;
+    assert_eq!(
+        (status, me["email"].clone()),
+        (StatusCode::OK, json!("root@example.com"))
+    );
+
+    let status = app
+        .client
+        .get(app.url("/v1/auth/status"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        status.json::<Value>().await.expect("json"),
+        json!({"needsSetup": false})
+    );
+    let events = app.event_count().await;
+    let mut again = admin();
+    again["email"] = json!("second@example.com");
+    assert_eq!(
+        post(&app, "/v1/auth/setup", again).await,
+        (
+            StatusCode::FORBIDDEN,
+            json!({"message": "Setup has already been completed."})
+        )
+    );
+    assert_eq!(app.event_count().await, events, "refusals write nothing");
+}
+
+on_both_backends!(fifty_concurrent_setups_make_one_administrator);
+async fn fifty_concurrent_setups_make_one_administrator(backend: Backend) {
+    let app = app(backend).await;
+    let attempts = (0..50).map(|i| {
+        let mut body = admin();
+        body["email"] = json!(format!("admin{i}@example.com"));
+        let request = app.client.post(app.url("/v1/auth/setup")).json(&body);
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let created = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_eq!(
+            (*status, body.clone()),
+            (
+                StatusCode::FORBIDDEN,
+                json!({"message": "Setup has already been completed."})
+            )
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'SetupClaimed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
+            .await,
+        1,
+        "one administrator"
+    );
+}
+
+on_both_backends!(logins_answer_as_open_archiver_and_tokens_die_with_their_session);
+async fn logins_answer_as_open_archiver_and_tokens_die_with_their_session(backend: Backend) {
+    let app = app(backend).await;
+    post(&app, "/v1/auth/setup", admin()).await;
+
+    assert_eq!(
+        post(&app, "/v1/auth/login", json!({"email": "root@example.com"})).await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"message": "Email and password are required"})
+        )
+    );
+    let wrong = post(
+        &app,
+        "/v1/auth/login",
+        json!({"email": "root@example.com", "password": "nope nope nope"}),
+    )
+    .await;
+    let unknown = post(
+        &app,
+        "/v1/auth/login",
+        json!({"email": "ghost@example.com", "password": "nope nope nope"}),
+    )
+    .await;
+    assert_eq!(
+        wrong,
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Invalid credentials"})
+        )
+    );
+    assert_eq!(unknown, wrong, "unknown and wrong look alike");
+
+    let (status, login) = post(
+        &app,
+        "/v1/auth/login",
+        json!({"email": "root@example.com", "password": "correct horse battery"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let token = login["accessToken"].as_str().expect("token").to_string();
+    assert_eq!(claims(&token)["roles"], json!(["Super Admin"]));
+
+    assert_eq!(
+        profile(&app, None).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Unauthorized: No token provided"})
+        )
+    );
+    assert_eq!(
+        profile(&app, Some("not.a.token")).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Unauthorized: Invalid token"})
+        )
+    );
+    // Signed with another secret: refused.
+    let mut forged_claims = claims(&token);
+    forged_claims["roles"] = json!(["Super Admin"]);
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &forged_claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"guessed"),
+    )
+    .expect("encode");
+    assert_eq!(
+        profile(&app, Some(&forged)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(profile(&app, Some(&token)).await.0, StatusCode::OK);
+
+    // A password change elsewhere (the ILD surface) ends every other
+    // session at once: the Open Archiver token with it.
+    let ild = app
+        .post_json(
+            "/sign/login",
+            &json!({"email": "root@example.com", "password": "correct horse battery"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    let bearer = ild["token"].as_str().expect("ild token");
+    let changed = app
+        .client
+        .put(app.url("/user/changepassword"))
+        .bearer_auth(bearer)
+        .json(&json!({"currentPassword": "correct horse battery", "newPassword": "another horse battery"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(
+        profile(&app, Some(&token)).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Unauthorized: Invalid token"})
+        )
+    );
+}
