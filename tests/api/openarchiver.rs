@@ -288,3 +288,42 @@ async fn logins_answer_as_open_archiver_and_tokens_die_with_their_session(backen
         )
     );
 }
+
+on_both_backends!(a_setup_whose_administrator_was_never_written_is_taken_over_once_stale);
+async fn a_setup_whose_administrator_was_never_written_is_taken_over_once_stale(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.claim_stale_after = 1).await;
+    // What a crash between the claim and the administrator's registration
+    // leaves: a claim naming a user that does not exist.
+    app.app
+        .store
+        .execute::<aggregates::Installation>(
+            aggregates::INSTALLATION_ID,
+            aggregates::InstallationCommand::ClaimSetup {
+                admin: uuid::Uuid::now_v7(),
+                earlier_admin_exists: false,
+                stale_after: chrono::Duration::seconds(1),
+            },
+            &eventauth::service::RequestContext::system().metadata(),
+        )
+        .await
+        .expect("claimed");
+    let status = app
+        .client
+        .get(app.url("/v1/auth/status"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        status.json::<Value>().await.expect("json"),
+        json!({"needsSetup": true}),
+        "nobody administers it yet"
+    );
+    assert_eq!(
+        post(&app, "/v1/auth/setup", admin()).await.0,
+        StatusCode::FORBIDDEN,
+        "too fresh to take over"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, done) = post(&app, "/v1/auth/setup", admin()).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+}
