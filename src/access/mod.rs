@@ -14,6 +14,7 @@
 //! Archiver's CASL rules, Doubtfire's system roles) become more rules.
 
 pub mod actors;
+pub mod policies;
 pub mod rules;
 
 use std::sync::Arc;

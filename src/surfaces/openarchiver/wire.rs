@@ -13,15 +13,22 @@ pub fn iso(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Open Archiver's predefined Super Admin (`manage` `all`): the service
-/// administrator's role here. Its id is derived from its slug, stable.
+/// Open Archiver's predefined Super Admin (`manage` `all`, from
+/// [`crate::access::policies::predefined`]): the service administrator's
+/// role here. Its id is derived from its slug, stable.
 fn super_admin(since: DateTime<Utc>) -> Value {
-    let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"openarchiver:predefined_super_admin");
+    let slug = "predefined_super_admin";
+    let (name, policies) = crate::access::policies::predefined()
+        .into_iter()
+        .find(|(s, _, _)| *s == slug)
+        .map(|(_, name, policies)| (name, policies))
+        .unwrap_or(("Super Admin", Value::Array(Vec::new())));
+    let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("openarchiver:{slug}").as_bytes());
     json!({
         "id": id,
-        "name": "Super Admin",
-        "slug": "predefined_super_admin",
-        "policies": [{ "action": "manage", "subject": "all" }],
+        "name": name,
+        "slug": slug,
+        "policies": policies,
         "createdAt": iso(since),
         "updatedAt": iso(since),
     })
