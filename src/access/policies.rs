@@ -87,7 +87,9 @@ pub fn parse(value: &Value) -> Result<Vec<Statement>, String> {
 fn interpolate(conditions: &Value, user_id: Uuid) -> Value {
     match conditions {
         Value::String(s) => Value::String(s.replace("${user.id}", &user_id.to_string())),
-        Value::Array(items) => Value::Array(items.iter().map(|v| interpolate(v, user_id)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| interpolate(v, user_id)).collect())
+        }
         Value::Object(fields) => Value::Object(
             fields
                 .iter()
@@ -100,7 +102,8 @@ fn interpolate(conditions: &Value, user_id: Uuid) -> Value {
 
 /// The value at a dotted path of a resource.
 fn at<'a>(resource: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(resource, |value, key| value.get(key))
+    path.split('.')
+        .try_fold(resource, |value, key| value.get(key))
 }
 
 /// Whether a resource matches conditions: every field's test holds.
@@ -215,31 +218,68 @@ mod tests {
 
     #[test]
     fn the_predefined_roles_as_a_table() {
-        let mine = json!({ "userId": ME.to_string(), "ingestionSource": { "userId": ME.to_string() } });
+        let mine =
+            json!({ "userId": ME.to_string(), "ingestionSource": { "userId": ME.to_string() } });
         let theirs = json!({ "userId": OTHER.to_string(), "ingestionSource": { "userId": OTHER.to_string() } });
         let table: Vec<(&str, &str, &str, Option<&Value>, bool)> = vec![
             // Super Admin: everything.
             ("predefined_super_admin", "delete", "users", None, true),
-            ("predefined_super_admin", "sync", "ingestion", Some(&theirs), true),
+            (
+                "predefined_super_admin",
+                "sync",
+                "ingestion",
+                Some(&theirs),
+                true,
+            ),
             ("predefined_super_admin", "export", "archive", None, true),
             ("predefined_super_admin", "update", "settings", None, true),
             // End user: the dashboard, their own ingestions and archives.
             ("predefined_end_user", "read", "dashboard", None, true),
             ("predefined_end_user", "create", "ingestion", None, true),
-            ("predefined_end_user", "delete", "ingestion", Some(&mine), true),
-            ("predefined_end_user", "delete", "ingestion", Some(&theirs), false),
+            (
+                "predefined_end_user",
+                "delete",
+                "ingestion",
+                Some(&mine),
+                true,
+            ),
+            (
+                "predefined_end_user",
+                "delete",
+                "ingestion",
+                Some(&theirs),
+                false,
+            ),
             ("predefined_end_user", "read", "archive", Some(&mine), true),
-            ("predefined_end_user", "read", "archive", Some(&theirs), false),
+            (
+                "predefined_end_user",
+                "read",
+                "archive",
+                Some(&theirs),
+                false,
+            ),
             ("predefined_end_user", "read", "archive", None, true),
             ("predefined_end_user", "read", "users", None, false),
             ("predefined_end_user", "manage", "settings", None, false),
             ("predefined_end_user", "update", "dashboard", None, false),
             // Read only: read and search, nothing else.
             ("predefined_read_only_user", "read", "users", None, true),
-            ("predefined_read_only_user", "search", "archive", Some(&theirs), true),
+            (
+                "predefined_read_only_user",
+                "search",
+                "archive",
+                Some(&theirs),
+                true,
+            ),
             ("predefined_read_only_user", "read", "roles", None, true),
             ("predefined_read_only_user", "update", "users", None, false),
-            ("predefined_read_only_user", "export", "archive", None, false),
+            (
+                "predefined_read_only_user",
+                "export",
+                "archive",
+                None,
+                false,
+            ),
             ("predefined_read_only_user", "read", "settings", None, false),
         ];
         for (slug, action, subject, resource, allowed) in table {
@@ -274,7 +314,10 @@ mod tests {
         ]))
         .expect("valid");
         assert!(allows(&regranted, ME, "delete", "users", None));
-        assert!(!allows(&[], ME, "read", "dashboard", None), "nothing by default");
+        assert!(
+            !allows(&[], ME, "read", "dashboard", None),
+            "nothing by default"
+        );
     }
 
     #[test]
@@ -283,24 +326,66 @@ mod tests {
             { "action": "read", "subject": "archive", "conditions": { "tag": { "$in": ["a", "b"] }, "state": { "$ne": "hidden" } } },
         ]))
         .expect("valid");
-        assert!(allows(&statements, ME, "read", "archive", Some(&json!({ "tag": "a", "state": "open" }))));
-        assert!(!allows(&statements, ME, "read", "archive", Some(&json!({ "tag": "c", "state": "open" }))));
-        assert!(!allows(&statements, ME, "read", "archive", Some(&json!({ "tag": "a", "state": "hidden" }))));
+        assert!(allows(
+            &statements,
+            ME,
+            "read",
+            "archive",
+            Some(&json!({ "tag": "a", "state": "open" }))
+        ));
+        assert!(!allows(
+            &statements,
+            ME,
+            "read",
+            "archive",
+            Some(&json!({ "tag": "c", "state": "open" }))
+        ));
+        assert!(!allows(
+            &statements,
+            ME,
+            "read",
+            "archive",
+            Some(&json!({ "tag": "a", "state": "hidden" }))
+        ));
         let unknown = parse(&json!([{ "action": "read", "subject": "archive", "conditions": { "x": { "$regex": "." } } }]))
             .expect("valid");
-        assert!(!allows(&unknown, ME, "read", "archive", Some(&json!({ "x": "y" }))));
+        assert!(!allows(
+            &unknown,
+            ME,
+            "read",
+            "archive",
+            Some(&json!({ "x": "y" }))
+        ));
     }
 
     #[test]
     fn bad_statements_are_refused_with_a_reason() {
         for (bad, reason) in [
             (json!({}), "policies must be a list"),
-            (json!([{ "action": "fly", "subject": "all" }]), "unknown action \"fly\""),
-            (json!([{ "action": "read", "subject": "planets" }]), "unknown subject \"planets\""),
-            (json!([{ "subject": "all" }]), "action must be a name or a list of names"),
-            (json!([{ "action": [], "subject": "all" }]), "action must be a name or a list of names"),
-            (json!([{ "action": "read", "subject": "all", "conditions": "x" }]), "conditions must be an object"),
-            (json!([{ "action": "read", "subject": "all", "inverted": "yes" }]), "inverted must be true or false"),
+            (
+                json!([{ "action": "fly", "subject": "all" }]),
+                "unknown action \"fly\"",
+            ),
+            (
+                json!([{ "action": "read", "subject": "planets" }]),
+                "unknown subject \"planets\"",
+            ),
+            (
+                json!([{ "subject": "all" }]),
+                "action must be a name or a list of names",
+            ),
+            (
+                json!([{ "action": [], "subject": "all" }]),
+                "action must be a name or a list of names",
+            ),
+            (
+                json!([{ "action": "read", "subject": "all", "conditions": "x" }]),
+                "conditions must be an object",
+            ),
+            (
+                json!([{ "action": "read", "subject": "all", "inverted": "yes" }]),
+                "inverted must be true or false",
+            ),
             (json!(["read all"]), "a statement must be an object"),
         ] {
             assert_eq!(parse(&bad).err().as_deref(), Some(reason), "{bad}");

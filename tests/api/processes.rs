@@ -424,3 +424,64 @@ async fn no_password_hash_token_or_token_hash_reaches_a_response_or_a_log_line(b
         }
     }
 }
+
+// Two live processes on one database: PostgreSQL only.
+on_postgres_only!(
+    concurrent_setups_on_two_processes_make_one_administrator,
+    threads = 2
+);
+async fn concurrent_setups_on_two_processes_make_one_administrator(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let servers = start_together(&db, 2, &[("EVENTAUTH_OPENARCHIVER_JWT_SECRET", "shared")]);
+    let client = client();
+    let attempts = (0..50).map(|i| {
+        let server = &servers[i % 2];
+        let request = client.post(server.url("/v1/auth/setup")).json(&json!({
+            "email": format!("admin{i}@example.com"),
+            "password": "correct horse battery",
+            "first_name": "Ada",
+            "last_name": "Admin",
+        }));
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let created: Vec<_> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .collect();
+    assert_eq!(created.len(), 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_eq!(
+            (*status, body.clone()),
+            (
+                StatusCode::FORBIDDEN,
+                json!({"message": "Setup has already been completed."})
+            )
+        );
+    }
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("database");
+    let registered: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserRegistered'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(registered, 1, "one administrator");
+    // Either process accepts the winner's token (one shared secret).
+    let token = created[0].1["accessToken"].as_str().expect("token");
+    for server in &servers {
+        let profile = client
+            .get(server.url("/v1/users/profile"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(profile.status(), StatusCode::OK);
+    }
+}

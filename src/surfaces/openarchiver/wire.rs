@@ -23,7 +23,10 @@ fn super_admin(since: DateTime<Utc>) -> Value {
         .find(|(s, _, _)| *s == slug)
         .map(|(_, name, policies)| (name, policies))
         .unwrap_or(("Super Admin", Value::Array(Vec::new())));
-    let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("openarchiver:{slug}").as_bytes());
+    let id = Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("openarchiver:{slug}").as_bytes(),
+    );
     json!({
         "id": id,
         "name": name,
