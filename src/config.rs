@@ -148,6 +148,16 @@ pub struct Config {
     )]
     pub openarchiver_token_ttl: u64,
 
+    /// Requests per client IP and window on Open Archiver's paths (its
+    /// `RATE_LIMIT_MAX_REQUESTS`; `/v1/auth/status` is not counted); 0
+    /// turns the limit off.
+    #[arg(long, env = "EVENTAUTH_OPENARCHIVER_RATE_LIMIT", default_value_t = 100)]
+    pub openarchiver_rate_limit: u32,
+
+    /// The window of that limit, in seconds (its `RATE_LIMIT_WINDOW_MS`).
+    #[arg(long, env = "EVENTAUTH_OPENARCHIVER_RATE_WINDOW", default_value_t = 60)]
+    pub openarchiver_rate_window: u64,
+
     /// Seconds in which a just-rotated refresh token still yields the same
     /// successor (two tabs refreshing at once); 0 disables.
     #[arg(long, env = "EVENTAUTH_REFRESH_REUSE_GRACE", default_value_t = 10)]

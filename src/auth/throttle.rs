@@ -119,12 +119,34 @@ fn wait_after(policy: &Policy, nth: u32) -> Duration {
         .min(policy.delay_max)
 }
 
-/// Failure counters of one instance.
+/// Requests of one client in a fixed window (a surface's request limit).
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    started: Instant,
+    length: Duration,
+    requests: u32,
+}
+
+/// What a request limit says of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Whether the request may go on.
+    pub allowed: bool,
+    /// Requests a window allows.
+    pub limit: u32,
+    /// Requests left in this window.
+    pub remaining: u32,
+    /// Until the window ends.
+    pub reset_after: Duration,
+}
+
+/// Failure counters (and request windows) of one instance.
 #[derive(Debug)]
 pub struct Throttle {
     policy: Policy,
     identifiers: DashMap<String, Counter>,
     ips: DashMap<IpAddr, Counter>,
+    requests: DashMap<(&'static str, IpAddr), Window>,
 }
 
 impl Throttle {
@@ -134,6 +156,42 @@ impl Throttle {
             policy,
             identifiers: DashMap::new(),
             ips: DashMap::new(),
+            requests: DashMap::new(),
+        }
+    }
+
+    /// Counts one request of `ip` against a surface's request limit
+    /// (`scope`: `limit` requests per fixed `window`, as Open Archiver's
+    /// express-rate-limit counts them). Every request counts, refused or
+    /// not.
+    pub fn count_request(
+        &self,
+        scope: &'static str,
+        ip: IpAddr,
+        limit: u32,
+        window: Duration,
+    ) -> Quota {
+        let now = Instant::now();
+        let mut entry = self.requests.entry((scope, ip)).or_insert(Window {
+            started: now,
+            length: window,
+            requests: 0,
+        });
+        if now.duration_since(entry.started) >= entry.length {
+            *entry = Window {
+                started: now,
+                length: window,
+                requests: 0,
+            };
+        }
+        entry.requests = entry.requests.saturating_add(1);
+        Quota {
+            allowed: entry.requests <= limit,
+            limit,
+            remaining: limit.saturating_sub(entry.requests),
+            reset_after: entry
+                .length
+                .saturating_sub(now.duration_since(entry.started)),
         }
     }
 
@@ -200,6 +258,8 @@ impl Throttle {
         let (window, ip_window) = (self.policy.window, self.policy.ip_window);
         self.identifiers.retain(|_, c| !c.expired(now, window));
         self.ips.retain(|_, c| !c.expired(now, ip_window));
+        self.requests
+            .retain(|_, w| now.duration_since(w.started) < w.length);
     }
 }
 
@@ -274,6 +334,32 @@ mod tests {
         }
         assert!(t.locked("fresh", Some(ip)).is_some());
         assert!(t.locked("fresh", Some([10, 0, 0, 2].into())).is_none());
+    }
+
+    #[test]
+    fn a_request_limit_counts_per_client_in_fixed_windows() {
+        let t = throttle();
+        let ip: IpAddr = "10.0.0.1".parse().expect("ip");
+        let other: IpAddr = "10.0.0.2".parse().expect("ip");
+        let window = Duration::from_millis(200);
+        for n in 1..=3 {
+            let quota = t.count_request("test", ip, 3, window);
+            assert!(quota.allowed);
+            assert_eq!(quota.remaining, 3 - n);
+        }
+        let refused = t.count_request("test", ip, 3, window);
+        assert!(!refused.allowed);
+        assert!(refused.reset_after <= window);
+        assert!(
+            t.count_request("test", other, 3, window).allowed,
+            "per client"
+        );
+        assert!(t.count_request("other", ip, 3, window).allowed, "per scope");
+        std::thread::sleep(window);
+        assert!(
+            t.count_request("test", ip, 3, window).allowed,
+            "a new window"
+        );
     }
 
     #[test]

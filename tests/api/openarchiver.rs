@@ -327,3 +327,60 @@ async fn a_setup_whose_administrator_was_never_written_is_taken_over_once_stale(
     let (status, done) = post(&app, "/v1/auth/setup", admin()).await;
     assert_eq!(status, StatusCode::CREATED, "{done}");
 }
+
+on_both_backends!(
+    requests_past_the_per_ip_limit_get_open_archivers_429_but_status_is_never_counted
+);
+async fn requests_past_the_per_ip_limit_get_open_archivers_429_but_status_is_never_counted(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |c| {
+        c.openarchiver_rate_limit = 3;
+        c.openarchiver_rate_window = 60;
+    })
+    .await;
+    let login = || {
+        app.client
+            .post(app.url("/v1/auth/login"))
+            .json(&json!({"email": "nobody@example.com", "password": "whatever it is"}))
+            .send()
+    };
+    for remaining in ["2", "1", "0"] {
+        let response = login().await.expect("request");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["ratelimit-limit"], "3");
+        assert_eq!(response.headers()["ratelimit-remaining"], remaining);
+        assert_eq!(response.headers()["ratelimit-policy"], "3;w=60");
+    }
+    let events = app.event_count().await;
+    let refused = login().await.expect("request");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+    assert_eq!(
+        refused.json::<Value>().await.expect("json"),
+        json!({"status": 429, "message": "Too many requests from this IP, please try again after 1 minutes"})
+    );
+    assert_eq!(
+        app.event_count().await,
+        events,
+        "a refused request writes nothing"
+    );
+    for _ in 0..5 {
+        let status = app
+            .client
+            .get(app.url("/v1/auth/status"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(status.status(), StatusCode::OK, "status is never counted");
+    }
+    // Other surfaces are not Open Archiver's to limit.
+    let ild = app
+        .post_json(
+            "/sign/login",
+            &json!({"email": "nobody@example.com", "password": "whatever it is"}),
+        )
+        .await;
+    assert_eq!(ild.status(), StatusCode::UNAUTHORIZED);
+}

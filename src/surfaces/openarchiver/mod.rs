@@ -9,6 +9,7 @@
 //! policies come with the next part).
 
 mod auth;
+mod rate_limit;
 mod tokens;
 mod wire;
 
@@ -63,6 +64,10 @@ impl crate::surfaces::Surface for OpenArchiverSurface {
             .routes(routes!(auth::login))
             .routes(routes!(auth::profile))
             .layer(axum::Extension(Arc::new(tokens::Signer::new(app))))
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                rate_limit::limit,
+            ))
     }
 
     fn not_found(&self) -> Response {
