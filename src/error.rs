@@ -135,7 +135,9 @@ impl From<DomainError> for Error {
                 "ALREADY_EXISTS",
                 "An account with this identifier already exists",
             ),
-            DomainError::UserNotFound | DomainError::OrganizationNotFound => Self::NotFound,
+            DomainError::UserNotFound
+            | DomainError::OrganizationNotFound
+            | DomainError::RoleNotFound => Self::NotFound,
             DomainError::AlreadyExists => Self::Conflict,
             DomainError::AccountDisabled => Self::Disabled,
             DomainError::TooSoon => Self::TooManyAttempts {

@@ -69,6 +69,9 @@ pub enum DomainError {
     /// No such organization (or not of the kind asked for).
     #[error("organization not found")]
     OrganizationNotFound,
+    /// No such policy role (never defined, or deleted).
+    #[error("role not found")]
+    RoleNotFound,
     /// A subscription command with a bad plan or end.
     #[error("{0}")]
     InvalidSubscription(&'static str),

@@ -72,6 +72,11 @@ impl Installation {
     pub fn admin(&self) -> Option<Uuid> {
         self.admin
     }
+
+    /// When the setup was claimed.
+    pub fn claimed_at(&self) -> Option<DateTime<Utc>> {
+        self.claimed_at
+    }
 }
 
 impl Aggregate for Installation {

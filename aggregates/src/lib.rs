@@ -17,6 +17,7 @@ pub mod installation;
 pub mod login_failures;
 pub mod organization;
 pub mod personal;
+pub mod policy_role;
 pub mod profile;
 pub mod secret;
 pub mod services;
@@ -40,6 +41,7 @@ pub use organization::{
     FacilitySettings, Organization, OrganizationCommand, OrganizationEvent, OrganizationKind,
 };
 pub use personal::Personal;
+pub use policy_role::{PolicyRole, PolicyRoleCommand, PolicyRoleEvent};
 pub use profile::{
     Profile, ProfileChanges, ProfileImage, Subscription, SubscriptionState, SubscriptionStatus,
 };

@@ -132,3 +132,16 @@ CREATE TABLE IF NOT EXISTS collection_roles
     assigned_at   timestamptz NOT NULL
 );
 
+
+-- Roles defined by policies (Open Archiver's CASL roles); users hold them
+-- by slug. The policies as JSON text.
+CREATE TABLE IF NOT EXISTS policy_roles
+(
+    role_id    uuid PRIMARY KEY,
+    name       text        NOT NULL,
+    slug       text        NOT NULL,
+    policies   text        NOT NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version    bigint      NOT NULL
+);

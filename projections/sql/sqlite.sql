@@ -115,3 +115,16 @@ CREATE TABLE IF NOT EXISTS {schema}.collection_roles
     assigned_at   TEXT NOT NULL
 );
 
+
+-- Roles defined by policies (Open Archiver's CASL roles); users hold them
+-- by slug. The policies as JSON text.
+CREATE TABLE IF NOT EXISTS {schema}.policy_roles
+(
+    role_id    BLOB PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    slug       TEXT    NOT NULL,
+    policies   TEXT    NOT NULL,
+    created_at TEXT    NOT NULL,
+    updated_at TEXT    NOT NULL,
+    version    INTEGER NOT NULL
+);

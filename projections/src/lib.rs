@@ -11,6 +11,7 @@ pub mod db;
 pub mod facility_users;
 mod fold;
 pub mod organizations;
+pub mod policy_roles;
 pub mod projector;
 pub mod reader;
 pub mod rebuild;

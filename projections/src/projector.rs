@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use aggregates::{Organization, Session, User};
+use aggregates::{Organization, PolicyRole, Session, User};
 use cqrs_es::Aggregate;
 use sqlx::{PgPool, Row, SqlitePool};
 use tokio::sync::watch;
@@ -358,6 +358,13 @@ pub async fn apply(conn: &mut Conn<'_>, events: &[RecordedEvent]) -> Result<(), 
             Organization::TYPE => match event.decode() {
                 Ok(payload) => {
                     organizations::apply(conn, event, payload).await?;
+                    continue;
+                }
+                Err(error) => error,
+            },
+            PolicyRole::TYPE => match event.decode() {
+                Ok(payload) => {
+                    crate::policy_roles::apply(conn, event, payload).await?;
                     continue;
                 }
                 Err(error) => error,

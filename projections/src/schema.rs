@@ -18,8 +18,9 @@ use crate::{Conn, Db};
 /// `organizations.parent_id` and `settings`. 7: `facility_users`.
 /// 8: the sessions cutoff on `facility_users`. 9: `collection_roles`,
 /// `facility_users.is_superuser`, its search index and partial covering
-/// indexes of live users. 10: `memberships.membership_id`.
-pub const VERSION: i32 = 10;
+/// indexes of live users. 10: `memberships.membership_id`. 11:
+/// `policy_roles`.
+pub const VERSION: i32 = 11;
 
 /// A read-model table.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +59,10 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "collection_roles",
+        key: &["role_id"],
+    },
+    Table {
+        name: "policy_roles",
         key: &["role_id"],
     },
 ];

@@ -16,6 +16,7 @@ pub mod facility_access;
 pub mod facility_users;
 pub mod installation;
 pub mod placements;
+pub mod policy_roles;
 pub mod profile;
 pub mod recovery;
 pub mod sessions;

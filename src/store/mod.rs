@@ -30,8 +30,8 @@ mod snapshot;
 use std::collections::HashMap;
 
 use aggregates::{
-    DomainError, IdentifierClaim, Installation, LoginFailures, Organization, Services, Session,
-    User,
+    DomainError, IdentifierClaim, Installation, LoginFailures, Organization, PolicyRole, Services,
+    Session, User,
 };
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError};
@@ -76,6 +76,7 @@ stored!(IdentifierClaim, claims);
 stored!(LoginFailures, login_failures);
 stored!(Organization, organizations);
 stored!(Installation, installations);
+stored!(PolicyRole, policy_roles);
 
 /// The event store of one instance.
 pub struct Store {
@@ -86,6 +87,7 @@ pub struct Store {
     login_failures: PersistedEventStore<Repo, LoginFailures>,
     organizations: PersistedEventStore<Repo, Organization>,
     installations: PersistedEventStore<Repo, Installation>,
+    policy_roles: PersistedEventStore<Repo, PolicyRole>,
     services: Services,
     /// Each aggregate's [`snapshot_format`], computed once (it serializes
     /// and hashes a state: not work for every command).
@@ -112,6 +114,7 @@ impl Store {
             login_failures: PersistedEventStore::new_event_store(repo()),
             organizations: PersistedEventStore::new_event_store(repo()),
             installations: PersistedEventStore::new_event_store(repo()),
+            policy_roles: PersistedEventStore::new_event_store(repo()),
             db,
             services,
             formats: HashMap::from([
@@ -121,6 +124,7 @@ impl Store {
                 (LoginFailures::TYPE, snapshot_format::<LoginFailures>()),
                 (Organization::TYPE, snapshot_format::<Organization>()),
                 (Installation::TYPE, snapshot_format::<Installation>()),
+                (PolicyRole::TYPE, snapshot_format::<PolicyRole>()),
             ]),
         }
     }

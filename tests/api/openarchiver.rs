@@ -384,3 +384,213 @@ async fn requests_past_the_per_ip_limit_get_open_archivers_429_but_status_is_nev
         .await;
     assert_eq!(ild.status(), StatusCode::UNAUTHORIZED);
 }
+
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+on_both_backends!(roles_with_policies_decide_what_their_holders_may_do_on_the_next_request);
+async fn roles_with_policies_decide_what_their_holders_may_do_on_the_next_request(
+    backend: Backend,
+) {
+    use reqwest::Method;
+    let app = app(backend).await;
+    let (_, setup) = post(&app, "/v1/auth/setup", admin()).await;
+    let root = setup["accessToken"].as_str().expect("token").to_string();
+    let member = app.signed_in("member@example.com", "member password").await;
+    let member_id = member["user"]["id"].as_str().expect("id").to_string();
+    let login = || {
+        post(
+            &app,
+            "/v1/auth/login",
+            json!({"email": "member@example.com", "password": "member password"}),
+        )
+    };
+    let (_, first) = login().await;
+    assert_eq!(first["user"]["role"], Value::Null, "no role yet");
+    let token = first["accessToken"].as_str().expect("token").to_string();
+    let denied = json!({"message": "You don't have the permission to perform the current action."});
+    assert_eq!(
+        call(&app, Method::GET, "/v1/iam/roles", &token, None).await,
+        (StatusCode::FORBIDDEN, denied.clone())
+    );
+
+    // The Super Admin reads the predefined roles and defines one.
+    let (status, roles) = call(&app, Method::GET, "/v1/iam/roles", &root, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let slugs: Vec<&str> = roles
+        .as_array()
+        .expect("roles")
+        .iter()
+        .map(|r| r["slug"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        slugs,
+        [
+            "predefined_super_admin",
+            "predefined_end_user",
+            "predefined_read_only_user"
+        ]
+    );
+    let events = app.event_count().await;
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/v1/iam/roles",
+            &root,
+            Some(json!({"name": "Auditor"}))
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"message": "Missing required fields: name and policy."})
+        )
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/v1/iam/roles",
+            &root,
+            Some(json!({"name": "Auditor", "policies": [{"action": "fly", "subject": "roles"}]}))
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"message": "Invalid policy statement: unknown action \"fly\""})
+        )
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/v1/iam/roles",
+            &token,
+            Some(json!({"name": "Mine", "policies": []}))
+        )
+        .await,
+        (StatusCode::FORBIDDEN, denied.clone())
+    );
+    assert_eq!(app.event_count().await, events, "refusals write nothing");
+    let (status, role) = call(&app, Method::POST, "/v1/iam/roles", &root,
+        Some(json!({"name": "Role Auditor", "policies": [{"action": ["read", "search"], "subject": "roles"}]}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    assert_eq!(role["slug"], "role_auditor");
+    let role_id = role["id"].as_str().expect("id").to_string();
+
+    // Given to the member (by the administrator, on the ILD surface): it
+    // counts on their next request.
+    let ild = app
+        .post_json(
+            "/sign/login",
+            &json!({"email": "root@example.com", "password": "correct horse battery"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    let granted = app
+        .client
+        .put(app.url(&format!("/admin/users/{member_id}/roles/role_auditor")))
+        .bearer_auth(ild["token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("request");
+    assert!(granted.status().is_success(), "{}", granted.status());
+    let (status, listed) = call(&app, Method::GET, "/v1/iam/roles", &token, None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed.as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/v1/iam/roles",
+            &token,
+            Some(json!({"name": "Mine", "policies": []}))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, again) = login().await;
+    assert_eq!(again["user"]["role"]["slug"], "role_auditor");
+
+    // An inverted statement added later denies at once.
+    let (status, _) = call(&app, Method::PUT, &format!("/v1/iam/roles/{role_id}"), &root,
+        Some(json!({"policies": [{"action": "read", "subject": "roles"}, {"action": "read", "subject": "roles", "inverted": true}]}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        call(&app, Method::GET, "/v1/iam/roles", &token, None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Predefined roles stay; defined ones go.
+    let super_admin = slugs_id(&roles, "predefined_super_admin");
+    assert_eq!(
+        call(
+            &app,
+            Method::DELETE,
+            &format!("/v1/iam/roles/{super_admin}"),
+            &root,
+            None
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::DELETE,
+            &format!("/v1/iam/roles/{role_id}"),
+            &root,
+            None
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            &format!("/v1/iam/roles/{role_id}"),
+            &root,
+            None
+        )
+        .await,
+        (StatusCode::NOT_FOUND, json!({"message": "Role not found."}))
+    );
+    let recorded = app
+        .strings("SELECT CAST(metadata AS TEXT) FROM events WHERE event_type IN ('PolicyRoleCreated', 'PolicyRoleUpdated', 'PolicyRoleDeleted')")
+        .await;
+    assert_eq!(recorded.len(), 3);
+    let root_id = setup["user"]["id"].as_str().expect("id");
+    assert!(recorded
+        .iter()
+        .all(|m| m.contains(&format!("user:{root_id}"))));
+}
+
+fn slugs_id(roles: &Value, slug: &str) -> String {
+    roles
+        .as_array()
+        .and_then(|roles| roles.iter().find(|r| r["slug"] == slug))
+        .and_then(|r| r["id"].as_str())
+        .expect("role")
+        .to_string()
+}

@@ -6,7 +6,8 @@
 
 use aggregates::{
     ClaimEvent, IdentifierClaim, Installation, InstallationEvent, LoginFailures,
-    LoginFailuresEvent, Organization, OrganizationEvent, Session, SessionEvent, User, UserEvent,
+    LoginFailuresEvent, Organization, OrganizationEvent, PolicyRole, PolicyRoleEvent, Session,
+    SessionEvent, User, UserEvent,
 };
 use cqrs_es::Aggregate;
 use projections::RecordedEvent;
@@ -174,6 +175,26 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             OrganizationEvent::OrganizationDeleted { at } => {
                 json!({ "organizationId": id, "at": at })
             }
+        },
+        PolicyRole::TYPE => match event.decode::<PolicyRoleEvent>().ok()? {
+            PolicyRoleEvent::PolicyRoleCreated {
+                name,
+                slug,
+                policies,
+                at,
+                ..
+            } => {
+                json!({ "roleId": id, "name": name, "slug": slug, "policies": policies, "createdAt": at })
+            }
+            PolicyRoleEvent::PolicyRoleUpdated {
+                name,
+                slug,
+                policies,
+                at,
+            } => {
+                json!({ "roleId": id, "name": name, "slug": slug, "policies": policies, "at": at })
+            }
+            PolicyRoleEvent::PolicyRoleDeleted { at } => json!({ "roleId": id, "at": at }),
         },
         Installation::TYPE => match event.decode::<InstallationEvent>().ok()? {
             InstallationEvent::SetupClaimed { admin, at } => json!({ "adminId": admin, "at": at }),

@@ -11,7 +11,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::tokens::{Claims, Signer};
-use super::wire::{role_names, user_json};
+use super::wire::{roles_of, user_json};
 use super::{OaError, OpenArchiver, Signed, SURFACE};
 use crate::http::extract::Ctx;
 use crate::http::Body;
@@ -49,17 +49,18 @@ async fn signed_in(
         transport: Transport::Bearer,
     };
     let started = sessions::record_session(app, verified, new, ctx).await?;
+    let roles = roles_of(app, user).await?;
     let claims = Claims {
         sub: verified.user_id.to_string(),
         email: user.email.clone(),
-        roles: role_names(user),
+        roles: roles.iter().map(|r| r.name.clone()).collect(),
         iat: verified.auth_time.timestamp(),
         exp: started.expires_at.timestamp(),
         sid: started.session_id.to_string(),
         auth_ms: verified.auth_time.timestamp_millis(),
     };
     let token = signer.issue(&claims)?;
-    Ok(json!({ "accessToken": token, "user": user_json(user) }))
+    Ok(json!({ "accessToken": token, "user": user_json(user, &roles) }))
 }
 
 /// Sets up a fresh installation: its first administrator (Super Admin),
@@ -169,5 +170,6 @@ pub async fn profile(
     Signed(caller): Signed,
 ) -> Result<Json<Value>, OaError> {
     let user = users::find(&app, caller.user_id).await?;
-    Ok(Json(user_json(&user)))
+    let roles = roles_of(&app, &user).await?;
+    Ok(Json(user_json(&user, &roles)))
 }

@@ -10,6 +10,7 @@
 
 mod auth;
 mod rate_limit;
+mod roles;
 mod tokens;
 mod wire;
 
@@ -63,6 +64,8 @@ impl crate::surfaces::Surface for OpenArchiverSurface {
             .routes(routes!(auth::status))
             .routes(routes!(auth::login))
             .routes(routes!(auth::profile))
+            .routes(routes!(roles::list, roles::create))
+            .routes(routes!(roles::read, roles::update, roles::delete))
             .layer(axum::Extension(Arc::new(tokens::Signer::new(app))))
             .layer(axum::middleware::from_fn_with_state(
                 app.clone(),

@@ -3,56 +3,36 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
-use crate::access::ADMINISTRATOR;
+use crate::service::policy_roles::{self, RoleView};
 use crate::service::UserView;
+use crate::{App, Error};
 
 /// A time as JavaScript's `Date.toISOString()` writes it.
 pub fn iso(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Open Archiver's predefined Super Admin (`manage` `all`, from
-/// [`crate::access::policies::predefined`]): the service administrator's
-/// role here. Its id is derived from its slug, stable.
-fn super_admin(since: DateTime<Utc>) -> Value {
-    let slug = "predefined_super_admin";
-    let (name, policies) = crate::access::policies::predefined()
-        .into_iter()
-        .find(|(s, _, _)| *s == slug)
-        .map(|(_, name, policies)| (name, policies))
-        .unwrap_or(("Super Admin", Value::Array(Vec::new())));
-    let id = Uuid::new_v5(
-        &Uuid::NAMESPACE_OID,
-        format!("openarchiver:{slug}").as_bytes(),
-    );
+/// A role as Open Archiver answers one.
+pub fn role_json(role: &RoleView) -> Value {
     json!({
-        "id": id,
-        "name": name,
-        "slug": slug,
-        "policies": policies,
-        "createdAt": iso(since),
-        "updatedAt": iso(since),
+        "id": role.id,
+        "name": role.name,
+        "slug": role.slug,
+        "policies": role.policies,
+        "createdAt": iso(role.created_at),
+        "updatedAt": iso(role.updated_at),
     })
 }
 
-/// The role names a token carries.
-pub fn role_names(user: &UserView) -> Vec<String> {
-    if user.roles.iter().any(|r| r == ADMINISTRATOR) {
-        vec!["Super Admin".to_string()]
-    } else {
-        Vec::new()
-    }
+/// The roles a user holds.
+pub async fn roles_of(app: &App, user: &UserView) -> Result<Vec<RoleView>, Error> {
+    policy_roles::held(app, &user.roles).await
 }
 
-/// A user as Open Archiver answers one: never a password hash.
-pub fn user_json(user: &UserView) -> Value {
-    let role = if user.roles.iter().any(|r| r == ADMINISTRATOR) {
-        super_admin(user.created_at)
-    } else {
-        Value::Null
-    };
+/// A user as Open Archiver answers one, with their first role (or null):
+/// never a password hash.
+pub fn user_json(user: &UserView, roles: &[RoleView]) -> Value {
     json!({
         "id": user.id,
         "email": user.email,
@@ -62,6 +42,6 @@ pub fn user_json(user: &UserView) -> Value {
         "providerId": null,
         "createdAt": iso(user.created_at),
         "updatedAt": iso(user.updated_at),
-        "role": role,
+        "role": roles.first().map_or(Value::Null, role_json),
     })
 }

@@ -1,0 +1,131 @@
+//! `/v1/iam/roles`, as Open Archiver answers it: the predefined roles and
+//! those defined since, for callers whose policies allow it.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::wire::role_json;
+use super::{OaError, OpenArchiver, Signed};
+use crate::access::Actor;
+use crate::http::extract::Ctx;
+use crate::http::Body;
+use crate::service::policy_roles::{self, RoleInput};
+use crate::{App, Error};
+
+async fn actor(app: &App, signed: &Signed) -> Result<Actor, Error> {
+    crate::access::actor(app, signed.0.user_id, signed.0.session_id).await
+}
+
+/// A missing role, as Open Archiver says it.
+fn not_found(error: Error) -> Response {
+    match error {
+        Error::NotFound => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Role not found." })),
+        )
+            .into_response(),
+        other => OaError::from(other).into_response(),
+    }
+}
+
+fn input(body: &Value) -> RoleInput {
+    RoleInput {
+        name: body.get("name").and_then(Value::as_str).map(str::to_string),
+        policies: body.get("policies").filter(|p| !p.is_null()).cloned(),
+    }
+}
+
+fn id_of(raw: &str) -> Result<Uuid, Error> {
+    Uuid::try_parse(raw).map_err(|_| Error::NotFound)
+}
+
+/// Every role.
+#[utoipa::path(get, path = "/v1/iam/roles", tag = "openarchiver", operation_id = "openarchiver_roles",
+    security(("bearer" = [])),
+    responses((status = 200, description = "[{id, name, slug, policies, createdAt, updatedAt}]"),
+        (status = 401, description = "No or bad token"), (status = 403, description = "Not allowed")))]
+pub async fn list(State(app): State<App>, signed: Signed) -> Result<Json<Value>, OaError> {
+    let actor = actor(&app, &signed).await?;
+    let roles = policy_roles::list(&app, &actor).await?;
+    Ok(Json(json!(roles.iter().map(role_json).collect::<Vec<_>>())))
+}
+
+/// One role.
+#[utoipa::path(get, path = "/v1/iam/roles/{id}", tag = "openarchiver", operation_id = "openarchiver_role",
+    security(("bearer" = [])), params(("id" = String, Path, description = "The role's id")),
+    responses((status = 200, description = "The role"), (status = 403, description = "Not allowed"),
+        (status = 404, description = "Role not found.")))]
+pub async fn read(State(app): State<App>, signed: Signed, Path(id): Path<String>) -> Response {
+    let found = async {
+        let actor = actor(&app, &signed).await?;
+        policy_roles::get(&app, &actor, id_of(&id)?).await
+    };
+    match found.await {
+        Ok(role) => Json(role_json(&role)).into_response(),
+        Err(error) => not_found(error),
+    }
+}
+
+/// Defines a role: 201; 400 "Missing required fields: name and policy." or
+/// "Invalid policy statement: …"; 403 for callers who may not.
+#[utoipa::path(post, path = "/v1/iam/roles", tag = "openarchiver", operation_id = "openarchiver_create_role",
+    security(("bearer" = [])),
+    responses((status = 201, description = "The role"), (status = 400, description = "Missing fields, a bad statement, a taken name"),
+        (status = 403, description = "Not allowed")))]
+pub async fn create(
+    State(app): State<App>,
+    signed: Signed,
+    Ctx(ctx): Ctx,
+    Body(body, ..): Body<Value, OpenArchiver>,
+) -> Result<Response, OaError> {
+    let actor = actor(&app, &signed).await?;
+    let role = policy_roles::create(&app, &actor, input(&body), &ctx).await?;
+    Ok((StatusCode::CREATED, Json(role_json(&role))).into_response())
+}
+
+/// Changes a defined role (predefined ones: 403).
+#[utoipa::path(put, path = "/v1/iam/roles/{id}", tag = "openarchiver", operation_id = "openarchiver_update_role",
+    security(("bearer" = [])), params(("id" = String, Path, description = "The role's id")),
+    responses((status = 200, description = "The role"), (status = 400, description = "A bad statement or a taken name"),
+        (status = 403, description = "Not allowed, or predefined"), (status = 404, description = "Role not found.")))]
+pub async fn update(
+    State(app): State<App>,
+    signed: Signed,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    Body(body, ..): Body<Value, OpenArchiver>,
+) -> Response {
+    let changed = async {
+        let actor = actor(&app, &signed).await?;
+        policy_roles::update(&app, &actor, id_of(&id)?, input(&body), &ctx).await
+    };
+    match changed.await {
+        Ok(role) => Json(role_json(&role)).into_response(),
+        Err(error) => not_found(error),
+    }
+}
+
+/// Deletes a defined role: 204 (predefined ones: 403).
+#[utoipa::path(delete, path = "/v1/iam/roles/{id}", tag = "openarchiver", operation_id = "openarchiver_delete_role",
+    security(("bearer" = [])), params(("id" = String, Path, description = "The role's id")),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Not allowed, or predefined"),
+        (status = 404, description = "Role not found.")))]
+pub async fn delete(
+    State(app): State<App>,
+    signed: Signed,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    let deleted = async {
+        let actor = actor(&app, &signed).await?;
+        policy_roles::delete(&app, &actor, id_of(&id)?, &ctx).await
+    };
+    match deleted.await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => not_found(error),
+    }
+}
