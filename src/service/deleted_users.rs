@@ -62,12 +62,10 @@ pub async fn restore(
     users: &[FacilityUserRow],
     ctx: &RequestContext,
 ) -> Result<(), Error> {
-    authorize_all(actor, users)?;
-    let metadata = ctx.metadata().acting_as(actor.user_id);
-    for user in users {
-        facility_users::restore(app, user.user_id, &metadata).await?;
-    }
-    Ok(())
+    for_each(actor, users, ctx, |user, metadata| async move {
+        facility_users::restore(app, user, &metadata).await
+    })
+    .await
 }
 
 /// Removes `users` for good as `actor` (see [`facility_users::purge`]).
@@ -77,10 +75,28 @@ pub async fn purge(
     users: &[FacilityUserRow],
     ctx: &RequestContext,
 ) -> Result<(), Error> {
+    for_each(actor, users, ctx, |user, metadata| async move {
+        facility_users::purge(app, user, &metadata).await
+    })
+    .await
+}
+
+/// Runs `change` on every one of `users` as `actor`, once they were all
+/// found theirs to change (nothing changes otherwise).
+async fn for_each<F, Fut>(
+    actor: &Actor,
+    users: &[FacilityUserRow],
+    ctx: &RequestContext,
+    change: F,
+) -> Result<(), Error>
+where
+    F: Fn(Uuid, crate::store::Metadata) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
     authorize_all(actor, users)?;
     let metadata = ctx.metadata().acting_as(actor.user_id);
     for user in users {
-        facility_users::purge(app, user.user_id, &metadata).await?;
+        change(user.user_id, metadata.clone()).await?;
     }
     Ok(())
 }

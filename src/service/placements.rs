@@ -153,6 +153,29 @@ async fn resolve(app: &App, placing: &Placing) -> Result<(Uuid, Place), Error> {
     Ok((user.facility_id, place))
 }
 
+/// Every item resolved (400 for one naming nothing, before anything else),
+/// then every one permitted: the actor signed in, user and collection of
+/// one facility, `action` of the place allowed (403 otherwise).
+async fn permitted<'a, 'i>(
+    app: &App,
+    actor: Option<&'a Actor>,
+    items: &'i [Placing],
+    action: impl Fn(&Place) -> Action,
+) -> Result<(&'a Actor, Vec<(&'i Placing, (Uuid, Place))>), Error> {
+    let mut resolved = Vec::with_capacity(items.len());
+    for item in items {
+        resolved.push((item, resolve(app, item).await?));
+    }
+    let actor = actor.ok_or(Error::Unauthenticated)?;
+    for (_, (facility, place)) in &resolved {
+        if *facility != place.facility {
+            return Err(Error::Forbidden);
+        }
+        access::authorize(actor, action(place), &place.resource())?;
+    }
+    Ok((actor, resolved))
+}
+
 /// Whether a role of `kind` may be held for a collection of `kind`
 /// (Kolibri's `validate_role`).
 fn role_fits(kind: RoleKind, place: &Place) -> bool {
@@ -179,17 +202,7 @@ pub async fn give_roles(
     ctx: &RequestContext,
 ) -> Result<Vec<(Uuid, aggregates::CollectionRole)>, Error> {
     let items = items?;
-    let mut resolved = Vec::with_capacity(items.len());
-    for item in &items {
-        resolved.push((item, resolve(app, item).await?));
-    }
-    let actor = actor.ok_or(Error::Unauthenticated)?;
-    for (_, (facility, place)) in &resolved {
-        if *facility != place.facility {
-            return Err(Error::Forbidden);
-        }
-        access::authorize(actor, Action::AssignRoles, &place.resource())?;
-    }
+    let (actor, resolved) = permitted(app, actor, &items, |_| Action::AssignRoles).await?;
     for (item, (_, place)) in &resolved {
         let kind = item.kind.ok_or(Error::NotFound)?;
         if !role_fits(kind, place) {
@@ -365,17 +378,7 @@ pub async fn join(
     ctx: &RequestContext,
 ) -> Result<Result<Vec<Uuid>, Unfit>, Error> {
     let items = items?;
-    let mut resolved = Vec::with_capacity(items.len());
-    for item in &items {
-        resolved.push((item, resolve(app, item).await?));
-    }
-    let actor = actor.ok_or(Error::Unauthenticated)?;
-    for (_, (facility, place)) in &resolved {
-        if *facility != place.facility {
-            return Err(Error::Forbidden);
-        }
-        access::authorize(actor, placing_members(place), &place.resource())?;
-    }
+    let (actor, resolved) = permitted(app, actor, &items, placing_members).await?;
     for (item, (_, place)) in &resolved {
         match place.kind {
             OrganizationKind::Classroom => {}

@@ -98,18 +98,35 @@ pub async fn held(app: &App, roles: &[String]) -> Result<Vec<RoleView>, Error> {
         .collect())
 }
 
-/// The statements of every role `actor` holds.
+/// The statements of every role `actor` holds. Asked on every request of
+/// the surface: the predefined roles are read from code, and the read model
+/// only when the actor holds a role that may be a defined one (never for
+/// the administrator or a user without global roles).
 async fn statements_of(app: &App, actor: &Actor) -> Result<Vec<Statement>, Error> {
-    let global: Vec<String> = actor
-        .grants
-        .iter()
-        .filter(|g| g.scope == Scope::Everywhere)
-        .map(|g| g.role.clone())
-        .collect();
+    let predefined = policies::predefined();
     let mut statements = Vec::new();
-    for role in held(app, &global).await? {
-        // Stored statements were checked when written.
-        statements.extend(policies::parse(&role.policies).unwrap_or_default());
+    let mut defined = Vec::new();
+    for grant in actor.grants.iter().filter(|g| g.scope == Scope::Everywhere) {
+        let slug = if grant.role == ADMINISTRATOR {
+            SUPER_ADMIN
+        } else {
+            grant.role.as_str()
+        };
+        match predefined.iter().find(|(s, _, _)| *s == slug) {
+            Some((_, _, policies)) => {
+                statements.extend(policies::parse(policies).unwrap_or_default())
+            }
+            None => defined.push(slug.to_string()),
+        }
+    }
+    if !defined.is_empty() {
+        for row in projections::policy_roles::all(app.store.db()).await? {
+            if defined.contains(&row.slug) {
+                let policies = serde_json::from_str(&row.policies).unwrap_or(Value::Null);
+                // Stored statements were checked when written.
+                statements.extend(policies::parse(&policies).unwrap_or_default());
+            }
+        }
     }
     Ok(statements)
 }

@@ -52,16 +52,9 @@ on_both_backends!(classrooms_are_read_created_renamed_and_deleted_as_kolibri_all
 async fn classrooms_are_read_created_renamed_and_deleted_as_kolibri_allows(backend: Backend) {
     let app = spawn_app(backend).await;
     let w = world(&app).await;
-    let sign_in = |name: &'static str, password: &'static str| {
-        let browser = Browser::new(&app);
-        async move {
-            browser.login(name, password, None).await;
-            browser
-        }
-    };
-    let boss = sign_in("boss", "bosspass").await;
-    let teach = sign_in("teach", "teachpass").await;
-    let ada = sign_in("ada", "adapass").await;
+    let boss = Browser::signed_in(&app, "boss", "bosspass").await;
+    let teach = Browser::signed_in(&app, "teach", "teachpass").await;
+    let ada = Browser::signed_in(&app, "ada", "adapass").await;
     let mentor = Browser::new(&app);
     mentor.login("mentor", "mentorpass", Some(w.school)).await;
     assert_eq!(mentor.signed_in_as().await, "mentor");
@@ -270,17 +263,10 @@ on_both_backends!(learner_groups_and_memberships_follow_kolibris_rules);
 async fn learner_groups_and_memberships_follow_kolibris_rules(backend: Backend) {
     let app = spawn_app(backend).await;
     let w = world(&app).await;
-    let sign_in = |name: &'static str, password: &'static str| {
-        let browser = Browser::new(&app);
-        async move {
-            browser.login(name, password, None).await;
-            browser
-        }
-    };
-    let boss = sign_in("boss", "bosspass").await;
-    let teach = sign_in("teach", "teachpass").await;
-    let carl = sign_in("carl", "carlpass").await;
-    let ada = sign_in("ada", "adapass").await;
+    let boss = Browser::signed_in(&app, "boss", "bosspass").await;
+    let teach = Browser::signed_in(&app, "teach", "teachpass").await;
+    let carl = Browser::signed_in(&app, "carl", "carlpass").await;
+    let ada = Browser::signed_in(&app, "ada", "adapass").await;
     let mentor = Browser::new(&app);
     mentor.login("mentor", "mentorpass", Some(w.school)).await;
     assert_eq!(mentor.signed_in_as().await, "mentor");
@@ -510,17 +496,10 @@ on_both_backends!(roles_are_given_read_and_taken_away_by_a_facilitys_admins);
 async fn roles_are_given_read_and_taken_away_by_a_facilitys_admins(backend: Backend) {
     let app = spawn_app(backend).await;
     let w = world(&app).await;
-    let sign_in = |name: &'static str, password: &'static str| {
-        let browser = Browser::new(&app);
-        async move {
-            browser.login(name, password, None).await;
-            browser
-        }
-    };
-    let boss = sign_in("boss", "bosspass").await;
-    let teach = sign_in("teach", "teachpass").await;
-    let carl = sign_in("carl", "carlpass").await;
-    let ada = sign_in("ada", "adapass").await;
+    let boss = Browser::signed_in(&app, "boss", "bosspass").await;
+    let teach = Browser::signed_in(&app, "teach", "teachpass").await;
+    let carl = Browser::signed_in(&app, "carl", "carlpass").await;
+    let ada = Browser::signed_in(&app, "ada", "adapass").await;
     let blue = hex(w.blue);
     let carls = format!("/api/auth/role/?user={}", hex(w.id("carl")));
 

@@ -28,12 +28,9 @@ on_both_backends!(deleted_users_are_listed_restored_once_their_name_is_free_and_
 async fn deleted_users_are_listed_restored_once_their_name_is_free_and_purged(backend: Backend) {
     let app = spawn_app(backend).await;
     let w = world(&app).await;
-    let boss = Browser::new(&app);
-    boss.login("boss", "bosspass", None).await;
-    let teach = Browser::new(&app);
-    teach.login("teach", "teachpass", None).await;
-    let ada = Browser::new(&app);
-    ada.login("ada", "adapass", None).await;
+    let boss = Browser::signed_in(&app, "boss", "bosspass").await;
+    let teach = Browser::signed_in(&app, "teach", "teachpass").await;
+    let ada = Browser::signed_in(&app, "ada", "adapass").await;
     let carl = hex(w.id("carl"));
     const DELETED: &str = "/api/auth/deletedfacilityuser/";
 
@@ -196,10 +193,8 @@ on_both_backends!(the_users_page_removes_selected_users_at_once_and_undoes_it);
 async fn the_users_page_removes_selected_users_at_once_and_undoes_it(backend: Backend) {
     let app = spawn_app(backend).await;
     let w = world(&app).await;
-    let boss = Browser::new(&app);
-    boss.login("boss", "bosspass", None).await;
-    let teach = Browser::new(&app);
-    teach.login("teach", "teachpass", None).await;
+    let boss = Browser::signed_in(&app, "boss", "bosspass").await;
+    let teach = Browser::signed_in(&app, "teach", "teachpass").await;
     let selected = format!("{},{}", hex(w.id("ada")), hex(w.id("carl")));
 
     // The page fetches its selection by id; others' users are left out.

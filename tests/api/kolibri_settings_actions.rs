@@ -12,10 +12,8 @@ on_both_backends!(admins_reset_the_settings_and_choose_how_learners_sign_in);
 async fn admins_reset_the_settings_and_choose_how_learners_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
     let w = world(&app).await;
-    let boss = Browser::new(&app);
-    boss.login("boss", "bosspass", None).await;
-    let teach = Browser::new(&app);
-    teach.login("teach", "teachpass", None).await;
+    let boss = Browser::signed_in(&app, "boss", "bosspass").await;
+    let teach = Browser::signed_in(&app, "teach", "teachpass").await;
     let datasets = boss
         .get(&format!(
             "/api/auth/facilitydataset/?facility_id={}",

@@ -62,6 +62,13 @@ impl Browser {
         }
     }
 
+    /// A browser signed in as `username` (of the default facility).
+    pub(crate) async fn signed_in(app: &TestApp, username: &str, password: &str) -> Self {
+        let browser = Self::new(app);
+        browser.login(username, password, None).await;
+        browser
+    }
+
     pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         let url = self.base.parse().expect("url");
         let header = self.jar.cookies(&url)?;

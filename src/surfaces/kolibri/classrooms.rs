@@ -178,13 +178,7 @@ fn rendered(error: Error, body: &Value) -> Response {
             ..
         } => {
             let sent = body.get(field).and_then(Value::as_str).unwrap_or_default();
-            let shown: String = sent.chars().take(64).collect();
-            KolibriError::from(Error::invalid_field(
-                field,
-                "DOES_NOT_EXIST",
-                format!("Invalid pk \"{shown}\" - object does not exist."),
-            ))
-            .into_response()
+            super::does_not_exist(field, sent).into_response()
         }
         Error::Invalid {
             code: "UNIQUE",

@@ -230,6 +230,18 @@ fn kolibri_id(code: &'static str) -> &'static str {
     }
 }
 
+/// Django REST framework's "no such object" for a primary key sent in
+/// `field` (the value as sent, shortened).
+pub(super) fn does_not_exist(field: &'static str, sent: &str) -> KolibriError {
+    let shown: String = sent.chars().take(64).collect();
+    Error::invalid_field(
+        field,
+        "DOES_NOT_EXIST",
+        format!("Invalid pk \"{shown}\" - object does not exist."),
+    )
+    .into()
+}
+
 /// Kolibri's ids: 32 lowercase hex digits.
 pub fn hex_id(id: Uuid) -> String {
     id.simple().to_string()

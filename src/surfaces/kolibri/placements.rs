@@ -177,13 +177,7 @@ fn rendered(error: Error, body: &Value) -> Response {
             .get(*field)
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let shown: String = sent.chars().take(64).collect();
-        return KolibriError::from(Error::invalid_field(
-            field,
-            "DOES_NOT_EXIST",
-            format!("Invalid pk \"{shown}\" - object does not exist."),
-        ))
-        .into_response();
+        return super::does_not_exist(field, sent).into_response();
     }
     if let Error::Invalid {
         code: "INVALID_ROLE_KIND",
