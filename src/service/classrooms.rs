@@ -127,6 +127,19 @@ async fn views(app: &App, rows: Vec<CollectionRow>) -> Result<Vec<CollectionView
     let db = app.store.db();
     let ids: Vec<Uuid> = rows.iter().map(|r| r.organization_id).collect();
     let holders = read::holders(db, &ids).await?;
+    // The coaches' facility roles: one read per facility, not per coach.
+    let mut facility_roles: std::collections::HashMap<Uuid, Vec<HeldRoleRow>> = Default::default();
+    for row in &rows {
+        let Some(facility) = row.parent_id else {
+            continue;
+        };
+        if row.kind == stored(OrganizationKind::Classroom)
+            && !facility_roles.contains_key(&facility)
+        {
+            let roles = read::roles(db, None, Some(facility), None).await?;
+            facility_roles.insert(facility, roles);
+        }
+    }
     let mut views = Vec::with_capacity(rows.len());
     for row in rows {
         let mut coaches = Vec::new();
@@ -136,12 +149,12 @@ async fn views(app: &App, rows: Vec<CollectionRow>) -> Result<Vec<CollectionView
                 .iter()
                 .filter(|h| h.collection_id == row.organization_id)
             {
-                let facility_role = match row.parent_id {
-                    Some(facility) => read::roles(db, Some(holder.user_id), Some(facility), None)
-                        .await?
-                        .pop(),
-                    None => None,
-                };
+                // The last one, as Kolibri's dict keyed by user keeps it.
+                let facility_role = row
+                    .parent_id
+                    .and_then(|facility| facility_roles.get(&facility))
+                    .and_then(|roles| roles.iter().rev().find(|r| r.user_id == holder.user_id))
+                    .cloned();
                 coaches.push(Coach {
                     holder: holder.clone(),
                     facility_role,

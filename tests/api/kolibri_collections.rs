@@ -558,6 +558,14 @@ async fn roles_are_given_read_and_taken_away_by_a_facilitys_admins(backend: Back
         .collect();
     kinds.sort();
     assert_eq!(kinds, ["classroom assignable coach", "coach"]);
+    // The classroom lists its coach with their role for the facility.
+    let listed = boss.get(&format!("/api/auth/classroom/{blue}/")).await;
+    let coaches = listed.body["coaches"].as_array().expect("coaches").clone();
+    assert_eq!(coaches.len(), 1, "{:?}", listed.body);
+    assert_eq!(coaches[0]["username"], "carl");
+    assert_eq!(coaches[0]["roles"][0]["kind"], "classroom assignable coach");
+    assert_eq!(coaches[0]["facility"], hex(w.home));
+
     // The coach reads their classroom at once; again is no new role.
     assert_eq!(
         ids(&carl.get("/api/auth/classroom/").await.body),
