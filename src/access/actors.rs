@@ -14,6 +14,9 @@ use std::time::Duration;
 use aggregates::User;
 use uuid::Uuid;
 
+use super::defined_roles::DefinedRoles;
+use super::policies::{self, Statement};
+use super::{Grant, Scope, ADMINISTRATOR};
 use crate::consumers::feed::FeedListener;
 use crate::store::Loaded;
 use crate::{App, Error};
@@ -30,6 +33,8 @@ pub struct Actors {
     states: moka::sync::Cache<Uuid, Arc<Loaded<User>>>,
     /// Counts user events fed: a load that saw it move may be stale.
     user_events: AtomicU64,
+    /// The statements of the roles administrators defined.
+    defined: DefinedRoles,
 }
 
 impl Default for Actors {
@@ -40,6 +45,7 @@ impl Default for Actors {
                 .time_to_live(RECHECK)
                 .build(),
             user_events: AtomicU64::new(0),
+            defined: DefinedRoles::default(),
         }
     }
 }
@@ -61,9 +67,40 @@ impl Actors {
         }
         Ok(user)
     }
+
+    /// The policy statements of the roles in `grants` held everywhere:
+    /// the administrator's (Super Admin's), the predefined roles' (from
+    /// code) and the defined ones' (from the book, read only for an actor
+    /// holding a global role that is neither).
+    pub async fn policies(&self, app: &App, grants: &[Grant]) -> Result<Vec<Statement>, Error> {
+        let mut statements = Vec::new();
+        let mut book = None;
+        for grant in grants.iter().filter(|g| g.scope == Scope::Everywhere) {
+            let slug = if grant.role == ADMINISTRATOR {
+                policies::SUPER_ADMIN
+            } else {
+                grant.role.as_str()
+            };
+            if let Some(predefined) = policies::predefined_statements(slug) {
+                statements.extend(predefined.iter().cloned());
+                continue;
+            }
+            if book.is_none() {
+                book = Some(self.defined.book(app).await?);
+            }
+            if let Some(defined) = book.as_ref().and_then(|b| b.get(slug)) {
+                statements.extend(defined.iter().cloned());
+            }
+        }
+        Ok(statements)
+    }
 }
 
 impl FeedListener for Actors {
+    fn policies_changed_until(&self, cursor: projections::Cursor) {
+        self.defined.policies_changed_until(cursor);
+    }
+
     fn user_changed(&self, user_id: Uuid) {
         // Counted before the entry goes: a load that then finds the count
         // unchanged began after this event was fed.

@@ -14,6 +14,7 @@
 //! Archiver's CASL rules, Doubtfire's system roles) become more rules.
 
 pub mod actors;
+mod defined_roles;
 pub mod policies;
 pub mod rules;
 
@@ -86,6 +87,8 @@ pub struct Actor {
     pub facility: Option<Uuid>,
     /// The state the actor was built from (what session objects show).
     pub user: Arc<Loaded<User>>,
+    /// The policy statements of their global roles (see [`Action::Policy`]).
+    pub policies: Vec<policies::Statement>,
 }
 
 impl Actor {
@@ -100,6 +103,7 @@ impl Actor {
             grants: grants_of(&user.state),
             facility: user.state.facility(),
             user,
+            policies: Vec::new(),
         })
     }
 
@@ -142,6 +146,12 @@ pub enum Action {
     ManageGroups,
     /// Give and take away roles for a facility or classroom.
     AssignRoles,
+    /// A policy's action on a policy's subject (`("read", "users")`,
+    /// `("manage", "all")`): answered by the statements of the roles the
+    /// actor holds ([`policies`]), the way Open Archiver's CASL does — on
+    /// the kind when the resource is [`Resource::Service`], else on the
+    /// resource's attributes.
+    Policy(&'static str, &'static str),
 }
 
 /// What an action is about.
@@ -171,5 +181,7 @@ pub enum Resource {
 /// Builds the actor behind a session of `user_id`, from live state.
 pub async fn actor(app: &crate::App, user_id: Uuid, session_id: Uuid) -> Result<Actor, Error> {
     let user = app.actors.state(app, user_id).await?;
-    Actor::new(user_id, session_id, user)
+    let mut actor = Actor::new(user_id, session_id, user)?;
+    actor.policies = app.actors.policies(app, &actor.grants).await?;
+    Ok(actor)
 }

@@ -171,11 +171,32 @@ pub fn allows(
     false
 }
 
+/// The predefined role the service administrator holds.
+pub const SUPER_ADMIN: &str = "predefined_super_admin";
+
+/// A predefined role's statements, parsed once.
+pub fn predefined_statements(slug: &str) -> Option<&'static [Statement]> {
+    static PARSED: std::sync::LazyLock<Vec<(&'static str, Vec<Statement>)>> =
+        std::sync::LazyLock::new(|| {
+            predefined()
+                .into_iter()
+                .map(|(slug, _, policies)| {
+                    let statements = parse(&policies).expect("predefined policies are valid");
+                    (slug, statements)
+                })
+                .collect()
+        });
+    PARSED
+        .iter()
+        .find(|(s, _)| *s == slug)
+        .map(|(_, statements)| statements.as_slice())
+}
+
 /// Open Archiver's predefined roles: (slug, name, policies).
 pub fn predefined() -> Vec<(&'static str, &'static str, Value)> {
     vec![
         (
-            "predefined_super_admin",
+            SUPER_ADMIN,
             "Super Admin",
             serde_json::json!([{ "action": "manage", "subject": "all" }]),
         ),

@@ -121,6 +121,20 @@ const RULES: &[Rule] = &[
     },
 ];
 
+/// The attributes policy conditions are matched against: none for the
+/// whole service (a check on the kind), a user's id for a user.
+fn attributes(resource: &Resource) -> Option<serde_json::Value> {
+    match resource {
+        Resource::Service => None,
+        Resource::User { id, .. } => Some(serde_json::json!({ "id": id })),
+        Resource::Facility(id) => Some(serde_json::json!({ "id": id })),
+        Resource::Collection { facility, classroom } => Some(serde_json::json!({
+            "facility": facility,
+            "classroom": classroom,
+        })),
+    }
+}
+
 /// The facility a resource belongs to.
 fn facility_of(resource: &Resource) -> Option<uuid::Uuid> {
     match resource {
@@ -164,10 +178,19 @@ fn allows(rule: &Rule, actor: &Actor, action: Action, resource: &Resource) -> bo
 
 /// Whether `actor` may do `action` on `resource`: `Ok`, or 403.
 pub fn authorize(actor: &Actor, action: Action, resource: &Resource) -> Result<(), Error> {
-    if RULES
-        .iter()
-        .any(|rule| allows(rule, actor, action, resource))
-    {
+    let allowed = match action {
+        Policy(verb, subject) => super::policies::allows(
+            &actor.policies,
+            actor.user_id,
+            verb,
+            subject,
+            attributes(resource).as_ref(),
+        ),
+        _ => RULES
+            .iter()
+            .any(|rule| allows(rule, actor, action, resource)),
+    };
+    if allowed {
         Ok(())
     } else {
         Err(Error::Forbidden)
@@ -227,6 +250,7 @@ mod tests {
                 version: 0,
                 snapshot: 0,
             }),
+            policies: Vec::new(),
         }
     }
 

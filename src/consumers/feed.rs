@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aggregates::login_failures::identifier_key;
-use aggregates::{LoginFailures, LoginFailuresEvent, Session, SessionEvent, User, UserEvent};
+use aggregates::{
+    LoginFailures, LoginFailuresEvent, PolicyRole, Session, SessionEvent, User, UserEvent,
+};
 use cqrs_es::Aggregate;
 use projections::{Batch, Cursor, Db, GlobalReader, Wake};
 use tokio::sync::watch;
@@ -45,6 +47,10 @@ const TYPES: &[&str] = &[
     "CollectionRoleRemoved",
     "CollectionJoined",
     "CollectionLeft",
+    // What the book of defined roles depends on.
+    "PolicyRoleCreated",
+    "PolicyRoleUpdated",
+    "PolicyRoleDeleted",
 ];
 
 /// Slack added to the look-back window for transactions in flight when it
@@ -61,6 +67,8 @@ pub trait FeedListener: Send + Sync + std::fmt::Debug {
     /// A batch holding user events was fed, up to `cursor`: what was read
     /// from read models that had not passed it may be stale.
     fn users_changed_until(&self, _cursor: Cursor) {}
+    /// A batch holding role definition events was fed, up to `cursor`.
+    fn policies_changed_until(&self, _cursor: Cursor) {}
 }
 
 /// One instance's security feed.
@@ -153,6 +161,7 @@ impl SecurityFeed {
     async fn step(&self, db: &Db, cursor: &mut Cursor) -> Result<Batch, sqlx::Error> {
         let batch = GlobalReader::read_from(db, *cursor, 1000, Some(TYPES)).await?;
         let mut users_changed = false;
+        let mut policies_changed = false;
         for event in &batch.events {
             match event.aggregate_type.as_str() {
                 Session::TYPE => {
@@ -183,7 +192,13 @@ impl SecurityFeed {
                             .lock_identifier(identifier_key(&event.aggregate_id), until);
                     }
                 }
+                PolicyRole::TYPE => policies_changed = true,
                 _ => {}
+            }
+        }
+        if policies_changed {
+            for listener in &self.listeners {
+                listener.policies_changed_until(batch.next);
             }
         }
         if users_changed {

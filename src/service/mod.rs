@@ -19,6 +19,7 @@ pub mod placements;
 pub mod policy_roles;
 pub mod profile;
 pub mod recovery;
+pub mod role_users;
 pub mod sessions;
 pub mod users;
 

@@ -10,12 +10,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::RequestContext;
-use crate::access::policies::{self, Statement};
-use crate::access::{Actor, Scope, ADMINISTRATOR};
+use crate::access::policies;
+use crate::access::{self, Actor, Resource, ADMINISTRATOR};
 use crate::{App, Error};
 
-/// The predefined role the service administrator holds.
-pub const SUPER_ADMIN: &str = "predefined_super_admin";
+pub use crate::access::policies::SUPER_ADMIN;
 
 /// A role as lists show it.
 #[derive(Debug, Clone)]
@@ -98,58 +97,20 @@ pub async fn held(app: &App, roles: &[String]) -> Result<Vec<RoleView>, Error> {
         .collect())
 }
 
-/// The statements of every role `actor` holds. Asked on every request of
-/// the surface: the predefined roles are read from code, and the read model
-/// only when the actor holds a role that may be a defined one (never for
-/// the administrator or a user without global roles).
-async fn statements_of(app: &App, actor: &Actor) -> Result<Vec<Statement>, Error> {
-    let predefined = policies::predefined();
-    let mut statements = Vec::new();
-    let mut defined = Vec::new();
-    for grant in actor.grants.iter().filter(|g| g.scope == Scope::Everywhere) {
-        let slug = if grant.role == ADMINISTRATOR {
-            SUPER_ADMIN
-        } else {
-            grant.role.as_str()
-        };
-        match predefined.iter().find(|(s, _, _)| *s == slug) {
-            Some((_, _, policies)) => {
-                statements.extend(policies::parse(policies).unwrap_or_default())
-            }
-            None => defined.push(slug.to_string()),
-        }
-    }
-    if !defined.is_empty() {
-        for row in projections::policy_roles::all(app.store.db()).await? {
-            if defined.contains(&row.slug) {
-                let policies = serde_json::from_str(&row.policies).unwrap_or(Value::Null);
-                // Stored statements were checked when written.
-                statements.extend(policies::parse(&policies).unwrap_or_default());
-            }
-        }
-    }
-    Ok(statements)
-}
-
-/// 403 unless `actor`'s policies let them do `action` on `subject`.
-pub async fn authorize(app: &App, actor: &Actor, action: &str, subject: &str) -> Result<(), Error> {
-    let statements = statements_of(app, actor).await?;
-    if policies::allows(&statements, actor.user_id, action, subject, None) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden)
-    }
+/// 403 unless `actor`'s policies let them do `verb` on `subject`.
+fn authorize(actor: &Actor, verb: &'static str, subject: &'static str) -> Result<(), Error> {
+    access::authorize(actor, access::Action::Policy(verb, subject), &Resource::Service)
 }
 
 /// Every role, for those who may read roles.
 pub async fn list(app: &App, actor: &Actor) -> Result<Vec<RoleView>, Error> {
-    authorize(app, actor, "read", "roles").await?;
+    authorize(actor, "read", "roles")?;
     all(app).await
 }
 
 /// One role, for those who may read roles; `NotFound` for none.
 pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<RoleView, Error> {
-    authorize(app, actor, "read", "roles").await?;
+    authorize(actor, "read", "roles")?;
     all(app)
         .await?
         .into_iter()
@@ -166,16 +127,18 @@ pub struct RoleInput {
     pub policies: Option<Value>,
 }
 
-/// A role's slug: its name lowercased, spaces as `_` (Open Archiver's).
-pub fn slug_of(name: &str) -> String {
-    name.trim().to_lowercase().replace(' ', "_")
-}
-
-fn missing() -> Error {
-    Error::invalid(
-        "MISSING_FIELDS",
-        "Missing required fields: name and policy.",
-    )
+/// A role's slug: its name lowercased, spaces as `_` (Open Archiver's) —
+/// when that is a role name users can hold (1–32 of `a-z 0-9 _ -`), else
+/// one made from the role's id. Kept for the role's life: holders hold
+/// it, so renaming a role (Open Archiver keeps the slug too) takes nothing
+/// from them.
+fn slug_for(name: &str, id: Uuid) -> String {
+    let slug = name.trim().to_lowercase().replace(' ', "_");
+    if aggregates::user::is_slug(&slug) {
+        slug
+    } else {
+        format!("role-{}", &id.simple().to_string()[..12])
+    }
 }
 
 fn checked(policies: &Value) -> Result<(), Error> {
@@ -187,11 +150,15 @@ fn checked(policies: &Value) -> Result<(), Error> {
     })
 }
 
-async fn require_free_slug(app: &App, slug: &str, except: Option<Uuid>) -> Result<(), Error> {
-    let taken = all(app)
-        .await?
-        .iter()
-        .any(|role| role.slug == slug && Some(role.id) != except);
+/// A name no other role has: compared by slug, and never `admin` (held,
+/// it would make the holder the service's administrator).
+async fn require_free_name(app: &App, name: &str, except: Option<Uuid>) -> Result<(), Error> {
+    let wanted = name.trim().to_lowercase().replace(' ', "_");
+    let taken = wanted == ADMINISTRATOR
+        || all(app).await?.iter().any(|role| {
+            Some(role.id) != except
+                && (role.slug == wanted || role.name.trim().eq_ignore_ascii_case(name.trim()))
+        });
     if taken {
         return Err(Error::invalid(
             "ROLE_EXISTS",
@@ -201,23 +168,41 @@ async fn require_free_slug(app: &App, slug: &str, except: Option<Uuid>) -> Resul
     Ok(())
 }
 
-/// Defines a role, for those who may create roles (asked before the body
-/// is, as Open Archiver's permission check runs first).
+/// The refusal to change or delete a predefined role: a request that can
+/// never succeed, whoever asks.
+fn predefined_stays() -> Error {
+    Error::invalid(
+        "PREDEFINED_ROLE",
+        "Predefined roles cannot be changed or deleted.",
+    )
+}
+
+/// Role definitions are the Super Admin's (Open Archiver: `manage all`).
+fn authorize_definition(actor: &Actor) -> Result<(), Error> {
+    authorize(actor, "manage", "all")
+}
+
+/// Defines a role: 403 unless the actor may manage everything (asked
+/// before the body is, as Open Archiver's permission check runs first);
+/// 400 "Missing required fields: name and policy." or "Invalid policy
+/// statement: …".
 pub async fn create(
     app: &App,
     actor: &Actor,
     input: RoleInput,
     ctx: &RequestContext,
 ) -> Result<RoleView, Error> {
-    authorize(app, actor, "create", "roles").await?;
+    authorize_definition(actor)?;
     let (Some(name), Some(statements)) =
         (input.name.filter(|n| !n.trim().is_empty()), input.policies)
     else {
-        return Err(missing());
+        return Err(Error::invalid(
+            "MISSING_FIELDS",
+            "Missing required fields: name and policy.",
+        ));
     };
     checked(&statements)?;
-    let slug = slug_of(&name);
-    require_free_slug(app, &slug, None).await?;
+    require_free_name(app, &name, None).await?;
     let id = Uuid::now_v7();
     let committed = app
         .store
@@ -226,7 +211,7 @@ pub async fn create(
             PolicyRoleCommand::Create {
                 role_id: id,
                 name: name.trim().to_string(),
-                slug,
+                slug: slug_for(&name, id),
                 policies: statements,
             },
             &ctx.metadata().acting_as(actor.user_id),
@@ -236,7 +221,9 @@ pub async fn create(
     get(app, actor, id).await
 }
 
-/// Changes a defined role's name and policies (predefined ones: 403).
+/// Changes a defined role's name or policies (predefined ones: 400); 400
+/// "Missing fields to update: name or policies." with neither. The slug
+/// stays.
 pub async fn update(
     app: &App,
     actor: &Actor,
@@ -244,27 +231,32 @@ pub async fn update(
     input: RoleInput,
     ctx: &RequestContext,
 ) -> Result<RoleView, Error> {
-    authorize(app, actor, "update", "roles").await?;
+    authorize_definition(actor)?;
+    let name = input.name.filter(|n| !n.trim().is_empty());
+    if name.is_none() && input.policies.is_none() {
+        return Err(Error::invalid(
+            "MISSING_FIELDS",
+            "Missing fields to update: name or policies.",
+        ));
+    }
+    if let Some(statements) = &input.policies {
+        checked(statements)?;
+    }
     let current = get(app, actor, id).await?;
     if current.predefined {
-        return Err(Error::Forbidden);
+        return Err(predefined_stays());
     }
-    let name = input
-        .name
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or(current.name);
-    let statements = input.policies.unwrap_or(current.policies);
-    checked(&statements)?;
-    let slug = slug_of(&name);
-    require_free_slug(app, &slug, Some(id)).await?;
+    if let Some(name) = &name {
+        require_free_name(app, name, Some(id)).await?;
+    }
     let committed = app
         .store
         .execute::<PolicyRole>(
             &id.to_string(),
             PolicyRoleCommand::Update {
-                name: name.trim().to_string(),
-                slug,
-                policies: statements,
+                name: name.map_or(current.name, |n| n.trim().to_string()),
+                slug: current.slug,
+                policies: input.policies.unwrap_or(current.policies),
             },
             &ctx.metadata().acting_as(actor.user_id),
         )
@@ -273,11 +265,12 @@ pub async fn update(
     get(app, actor, id).await
 }
 
-/// Deletes a defined role (predefined ones: 403).
+/// Deletes a defined role (predefined ones: 400). Its holders keep the
+/// slug and lose what it allowed.
 pub async fn delete(app: &App, actor: &Actor, id: Uuid, ctx: &RequestContext) -> Result<(), Error> {
-    authorize(app, actor, "delete", "roles").await?;
+    authorize_definition(actor)?;
     if get(app, actor, id).await?.predefined {
-        return Err(Error::Forbidden);
+        return Err(predefined_stays());
     }
     let committed = app
         .store
@@ -288,4 +281,62 @@ pub async fn delete(app: &App, actor: &Actor, id: Uuid, ctx: &RequestContext) ->
         )
         .await?;
     app.settle(committed.written.as_ref()).await
+}
+
+/// The global role that holding `role` means: the administrator's for
+/// Super Admin, else the role's slug.
+fn grant_for(role: &RoleView) -> String {
+    if role.slug == SUPER_ADMIN {
+        ADMINISTRATOR.to_string()
+    } else {
+        role.slug.clone()
+    }
+}
+
+/// The role `id` names, to be given to a user: 400 "Role not found." when
+/// none (the role is part of the request's body, not its path).
+pub async fn to_give(app: &App, id: Uuid) -> Result<RoleView, Error> {
+    all(app)
+        .await?
+        .into_iter()
+        .find(|role| role.id == id)
+        .ok_or_else(|| Error::invalid("ROLE_NOT_FOUND", "Role not found."))
+}
+
+/// The global roles a new holder of `role` starts with.
+pub fn initial_grants(role: Option<&RoleView>) -> Vec<String> {
+    role.map(grant_for).into_iter().collect()
+}
+
+/// Makes `role` the one policy role `user` holds, as Open Archiver's
+/// `roleId` does: granted first, then the others revoked, each an event
+/// with the actor's metadata. Roles that carry no policies (ILD's) stay.
+pub async fn give(
+    app: &App,
+    actor: &Actor,
+    user: &crate::service::UserView,
+    role: &RoleView,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    authorize(actor, "manage", "all")?;
+    let wanted = grant_for(role);
+    let every = all(app).await?;
+    let others = user.roles.iter().filter(|held| {
+        **held != wanted
+            && (held.as_str() == ADMINISTRATOR || every.iter().any(|r| &r.slug == *held))
+    });
+    let mut commands = vec![aggregates::UserCommand::GrantRole {
+        role: wanted.clone(),
+    }];
+    commands.extend(others.map(|role| aggregates::UserCommand::RevokeRole { role: role.clone() }));
+    let metadata = ctx.metadata().acting_as(actor.user_id);
+    let mut last = None;
+    for command in commands {
+        let committed = app
+            .store
+            .execute::<aggregates::User>(&user.id.to_string(), command, &metadata)
+            .await?;
+        last = committed.written.or(last);
+    }
+    app.settle(last.as_ref()).await
 }

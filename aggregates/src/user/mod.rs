@@ -45,7 +45,7 @@ use crate::{DomainError, IdentifierKind, PasswordHash, Personal};
 type Decision = Result<Option<UserEvent>, DomainError>;
 
 /// A role or plan name: 1–32 of `a-z 0-9 _ -`.
-fn is_slug(name: &str) -> bool {
+pub fn is_slug(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()

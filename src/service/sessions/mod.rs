@@ -23,7 +23,7 @@ pub use login::{
 };
 pub use logout::{end_session, logout};
 pub use own::{end_others, end_own, list_own};
-pub use password::change_password;
+pub use password::{change_password, Caller};
 pub use refresh::refresh;
 
 use aggregates::{IdentifierClaim, IdentifierKind, User};

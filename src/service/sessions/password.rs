@@ -2,15 +2,25 @@
 
 use aggregates::{User, UserCommand, UserEvent};
 
-use super::Principal;
+use uuid::Uuid;
+
 use crate::input::Password;
 use crate::service::RequestContext;
 use crate::{App, Error};
 
+/// Whose password changes, from which of their sessions (the one kept).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// The user.
+    pub user_id: Uuid,
+    /// The session they ask from.
+    pub session_id: Uuid,
+}
+
 /// Changes the caller's password; every other session of theirs ends.
 pub async fn change_password(
     app: &App,
-    principal: &Principal,
+    principal: Caller,
     current: &Password,
     new: &Password,
     ctx: &RequestContext,

@@ -45,7 +45,11 @@ pub async fn change_password(
         "currentPassword",
     )?;
     let new = Password::new_password(required(body.new_password, "newPassword")?, "newPassword")?;
-    sessions::change_password(&app, &principal, &current, &new, &ctx).await?;
+    let caller = sessions::Caller {
+        user_id: principal.user_id,
+        session_id: principal.session_id,
+    };
+    sessions::change_password(&app, caller, &current, &new, &ctx).await?;
     Ok(Json(IldMessage::new("Password changed")))
 }
 

@@ -1,5 +1,5 @@
-//! `/v1/auth/setup`, `/v1/auth/status`, `/v1/auth/login` and
-//! `/v1/users/profile`, as Open Archiver answers them.
+//! `/v1/auth/setup`, `/v1/auth/status` and `/v1/auth/login`, as Open
+//! Archiver answers them.
 
 use std::sync::Arc;
 
@@ -12,13 +12,13 @@ use serde_json::{json, Value};
 
 use super::tokens::{Claims, Signer};
 use super::wire::{roles_of, user_json};
-use super::{OaError, OpenArchiver, Signed, SURFACE};
+use super::{OaError, OpenArchiver, SURFACE};
 use crate::http::extract::Ctx;
 use crate::http::Body;
 use crate::input::{Email, Password, PersonName};
 use crate::service::installation::{self, Setup};
 use crate::service::sessions::{self, Attempt, Identifier, NewSession, Transport, Verified};
-use crate::service::{users, RequestContext, UserView};
+use crate::service::{RequestContext, UserView};
 use crate::{App, Error};
 
 /// A non-empty string field of a body, as JavaScript's truthiness reads it.
@@ -156,20 +156,4 @@ pub async fn login(
     let user = UserView::from_aggregate(&verified.user.state).ok_or(Error::InvalidCredentials)?;
     let answer = signed_in(&app, &signer, &verified, &user, &ctx).await?;
     Ok(Json(answer).into_response())
-}
-
-/// The signed-in user.
-#[utoipa::path(get, path = "/v1/users/profile", tag = "openarchiver", operation_id = "openarchiver_profile",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The user"),
-        (status = 401, description = "Unauthorized: No token provided / Invalid token"),
-    ))]
-pub async fn profile(
-    State(app): State<App>,
-    Signed(caller): Signed,
-) -> Result<Json<Value>, OaError> {
-    let user = users::find(&app, caller.user_id).await?;
-    let roles = roles_of(&app, &user).await?;
-    Ok(Json(user_json(&user, &roles)))
 }

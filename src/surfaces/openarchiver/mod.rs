@@ -1,17 +1,20 @@
 //! The Open Archiver surface (`../shared/seeds/002_*.txt`, Open Archiver's
 //! Express backend as the reference): `/v1/auth/setup`, `/v1/auth/status`,
-//! `/v1/auth/login`, `/v1/users/profile`. Errors are `{"message": …}` with
-//! Open Archiver's texts; signed-in requests carry an HS256 JWT
-//! (`tokens.rs`) as `Authorization: Bearer`.
+//! `/v1/auth/login` (`auth.rs`), `/v1/iam/roles*` (`roles.rs`),
+//! `/v1/users*` (`users.rs`). Errors are `{"message": …}` with Open
+//! Archiver's texts; signed-in requests carry an HS256 JWT (`tokens.rs`)
+//! as `Authorization: Bearer`.
 //!
-//! Roles: the service administrator is Open Archiver's predefined Super
-//! Admin; other users have no role object yet (custom roles with CASL
-//! policies come with the issue's next part).
+//! Who may do what is asked of the policies of the caller's roles through
+//! the one authorization path ([`crate::access::Action::Policy`]): the
+//! service administrator holds the predefined Super Admin, anyone else the
+//! roles they were given (`roleId`).
 
 mod auth;
 mod rate_limit;
 mod roles;
 mod tokens;
+mod users;
 mod wire;
 
 use std::sync::Arc;
@@ -63,7 +66,10 @@ impl crate::surfaces::Surface for OpenArchiverSurface {
             .routes(routes!(auth::setup))
             .routes(routes!(auth::status))
             .routes(routes!(auth::login))
-            .routes(routes!(auth::profile))
+            .routes(routes!(users::profile, users::update_profile))
+            .routes(routes!(users::change_password))
+            .routes(routes!(users::list, users::create))
+            .routes(routes!(users::read, users::update))
             .routes(routes!(roles::list, roles::create))
             .routes(routes!(roles::read, roles::update, roles::delete))
             .layer(axum::Extension(Arc::new(tokens::Signer::new(app))))
@@ -106,10 +112,7 @@ impl ErrorShape for OpenArchiver {
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized: Invalid token".into(),
             ),
-            Error::Forbidden | Error::Disabled => (
-                StatusCode::FORBIDDEN,
-                "You don't have the permission to perform the current action.".into(),
-            ),
+            Error::Forbidden | Error::Disabled => (StatusCode::FORBIDDEN, NO_PERMISSION.into()),
             Error::NotFound => (StatusCode::NOT_FOUND, "Not Found".into()),
             Error::TooManyAttempts { .. } => {
                 let body = json!({
@@ -125,11 +128,37 @@ impl ErrorShape for OpenArchiver {
     }
 }
 
+/// What a route family's missing record and refusal say in Open Archiver
+/// (`iam.roleNotFound`, `user.requiresSuperAdminRole`, …); other errors as
+/// [`OpenArchiver::render`] says them.
+#[derive(Debug, Clone, Copy)]
+pub struct Wording {
+    /// 404's message.
+    pub not_found: &'static str,
+    /// 403's message.
+    pub forbidden: &'static str,
+}
+
+/// The message the default refusal says (`errors.noPermissionToAction`).
+pub const NO_PERMISSION: &str = "You don't have the permission to perform the current action.";
+
+impl Wording {
+    /// `error` answered with this wording.
+    pub fn answer(self, error: Error) -> Response {
+        let (status, message) = match error {
+            Error::NotFound => (StatusCode::NOT_FOUND, self.not_found),
+            Error::Forbidden => (StatusCode::FORBIDDEN, self.forbidden),
+            other => return OaError::from(other).into_response(),
+        };
+        (status, Json(json!({ "message": message }))).into_response()
+    }
+}
+
 /// The caller of a protected route: `Authorization: Bearer <token>`; 401
 /// "Unauthorized: No token provided" without one, "Unauthorized: Invalid
 /// token" for a bad, expired or ended one.
 #[derive(Debug, Clone, Copy)]
-pub struct Signed(pub tokens::Caller);
+pub struct Signed(pub crate::service::sessions::Caller);
 
 impl FromRequestParts<App> for Signed {
     type Rejection = Response;

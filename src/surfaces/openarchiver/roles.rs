@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::wire::role_json;
-use super::{OaError, OpenArchiver, Signed};
+use super::{OpenArchiver, Signed, Wording, NO_PERMISSION};
 use crate::access::Actor;
 use crate::http::extract::Ctx;
 use crate::http::Body;
@@ -20,17 +20,18 @@ async fn actor(app: &App, signed: &Signed) -> Result<Actor, Error> {
     crate::access::actor(app, signed.0.user_id, signed.0.session_id).await
 }
 
-/// A missing role, as Open Archiver says it.
-fn not_found(error: Error) -> Response {
-    match error {
-        Error::NotFound => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "message": "Role not found." })),
-        )
-            .into_response(),
-        other => OaError::from(other).into_response(),
-    }
-}
+/// Reading roles: a missing one is "Role not found."; a refusal the
+/// default text.
+const READING: Wording = Wording {
+    not_found: "Role not found.",
+    forbidden: NO_PERMISSION,
+};
+
+/// Defining roles needs `manage all` (`iam.requiresSuperAdminRole`).
+const DEFINING: Wording = Wording {
+    not_found: "Role not found.",
+    forbidden: "Super Admin role is required to manage roles.",
+};
 
 fn input(body: &Value) -> RoleInput {
     RoleInput {
@@ -48,10 +49,15 @@ fn id_of(raw: &str) -> Result<Uuid, Error> {
     security(("bearer" = [])),
     responses((status = 200, description = "[{id, name, slug, policies, createdAt, updatedAt}]"),
         (status = 401, description = "No or bad token"), (status = 403, description = "Not allowed")))]
-pub async fn list(State(app): State<App>, signed: Signed) -> Result<Json<Value>, OaError> {
-    let actor = actor(&app, &signed).await?;
-    let roles = policy_roles::list(&app, &actor).await?;
-    Ok(Json(json!(roles.iter().map(role_json).collect::<Vec<_>>())))
+pub async fn list(State(app): State<App>, signed: Signed) -> Response {
+    let listed = async {
+        let actor = actor(&app, &signed).await?;
+        policy_roles::list(&app, &actor).await
+    };
+    match listed.await {
+        Ok(roles) => Json(json!(roles.iter().map(role_json).collect::<Vec<_>>())).into_response(),
+        Err(error) => READING.answer(error),
+    }
 }
 
 /// One role.
@@ -66,12 +72,13 @@ pub async fn read(State(app): State<App>, signed: Signed, Path(id): Path<String>
     };
     match found.await {
         Ok(role) => Json(role_json(&role)).into_response(),
-        Err(error) => not_found(error),
+        Err(error) => READING.answer(error),
     }
 }
 
 /// Defines a role: 201; 400 "Missing required fields: name and policy." or
-/// "Invalid policy statement: …"; 403 for callers who may not.
+/// "Invalid policy statement: …"; 403 "Super Admin role is required to
+/// manage roles." for callers who may not manage everything.
 #[utoipa::path(post, path = "/v1/iam/roles", tag = "openarchiver", operation_id = "openarchiver_create_role",
     security(("bearer" = [])),
     responses((status = 201, description = "The role"), (status = 400, description = "Missing fields, a bad statement, a taken name"),
@@ -81,13 +88,18 @@ pub async fn create(
     signed: Signed,
     Ctx(ctx): Ctx,
     Body(body, ..): Body<Value, OpenArchiver>,
-) -> Result<Response, OaError> {
-    let actor = actor(&app, &signed).await?;
-    let role = policy_roles::create(&app, &actor, input(&body), &ctx).await?;
-    Ok((StatusCode::CREATED, Json(role_json(&role))).into_response())
+) -> Response {
+    let created = async {
+        let actor = actor(&app, &signed).await?;
+        policy_roles::create(&app, &actor, input(&body), &ctx).await
+    };
+    match created.await {
+        Ok(role) => (StatusCode::CREATED, Json(role_json(&role))).into_response(),
+        Err(error) => DEFINING.answer(error),
+    }
 }
 
-/// Changes a defined role (predefined ones: 403).
+/// Changes a defined role (predefined ones: 400).
 #[utoipa::path(put, path = "/v1/iam/roles/{id}", tag = "openarchiver", operation_id = "openarchiver_update_role",
     security(("bearer" = [])), params(("id" = String, Path, description = "The role's id")),
     responses((status = 200, description = "The role"), (status = 400, description = "A bad statement or a taken name"),
@@ -105,11 +117,11 @@ pub async fn update(
     };
     match changed.await {
         Ok(role) => Json(role_json(&role)).into_response(),
-        Err(error) => not_found(error),
+        Err(error) => DEFINING.answer(error),
     }
 }
 
-/// Deletes a defined role: 204 (predefined ones: 403).
+/// Deletes a defined role: 204 (predefined ones: 400).
 #[utoipa::path(delete, path = "/v1/iam/roles/{id}", tag = "openarchiver", operation_id = "openarchiver_delete_role",
     security(("bearer" = [])), params(("id" = String, Path, description = "The role's id")),
     responses((status = 204, description = "Deleted"), (status = 403, description = "Not allowed, or predefined"),
@@ -126,6 +138,6 @@ pub async fn delete(
     };
     match deleted.await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => not_found(error),
+        Err(error) => DEFINING.answer(error),
     }
 }

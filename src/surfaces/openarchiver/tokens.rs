@@ -11,6 +11,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::service::sessions::Caller;
+
 use crate::App;
 
 /// The claims Open Archiver puts in its tokens, plus the session.
@@ -94,13 +96,4 @@ impl Signer {
             session_id,
         })
     }
-}
-
-/// A signed-in caller of this surface.
-#[derive(Debug, Clone, Copy)]
-pub struct Caller {
-    /// The user.
-    pub user_id: Uuid,
-    /// The session the token names.
-    pub session_id: Uuid,
 }
