@@ -128,7 +128,10 @@ fn attributes(resource: &Resource) -> Option<serde_json::Value> {
         Resource::Service => None,
         Resource::User { id, .. } => Some(serde_json::json!({ "id": id })),
         Resource::Facility(id) => Some(serde_json::json!({ "id": id })),
-        Resource::Collection { facility, classroom } => Some(serde_json::json!({
+        Resource::Collection {
+            facility,
+            classroom,
+        } => Some(serde_json::json!({
             "facility": facility,
             "classroom": classroom,
         })),

@@ -128,12 +128,15 @@ pub(crate) async fn claim_and_create(
     app.store
         .execute_on::<IdentifierClaim>(&claim_id, loaded, claim, metadata)
         .await?;
+    // Who registers: the signed-in user who creates the account (an
+    // administrator), else the new user themselves.
+    let by = if metadata.actor.starts_with("user:") {
+        metadata.clone()
+    } else {
+        metadata.acting_as(user_id)
+    };
     app.store
-        .create::<User>(
-            &user_id.to_string(),
-            command(password_hash),
-            &metadata.acting_as(user_id),
-        )
+        .create::<User>(&user_id.to_string(), command(password_hash), &by)
         .await
 }
 

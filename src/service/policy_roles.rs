@@ -99,7 +99,11 @@ pub async fn held(app: &App, roles: &[String]) -> Result<Vec<RoleView>, Error> {
 
 /// 403 unless `actor`'s policies let them do `verb` on `subject`.
 fn authorize(actor: &Actor, verb: &'static str, subject: &'static str) -> Result<(), Error> {
-    access::authorize(actor, access::Action::Policy(verb, subject), &Resource::Service)
+    access::authorize(
+        actor,
+        access::Action::Policy(verb, subject),
+        &Resource::Service,
+    )
 }
 
 /// Every role, for those who may read roles.

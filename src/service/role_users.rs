@@ -149,10 +149,8 @@ async fn rename(
     if changes.first_name.is_none() && changes.last_name.is_none() {
         return Ok(());
     }
-    let personal = |name: &Option<PersonName>| {
-        name.as_ref()
-            .map(|n| Personal::new(n.as_str().to_string()))
-    };
+    let personal =
+        |name: &Option<PersonName>| name.as_ref().map(|n| Personal::new(n.as_str().to_string()));
     let profile = ProfileChanges {
         first_name: personal(&changes.first_name),
         last_name: personal(&changes.last_name),

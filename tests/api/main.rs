@@ -25,6 +25,7 @@ mod metrics;
 mod oauth;
 mod openapi;
 mod openarchiver;
+mod openarchiver_users;
 mod operations;
 mod own_account;
 mod processes;

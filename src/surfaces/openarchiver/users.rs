@@ -185,8 +185,8 @@ pub async fn update(
     let changed = async {
         let actor = actor(&app, &signed).await?;
         let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
-        let user = role_users::update(&app, &actor, id, |current| changes(&body, current), &ctx)
-            .await?;
+        let user =
+            role_users::update(&app, &actor, id, |current| changes(&body, current), &ctx).await?;
         shown(&app, &user).await
     };
     match changed.await {
@@ -202,7 +202,10 @@ pub async fn update(
         (status = 200, description = "The user"),
         (status = 401, description = "Unauthorized: No token provided / Invalid token"),
     ))]
-pub async fn profile(State(app): State<App>, Signed(caller): Signed) -> Result<Json<Value>, OaError> {
+pub async fn profile(
+    State(app): State<App>,
+    Signed(caller): Signed,
+) -> Result<Json<Value>, OaError> {
     let user = users::find(&app, caller.user_id).await?;
     Ok(Json(shown(&app, &user).await?))
 }
@@ -219,9 +222,12 @@ pub async fn update_profile(
     Body(body, ..): Body<Value, OpenArchiver>,
 ) -> Result<Json<Value>, OaError> {
     let current = users::find(&app, caller.user_id).await?;
-    let mut wanted = changes(&body, &current)?;
-    // One's own role is not one's to choose.
-    wanted.role = None;
+    // One's own role is not one's to choose: `roleId` is not read here.
+    let mut body = body;
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("roleId");
+    }
+    let wanted = changes(&body, &current)?;
     let user = role_users::rename_self(&app, caller.user_id, wanted, &ctx).await?;
     Ok(Json(shown(&app, &user).await?))
 }
@@ -241,11 +247,9 @@ pub async fn change_password(
 ) -> Result<Response, OaError> {
     let (Some(current), Some(new)) = (text(&body, "currentPassword"), text(&body, "newPassword"))
     else {
-        return Err(Error::invalid(
-            "MISSING_FIELDS",
-            "Current and new password are required",
-        )
-        .into());
+        return Err(
+            Error::invalid("MISSING_FIELDS", "Current and new password are required").into(),
+        );
     };
     let current = Password::presented(current.to_string(), "currentPassword")?;
     let new = Password::new_password(new.to_string(), "newPassword")?;
