@@ -92,7 +92,9 @@ impl Runtime {
         let actors = Arc::new(crate::access::Actors::default());
         let surfaces = surfaces::all(&config);
         // What the feed keeps fresh: caller states, and each surface's caches.
-        let mut listeners: Vec<Arc<dyn FeedListener>> = vec![actors.clone()];
+        let cookie_sessions = Arc::new(crate::service::sessions::cookie::CookieSessions::default());
+        let mut listeners: Vec<Arc<dyn FeedListener>> =
+            vec![actors.clone(), cookie_sessions.clone()];
         listeners.extend(surfaces.iter().flat_map(|surface| surface.listeners()));
         let feed = SecurityFeed::new(denylist.clone(), throttle.clone(), listeners, lookback);
         let fed_up = feed.caught_up();
@@ -124,7 +126,7 @@ impl Runtime {
             denylist: denylist.clone(),
             actors,
             collection_kinds: moka::sync::Cache::new(100_000),
-            cookie_sessions: Arc::default(),
+            cookie_sessions,
             outbox: crate::mail::Outbox::new(db.clone()),
             blobs: Arc::new(crate::blobs::DirBlobs::new(
                 config

@@ -48,7 +48,7 @@ pub use profile::{
 pub use secret::{PasswordHash, TokenHash};
 pub use services::{Clock, Services, SystemClock};
 pub use session::{EndReason, Session, SessionCommand, SessionEvent, Transport};
-pub use user::{Demographics, SessionCutoff, User, UserCommand, UserEvent};
+pub use user::{AccountMembership, Demographics, SessionCutoff, User, UserCommand, UserEvent};
 
 /// A command's variant name, never its fields: what metrics count commands
 /// by.

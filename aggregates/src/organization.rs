@@ -1,7 +1,8 @@
 //! The Organization aggregate: a group users belong to. Its kind says what
 //! it is for: a `community` (the ILD surface's communities), or Kolibri's
 //! collections: a `facility` (with its settings), a `classroom` in a
-//! facility, a `learner_group` in a classroom.
+//! facility, a `learner_group` in a classroom; or an `account` (Backstack's:
+//! users are members of one or more, with roles in each).
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -23,6 +24,8 @@ pub enum OrganizationKind {
     Classroom,
     /// A Kolibri learner group, in a classroom.
     LearnerGroup,
+    /// A Backstack account: users are members of one or more.
+    Account,
 }
 
 impl OrganizationKind {
@@ -33,13 +36,14 @@ impl OrganizationKind {
             Self::Facility => "facility",
             Self::Classroom => "classroom",
             Self::LearnerGroup => "learner_group",
+            Self::Account => "account",
         }
     }
 
     /// The kind its parent must be, if it has one.
     pub fn parent_kind(self) -> Option<Self> {
         match self {
-            Self::Community | Self::Facility => None,
+            Self::Community | Self::Facility | Self::Account => None,
             Self::Classroom => Some(Self::Facility),
             Self::LearnerGroup => Some(Self::Classroom),
         }

@@ -110,6 +110,9 @@ pub enum SessionCommand {
         /// Whether it may be used at once; `false`: authenticated, but a
         /// step (choosing an account) is still to come.
         active: bool,
+        /// The account it acts in, when chosen at the start (a member of
+        /// exactly one).
+        account: Option<Uuid>,
         /// Whether the client asked to be remembered.
         remember_me: bool,
         /// Hash of the first refresh token.
@@ -148,6 +151,13 @@ pub enum SessionCommand {
         /// The new expiry.
         expires_at: DateTime<Utc>,
     },
+    /// Act in `account` from now on (checked by the caller to be one of
+    /// the user's): activates a session waiting for that choice; choosing
+    /// the account it acts in already changes nothing.
+    SelectAccount {
+        /// The account.
+        account: Uuid,
+    },
     /// End the session.
     End {
         /// Why.
@@ -173,6 +183,9 @@ pub enum SessionEvent {
         /// Usable at once (absent before: every session was).
         #[serde(default = "yes")]
         active: bool,
+        /// The account it acts in from the start (absent: none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<Uuid>,
         /// Remember-me requested.
         remember_me: bool,
         /// Hash of the first refresh token.
@@ -204,6 +217,13 @@ pub enum SessionEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The session acts in an account now (and is active).
+    AccountSelected {
+        /// The account.
+        account: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The session is over; its tokens stop working at once.
     SessionEnded {
         /// Why.
@@ -219,6 +239,7 @@ impl DomainEvent for SessionEvent {
             Self::SessionStarted { .. } => "SessionStarted",
             Self::RefreshTokenRotated { .. } => "RefreshTokenRotated",
             Self::SessionExtended { .. } => "SessionExtended",
+            Self::AccountSelected { .. } => "AccountSelected",
             Self::SessionEnded { .. } => "SessionEnded",
         }
         .to_string()
@@ -243,6 +264,9 @@ pub struct Session {
     rotated_at: Option<DateTime<Utc>>,
     previous_hashes: Vec<TokenHash>,
     ended: Option<EndReason>,
+    /// The account it acts in, and since when.
+    #[serde(default)]
+    account: Option<(Uuid, DateTime<Utc>)>,
 }
 
 impl Session {
@@ -286,6 +310,11 @@ impl Session {
         self.active
     }
 
+    /// The account it acts in, and since when.
+    pub fn account(&self) -> Option<(Uuid, DateTime<Utc>)> {
+        self.account
+    }
+
     /// The checks every use of a live session makes.
     fn require_live(&self, now: DateTime<Utc>) -> Result<(Uuid, DateTime<Utc>), DomainError> {
         let (Some(id), Some(auth_time), Some(expires_at)) =
@@ -324,6 +353,7 @@ impl Aggregate for Session {
                 surface,
                 transport,
                 active,
+                account,
                 remember_me,
                 refresh_token_hash,
                 auth_time,
@@ -340,6 +370,7 @@ impl Aggregate for Session {
                     surface,
                     transport: Some(transport),
                     active,
+                    account,
                     remember_me,
                     refresh_token_hash,
                     auth_time,
@@ -395,6 +426,13 @@ impl Aggregate for Session {
                     sink.write(event, self).await;
                 }
             }
+            SessionCommand::SelectAccount { account } => {
+                self.require_live(now)?;
+                if self.account.map(|(current, _)| current) != Some(account) || !self.active {
+                    let event = SessionEvent::AccountSelected { account, at: now };
+                    sink.write(event, self).await;
+                }
+            }
             SessionCommand::End { reason } => {
                 if self.id.is_none() {
                     return Err(DomainError::SessionNotFound);
@@ -417,11 +455,14 @@ impl Aggregate for Session {
                 surface,
                 transport,
                 active,
+                account,
                 refresh_token_hash,
                 auth_time,
                 expires_at,
+                started_at,
                 ..
             } => {
+                self.account = account.map(|account| (account, started_at));
                 self.id = Some(session_id);
                 self.user_id = Some(user_id);
                 self.surface = surface;
@@ -442,6 +483,10 @@ impl Aggregate for Session {
                 self.previous_hashes.push(previous_hash);
                 self.current_hash = refresh_token_hash;
                 self.rotated_at = Some(at);
+            }
+            SessionEvent::AccountSelected { account, at } => {
+                self.account = Some((account, at));
+                self.active = true;
             }
             SessionEvent::SessionEnded { reason, .. } => {
                 self.ended = Some(reason);

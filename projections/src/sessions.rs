@@ -63,6 +63,17 @@ pub async fn apply(
                 version
             )?;
         }
+        // Which account a session acts in is asked of the Session itself.
+        SessionEvent::AccountSelected { at, .. } => {
+            execute!(
+                conn,
+                "UPDATE sessions SET last_seen_at = $2, version = $3
+                  WHERE session_id = $1 AND version < $3",
+                session_id(event),
+                at,
+                version
+            )?;
+        }
         SessionEvent::SessionEnded { reason, at } => {
             execute!(
                 conn,

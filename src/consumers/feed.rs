@@ -29,6 +29,7 @@ use crate::auth::throttle::Throttle;
 /// Event types the feed folds.
 const TYPES: &[&str] = &[
     "SessionEnded",
+    "AccountSelected",
     "PasswordChanged",
     "PasswordReset",
     "UserDisabled",
@@ -47,6 +48,8 @@ const TYPES: &[&str] = &[
     "CollectionRoleRemoved",
     "CollectionJoined",
     "CollectionLeft",
+    "AccountJoined",
+    "AccountLeft",
     // What the book of defined roles depends on.
     "PolicyRoleCreated",
     "PolicyRoleUpdated",
@@ -67,6 +70,9 @@ pub trait FeedListener: Send + Sync + std::fmt::Debug {
     /// A batch holding user events was fed, up to `cursor`: what was read
     /// from read models that had not passed it may be stale.
     fn users_changed_until(&self, _cursor: Cursor) {}
+    /// A session changed in a way cached copies must see (an account was
+    /// chosen).
+    fn session_changed(&self, _session: Uuid) {}
     /// A batch holding role definition events was fed, up to `cursor`.
     fn policies_changed_until(&self, _cursor: Cursor) {}
 }
@@ -164,13 +170,17 @@ impl SecurityFeed {
         let mut policies_changed = false;
         for event in &batch.events {
             match event.aggregate_type.as_str() {
-                Session::TYPE => {
-                    if let (Ok(id), Ok(SessionEvent::SessionEnded { at, .. })) =
-                        (event.aggregate_id.parse::<Uuid>(), event.decode())
-                    {
+                Session::TYPE => match (event.aggregate_id.parse::<Uuid>(), event.decode()) {
+                    (Ok(id), Ok(SessionEvent::SessionEnded { at, .. })) => {
                         self.denylist.end_session(id, at);
                     }
-                }
+                    (Ok(id), Ok(SessionEvent::AccountSelected { .. })) => {
+                        for listener in &self.listeners {
+                            listener.session_changed(id);
+                        }
+                    }
+                    _ => {}
+                },
                 User::TYPE => {
                     let id = event.aggregate_id.parse::<Uuid>();
                     if let Ok(id) = id {

@@ -7,7 +7,7 @@
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 
-use super::{PendingToken, User, UserCommand, UserEvent};
+use super::{AccountMembership, PendingToken, User, UserCommand, UserEvent};
 use crate::profile::Subscription;
 use crate::{DomainError, Services};
 
@@ -125,6 +125,10 @@ impl Aggregate for User {
             UserCommand::LeaveCollection { collection } => {
                 self.handle_leave_collection(collection, now)
             }
+            UserCommand::JoinAccount { account, roles } => {
+                self.handle_join_account(account, roles, now)
+            }
+            UserCommand::LeaveAccount { account } => self.handle_leave_account(account, now),
             UserCommand::UpdateFacilityUser { changes } => {
                 self.handle_update_facility_user(*changes, now)
             }
@@ -305,6 +309,15 @@ impl Aggregate for User {
             }
             UserEvent::CollectionLeft { collection, at } => {
                 self.collections.retain(|c| *c != collection);
+                self.updated_at = Some(at);
+            }
+            UserEvent::AccountJoined { account, roles, at } => {
+                self.accounts.retain(|m| m.account != account);
+                self.accounts.push(AccountMembership { account, roles });
+                self.updated_at = Some(at);
+            }
+            UserEvent::AccountLeft { account, at } => {
+                self.accounts.retain(|m| m.account != account);
                 self.updated_at = Some(at);
             }
             UserEvent::FacilityUserUpdated { changes, at } => {

@@ -191,6 +191,20 @@ pub enum UserCommand {
         /// The collection.
         collection: Uuid,
     },
+    /// The user becomes a member of an account (checked to exist before)
+    /// holding `roles` there, or a member's roles there change; the same
+    /// roles again change nothing.
+    JoinAccount {
+        /// The account (an Organization of kind `account`).
+        account: Uuid,
+        /// Role slugs held in it: each 1–32 of `a-z 0-9 _ -`.
+        roles: Vec<String>,
+    },
+    /// The user leaves an account.
+    LeaveAccount {
+        /// The account.
+        account: Uuid,
+    },
     /// A facility user's account fields are edited (only what differs is
     /// recorded; a new username is claimed before).
     UpdateFacilityUser {

@@ -236,6 +236,23 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The user is a member of an account with these roles (joined, or
+    /// their roles there changed).
+    AccountJoined {
+        /// The account.
+        account: Uuid,
+        /// Role slugs held in it.
+        roles: Vec<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The user left an account.
+    AccountLeft {
+        /// The account.
+        account: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A facility user's account fields changed.
     FacilityUserUpdated {
         /// What changed.
@@ -299,6 +316,8 @@ impl DomainEvent for UserEvent {
             Self::CollectionRoleAssigned { .. } => "CollectionRoleAssigned",
             Self::CollectionRoleRemoved { .. } => "CollectionRoleRemoved",
             Self::CollectionJoined { .. } => "CollectionJoined",
+            Self::AccountJoined { .. } => "AccountJoined",
+            Self::AccountLeft { .. } => "AccountLeft",
             Self::CollectionLeft { .. } => "CollectionLeft",
             Self::FacilityUserUpdated { .. } => "FacilityUserUpdated",
             Self::UserDeleted { .. } => "UserDeleted",

@@ -29,6 +29,7 @@ pub use commands::UserCommand;
 pub use credentials::{PendingToken, RESET_MAIL_INTERVAL};
 pub use events::{SessionCutoff, UserEvent};
 pub use facility::Demographics;
+pub use memberships::AccountMembership;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,9 @@ pub struct User {
     /// Classrooms and learner groups the user is a member of.
     #[serde(default)]
     collections: Vec<Uuid>,
+    /// Accounts the user is a member of, in the order joined.
+    #[serde(default)]
+    accounts: Vec<AccountMembership>,
     #[serde(default)]
     deleted_at: Option<DateTime<Utc>>,
     /// Removed for good (after a delete).

@@ -95,6 +95,9 @@ impl Fold {
                         session.expires_at = expires_at;
                         session.last_seen_at = at;
                     }
+                    SessionEvent::AccountSelected { at, .. } => {
+                        session.last_seen_at = at;
+                    }
                     SessionEvent::SessionEnded { reason, at } => {
                         session.ended_at = session.ended_at.or(Some(at));
                         if session.end_reason.is_none() {

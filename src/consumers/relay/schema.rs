@@ -106,6 +106,12 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             | UserEvent::CollectionLeft { collection, at } => {
                 json!({ "userId": id, "collectionId": collection, "at": at })
             }
+            UserEvent::AccountJoined { account, roles, at } => {
+                json!({ "userId": id, "accountId": account, "roles": roles, "at": at })
+            }
+            UserEvent::AccountLeft { account, at } => {
+                json!({ "userId": id, "accountId": account, "at": at })
+            }
             // Which fields changed, never their values.
             UserEvent::FacilityUserUpdated { changes, at } => {
                 json!({ "userId": id, "changed": changes.fields(), "at": at })
@@ -123,6 +129,8 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
                 user_id,
                 surface,
                 transport,
+                active,
+                account,
                 remember_me,
                 auth_time,
                 expires_at,
@@ -131,9 +139,13 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             } => json!({
                 "sessionId": session_id, "userId": user_id, "surface": surface,
                 "transport": aggregates::Transport::of_started(transport, &surface).as_str(),
+                "active": active, "accountId": account,
                 "rememberMe": remember_me, "authTime": auth_time, "expiresAt": expires_at,
                 "startedAt": started_at
             }),
+            SessionEvent::AccountSelected { account, at } => {
+                json!({ "sessionId": id, "accountId": account, "at": at })
+            }
             SessionEvent::RefreshTokenRotated { at, .. } => json!({ "sessionId": id, "at": at }),
             SessionEvent::SessionExtended { expires_at, at } => {
                 json!({ "sessionId": id, "expiresAt": expires_at, "at": at })

@@ -72,6 +72,7 @@ fn life(i: usize) -> (Uuid, Vec<Row>) {
         surface: "ild".to_string(),
         transport: Some(aggregates::Transport::Bearer),
         active: true,
+        account: None,
         remember_me: i % 2 == 0,
         refresh_token_hash: hash.clone(),
         auth_time: at,

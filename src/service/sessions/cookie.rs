@@ -45,6 +45,10 @@ struct Live {
     expires_at: DateTime<Utc>,
     /// The expiry last recorded in the log.
     recorded_expires_at: DateTime<Utc>,
+    /// Usable (not waiting for an account to be chosen).
+    active: bool,
+    /// The account it acts in.
+    account: Option<Uuid>,
     checked_at: Instant,
 }
 
@@ -53,6 +57,13 @@ impl CookieSessions {
     pub fn prune(&self) {
         let now = Utc::now();
         self.live.retain(|_, live| live.expires_at > now);
+    }
+}
+
+impl crate::consumers::feed::FeedListener for CookieSessions {
+    fn session_changed(&self, session: Uuid) {
+        // Checked against the log again on its next use.
+        self.live.remove(&session);
     }
 }
 
@@ -66,6 +77,10 @@ pub struct CookiePrincipal {
     pub session_id: Uuid,
     /// When it ends unless kept alive.
     pub expires_at: DateTime<Utc>,
+    /// Usable (not waiting for an account to be chosen).
+    pub active: bool,
+    /// The account it acts in.
+    pub account: Option<Uuid>,
 }
 
 /// Starts a cookie session for verified credentials; the cookie's value is
@@ -76,11 +91,40 @@ pub async fn start(
     surface: &'static str,
     ctx: &RequestContext,
 ) -> Result<Started, Error> {
+    start_in(app, verified, surface, Account::None, ctx).await
+}
+
+/// Which account a new cookie session acts in.
+#[derive(Debug, Clone, Copy)]
+pub enum Account {
+    /// None: accounts are not this surface's business.
+    None,
+    /// This one.
+    Chosen(Uuid),
+    /// One still to be chosen: the session is not active until then.
+    ToChoose,
+}
+
+/// [`start`], acting in an account.
+pub async fn start_in(
+    app: &App,
+    verified: &Verified,
+    surface: &'static str,
+    account: Account,
+    ctx: &RequestContext,
+) -> Result<Started, Error> {
+    let (active, account) = match account {
+        Account::None => (true, None),
+        Account::Chosen(account) => (true, Some(account)),
+        Account::ToChoose => (false, None),
+    };
     let new = NewSession {
         ttl: app.config.cookie_session_idle,
         remember_me: false,
         surface,
         transport: Transport::Cookie,
+        active,
+        account,
     };
     let started = record_session(app, verified, new, ctx).await?;
     app.cookie_sessions.live.insert(
@@ -91,17 +135,30 @@ pub async fn start(
             auth_time: verified.auth_time,
             expires_at: started.expires_at,
             recorded_expires_at: started.expires_at,
+            active,
+            account,
             checked_at: Instant::now(),
         },
     );
     Ok(started)
 }
 
-/// The live cookie session a cookie proves, if any: started through
-/// `surface` (any, for `None`: introspection by a trusted client), its
-/// current secret, not ended, not idle past its expiry, not
-/// cut off.
+/// The live, active cookie session a cookie proves, if any: started
+/// through `surface` (any, for `None`: introspection by a trusted client),
+/// its current secret, not ended, not idle past its expiry, not cut off,
+/// not waiting for an account to be chosen.
 pub async fn resolve(
+    app: &App,
+    cookie: &str,
+    surface: Option<&str>,
+) -> Result<Option<CookiePrincipal>, Error> {
+    Ok(resolve_any(app, cookie, surface)
+        .await?
+        .filter(|principal| principal.active))
+}
+
+/// [`resolve`], also for a session still waiting for its account.
+pub async fn resolve_any(
     app: &App,
     cookie: &str,
     surface: Option<&str>,
@@ -131,6 +188,8 @@ pub async fn resolve(
                 user_id: live.user_id,
                 session_id,
                 expires_at: live.expires_at,
+                active: live.active,
+                account: live.account,
             }));
         }
     }
@@ -142,6 +201,7 @@ pub async fn resolve(
         return Ok(None);
     };
     let (user_id, auth_time, recorded) = (live.user_id, live.auth_time, live.recorded_expires_at);
+    let (active, account) = (live.active, live.account);
     let expires_at = later.map_or(recorded, |l| l.max(recorded));
     app.cookie_sessions.live.insert(
         session_id,
@@ -151,6 +211,8 @@ pub async fn resolve(
             auth_time,
             expires_at,
             recorded_expires_at: recorded,
+            active,
+            account,
             checked_at: Instant::now(),
         },
     );
@@ -158,6 +220,8 @@ pub async fn resolve(
         user_id,
         session_id,
         expires_at,
+        active,
+        account,
     }))
 }
 
@@ -199,6 +263,34 @@ pub async fn keep_alive(
         Err(Error::Unauthenticated) => Ok(()),
         Err(other) => Err(other),
     }
+}
+
+/// Makes the session act in `account` (the caller checked it is the
+/// user's), activating it if it was waiting for the choice.
+pub async fn select_account(
+    app: &App,
+    principal: &CookiePrincipal,
+    account: Uuid,
+    ctx: &RequestContext,
+) -> Result<CookiePrincipal, Error> {
+    let committed = app
+        .store
+        .execute::<Session>(
+            &principal.session_id.to_string(),
+            SessionCommand::SelectAccount { account },
+            &ctx.metadata().acting_as(principal.user_id),
+        )
+        .await?;
+    if let Some(mut live) = app.cookie_sessions.live.get_mut(&principal.session_id) {
+        live.active = true;
+        live.account = Some(account);
+    }
+    app.settle(committed.written.as_ref()).await?;
+    Ok(CookiePrincipal {
+        active: true,
+        account: Some(account),
+        ..principal.clone()
+    })
 }
 
 /// Ends the session (logout).

@@ -40,6 +40,10 @@ pub struct LiveSession {
     pub auth_time: DateTime<Utc>,
     /// Its expiry as recorded in the log.
     pub recorded_expires_at: DateTime<Utc>,
+    /// Usable (not waiting for an account to be chosen).
+    pub active: bool,
+    /// The account it acts in.
+    pub account: Option<Uuid>,
 }
 
 /// The live session `secret` (a refresh token, or a session cookie) is the
@@ -48,7 +52,9 @@ pub struct LiveSession {
 /// and, when given, started through `surface` (a cookie of one surface is
 /// no cookie of another); not ended, not expired — `later_expiry` is an
 /// expiry this instance knows of but has not recorded yet —, not cut off,
-/// its user live. One check for refresh tokens and cookies alike.
+/// its user live. One check for refresh tokens and cookies alike; whether
+/// it is active yet (an account chosen, where one is to be) is the
+/// caller's to ask.
 pub async fn live_session(
     app: &App,
     secret: &str,
@@ -70,7 +76,6 @@ pub async fn live_session(
         return Ok(None);
     };
     let right_kind = session.transport() == transport
-        && session.is_active()
         && surface.is_none_or(|surface| session.surface() == surface);
     let expires_at = later_expiry.map_or(recorded, |later| later.max(recorded));
     if !right_kind
@@ -93,6 +98,8 @@ pub async fn live_session(
         session_id,
         auth_time,
         recorded_expires_at: recorded,
+        active: session.is_active(),
+        account: session.account().map(|(account, _)| account),
     }))
 }
 
@@ -103,6 +110,7 @@ async fn live_refresh(
 ) -> Result<Option<(Uuid, Uuid, DateTime<Utc>)>, Error> {
     Ok(live_session(app, token, Transport::Bearer, None, None)
         .await?
+        .filter(|live| live.active)
         .map(|live| (live.user_id, live.session_id, live.recorded_expires_at)))
 }
 

@@ -261,6 +261,8 @@ async fn start_session(
             remember_me,
             surface,
             transport: Transport::Bearer,
+            active: true,
+            account: None,
         },
         ctx,
     )
@@ -311,6 +313,10 @@ pub struct NewSession {
     pub surface: &'static str,
     /// How its credential travels.
     pub transport: Transport,
+    /// Usable at once (`false`: an account is still to be chosen).
+    pub active: bool,
+    /// The account it acts in from the start.
+    pub account: Option<Uuid>,
 }
 
 /// Records a new session of a verified user, ending `ttl` seconds after the
@@ -327,6 +333,8 @@ pub async fn record_session(
         remember_me,
         surface,
         transport,
+        active,
+        account,
     } = new;
     let session_id = Uuid::now_v7();
     let secret = app.tokens.new_refresh(session_id);
@@ -341,7 +349,8 @@ pub async fn record_session(
                 user_id,
                 surface: surface.to_string(),
                 transport,
-                active: true,
+                active,
+                account,
                 remember_me,
                 refresh_token_hash: hash_token(&secret),
                 auth_time: verified.auth_time,

@@ -47,6 +47,8 @@ async fn signed_in(
         remember_me: false,
         surface: SURFACE,
         transport: Transport::Bearer,
+        active: true,
+        account: None,
     };
     let started = sessions::record_session(app, verified, new, ctx).await?;
     let roles = roles_of(app, user).await?;
