@@ -35,6 +35,10 @@ enum Command {
     /// new id.
     #[command(subcommand)]
     Collection(Collection),
+    /// Accounts (Backstack's): create one (prints its id), add a user as a
+    /// member with roles in it, take one out.
+    #[command(subcommand)]
+    Account(Account),
     /// Kolibri facility users: create one (with roles, memberships,
     /// superuser). Prints the new id.
     #[command(subcommand, name = "facility-user")]
@@ -134,6 +138,46 @@ enum Collection {
 }
 
 #[derive(Debug, Subcommand)]
+enum Account {
+    /// Create an account.
+    Create {
+        #[command(flatten)]
+        config: Config,
+        /// Its title (what the account choice shows).
+        #[arg(long)]
+        title: String,
+        /// Its id (default: a new one).
+        #[arg(long)]
+        id: Option<uuid::Uuid>,
+    },
+    /// Make a user (by email) a member, or set their roles in it.
+    AddMember {
+        #[command(flatten)]
+        config: Config,
+        /// The account.
+        #[arg(long)]
+        account: uuid::Uuid,
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// A role in the account (repeatable; `a-z 0-9 _ -`).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Take a user (by email) out of an account.
+    RemoveMember {
+        #[command(flatten)]
+        config: Config,
+        /// The account.
+        #[arg(long)]
+        account: uuid::Uuid,
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum FacilityUser {
     /// Create a facility user.
     Create {
@@ -222,6 +266,11 @@ pub async fn main() -> ExitCode {
         | Command::Collection(
             Collection::Create { config: c, .. } | Collection::Settings { config: c, .. },
         )
+        | Command::Account(
+            Account::Create { config: c, .. }
+            | Account::AddMember { config: c, .. }
+            | Account::RemoveMember { config: c, .. },
+        )
         | Command::FacilityUser(
             FacilityUser::Create { config: c, .. } | FacilityUser::LoginToken { config: c, .. },
         ) => c.log_format.clone(),
@@ -236,6 +285,7 @@ pub async fn main() -> ExitCode {
                 | Command::Replay(_)
                 | Command::Verify(_)
                 | Command::Collection(_)
+                | Command::Account(_)
                 | Command::FacilityUser(_)
         ),
     );
@@ -360,6 +410,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             std::io::Write::write_all(&mut std::io::stdout().lock(), format!("{id}\n").as_bytes())?;
             Ok(())
         }
+        Command::Account(command) => account(command).await,
         Command::Collection(Collection::Settings {
             mut config,
             facility,
@@ -482,4 +533,59 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Runs an `account` command (without the relay: the service relays what
+/// it writes when it next runs).
+async fn account(command: Account) -> anyhow::Result<()> {
+    use crate::service::member_accounts;
+    let (Account::Create { config, .. }
+    | Account::AddMember { config, .. }
+    | Account::RemoveMember { config, .. }) = &command;
+    let mut config = config.clone();
+    config.nats_url = None;
+    let runtime = Runtime::start(config).await?;
+    let app = runtime.app().clone();
+    let ctx = RequestContext::system();
+    let user_of = |email: String| {
+        let app = app.clone();
+        async move {
+            let email = crate::input::Email::parse(&email, "email")?;
+            let identifier = crate::service::sessions::Identifier::Email(email);
+            crate::service::sessions::holder(&app, &identifier)
+                .await?
+                .and_then(|user| user.state.id())
+                .ok_or(crate::Error::NotFound)
+        }
+    };
+    let result = async {
+        match command {
+            Account::Create { title, id, .. } => {
+                let id = member_accounts::create(&app, id, &title, &ctx).await?;
+                Ok(Some(id))
+            }
+            Account::AddMember {
+                account,
+                email,
+                roles,
+                ..
+            } => {
+                let user = user_of(email).await?;
+                member_accounts::add_member(&app, account, user, roles, &ctx).await?;
+                Ok(None)
+            }
+            Account::RemoveMember { account, email, .. } => {
+                let user = user_of(email).await?;
+                member_accounts::remove_member(&app, account, user, &ctx).await?;
+                Ok(None)
+            }
+        }
+    }
+    .await;
+    runtime.stop().await;
+    let created: Option<uuid::Uuid> = result.map_err(|e: crate::Error| anyhow::anyhow!("{e}"))?;
+    if let Some(id) = created {
+        std::io::Write::write_all(&mut std::io::stdout().lock(), format!("{id}\n").as_bytes())?;
+    }
+    Ok(())
 }

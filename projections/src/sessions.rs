@@ -175,6 +175,18 @@ pub async fn live_of_user(
     fetch_all!(db, SessionRow, &sql, user_id, now)
 }
 
+/// A user's `limit` newest sessions, newest first.
+pub async fn recent_of_user(
+    db: &Db,
+    user_id: Uuid,
+    limit: i64,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY started_at DESC LIMIT $2"
+    );
+    fetch_all!(db, SessionRow, &sql, user_id, limit)
+}
+
 /// A user's sessions, newest first.
 pub async fn of_user(db: &Db, user_id: Uuid) -> Result<Vec<SessionRow>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY started_at DESC");

@@ -15,6 +15,7 @@ pub mod facilities;
 pub mod facility_access;
 pub mod facility_users;
 pub mod installation;
+pub mod member_accounts;
 pub mod placements;
 pub mod policy_roles;
 pub mod profile;

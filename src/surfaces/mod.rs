@@ -17,9 +17,11 @@
 //!    their rows in the table test), never in a handler;
 //! 4. tests in `tests/api/<name>*.rs`, run on both backends.
 
+pub mod backstack;
 pub mod ild;
 pub mod kolibri;
 pub mod openarchiver;
+pub mod v1_login;
 
 use std::sync::Arc;
 
@@ -94,6 +96,9 @@ pub fn all(config: &Config) -> Vec<Arc<dyn Surface>> {
     vec![
         Arc::new(ild::IldSurface),
         Arc::new(kolibri::KolibriSurface::new(config)),
+        // Before Open Archiver, which owns the rest of `/v1`.
+        Arc::new(v1_login::V1LoginSurface),
+        Arc::new(backstack::BackstackSurface),
         Arc::new(openarchiver::OpenArchiverSurface),
     ]
 }

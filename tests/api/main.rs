@@ -8,6 +8,7 @@
 mod helpers;
 
 mod admin_users;
+mod backstack;
 mod cli;
 mod communities;
 mod concurrency;

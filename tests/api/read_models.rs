@@ -45,6 +45,7 @@ async fn a_login_that_raced_a_password_change_shows_as_revoked_in_the_sessions_r
                 surface: "ild".into(),
                 transport: aggregates::Transport::Bearer,
                 active: true,
+                account: None,
                 remember_me: false,
                 refresh_token_hash: hash_token("irrelevant"),
                 auth_time: authenticated_before_the_change,

@@ -1,5 +1,6 @@
-//! `/v1/auth/setup`, `/v1/auth/status` and `/v1/auth/login`, as Open
-//! Archiver answers them.
+//! `/v1/auth/setup` and `/v1/auth/status`, as Open Archiver answers them,
+//! and its login result (`/v1/auth/login` is shared with Backstack:
+//! [`crate::surfaces::v1_login`]).
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use crate::http::extract::Ctx;
 use crate::http::Body;
 use crate::input::{Email, Password, PersonName};
 use crate::service::installation::{self, Setup};
-use crate::service::sessions::{self, Attempt, Identifier, NewSession, Transport, Verified};
+use crate::service::sessions::{self, NewSession, Transport, Verified};
 use crate::service::{RequestContext, UserView};
 use crate::{App, Error};
 
@@ -51,14 +52,29 @@ async fn signed_in(
         account: None,
     };
     let started = sessions::record_session(app, verified, new, ctx).await?;
+    let expires_at = started.expires_at;
+    login_answer(app, signer, verified, user, started.session_id, expires_at).await
+}
+
+/// Open Archiver's login result for a session started already:
+/// `{accessToken, user}`, the token naming that session and expiring at
+/// `expires_at`.
+pub async fn login_answer(
+    app: &App,
+    signer: &Signer,
+    verified: &Verified,
+    user: &UserView,
+    session_id: uuid::Uuid,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, Error> {
     let roles = roles_of(app, user).await?;
     let claims = Claims {
         sub: verified.user_id.to_string(),
         email: user.email.clone(),
         roles: roles.iter().map(|r| r.name.clone()).collect(),
         iat: verified.auth_time.timestamp(),
-        exp: started.expires_at.timestamp(),
-        sid: started.session_id.to_string(),
+        exp: expires_at.timestamp(),
+        sid: session_id.to_string(),
         auth_ms: verified.auth_time.timestamp_millis(),
     };
     let token = signer.issue(&claims)?;
@@ -119,43 +135,4 @@ pub async fn setup(
 pub async fn status(State(app): State<App>) -> Result<Json<Value>, OaError> {
     let needs_setup = installation::needs_setup(&app).await?;
     Ok(Json(json!({ "needsSetup": needs_setup })))
-}
-
-/// Signs in by email and password: 200 `{accessToken, user}`; 400 "Email
-/// and password are required"; 401 "Invalid credentials" alike for an
-/// unknown email and a wrong password; 429 while throttled.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "openarchiver", operation_id = "openarchiver_login",
-    responses(
-        (status = 200, description = "{accessToken, user}"),
-        (status = 400, description = "Email and password are required"),
-        (status = 401, description = "Invalid credentials"),
-        (status = 429, description = "Throttled; see Retry-After"),
-    ))]
-pub async fn login(
-    State(app): State<App>,
-    Extension(signer): Extension<Arc<Signer>>,
-    Ctx(ctx): Ctx,
-    Body(body, ..): Body<Value, OpenArchiver>,
-) -> Result<Response, OaError> {
-    let (Some(email), Some(password)) = (text(&body, "email"), text(&body, "password")) else {
-        return Ok(message(
-            StatusCode::BAD_REQUEST,
-            "Email and password are required",
-        ));
-    };
-    // An email no account could have fails as an unknown one does.
-    let email = Email::parse(&email, "email").map_err(|_| Error::InvalidCredentials)?;
-    let password = Password::presented(password, "password")?;
-    let identifier = Identifier::Email(email);
-    let attempt = Attempt {
-        identifier: &identifier,
-        password: Some(&password),
-        passwordless: false,
-    };
-    let verified = sessions::verify_login(&app, attempt, &ctx)
-        .await?
-        .map_err(|_| Error::InvalidCredentials)?;
-    let user = UserView::from_aggregate(&verified.user.state).ok_or(Error::InvalidCredentials)?;
-    let answer = signed_in(&app, &signer, &verified, &user, &ctx).await?;
-    Ok(Json(answer).into_response())
 }

@@ -1,6 +1,7 @@
 //! The Open Archiver surface (`../shared/seeds/002_*.txt`, Open Archiver's
 //! Express backend as the reference): `/v1/auth/setup`, `/v1/auth/status`,
-//! `/v1/auth/login` (`auth.rs`), `/v1/iam/roles*` (`roles.rs`),
+//! (`auth.rs`; `/v1/auth/login` is shared with Backstack:
+//! [`super::v1_login`]), `/v1/iam/roles*` (`roles.rs`),
 //! `/v1/users*` (`users.rs`). Errors are `{"message": …}` with Open
 //! Archiver's texts; signed-in requests carry an HS256 JWT (`tokens.rs`)
 //! as `Authorization: Bearer`.
@@ -10,10 +11,10 @@
 //! service administrator holds the predefined Super Admin, anyone else the
 //! roles they were given (`roleId`).
 
-mod auth;
-mod rate_limit;
+pub mod auth;
+pub mod rate_limit;
 mod roles;
-mod tokens;
+pub mod tokens;
 mod users;
 mod wire;
 
@@ -65,7 +66,6 @@ impl crate::surfaces::Surface for OpenArchiverSurface {
         OpenApiRouter::new()
             .routes(routes!(auth::setup))
             .routes(routes!(auth::status))
-            .routes(routes!(auth::login))
             .routes(routes!(users::profile, users::update_profile))
             .routes(routes!(users::change_password))
             .routes(routes!(users::list, users::create))

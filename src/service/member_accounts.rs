@@ -1,0 +1,160 @@
+//! Accounts users are members of (Backstack's): an Organization of kind
+//! `account` with a title; a user's memberships, with the roles held in
+//! each, are on the User; which account a session acts in is on the
+//! Session (chosen at login when the user is a member of exactly one,
+//! else by the user afterwards).
+
+use aggregates::{Organization, OrganizationKind, Session, User, UserCommand};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::sessions::cookie::{self, CookiePrincipal};
+use super::RequestContext;
+use crate::{App, Error};
+
+/// Sessions looked at to find the account a user chose last.
+const RECENT_SESSIONS: i64 = 20;
+
+/// An account as a member sees it.
+#[derive(Debug, Clone)]
+pub struct AccountView {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// The member's roles in it.
+    pub roles: Vec<String>,
+}
+
+/// Creates an account titled `title` (operators: the CLI).
+pub async fn create(
+    app: &App,
+    id: Option<Uuid>,
+    title: &str,
+    ctx: &RequestContext,
+) -> Result<Uuid, Error> {
+    let (id, _) = super::facilities::create_organization(
+        app,
+        id.unwrap_or_else(Uuid::now_v7),
+        OrganizationKind::Account,
+        title,
+        None,
+        None,
+        None,
+        &ctx.metadata(),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The live account `id`, or `NotFound`.
+async fn account(app: &App, id: Uuid) -> Result<Organization, Error> {
+    let organization = app.store.load::<Organization>(&id.to_string()).await?.state;
+    if organization.kind() != Some(OrganizationKind::Account) || organization.is_deleted() {
+        return Err(Error::NotFound);
+    }
+    Ok(organization)
+}
+
+/// Makes `user_id` a member of `account_id` holding `roles` there (or sets
+/// their roles if they are one): `NotFound` for no such account or user.
+pub async fn add_member(
+    app: &App,
+    account_id: Uuid,
+    user_id: Uuid,
+    roles: Vec<String>,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    account(app, account_id).await?;
+    let committed = app
+        .store
+        .execute::<User>(
+            &user_id.to_string(),
+            UserCommand::JoinAccount {
+                account: account_id,
+                roles,
+            },
+            &ctx.metadata(),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await
+}
+
+/// Takes `user_id` out of `account_id`.
+pub async fn remove_member(
+    app: &App,
+    account_id: Uuid,
+    user_id: Uuid,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    let committed = app
+        .store
+        .execute::<User>(
+            &user_id.to_string(),
+            UserCommand::LeaveAccount {
+                account: account_id,
+            },
+            &ctx.metadata(),
+        )
+        .await?;
+    app.settle(committed.written.as_ref()).await
+}
+
+/// The live accounts `user` is a member of, in the order joined.
+pub async fn of_user(app: &App, user: &User) -> Result<Vec<AccountView>, Error> {
+    let mut accounts = Vec::with_capacity(user.accounts().len());
+    for membership in user.accounts() {
+        match account(app, membership.account).await {
+            Ok(found) => accounts.push(AccountView {
+                id: membership.account,
+                title: found.name().to_string(),
+                roles: membership.roles.clone(),
+            }),
+            // An account deleted since: not offered.
+            Err(Error::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(accounts)
+}
+
+/// The account `user_id` chose last (in any of their recent sessions).
+pub async fn last_chosen(app: &App, user_id: Uuid) -> Result<Option<Uuid>, Error> {
+    let recent =
+        projections::sessions::recent_of_user(app.store.db(), user_id, RECENT_SESSIONS).await?;
+    let mut last: Option<(Uuid, DateTime<Utc>)> = None;
+    for row in recent {
+        let session = app
+            .store
+            .load::<Session>(&row.session_id.to_string())
+            .await?
+            .state;
+        if let Some((account, at)) = session.account() {
+            if last.is_none_or(|(_, seen)| at > seen) {
+                last = Some((account, at));
+            }
+        }
+    }
+    Ok(last.map(|(account, _)| account))
+}
+
+/// Makes the session act in `account_id`: `NotFound` unless its user is a
+/// member of that live account (nothing is recorded then).
+pub async fn choose(
+    app: &App,
+    principal: &CookiePrincipal,
+    account_id: Uuid,
+    ctx: &RequestContext,
+) -> Result<CookiePrincipal, Error> {
+    let user = app.actors.state(app, principal.user_id).await?;
+    if !user
+        .state
+        .accounts()
+        .iter()
+        .any(|m| m.account == account_id)
+    {
+        return Err(Error::NotFound);
+    }
+    account(app, account_id).await?;
+    cookie::select_account(app, principal, account_id, ctx).await
+}
