@@ -55,6 +55,7 @@ fn start_command() -> SessionCommand {
         surface: "ild".to_string(),
         transport: Transport::Bearer,
         active: true,
+        account: None,
         remember_me: true,
         refresh_token_hash: token(0),
         auth_time: now() - Duration::seconds(2),
@@ -71,6 +72,7 @@ fn started_with(auth_time: DateTime<Utc>, expires_at: DateTime<Utc>) -> SessionE
         surface: "ild".to_string(),
         transport: Some(Transport::Bearer),
         active: true,
+        account: None,
         remember_me: false,
         refresh_token_hash: token(0),
         auth_time,
@@ -144,6 +146,7 @@ async fn a_successful_login_starts_a_session() {
             surface: "ild".to_string(),
             transport: Some(Transport::Bearer),
             active: true,
+            account: None,
             remember_me: true,
             refresh_token_hash: token(0),
             auth_time: now() - Duration::seconds(2),
@@ -559,6 +562,7 @@ fn a_session_recorded_before_transports_reads_its_transport_from_its_surface() {
             surface: surface.to_string(),
             transport: None,
             active: true,
+            account: None,
             remember_me: false,
             refresh_token_hash: token(0),
             auth_time: now(),
@@ -586,6 +590,7 @@ fn a_session_recorded_before_transports_reads_its_transport_from_its_surface() {
         surface: "kolibri".to_string(),
         transport: Some(Transport::HeaderToken),
         active: false,
+        account: None,
         remember_me: false,
         refresh_token_hash: token(0),
         auth_time: now(),
@@ -610,4 +615,51 @@ fn a_command_is_named_by_its_variant_only() {
         .name(),
         "End"
     );
+}
+
+/// A session waiting for its account becomes active when one is chosen;
+/// choosing the account it acts in already records nothing; an ended
+/// session chooses nothing.
+#[tokio::test]
+async fn choosing_an_account_activates_a_waiting_session() {
+    let account = Uuid::from_u128(77);
+    let waiting = SessionEvent::SessionStarted {
+        session_id: session_id(),
+        user_id: user_id(),
+        surface: "backstack".to_string(),
+        transport: Some(Transport::Cookie),
+        active: false,
+        account: None,
+        remember_me: false,
+        refresh_token_hash: token(0),
+        auth_time: auth_time(),
+        expires_at: now() + Duration::hours(2),
+        client_ip: Personal::new(None),
+        user_agent: Personal::new(None),
+        started_at: auth_time(),
+    };
+    session()
+        .given(vec![waiting.clone()])
+        .when_async(SessionCommand::SelectAccount { account })
+        .await
+        .then_expect_events(vec![SessionEvent::AccountSelected { account, at: now() }]);
+    session()
+        .given(vec![
+            waiting.clone(),
+            SessionEvent::AccountSelected { account, at: now() },
+        ])
+        .when_async(SessionCommand::SelectAccount { account })
+        .await
+        .then_expect_events(vec![]);
+    session()
+        .given(vec![waiting.clone(), ended(EndReason::Logout)])
+        .when_async(SessionCommand::SelectAccount { account })
+        .await
+        .then_expect_error(DomainError::SessionEnded);
+    let mut state = Session::default();
+    state.apply(waiting);
+    assert!(!state.is_active());
+    state.apply(SessionEvent::AccountSelected { account, at: now() });
+    assert!(state.is_active());
+    assert_eq!(state.account(), Some((account, now())));
 }

@@ -84,16 +84,16 @@ async fn login(app: &TestApp, username: &str) -> (Value, String) {
 on_both_backends!(accounts_are_chosen_at_login_or_after_and_logout_ends_the_session);
 async fn accounts_are_chosen_at_login_or_after_and_logout_ends_the_session(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (foo, bar, baz, other) = (
-        account(&app, "Foo Account").await,
-        account(&app, "Bar Account").await,
-        account(&app, "Baz Account").await,
+    let (north, south, east, other) = (
+        account(&app, "North Account").await,
+        account(&app, "South Account").await,
+        account(&app, "East Account").await,
         account(&app, "Someone Else's").await,
     );
     let single = user(&app, "single@example.com").await;
-    join(&app, foo, single, &["admin"]).await;
+    join(&app, north, single, &["admin"]).await;
     let many = user(&app, "many@example.com").await;
-    for (account, role) in [(foo, "member"), (bar, "admin"), (baz, "member")] {
+    for (account, role) in [(north, "member"), (south, "admin"), (east, "member")] {
         join(&app, account, many, &[role]).await;
     }
 
@@ -102,7 +102,7 @@ async fn accounts_are_chosen_at_login_or_after_and_logout_ends_the_session(backe
     assert_eq!(session["auth"], true);
     assert_eq!(
         session["account"],
-        json!({"id": foo, "title": "Foo Account"})
+        json!({"id": north, "title": "North Account"})
     );
     assert_eq!(session["user"]["roles"], json!(["admin"]));
     assert_eq!(session["user"]["email"], "single@example.com");
@@ -114,8 +114,8 @@ async fn accounts_are_chosen_at_login_or_after_and_logout_ends_the_session(backe
     assert_eq!(session["account"], Value::Null);
     assert_eq!(
         session["select_account"],
-        json!({"accounts": {foo.to_string(): "Foo Account", bar.to_string(): "Bar Account",
-                            baz.to_string(): "Baz Account"},
+        json!({"accounts": {north.to_string(): "North Account", south.to_string(): "South Account",
+                            east.to_string(): "East Account"},
                "last_login": null})
     );
     let (status, pending, _) =
@@ -141,20 +141,20 @@ async fn accounts_are_chosen_at_login_or_after_and_logout_ends_the_session(backe
         Method::POST,
         "/v1/auth/login-account",
         Some(&cookie),
-        Some(json!({"account_id": bar})),
+        Some(json!({"account_id": south})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{chosen}");
     assert_eq!(chosen["auth"], true);
     assert_eq!(
         chosen["account"],
-        json!({"id": bar, "title": "Bar Account"})
+        json!({"id": south, "title": "South Account"})
     );
     assert_eq!(chosen["user"]["roles"], json!(["admin"]));
     let (_, now, _) = request(&app, Method::GET, "/v1/auth/session", Some(&cookie), None).await;
     assert_eq!(
         (&now["auth"], &now["account"]["id"]),
-        (&json!(true), &json!(bar))
+        (&json!(true), &json!(south))
     );
     crate::helpers::assert_recorded_with_metadata(&app, "AccountSelected", &format!("user:{many}"))
         .await;
@@ -170,7 +170,7 @@ async fn accounts_are_chosen_at_login_or_after_and_logout_ends_the_session(backe
 
     // The next login offers the account chosen last; logout by POST.
     let (session, cookie) = login(&app, "many@example.com").await;
-    assert_eq!(session["select_account"]["last_login"], json!(bar));
+    assert_eq!(session["select_account"]["last_login"], json!(south));
     let (status, out, _) =
         request(&app, Method::POST, "/v1/auth/logout", Some(&cookie), None).await;
     assert_eq!((status, out), (StatusCode::OK, signed_out.clone()));
@@ -181,7 +181,7 @@ async fn accounts_are_chosen_at_login_or_after_and_logout_ends_the_session(backe
         Method::POST,
         "/v1/auth/login-account",
         Some(&cookie),
-        Some(json!({"account_id": bar})),
+        Some(json!({"account_id": south})),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");

@@ -87,3 +87,55 @@ async fn roles_are_granted_and_revoked_once_and_must_be_slugs() {
             .then_expect_error(DomainError::InvalidRole);
     }
 }
+
+// --- Accounts ---------------------------------------------------------------
+
+#[tokio::test]
+async fn account_memberships_carry_their_roles_and_change_only_when_they_differ() {
+    let account = Uuid::from_u128(9);
+    let joined = |roles: &[&str]| UserEvent::AccountJoined {
+        account,
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        at: now(),
+    };
+    // Roles are kept sorted and once each.
+    given_registered()
+        .when_async(UserCommand::JoinAccount {
+            account,
+            roles: vec!["member".into(), "admin".into(), "admin".into()],
+        })
+        .await
+        .then_expect_events(vec![joined(&["admin", "member"])]);
+    user()
+        .given(vec![registered(), joined(&["admin", "member"])])
+        .when_async(UserCommand::JoinAccount {
+            account,
+            roles: vec!["member".into(), "admin".into()],
+        })
+        .await
+        .then_expect_events(vec![]);
+    user()
+        .given(vec![registered(), joined(&["member"])])
+        .when_async(UserCommand::JoinAccount {
+            account,
+            roles: vec!["admin".into()],
+        })
+        .await
+        .then_expect_events(vec![joined(&["admin"])]);
+    given_registered()
+        .when_async(UserCommand::JoinAccount {
+            account,
+            roles: vec!["Not A Slug".into()],
+        })
+        .await
+        .then_expect_error(DomainError::InvalidRole);
+    user()
+        .given(vec![registered(), joined(&["member"])])
+        .when_async(UserCommand::LeaveAccount { account })
+        .await
+        .then_expect_events(vec![UserEvent::AccountLeft { account, at: now() }]);
+    given_registered()
+        .when_async(UserCommand::LeaveAccount { account })
+        .await
+        .then_expect_events(vec![]);
+}
