@@ -49,7 +49,7 @@ struct Args {
     /// argon2,login,check,visibility,nats,list,kolibri,commands,stream,relay,replay,rss.
     #[arg(
         long,
-        default_value = "argon2,login,check,visibility,nats,list,kolibri,commands,stream,relay,replay,rss"
+        default_value = "argon2,login,check,v1-login,v1-session,setup-race,visibility,nats,list,kolibri,commands,stream,relay,replay,rss"
     )]
     scenarios: String,
     /// The service's store: `postgres` (a database on `--pg`) or `sqlite`
@@ -203,7 +203,8 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted.contains(&"login") {
         let (rate, mut lat) =
-            login_throughput(&client, &base, &users, args.login_clients, args.seconds).await;
+            login_throughput(&client, &base, "/sign/login", &users, args.login_clients, args.seconds)
+                .await;
         let ratio = bare_argon2.map(|a| rate / a);
         rows.push((
             "password logins/s".into(),
@@ -259,6 +260,80 @@ async fn main() -> anyhow::Result<()> {
             json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99),
                     "bare_axum_per_s": bare_rate, "ratio_to_bare_axum": rate / bare_rate }),
         );
+    }
+    if wanted.contains(&"v1-login") {
+        let (rate, mut lat) = login_throughput(
+            &client,
+            &base,
+            "/v1/auth/login",
+            &users,
+            args.login_clients,
+            args.seconds,
+        )
+        .await;
+        let ratio = bare_argon2.map(|a| rate / a);
+        rows.push((
+            "POST /v1/auth/login (Open Archiver + Backstack) logins/s".into(),
+            format!("{rate:.1}"),
+            format!(
+                "p50 {:.1} ms, p99 {:.1} ms{}",
+                lat.percentile(0.5),
+                lat.percentile(0.99),
+                ratio
+                    .map(|r| format!(", {r:.2}× bare argon2"))
+                    .unwrap_or_default()
+            ),
+        ));
+        results.insert(
+            "v1_login".into(),
+            json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99), "ratio_to_argon2": ratio }),
+        );
+    }
+    if wanted.contains(&"v1-session") {
+        let cookie = backstack_cookie(&app, &client, &base, &users[0]).await?;
+        let session = format!("{base}/v1/auth/session");
+        let (rate, mut lat) = drive(
+            &client,
+            &session,
+            Some(Credential::Cookie(&cookie)),
+            args.check_clients,
+            args.seconds,
+        )
+        .await;
+        // The reference in the same run: the bearer check.
+        let token = login_token(&client, &base, &users[0]).await?;
+        let (check_rate, _) = drive(
+            &client,
+            &format!("{base}/sign/check"),
+            Some(Credential::Bearer(&token)),
+            args.check_clients,
+            args.seconds,
+        )
+        .await;
+        rows.push((
+            "GET /v1/auth/session (Backstack) req/s".into(),
+            format!("{rate:.0}"),
+            format!(
+                "p50 {:.2} ms, p99 {:.2} ms, {:.2}× GET /sign/check ({check_rate:.0}/s)",
+                lat.percentile(0.5),
+                lat.percentile(0.99),
+                rate / check_rate
+            ),
+        ));
+        results.insert(
+            "v1_session".into(),
+            json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99),
+                    "check_per_s": check_rate, "ratio_to_check": rate / check_rate }),
+        );
+    }
+    if wanted.contains(&"setup-race") {
+        let wall = setup_race(&args, &mut admin, sqlite).await?;
+        rows.push((
+            "50 concurrent /v1/auth/setup on an empty store".into(),
+            format!("{:.0} ms", wall * 1000.0),
+            "wall time until all 50 answered (one 201, 49 × 403)".into(),
+        ));
+        results.insert("setup_race_ms".into(), json!(wall * 1000.0));
     }
     if wanted.contains(&"visibility") {
         let mut lat = visibility(&app, &users, args.commands).await?;
@@ -831,6 +906,7 @@ fn bare_argon2_verifications(
 async fn login_throughput(
     client: &reqwest::Client,
     base: &str,
+    path: &str,
     users: &[String],
     clients: usize,
     seconds: u64,
@@ -839,7 +915,7 @@ async fn login_throughput(
     let start = Instant::now();
     let tasks = (0..clients).map(|c| {
         let client = client.clone();
-        let url = format!("{base}/sign/login");
+        let url = format!("{base}{path}");
         let email = users[c % users.len()].clone();
         tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -1310,4 +1386,100 @@ async fn caught_up(app: &App) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!("the read models did not catch up within 10 minutes")
+}
+
+/// A signed-in Backstack session cookie of `email`, a member of one
+/// account (so the session object carries an account, as a client's does).
+async fn backstack_cookie(
+    app: &App,
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+) -> anyhow::Result<String> {
+    use eventauth::service::{member_accounts, RequestContext};
+    let ctx = RequestContext::system();
+    let account = member_accounts::create(app, None, "Bench Account", &ctx).await?;
+    let user = user_ids(app, &[email.to_string()]).await?[0];
+    member_accounts::add_member(app, account, user, vec!["member".into()], &ctx).await?;
+    let response = client
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({ "username": email, "password": PASSWORD }))
+        .send()
+        .await?;
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("BackstackJWT="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+        .context("no BackstackJWT cookie")?;
+    let body: Value = response.json().await?;
+    anyhow::ensure!(body["auth"] == true, "the session is not signed in: {body}");
+    Ok(cookie)
+}
+
+/// Wall time of 50 concurrent `/v1/auth/setup` requests against a fresh
+/// service on an empty store of the same backend (no relay).
+async fn setup_race(
+    args: &Args,
+    admin: &mut sqlx::PgConnection,
+    sqlite: bool,
+) -> anyhow::Result<f64> {
+    let name = format!("eventauth_bench_setup_{}", uuid::Uuid::new_v4().simple());
+    let dir = std::env::temp_dir().join(&name);
+    let mut config = Config::defaults();
+    config.addr = "127.0.0.1:0".parse()?;
+    config.log_format = "json".into();
+    config.nats_url = None;
+    if sqlite {
+        std::fs::create_dir_all(&dir)?;
+        config.data_dir = dir.clone();
+        config.database_url = None;
+    } else {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut *admin)
+            .await?;
+        config.database_url = Some(format!("{}/{name}", args.pg).into());
+    }
+    let application = Application::build(config).await?;
+    let base = format!("http://{}", application.local_addr());
+    let db = application.app().store.db().clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    let answers = futures::future::join_all((0..50).map(|i| {
+        let client = client.clone();
+        let url = format!("{base}/v1/auth/setup");
+        async move {
+            client
+                .post(url)
+                .json(&json!({ "email": format!("admin{i}@example.com"), "password": PASSWORD,
+                               "first_name": "Bench", "last_name": "Admin" }))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    }))
+    .await;
+    let wall = start.elapsed().as_secs_f64();
+    let created = answers.iter().filter(|s| **s == 201).count();
+    let refused = answers.iter().filter(|s| **s == 403).count();
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    if sqlite {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        drop_database(admin, db, &name).await;
+    }
+    anyhow::ensure!(
+        created == 1 && refused == 49,
+        "setup race: {created} created, {refused} refused"
+    );
+    Ok(wall)
 }

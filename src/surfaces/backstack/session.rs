@@ -131,7 +131,9 @@ async fn answer(app: &App, principal: Option<&CookiePrincipal>) -> Result<Value,
     let Some(principal) = principal else {
         return Ok(Value::Object(signed_out()));
     };
-    let user = crate::service::users::find(app, principal.user_id).await?;
+    // The caller's live state (cached per instance), not a read-model query.
+    let state = app.actors.state(app, principal.user_id).await?;
+    let user = UserView::from_aggregate(&state.state).ok_or(Error::Unauthenticated)?;
     Ok(Value::Object(session_object(app, principal, &user).await?))
 }
 
