@@ -40,6 +40,8 @@ pub struct Inner {
     pub cookie_sessions: Arc<crate::service::sessions::cookie::CookieSessions>,
     /// Callers' live states, what actors are built from.
     pub actors: Arc<crate::access::Actors>,
+    /// The titles of accounts, cached.
+    pub account_titles: Arc<crate::service::member_accounts::AccountTitles>,
     /// The kinds of collections seen (a kind never changes; bounded).
     pub collection_kinds: moka::sync::Cache<uuid::Uuid, aggregates::OrganizationKind>,
     /// Outgoing mail.

@@ -93,8 +93,12 @@ impl Runtime {
         let surfaces = surfaces::all(&config);
         // What the feed keeps fresh: caller states, and each surface's caches.
         let cookie_sessions = Arc::new(crate::service::sessions::cookie::CookieSessions::default());
-        let mut listeners: Vec<Arc<dyn FeedListener>> =
-            vec![actors.clone(), cookie_sessions.clone()];
+        let account_titles = Arc::new(crate::service::member_accounts::AccountTitles::default());
+        let mut listeners: Vec<Arc<dyn FeedListener>> = vec![
+            actors.clone(),
+            cookie_sessions.clone(),
+            account_titles.clone(),
+        ];
         listeners.extend(surfaces.iter().flat_map(|surface| surface.listeners()));
         let feed = SecurityFeed::new(denylist.clone(), throttle.clone(), listeners, lookback);
         let fed_up = feed.caught_up();
@@ -125,6 +129,7 @@ impl Runtime {
             throttle,
             denylist: denylist.clone(),
             actors,
+            account_titles,
             collection_kinds: moka::sync::Cache::new(100_000),
             cookie_sessions,
             outbox: crate::mail::Outbox::new(db.clone()),

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use aggregates::login_failures::identifier_key;
 use aggregates::{
-    LoginFailures, LoginFailuresEvent, PolicyRole, Session, SessionEvent, User, UserEvent,
+    LoginFailures, LoginFailuresEvent, Organization, PolicyRole, Session, SessionEvent, User,
+    UserEvent,
 };
 use cqrs_es::Aggregate;
 use projections::{Batch, Cursor, Db, GlobalReader, Wake};
@@ -50,6 +51,10 @@ const TYPES: &[&str] = &[
     "CollectionLeft",
     "AccountJoined",
     "AccountLeft",
+    // What cached account titles depend on.
+    "OrganizationCreated",
+    "OrganizationRenamed",
+    "OrganizationDeleted",
     // What the book of defined roles depends on.
     "PolicyRoleCreated",
     "PolicyRoleUpdated",
@@ -70,6 +75,8 @@ pub trait FeedListener: Send + Sync + std::fmt::Debug {
     /// A batch holding user events was fed, up to `cursor`: what was read
     /// from read models that had not passed it may be stale.
     fn users_changed_until(&self, _cursor: Cursor) {}
+    /// An organization was created, renamed or deleted.
+    fn organization_changed(&self, _organization: Uuid) {}
     /// A session changed in a way cached copies must see (an account was
     /// chosen).
     fn session_changed(&self, _session: Uuid) {}
@@ -203,6 +210,13 @@ impl SecurityFeed {
                     }
                 }
                 PolicyRole::TYPE => policies_changed = true,
+                Organization::TYPE => {
+                    if let Ok(id) = event.aggregate_id.parse::<Uuid>() {
+                        for listener in &self.listeners {
+                            listener.organization_changed(id);
+                        }
+                    }
+                }
                 _ => {}
             }
         }

@@ -4,12 +4,16 @@
 //! Session (chosen at login when the user is a member of exactly one,
 //! else by the user afterwards).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use aggregates::{Organization, OrganizationKind, Session, User, UserCommand};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::sessions::cookie::{self, CookiePrincipal};
 use super::RequestContext;
+use crate::consumers::feed::FeedListener;
 use crate::{App, Error};
 
 /// Sessions looked at to find the account a user chose last.
@@ -47,13 +51,52 @@ pub async fn create(
     Ok(id)
 }
 
-/// The live account `id`, or `NotFound`.
-async fn account(app: &App, id: Uuid) -> Result<Organization, Error> {
-    let organization = app.store.load::<Organization>(&id.to_string()).await?.state;
-    if organization.kind() != Some(OrganizationKind::Account) || organization.is_deleted() {
-        return Err(Error::NotFound);
+/// The titles of live accounts, cached per instance (asked on every
+/// session read): an entry goes when the security feed sees an event of
+/// that organization, and a title loaded while any was being fed is not
+/// kept (the same rule as the caller states').
+#[derive(Debug)]
+pub struct AccountTitles {
+    /// Account → its title, or `None`: no live account.
+    titles: moka::sync::Cache<Uuid, Option<Arc<str>>>,
+    changes: AtomicU64,
+}
+
+impl Default for AccountTitles {
+    fn default() -> Self {
+        Self {
+            titles: moka::sync::Cache::new(100_000),
+            changes: AtomicU64::new(0),
+        }
     }
-    Ok(organization)
+}
+
+impl FeedListener for AccountTitles {
+    fn organization_changed(&self, organization: Uuid) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        self.titles.invalidate(&organization);
+    }
+}
+
+/// The title of the live account `id`, or `NotFound`.
+async fn account(app: &App, id: Uuid) -> Result<Arc<str>, Error> {
+    let titles = &app.account_titles;
+    let title = match titles.titles.get(&id) {
+        Some(title) => title,
+        None => {
+            let before = titles.changes.load(Ordering::SeqCst);
+            let organization = app.store.load::<Organization>(&id.to_string()).await?.state;
+            let live = organization.kind() == Some(OrganizationKind::Account)
+                && !organization.is_deleted();
+            let title: Option<Arc<str>> = live.then(|| organization.name().into());
+            titles.titles.insert(id, title.clone());
+            if titles.changes.load(Ordering::SeqCst) != before {
+                titles.titles.invalidate(&id);
+            }
+            title
+        }
+    };
+    title.ok_or(Error::NotFound)
 }
 
 /// Makes `user_id` a member of `account_id` holding `roles` there (or sets
@@ -105,9 +148,9 @@ pub async fn of_user(app: &App, user: &User) -> Result<Vec<AccountView>, Error> 
     let mut accounts = Vec::with_capacity(user.accounts().len());
     for membership in user.accounts() {
         match account(app, membership.account).await {
-            Ok(found) => accounts.push(AccountView {
+            Ok(title) => accounts.push(AccountView {
                 id: membership.account,
-                title: found.name().to_string(),
+                title: title.to_string(),
                 roles: membership.roles.clone(),
             }),
             // An account deleted since: not offered.
