@@ -561,7 +561,9 @@ async fn account(command: Account) -> anyhow::Result<()> {
     let result = async {
         match command {
             Account::Create { title, id, .. } => {
-                let id = member_accounts::create(&app, id, &title, &ctx).await?;
+                let id =
+                    member_accounts::create(&app, member_accounts::By::Operator, id, &title, &ctx)
+                        .await?;
                 Ok(Some(id))
             }
             Account::AddMember {
@@ -571,12 +573,27 @@ async fn account(command: Account) -> anyhow::Result<()> {
                 ..
             } => {
                 let user = user_of(email).await?;
-                member_accounts::add_member(&app, account, user, roles, &ctx).await?;
+                member_accounts::add_member(
+                    &app,
+                    member_accounts::By::Operator,
+                    account,
+                    user,
+                    roles,
+                    &ctx,
+                )
+                .await?;
                 Ok(None)
             }
             Account::RemoveMember { account, email, .. } => {
                 let user = user_of(email).await?;
-                member_accounts::remove_member(&app, account, user, &ctx).await?;
+                member_accounts::remove_member(
+                    &app,
+                    member_accounts::By::Operator,
+                    account,
+                    user,
+                    &ctx,
+                )
+                .await?;
                 Ok(None)
             }
         }

@@ -1407,9 +1407,24 @@ async fn backstack_cookie(
 ) -> anyhow::Result<String> {
     use eventauth::service::{member_accounts, RequestContext};
     let ctx = RequestContext::system();
-    let account = member_accounts::create(app, None, "Bench Account", &ctx).await?;
+    let account = member_accounts::create(
+        app,
+        member_accounts::By::Operator,
+        None,
+        "Bench Account",
+        &ctx,
+    )
+    .await?;
     let user = user_ids(app, &[email.to_string()]).await?[0];
-    member_accounts::add_member(app, account, user, vec!["member".into()], &ctx).await?;
+    member_accounts::add_member(
+        app,
+        member_accounts::By::Operator,
+        account,
+        user,
+        vec!["member".into()],
+        &ctx,
+    )
+    .await?;
     let response = client
         .post(format!("{base}/v1/auth/login"))
         .json(&json!({ "username": email, "password": PASSWORD }))

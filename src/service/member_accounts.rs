@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::sessions::cookie::{self, CookiePrincipal};
 use super::RequestContext;
+use crate::access::{self, Action, Actor, Resource};
 use crate::consumers::feed::FeedListener;
 use crate::{App, Error};
 
@@ -30,13 +31,38 @@ pub struct AccountView {
     pub roles: Vec<String>,
 }
 
-/// Creates an account titled `title` (operators: the CLI).
+/// Who administers accounts: an operator (the CLI), or a signed-in actor
+/// who manages accounts service-wide (403 for anyone else).
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// The operator.
+    Operator,
+    /// A signed-in administrator.
+    Actor(&'a Actor),
+}
+
+impl By<'_> {
+    /// The event metadata of what they do, once they may.
+    fn metadata(self, ctx: &RequestContext) -> Result<crate::store::Metadata, Error> {
+        match self {
+            By::Operator => Ok(ctx.metadata()),
+            By::Actor(actor) => {
+                access::authorize(actor, Action::ManageAccounts, &Resource::Service)?;
+                Ok(ctx.metadata().acting_as(actor.user_id))
+            }
+        }
+    }
+}
+
+/// Creates an account titled `title`.
 pub async fn create(
     app: &App,
+    by: By<'_>,
     id: Option<Uuid>,
     title: &str,
     ctx: &RequestContext,
 ) -> Result<Uuid, Error> {
+    let metadata = by.metadata(ctx)?;
     let (id, _) = super::facilities::create_organization(
         app,
         id.unwrap_or_else(Uuid::now_v7),
@@ -45,7 +71,7 @@ pub async fn create(
         None,
         None,
         None,
-        &ctx.metadata(),
+        &metadata,
     )
     .await?;
     Ok(id)
@@ -103,11 +129,13 @@ async fn account(app: &App, id: Uuid) -> Result<Arc<str>, Error> {
 /// their roles if they are one): `NotFound` for no such account or user.
 pub async fn add_member(
     app: &App,
+    by: By<'_>,
     account_id: Uuid,
     user_id: Uuid,
     roles: Vec<String>,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
+    let metadata = by.metadata(ctx)?;
     account(app, account_id).await?;
     let committed = app
         .store
@@ -117,7 +145,7 @@ pub async fn add_member(
                 account: account_id,
                 roles,
             },
-            &ctx.metadata(),
+            &metadata,
         )
         .await?;
     app.settle(committed.written.as_ref()).await
@@ -126,10 +154,12 @@ pub async fn add_member(
 /// Takes `user_id` out of `account_id`.
 pub async fn remove_member(
     app: &App,
+    by: By<'_>,
     account_id: Uuid,
     user_id: Uuid,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
+    let metadata = by.metadata(ctx)?;
     let committed = app
         .store
         .execute::<User>(
@@ -137,7 +167,7 @@ pub async fn remove_member(
             UserCommand::LeaveAccount {
                 account: account_id,
             },
-            &ctx.metadata(),
+            &metadata,
         )
         .await?;
     app.settle(committed.written.as_ref()).await

@@ -53,16 +53,29 @@ async fn user(app: &TestApp, email: &str) -> Uuid {
 }
 
 async fn account(app: &TestApp, title: &str) -> Uuid {
-    member_accounts::create(&app.app, None, title, &RequestContext::system())
-        .await
-        .expect("account")
+    member_accounts::create(
+        &app.app,
+        member_accounts::By::Operator,
+        None,
+        title,
+        &RequestContext::system(),
+    )
+    .await
+    .expect("account")
 }
 
 async fn join(app: &TestApp, account: Uuid, user: Uuid, roles: &[&str]) {
     let roles = roles.iter().map(|r| r.to_string()).collect();
-    member_accounts::add_member(&app.app, account, user, roles, &RequestContext::system())
-        .await
-        .expect("member");
+    member_accounts::add_member(
+        &app.app,
+        member_accounts::By::Operator,
+        account,
+        user,
+        roles,
+        &RequestContext::system(),
+    )
+    .await
+    .expect("member");
 }
 
 async fn login(app: &TestApp, username: &str) -> (Value, String) {
@@ -332,4 +345,86 @@ async fn one_login_answers_open_archiver_and_backstack_alike(backend: Backend) {
     assert_eq!(profile(token.to_string()).await, StatusCode::OK);
     request(&app, Method::GET, "/v1/auth/logout", Some(&cookie), None).await;
     assert_eq!(profile(token.to_string()).await, StatusCode::UNAUTHORIZED);
+}
+
+on_both_backends!(administrators_create_accounts_and_place_members_over_http);
+async fn administrators_create_accounts_and_place_members_over_http(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = crate::helpers::admin_token(&app).await;
+    let member = user(&app, "member@example.com").await;
+    let member_token: Value = app
+        .login("member@example.com", "backstack password 1")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let member_token = member_token["token"].as_str().expect("token").to_string();
+
+    let events = app.event_count().await;
+    let refused = app
+        .client
+        .post(app.url("/admin/accounts"))
+        .bearer_auth(&member_token)
+        .json(&json!({"title": "Mine"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.event_count().await, events, "a refusal writes nothing");
+
+    let created: Value = app
+        .client
+        .post(app.url("/admin/accounts"))
+        .bearer_auth(&admin)
+        .json(&json!({"title": "  Acme  "}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(created["title"], "Acme");
+    let account = created["id"].as_str().expect("id").to_string();
+    let members = format!("/admin/accounts/{account}/members/{member}");
+    let placed = app
+        .client
+        .put(app.url(&members))
+        .bearer_auth(&admin)
+        .json(&json!({"roles": ["editor"]}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(placed.status(), StatusCode::NO_CONTENT);
+    let profile: Value = app
+        .get_auth("/user/profile", &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let admin_id = profile["id"].as_str().expect("id").to_string();
+    crate::helpers::assert_recorded_with_metadata(
+        &app,
+        "AccountJoined",
+        &format!("user:{admin_id}"),
+    )
+    .await;
+
+    let (session, cookie) = login(&app, "member@example.com").await;
+    assert_eq!(session["account"]["title"], "Acme");
+    assert_eq!(session["user"]["roles"], json!(["editor"]));
+
+    // Taken out: the live session no longer acts in the account.
+    let removed = app
+        .client
+        .delete(app.url(&members))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let (_, now, _) = request(&app, Method::GET, "/v1/auth/session", Some(&cookie), None).await;
+    assert_eq!(
+        (&now["auth"], &now["account"]),
+        (&json!(false), &Value::Null)
+    );
 }

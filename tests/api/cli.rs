@@ -368,3 +368,77 @@ async fn collection_settings_change_a_facility_from_a_preset_and_one_by_one(back
         2
     );
 }
+
+on_both_backends!(accounts_are_created_and_given_members_from_the_command_line);
+async fn accounts_are_created_and_given_members_from_the_command_line(backend: Backend) {
+    let db = std::sync::Arc::new(TestDb::create(backend).await);
+    let run = |args: &[&str]| {
+        let output = eventauth(&db, args);
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).trim().to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, _, log) = run(&[
+        "admin",
+        "create",
+        "--email",
+        "member@example.com",
+        "--password",
+        "member password",
+    ]);
+    assert!(ok, "{log}");
+    let (ok, account, log) = run(&["account", "create", "--title", "Acme"]);
+    assert!(ok, "{log}");
+    uuid::Uuid::parse_str(&account).expect("prints the new id");
+    let (ok, _, log) = run(&[
+        "account",
+        "add-member",
+        "--account",
+        &account,
+        "--email",
+        "member@example.com",
+        "--role",
+        "owner",
+    ]);
+    assert!(ok, "{log}");
+    let (ok, _, _) = run(&[
+        "account",
+        "add-member",
+        "--account",
+        &account,
+        "--email",
+        "nobody@example.com",
+    ]);
+    assert!(!ok, "an unknown user is an error");
+
+    let app = spawn_app_on(db.clone(), |_| {}).await;
+    let login = || async {
+        app.post_json(
+            "/v1/auth/login",
+            &serde_json::json!({"username": "member@example.com", "password": "member password"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")
+    };
+    let session = login().await;
+    assert_eq!(session["auth"], true, "{session}");
+    assert_eq!(session["account"]["title"], "Acme");
+    assert_eq!(session["user"]["roles"], serde_json::json!(["owner"]));
+
+    let (ok, _, log) = run(&[
+        "account",
+        "remove-member",
+        "--account",
+        &account,
+        "--email",
+        "member@example.com",
+    ]);
+    assert!(ok, "{log}");
+    let session = login().await;
+    assert_eq!(session["auth"], false, "{session}");
+    assert_eq!(session["account"], Value::Null);
+}

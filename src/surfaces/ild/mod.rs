@@ -2,6 +2,7 @@
 //! `/sign/*` and `/user/*`. Translation only: wire format in, use case,
 //! wire format out. Errors are `{"error": <reason>, "message": <text>}`.
 
+pub mod accounts;
 pub mod admin;
 pub mod profile;
 mod profile_fields;
@@ -128,6 +129,8 @@ fn router() -> OpenApiRouter<App> {
         .routes(routes!(user::end_session))
         .routes(routes!(user::join_community))
         .routes(routes!(user::create_community))
+        .routes(routes!(accounts::create_account))
+        .routes(routes!(accounts::add_member, accounts::remove_member))
         .routes(routes!(user::list_users))
         .routes(routes!(user::get_user))
         .routes(routes!(user::admin_action))
