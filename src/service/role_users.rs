@@ -168,3 +168,23 @@ async fn rename(
         .await?;
     app.settle(committed.written.as_ref()).await
 }
+
+/// Deletes a user (soft: every session ends, their email is free again):
+/// 403 unless the actor manages everything; 404 for no such user; 400 for
+/// the only user there is (as Open Archiver refuses it).
+pub async fn delete(app: &App, actor: &Actor, id: Uuid, ctx: &RequestContext) -> Result<(), Error> {
+    may_manage(actor)?;
+    users::find(app, id).await?;
+    let sort = projections::users::Sort {
+        column: "created_at",
+        descending: false,
+    };
+    let (_, total) = projections::users::list(app.store.db(), None, sort, 1, 0).await?;
+    if total <= 1 {
+        return Err(Error::invalid(
+            "ONLY_USER",
+            "You are trying to delete the only user in the database, this is not allowed.",
+        ));
+    }
+    super::facility_users::delete(app, id, &ctx.acting_as(actor.user_id)).await
+}

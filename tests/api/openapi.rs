@@ -195,6 +195,7 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("POST", "/v1/users"),
         ("GET", "/v1/users/{id}"),
         ("PUT", "/v1/users/{id}"),
+        ("DELETE", "/v1/users/{id}"),
         ("GET", "/v1/iam/roles"),
         ("POST", "/v1/iam/roles"),
         ("GET", "/v1/iam/roles/{id}"),

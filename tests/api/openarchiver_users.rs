@@ -225,6 +225,56 @@ async fn the_super_admin_manages_users_and_their_role_decides_what_they_may_do(b
         (StatusCode::NOT_FOUND, json!({"message": "User not found"}))
     );
     assert_eq!(app.event_count().await, events, "refusals write nothing");
+
+    // Deleted: their token dies at once, their email is free again; the
+    // only user left cannot be deleted.
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/users/{reader_id}"),
+        &root,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        call(&app, Method::GET, "/v1/users/profile", &token, None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, again) = call(
+        &app,
+        Method::POST,
+        "/v1/users",
+        &root,
+        Some(new_user(&read_only)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    let again_id = again["id"].as_str().expect("id").to_string();
+    call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/users/{again_id}"),
+        &root,
+        None,
+    )
+    .await;
+    assert_eq!(
+        call(
+            &app,
+            Method::DELETE,
+            &format!("/v1/users/{root_id}"),
+            &root,
+            None
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"message": "You are trying to delete the only user in the database, this is not allowed."})
+        )
+    );
 }
 
 on_both_backends!(a_defined_role_keeps_its_holders_when_renamed_and_admin_is_never_a_role);

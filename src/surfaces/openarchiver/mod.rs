@@ -69,7 +69,7 @@ impl crate::surfaces::Surface for OpenArchiverSurface {
             .routes(routes!(users::profile, users::update_profile))
             .routes(routes!(users::change_password))
             .routes(routes!(users::list, users::create))
-            .routes(routes!(users::read, users::update))
+            .routes(routes!(users::read, users::update, users::delete))
             .routes(routes!(roles::list, roles::create))
             .routes(routes!(roles::read, roles::update, roles::delete))
             .layer(axum::Extension(Arc::new(tokens::Signer::new(app))))

@@ -195,6 +195,29 @@ pub async fn update(
     }
 }
 
+/// Deletes a user: 204; 400 for the only user; 403 "Super Admin role is
+/// required to manage users."; 404 "User not found".
+#[utoipa::path(delete, path = "/v1/users/{id}", tag = "openarchiver", operation_id = "openarchiver_delete_user",
+    security(("bearer" = [])), params(("id" = String, Path, description = "The user's id")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "The only user"),
+        (status = 403, description = "Super Admin role is required to manage users."), (status = 404, description = "User not found")))]
+pub async fn delete(
+    State(app): State<App>,
+    signed: Signed,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    let deleted = async {
+        let actor = actor(&app, &signed).await?;
+        let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
+        role_users::delete(&app, &actor, id, &ctx).await
+    };
+    match deleted.await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => MANAGING.answer(error),
+    }
+}
+
 /// The signed-in user.
 #[utoipa::path(get, path = "/v1/users/profile", tag = "openarchiver", operation_id = "openarchiver_profile",
     security(("bearer" = [])),
