@@ -312,6 +312,64 @@ mod tests {
         }
     }
 
+    /// Every predefined role × every action × every subject, on the kind
+    /// (no resource), on the caller's own resource and on someone else's,
+    /// against the roles' documented meaning (seeds README) written out
+    /// as rules here.
+    #[test]
+    fn every_predefined_role_against_every_action_and_subject() {
+        let mine =
+            json!({ "userId": ME.to_string(), "ingestionSource": { "userId": ME.to_string() } });
+        let theirs = json!({ "userId": OTHER.to_string(), "ingestionSource": { "userId": OTHER.to_string() } });
+        #[derive(Clone, Copy, PartialEq, Debug)]
+        enum Whose {
+            Kind,
+            Mine,
+            Theirs,
+        }
+        // What each role means, independently of how it is written.
+        let expected = |slug: &str, action: &str, subject: &str, whose: Whose| -> bool {
+            match slug {
+                "predefined_super_admin" => true,
+                "predefined_end_user" => match subject {
+                    "dashboard" => action == "read",
+                    // Creating any; everything on their own (a kind-level
+                    // question counts a conditional permission as given).
+                    "ingestion" => action == "create" || whose != Whose::Theirs,
+                    "archive" => whose != Whose::Theirs,
+                    _ => false,
+                },
+                "predefined_read_only_user" => {
+                    ["read", "search"].contains(&action)
+                        && ["ingestion", "archive", "dashboard", "users", "roles"]
+                            .contains(&subject)
+                }
+                other => panic!("unknown role {other}"),
+            }
+        };
+        let mut checked = 0;
+        for (slug, _, _) in predefined() {
+            let statements = role(slug);
+            for action in ACTIONS {
+                for subject in SUBJECTS {
+                    for (whose, resource) in [
+                        (Whose::Kind, None),
+                        (Whose::Mine, Some(&mine)),
+                        (Whose::Theirs, Some(&theirs)),
+                    ] {
+                        assert_eq!(
+                            allows(&statements, ME, action, subject, resource),
+                            expected(slug, action, subject, whose),
+                            "{slug} {action} {subject} {whose:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 3 * ACTIONS.len() * SUBJECTS.len() * 3);
+    }
+
     #[test]
     fn the_last_matching_statement_decides_and_inverted_ones_deny() {
         let statements = parse(&json!([

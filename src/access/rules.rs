@@ -688,4 +688,36 @@ mod tests {
             assert_eq!(visible_users(&actor), expected, "{:?}", actor.grants);
         }
     }
+
+    /// Policy questions go through the same `authorize`, answered by the
+    /// statements the actor carries: on the kind, and on a user resource
+    /// (conditions on its `id`); the rule table never answers them, not
+    /// even for the administrator without statements.
+    #[test]
+    fn policy_questions_are_answered_by_the_statements_the_actor_carries() {
+        let mut reader = actor(&[], None);
+        reader.policies =
+            super::super::policies::predefined_statements("predefined_read_only_user")
+                .expect("predefined")
+                .to_vec();
+        assert!(authorize(&reader, Policy("read", "users"), &Resource::Service).is_ok());
+        assert!(authorize(&reader, Policy("manage", "all"), &Resource::Service).is_err());
+        let mut own = actor(&[], None);
+        own.policies = super::super::policies::parse(&serde_json::json!([
+            { "action": "update", "subject": "users", "conditions": { "id": "${user.id}" } }
+        ]))
+        .expect("valid");
+        let me = Resource::User {
+            id: ME,
+            facility: None,
+        };
+        let peer = Resource::User {
+            id: PEER,
+            facility: None,
+        };
+        assert!(authorize(&own, Policy("update", "users"), &me).is_ok());
+        assert!(authorize(&own, Policy("update", "users"), &peer).is_err());
+        let bare_admin = actor(&[(ADMINISTRATOR, Scope::Everywhere)], None);
+        assert!(authorize(&bare_admin, Policy("read", "users"), &Resource::Service).is_err());
+    }
 }
