@@ -91,7 +91,7 @@ impl crate::surfaces::Surface for V1LoginSurface {
     fn routes(&self, app: &App) -> OpenApiRouter<App> {
         OpenApiRouter::new()
             .routes(routes!(login))
-            .layer(Extension(Arc::new(Signer::new(app))))
+            .layer(Extension(Arc::new(Signer::again(app))))
             .layer(axum::middleware::from_fn_with_state(
                 app.clone(),
                 openarchiver::rate_limit::limit,

@@ -50,16 +50,29 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// The signer of `app`'s configuration.
+    /// The signer of `app`'s configuration; says in the log when no secret
+    /// is configured.
     pub fn new(app: &App) -> Self {
+        Self::with_warning(app, true)
+    }
+
+    /// [`Signer::new`] for another route of the same app (the warning was
+    /// logged once already).
+    pub fn again(app: &App) -> Self {
+        Self::with_warning(app, false)
+    }
+
+    fn with_warning(app: &App, warn: bool) -> Self {
         let secret = match &app.config.openarchiver_jwt_secret {
             Some(secret) => secret.expose_secret().as_bytes().to_vec(),
             None => {
-                tracing::warn!(
+                if warn {
+                    tracing::warn!(
                     "EVENTAUTH_OPENARCHIVER_JWT_SECRET is not set: Open Archiver tokens are signed \
                      with a key derived from the server secret, which Open Archiver's front end \
                      does not know; set it to the front end's JWT_SECRET"
-                );
+                    );
+                }
                 app.tokens.derived_key("openarchiver-jwt").to_vec()
             }
         };
