@@ -63,6 +63,14 @@ pub async fn create(
     ctx: &RequestContext,
 ) -> Result<Uuid, Error> {
     let metadata = by.metadata(ctx)?;
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > 100 || title.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "title",
+            "INVALID_TITLE",
+            "title must be 1 to 100 printable characters",
+        ));
+    }
     let (id, _) = super::facilities::create_organization(
         app,
         id.unwrap_or_else(Uuid::now_v7),

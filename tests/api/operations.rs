@@ -132,7 +132,15 @@ async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing(backend:
     .expect("join");
     assert!(
         exited_cleanly.0,
-        "eventauth did not exit cleanly on SIGTERM"
+        "eventauth did not exit cleanly on SIGTERM; its last log lines:\n{}",
+        exited_cleanly
+            .1
+            .log_text()
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 
     let mut created = 0;
