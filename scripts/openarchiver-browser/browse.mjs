@@ -72,6 +72,10 @@ async function newPerson(label) {
     page.seen.push(entry);
     netlog.write(JSON.stringify(entry) + '\n');
   });
+  page.on('requestfailed', (req) => {
+    const u = new URL(req.url());
+    netlog.write(JSON.stringify({ person: label, step: stepNo, requestfailed: `${req.method()} ${u.origin}${u.pathname}`, failure: req.failure() && req.failure().errorText }) + '\n');
+  });
   page.on('pageerror', (e) => netlog.write(JSON.stringify({ person: label, step: stepNo, pageerror: String(e).slice(0, 300) }) + '\n'));
   page.on('console', (m) => { if (m.type() === 'error') netlog.write(JSON.stringify({ person: label, step: stepNo, console: m.text().slice(0, 300) }) + '\n'); });
   return page;
@@ -300,6 +304,27 @@ await step('roles-page-create-role-json', admin, async () => {
   return `roles: ${names.join(', ')}`;
 });
 
+await step('other-pages-stay-signed-in', admin, async () => {
+  // The archive, compliance, admin and settings pages call endpoints eventauth
+  // does not serve (404 expected); what matters is that none signs the admin out.
+  const pages = ['/dashboard/ingestions', '/dashboard/archived-emails', '/dashboard/ingestions/journaling',
+    '/dashboard/search', '/dashboard/compliance/audit-log', '/dashboard/compliance/retention-policies',
+    '/dashboard/compliance/retention-labels', '/dashboard/compliance/legal-holds', '/dashboard/admin/jobs',
+    '/dashboard/admin/index', '/dashboard/admin/security', '/dashboard/admin/license',
+    '/dashboard/settings/system', '/dashboard/settings/api-keys'];
+  const seen = [];
+  const out = [];
+  for (const p of pages) {
+    const resp = await admin.goto(p, { waitUntil: 'networkidle' });
+    const text = await alertText(admin);
+    const err = (text.match(/Error: (\d{3}) (.{0,60}?)(?: ©|$)/) || []);
+    seen.push(pathOf(admin));
+    out.push(`${p} → ${pathOf(admin) === p ? '' : pathOf(admin) + ' '}${resp ? resp.status() : '?'}${err[1] ? ` "Error: ${err[1]} ${err[2]}"` : ''}`);
+  }
+  check(!seen.includes('/signin'), `signed out on: ${out.filter((o) => o.includes('/signin')).join('; ')}`);
+  return out.join('; ');
+});
+
 await step('logout-button-signs-out', admin, async () => {
   await admin.goto('/dashboard/settings/account', { waitUntil: 'networkidle' });
   await admin.getByRole('button', { name: /logout/i }).click();
@@ -307,6 +332,14 @@ await step('logout-button-signs-out', admin, async () => {
   check(!(await tokenCookie(admin)), 'accessToken cookie still there');
   await admin.goto('/dashboard', { waitUntil: 'networkidle' });
   check(pathOf(admin) === '/signin', `/dashboard after logout → ${pathOf(admin)}`);
+  // What is left: the front end's Logout only drops its own cookie.
+  const left = (await admin.context().cookies()).map((c) => `${c.name}${c.httpOnly ? ' (HttpOnly)' : ''}`);
+  const probe = await admin.evaluate(async () => {
+    const r = await fetch('/api/v1/auth/session');
+    const b = await r.json().catch(() => ({}));
+    return `${r.status} auth=${b.auth} user=${b.user ? b.user.email : null}`;
+  });
+  return `cookies left: ${left.join(', ') || 'none'}; GET /api/v1/auth/session (eventauth's Backstack surface, through the front end's proxy) → ${probe}`;
 });
 
 await step('signin-wrong-password-refused', admin, async () => {
@@ -331,7 +364,27 @@ await step('signin-admin', admin, async () => {
   return `login answer keys: ${Object.keys(body).join(',')}; requiresMfa: ${body.requiresMfa}`;
 });
 
+await step('logout-after-login', admin, async () => {
+  // eventauth's login (shared with Backstack) also sets its HttpOnly BackstackJWT
+  // cookie; the front end's proxy hands it to the browser, and Logout only drops
+  // accessToken.
+  await admin.getByRole('button', { name: /logout/i }).click();
+  await admin.waitForURL(/\/signin/, { timeout: 10000 });
+  check(!(await tokenCookie(admin)), 'accessToken cookie still there');
+  const left = (await admin.context().cookies()).map((c) => `${c.name}${c.httpOnly ? ' (HttpOnly)' : ''}`);
+  const probe = await admin.evaluate(async () => {
+    const r = await fetch('/api/v1/auth/session');
+    const b = await r.json().catch(() => ({}));
+    return `${r.status} auth=${b.auth} user=${b.user ? b.user.email : null}`;
+  });
+  await admin.goto('/dashboard', { waitUntil: 'networkidle' });
+  check(pathOf(admin) === '/signin', `/dashboard after logout → ${pathOf(admin)}`);
+  return `cookies left: ${left.join(', ') || 'none'}; GET /api/v1/auth/session through the front end → ${probe}`;
+});
+
 await step('cleared-cookies-are-signed-out', admin, async () => {
+  await signIn(admin, ADMIN.email, ADMIN.password);
+  await admin.waitForURL(/\/dashboard/, { timeout: 20000 });
   await admin.context().clearCookies();
   await admin.goto('/dashboard/settings/users', { waitUntil: 'networkidle' });
   check(pathOf(admin) === '/signin', `went to ${pathOf(admin)}`);

@@ -41,10 +41,10 @@ function group(entries, title) {
 }
 group(backend, "What the front end's server asked eventauth (proxy.mjs)");
 group(browser.filter((e) => e.path && e.path.startsWith('/api/')), 'What the browser asked /api/ (the front end proxies it to eventauth)');
-const errs = browser.filter((e) => e.pageerror || e.console);
+const errs = browser.filter((e) => e.pageerror || e.console || e.requestfailed);
 if (errs.length) {
   lines.push('## Page errors and console errors', '');
-  for (const e of errs) lines.push(`- step ${e.step} (${e.person}): ${(e.pageerror || e.console).replace(/\n/g, ' ')}`);
+  for (const e of errs) lines.push(`- step ${e.step} (${e.person}): ${(e.pageerror || e.console || `${e.requestfailed} ${e.failure}`).replace(/\n/g, ' ')}`);
   lines.push('');
 }
 fs.writeFileSync(path.join(out, 'report.md'), lines.join('\n'));
