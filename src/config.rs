@@ -317,6 +317,13 @@ impl Config {
         Duration::from_secs(self.access_token_ttl)
     }
 
+    /// How long the longest-lived self-contained token the service issues
+    /// stays valid (its own access tokens, Open Archiver's): what the
+    /// deny-list must remember an ended session for.
+    pub fn longest_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl.max(self.openarchiver_token_ttl))
+    }
+
     /// Lifetime of verification and reset tokens.
     pub fn mail_token_ttl(&self) -> chrono::Duration {
         chrono::Duration::seconds(self.mail_token_ttl.clamp(1, 7 * 24 * 3600) as i64)

@@ -77,8 +77,10 @@ impl Runtime {
         let wake = Wake::new();
         let projector = Projector::new(db.clone(), ProjectorConfig::default(), wake.clone());
         let denylist = Arc::new(DenyList::default());
+        // Ended sessions matter while any token naming them can be
+        // presented: Open Archiver's live for days.
         let lookback = config
-            .access_token_ttl()
+            .longest_token_ttl()
             .max(Duration::from_secs(config.login_lockout));
         if config.cookie_secure == crate::config::CookieSecure::Auto
             && config.trusted_proxies.is_empty()
@@ -156,7 +158,7 @@ impl Runtime {
                         _ = every.tick() => {
                             app.throttle.prune();
                             app.tokens.prune_verified();
-                            app.denylist.prune(app.config.access_token_ttl());
+                            app.denylist.prune(app.config.longest_token_ttl());
                             app.cookie_sessions.prune();
                         }
                         () = projections::wake::stopped(&mut stopped) => return,

@@ -548,3 +548,20 @@ pub async fn any_exist(db: &Db) -> Result<bool, sqlx::Error> {
     )?;
     Ok(rows.first().is_some_and(|r| r.n > 0))
 }
+
+/// Whether any user holds the global role `slug`.
+pub async fn role_held(db: &Db, slug: &str) -> Result<bool, sqlx::Error> {
+    let escaped = slug
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = format!("%\"{escaped}\"%");
+    let rows = crate::fetch_all!(
+        db,
+        Any,
+        "SELECT CAST(count(*) AS BIGINT) AS n FROM
+           (SELECT 1 FROM users WHERE CAST(roles AS TEXT) LIKE $1 ESCAPE '\\' LIMIT 1) AS held",
+        pattern
+    )?;
+    Ok(rows.first().is_some_and(|r| r.n > 0))
+}

@@ -45,9 +45,10 @@ impl DenyList {
         }
     }
 
-    /// Forgets ended sessions whose access tokens have all expired by now:
-    /// nothing can present them any more except a refresh token, and
-    /// refreshes are checked against the Session aggregate itself.
+    /// Forgets ended sessions whose self-contained tokens (`token_ttl`: the
+    /// longest the service issues) have all expired by now: nothing can
+    /// present them any more except a refresh token or a cookie, and those
+    /// are checked against the Session aggregate itself.
     pub fn prune(&self, access_ttl: Duration) {
         let Ok(ttl) = chrono::Duration::from_std(access_ttl) else {
             return;

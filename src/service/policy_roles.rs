@@ -141,7 +141,9 @@ fn slug_for(name: &str, id: Uuid) -> String {
     if aggregates::user::is_slug(&slug) {
         slug
     } else {
-        format!("role-{}", &id.simple().to_string()[..12])
+        // The random tail of the UUIDv7 (its head is the clock).
+        let simple = id.simple().to_string();
+        format!("role-{}", &simple[simple.len() - 12..])
     }
 }
 
@@ -208,6 +210,15 @@ pub async fn create(
     checked(&statements)?;
     require_free_name(app, &name, None).await?;
     let id = Uuid::now_v7();
+    let slug = slug_for(&name, id);
+    // A slug someone holds already (a deleted role's holders keep it; an
+    // ILD role of that name) would hand the new role's policies to them.
+    if projections::users::role_held(app.store.db(), &slug).await? {
+        return Err(Error::invalid(
+            "ROLE_EXISTS",
+            "A role with this name already exists.",
+        ));
+    }
     let committed = app
         .store
         .create::<PolicyRole>(
@@ -215,7 +226,7 @@ pub async fn create(
             PolicyRoleCommand::Create {
                 role_id: id,
                 name: name.trim().to_string(),
-                slug: slug_for(&name, id),
+                slug,
                 policies: statements,
             },
             &ctx.metadata().acting_as(actor.user_id),

@@ -328,6 +328,20 @@ async fn one_login_answers_open_archiver_and_backstack_alike(backend: Backend) {
     );
     let cookie = value_of(&set.expect("cookie"));
 
+    // A Backstack cookie is no Kolibri session cookie, even while this
+    // instance has it cached from the login.
+    let kolibri: Value = app
+        .client
+        .get(app.url("/api/auth/session/current/"))
+        .header("cookie", format!("kolibri={cookie}"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(kolibri["user_id"], Value::Null, "{kolibri}");
+
     // The token works on Open Archiver's routes, and dies with the session
     // a Backstack logout ends.
     let profile = |token: String| {

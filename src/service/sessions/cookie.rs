@@ -49,6 +49,9 @@ struct Live {
     active: bool,
     /// The account it acts in.
     account: Option<Uuid>,
+    /// The surface it was started through (a cookie of one surface is no
+    /// cookie of another, cached or not).
+    surface: std::sync::Arc<str>,
     checked_at: Instant,
 }
 
@@ -137,6 +140,7 @@ pub async fn start_in(
             recorded_expires_at: started.expires_at,
             active,
             account,
+            surface: surface.into(),
             checked_at: Instant::now(),
         },
     );
@@ -173,7 +177,8 @@ pub async fn resolve_any(
         .live
         .get(&session_id)
         .map(|l| l.clone())
-        .filter(|l| l.token_hash.matches(&presented));
+        .filter(|l| l.token_hash.matches(&presented))
+        .filter(|l| surface.is_none_or(|wanted| &*l.surface == wanted));
     if let Some(live) = &cached {
         if live.checked_at.elapsed() < RECHECK {
             if live.expires_at <= now
@@ -202,6 +207,7 @@ pub async fn resolve_any(
     };
     let (user_id, auth_time, recorded) = (live.user_id, live.auth_time, live.recorded_expires_at);
     let (active, account) = (live.active, live.account);
+    let started_through: std::sync::Arc<str> = live.surface.as_str().into();
     let expires_at = later.map_or(recorded, |l| l.max(recorded));
     app.cookie_sessions.live.insert(
         session_id,
@@ -213,6 +219,7 @@ pub async fn resolve_any(
             recorded_expires_at: recorded,
             active,
             account,
+            surface: started_through,
             checked_at: Instant::now(),
         },
     );

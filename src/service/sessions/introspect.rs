@@ -30,7 +30,7 @@ pub enum Introspected {
 }
 
 /// A live session as its secret proves it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LiveSession {
     /// Its user.
     pub user_id: Uuid,
@@ -44,6 +44,8 @@ pub struct LiveSession {
     pub active: bool,
     /// The account it acts in.
     pub account: Option<Uuid>,
+    /// The surface it was started through.
+    pub surface: String,
 }
 
 /// The live session `secret` (a refresh token, or a session cookie) is the
@@ -100,6 +102,7 @@ pub async fn live_session(
         recorded_expires_at: recorded,
         active: session.is_active(),
         account: session.account().map(|(account, _)| account),
+        surface: session.surface().to_string(),
     }))
 }
 
