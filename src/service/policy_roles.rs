@@ -86,15 +86,25 @@ async fn all(app: &App) -> Result<Vec<RoleView>, Error> {
 /// The roles a user holds, by what they hold: the administrator role
 /// means Super Admin; other global roles by slug.
 pub async fn held(app: &App, roles: &[String]) -> Result<Vec<RoleView>, Error> {
-    let every = all(app).await?;
-    Ok(every
-        .into_iter()
+    Ok(held_among(&all(app).await?, roles))
+}
+
+/// [`held`] among roles read once (listing many users).
+pub fn held_among(every: &[RoleView], roles: &[String]) -> Vec<RoleView> {
+    every
+        .iter()
         .filter(|role| {
             roles.iter().any(|held| {
                 held == &role.slug || (held == ADMINISTRATOR && role.slug == SUPER_ADMIN)
             })
         })
-        .collect())
+        .cloned()
+        .collect()
+}
+
+/// Every role, unchecked (for answers about users who hold them).
+pub async fn every_role(app: &App) -> Result<Vec<RoleView>, Error> {
+    all(app).await
 }
 
 /// 403 unless `actor`'s policies let them do `verb` on `subject`.
