@@ -208,7 +208,7 @@ pub async fn login(
             _ => None,
         },
     };
-    let session = backstack_session::session_object(&app, &principal, &user).await?;
+    let session = backstack_session::session_object(&app, &principal, &verified.user.state).await?;
     for (key, value) in session {
         match (key.as_str(), answer.get_mut("user")) {
             // One user object with both systems' fields.

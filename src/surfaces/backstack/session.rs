@@ -94,10 +94,11 @@ pub fn signed_out() -> Map<String, Value> {
 pub async fn session_object(
     app: &App,
     principal: &CookiePrincipal,
-    user: &UserView,
+    state: &aggregates::User,
 ) -> Result<Map<String, Value>, Error> {
-    let state = app.actors.state(app, principal.user_id).await?;
-    let accounts = member_accounts::of_user(app, &state.state).await?;
+    let user = UserView::from_aggregate(state).ok_or(Error::Unauthenticated)?;
+    let user = &user;
+    let accounts = member_accounts::of_user(app, state).await?;
     let current: Option<&AccountView> = principal
         .account
         .filter(|_| principal.active)
@@ -133,8 +134,9 @@ async fn answer(app: &App, principal: Option<&CookiePrincipal>) -> Result<Value,
     };
     // The caller's live state (cached per instance), not a read-model query.
     let state = app.actors.state(app, principal.user_id).await?;
-    let user = UserView::from_aggregate(&state.state).ok_or(Error::Unauthenticated)?;
-    Ok(Value::Object(session_object(app, principal, &user).await?))
+    Ok(Value::Object(
+        session_object(app, principal, &state.state).await?,
+    ))
 }
 
 /// Activates one of the user's accounts in the pending (or current)

@@ -143,6 +143,14 @@ pub struct Wording {
 pub const NO_PERMISSION: &str = "You don't have the permission to perform the current action.";
 
 impl Wording {
+    /// A use case's result: its answer, or its error in this wording.
+    pub fn reply<T: IntoResponse>(self, result: Result<T, Error>) -> Response {
+        match result {
+            Ok(answer) => answer.into_response(),
+            Err(error) => self.answer(error),
+        }
+    }
+
     /// `error` answered with this wording.
     pub fn answer(self, error: Error) -> Response {
         let (status, message) = match error {
@@ -159,6 +167,13 @@ impl Wording {
 /// token" for a bad, expired or ended one.
 #[derive(Debug, Clone, Copy)]
 pub struct Signed(pub crate::service::sessions::Caller);
+
+impl Signed {
+    /// The caller as the authorization module sees them, from live state.
+    pub async fn actor(&self, app: &App) -> Result<crate::access::Actor, Error> {
+        crate::access::actor(app, self.0.user_id, self.0.session_id).await
+    }
+}
 
 impl FromRequestParts<App> for Signed {
     type Rejection = Response;

@@ -3,22 +3,17 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::wire::role_json;
 use super::{OpenArchiver, Signed, Wording, NO_PERMISSION};
-use crate::access::Actor;
 use crate::http::extract::Ctx;
 use crate::http::Body;
 use crate::service::policy_roles::{self, RoleInput};
 use crate::{App, Error};
-
-async fn actor(app: &App, signed: &Signed) -> Result<Actor, Error> {
-    crate::access::actor(app, signed.0.user_id, signed.0.session_id).await
-}
 
 /// Reading roles: a missing one is "Role not found."; a refusal the
 /// default text.
@@ -51,13 +46,14 @@ fn id_of(raw: &str) -> Result<Uuid, Error> {
         (status = 401, description = "No or bad token"), (status = 403, description = "Not allowed")))]
 pub async fn list(State(app): State<App>, signed: Signed) -> Response {
     let listed = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         policy_roles::list(&app, &actor).await
     };
-    match listed.await {
-        Ok(roles) => Json(json!(roles.iter().map(role_json).collect::<Vec<_>>())).into_response(),
-        Err(error) => READING.answer(error),
-    }
+    READING.reply(
+        listed
+            .await
+            .map(|roles| Json(json!(roles.iter().map(role_json).collect::<Vec<_>>()))),
+    )
 }
 
 /// One role.
@@ -67,13 +63,10 @@ pub async fn list(State(app): State<App>, signed: Signed) -> Response {
         (status = 404, description = "Role not found.")))]
 pub async fn read(State(app): State<App>, signed: Signed, Path(id): Path<String>) -> Response {
     let found = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         policy_roles::get(&app, &actor, id_of(&id)?).await
     };
-    match found.await {
-        Ok(role) => Json(role_json(&role)).into_response(),
-        Err(error) => READING.answer(error),
-    }
+    READING.reply(found.await.map(|role| Json(role_json(&role))))
 }
 
 /// Defines a role: 201; 400 "Missing required fields: name and policy." or
@@ -90,13 +83,14 @@ pub async fn create(
     Body(body, ..): Body<Value, OpenArchiver>,
 ) -> Response {
     let created = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         policy_roles::create(&app, &actor, input(&body), &ctx).await
     };
-    match created.await {
-        Ok(role) => (StatusCode::CREATED, Json(role_json(&role))).into_response(),
-        Err(error) => DEFINING.answer(error),
-    }
+    DEFINING.reply(
+        created
+            .await
+            .map(|role| (StatusCode::CREATED, Json(role_json(&role)))),
+    )
 }
 
 /// Changes a defined role (predefined ones: 400).
@@ -112,13 +106,10 @@ pub async fn update(
     Body(body, ..): Body<Value, OpenArchiver>,
 ) -> Response {
     let changed = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         policy_roles::update(&app, &actor, id_of(&id)?, input(&body), &ctx).await
     };
-    match changed.await {
-        Ok(role) => Json(role_json(&role)).into_response(),
-        Err(error) => DEFINING.answer(error),
-    }
+    DEFINING.reply(changed.await.map(|role| Json(role_json(&role))))
 }
 
 /// Deletes a defined role: 204 (predefined ones: 400).
@@ -133,11 +124,8 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Response {
     let deleted = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         policy_roles::delete(&app, &actor, id_of(&id)?, &ctx).await
     };
-    match deleted.await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => DEFINING.answer(error),
-    }
+    DEFINING.reply(deleted.await.map(|()| StatusCode::NO_CONTENT))
 }

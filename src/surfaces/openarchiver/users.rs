@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use super::wire::{roles_of, user_json};
 use super::{OaError, OpenArchiver, Signed, Wording, NO_PERMISSION};
-use crate::access::Actor;
 use crate::http::extract::Ctx;
 use crate::http::Body;
 use crate::input::{Email, Password, PersonName};
@@ -32,10 +31,6 @@ const MANAGING: Wording = Wording {
     not_found: "User not found",
     forbidden: "Super Admin role is required to manage users.",
 };
-
-async fn actor(app: &App, signed: &Signed) -> Result<Actor, Error> {
-    crate::access::actor(app, signed.0.user_id, signed.0.session_id).await
-}
 
 /// A string field as JavaScript's truthiness reads it.
 fn text<'a>(body: &'a Value, field: &str) -> Option<&'a str> {
@@ -96,7 +91,7 @@ fn role_of(body: &Value) -> Result<Option<Uuid>, Error> {
         (status = 403, description = "Not allowed to read users")))]
 pub async fn list(State(app): State<App>, signed: Signed) -> Response {
     let listed = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         let every = role_users::list(&app, &actor).await?;
         // The roles read once for all of them.
         let roles = policy_roles::every_role(&app).await?;
@@ -106,10 +101,7 @@ pub async fn list(State(app): State<App>, signed: Signed) -> Response {
             .collect();
         Ok::<_, Error>(shown_all)
     };
-    match listed.await {
-        Ok(every) => Json(Value::Array(every)).into_response(),
-        Err(error) => READING.answer(error),
-    }
+    READING.reply(listed.await.map(|every| Json(Value::Array(every))))
 }
 
 /// One user.
@@ -119,15 +111,12 @@ pub async fn list(State(app): State<App>, signed: Signed) -> Response {
         (status = 404, description = "User not found")))]
 pub async fn read(State(app): State<App>, signed: Signed, Path(id): Path<String>) -> Response {
     let found = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
         let user = role_users::get(&app, &actor, id).await?;
         shown(&app, &user).await
     };
-    match found.await {
-        Ok(user) => Json(user).into_response(),
-        Err(error) => READING.answer(error),
-    }
+    READING.reply(found.await.map(Json))
 }
 
 /// Creates a user, with the role `roleId` names: 201; 400 for a missing
@@ -144,7 +133,7 @@ pub async fn create(
     Body(body, ..): Body<Value, OpenArchiver>,
 ) -> Response {
     let created = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         let input = (|| {
             let fields = ["email", "password", "first_name", "last_name"].map(|f| text(&body, f));
             let [Some(email), Some(password), Some(first_name), Some(last_name)] = fields else {
@@ -165,10 +154,7 @@ pub async fn create(
         let user = role_users::create(&app, &actor, input, &ctx).await?;
         shown(&app, &user).await
     };
-    match created.await {
-        Ok(user) => (StatusCode::CREATED, Json(user)).into_response(),
-        Err(error) => MANAGING.answer(error),
-    }
+    MANAGING.reply(created.await.map(|user| (StatusCode::CREATED, Json(user))))
 }
 
 /// Changes a user's names and role (`roleId`): 200; 400 for a bad name, an
@@ -186,16 +172,13 @@ pub async fn update(
     Body(body, ..): Body<Value, OpenArchiver>,
 ) -> Response {
     let changed = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
         let user =
             role_users::update(&app, &actor, id, |current| changes(&body, current), &ctx).await?;
         shown(&app, &user).await
     };
-    match changed.await {
-        Ok(user) => Json(user).into_response(),
-        Err(error) => MANAGING.answer(error),
-    }
+    MANAGING.reply(changed.await.map(Json))
 }
 
 /// Deletes a user: 204; 400 for the only user; 403 "Super Admin role is
@@ -211,14 +194,11 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Response {
     let deleted = async {
-        let actor = actor(&app, &signed).await?;
+        let actor = signed.actor(&app).await?;
         let id = Uuid::try_parse(&id).map_err(|_| Error::NotFound)?;
         role_users::delete(&app, &actor, id, &ctx).await
     };
-    match deleted.await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => MANAGING.answer(error),
-    }
+    MANAGING.reply(deleted.await.map(|()| StatusCode::NO_CONTENT))
 }
 
 /// The signed-in user.
