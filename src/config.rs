@@ -158,6 +158,48 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_OPENARCHIVER_RATE_WINDOW", default_value_t = 60)]
     pub openarchiver_rate_window: u64,
 
+    /// Lifetime of Doubtfire's header tokens, in seconds (2 hours); also
+    /// with `remember` for Convenors and Admins.
+    #[arg(long, env = "EVENTAUTH_DOUBTFIRE_TOKEN_TTL", default_value_t = 7_200)]
+    pub doubtfire_token_ttl: u64,
+
+    /// Lifetime of a Student's Doubtfire token with `remember`, in seconds
+    /// (2 weeks).
+    #[arg(
+        long,
+        env = "EVENTAUTH_DOUBTFIRE_REMEMBER_STUDENT_TTL",
+        default_value_t = 1_209_600
+    )]
+    pub doubtfire_remember_student_ttl: u64,
+
+    /// Lifetime of a Tutor's Doubtfire token with `remember`, in seconds
+    /// (1 week).
+    #[arg(
+        long,
+        env = "EVENTAUTH_DOUBTFIRE_REMEMBER_TUTOR_TTL",
+        default_value_t = 604_800
+    )]
+    pub doubtfire_remember_tutor_ttl: u64,
+
+    /// Where the SAML sign-in sends the browser back to with its temporary
+    /// token (`<this>/#/sign_in?authToken=…&username=…`): the Doubtfire
+    /// front end's origin.
+    #[arg(
+        long,
+        env = "EVENTAUTH_DOUBTFIRE_FRONTEND_URL",
+        default_value = "http://localhost:4200"
+    )]
+    pub doubtfire_frontend_url: String,
+
+    /// The sign-out URL Doubtfire's front end follows after signing out
+    /// (`/api/auth/signout_url`); unset: none (with SAML: the IdP's).
+    #[arg(long, env = "EVENTAUTH_DOUBTFIRE_SIGNOUT_URL")]
+    pub doubtfire_signout_url: Option<String>,
+
+    /// SAML 2.0 single sign-on (see docs/saml.md).
+    #[command(flatten)]
+    pub saml: crate::saml::SamlConfig,
+
     /// Seconds in which a just-rotated refresh token still yields the same
     /// successor (two tabs refreshing at once); 0 disables.
     #[arg(long, env = "EVENTAUTH_REFRESH_REUSE_GRACE", default_value_t = 10)]

@@ -175,6 +175,10 @@ impl From<DomainError> for Error {
             DomainError::NoSubscription => {
                 Self::invalid("NO_SUBSCRIPTION", "The user has no subscription")
             }
+            DomainError::InvalidIdentity => {
+                Self::invalid("INVALID_IDENTITY", "An external identity needs an issuer and a subject")
+            }
+            DomainError::AlreadyUsed => Self::Unauthenticated,
             DomainError::AlreadyVerified => Self::invalid_field(
                 "token",
                 "ALREADY_VERIFIED",

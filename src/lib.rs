@@ -30,6 +30,7 @@ pub mod images;
 pub mod input;
 pub mod mail;
 pub mod observe;
+pub mod saml;
 pub mod ops;
 pub mod service;
 pub mod startup;

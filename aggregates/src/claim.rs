@@ -31,6 +31,8 @@ pub enum IdentifierKind {
         /// The facility the username is unique in.
         facility: Uuid,
     },
+    /// An identity at an external identity provider (issuer and subject).
+    External,
 }
 
 /// What the caller found out about a claim's owner before claiming.

@@ -81,4 +81,10 @@ pub enum DomainError {
     /// The email address is verified already.
     #[error("the email address is already verified")]
     AlreadyVerified,
+    /// An external identity without an issuer or a subject.
+    #[error("an external identity needs an issuer and a subject")]
+    InvalidIdentity,
+    /// A one-time value (an assertion id) was used already.
+    #[error("already used")]
+    AlreadyUsed,
 }

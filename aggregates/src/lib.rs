@@ -15,6 +15,8 @@ pub mod collection_roles;
 pub mod error;
 pub mod installation;
 pub mod login_failures;
+pub mod numbering;
+pub mod one_time;
 pub mod organization;
 pub mod personal;
 pub mod policy_role;
@@ -37,6 +39,8 @@ pub use collection_roles::{
 pub use error::DomainError;
 pub use installation::{Installation, InstallationCommand, InstallationEvent, INSTALLATION_ID};
 pub use login_failures::{LoginFailures, LoginFailuresCommand, LoginFailuresEvent};
+pub use numbering::{Numbering, NumberingCommand, NumberingEvent, USER_NUMBERS};
+pub use one_time::{OneTime, OneTimeCommand, OneTimeEvent};
 pub use organization::{
     FacilitySettings, Organization, OrganizationCommand, OrganizationEvent, OrganizationKind,
 };
@@ -48,7 +52,9 @@ pub use profile::{
 pub use secret::{PasswordHash, TokenHash};
 pub use services::{Clock, Services, SystemClock};
 pub use session::{EndReason, Session, SessionCommand, SessionEvent, Transport};
-pub use user::{AccountMembership, Demographics, SessionCutoff, User, UserCommand, UserEvent};
+pub use user::{
+    AccountMembership, Demographics, ExternalIdentity, SessionCutoff, User, UserCommand, UserEvent,
+};
 
 /// A command's variant name, never its fields: what metrics count commands
 /// by.

@@ -140,10 +140,14 @@ pub async fn apply(
         UserEvent::FacilityUserUpdated { changes, .. } => {
             crate::facility_users::update(conn, user_id, &changes, version).await?;
         }
-        // Account memberships are answered from the user's own state (a
-        // session asks for its user's accounts, never for an account's
-        // members): no read model holds them.
-        UserEvent::AccountJoined { .. } | UserEvent::AccountLeft { .. } => {}
+        // Account memberships, the number and external identities are
+        // answered from the user's own state (a session asks for its own
+        // user's; login finds the user by the identity's claim): no read
+        // model holds them.
+        UserEvent::AccountJoined { .. }
+        | UserEvent::AccountLeft { .. }
+        | UserEvent::NumberAssigned { .. }
+        | UserEvent::IdentityLinked { .. } => {}
         UserEvent::UserDeleted { cutoff, at } => {
             apply_cutoff(conn, user_id, cutoff, at, version, false).await?;
             crate::facility_users::mark_deleted(conn, user_id, at).await?;

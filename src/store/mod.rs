@@ -30,8 +30,8 @@ mod snapshot;
 use std::collections::HashMap;
 
 use aggregates::{
-    DomainError, IdentifierClaim, Installation, LoginFailures, Organization, PolicyRole, Services,
-    Session, User,
+    DomainError, IdentifierClaim, Installation, LoginFailures, Numbering, OneTime, Organization,
+    PolicyRole, Services, Session, User,
 };
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError};
@@ -77,6 +77,8 @@ stored!(LoginFailures, login_failures);
 stored!(Organization, organizations);
 stored!(Installation, installations);
 stored!(PolicyRole, policy_roles);
+stored!(Numbering, numberings);
+stored!(OneTime, one_time);
 
 /// The event store of one instance.
 pub struct Store {
@@ -88,6 +90,8 @@ pub struct Store {
     organizations: PersistedEventStore<Repo, Organization>,
     installations: PersistedEventStore<Repo, Installation>,
     policy_roles: PersistedEventStore<Repo, PolicyRole>,
+    numberings: PersistedEventStore<Repo, Numbering>,
+    one_time: PersistedEventStore<Repo, OneTime>,
     services: Services,
     /// Each aggregate's [`snapshot_format`], computed once (it serializes
     /// and hashes a state: not work for every command).
@@ -115,6 +119,8 @@ impl Store {
             organizations: PersistedEventStore::new_event_store(repo()),
             installations: PersistedEventStore::new_event_store(repo()),
             policy_roles: PersistedEventStore::new_event_store(repo()),
+            numberings: PersistedEventStore::new_event_store(repo()),
+            one_time: PersistedEventStore::new_event_store(repo()),
             db,
             services,
             formats: HashMap::from([
@@ -125,6 +131,8 @@ impl Store {
                 (Organization::TYPE, snapshot_format::<Organization>()),
                 (Installation::TYPE, snapshot_format::<Installation>()),
                 (PolicyRole::TYPE, snapshot_format::<PolicyRole>()),
+                (Numbering::TYPE, snapshot_format::<Numbering>()),
+                (OneTime::TYPE, snapshot_format::<OneTime>()),
             ]),
         }
     }

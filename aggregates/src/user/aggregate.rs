@@ -129,6 +129,10 @@ impl Aggregate for User {
                 self.handle_join_account(account, roles, now)
             }
             UserCommand::LeaveAccount { account } => self.handle_leave_account(account, now),
+            UserCommand::AssignNumber { number } => self.handle_assign_number(number, now),
+            UserCommand::LinkIdentity { issuer, subject } => {
+                self.handle_link_identity(issuer, subject, now)
+            }
             UserCommand::UpdateFacilityUser { changes } => {
                 self.handle_update_facility_user(*changes, now)
             }
@@ -318,6 +322,13 @@ impl Aggregate for User {
             }
             UserEvent::AccountLeft { account, at } => {
                 self.accounts.retain(|m| m.account != account);
+                self.updated_at = Some(at);
+            }
+            UserEvent::NumberAssigned { number, .. } => {
+                self.number = Some(number);
+            }
+            UserEvent::IdentityLinked { identity, at } => {
+                self.identities.push(identity);
                 self.updated_at = Some(at);
             }
             UserEvent::FacilityUserUpdated { changes, at } => {

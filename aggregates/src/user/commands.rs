@@ -29,6 +29,21 @@ pub enum UserCommand {
         /// Initial role slugs (e.g. `admin` for the first administrator).
         roles: Vec<String>,
     },
+    /// Give the user the number clients that know users by integers use
+    /// (reserved from [`crate::Numbering`] before); a user with a number
+    /// keeps it.
+    AssignNumber {
+        /// The number.
+        number: u64,
+    },
+    /// Link an identity at an external identity provider (its identifier
+    /// claim taken before this).
+    LinkIdentity {
+        /// The provider's entity id.
+        issuer: String,
+        /// The provider's name for the user.
+        subject: Personal<String>,
+    },
     /// Create a user of a Kolibri facility, known by a username unique in
     /// that facility (claimed before this). Kolibri users may have no
     /// password (passwordless learners).

@@ -8,7 +8,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Demographics;
+use super::{Demographics, ExternalIdentity};
 use crate::collection_roles::{CollectionRole, FacilityUserChanges};
 use crate::profile::{ProfileChanges, SubscriptionState};
 use crate::{PasswordHash, Personal, TokenHash};
@@ -253,6 +253,20 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The user got their number (once, for good).
+    NumberAssigned {
+        /// The number.
+        number: u64,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An external identity now signs the user in.
+    IdentityLinked {
+        /// The identity.
+        identity: ExternalIdentity,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A facility user's account fields changed.
     FacilityUserUpdated {
         /// What changed.
@@ -318,6 +332,8 @@ impl DomainEvent for UserEvent {
             Self::CollectionJoined { .. } => "CollectionJoined",
             Self::AccountJoined { .. } => "AccountJoined",
             Self::AccountLeft { .. } => "AccountLeft",
+            Self::NumberAssigned { .. } => "NumberAssigned",
+            Self::IdentityLinked { .. } => "IdentityLinked",
             Self::CollectionLeft { .. } => "CollectionLeft",
             Self::FacilityUserUpdated { .. } => "FacilityUserUpdated",
             Self::UserDeleted { .. } => "UserDeleted",

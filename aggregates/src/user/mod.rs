@@ -21,6 +21,7 @@ mod commands;
 mod credentials;
 mod events;
 mod facility;
+mod links;
 mod memberships;
 mod profile;
 mod subscription;
@@ -29,6 +30,7 @@ pub use commands::UserCommand;
 pub use credentials::{PendingToken, RESET_MAIL_INTERVAL};
 pub use events::{SessionCutoff, UserEvent};
 pub use facility::Demographics;
+pub use links::ExternalIdentity;
 pub use memberships::AccountMembership;
 
 use chrono::{DateTime, Utc};
@@ -109,6 +111,12 @@ pub struct User {
     /// Removed for good (after a delete).
     #[serde(default)]
     purged: bool,
+    /// The number integer-keyed clients know the user by.
+    #[serde(default)]
+    number: Option<u64>,
+    /// External identities that sign the user in.
+    #[serde(default)]
+    identities: Vec<ExternalIdentity>,
 }
 
 impl User {
@@ -241,6 +249,10 @@ impl User {
                 self.facility == Some(facility)
                     && self.username.expose().to_lowercase() == normalized
             }
+            IdentifierKind::External => self.identities.iter().any(|identity| {
+                ExternalIdentity::normalized(&identity.issuer, identity.subject.expose())
+                    == normalized
+            }),
         }
     }
 

@@ -6,7 +6,7 @@
 
 use aggregates::{
     ClaimEvent, IdentifierClaim, Installation, InstallationEvent, LoginFailures,
-    LoginFailuresEvent, Organization, OrganizationEvent, PolicyRole, PolicyRoleEvent, Session,
+    LoginFailuresEvent, Numbering, NumberingEvent, OneTime, OneTimeEvent, Organization, OrganizationEvent, PolicyRole, PolicyRoleEvent, Session,
     SessionEvent, User, UserEvent,
 };
 use cqrs_es::Aggregate;
@@ -112,6 +112,13 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             UserEvent::AccountLeft { account, at } => {
                 json!({ "userId": id, "accountId": account, "at": at })
             }
+            UserEvent::NumberAssigned { number, at } => {
+                json!({ "userId": id, "number": number, "at": at })
+            }
+            // The issuer names the provider; the subject is personal.
+            UserEvent::IdentityLinked { identity, at } => {
+                json!({ "userId": id, "issuer": identity.issuer, "at": at })
+            }
             // Which fields changed, never their values.
             UserEvent::FacilityUserUpdated { changes, at } => {
                 json!({ "userId": id, "changed": changes.fields(), "at": at })
@@ -210,6 +217,19 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
         },
         Installation::TYPE => match event.decode::<InstallationEvent>().ok()? {
             InstallationEvent::SetupClaimed { admin, at } => json!({ "adminId": admin, "at": at }),
+        },
+        Numbering::TYPE => match event.decode::<NumberingEvent>().ok()? {
+            NumberingEvent::NumbersReserved { first, last, at } => {
+                json!({ "sequence": id, "first": first, "last": last, "at": at })
+            }
+        },
+        // The stream id is a keyed hash of the value: nothing to hide.
+        OneTime::TYPE => match event.decode::<OneTimeEvent>().ok()? {
+            OneTimeEvent::OneTimeValueUsed {
+                purpose,
+                valid_until,
+                at,
+            } => json!({ "purpose": purpose, "validUntil": valid_until, "at": at }),
         },
         LoginFailures::TYPE => match event.decode::<LoginFailuresEvent>().ok()? {
             LoginFailuresEvent::LoginFailed { at, .. } => json!({ "at": at }),
