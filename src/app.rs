@@ -42,6 +42,10 @@ pub struct Inner {
     pub actors: Arc<crate::access::Actors>,
     /// The titles of accounts, cached.
     pub account_titles: Arc<crate::service::member_accounts::AccountTitles>,
+    /// This instance's block of user numbers.
+    pub user_numbers: crate::service::numbers::UserNumbers,
+    /// The SAML identity provider trusted, when single sign-on is on.
+    pub saml: Option<Arc<crate::saml::ServiceProvider>>,
     /// The kinds of collections seen (a kind never changes; bounded).
     pub collection_kinds: moka::sync::Cache<uuid::Uuid, aggregates::OrganizationKind>,
     /// Outgoing mail.

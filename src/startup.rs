@@ -91,6 +91,10 @@ impl Runtime {
                  or set EVENTAUTH_COOKIE_SECURE=true"
             );
         }
+        let saml = crate::saml::ServiceProvider::from_config(&config.saml)?.map(Arc::new);
+        if saml.is_some() {
+            tracing::info!("SAML single sign-on is on");
+        }
         let actors = Arc::new(crate::access::Actors::default());
         let surfaces = surfaces::all(&config);
         // What the feed keeps fresh: caller states, and each surface's caches.
@@ -132,6 +136,8 @@ impl Runtime {
             denylist: denylist.clone(),
             actors,
             account_titles,
+            user_numbers: Default::default(),
+            saml,
             collection_kinds: moka::sync::Cache::new(100_000),
             cookie_sessions,
             outbox: crate::mail::Outbox::new(db.clone()),

@@ -30,6 +30,8 @@ pub enum EndReason {
     Revoked,
     /// The session ran past its expiry.
     Expired,
+    /// A one-time sign-in token was exchanged for a session of its own.
+    Exchanged,
 }
 
 impl EndReason {
@@ -40,6 +42,7 @@ impl EndReason {
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::Revoked => "revoked",
             Self::Expired => "expired",
+            Self::Exchanged => "exchanged",
         }
     }
 }

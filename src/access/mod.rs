@@ -17,6 +17,7 @@ pub mod actors;
 mod defined_roles;
 pub mod policies;
 pub mod rules;
+pub mod system_roles;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use crate::Error;
 
 pub use actors::Actors;
 pub use rules::{authorize, visible_users, Visibility};
+pub use system_roles::SystemRole;
 
 /// Where a grant holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

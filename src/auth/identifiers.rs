@@ -38,6 +38,19 @@ impl IdentifierKeys {
         self.digest(&["username", &facility.to_string(), normalized_username])
     }
 
+    /// The claim id of an identity at an external identity provider.
+    pub fn external(&self, issuer: &str, subject: &str) -> String {
+        self.digest(&["external", issuer, subject])
+    }
+
+    /// The stream id of a one-time value (a SAML assertion's id, with its
+    /// issuer): the value never appears in a stream id.
+    pub fn one_time(&self, purpose: &str, parts: &[&str]) -> String {
+        let mut all = vec!["one-time", purpose];
+        all.extend_from_slice(parts);
+        self.digest(&all)
+    }
+
     fn digest(&self, parts: &[&str]) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));

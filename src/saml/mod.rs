@@ -178,7 +178,8 @@ impl ServiceProvider {
             issuer = escape(&self.sp_entity_id),
             format = escape(&self.name_id_format),
         );
-        let mut deflater = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut deflater =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         // Writing to a Vec cannot fail.
         let deflated = deflater
             .write_all(request.as_bytes())
@@ -186,7 +187,11 @@ impl ServiceProvider {
             .unwrap_or_default();
         let query = serde_urlencoded::to_string([("SAMLRequest", STANDARD.encode(deflated))])
             .unwrap_or_default();
-        let separator = if self.idp_sso_url.contains('?') { '&' } else { '?' };
+        let separator = if self.idp_sso_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         format!("{}{separator}{query}", self.idp_sso_url)
     }
 }

@@ -173,14 +173,11 @@ impl ServiceProvider {
         // every reference digested. The certificate's own validity is the
         // operator's business (a pinned key, as ruby-saml by default).
         let ctx = DsigContext::new(keys).with_skip_time_checks(true);
-        let results = match bergshamra_dsig::verify::verify_all_document_with_source(
-            &ctx,
-            doc,
-            Some(xml),
-        ) {
-            Ok(results) => results,
-            Err(error) => return reject(format!("signature: {error}")),
-        };
+        let results =
+            match bergshamra_dsig::verify::verify_all_document_with_source(&ctx, doc, Some(xml)) {
+                Ok(results) => results,
+                Err(error) => return reject(format!("signature: {error}")),
+            };
         let mut covered = false;
         for result in results {
             match result {
@@ -213,13 +210,21 @@ impl ServiceProvider {
         if doc.get_attribute(assertion, "Version") != Some("2.0") {
             return reject("assertion is not SAML 2.0");
         }
-        let Some(id) = doc.get_attribute(assertion, "ID").filter(|id| !id.is_empty()) else {
+        let Some(id) = doc
+            .get_attribute(assertion, "ID")
+            .filter(|id| !id.is_empty())
+        else {
             return reject("assertion without id");
         };
         let Some(issuer) = child(&doc, assertion, ASSERTION, "Issuer").map(|i| text(doc, i)) else {
             return reject("assertion without issuer");
         };
-        if issuer.is_empty() || self.idp_entity_id.as_ref().is_some_and(|idp| *idp != issuer) {
+        if issuer.is_empty()
+            || self
+                .idp_entity_id
+                .as_ref()
+                .is_some_and(|idp| *idp != issuer)
+        {
             return reject("wrong issuer");
         }
         let Some(subject) = child(doc, assertion, ASSERTION, "Subject") else {
@@ -281,8 +286,13 @@ impl ServiceProvider {
         for statement in children(doc, assertion, ASSERTION, "AttributeStatement") {
             for attribute in children(doc, statement, ASSERTION, "Attribute") {
                 attributes.push(Attribute {
-                    name: doc.get_attribute(attribute, "Name").unwrap_or("").to_string(),
-                    friendly_name: doc.get_attribute(attribute, "FriendlyName").map(str::to_string),
+                    name: doc
+                        .get_attribute(attribute, "Name")
+                        .unwrap_or("")
+                        .to_string(),
+                    friendly_name: doc
+                        .get_attribute(attribute, "FriendlyName")
+                        .map(str::to_string),
                     values: children(doc, attribute, ASSERTION, "AttributeValue")
                         .into_iter()
                         .map(|value| text(doc, value))

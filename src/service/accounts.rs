@@ -140,6 +140,26 @@ pub(crate) async fn claim_and_create(
         .await
 }
 
+/// Claims `identifier` for the existing user `user_id` (theirs already:
+/// nothing written). `IdentifierTaken` when someone else holds it.
+pub(crate) async fn claim_for(
+    app: &App,
+    identifier: &Identifier,
+    user_id: Uuid,
+    metadata: &crate::store::Metadata,
+) -> Result<(), Error> {
+    let claim_id = identifier.claim_id(app);
+    let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
+    if loaded.state.owner() == Some(user_id) {
+        return Ok(());
+    }
+    let claim = claim_command(app, &loaded.state, user_id, identifier).await?;
+    app.store
+        .execute_on::<IdentifierClaim>(&claim_id, loaded, claim, metadata)
+        .await?;
+    Ok(())
+}
+
 /// The claim command for `user_id`, with the current owner's state looked up.
 pub(crate) async fn claim_command(
     app: &App,

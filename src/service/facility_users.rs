@@ -445,18 +445,10 @@ async fn claim_username(
         facility,
         username: username.clone(),
     };
-    let claim_id = identifier.claim_id(app);
-    let loaded = app.store.load::<IdentifierClaim>(&claim_id).await?;
-    if loaded.state.owner() == Some(user_id) {
-        // Theirs still (a restored user whose name nobody took).
-        return Ok(());
-    }
-    let claim = super::accounts::claim_command(app, &loaded.state, user_id, &identifier).await?;
-    app.store
-        .execute_on::<IdentifierClaim>(&claim_id, loaded, claim, metadata)
+    // Theirs still, for a restored user whose name nobody took.
+    super::accounts::claim_for(app, &identifier, user_id, metadata)
         .await
-        .map_err(username_taken)?;
-    Ok(())
+        .map_err(username_taken)
 }
 
 /// Brings a deleted user back: their username is claimed again first (400

@@ -16,12 +16,14 @@ pub mod facility_access;
 pub mod facility_users;
 pub mod installation;
 pub mod member_accounts;
+pub mod numbers;
 pub mod placements;
 pub mod policy_roles;
 pub mod profile;
 pub mod recovery;
 pub mod role_users;
 pub mod sessions;
+pub mod single_sign_on;
 pub mod users;
 
 pub use context::RequestContext;

@@ -18,6 +18,7 @@
 //! 4. tests in `tests/api/<name>*.rs`, run on both backends.
 
 pub mod backstack;
+pub mod doubtfire;
 pub mod ild;
 pub mod kolibri;
 pub mod openarchiver;
@@ -95,6 +96,8 @@ pub trait Surface: Send + Sync + std::fmt::Debug {
 pub fn all(config: &Config) -> Vec<Arc<dyn Surface>> {
     vec![
         Arc::new(ild::IldSurface),
+        // Before Kolibri, which owns the rest of `/api/auth`.
+        Arc::new(doubtfire::DoubtfireSurface),
         Arc::new(kolibri::KolibriSurface::new(config)),
         // Before Open Archiver, which owns the rest of `/v1`.
         Arc::new(v1_login::V1LoginSurface),

@@ -6,8 +6,8 @@
 
 use aggregates::{
     ClaimEvent, IdentifierClaim, Installation, InstallationEvent, LoginFailures,
-    LoginFailuresEvent, Numbering, NumberingEvent, OneTime, OneTimeEvent, Organization, OrganizationEvent, PolicyRole, PolicyRoleEvent, Session,
-    SessionEvent, User, UserEvent,
+    LoginFailuresEvent, Numbering, NumberingEvent, OneTime, OneTimeEvent, Organization,
+    OrganizationEvent, PolicyRole, PolicyRoleEvent, Session, SessionEvent, User, UserEvent,
 };
 use cqrs_es::Aggregate;
 use projections::RecordedEvent;

@@ -1,7 +1,9 @@
 //! Cookie sessions ([`Transport::Cookie`]): the cookie holds an opaque
 //! secret naming a [`Session`] (only its hash is recorded); the session ends
 //! after an idle timeout that a keep-alive slides. Which cookie carries it
-//! is the surface's business.
+//! is the surface's business. Header-token sessions
+//! ([`super::header_token`]) are the same kind of opaque secret and share
+//! this cache and its checks ([`resolve_secret`]).
 //!
 //! Checking a cookie costs no database round trip while the session is in
 //! this instance's cache (re-validated against the log every
@@ -49,6 +51,8 @@ struct Live {
     active: bool,
     /// The account it acts in.
     account: Option<Uuid>,
+    /// How its secret travels (a cookie is no header token).
+    transport: Transport,
     /// The surface it was started through (a cookie of one surface is no
     /// cookie of another, cached or not).
     surface: std::sync::Arc<str>,
@@ -56,6 +60,19 @@ struct Live {
 }
 
 impl CookieSessions {
+    /// Records an expiry this instance just recorded in the log.
+    pub(super) fn extended(&self, session: Uuid, expires_at: DateTime<Utc>) {
+        if let Some(mut live) = self.live.get_mut(&session) {
+            live.expires_at = live.expires_at.max(expires_at);
+            live.recorded_expires_at = live.recorded_expires_at.max(expires_at);
+        }
+    }
+
+    /// Forgets a session (ended here).
+    pub(super) fn forget(&self, session: Uuid) {
+        self.live.remove(&session);
+    }
+
     /// Forgets sessions that are over.
     pub fn prune(&self) {
         let now = Utc::now();
@@ -130,6 +147,12 @@ pub async fn start_in(
         account,
     };
     let started = record_session(app, verified, new, ctx).await?;
+    remember(app, verified, &started, new);
+    Ok(started)
+}
+
+/// Caches a session just started, so its first uses cost no load.
+pub(super) fn remember(app: &App, verified: &Verified, started: &Started, new: NewSession) {
     app.cookie_sessions.live.insert(
         started.session_id,
         Live {
@@ -138,13 +161,13 @@ pub async fn start_in(
             auth_time: verified.auth_time,
             expires_at: started.expires_at,
             recorded_expires_at: started.expires_at,
-            active,
-            account,
-            surface: surface.into(),
+            active: new.active,
+            account: new.account,
+            transport: new.transport,
+            surface: new.surface.into(),
             checked_at: Instant::now(),
         },
     );
-    Ok(started)
 }
 
 /// The live, active cookie session a cookie proves, if any: started
@@ -167,6 +190,18 @@ pub async fn resolve_any(
     cookie: &str,
     surface: Option<&str>,
 ) -> Result<Option<CookiePrincipal>, Error> {
+    resolve_secret(app, cookie, Transport::Cookie, surface).await
+}
+
+/// The live session an opaque secret carried by `transport` proves (also
+/// one not active yet), from this instance's cache while it is fresh.
+pub(super) async fn resolve_secret(
+    app: &App,
+    secret: &str,
+    transport: Transport,
+    surface: Option<&str>,
+) -> Result<Option<CookiePrincipal>, Error> {
+    let cookie = secret;
     let Some(session_id) = Tokens::refresh_session(cookie) else {
         return Ok(None);
     };
@@ -177,7 +212,7 @@ pub async fn resolve_any(
         .live
         .get(&session_id)
         .map(|l| l.clone())
-        .filter(|l| l.token_hash.matches(&presented))
+        .filter(|l| l.token_hash.matches(&presented) && l.transport == transport)
         .filter(|l| surface.is_none_or(|wanted| &*l.surface == wanted));
     if let Some(live) = &cached {
         if live.checked_at.elapsed() < RECHECK {
@@ -200,8 +235,7 @@ pub async fn resolve_any(
     }
     // This instance's keep-alives may be ahead of the log.
     let later = cached.as_ref().map(|l| l.expires_at);
-    let Some(live) = super::live_session(app, cookie, Transport::Cookie, surface, later).await?
-    else {
+    let Some(live) = super::live_session(app, cookie, transport, surface, later).await? else {
         app.cookie_sessions.live.remove(&session_id);
         return Ok(None);
     };
@@ -219,6 +253,7 @@ pub async fn resolve_any(
             recorded_expires_at: recorded,
             active,
             account,
+            transport,
             surface: started_through,
             checked_at: Instant::now(),
         },

@@ -7,6 +7,7 @@
 mod bearer;
 pub mod cookie;
 mod facility_login;
+pub mod header_token;
 mod introspect;
 mod login;
 mod logout;
@@ -80,6 +81,13 @@ pub enum Identifier {
         /// The username.
         username: crate::input::Username,
     },
+    /// An identity at an external identity provider.
+    External {
+        /// The provider's entity id.
+        issuer: String,
+        /// The provider's name for the user.
+        subject: String,
+    },
 }
 
 impl From<Email> for Identifier {
@@ -96,6 +104,7 @@ impl Identifier {
             Self::Username { facility, username } => {
                 app.identifiers.username(*facility, &username.normalized())
             }
+            Self::External { issuer, subject } => app.identifiers.external(issuer, subject),
         }
     }
 
@@ -106,6 +115,7 @@ impl Identifier {
             Self::Username { facility, .. } => IdentifierKind::Username {
                 facility: *facility,
             },
+            Self::External { .. } => IdentifierKind::External,
         }
     }
 
@@ -114,6 +124,9 @@ impl Identifier {
         match self {
             Self::Email(email) => email.normalized().to_string(),
             Self::Username { username, .. } => username.normalized(),
+            Self::External { issuer, subject } => {
+                aggregates::ExternalIdentity::normalized(issuer, subject)
+            }
         }
     }
 
