@@ -13,6 +13,7 @@ mod cli;
 mod communities;
 mod concurrency;
 mod cookies;
+mod doubtfire;
 mod facility_users;
 mod first_run;
 mod kolibri;

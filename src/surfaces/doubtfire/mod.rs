@@ -152,6 +152,16 @@ impl ErrorShape for Doubtfire {
                 NO_AUTHENTICATION,
             ),
             Error::NotFound => self::error(StatusCode::NOT_FOUND, "404 Not Found"),
+            // Grape's validation errors go out as `text/error` (its clients
+            // parse the JSON body all the same).
+            Error::Invalid { message, .. } => {
+                let mut response = self::error(StatusCode::BAD_REQUEST, message);
+                response.headers_mut().insert(
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("text/error"),
+                );
+                response
+            }
             Error::Internal(_) => self::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Sorry... something went wrong with your request.",
