@@ -216,7 +216,7 @@ impl ServiceProvider {
         else {
             return reject("assertion without id");
         };
-        let Some(issuer) = child(&doc, assertion, ASSERTION, "Issuer").map(|i| text(doc, i)) else {
+        let Some(issuer) = child(doc, assertion, ASSERTION, "Issuer").map(|i| text(doc, i)) else {
             return reject("assertion without issuer");
         };
         if issuer.is_empty()
