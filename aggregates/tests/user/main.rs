@@ -11,6 +11,7 @@ mod helpers;
 mod credentials;
 mod events;
 mod facility;
+mod links;
 mod memberships;
 mod profile;
 mod subscription;
