@@ -74,3 +74,69 @@ fn is(doc: &uppsala::Document<'_>, node: uppsala::NodeId, ns: &str, name: &str) 
     doc.element(node)
         .is_some_and(|e| e.matches_name_ns(ns, name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::testing::fixture;
+
+    fn certificate_base64() -> String {
+        let pem = std::fs::read_to_string(fixture("idp.crt")).expect("fixture");
+        pem.lines().filter(|l| !l.starts_with("-----")).collect()
+    }
+
+    #[test]
+    fn metadata_gives_the_entity_the_signing_certificate_and_the_redirect_url() {
+        let xml = format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.test/metadata">
+  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>AAAA</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>
+      {cert}
+    </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.test/post"/>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.test/sso"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>"#,
+            cert = certificate_base64()
+        );
+        let idp = read(&xml).expect("metadata");
+        assert_eq!(idp.entity_id.as_deref(), Some("https://idp.test/metadata"));
+        assert_eq!(idp.sso_url.as_deref(), Some("https://idp.test/sso"));
+        assert_eq!(
+            idp.certificates.len(),
+            1,
+            "the encryption key is not a signing key"
+        );
+        assert_eq!(
+            idp.certificates[0],
+            STANDARD.decode(certificate_base64()).expect("base64")
+        );
+        assert!(read("<!DOCTYPE x [<!ENTITY a 'b'>]><x/>").is_err());
+        assert!(
+            read("<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\"/>")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn half_a_configuration_stops_the_service() {
+        let mut config = crate::Config::defaults().saml;
+        assert!(crate::saml::ServiceProvider::from_config(&config)
+            .expect("off")
+            .is_none());
+        config.saml_sp_entity_id = Some("https://sp.test".into());
+        config.saml_acs_url = Some("https://sp.test/api/auth/jwt".into());
+        config.saml_idp_sso_url = Some("https://idp.test/sso".into());
+        assert!(
+            crate::saml::ServiceProvider::from_config(&config).is_err(),
+            "no certificate"
+        );
+        config.saml_idp_cert = Some("not a certificate".into());
+        assert!(crate::saml::ServiceProvider::from_config(&config).is_err());
+        config.saml_idp_cert = Some(fixture("idp.crt"));
+        assert!(crate::saml::ServiceProvider::from_config(&config)
+            .expect("complete")
+            .is_some());
+    }
+}

@@ -7,6 +7,8 @@
 
 mod metadata;
 
+#[doc(hidden)]
+pub mod testing;
 pub mod verify;
 
 use std::io::Write;

@@ -30,6 +30,25 @@ pub(super) const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub(super) const METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// The signature algorithms accepted: RSA and ECDSA with SHA-2. SHA-1 (still
+/// many identity providers' default) is refused: Bergshamra verifies it
+/// whatever its features, so the check is here.
+const SIGNATURE_METHODS: &[&str] = &[
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+];
+
+/// The digest algorithms accepted: SHA-2.
+const DIGEST_METHODS: &[&str] = &[
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+];
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 
 /// The largest `SAMLResponse` accepted (base64), as ruby-saml's limit.
@@ -162,6 +181,19 @@ impl ServiceProvider {
         response: NodeId,
         assertion: NodeId,
     ) -> Result<(), Rejected> {
+        let allowed = |element: &str, accepted: &[&str]| {
+            doc.get_elements_by_tag_name_ns(DSIG, element)
+                .into_iter()
+                .all(|node| {
+                    doc.get_attribute(node, "Algorithm")
+                        .is_some_and(|a| accepted.contains(&a))
+                })
+        };
+        if !allowed("SignatureMethod", SIGNATURE_METHODS)
+            || !allowed("DigestMethod", DIGEST_METHODS)
+        {
+            return reject("a signature or digest algorithm that is not accepted (SHA-1?)");
+        }
         let mut keys = KeysManager::new();
         for der in &self.idp_certificates {
             match bergshamra_keys::loader::load_x509_cert_der(der) {

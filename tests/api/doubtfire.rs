@@ -8,7 +8,7 @@ use std::time::Duration;
 use aggregates::UserCommand;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use eventauth::service::RequestContext;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -399,127 +399,10 @@ async fn remember_lifetimes_follow_the_system_role_and_expired_tokens_say_so(bac
 
 // ---------------------------------------------------------------- SAML
 
-const SP: &str = "https://sp.test/eventauth";
-const ACS: &str = "https://sp.test/api/auth/jwt";
-const IDP: &str = "https://idp.test/metadata";
-const SSO: &str = "https://idp.test/sso";
-const FRONT: &str = "https://doubtfire.test";
-
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/saml/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// What a response says.
-#[derive(Clone)]
-struct Claims {
-    id: String,
-    name_id: String,
-    audience: String,
-    recipient: String,
-    not_before: DateTime<Utc>,
-    not_on_or_after: DateTime<Utc>,
-    staff: bool,
-}
-
-impl Claims {
-    fn valid(name_id: &str) -> Self {
-        let now = Utc::now();
-        Self {
-            id: format!("_a{}", uuid::Uuid::new_v4().simple()),
-            name_id: name_id.to_string(),
-            audience: SP.to_string(),
-            recipient: ACS.to_string(),
-            not_before: now - chrono::Duration::seconds(60),
-            not_on_or_after: now + chrono::Duration::seconds(300),
-            staff: false,
-        }
-    }
-}
-
-fn instant(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-const SIGNATURE: &str = concat!(
-    r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>"#,
-    r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#,
-    r#"<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>"#,
-    r##"<ds:Reference URI="#REF"><ds:Transforms>"##,
-    r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>"#,
-    r#"<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>"#,
-    r#"<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>"#,
-    r#"<ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>"#,
-    r#"<ds:SignatureValue></ds:SignatureValue></ds:Signature>"#
-);
-
-/// An assertion (with a signature template when `signed`).
-fn assertion(claims: &Claims, signed: bool) -> String {
-    let signature = if signed {
-        SIGNATURE.replace("REF", &claims.id)
-    } else {
-        String::new()
-    };
-    let role = if claims.staff { "Staff" } else { "Student" };
-    format!(
-        concat!(
-            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}">"#,
-            r#"<saml:Issuer>{idp}</saml:Issuer>{signature}"#,
-            r#"<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID>"#,
-            r#"<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">"#,
-            r#"<saml:SubjectConfirmationData NotOnOrAfter="{until}" Recipient="{recipient}"/></saml:SubjectConfirmation></saml:Subject>"#,
-            r#"<saml:Conditions NotBefore="{before}" NotOnOrAfter="{until}"><saml:AudienceRestriction>"#,
-            r#"<saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>"#,
-            r#"<saml:AuthnStatement AuthnInstant="{now}"><saml:AuthnContext><saml:AuthnContextClassRef>"#,
-            r#"urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"#,
-            r#"<saml:AttributeStatement>"#,
-            r#"<saml:Attribute Name="http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"><saml:AttributeValue>Grace</saml:AttributeValue></saml:Attribute>"#,
-            r#"<saml:Attribute Name="http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"><saml:AttributeValue>Hopper</saml:AttributeValue></saml:Attribute>"#,
-            r#"<saml:Attribute Name="http://schemas.microsoft.com/ws/2008/06/identity/claims/role"><saml:AttributeValue>{role}</saml:AttributeValue></saml:Attribute>"#,
-            r#"</saml:AttributeStatement></saml:Assertion>"#
-        ),
-        id = claims.id,
-        now = instant(Utc::now()),
-        idp = IDP,
-        signature = signature,
-        name_id = claims.name_id,
-        until = instant(claims.not_on_or_after),
-        recipient = claims.recipient,
-        before = instant(claims.not_before),
-        audience = claims.audience,
-        role = role,
-    )
-}
-
-fn response_around(assertions: &str) -> String {
-    format!(
-        concat!(
-            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r{id}" Version="2.0" "#,
-            r#"IssueInstant="{now}" Destination="{acs}"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{idp}</saml:Issuer>"#,
-            r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>"#,
-            r#"{assertions}</samlp:Response>"#
-        ),
-        id = uuid::Uuid::new_v4().simple(),
-        now = instant(Utc::now()),
-        acs = ACS,
-        idp = IDP,
-        assertions = assertions,
-    )
-}
-
-/// Signs the signature templates of `xml` with a key pair of the fixtures.
-fn sign_with(xml: &str, key: &str) -> String {
-    let pem = std::fs::read(fixture(&format!("{key}.key"))).expect("fixture key");
-    let key = bergshamra_keys::loader::load_pem_auto(&pem, None).expect("key");
-    let mut keys = bergshamra_keys::KeysManager::new();
-    keys.add_key(key);
-    let ctx = bergshamra_dsig::DsigContext::new_permissive(keys);
-    bergshamra_dsig::sign::sign(&ctx, xml).expect("signed")
-}
-
-/// A response whose assertion is signed by `key`, base64.
-fn signed_response(claims: &Claims, key: &str) -> String {
-    STANDARD.encode(sign_with(&response_around(&assertion(claims, true)), key))
-}
+use eventauth::saml::testing::{
+    assertion, fixture, response_around, sha1_signed_response, sign_with, signed_response, Claims,
+    ACS, FRONT, IDP, SP, SSO,
+};
 
 async fn post_saml(app: &TestApp, encoded: &str) -> (StatusCode, Option<String>, Value) {
     let response = app
@@ -750,6 +633,10 @@ async fn a_signed_saml_response_signs_in_through_a_one_time_token(backend: Backe
         ("not yet valid", signed_response(&early, "idp")),
         ("another audience", signed_response(&elsewhere, "idp")),
         ("another recipient", signed_response(&misdirected, "idp")),
+        (
+            "signed with SHA-1",
+            sha1_signed_response(&Claims::valid("eve@uni.test"), "idp"),
+        ),
         ("not base64", "%%%".to_string()),
         ("not XML", STANDARD.encode("<samlp:Response")),
     ];
