@@ -46,10 +46,10 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     commands: usize,
     /// Scenarios to run (comma-separated):
-    /// argon2,login,check,visibility,nats,list,kolibri,commands,stream,relay,replay,rss.
+    /// argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,relay,replay,rss.
     #[arg(
         long,
-        default_value = "argon2,login,check,v1-login,v1-session,setup-race,visibility,nats,list,kolibri,commands,stream,relay,replay,rss"
+        default_value = "argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,relay,replay,rss"
     )]
     scenarios: String,
     /// The service's store: `postgres` (a database on `--pg`) or `sqlite`
@@ -333,6 +333,66 @@ async fn main() -> anyhow::Result<()> {
             "v1_session".into(),
             json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99),
                     "check_per_s": check_rate, "ratio_to_check": rate / check_rate }),
+        );
+    }
+    if wanted.contains(&"doubtfire") {
+        let signed_in: Value = client
+            .post(format!("{base}/api/auth"))
+            .json(&json!({ "username": users[0], "password": PASSWORD }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = signed_in["auth_token"].as_str().context("no auth_token")?;
+        let me = format!("{base}/api/users/{}", signed_in["user"]["id"]);
+        let (rate, mut lat) = drive(
+            &client,
+            &me,
+            Some(Credential::HeaderToken(token, &users[0])),
+            args.check_clients,
+            args.seconds,
+        )
+        .await;
+        // The reference in the same run: the bearer check.
+        let bearer = login_token(&client, &base, &users[0]).await?;
+        let (check_rate, _) = drive(
+            &client,
+            &format!("{base}/sign/check"),
+            Some(Credential::Bearer(&bearer)),
+            args.check_clients,
+            args.seconds,
+        )
+        .await;
+        rows.push((
+            "GET /api/users/{id} (Doubtfire, Auth-Token) req/s".into(),
+            format!("{rate:.0}"),
+            format!(
+                "p50 {:.2} ms, p99 {:.2} ms, {:.2}× GET /sign/check ({check_rate:.0}/s)",
+                lat.percentile(0.5),
+                lat.percentile(0.99),
+                rate / check_rate
+            ),
+        ));
+        results.insert(
+            "doubtfire".into(),
+            json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99),
+                    "check_per_s": check_rate, "ratio_to_check": rate / check_rate }),
+        );
+    }
+    if wanted.contains(&"saml") {
+        let (rate, argon_rate) = saml_verifications(argon, Duration::from_secs(args.seconds))?;
+        rows.push((
+            "SAML response verifications/s (one core)".into(),
+            format!("{rate:.0}"),
+            format!(
+                "RSA-2048/SHA-256 signed assertion, parse + signature + rules; {:.1}× a bare argon2id verification on one core ({argon_rate:.0}/s)",
+                rate / argon_rate
+            ),
+        ));
+        results.insert(
+            "saml".into(),
+            json!({ "verifications_per_s": rate, "argon2_per_s_one_core": argon_rate,
+                    "ratio_to_argon2": rate / argon_rate }),
         );
     }
     if wanted.contains(&"setup-race") {
@@ -872,6 +932,32 @@ async fn login_token(client: &reqwest::Client, base: &str, email: &str) -> anyho
         .context("no token")
 }
 
+/// SAML responses verified per second on this thread (the test identity
+/// provider's, as the service verifies them), and — the reference in the
+/// same run — bare argon2id verifications per second on one thread.
+fn saml_verifications(argon: (u32, u32, u32), duration: Duration) -> anyhow::Result<(f64, f64)> {
+    use eventauth::saml::testing::{fixture, signed_response, Claims, ACS, SP, SSO};
+    let mut config = eventauth::Config::defaults().saml;
+    config.saml_idp_cert = Some(fixture("idp.crt"));
+    config.saml_idp_sso_url = Some(SSO.to_string());
+    config.saml_sp_entity_id = Some(SP.to_string());
+    config.saml_acs_url = Some(ACS.to_string());
+    let provider =
+        eventauth::saml::ServiceProvider::from_config(&config)?.context("SAML configured")?;
+    let encoded = signed_response(&Claims::valid("bench@uni.test"), "idp");
+    let start = Instant::now();
+    let mut verified = 0u64;
+    while start.elapsed() < duration {
+        provider
+            .verify(&encoded, chrono::Utc::now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        verified += 1;
+    }
+    let rate = verified as f64 / start.elapsed().as_secs_f64();
+    let argon_rate = bare_argon2_verifications(argon, 1, duration)?;
+    Ok((rate, argon_rate))
+}
+
 /// argon2id verifications per second on `threads` OS threads, same
 /// parameters as the service.
 fn bare_argon2_verifications(
@@ -958,15 +1044,20 @@ async fn drive(
     clients: usize,
     seconds: u64,
 ) -> (f64, Latencies) {
-    let header = credential.map(|c| match c {
-        Credential::Bearer(token) => ("authorization", format!("Bearer {token}")),
-        Credential::Cookie(cookie) => ("cookie", cookie.to_string()),
-    });
+    let headers: Vec<(&'static str, String)> = match credential {
+        None => Vec::new(),
+        Some(Credential::Bearer(token)) => vec![("authorization", format!("Bearer {token}"))],
+        Some(Credential::Cookie(cookie)) => vec![("cookie", cookie.to_string())],
+        Some(Credential::HeaderToken(token, username)) => vec![
+            ("auth-token", token.to_string()),
+            ("username", username.to_string()),
+        ],
+    };
     let client = client.clone();
     let url: Arc<str> = url.into();
     for_seconds(clients, seconds, move |_, _| {
         let mut request = client.get(&*url);
-        if let Some((name, value)) = &header {
+        for (name, value) in &headers {
             request = request.header(*name, value);
         }
         answered(request)
@@ -1083,6 +1174,8 @@ enum Credential<'a> {
     Bearer(&'a str),
     /// A `Cookie` header.
     Cookie(&'a str),
+    /// Doubtfire's `Auth-Token` and `Username` headers.
+    HeaderToken(&'a str, &'a str),
 }
 
 /// The reference for token checks: a bare axum endpoint answering a small

@@ -84,6 +84,8 @@ fn every_scenario_runs_and_reports_positive_figures() {
             "argon2_verifications_per_s",
             "login",
             "check",
+            "doubtfire",
+            "saml",
             "visibility",
             "nats",
             "list",

@@ -51,6 +51,8 @@ const TYPES: &[&str] = &[
     "CollectionLeft",
     "AccountJoined",
     "AccountLeft",
+    "NumberAssigned",
+    "IdentityLinked",
     // What cached account titles depend on.
     "OrganizationCreated",
     "OrganizationRenamed",

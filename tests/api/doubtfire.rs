@@ -159,6 +159,35 @@ async fn sign_in_extend_and_sign_out_with_header_tokens(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
+    // The caller's state cached by another surface first: the number the
+    // Doubtfire sign-in assigns must reach that cache too.
+    let login = app
+        .post_json(
+            "/v1/auth/login",
+            &json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .next()
+                .filter(|pair| pair.starts_with("BackstackJWT="))
+        })
+        .expect("a session cookie")
+        .to_string();
+    let session = app
+        .client
+        .get(app.url("/v1/auth/session"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(session.status(), StatusCode::OK);
+
     // A form-encoded sign-in, the username in another case: Doubtfire's user.
     let response = app
         .client
