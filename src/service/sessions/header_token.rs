@@ -120,17 +120,9 @@ pub async fn extend(
     Ok(expires_at)
 }
 
-/// Ends the session `token` names, live or expired, for `reason`
-/// (signing out; an expired token a client presented, which some clients'
-/// servers delete at that moment). A token that names no session of
-/// `surface` ends nothing.
-pub async fn end(
-    app: &App,
-    token: &str,
-    surface: &str,
-    reason: EndReason,
-    ctx: &RequestContext,
-) -> Result<(), Error> {
+/// Ends the session `token` names, live or expired (signing out). A
+/// token that names no session of `surface` ends nothing.
+pub async fn end(app: &App, token: &str, surface: &str, ctx: &RequestContext) -> Result<(), Error> {
     let Some(session_id) = Tokens::refresh_session(token) else {
         return Ok(());
     };
@@ -146,7 +138,7 @@ pub async fn end(
         return Ok(());
     };
     app.cookie_sessions.forget(session_id);
-    super::end_session(app, user_id, session_id, reason, ctx).await
+    super::end_session(app, user_id, session_id, EndReason::Logout, ctx).await
 }
 
 /// Ends the session of `token` (a one-time sign-in token, or a live

@@ -3,7 +3,6 @@
 //! URL; `/api/auth/jwt`, where the identity provider posts its SAML
 //! response.
 
-use aggregates::EndReason;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -158,7 +157,7 @@ pub async fn sign_out(State(app): State<App>, params: Params) -> Result<Response
                 return Ok(StatusCode::NO_CONTENT.into_response());
             }
         }
-        header_token::end(&app, &token, SURFACE, EndReason::Logout, &params.ctx).await?;
+        header_token::end(&app, &token, SURFACE, &params.ctx).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -242,11 +241,10 @@ pub async fn caller(app: &App, params: &Params) -> Result<Result<Caller, Respons
     };
     let principal = match header_token::check(app, &token, SURFACE).await? {
         Checked::Live(principal) => principal,
-        // Doubtfire deletes an expired token as it refuses it: said once.
-        Checked::Expired => {
-            header_token::end(app, &token, SURFACE, EndReason::Expired, &params.ctx).await?;
-            return Ok(Err(unauthenticated(TOKEN_EXPIRED)));
-        }
+        // Doubtfire also deletes the token here, so a second request reads
+        // "No authentication details…"; a refusal writes nothing here, so
+        // the expiry is said each time (its clients act on the 419 alone).
+        Checked::Expired => return Ok(Err(unauthenticated(TOKEN_EXPIRED))),
         Checked::Invalid => return Ok(Err(unauthenticated(NO_AUTHENTICATION))),
     };
     let actor = crate::access::actor(app, principal.user_id, principal.session_id).await?;
