@@ -194,7 +194,24 @@ pub fn required<T>(value: Option<T>, field: &'static str) -> Result<T, Error> {
 
 /// `raw` trimmed, or `REQUIRED` when nothing is left.
 fn trimmed<'a>(raw: &'a str, field: &'static str) -> Result<&'a str, Error> {
-    required(Some(raw.trim()).filter(|t| !t.is_empty()), field)
+    required(
+        Some(plain(raw.trim(), field)?).filter(|t| !t.is_empty()),
+        field,
+    )
+}
+
+/// Free text a client sent (a search, an id number, a name): no control
+/// characters — NUL cannot even be stored (PostgreSQL's `jsonb` and `text`
+/// refuse it), and the rest have no place on one line.
+pub fn plain<'a>(raw: &'a str, field: &'static str) -> Result<&'a str, Error> {
+    if raw.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            field,
+            "CONTROL_CHARACTER",
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(raw)
 }
 
 /// An id from a path or body: a UUID, or a 400 naming `field` (every

@@ -54,6 +54,9 @@ pub async fn filter(app: &App, actor: &Actor, query: ListQuery) -> Result<Filter
         }
     }
     filter.user_types.extend(query.user_type);
+    if let Some(search) = &query.search {
+        crate::input::plain(search, "search")?;
+    }
     filter.search = query.search.filter(|s| !s.trim().is_empty());
     Ok(filter)
 }
@@ -259,8 +262,7 @@ pub async fn passwordless_usernames(
         Some(_) => return Err(Error::NotFound),
         None => projections::organizations::facilities(app.store.db()).await?,
     };
-    let terms: Vec<String> = search
-        .unwrap_or_default()
+    let terms: Vec<String> = crate::input::plain(search.unwrap_or_default(), "search")?
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|t| !t.is_empty())
         .map(str::to_lowercase)

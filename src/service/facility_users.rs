@@ -267,6 +267,7 @@ fn kolibri_birth_year(raw: &str) -> Result<String, Error> {
 }
 
 fn kolibri_id_number(raw: &str) -> Result<String, Error> {
+    crate::input::plain(raw, "id_number")?;
     if raw.chars().count() > 64 {
         return Err(Error::invalid_field(
             "id_number",

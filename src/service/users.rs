@@ -241,7 +241,8 @@ impl ListQuery {
         let page = number(page, "page", 1, 1_000_000)?;
         let page_size = number(page_size, "pageSize", 20, 100)?;
         let search = search
-            .map(str::trim)
+            .map(|s| crate::input::plain(s.trim(), "search"))
+            .transpose()?
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         if search.as_ref().is_some_and(|s| s.chars().count() > 254) {

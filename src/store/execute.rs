@@ -144,6 +144,7 @@ impl Store {
                     state,
                 });
             }
+            storable(&events)?;
             let appended = self.append::<A>(id, context, &events, metadata).await;
             match appended {
                 Ok((sequence, cursor)) => {
@@ -170,6 +171,36 @@ impl Store {
         }
         Err(Error::Conflict)
     }
+}
+
+/// Refuses events holding U+0000 as bad input: PostgreSQL's `jsonb`
+/// cannot store it, so the append would fail with a 500 (after earlier
+/// steps of the request committed); refused on both backends alike. The
+/// edge refuses control characters in every text field it knows; this is
+/// the backstop for the ones it does not (free-form JSON such as policy
+/// conditions).
+fn storable<E: serde::Serialize>(events: &[E]) -> Result<(), Error> {
+    fn holds_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(text) => text.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(holds_nul),
+            serde_json::Value::Object(fields) => fields
+                .iter()
+                .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+            _ => false,
+        }
+    }
+    for event in events {
+        let value = serde_json::to_value(event)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("event not serializable: {e}")))?;
+        if holds_nul(&value) {
+            return Err(Error::invalid(
+                "CONTROL_CHARACTER",
+                "Text must not contain NUL characters",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The outcome label of a command, for metrics.

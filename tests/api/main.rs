@@ -16,6 +16,7 @@ mod cookies;
 mod doubtfire;
 mod facility_users;
 mod first_run;
+mod hostile_input;
 mod kolibri;
 mod kolibri_collections;
 mod kolibri_deleted_users;
