@@ -529,3 +529,31 @@ async fn with_nats_stopped_commands_succeed_and_the_relay_catches_up_when_it_ret
         .expect("text");
     assert!(metrics.contains("eventauth_relay_lag_events"), "{metrics}");
 }
+
+on_postgres_only!(with_nats_down_the_relay_backs_off_on_one_database_session);
+async fn with_nats_down_the_relay_backs_off_on_one_database_session(backend: Backend) {
+    // Nothing listens on port 1: every connection attempt fails at once.
+    let app = spawn_app_with(backend, |c| {
+        c.nats_url = Some("nats://127.0.0.1:1".into());
+    })
+    .await;
+    let sessions = || async {
+        app.count("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            .await
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = sessions().await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let after = sessions().await;
+    // Retrying every 200 ms on a new session each time opened ~30 in 6 s;
+    // backing off (0.4, 0.8, 1.6, 3.2 s …) on the leadership's one session
+    // opens none (the checks' own connection aside).
+    assert!(
+        after - before <= 3,
+        "{} new database sessions in 6 s with NATS down",
+        after - before
+    );
+    // Commands still succeed meanwhile.
+    let response = app.register("offline@example.com", "long enough 1").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}

@@ -59,6 +59,26 @@ struct StreamHead {
     last_id: Option<String>,
 }
 
+/// The first wait after a failure.
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+/// The longest wait between attempts.
+const LAST_RETRY: Duration = Duration::from_secs(10);
+
+/// The leadership held before a failure, if it still holds: its session
+/// answers (a dead session released the advisory lock). `Some(None)`: no
+/// lock to hold (the embedded store).
+async fn still_leading(
+    held: Option<Option<sqlx::PgConnection>>,
+) -> Option<Option<sqlx::PgConnection>> {
+    match held {
+        Some(Some(mut conn)) => {
+            use sqlx::Connection;
+            conn.ping().await.ok().map(|()| Some(conn))
+        }
+        other => other,
+    }
+}
+
 impl Relay {
     /// A relay from `db` to NATS.
     pub fn new(db: Db, config: RelayConfig, wake: Wake) -> Self {
@@ -76,14 +96,22 @@ impl Relay {
     }
 
     /// Runs until `stop`, reconnecting with backoff whenever NATS or the
-    /// database fails.
+    /// database fails. The backoff (200 ms doubling to 10 s) starts over
+    /// only once something was published again, and the leadership's
+    /// PostgreSQL session is kept across NATS failures: however long NATS
+    /// stays away, the relay retries a few times a minute on one session.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = FIRST_RETRY;
+        let mut leadership: Option<Option<sqlx::PgConnection>> = None;
         loop {
+            let mut published = false;
             let session = async {
-                let _leadership = self.lead().await?;
-                backoff = Duration::from_millis(200);
-                self.publish_until_error().await
+                let held = match still_leading(leadership.take()).await {
+                    Some(held) => held,
+                    None => self.lead().await?,
+                };
+                leadership = Some(held);
+                self.publish_until_error(&mut published).await
             };
             tokio::select! {
                 result = session => {
@@ -93,11 +121,14 @@ impl Relay {
                 }
                 () = projections::wake::stopped(&mut stop) => return,
             }
+            if published {
+                backoff = FIRST_RETRY;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 () = projections::wake::stopped(&mut stop) => return,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            backoff = (backoff * 2).min(LAST_RETRY);
         }
     }
 
@@ -122,7 +153,9 @@ impl Relay {
         }
     }
 
-    async fn publish_until_error(&self) -> anyhow::Result<()> {
+    /// Publishes until something fails; `published` tells whether any
+    /// message was acknowledged meanwhile.
+    async fn publish_until_error(&self, published: &mut bool) -> anyhow::Result<()> {
         let client = async_nats::connect(&self.config.url)
             .await
             .context("connecting to NATS")?;
@@ -181,6 +214,7 @@ impl Relay {
                             cursor,
                             last_id: Some(id),
                         };
+                        *published = true;
                     }
                     Err(error) if error.kind() == PublishErrorKind::WrongLastMessageId => {
                         // Another relay published meanwhile, or an earlier
