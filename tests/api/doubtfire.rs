@@ -551,6 +551,17 @@ async fn a_signed_saml_response_signs_in_through_a_one_time_token(backend: Backe
         .as_u16(),
         419
     );
+    // Under another name it is refused and stays usable.
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/auth",
+        None,
+        HEADERS,
+        Some(json!({"username": "eve@uni.test", "auth_token": one_time})),
+    )
+    .await;
+    assert_eq!((status.as_u16(), body), (419, json!({"error": NO_AUTH})));
     let (status, body) = call(
         &app,
         Method::POST,

@@ -143,12 +143,14 @@ pub async fn end(app: &App, token: &str, surface: &str, ctx: &RequestContext) ->
 
 /// Ends the session of `token` (a one-time sign-in token, or a live
 /// token) so that it is used once, and answers the credentials it proved,
-/// for a new session. Two exchanges of one token: one wins, the other
-/// finds it ended.
+/// for a new session — when its user is the one the client names
+/// (`named`; a wrong name leaves the token alone). Two exchanges of one
+/// token: one wins, the other finds it ended.
 pub async fn exchange(
     app: &App,
     token: &str,
     surface: &str,
+    named: impl FnOnce(&User) -> bool,
     ctx: &RequestContext,
 ) -> Result<Result<Verified, Checked>, Error> {
     let Some(session_id) = Tokens::refresh_session(token) else {
@@ -179,7 +181,7 @@ pub async fn exchange(
         .state
         .cutoff()
         .is_some_and(|cutoff| cutoff.revokes(session_id, auth_time));
-    if cut_off || !user.state.is_active() || user.state.is_disabled() {
+    if cut_off || !user.state.is_active() || user.state.is_disabled() || !named(&user.state) {
         return Ok(Err(Checked::Invalid));
     }
     let ended = app

@@ -81,11 +81,10 @@ async fn exchange(app: &App, params: &Params) -> Result<Response, DfError> {
     let (Some(token), Some(username)) = (params.token(), params.username()) else {
         return Ok(unauthenticated(NO_AUTHENTICATION));
     };
-    let verified = match header_token::exchange(app, &token, SURFACE, &params.ctx).await? {
-        Ok(verified) if goes_by(&verified.user.state, &username) => verified,
-        Ok(_) | Err(Checked::Invalid | Checked::Live(_)) => {
-            return Ok(unauthenticated(NO_AUTHENTICATION))
-        }
+    let named = |user: &aggregates::User| goes_by(user, &username);
+    let verified = match header_token::exchange(app, &token, SURFACE, named, &params.ctx).await? {
+        Ok(verified) => verified,
+        Err(Checked::Invalid | Checked::Live(_)) => return Ok(unauthenticated(NO_AUTHENTICATION)),
         Err(Checked::Expired) => return Ok(unauthenticated(TOKEN_EXPIRED)),
     };
     signed_in(app, &verified, true, params).await
