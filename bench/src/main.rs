@@ -301,39 +301,16 @@ async fn main() -> anyhow::Result<()> {
     if wanted.contains(&"v1-session") {
         let cookie = backstack_cookie(&app, &client, &base, &users[0]).await?;
         let session = format!("{base}/v1/auth/session");
-        let (rate, mut lat) = drive(
-            &client,
+        let args_ = (&client, base.as_str(), users[0].as_str(), &args);
+        let (row, figures) = against_check(
+            args_,
             &session,
-            Some(Credential::Cookie(&cookie)),
-            args.check_clients,
-            args.seconds,
+            Credential::Cookie(&cookie),
+            "GET /v1/auth/session (Backstack)",
         )
-        .await;
-        // The reference in the same run: the bearer check.
-        let token = login_token(&client, &base, &users[0]).await?;
-        let (check_rate, _) = drive(
-            &client,
-            &format!("{base}/sign/check"),
-            Some(Credential::Bearer(&token)),
-            args.check_clients,
-            args.seconds,
-        )
-        .await;
-        rows.push((
-            "GET /v1/auth/session (Backstack) req/s".into(),
-            format!("{rate:.0}"),
-            format!(
-                "p50 {:.2} ms, p99 {:.2} ms, {:.2}× GET /sign/check ({check_rate:.0}/s)",
-                lat.percentile(0.5),
-                lat.percentile(0.99),
-                rate / check_rate
-            ),
-        ));
-        results.insert(
-            "v1_session".into(),
-            json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99),
-                    "check_per_s": check_rate, "ratio_to_check": rate / check_rate }),
-        );
+        .await?;
+        rows.push(row);
+        results.insert("v1_session".into(), figures);
     }
     if wanted.contains(&"doubtfire") {
         let signed_in: Value = client
@@ -345,39 +322,17 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         let token = signed_in["auth_token"].as_str().context("no auth_token")?;
         let me = format!("{base}/api/users/{}", signed_in["user"]["id"]);
-        let (rate, mut lat) = drive(
-            &client,
+        let args_ = (&client, base.as_str(), users[0].as_str(), &args);
+        let credential = Credential::HeaderToken(token, &users[0]);
+        let (row, figures) = against_check(
+            args_,
             &me,
-            Some(Credential::HeaderToken(token, &users[0])),
-            args.check_clients,
-            args.seconds,
+            credential,
+            "GET /api/users/{id} (Doubtfire, Auth-Token)",
         )
-        .await;
-        // The reference in the same run: the bearer check.
-        let bearer = login_token(&client, &base, &users[0]).await?;
-        let (check_rate, _) = drive(
-            &client,
-            &format!("{base}/sign/check"),
-            Some(Credential::Bearer(&bearer)),
-            args.check_clients,
-            args.seconds,
-        )
-        .await;
-        rows.push((
-            "GET /api/users/{id} (Doubtfire, Auth-Token) req/s".into(),
-            format!("{rate:.0}"),
-            format!(
-                "p50 {:.2} ms, p99 {:.2} ms, {:.2}× GET /sign/check ({check_rate:.0}/s)",
-                lat.percentile(0.5),
-                lat.percentile(0.99),
-                rate / check_rate
-            ),
-        ));
-        results.insert(
-            "doubtfire".into(),
-            json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99),
-                    "check_per_s": check_rate, "ratio_to_check": rate / check_rate }),
-        );
+        .await?;
+        rows.push(row);
+        results.insert("doubtfire".into(), figures);
     }
     if wanted.contains(&"saml") {
         let (rate, argon_rate) = saml_verifications(argon, Duration::from_secs(args.seconds))?;
@@ -1176,6 +1131,47 @@ enum Credential<'a> {
     Cookie(&'a str),
     /// Doubtfire's `Auth-Token` and `Username` headers.
     HeaderToken(&'a str, &'a str),
+}
+
+/// Drives an authenticated GET of `url` with `credential`, and — the
+/// reference in the same run — `GET /sign/check` with a bearer token of the
+/// same user, with as many clients: the table row and the JSON figures.
+async fn against_check(
+    (client, base, email, args): (&reqwest::Client, &str, &str, &Args),
+    url: &str,
+    credential: Credential<'_>,
+    label: &str,
+) -> anyhow::Result<((String, String, String), Value)> {
+    let (rate, mut lat) = drive(
+        client,
+        url,
+        Some(credential),
+        args.check_clients,
+        args.seconds,
+    )
+    .await;
+    let token = login_token(client, base, email).await?;
+    let (check_rate, _) = drive(
+        client,
+        &format!("{base}/sign/check"),
+        Some(Credential::Bearer(&token)),
+        args.check_clients,
+        args.seconds,
+    )
+    .await;
+    let row = (
+        format!("{label} req/s"),
+        format!("{rate:.0}"),
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, {:.2}× GET /sign/check ({check_rate:.0}/s)",
+            lat.percentile(0.5),
+            lat.percentile(0.99),
+            rate / check_rate
+        ),
+    );
+    let figures = json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99),
+                          "check_per_s": check_rate, "ratio_to_check": rate / check_rate });
+    Ok((row, figures))
 }
 
 /// The reference for token checks: a bare axum endpoint answering a small

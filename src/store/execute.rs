@@ -180,20 +180,16 @@ impl Store {
 /// the backstop for the ones it does not (free-form JSON such as policy
 /// conditions).
 fn storable<E: serde::Serialize>(events: &[E]) -> Result<(), Error> {
-    fn holds_nul(value: &serde_json::Value) -> bool {
-        match value {
-            serde_json::Value::String(text) => text.contains('\0'),
-            serde_json::Value::Array(items) => items.iter().any(holds_nul),
-            serde_json::Value::Object(fields) => fields
-                .iter()
-                .any(|(key, value)| key.contains('\0') || holds_nul(value)),
-            _ => false,
-        }
-    }
     for event in events {
-        let value = serde_json::to_value(event)
+        // Serialized text, not a value tree: one allocation per event on
+        // the write path. U+0000 can only appear escaped as `\u0000`; an
+        // even run of backslashes before it is an escaped backslash.
+        let json = serde_json::to_string(event)
             .map_err(|e| Error::Internal(anyhow::anyhow!("event not serializable: {e}")))?;
-        if holds_nul(&value) {
+        let holds_nul = json
+            .match_indices("u0000")
+            .any(|(at, _)| json[..at].bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 1);
+        if holds_nul {
             return Err(Error::invalid(
                 "CONTROL_CHARACTER",
                 "Text must not contain NUL characters",
@@ -211,5 +207,15 @@ fn outcome<A: Aggregate>(result: &Result<Committed<A>, Error>) -> &'static str {
         Err(Error::Conflict) => "conflict",
         Err(Error::Internal(_)) => "error",
         Err(_) => "rejected",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_a_real_nul_is_refused() {
+        assert!(super::storable(&["a\u{0}b"]).is_err());
+        assert!(super::storable(&["a\\u0000b", "u0000", "plain"]).is_ok());
+        assert!(super::storable(&["a\\\u{0}"]).is_err());
     }
 }

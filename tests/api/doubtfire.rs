@@ -13,7 +13,7 @@ use eventauth::service::RequestContext;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp};
+use crate::helpers::{spawn_app, spawn_app_on, spawn_app_with, Backend, TestApp};
 
 const PASSWORD: &str = "doubtfire password 1";
 const NO_AUTH: &str =
@@ -43,6 +43,11 @@ async fn call(
 }
 
 const HEADERS: (&str, &str) = ("Auth-Token", "Username");
+
+/// A POST without credentials.
+async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
+    call(app, Method::POST, path, None, HEADERS, Some(body)).await
+}
 
 async fn sign_in(app: &TestApp, username: &str, remember: bool) -> (String, Value) {
     let (status, body) = call(
@@ -85,27 +90,16 @@ async fn sign_in_extend_and_sign_out_with_header_tokens(backend: Backend) {
 
     // Bad input: 400 naming what is missing; a wrong password 401; no event.
     let events = app.event_count().await;
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/api/auth",
-        None,
-        HEADERS,
-        Some(json!({})),
-    )
-    .await;
+    let (status, body) = post(&app, "/api/auth", json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body,
         json!({"error": "username is missing, password is missing"})
     );
-    let (status, body) = call(
+    let (status, body) = post(
         &app,
-        Method::POST,
         "/api/auth.json",
-        None,
-        HEADERS,
-        Some(json!({"username": "ada@example.com"})),
+        json!({"username": "ada@example.com"}),
     )
     .await;
     assert_eq!(
@@ -115,13 +109,10 @@ async fn sign_in_extend_and_sign_out_with_header_tokens(backend: Backend) {
             json!({"error": "password is missing"})
         )
     );
-    let (status, body) = call(
+    let (status, body) = post(
         &app,
-        Method::POST,
         "/api/auth",
-        None,
-        HEADERS,
-        Some(json!({"username": "ada@example.com", "password": PASSWORD, "remember": "often"})),
+        json!({"username": "ada@example.com", "password": PASSWORD, "remember": "often"}),
     )
     .await;
     assert_eq!(
@@ -132,13 +123,10 @@ async fn sign_in_extend_and_sign_out_with_header_tokens(backend: Backend) {
         )
     );
     assert_eq!(app.event_count().await, events, "bad input wrote an event");
-    let (status, body) = call(
+    let (status, body) = post(
         &app,
-        Method::POST,
         "/api/auth",
-        None,
-        HEADERS,
-        Some(json!({"username": "ada@example.com", "password": "wrong password"})),
+        json!({"username": "ada@example.com", "password": "wrong password"}),
     )
     .await;
     assert_eq!(
@@ -148,13 +136,10 @@ async fn sign_in_extend_and_sign_out_with_header_tokens(backend: Backend) {
             json!({"error": "Invalid email or password."})
         )
     );
-    let (status, _) = call(
+    let (status, _) = post(
         &app,
-        Method::POST,
         "/api/auth",
-        None,
-        HEADERS,
-        Some(json!({"username": "nobody@example.com", "password": PASSWORD})),
+        json!({"username": "nobody@example.com", "password": PASSWORD}),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -350,6 +335,38 @@ async fn sign_in_extend_and_sign_out_with_header_tokens(backend: Backend) {
     assert_eq!(signout, json!({"auth_signout_url": null}));
 }
 
+on_postgres_only!(a_token_signed_out_on_one_instance_is_dead_on_the_other_at_once);
+async fn a_token_signed_out_on_one_instance_is_dead_on_the_other_at_once(backend: Backend) {
+    let first = spawn_app(backend).await;
+    let second = spawn_app_on(first.db.clone(), |_| {}).await;
+    first.register("ada@example.com", PASSWORD).await;
+    let (token, user) = sign_in(&first, "ada@example.com", false).await;
+    // The second instance caches the live token by using it.
+    assert_eq!(
+        get_self(&second, &user, &token, HEADERS).await.0,
+        StatusCode::OK
+    );
+    let response = first
+        .client
+        .delete(first.url("/api/auth"))
+        .header("Auth-Token", &token)
+        .header("Username", "ada@example.com")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // The other instance hears of it from the log at once (woken by
+    // PostgreSQL's NOTIFY), not after its minute-long cache re-check: a
+    // second is the bound allowed here for a loaded machine.
+    let started = std::time::Instant::now();
+    let (mut status, mut body) = get_self(&second, &user, &token, HEADERS).await;
+    while status == StatusCode::OK && started.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        (status, body) = get_self(&second, &user, &token, HEADERS).await;
+    }
+    assert_eq!((status.as_u16(), body), (419, json!({"error": NO_AUTH})));
+}
+
 on_both_backends!(remember_lifetimes_follow_the_system_role_and_expired_tokens_say_so);
 async fn remember_lifetimes_follow_the_system_role_and_expired_tokens_say_so(backend: Backend) {
     let app = spawn_app_with(backend, |config| {
@@ -493,13 +510,10 @@ async fn a_signed_saml_response_signs_in_through_a_one_time_token(backend: Backe
     );
 
     // The password route is not there in SAML mode.
-    let (status, body) = call(
+    let (status, body) = post(
         &app,
-        Method::POST,
         "/api/auth",
-        None,
-        HEADERS,
-        Some(json!({"username": "grace@uni.test", "password": PASSWORD})),
+        json!({"username": "grace@uni.test", "password": PASSWORD}),
     )
     .await;
     assert_eq!(
@@ -552,23 +566,17 @@ async fn a_signed_saml_response_signs_in_through_a_one_time_token(backend: Backe
         419
     );
     // Under another name it is refused and stays usable.
-    let (status, body) = call(
+    let (status, body) = post(
         &app,
-        Method::POST,
         "/api/auth",
-        None,
-        HEADERS,
-        Some(json!({"username": "eve@uni.test", "auth_token": one_time})),
+        json!({"username": "eve@uni.test", "auth_token": one_time}),
     )
     .await;
     assert_eq!((status.as_u16(), body), (419, json!({"error": NO_AUTH})));
-    let (status, body) = call(
+    let (status, body) = post(
         &app,
-        Method::POST,
         "/api/auth",
-        None,
-        HEADERS,
-        Some(json!({"username": username, "auth_token": one_time})),
+        json!({"username": username, "auth_token": one_time}),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -586,13 +594,10 @@ async fn a_signed_saml_response_signs_in_through_a_one_time_token(backend: Backe
         (status, &me["email"]),
         (StatusCode::OK, &json!("grace@uni.test"))
     );
-    let (status, body) = call(
+    let (status, body) = post(
         &app,
-        Method::POST,
         "/api/auth",
-        None,
-        HEADERS,
-        Some(json!({"username": username, "auth_token": one_time})),
+        json!({"username": username, "auth_token": one_time}),
     )
     .await;
     assert_eq!((status.as_u16(), body), (419, json!({"error": NO_AUTH})));
@@ -693,15 +698,7 @@ async fn a_signed_saml_response_signs_in_through_a_one_time_token(backend: Backe
         1,
         "a refused response made a user"
     );
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/api/auth/jwt",
-        None,
-        HEADERS,
-        Some(json!({})),
-    )
-    .await;
+    let (status, body) = post(&app, "/api/auth/jwt", json!({})).await;
     assert_eq!(
         (status, body),
         (
