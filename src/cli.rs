@@ -13,6 +13,10 @@ use crate::service::RequestContext;
 use crate::startup::{shutdown_signal, Application, Runtime};
 use crate::{telemetry, Config};
 
+/// How long an operator's one-shot command waits for a database
+/// connection: patient, unlike a request.
+const ONE_SHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// eventauth: authentication and users on an append-only event log.
 #[derive(Debug, Parser)]
 #[command(name = "eventauth", version, about)]
@@ -345,24 +349,39 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Export { config, args } => {
-            let db =
-                crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
+            let db = crate::store::connect(
+                config.database_url.as_ref(),
+                &config.data_dir,
+                2,
+                ONE_SHOT_WAIT,
+            )
+            .await?;
             crate::store::migrate(&db).await?;
             let written = crate::ops::export::export(&db, &args).await?;
             tracing::info!(events = written, "exported");
             Ok(())
         }
         Command::Replay(config) => {
-            let db =
-                crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
+            let db = crate::store::connect(
+                config.database_url.as_ref(),
+                &config.data_dir,
+                2,
+                ONE_SHOT_WAIT,
+            )
+            .await?;
             crate::store::migrate(&db).await?;
             let report = crate::ops::rebuild::replay(&db).await?;
             std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
             Ok(())
         }
         Command::Verify(config) => {
-            let db =
-                crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
+            let db = crate::store::connect(
+                config.database_url.as_ref(),
+                &config.data_dir,
+                2,
+                ONE_SHOT_WAIT,
+            )
+            .await?;
             crate::store::migrate(&db).await?;
             let (same, report) = crate::ops::rebuild::verify(&db).await?;
             std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
@@ -370,8 +389,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate(config) => {
-            let db =
-                crate::store::connect(config.database_url.as_ref(), &config.data_dir, 2).await?;
+            let db = crate::store::connect(
+                config.database_url.as_ref(),
+                &config.data_dir,
+                2,
+                ONE_SHOT_WAIT,
+            )
+            .await?;
             crate::store::migrate(&db).await?;
             tracing::info!("migrations applied");
             Ok(())

@@ -97,6 +97,12 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
 
+    /// How long a request waits for a database connection before it is
+    /// answered 503 with `Retry-After`, milliseconds. Short, so that with
+    /// the database away requests fail fast instead of piling up.
+    #[arg(long, env = "EVENTAUTH_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    pub db_acquire_timeout_ms: u64,
+
     /// `iss` of issued access tokens.
     #[arg(long, env = "EVENTAUTH_ISSUER", default_value = "eventauth")]
     pub issuer: String,
@@ -304,6 +310,37 @@ pub struct Config {
     /// same-origin only.
     #[arg(long, env = "EVENTAUTH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+
+    /// Bearer token that opens `/metrics` on the service's address (unset:
+    /// `/metrics` answers 404 there).
+    #[arg(
+        long,
+        env = "EVENTAUTH_METRICS_TOKEN",
+        hide_env_values = true,
+        value_parser = secret
+    )]
+    pub metrics_token: Option<SecretString>,
+
+    /// A separate address serving only `/metrics`, without credentials
+    /// (e.g. `127.0.0.1:9100`, reachable by the scraper alone).
+    #[arg(long, env = "EVENTAUTH_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Seconds a client has to send a request's headers; also how long a
+    /// kept-alive connection may wait idle for its next request.
+    #[arg(long, env = "EVENTAUTH_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+
+    /// Open client connections in all (lowered to what the process's
+    /// file-descriptor limit allows). Connections over it are closed at
+    /// once.
+    #[arg(long, env = "EVENTAUTH_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Open connections from one peer address (0: no cap). Trusted proxies
+    /// are exempt: they carry many clients.
+    #[arg(long, env = "EVENTAUTH_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
 
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "EVENTAUTH_REQUEST_TIMEOUT", default_value_t = 30)]

@@ -55,6 +55,13 @@ pub enum Error {
         /// When to try again.
         retry_after: Duration,
     },
+    /// 503 with `Retry-After`: the store cannot be reached (down,
+    /// restarting, no free connection in time).
+    #[error("the store is unavailable")]
+    Unavailable {
+        /// When to try again.
+        retry_after: Duration,
+    },
     /// 500: logged once with its cause chain, never shown to clients.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -94,7 +101,7 @@ impl Error {
             Self::Conflict => S::CONFLICT,
             Self::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
             Self::TooManyAttempts { .. } => S::TOO_MANY_REQUESTS,
-            Self::Busy { .. } => S::SERVICE_UNAVAILABLE,
+            Self::Busy { .. } | Self::Unavailable { .. } => S::SERVICE_UNAVAILABLE,
             Self::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,9 +109,9 @@ impl Error {
     /// Seconds for a `Retry-After` header, where one belongs.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::TooManyAttempts { retry_after } | Self::Busy { retry_after } => {
-                Some(retry_after.as_secs().max(1))
-            }
+            Self::TooManyAttempts { retry_after }
+            | Self::Busy { retry_after }
+            | Self::Unavailable { retry_after } => Some(retry_after.as_secs().max(1)),
             _ => None,
         }
     }
@@ -123,6 +130,9 @@ impl Error {
             Self::PayloadTooLarge => "Request body too large".to_string(),
             Self::TooManyAttempts { .. } => "Too many failed attempts; try again later".to_string(),
             Self::Busy { .. } => "The service is busy; try again shortly".to_string(),
+            Self::Unavailable { .. } => {
+                "The service is temporarily unavailable; try again shortly".to_string()
+            }
         }
     }
 }
@@ -190,6 +200,32 @@ impl From<DomainError> for Error {
 
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
+        if lost_connection(&error) {
+            return Self::unavailable();
+        }
         Self::Internal(anyhow::Error::new(error).context("database"))
     }
 }
+
+impl Error {
+    /// The store could not be reached: a 503 the client may retry soon.
+    pub fn unavailable() -> Self {
+        Self::Unavailable {
+            retry_after: Duration::from_secs(2),
+        }
+    }
+
+    /// An internal error whose cause is a lost or unobtainable database
+    /// connection becomes [`Error::Unavailable`]: the request did nothing
+    /// wrong, and the same request will work once the store is back. Errors
+    /// from the event-sourcing framework carry their cause boxed; they are
+    /// seen through here too.
+    pub fn outage_aware(self) -> Self {
+        match &self {
+            Self::Internal(cause) if cause.chain().any(caused_by_outage) => Self::unavailable(),
+            _ => self,
+        }
+    }
+}
+
+pub use projections::db::{caused_by_outage, lost_connection};

@@ -25,6 +25,8 @@ pub mod cli;
 pub mod config;
 pub mod consumers;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod images;
 pub mod input;

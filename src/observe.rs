@@ -89,3 +89,55 @@ pub async fn render(app: &App) -> String {
     }
     handle().map(PrometheusHandle::render).unwrap_or_default()
 }
+
+/// A log line at most once per interval, for events that come in floods
+/// (shed load, refused connections): the first one is logged, the rest of
+/// the interval only counted, and the next line says how many it stood for.
+#[derive(Debug)]
+pub struct Throttled {
+    every: std::time::Duration,
+    state: std::sync::Mutex<(Option<Instant>, u64)>,
+}
+
+impl Throttled {
+    /// At most one line per `every`.
+    pub fn new(every: std::time::Duration) -> Self {
+        Self {
+            every,
+            state: std::sync::Mutex::new((None, 0)),
+        }
+    }
+
+    /// `Some(suppressed)` when a line may be written now (with how many
+    /// were held back since the last), `None` when this one is only
+    /// counted.
+    pub fn ready(&self) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (last, suppressed) = &mut *state;
+        match last {
+            Some(at) if at.elapsed() < self.every => {
+                *suppressed += 1;
+                None
+            }
+            _ => {
+                *last = Some(Instant::now());
+                Some(std::mem::take(suppressed))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_gives_one_line_per_interval_counting_the_rest() {
+        let throttled = Throttled::new(std::time::Duration::from_millis(50));
+        assert_eq!(throttled.ready(), Some(0));
+        assert_eq!(throttled.ready(), None);
+        assert_eq!(throttled.ready(), None);
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        assert_eq!(throttled.ready(), Some(2));
+    }
+}

@@ -46,6 +46,7 @@ impl Runtime {
             config.database_url.as_ref(),
             &config.data_dir,
             config.db_max_connections,
+            Duration::from_millis(config.db_acquire_timeout_ms.max(100)),
         )
         .await?;
         store::migrate(&db).await?;
@@ -282,16 +283,27 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(url = %format!("http://{}", self.local_addr), "eventauth listening");
+        let metrics = match self.runtime.app().config.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics address {addr}"))?;
+                tracing::info!(url = %format!("http://{addr}/metrics"), "metrics listening");
+                let router = crate::http::wellknown::metrics_only(self.runtime.app().clone());
+                Some(tokio::spawn(async move {
+                    if let Err(error) = axum::serve(listener, router).await {
+                        tracing::error!(%error, "the metrics listener stopped");
+                    }
+                }))
+            }
+            None => None,
+        };
         let service = crate::http::service(self.runtime.app().clone(), self.runtime.surfaces());
-        axum::serve(
-            self.listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(service),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+        let limits = crate::http::listen::Limits::from_config(&self.runtime.app().config);
+        crate::http::listen::serve(self.listener, service, limits, shutdown).await;
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         tracing::info!("stopped accepting; stopping background work");
         self.runtime.stop().await;
         Ok(())

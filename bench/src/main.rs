@@ -1251,7 +1251,13 @@ async fn synthetic_store(
         .execute(&mut *admin)
         .await?;
     let url: secrecy::SecretString = format!("{}/{name}", args.pg).into();
-    let db = eventauth::store::connect(Some(&url), std::path::Path::new("."), 4).await?;
+    let db = eventauth::store::connect(
+        Some(&url),
+        std::path::Path::new("."),
+        4,
+        std::time::Duration::from_secs(10),
+    )
+    .await?;
     eventauth::store::migrate(&db).await?;
     eprintln!("seeding {events} events…");
     eventauth::ops::synthetic::append(&db, events).await?;

@@ -149,6 +149,42 @@ macro_rules! execute_on {
     };
 }
 
+/// `error` or one of its sources is a lost or unobtainable database
+/// connection (not a fault of the statement): the database down or
+/// restarting, out of connection slots, the pool's wait over, a socket or
+/// wire error. Such failures are expected during an outage and end with it.
+pub fn caused_by_outage(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(lost_connection)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
+/// SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down,
+/// cannot connect now), 53300 (too many connections), and the pool's and
+/// the wire's own failures.
+pub fn lost_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -149,10 +149,15 @@ impl Projector {
                     self.config.standby_poll
                 }
                 Err(error) => {
-                    tracing::error!(
-                        error = format!("{error:#}"),
-                        "projector batch failed; retrying"
-                    );
+                    // The database away is an outage, not a fault here.
+                    if crate::db::caused_by_outage(error.as_ref()) {
+                        tracing::warn!(error = %error, "projector waits for the store; retrying");
+                    } else {
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            "projector batch failed; retrying"
+                        );
+                    }
                     Duration::from_secs(1)
                 }
             };

@@ -40,12 +40,19 @@ impl<S> From<Error> for ApiError<S> {
 
 impl<S: ErrorShape> IntoResponse for ApiError<S> {
     fn into_response(self) -> Response {
-        if let Error::Internal(cause) = &self.0 {
+        let error = self.0.outage_aware();
+        if let Error::Internal(cause) = &error {
             // Logged once, with its chain; the client sees a generic message.
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
-        let mut response = S::render(&self.0);
-        if let Some(seconds) = self.0.retry_after() {
+        let mut response = S::render(&error);
+        if matches!(error, Error::Unavailable { .. }) {
+            // Safe requests failed by an outage are tried once more.
+            response
+                .extensions_mut()
+                .insert(super::outage::StoreUnavailable);
+        }
+        if let Some(seconds) = error.retry_after() {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, seconds.into());

@@ -6,7 +6,10 @@
 
 pub mod cookies;
 pub mod extract;
+pub mod harden;
+pub mod listen;
 pub mod oauth;
+pub mod outage;
 pub mod wellknown;
 
 use std::sync::Arc;
@@ -161,6 +164,34 @@ impl tower_http::catch_panic::ResponseForPanic for Panicked {
     }
 }
 
+/// How failed requests are logged. A 500 is a fault: ERROR (its cause was
+/// logged where it happened). A 503 is load shed, a request timed out or
+/// the store away — expected under overload, and then by the thousand: one
+/// WARN per interval saying how many (the counts per status are in
+/// `/metrics`), so that a flood does not drown the log or the disk.
+fn failures(
+) -> impl tower_http::trace::OnFailure<tower_http::classify::ServerErrorsFailureClass> + Clone {
+    use tower_http::classify::ServerErrorsFailureClass as Failure;
+    let shed = Arc::new(crate::observe::Throttled::new(Duration::from_secs(10)));
+    move |failure: Failure, latency: Duration, _: &tracing::Span| match failure {
+        Failure::StatusCode(status) if status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+            if let Some(suppressed) = shed.ready() {
+                tracing::warn!(
+                    suppressed,
+                    "answered 503 (load shed, timeout or store unavailable); more like it in the \
+                     next 10 s are only counted"
+                );
+            }
+        }
+        // A 500's cause was logged where it happened ([`ApiError`]).
+        Failure::StatusCode(status) if status == axum::http::StatusCode::INTERNAL_SERVER_ERROR => {}
+        Failure::StatusCode(status) => {
+            tracing::error!(%status, latency_ms = latency.as_millis(), "request failed");
+        }
+        Failure::Error(error) => tracing::error!(%error, "request failed"),
+    }
+}
+
 /// The whole service as one HTTP service: the surfaces' request hooks
 /// (run before routing, so they can change what is routed) around the
 /// router.
@@ -254,11 +285,16 @@ pub fn router(app: App, surfaces: &[Arc<dyn Surface>]) -> Router {
             },
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(outage::retry_safe_requests))
         .layer(axum::middleware::from_fn(crate::observe::track))
         .layer(CatchPanicLayer::custom(Panicked(native)))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(app.config.request_timeout.max(1)),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            harden::security_headers,
         ))
         .layer(cors(&app.config.cors_origins, &credential_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -279,7 +315,8 @@ pub fn router(app: App, surfaces: &[Arc<dyn Surface>]) -> Router {
                         request_id = %request_id,
                     )
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_failure(failures()),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(SetSensitiveHeadersLayer::new(sensitive))

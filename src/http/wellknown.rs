@@ -21,14 +21,63 @@ pub fn router() -> OpenApiRouter<App> {
 }
 
 /// Prometheus metrics (text exposition format); see `crate::observe` for
-/// the names.
+/// the names. They tell an outsider how busy the service is and which
+/// routes fail, so they are not public: on this address only with
+/// `Authorization: Bearer <EVENTAUTH_METRICS_TOKEN>` (404 when no token is
+/// set), or without credentials on the separate `EVENTAUTH_METRICS_ADDR`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Metrics", content_type = "text/plain; version=0.0.4", body = String)))]
-async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Metrics", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "No or another token"),
+        (status = 404, description = "No EVENTAUTH_METRICS_TOKEN set: metrics are not served here"),
+    ))]
+async fn metrics(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use secrecy::ExposeSecret;
+    use subtle::ConstantTimeEq;
+    let Some(expected) = &app.config.metrics_token else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !bool::from(
+        presented
+            .as_bytes()
+            .ct_eq(expected.expose_secret().as_bytes()),
+    ) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+        )
+            .into_response();
+    }
+    exposition(&app).await.into_response()
+}
+
+/// The metrics as Prometheus reads them.
+async fn exposition(app: &App) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::observe::render(&app).await,
+        crate::observe::render(app).await,
     )
+}
+
+/// The separate metrics listener's router (`EVENTAUTH_METRICS_ADDR`): only
+/// `/metrics`, without credentials (bind it where only the scraper can
+/// reach it).
+pub fn metrics_only(app: App) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(app): State<App>| async move { exposition(&app).await }),
+        )
+        .with_state(app)
 }
 
 /// A JSON Web Key Set (RFC 7517): Ed25519 public keys (`kty` OKP).
@@ -80,7 +129,11 @@ async fn jwks(State(app): State<App>) -> impl IntoResponse {
         (status = 503, description = "Not ready yet", body = Readiness),
     ))]
 async fn ready(State(app): State<App>) -> impl IntoResponse {
-    let store = app.store.db().ping().await;
+    // A store that does not answer within the second is not ready: a
+    // balancer's probe must not hang on an outage.
+    let store = tokio::time::timeout(std::time::Duration::from_secs(1), app.store.db().ping())
+        .await
+        .unwrap_or(false);
     let projected = *app.caught_up.0.borrow();
     let fed = *app.caught_up.1.borrow();
     let status = if store && projected && fed {

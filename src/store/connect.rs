@@ -18,10 +18,11 @@ pub async fn connect(
     url: Option<&SecretString>,
     data_dir: &Path,
     max_connections: u32,
+    acquire_timeout: Duration,
 ) -> anyhow::Result<Db> {
     match url.map(|u| u.expose_secret().to_string()) {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            connect_postgres(&url, max_connections)
+            connect_postgres(&url, max_connections, acquire_timeout)
                 .await
                 .map(Db::Postgres)
         }
@@ -38,8 +39,15 @@ pub async fn connect(
 
 /// PostgreSQL. Connections end idle transactions after a minute: a
 /// forgotten open transaction would hold back every reader of the global
-/// stream, cluster-wide.
-async fn connect_postgres(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+/// stream, cluster-wide. Waiting for a connection ends after
+/// `acquire_timeout` (then the request is answered 503); each connection is
+/// tested before it is handed out (the pool's default, kept on purpose), so
+/// after a server restart the dead ones are replaced, not used.
+async fn connect_postgres(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url
         .parse()
         .context("DATABASE_URL is not a valid postgres:// URL")?;
@@ -55,7 +63,8 @@ async fn connect_postgres(url: &str, max_connections: u32) -> anyhow::Result<PgP
     let options = options.options([("idle_in_transaction_session_timeout", "60s")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
+        .test_before_acquire(true)
         .connect_with(options)
         .await
         .context("connecting to PostgreSQL")

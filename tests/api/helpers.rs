@@ -354,9 +354,13 @@ pub fn test_config(db: &TestDb) -> Config {
     config.addr = "127.0.0.1:0".parse().expect("addr");
     config.database_url = Some(db.url.clone().into());
     config.db_max_connections = 5;
+    config.metrics_token = Some(METRICS_TOKEN.to_string().into());
     // cookie_secure stays `auto`: these requests are plain HTTP.
     config
 }
+
+/// The bearer token `/metrics` answers to in tests.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
 
 /// A running application and a client for it.
 pub struct TestApp {
@@ -454,6 +458,19 @@ impl TestApp {
     /// A text column of the store, with arguments.
     pub async fn strings_with(&self, sql: &str, args: &[Arg]) -> Vec<String> {
         self.store().strings_with(sql, args).await
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.expect("text")
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {

@@ -119,9 +119,14 @@ async fn a_batch_folded_in_memory_gives_the_read_models_of_one_event_at_a_time(b
     let test_db = crate::helpers::TestDb::create(backend).await;
     let dir = crate::helpers::temp_dir();
     let url: secrecy::SecretString = test_db.url.clone().into();
-    let db = eventauth::store::connect(Some(&url), dir.path(), 3)
-        .await
-        .expect("connect");
+    let db = eventauth::store::connect(
+        Some(&url),
+        dir.path(),
+        3,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .expect("connect");
     eventauth::store::migrate(&db).await.expect("migrate");
     // The rebuild's first batch (5,000 events) ends among the varied
     // lives: some are folded whole, some cross into the next batch.

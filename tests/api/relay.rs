@@ -518,15 +518,7 @@ async fn with_nats_stopped_commands_succeed_and_the_relay_catches_up_when_it_ret
         ids,
         "the relay caught up: every event exactly once, in order"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(metrics.contains("eventauth_relay_lag_events"), "{metrics}");
 }
 

@@ -130,7 +130,9 @@ impl crate::surfaces::Surface for KolibriSurface {
             let refused = method_not_allowed(method);
             if path.starts_with("/api/auth/session") {
                 // Kolibri's session views set the CSRF cookie on every answer.
-                with_csrf_cookie(app, headers, refused).await
+                // (No peer address here: `Secure` only when forced.)
+                let secure = crate::http::cookies::secure(app.config.cookie_secure, false);
+                with_csrf_cookie(app, headers, secure, refused).await
             } else {
                 refused
             }
@@ -378,14 +380,17 @@ async fn ensure_csrf_cookie(
     next: axum::middleware::Next,
 ) -> Response {
     let headers = request.headers().clone();
-    let response = next.run(request).await;
-    with_csrf_cookie(&app, &headers, response).await
+    let (parts, body) = request.into_parts();
+    let secure = crate::http::cookies::SecureCookies::of(&parts, &app).0;
+    let response = next.run(Request::from_parts(parts, body)).await;
+    with_csrf_cookie(&app, &headers, secure, response).await
 }
 
 /// Adds the CSRF cookie a session answer carries, unless it has one.
 async fn with_csrf_cookie(
     app: &App,
     request: &axum::http::HeaderMap,
+    secure: bool,
     mut response: Response,
 ) -> Response {
     let prefix = format!("{CSRF_COOKIE}=");
@@ -410,7 +415,7 @@ async fn with_csrf_cookie(
         principal.as_ref(),
         jar.get(CSRF_COOKIE).map(|c| c.value()),
     );
-    if let Ok(value) = csrf_cookie(token).to_string().parse() {
+    if let Ok(value) = csrf_cookie(secure, token).to_string().parse() {
         response
             .headers_mut()
             .append(axum::http::header::SET_COOKIE, value);
@@ -457,7 +462,10 @@ async fn sign_in(
     let started = cookie_sessions::start(app, verified, SURFACE, &visitor.ctx).await?;
     Ok(jar
         .add(session_cookie(visitor.secure, started.secret))
-        .add(csrf_cookie(csrf_token(app, started.session_id))))
+        .add(csrf_cookie(
+            visitor.secure,
+            csrf_token(app, started.session_id),
+        )))
 }
 
 /// The `kolibri` session cookie: HttpOnly, a browser-session cookie (no
@@ -473,9 +481,10 @@ fn session_cookie(secure: bool, secret: String) -> Cookie<'static> {
 }
 
 /// The `kolibri_csrftoken` cookie (readable by scripts, a year, as
-/// Django's).
-fn csrf_cookie(token: String) -> Cookie<'static> {
+/// Django's); `Secure` by the same rule as the session cookie.
+fn csrf_cookie(secure: bool, token: String) -> Cookie<'static> {
     Cookie::build((CSRF_COOKIE, token))
+        .secure(secure)
         .same_site(SameSite::Lax)
         .path("/")
         .max_age(cookie::time::Duration::seconds(31_449_600))
@@ -483,14 +492,16 @@ fn csrf_cookie(token: String) -> Cookie<'static> {
 }
 
 /// The anonymous visitor's `visitor_id` (a UUID4 in hex, kept when the
-/// client's is one), a year.
-fn visitor_cookie(jar: &CookieJar) -> Cookie<'static> {
+/// client's is one), a year; `Secure` and `SameSite` as the other cookies.
+fn visitor_cookie(secure: bool, jar: &CookieJar) -> Cookie<'static> {
     let id = jar
         .get(VISITOR_COOKIE)
         .and_then(|c| Uuid::try_parse(c.value()).ok())
         .filter(|id| id.get_version_num() == 4)
         .unwrap_or_else(Uuid::new_v4);
     Cookie::build((VISITOR_COOKIE, hex_id(id)))
+        .secure(secure)
+        .same_site(SameSite::Lax)
         .path("/")
         .max_age(cookie::time::Duration::days(365))
         .build()

@@ -262,7 +262,7 @@ pub async fn keep_alive(
             Ok((jar, Json(session_json(Some(&data), None))))
         }
         None => {
-            let visitor_id = visitor_cookie(&jar);
+            let visitor_id = visitor_cookie(visitor.secure, &jar);
             let jar = jar.add(visitor_id);
             let facility = facilities::default_facility(&app).await?;
             Ok((jar, Json(session_json(None, facility))))
