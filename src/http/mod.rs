@@ -273,13 +273,12 @@ pub fn router(app: App, surfaces: &[Arc<dyn Surface>]) -> Router {
         })
         .method_not_allowed_fallback(
             move |axum::extract::State(app): axum::extract::State<App>,
-                  method: Method,
-                  uri: axum::http::Uri,
-                  headers: axum::http::HeaderMap| {
+                  request: Request<axum::body::Body>| {
                 let surfaces = for_405.clone();
                 async move {
-                    surface_of(&surfaces, uri.path())
-                        .method_not_allowed(&app, &method, uri.path(), &headers)
+                    let (parts, _) = request.into_parts();
+                    surface_of(&surfaces, parts.uri.path())
+                        .method_not_allowed(&app, &parts)
                         .await
                 }
             },

@@ -27,7 +27,6 @@ pub mod v1_login;
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use futures::future::BoxFuture;
 use utoipa_axum::router::OpenApiRouter;
@@ -61,9 +60,7 @@ pub trait Surface: Send + Sync + std::fmt::Debug {
     fn method_not_allowed<'a>(
         &'a self,
         app: &'a App,
-        method: &'a Method,
-        path: &'a str,
-        headers: &'a HeaderMap,
+        request: &'a axum::http::request::Parts,
     ) -> BoxFuture<'a, Response>;
 
     /// The answer after a handler panicked (the native surface's shape is

@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use axum_extra::extract::cookie::CookieJar;
@@ -105,9 +105,7 @@ impl crate::surfaces::Surface for V1LoginSurface {
     fn method_not_allowed<'a>(
         &'a self,
         _app: &'a App,
-        _method: &'a Method,
-        _path: &'a str,
-        _headers: &'a HeaderMap,
+        _request: &'a axum::http::request::Parts,
     ) -> futures::future::BoxFuture<'a, Response> {
         // Express (Open Archiver) answers an unrouted method as an unknown
         // path.

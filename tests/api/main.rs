@@ -17,6 +17,7 @@ mod cookies;
 mod doubtfire;
 mod facility_users;
 mod first_run;
+mod hardening;
 mod hostile_input;
 mod kolibri;
 mod kolibri_collections;

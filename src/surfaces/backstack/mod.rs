@@ -14,7 +14,7 @@
 
 pub mod session;
 
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -77,9 +77,7 @@ impl crate::surfaces::Surface for BackstackSurface {
     fn method_not_allowed<'a>(
         &'a self,
         _app: &'a App,
-        _method: &'a Method,
-        _path: &'a str,
-        _headers: &'a HeaderMap,
+        _request: &'a axum::http::request::Parts,
     ) -> futures::future::BoxFuture<'a, Response> {
         Box::pin(async move {
             error_response(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", None)

@@ -15,7 +15,7 @@ pub mod params;
 pub mod users;
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -115,9 +115,7 @@ impl crate::surfaces::Surface for DoubtfireSurface {
     fn method_not_allowed<'a>(
         &'a self,
         _app: &'a App,
-        _method: &'a Method,
-        _path: &'a str,
-        _headers: &'a HeaderMap,
+        _request: &'a axum::http::request::Parts,
     ) -> futures::future::BoxFuture<'a, Response> {
         Box::pin(async move { error(StatusCode::METHOD_NOT_ALLOWED, "405 Not Allowed") })
     }

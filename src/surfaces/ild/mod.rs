@@ -62,9 +62,7 @@ impl crate::surfaces::Surface for IldSurface {
     fn method_not_allowed<'a>(
         &'a self,
         _app: &'a App,
-        _method: &'a axum::http::Method,
-        _path: &'a str,
-        _headers: &'a axum::http::HeaderMap,
+        _request: &'a axum::http::request::Parts,
     ) -> futures::future::BoxFuture<'a, Response> {
         Box::pin(async { method_not_allowed() })
     }

@@ -122,17 +122,14 @@ impl crate::surfaces::Surface for KolibriSurface {
     fn method_not_allowed<'a>(
         &'a self,
         app: &'a App,
-        method: &'a Method,
-        path: &'a str,
-        headers: &'a axum::http::HeaderMap,
+        request: &'a axum::http::request::Parts,
     ) -> futures::future::BoxFuture<'a, Response> {
         Box::pin(async move {
-            let refused = method_not_allowed(method);
-            if path.starts_with("/api/auth/session") {
+            let refused = method_not_allowed(&request.method);
+            if request.uri.path().starts_with("/api/auth/session") {
                 // Kolibri's session views set the CSRF cookie on every answer.
-                // (No peer address here: `Secure` only when forced.)
-                let secure = crate::http::cookies::secure(app.config.cookie_secure, false);
-                with_csrf_cookie(app, headers, secure, refused).await
+                let secure = crate::http::cookies::SecureCookies::of(request, app).0;
+                with_csrf_cookie(app, &request.headers, secure, refused).await
             } else {
                 refused
             }

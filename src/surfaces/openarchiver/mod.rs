@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -86,9 +86,7 @@ impl crate::surfaces::Surface for OpenArchiverSurface {
     fn method_not_allowed<'a>(
         &'a self,
         _app: &'a App,
-        _method: &'a Method,
-        _path: &'a str,
-        _headers: &'a axum::http::HeaderMap,
+        _request: &'a axum::http::request::Parts,
     ) -> futures::future::BoxFuture<'a, Response> {
         // Express answers a method it has no route for like an unknown path.
         Box::pin(async move { OpenArchiver::render(&Error::NotFound) })
