@@ -61,6 +61,9 @@ pub enum Error {
     Unavailable {
         /// When to try again.
         retry_after: Duration,
+        /// What failed: no connection in time, or one lost under the
+        /// request.
+        outage: Outage,
     },
     /// 500: logged once with its cause chain, never shown to clients.
     #[error("internal error")]
@@ -111,7 +114,7 @@ impl Error {
         match self {
             Self::TooManyAttempts { retry_after }
             | Self::Busy { retry_after }
-            | Self::Unavailable { retry_after } => Some(retry_after.as_secs().max(1)),
+            | Self::Unavailable { retry_after, .. } => Some(retry_after.as_secs().max(1)),
             _ => None,
         }
     }
@@ -200,18 +203,19 @@ impl From<DomainError> for Error {
 
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
-        if lost_connection(&error) {
-            return Self::unavailable();
+        match outage(&error) {
+            Some(outage) => Self::unavailable(outage),
+            None => Self::Internal(anyhow::Error::new(error).context("database")),
         }
-        Self::Internal(anyhow::Error::new(error).context("database"))
     }
 }
 
 impl Error {
     /// The store could not be reached: a 503 the client may retry soon.
-    pub fn unavailable() -> Self {
+    pub fn unavailable(outage: Outage) -> Self {
         Self::Unavailable {
             retry_after: Duration::from_secs(2),
+            outage,
         }
     }
 
@@ -222,10 +226,13 @@ impl Error {
     /// seen through here too.
     pub fn outage_aware(self) -> Self {
         match &self {
-            Self::Internal(cause) if cause.chain().any(caused_by_outage) => Self::unavailable(),
+            Self::Internal(cause) => match cause.chain().find_map(outage) {
+                Some(outage) => Self::unavailable(outage),
+                None => self,
+            },
             _ => self,
         }
     }
 }
 
-pub use projections::db::{caused_by_outage, lost_connection};
+pub use projections::db::{outage, Outage};

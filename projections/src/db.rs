@@ -149,22 +149,41 @@ macro_rules! execute_on {
     };
 }
 
-/// `error` or one of its sources is a lost or unobtainable database
-/// connection (not a fault of the statement): the database down or
-/// restarting, out of connection slots, the pool's wait over, a socket or
-/// wire error. Such failures are expected during an outage and end with it.
-pub fn caused_by_outage(error: &(dyn std::error::Error + 'static)) -> bool {
+/// Why the database could not serve a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// No connection could be had in time (the pool's wait ended, or it is
+    /// closed): trying again at once would wait as long again.
+    NoConnection,
+    /// The connection broke under the statement (server restarting, socket
+    /// error): another connection may well work.
+    ConnectionLost,
+}
+
+/// Whether `error` or one of its sources is a lost or unobtainable
+/// database connection (not a fault of the statement): the database down
+/// or restarting, out of connection slots, the pool's wait over, a socket
+/// or wire error. Such failures are expected during an outage and end
+/// with it.
+pub fn outage(error: &(dyn std::error::Error + 'static)) -> Option<Outage> {
     let mut next = Some(error);
     while let Some(error) = next {
-        if error
-            .downcast_ref::<sqlx::Error>()
-            .is_some_and(lost_connection)
-        {
-            return true;
+        if let Some(error) = error.downcast_ref::<sqlx::Error>() {
+            if matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) {
+                return Some(Outage::NoConnection);
+            }
+            if lost_connection(error) {
+                return Some(Outage::ConnectionLost);
+            }
         }
         next = error.source();
     }
-    false
+    None
+}
+
+/// [`outage`] as a yes or no.
+pub fn caused_by_outage(error: &(dyn std::error::Error + 'static)) -> bool {
+    outage(error).is_some()
 }
 
 /// SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down,

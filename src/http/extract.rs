@@ -46,8 +46,13 @@ impl<S: ErrorShape> IntoResponse for ApiError<S> {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let mut response = S::render(&error);
-        if matches!(error, Error::Unavailable { .. }) {
-            // Safe requests failed by an outage are tried once more.
+        if let Error::Unavailable {
+            outage: crate::error::Outage::ConnectionLost,
+            ..
+        } = error
+        {
+            // Safe requests whose connection broke are tried once more (one
+            // that found no connection in time would only wait again).
             response
                 .extensions_mut()
                 .insert(super::outage::StoreUnavailable);

@@ -129,9 +129,9 @@ async fn jwks(State(app): State<App>) -> impl IntoResponse {
         (status = 503, description = "Not ready yet", body = Readiness),
     ))]
 async fn ready(State(app): State<App>) -> impl IntoResponse {
-    // A store that does not answer within the second is not ready: a
-    // balancer's probe must not hang on an outage.
-    let store = tokio::time::timeout(std::time::Duration::from_secs(1), app.store.db().ping())
+    // A store that does not answer within 0.8 s is not ready: a balancer's
+    // probe must have its answer within the second, outage or not.
+    let store = tokio::time::timeout(std::time::Duration::from_millis(800), app.store.db().ping())
         .await
         .unwrap_or(false);
     let projected = *app.caught_up.0.borrow();

@@ -159,10 +159,11 @@ impl Store {
 fn internal<E: std::error::Error + Send + Sync + 'static>(error: AggregateError<E>) -> Error {
     match error {
         AggregateError::AggregateConflict => Error::Conflict,
-        AggregateError::DatabaseConnectionError(cause) | AggregateError::UnexpectedError(cause)
-            if crate::error::caused_by_outage(cause.as_ref()) =>
-        {
-            Error::unavailable()
+        AggregateError::DatabaseConnectionError(cause) | AggregateError::UnexpectedError(cause) => {
+            match crate::error::outage(cause.as_ref()) {
+                Some(outage) => Error::unavailable(outage),
+                None => Error::Internal(anyhow::anyhow!("event store: {cause}")),
+            }
         }
         other => Error::Internal(anyhow::anyhow!("event store: {other}")),
     }
