@@ -60,6 +60,8 @@ pub struct Inner {
     pub projected: watch::Receiver<Cursor>,
     /// How far this instance's relay has published (when it runs one).
     pub relayed: Option<watch::Receiver<Cursor>>,
+    /// Whether the relay can publish (`None`: no relay configured).
+    pub relay_health: Option<watch::Receiver<crate::consumers::relay::Health>>,
     /// How far this instance's security feed has read.
     pub fed: watch::Receiver<Cursor>,
     /// Whether the projector and the security feed have caught up once.

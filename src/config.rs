@@ -22,9 +22,36 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<SecretString>,
 
-    /// NATS JetStream server for the event relay (off when unset).
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
+    /// NATS JetStream server for the event relay (off when unset):
+    /// `nats://host:4222`, `tls://host:4222`; `nats://user:password@host`
+    /// or `nats://token@host` to authenticate (never logged).
+    #[arg(long, env = "NATS_URL", hide_env_values = true, value_parser = secret)]
+    pub nats_url: Option<SecretString>,
+
+    /// Token to authenticate to NATS with.
+    #[arg(long, env = "EVENTAUTH_NATS_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub nats_token: Option<SecretString>,
+
+    /// NKey seed (`SU…`) to authenticate to NATS with.
+    #[arg(long, env = "EVENTAUTH_NATS_NKEY_SEED", hide_env_values = true, value_parser = secret)]
+    pub nats_nkey_seed: Option<SecretString>,
+
+    /// Credentials file (user JWT and NKey seed, as `nsc` writes it).
+    #[arg(long, env = "EVENTAUTH_NATS_CREDENTIALS_FILE")]
+    pub nats_credentials_file: Option<PathBuf>,
+
+    /// PEM roots to trust for NATS's TLS certificate (a private CA); set,
+    /// TLS is required.
+    #[arg(long, env = "EVENTAUTH_NATS_TLS_CA")]
+    pub nats_tls_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) to present to NATS, with its key.
+    #[arg(long, env = "EVENTAUTH_NATS_TLS_CERT")]
+    pub nats_tls_cert: Option<PathBuf>,
+
+    /// The client certificate's key (PEM).
+    #[arg(long, env = "EVENTAUTH_NATS_TLS_KEY")]
+    pub nats_tls_key: Option<PathBuf>,
 
     /// JetStream stream the relay publishes to (created if missing).
     #[arg(long, env = "EVENTAUTH_NATS_STREAM", default_value = "EVENTAUTH")]
@@ -278,6 +305,25 @@ pub struct Config {
     /// How long a lock lasts, seconds.
     #[arg(long, env = "EVENTAUTH_LOGIN_LOCKOUT", default_value_t = 3600)]
     pub login_lockout: u64,
+
+    /// Accounts one client address may create for itself per
+    /// `EVENTAUTH_ANONYMOUS_WINDOW` (0: no limit); administrators are not
+    /// counted.
+    #[arg(long, env = "EVENTAUTH_REGISTRATIONS_PER_IP", default_value_t = 60)]
+    pub registrations_per_ip: u32,
+
+    /// Password-reset mails one client address may ask for per window.
+    #[arg(long, env = "EVENTAUTH_RESET_REQUESTS_PER_IP", default_value_t = 20)]
+    pub reset_requests_per_ip: u32,
+
+    /// Mailed tokens (verification, reset) one client address may redeem or
+    /// try per window.
+    #[arg(long, env = "EVENTAUTH_TOKEN_REDEMPTIONS_PER_IP", default_value_t = 60)]
+    pub token_redemptions_per_ip: u32,
+
+    /// The window of the three limits above, seconds.
+    #[arg(long, env = "EVENTAUTH_ANONYMOUS_WINDOW", default_value_t = 3600)]
+    pub anonymous_window: u64,
 
     /// Age (seconds) after which an identifier claim whose user was never
     /// written (a crash mid-registration) may be taken over.

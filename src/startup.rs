@@ -109,20 +109,24 @@ impl Runtime {
         listeners.extend(surfaces.iter().flat_map(|surface| surface.listeners()));
         let feed = SecurityFeed::new(denylist.clone(), throttle.clone(), listeners, lookback);
         let fed_up = feed.caught_up();
-        let relay = config.nats_url.clone().map(|url| {
-            Relay::new(
+        let relay = match &config.nats_url {
+            Some(url) => Some(Relay::new(
                 db.clone(),
                 RelayConfig {
-                    url,
+                    target: crate::consumers::relay::connect::NatsTarget::from_config(
+                        url, &config,
+                    )?,
                     stream: config.nats_stream.clone(),
                     prefix: config.nats_subject_prefix.clone(),
                     duplicate_window: Duration::from_secs(config.nats_duplicate_window),
                 },
                 wake.clone(),
-            )
-        });
+            )),
+            None => None,
+        };
         let app = App::new(Inner {
             relayed: relay.as_ref().map(Relay::progress),
+            relay_health: relay.as_ref().map(Relay::health),
             tokens: Tokens::new(
                 &keys,
                 &config.issuer,

@@ -157,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
     let bench_id = uuid::Uuid::new_v4().simple().to_string();
     let stream = format!("EVENTAUTH_BENCH_{}", &bench_id[..12]).to_uppercase();
     let prefix = format!("eabench{}", &bench_id[..12]);
-    config.nats_url = Some(args.nats.clone());
+    config.nats_url = Some(args.nats.clone().into());
     config.nats_stream = stream.clone();
     config.nats_subject_prefix = prefix.clone();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());

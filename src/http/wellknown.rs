@@ -101,6 +101,15 @@ pub struct Readiness {
     read_models: bool,
     /// This instance's deny-list and locks have caught up.
     security_feed: bool,
+    /// The NATS relay: `off` (not configured), `starting`, `standby`
+    /// (another instance publishes), `publishing`, or `failing` with
+    /// `relayError` saying why. It does not decide
+    /// readiness: commands succeed without NATS (the relay catches up), so
+    /// a NATS outage must not take every instance out of a balancer.
+    relay: &'static str,
+    /// Why the relay cannot publish, while it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relay_error: Option<String>,
 }
 
 /// Liveness and its body.
@@ -134,6 +143,14 @@ async fn ready(State(app): State<App>) -> impl IntoResponse {
     let store = tokio::time::timeout(std::time::Duration::from_millis(800), app.store.db().ping())
         .await
         .unwrap_or(false);
+    use crate::consumers::relay::Health;
+    let (relay, relay_error) = match app.relay_health.as_ref().map(|h| h.borrow().clone()) {
+        None => ("off", None),
+        Some(Health::Starting) => ("starting", None),
+        Some(Health::Standby) => ("standby", None),
+        Some(Health::Publishing) => ("publishing", None),
+        Some(Health::Failing(why)) => ("failing", Some(why)),
+    };
     let projected = *app.caught_up.0.borrow();
     let fed = *app.caught_up.1.borrow();
     let status = if store && projected && fed {
@@ -150,6 +167,8 @@ async fn ready(State(app): State<App>) -> impl IntoResponse {
         store,
         read_models: projected,
         security_feed: fed,
+        relay,
+        relay_error,
     };
     (status, Json(body))
 }

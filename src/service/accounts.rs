@@ -34,6 +34,7 @@ pub async fn register(
     input: Registration,
     ctx: &RequestContext,
 ) -> Result<UserView, Error> {
+    super::anonymous_limits::check(app, super::anonymous_limits::Action::Registration, ctx)?;
     register_as(app, Uuid::now_v7(), input, ctx).await
 }
 

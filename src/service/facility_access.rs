@@ -230,6 +230,7 @@ pub async fn sign_up(
     fields: facility_users::Fields,
     ctx: &RequestContext,
 ) -> Result<Verified, Error> {
+    super::anonymous_limits::check(app, super::anonymous_limits::Action::Registration, ctx)?;
     if !facilities::settings(app, facility)
         .await?
         .learner_can_sign_up

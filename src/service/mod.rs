@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod anonymous_limits;
 pub mod classrooms;
 pub mod collections;
 pub mod communities;

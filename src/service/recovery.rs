@@ -10,6 +10,7 @@ use aggregates::{PasswordHash, User, UserCommand, UserEvent};
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::anonymous_limits::{self, Action};
 use super::RequestContext;
 use crate::auth::tokens::{hash_token, new_opaque, opaque_owner};
 use crate::input::{Email, Password};
@@ -68,6 +69,7 @@ pub async fn send_verification(
 
 /// Verifies the email of the user the token names.
 pub async fn verify_email(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Error> {
+    anonymous_limits::check(app, Action::TokenRedemption, ctx)?;
     let user_id = opaque_owner(token).ok_or_else(invalid_token)?;
     let committed = app
         .store
@@ -84,6 +86,21 @@ pub async fn verify_email(app: &App, token: &str, ctx: &RequestContext) -> Resul
             other => other,
         })?;
     app.settle(committed.written.as_ref()).await
+}
+
+/// Accepts a request for a reset mail to `email`: counted against the
+/// client's limit (429 past it), then handled after the answer
+/// ([`request_reset`]), so that neither the answer nor its timing tells
+/// whether the account exists.
+pub fn accept_reset_request(app: &App, email: Email, ctx: &RequestContext) -> Result<(), Error> {
+    anonymous_limits::check(app, Action::ResetRequest, ctx)?;
+    let (app, ctx) = (app.clone(), ctx.clone());
+    tokio::spawn(async move {
+        if let Err(error) = request_reset(&app, &email, &ctx).await {
+            tracing::error!(error = %error, "password reset not issued");
+        }
+    });
+    Ok(())
 }
 
 /// Issues a reset token for the account of `email`, if there is one, and
@@ -167,6 +184,7 @@ pub async fn reset_password(
     password: &Password,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
+    anonymous_limits::check(app, Action::TokenRedemption, ctx)?;
     let user_id = opaque_owner(token).ok_or_else(invalid_token)?;
     let id = user_id.to_string();
     let user = app.store.load::<User>(&id).await?;

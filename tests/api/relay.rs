@@ -22,6 +22,15 @@ async fn messages(stream: &str, at_least: usize) -> Vec<Value> {
 /// The stream's messages once it holds `at_least` (or `wait` has passed).
 async fn messages_on(url: &str, stream: &str, at_least: usize, wait: Duration) -> Vec<Value> {
     let client = async_nats::connect(url).await.expect("NATS is reachable");
+    messages_of(client, stream, at_least, wait).await
+}
+
+async fn messages_of(
+    client: async_nats::Client,
+    stream: &str,
+    at_least: usize,
+    wait: Duration,
+) -> Vec<Value> {
     let js = async_nats::jetstream::new(client);
     let mut handle = js.get_stream(stream).await.expect("stream exists");
     let mut count = 0;
@@ -429,26 +438,34 @@ struct PrivateNats {
     url: String,
     port: u16,
     dir: crate::helpers::TempDir,
+    args: Vec<String>,
     child: std::process::Child,
 }
 
 impl PrivateNats {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With extra server arguments (e.g. `--user`, `--pass`).
+    fn start_with(args: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let dir = crate::helpers::temp_dir();
-        let child = Self::spawn(port, &dir);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let child = Self::spawn(port, &dir, &args);
         Self {
             url: format!("nats://127.0.0.1:{port}"),
             port,
             dir,
+            args,
             child,
         }
     }
 
-    fn spawn(port: u16, dir: &crate::helpers::TempDir) -> std::process::Child {
+    fn spawn(port: u16, dir: &crate::helpers::TempDir, args: &[String]) -> std::process::Child {
         let binary = ["/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -456,6 +473,7 @@ impl PrivateNats {
         let child = std::process::Command::new(binary)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(dir.path())
+            .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -477,7 +495,7 @@ impl PrivateNats {
     }
 
     fn restart(&mut self) {
-        self.child = Self::spawn(self.port, &self.dir);
+        self.child = Self::spawn(self.port, &self.dir, &self.args);
     }
 }
 
@@ -496,7 +514,7 @@ async fn with_nats_stopped_commands_succeed_and_the_relay_catches_up_when_it_ret
     let url = nats.url.clone();
     let app = spawn_app_with(backend, |c| {
         relay_to(c, &stream, &prefix);
-        c.nats_url = Some(url.clone());
+        c.nats_url = Some(url.clone().into());
     })
     .await;
     some_traffic(&app, 1).await;
@@ -548,4 +566,103 @@ async fn with_nats_down_the_relay_backs_off_on_one_database_session(backend: Bac
     // Commands still succeed meanwhile.
     let response = app.register("offline@example.com", "long enough 1").await;
     assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+on_both_backends!(
+    the_relay_authenticates_to_nats_never_logs_the_password_and_ready_says_when_refused
+);
+async fn the_relay_authenticates_to_nats_never_logs_the_password_and_ready_says_when_refused(
+    backend: Backend,
+) {
+    const PASSWORD: &str = "pw-Zq7-relay-secret";
+    let nats = PrivateNats::start_with(&["--user", "relay", "--pass", PASSWORD]);
+    let (stream, prefix) = stream_names();
+    let db = crate::helpers::TestDb::create(backend).await;
+    let with = |password: &str| format!("nats://relay:{password}@127.0.0.1:{}", nats.port);
+    let envs = |url: &str| {
+        vec![
+            ("NATS_URL", url.to_string()),
+            ("EVENTAUTH_NATS_STREAM", stream.clone()),
+            ("EVENTAUTH_NATS_SUBJECT_PREFIX", prefix.clone()),
+            ("RUST_LOG", "debug".to_string()),
+        ]
+    };
+    let ready = |server: &crate::helpers::ChildServer| {
+        let url = server.url("/ready");
+        async move {
+            reqwest::get(url)
+                .await
+                .expect("ready")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let right = envs(&with(PASSWORD));
+    let server = crate::helpers::ChildServer::start(
+        &db,
+        &right
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let registered = reqwest::Client::new()
+        .post(server.url("/sign/register"))
+        .json(&serde_json::json!({"email": "relayed@example.com", "password": "correct horse", "firstName": "Re", "lastName": "Layed"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let client =
+        async_nats::ConnectOptions::with_user_and_password("relay".into(), PASSWORD.into())
+            .connect(&nats.url)
+            .await
+            .expect("NATS with credentials");
+    let published = messages_of(client, &stream, 1, Duration::from_secs(20)).await;
+    assert!(
+        !published.is_empty(),
+        "nothing published with credentials in NATS_URL"
+    );
+    assert_eq!(ready(&server).await["relay"], "publishing");
+    assert!(
+        !server.log_text().contains(PASSWORD),
+        "the NATS password is in the log"
+    );
+
+    let mut server = server;
+    server.kill();
+    // Refused credentials: said by /ready and at ERROR, the password still
+    // nowhere.
+    const WRONG: &str = "not-the-Zq7-password";
+    let wrong = envs(&with(WRONG));
+    let refused = crate::helpers::ChildServer::start(
+        &db,
+        &wrong
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let answer = loop {
+        let answer = ready(&refused).await;
+        if answer["relay"] == "failing" || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(answer["relay"], "failing", "{answer}");
+    let why = answer["relayError"]
+        .as_str()
+        .expect("relayError")
+        .to_lowercase();
+    assert!(why.contains("authorization"), "{why}");
+    let log = refused.log_text();
+    assert!(
+        log.contains("NATS refused the relay's credentials"),
+        "no ERROR line"
+    );
+    assert!(
+        !log.contains(WRONG) && !log.contains(PASSWORD),
+        "a NATS password is in the log"
+    );
 }

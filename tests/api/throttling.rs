@@ -463,3 +463,86 @@ async fn a_thousand_wrong_passwords_meet_growing_waits_then_a_lock_and_the_owner
         StatusCode::OK
     );
 }
+
+on_both_backends!(one_address_cannot_mass_register_or_mass_mail_and_refusals_write_nothing);
+async fn one_address_cannot_mass_register_or_mass_mail_and_refusals_write_nothing(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |c| {
+        c.registrations_per_ip = 3;
+        c.reset_requests_per_ip = 2;
+        c.token_redemptions_per_ip = 2;
+    })
+    .await;
+    // Open Archiver's one-time setup (an empty installation) makes an
+    // administrator, used at the end.
+    let (_, setup) =
+        crate::openarchiver::post(&app, "/v1/auth/setup", crate::openarchiver::admin()).await;
+    let root = setup["accessToken"].as_str().expect("token").to_string();
+    for n in 0..3 {
+        let response = app
+            .register(&format!("member{n}@example.com"), "correct horse")
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let events = app.event_count().await;
+    let refused = app.register("member3@example.com", "correct horse").await;
+    assert!(refused.headers().contains_key("retry-after"));
+    ild_error(refused, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(
+        app.event_count().await,
+        events,
+        "a refused sign-up wrote events"
+    );
+
+    // Reset mails: two, then 429 (known and unknown addresses alike).
+    for email in ["member0@example.com", "nobody@example.com"] {
+        let response = app
+            .post_json("/sign/reset", &serde_json::json!({ "email": email }))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let refused = app
+        .post_json(
+            "/sign/reset",
+            &serde_json::json!({ "email": "member1@example.com" }),
+        )
+        .await;
+    ild_error(refused, StatusCode::TOO_MANY_REQUESTS).await;
+
+    // Guessing mailed tokens: two tries, then 429.
+    for _ in 0..2 {
+        let response = app
+            .post_json(
+                "/sign/verify",
+                &serde_json::json!({ "token": Uuid::new_v4().to_string() }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+    let refused = app
+        .post_json(
+            "/sign/verify",
+            &serde_json::json!({ "token": Uuid::new_v4().to_string() }),
+        )
+        .await;
+    ild_error(refused, StatusCode::TOO_MANY_REQUESTS).await;
+
+    // An administrator creating accounts for others is not counted (Open
+    // Archiver's user administration, from the same address).
+    let (_, roles) =
+        crate::openarchiver::call(&app, reqwest::Method::GET, "/v1/iam/roles", &root, None).await;
+    let role = crate::openarchiver::slugs_id(&roles, "predefined_end_user");
+    for n in 0..4 {
+        let (status, body) = crate::openarchiver::call(
+            &app,
+            reqwest::Method::POST,
+            "/v1/users",
+            &root,
+            Some(serde_json::json!({"email": format!("made{n}@example.com"), "password": "correct horse",
+                                    "first_name": "Made", "last_name": "ByAdmin", "roleId": role})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}

@@ -13,6 +13,7 @@
 //! - NATS down or slow never blocks a command: commands do not wait for the
 //!   relay; it retries with backoff and catches up.
 
+pub mod connect;
 pub mod schema;
 
 use std::time::Duration;
@@ -33,8 +34,8 @@ const BATCH: i64 = 500;
 /// Where and how to publish.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// `nats://…`
-    pub url: String,
+    /// The server and how to authenticate.
+    pub target: connect::NatsTarget,
     /// Stream name.
     pub stream: String,
     /// Subject prefix.
@@ -50,6 +51,22 @@ pub struct Relay {
     config: RelayConfig,
     wake: Wake,
     progress: watch::Sender<Cursor>,
+    health: watch::Sender<Health>,
+}
+
+/// Whether the relay can publish, for `/ready` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Not connected yet.
+    Starting,
+    /// Another instance is the active relay; this one takes over if it
+    /// dies.
+    Standby,
+    /// Connected, the stream in place.
+    Publishing,
+    /// The last attempt failed; why (no secret: the address is logged
+    /// without credentials).
+    Failing(String),
 }
 
 /// Where the stream stands.
@@ -87,7 +104,13 @@ impl Relay {
             config,
             wake,
             progress: watch::channel(Cursor::START).0,
+            health: watch::channel(Health::Starting).0,
         }
+    }
+
+    /// Whether it can publish.
+    pub fn health(&self) -> watch::Receiver<Health> {
+        self.health.subscribe()
     }
 
     /// What this relay has published (for lag metrics and tests).
@@ -116,7 +139,7 @@ impl Relay {
             tokio::select! {
                 result = session => {
                     if let Err(error) = result {
-                        tracing::warn!(error = format!("{error:#}"), "relay interrupted; retrying");
+                        self.failed(&error);
                     }
                 }
                 () = projections::wake::stopped(&mut stop) => return,
@@ -130,6 +153,31 @@ impl Relay {
             }
             backoff = (backoff * 2).min(LAST_RETRY);
         }
+    }
+
+    /// Records and logs a failure. Refused credentials are a configuration
+    /// fault, and nothing reaches NATS until an operator acts: ERROR. A
+    /// server away is expected to pass: WARN.
+    fn failed(&self, error: &anyhow::Error) {
+        let message = format!("{error:#}");
+        let refused = error.chain().any(|cause| {
+            cause
+                .downcast_ref::<async_nats::ConnectError>()
+                .is_some_and(|e| {
+                    matches!(
+                        e.kind(),
+                        async_nats::ConnectErrorKind::AuthorizationViolation
+                            | async_nats::ConnectErrorKind::Authentication
+                    )
+                })
+        });
+        if refused {
+            tracing::error!(error = %message, "NATS refused the relay's credentials; nothing is published");
+        } else {
+            tracing::warn!(error = %message, "relay interrupted; retrying");
+        }
+        metrics::gauge!("eventauth_relay_publishing").set(0.0);
+        self.health.send_replace(Health::Failing(message));
     }
 
     /// Waits to become the active relay; the returned guard keeps it so.
@@ -148,6 +196,11 @@ impl Relay {
                 tracing::info!("this instance is the active relay");
                 return Ok(Some(conn));
             }
+            self.health.send_if_modified(|health| {
+                let changed = *health != Health::Standby;
+                *health = Health::Standby;
+                changed
+            });
             tokio::time::sleep(Duration::from_secs(1)).await;
             conn.ping().await?;
         }
@@ -156,9 +209,7 @@ impl Relay {
     /// Publishes until something fails; `published` tells whether any
     /// message was acknowledged meanwhile.
     async fn publish_until_error(&self, published: &mut bool) -> anyhow::Result<()> {
-        let client = async_nats::connect(&self.config.url)
-            .await
-            .context("connecting to NATS")?;
+        let client = self.config.target.connect().await?;
         let js = jetstream::new(client);
         let mut stream = js
             .get_or_create_stream(stream::Config {
@@ -169,6 +220,8 @@ impl Relay {
             })
             .await
             .context("creating or checking the stream")?;
+        self.health.send_replace(Health::Publishing);
+        metrics::gauge!("eventauth_relay_publishing").set(1.0);
         let mut head = stream_head(&mut stream).await?;
         let checkpoint = self.checkpoint().await?;
         let mut cursor = checkpoint.max(head.cursor);

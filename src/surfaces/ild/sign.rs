@@ -311,11 +311,7 @@ pub async fn reset(
     Body(body, ..): Body<ResetRequest, Ild>,
 ) -> Result<Json<IldMessage>, IldError> {
     let email = Email::parse(&required(body.email, "email")?, "email")?;
-    tokio::spawn(async move {
-        if let Err(error) = crate::service::recovery::request_reset(&app, &email, &ctx).await {
-            tracing::error!(error = %error, "password reset not issued");
-        }
-    });
+    crate::service::recovery::accept_reset_request(&app, email, &ctx)?;
     Ok(Json(IldMessage::new(RESET_SENT)))
 }
 
