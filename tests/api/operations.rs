@@ -186,3 +186,40 @@ async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing(backend:
     store.close().await;
     drop(restarted);
 }
+
+on_both_backends!(shed_load_is_a_few_warnings_not_an_error_per_request, threads = 2);
+async fn shed_load_is_a_few_warnings_not_an_error_per_request(backend: Backend) {
+    // One hashing thread and the smallest queue: a burst of logins is
+    // mostly shed with 503.
+    let db = crate::helpers::TestDb::create(backend).await;
+    let server = crate::helpers::ChildServer::start(
+        &db,
+        &[
+            ("EVENTAUTH_HASH_WORKERS", "1"),
+            ("EVENTAUTH_HASH_QUEUE", "64"),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let burst = (0..400).map(|n| {
+        client
+            .post(server.url("/sign/login"))
+            .json(&serde_json::json!({"email": format!("shed{n}@example.com"), "password": "wrong horse"}))
+            .send()
+    });
+    let answers = futures::future::join_all(burst).await;
+    let shed = answers
+        .iter()
+        .filter(|a| a.as_ref().is_ok_and(|a| a.status() == StatusCode::SERVICE_UNAVAILABLE))
+        .count();
+    assert!(shed >= 100, "only {shed} of 400 were shed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = server.log_text();
+    let errors = log.lines().filter(|l| l.contains(r#""level":"ERROR""#)).count();
+    let warnings = log.lines().filter(|l| l.contains("answered 503")).count();
+    assert_eq!(errors, 0, "shed load logged as errors");
+    assert!(
+        (1..=3).contains(&warnings),
+        "{warnings} warning lines for {shed} shed requests"
+    );
+}
