@@ -1294,7 +1294,10 @@ async fn relay_throughput(
     let relay = Relay::new(
         db.clone(),
         RelayConfig {
-            url: args.nats.clone(),
+            target: eventauth::consumers::relay::connect::NatsTarget::from_config(
+                &args.nats.clone().into(),
+                &eventauth::Config::defaults(),
+            )?,
             stream: stream.clone(),
             prefix: format!("earelay{}", &id[..12]),
             duplicate_window: Duration::from_secs(120),

@@ -34,7 +34,11 @@ pub fn router() -> OpenApiRouter<App> {
 /// The token to introspect or revoke (form-encoded).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// The token (access JWT or refresh token).
+    /// The token (access JWT or refresh token); missing: 400
+    /// `invalid_request` (RFC 7662 §2.1, RFC 7009 §2.1). Any other value,
+    /// the empty one included, is a token: introspection says it is not
+    /// active, revocation answers 200.
+    #[schema(required, nullable = false)]
     token: Option<String>,
     /// `access_token` or `refresh_token` (a hint only).
     token_type_hint: Option<String>,

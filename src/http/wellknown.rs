@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<App> {
 /// `Authorization: Bearer <EVENTAUTH_METRICS_TOKEN>` (404 when no token is
 /// set), or without credentials on the separate `EVENTAUTH_METRICS_ADDR`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    security(("bearer" = [])),
+    security(("metrics" = [])),
     responses(
         (status = 200, description = "Metrics", content_type = "text/plain; version=0.0.4", body = String),
         (status = 401, description = "No or another token"),

@@ -18,6 +18,7 @@
 //! 4. tests in `tests/api/<name>*.rs`, run on both backends.
 
 pub mod backstack;
+pub mod doc;
 pub mod doubtfire;
 pub mod ild;
 pub mod kolibri;

@@ -129,13 +129,71 @@ fn text(body: &Value, field: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `POST /v1/auth/login` by `email` (Open Archiver's clients).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct V1LoginByEmail {
+    /// The account's email.
+    #[schema(format = Email, max_length = 254)]
+    email: String,
+    #[schema(format = Password, min_length = 1, max_length = 1024)]
+    password: String,
+}
+
+/// `POST /v1/auth/login` by `username` (Backstack's clients: the
+/// account's email).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct V1LoginByUsername {
+    /// The account's email.
+    #[schema(min_length = 1)]
+    username: String,
+    #[schema(format = Password, min_length = 1, max_length = 1024)]
+    password: String,
+}
+
+/// `POST /v1/auth/login` body: `email` or `username`, and `password`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum V1LoginRequest {
+    /// Open Archiver's.
+    Email(V1LoginByEmail),
+    /// Backstack's.
+    Username(V1LoginByUsername),
+}
+
+/// Both systems' login answers in one: Open Archiver's `{accessToken,
+/// user}` and Backstack's session object (one `user` with both systems'
+/// fields).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct V1LoginAnswer {
+    /// Open Archiver's token.
+    #[serde(rename = "accessToken")]
+    access_token: String,
+    /// Both systems' user fields.
+    user: serde_json::Map<String, Value>,
+    /// Backstack: acting in an account.
+    auth: bool,
+    /// Backstack: the account, or null.
+    #[schema(required)]
+    account: Option<serde_json::Map<String, Value>>,
+    /// Backstack: `{}`.
+    access: Value,
+    /// Backstack: the accounts to choose from, while one is to be chosen.
+    #[schema(nullable = false)]
+    select_account: Option<serde_json::Map<String, Value>>,
+}
+
 /// Signs in by `email` or `username` (an email) and password: 200 with
 /// both systems' answers and the `BackstackJWT` cookie; 400 "Email and
 /// password are required"; 401 "Invalid credentials" alike for an unknown
 /// user and a wrong password; 429 while throttled.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "v1-login", operation_id = "v1_login",
+    request_body = V1LoginRequest,
     responses(
-        (status = 200, description = "{accessToken, user, auth, account, access, select_account?} and the BackstackJWT cookie"),
+        (status = 200, description = "{accessToken, user, auth, account, access, select_account?} and the BackstackJWT cookie", body = V1LoginAnswer),
         (status = 400, description = "Email and password are required"),
         (status = 401, description = "Invalid credentials"),
         (status = 429, description = "Throttled; see Retry-After"),

@@ -429,6 +429,31 @@ async fn facility_user_list_filters_and_pages(backend: Backend) {
     let beyond = boss.get("/api/auth/facilityuser?page_size=3&page=4").await;
     assert_eq!(beyond.status, StatusCode::NOT_FOUND);
     assert_eq!(beyond.error_ids(), ["NOT_FOUND"]);
+    // A page whose offset overflows is past the end too (it was a panic).
+    for query in [
+        "page_size=100&page=9223372036854775807",
+        "page_size=2&page=4611686018427387905",
+        "page_size=1000&page=9223372036854775807",
+    ] {
+        let huge = boss.get(&format!("/api/auth/facilityuser?{query}")).await;
+        assert_eq!(
+            huge.status,
+            StatusCode::NOT_FOUND,
+            "{query}: {:?}",
+            huge.body
+        );
+        assert_eq!(huge.error_ids(), ["NOT_FOUND"], "{query}");
+        let huge = boss
+            .get(&format!("/api/auth/deletedfacilityuser?{query}"))
+            .await;
+        assert_eq!(
+            huge.status,
+            StatusCode::NOT_FOUND,
+            "{query}: {:?}",
+            huge.body
+        );
+        assert_eq!(huge.error_ids(), ["NOT_FOUND"], "{query}");
+    }
 
     // Filters.
     let filtered = |query: &'static str| {

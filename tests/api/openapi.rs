@@ -259,3 +259,211 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         }
     }
 }
+
+/// The operation object at `method path`.
+fn operation<'a>(document: &'a Value, method: &str, path: &str) -> &'a Value {
+    let found = &document["paths"][path][method];
+    assert!(found.is_object(), "{method} {path} is not documented");
+    found
+}
+
+/// The schema a `$ref` names (or the schema itself).
+fn resolved<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            &document["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+/// Whether a (resolved) schema admits JSON null.
+fn admits_null(schema: &Value) -> bool {
+    match &schema["type"] {
+        Value::String(kind) => kind == "null",
+        Value::Array(kinds) => kinds.iter().any(|k| k == "null"),
+        _ => ["oneOf", "anyOf"].iter().any(|combinator| {
+            schema[*combinator]
+                .as_array()
+                .is_some_and(|items| items.iter().any(admits_null))
+        }),
+    }
+}
+
+on_both_backends!(the_openapi_document_describes_what_each_surface_accepts);
+async fn the_openapi_document_describes_what_each_surface_accepts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+
+    // One security scheme per way in: the surfaces' own, not ILD's bearer.
+    let schemes = &document["components"]["securitySchemes"];
+    for (name, kind, location, key) in [
+        ("kolibri_session", "apiKey", "cookie", "kolibri"),
+        ("kolibri_csrf", "apiKey", "header", "X-CSRFToken"),
+        ("doubtfire_token", "apiKey", "header", "Auth-Token"),
+        ("doubtfire_username", "apiKey", "header", "Username"),
+        ("backstack_session", "apiKey", "cookie", "BackstackJWT"),
+    ] {
+        assert_eq!(schemes[name]["type"], kind, "{name}");
+        assert_eq!(schemes[name]["in"], location, "{name}");
+        assert_eq!(schemes[name]["name"], key, "{name}");
+    }
+    assert_eq!(schemes["openarchiver_bearer"]["scheme"], "bearer");
+    for (method, path, scheme) in [
+        ("get", "/v1/users/profile", "openarchiver_bearer"),
+        ("post", "/v1/iam/roles", "openarchiver_bearer"),
+        ("get", "/user/profile", "bearer"),
+        ("patch", "/api/auth/facilityuser/{id}", "kolibri_session"),
+        ("patch", "/api/auth/facilityuser/{id}", "kolibri_csrf"),
+        ("get", "/api/users/{id}", "doubtfire_token"),
+        ("post", "/v1/auth/login-account", "backstack_session"),
+    ] {
+        let security = operation(&document, method, path)["security"].to_string();
+        assert!(
+            security.contains(&format!("\"{scheme}\"")),
+            "{method} {path}: {security}"
+        );
+    }
+
+    // Kolibri's login body is its own, not ILD's (the names once collided).
+    let body_of = |method: &str, path: &str| {
+        operation(&document, method, path)["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(body_of("post", "/api/auth/session").ends_with("/KolibriLoginRequest"));
+    assert!(body_of("post", "/sign/login").ends_with("/LoginRequest"));
+
+    // A required field of a request body never admits null (its handler
+    // answers 400 for one); every body a handler reads is declared.
+    let mut bodies = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let Some(content) = op["requestBody"]["content"].as_object() else {
+                continue;
+            };
+            for media in content.values() {
+                bodies += 1;
+                let schema = resolved(&document, &media["schema"]);
+                let properties = &schema["properties"];
+                for required in schema["required"].as_array().into_iter().flatten() {
+                    let field = resolved(
+                        &document,
+                        &properties[required.as_str().expect("a property name")],
+                    );
+                    assert!(
+                        !admits_null(field),
+                        "{method} {path}: required {required} admits null"
+                    );
+                }
+            }
+        }
+    }
+    assert!(bodies >= 40, "only {bodies} request bodies documented");
+    for (method, path) in [
+        ("post", "/api/auth/classroom"),
+        ("post", "/api/auth/membership"),
+        ("post", "/api/auth/role"),
+        ("patch", "/api/auth/facilitydataset/{id}"),
+        ("post", "/api/auth/setnonspecifiedpassword"),
+        ("post", "/v1/auth/setup"),
+        ("post", "/v1/users"),
+        ("put", "/v1/users/{id}"),
+        ("post", "/v1/iam/roles"),
+        ("post", "/v1/auth/login"),
+        ("post", "/v1/auth/login-account"),
+        ("post", "/api/auth"),
+    ] {
+        assert!(
+            operation(&document, method, path)["requestBody"].is_object(),
+            "{method} {path}: no request body documented"
+        );
+    }
+
+    // Ids are declared as what the handlers parse: UUIDs on ILD and Open
+    // Archiver, 32 hex digits on Kolibri.
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] != "path" {
+                    continue;
+                }
+                let name = parameter["name"].as_str().unwrap_or_default();
+                let schema = &parameter["schema"];
+                if name.ends_with("Id") || (name == "id" && path.starts_with("/v1/")) {
+                    assert_eq!(schema["format"], "uuid", "{method} {path} {{{name}}}");
+                } else if name == "id"
+                    && path.starts_with("/api/auth/")
+                    && !path.starts_with("/api/auth/session/")
+                {
+                    assert_eq!(
+                        schema["pattern"], "^[0-9a-f]{32}$",
+                        "{method} {path} {{{name}}}"
+                    );
+                }
+            }
+        }
+    }
+
+    // Bounded integers say their bounds; Kolibri's lenient pagination says
+    // what it does with anything (it clamps, as Kolibri does).
+    let parameter = |method: &str, path: &str, name: &str| {
+        operation(&document, method, path)["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path}: no {name}"))
+            .clone()
+    };
+    let page_size = parameter("get", "/user", "pageSize");
+    assert_eq!(
+        (
+            &page_size["schema"]["minimum"],
+            &page_size["schema"]["maximum"]
+        ),
+        (&Value::from(1), &Value::from(100))
+    );
+    for path in ["/api/auth/facilityuser", "/api/auth/deletedfacilityuser"] {
+        let page_size = parameter("get", path, "page_size");
+        assert_eq!(page_size["schema"]["type"], "string", "{path}");
+        assert!(
+            page_size["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("clamped to")),
+            "{path}"
+        );
+    }
+
+    // The main answers carry their schema.
+    for (method, path, status) in [
+        ("get", "/api/auth/facilityuser", "200"),
+        ("get", "/api/auth/facilityuser/{id}", "200"),
+        ("put", "/api/auth/session/{id}", "200"),
+        ("get", "/api/auth/classroom", "200"),
+        ("get", "/v1/users", "200"),
+        ("get", "/v1/iam/roles/{id}", "200"),
+        ("post", "/v1/auth/login", "200"),
+        ("get", "/v1/auth/session", "200"),
+        ("post", "/api/auth", "201"),
+        ("get", "/api/users/{id}", "200"),
+    ] {
+        assert!(
+            operation(&document, method, path)["responses"][status]["content"]["application/json"]
+                ["schema"]
+                .is_object(),
+            "{method} {path} {status}: no body schema"
+        );
+    }
+}

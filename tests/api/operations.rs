@@ -187,7 +187,10 @@ async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing(backend:
     drop(restarted);
 }
 
-on_both_backends!(shed_load_is_a_few_warnings_not_an_error_per_request, threads = 2);
+on_both_backends!(
+    shed_load_is_a_few_warnings_not_an_error_per_request,
+    threads = 2
+);
 async fn shed_load_is_a_few_warnings_not_an_error_per_request(backend: Backend) {
     // One hashing thread and the smallest queue: a burst of logins is
     // mostly shed with 503.
@@ -210,12 +213,18 @@ async fn shed_load_is_a_few_warnings_not_an_error_per_request(backend: Backend) 
     let answers = futures::future::join_all(burst).await;
     let shed = answers
         .iter()
-        .filter(|a| a.as_ref().is_ok_and(|a| a.status() == StatusCode::SERVICE_UNAVAILABLE))
+        .filter(|a| {
+            a.as_ref()
+                .is_ok_and(|a| a.status() == StatusCode::SERVICE_UNAVAILABLE)
+        })
         .count();
     assert!(shed >= 100, "only {shed} of 400 were shed");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = server.log_text();
-    let errors = log.lines().filter(|l| l.contains(r#""level":"ERROR""#)).count();
+    let errors = log
+        .lines()
+        .filter(|l| l.contains(r#""level":"ERROR""#))
+        .count();
     let warnings = log.lines().filter(|l| l.contains("answered 503")).count();
     assert_eq!(errors, 0, "shed load logged as errors");
     assert!(

@@ -12,6 +12,7 @@
 //! refused (403) before anything happens. Cross-origin clients are allowed
 //! through `EVENTAUTH_CORS_ORIGINS` (credentialed CORS for exactly those).
 
+mod doc;
 pub mod session;
 
 use axum::http::{header, HeaderMap, StatusCode};
@@ -64,10 +65,12 @@ impl crate::surfaces::Surface for BackstackSurface {
     }
 
     fn routes(&self, _app: &App) -> OpenApiRouter<App> {
-        OpenApiRouter::new()
+        let mut routes = OpenApiRouter::new()
             .routes(routes!(session::login_account))
             .routes(routes!(session::current))
-            .routes(routes!(session::logout_get, session::logout_post))
+            .routes(routes!(session::logout_get, session::logout_post));
+        doc::security_schemes(routes.get_openapi_mut());
+        routes
     }
 
     fn not_found(&self) -> Response {

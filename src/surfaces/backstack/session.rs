@@ -10,6 +10,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::doc::{BackstackLoginAccount, BackstackSession};
 use super::{origin_allowed, session_cookie, Backstack, SESSION_COOKIE, SURFACE};
 use crate::http::cookies::SecureCookies;
 use crate::http::extract::Ctx;
@@ -144,7 +145,9 @@ async fn answer(app: &App, principal: Option<&CookiePrincipal>) -> Result<Value,
 /// `account_id`; 401 without a session; 404 for an account the user is
 /// not a member of (nothing recorded).
 #[utoipa::path(post, path = "/v1/auth/login-account", tag = "backstack", operation_id = "backstack_login_account",
-    responses((status = 200, description = "The session object"), (status = 400, description = "account_id missing"),
+    request_body = BackstackLoginAccount,
+    security(("backstack_session" = [])),
+    responses((status = 200, description = "The session object", body = BackstackSession), (status = 400, description = "account_id missing"),
         (status = 401, description = "Not logged in"), (status = 404, description = "Not one of the user's accounts")))]
 pub async fn login_account(
     State(app): State<App>,
@@ -169,7 +172,8 @@ pub async fn login_account(
 /// The current session object (`auth: false` and nulls without one); a
 /// live session's idle timeout slides.
 #[utoipa::path(get, path = "/v1/auth/session", tag = "backstack", operation_id = "backstack_session",
-    responses((status = 200, description = "The session object")))]
+    security((), ("backstack_session" = [])),
+    responses((status = 200, description = "The session object", body = BackstackSession)))]
 pub async fn current(State(app): State<App>, visitor: Visitor) -> Result<Json<Value>, BsError> {
     if let Some(principal) = &visitor.principal {
         cookie_sessions::keep_alive(&app, principal, &visitor.ctx).await?;
@@ -191,14 +195,16 @@ async fn logout(app: App, visitor: Visitor) -> Result<Response, BsError> {
 /// Logs out (what Backstack's clients call): the session ends at once; the
 /// session object with `auth: false`, user and account null.
 #[utoipa::path(get, path = "/v1/auth/logout", tag = "backstack", operation_id = "backstack_logout_get",
-    responses((status = 200, description = "The session object, signed out")))]
+    security((), ("backstack_session" = [])),
+    responses((status = 200, description = "The session object, signed out", body = BackstackSession)))]
 pub async fn logout_get(State(app): State<App>, visitor: Visitor) -> Result<Response, BsError> {
     logout(app, visitor).await
 }
 
 /// Logs out (what Backstack's documents say).
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "backstack", operation_id = "backstack_logout_post",
-    responses((status = 200, description = "The session object, signed out"),
+    security((), ("backstack_session" = [])),
+    responses((status = 200, description = "The session object, signed out", body = BackstackSession),
         (status = 403, description = "A foreign origin")))]
 pub async fn logout_post(State(app): State<App>, visitor: Visitor) -> Result<Response, BsError> {
     logout(app, visitor).await

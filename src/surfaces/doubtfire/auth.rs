@@ -9,6 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::doc::{
+    DoubtfireExtendBody, DoubtfireMethod, DoubtfireSamlPost, DoubtfireSignIn, DoubtfireSignInForm,
+    DoubtfireSignedIn, DoubtfireSignoutUrl, DoubtfireToken,
+};
 use super::params::{invalid, Params};
 use super::users::{user_json, Caller};
 use super::{error, DfError, NO_AUTHENTICATION, SURFACE, TOKEN_EXPIRED};
@@ -42,7 +46,11 @@ pub fn unauthenticated(message: &str) -> Response {
 }
 
 #[utoipa::path(post, path = "/api/auth", tag = "doubtfire", operation_id = "doubtfire_sign_in",
-    responses((status = 201, description = "`{user, auth_token}`"),
+    request_body(content(
+        (DoubtfireSignIn = "application/json"),
+        (DoubtfireSignInForm = "application/x-www-form-urlencoded"),
+    )),
+    responses((status = 201, description = "`{user, auth_token}`", body = DoubtfireSignedIn),
         (status = 400, description = "`username is missing, password is missing` (with single sign-on: `auth_token is missing`)"),
         (status = 401, description = "Invalid email or password."),
         (status = 419, description = "A one-time token that is expired or invalid")))]
@@ -116,7 +124,13 @@ pub fn goes_by(user: &aggregates::User, username: &str) -> bool {
 }
 
 #[utoipa::path(put, path = "/api/auth", tag = "doubtfire", operation_id = "doubtfire_extend",
-    responses((status = 200, description = "`{auth_token}`: the same token, its expiry extended while live"),
+    request_body(
+        description = "Optional; `remember` may also come as a form field or a query parameter",
+        content((Option<DoubtfireExtendBody> = "application/json")),
+    ),
+    security(("doubtfire_token" = [], "doubtfire_username" = [])),
+    responses((status = 200, description = "`{auth_token}`: the same token, its expiry extended while live", body = DoubtfireToken),
+        (status = 400, description = "remember is invalid"),
         (status = 404, description = "Invalid token/username. or Invalid token.")))]
 pub async fn extend(State(app): State<App>, params: Params) -> Result<Response, DfError> {
     let remember = params.flag("remember")?;
@@ -147,6 +161,7 @@ pub async fn extend(State(app): State<App>, params: Params) -> Result<Response, 
 }
 
 #[utoipa::path(delete, path = "/api/auth", tag = "doubtfire", operation_id = "doubtfire_sign_out",
+    security((), ("doubtfire_token" = [], "doubtfire_username" = [])),
     responses((status = 204, description = "Signed out (also for an unknown token)")))]
 pub async fn sign_out(State(app): State<App>, params: Params) -> Result<Response, DfError> {
     if let (Some(token), Some(username)) = (params.token(), params.username()) {
@@ -162,7 +177,7 @@ pub async fn sign_out(State(app): State<App>, params: Params) -> Result<Response
 }
 
 #[utoipa::path(get, path = "/api/auth/method", tag = "doubtfire", operation_id = "doubtfire_auth_method",
-    responses((status = 200, description = "`{method, redirect_to}`: `database`, or `saml` with the identity provider's login URL")))]
+    responses((status = 200, description = "`{method, redirect_to}`: `database`, or `saml` with the identity provider's login URL", body = DoubtfireMethod)))]
 pub async fn method(State(app): State<App>) -> Json<Value> {
     Json(match &app.saml {
         Some(saml) => {
@@ -173,7 +188,7 @@ pub async fn method(State(app): State<App>) -> Json<Value> {
 }
 
 #[utoipa::path(get, path = "/api/auth/signout_url", tag = "doubtfire", operation_id = "doubtfire_signout_url",
-    responses((status = 200, description = "`{auth_signout_url}`: where the front end goes after signing out, or null")))]
+    responses((status = 200, description = "`{auth_signout_url}`: where the front end goes after signing out, or null", body = DoubtfireSignoutUrl)))]
 pub async fn signout_url(State(app): State<App>) -> Json<Value> {
     let url = app
         .config
@@ -184,6 +199,7 @@ pub async fn signout_url(State(app): State<App>) -> Json<Value> {
 }
 
 #[utoipa::path(post, path = "/api/auth/jwt", tag = "doubtfire", operation_id = "doubtfire_saml_response",
+    request_body(content((DoubtfireSamlPost = "application/x-www-form-urlencoded"))),
     responses((status = 303, description = "To the front end's `#/sign_in?authToken=…&username=…` (a 30-second one-time token)"),
         (status = 400, description = "SAMLResponse is missing"),
         (status = 401, description = "Invalid SAML response."),

@@ -11,6 +11,7 @@
 //! ([`crate::service::numbers`]); usernames are the users' emails.
 
 pub mod auth;
+mod doc;
 pub mod params;
 pub mod users;
 
@@ -84,12 +85,14 @@ impl crate::surfaces::Surface for DoubtfireSurface {
     }
 
     fn routes(&self, _app: &App) -> OpenApiRouter<App> {
-        OpenApiRouter::new()
+        let mut routes = OpenApiRouter::new()
             .routes(routes!(auth::sign_in, auth::extend, auth::sign_out))
             .routes(routes!(auth::method))
             .routes(routes!(auth::signout_url))
             .routes(routes!(auth::saml_response))
-            .routes(routes!(users::get_user))
+            .routes(routes!(users::get_user));
+        doc::security_schemes(routes.get_openapi_mut());
+        routes
     }
 
     /// `.json` and a trailing slash route as the bare path (Grape's).

@@ -55,7 +55,8 @@ pub async fn user_json(
 
 #[utoipa::path(get, path = "/api/users/{id}", tag = "doubtfire", operation_id = "doubtfire_get_user",
     params(("id" = u64, Path, description = "The user's number")),
-    responses((status = 200, description = "The user"),
+    security(("doubtfire_token" = [], "doubtfire_username" = [])),
+    responses((status = 200, description = "The user", body = super::doc::DoubtfireUser),
         (status = 403, description = "Cannot find User with id …"),
         (status = 419, description = "No live token")))]
 pub async fn get_user(

@@ -19,6 +19,13 @@ use crate::App;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateAccountRequest {
     /// What the account choice shows: 1–100 characters.
+    #[schema(
+        required,
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     title: Option<String>,
 }
 
@@ -60,17 +67,25 @@ pub async fn create_account(
 pub struct MemberRequest {
     /// The member's roles in the account (each 1–32 of `a-z 0-9 _ -`).
     #[serde(default)]
+    #[schema(inline, value_type = Vec<RoleSlug>)]
     roles: Vec<String>,
 }
+
+/// A role slug: 1–32 of `a-z 0-9 _ -` (documentation only).
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, pattern = "^[a-z0-9_-]{1,32}$")]
+#[allow(dead_code)]
+pub struct RoleSlug(String);
 
 /// Makes a user a member of an account with these roles (or sets their
 /// roles there): 204; 404 for no such account or user.
 #[utoipa::path(put, path = "/admin/accounts/{accountId}/members/{userId}", tag = "ild",
     security(("bearer" = [])), request_body = MemberRequest,
-    params(("accountId" = String, Path, description = "The account"), ("userId" = String, Path, description = "The user")),
+    params(("accountId" = uuid::Uuid, Path, description = "The account"), ("userId" = uuid::Uuid, Path, description = "The user")),
     responses(
         (status = 204, description = "A member with these roles"),
-        (status = 400, description = "A role that is not a slug", body = IldErrorBody),
+        (status = 400, description = "Not a UUID, or a role that is not a slug", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
         (status = 403, description = "Not an administrator", body = IldErrorBody),
         (status = 404, description = "No such account or user", body = IldErrorBody),
     ))]
@@ -89,9 +104,11 @@ pub async fn add_member(
 /// Takes a user out of an account: 204 (also when they were not in it).
 #[utoipa::path(delete, path = "/admin/accounts/{accountId}/members/{userId}", tag = "ild",
     security(("bearer" = [])),
-    params(("accountId" = String, Path, description = "The account"), ("userId" = String, Path, description = "The user")),
+    params(("accountId" = uuid::Uuid, Path, description = "The account"), ("userId" = uuid::Uuid, Path, description = "The user")),
     responses(
         (status = 204, description = "Not a member"),
+        (status = 400, description = "Not a UUID", body = IldErrorBody),
+        (status = 401, description = "Not authenticated", body = IldErrorBody),
         (status = 403, description = "Not an administrator", body = IldErrorBody),
         (status = 404, description = "No such user", body = IldErrorBody),
     ))]

@@ -36,7 +36,7 @@ async fn act(
 /// `tutorial:completed`, `subscriber:<plan>` while the plan is usable.
 /// Recorded as a `CategoriesIndexed` event when they changed.
 #[utoipa::path(patch, path = "/user/{userId}/index", tag = "ild", security(("bearer" = [])),
-    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    params(("userId" = uuid::Uuid, Path, description = "The user's id (UUID)")),
     responses(
         (status = 200, description = "The user with its categories", body = IldUser),
         (status = 400, description = "Not a UUID", body = IldErrorBody),
@@ -59,7 +59,7 @@ pub async fn index_categories(
 /// `SubscriptionRecalculated` event when it differs from the last recorded
 /// state (typically: a plan ran out).
 #[utoipa::path(put, path = "/user/{userId}/recalculate-subscription", tag = "ild", security(("bearer" = [])),
-    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    params(("userId" = uuid::Uuid, Path, description = "The user's id (UUID)")),
     responses(
         (status = 200, description = "The user with its subscription", body = IldUser),
         (status = 400, description = "Not a UUID", body = IldErrorBody),
@@ -88,10 +88,15 @@ pub async fn recalculate_subscription(
 #[serde(rename_all = "camelCase")]
 pub struct GrantSubscriptionRequest {
     /// Plan slug: 1–32 of `a-z 0-9 _ -`.
-    #[schema(required, example = "pro")]
+    #[schema(
+        required,
+        nullable = false,
+        example = "pro",
+        pattern = "^[a-z0-9_-]{1,32}$"
+    )]
     plan: Option<String>,
     /// When it ends (RFC 3339, in the future).
-    #[schema(required, example = "2027-01-01T00:00:00Z")]
+    #[schema(required, nullable = false, example = "2027-01-01T00:00:00Z", format = DateTime)]
     valid_until: Option<String>,
 }
 
@@ -100,7 +105,7 @@ pub struct GrantSubscriptionRequest {
 #[serde(rename_all = "camelCase")]
 pub struct ExtendSubscriptionRequest {
     /// The new end (RFC 3339), later than the current one.
-    #[schema(required, example = "2027-06-01T00:00:00Z")]
+    #[schema(required, nullable = false, example = "2027-06-01T00:00:00Z", format = DateTime)]
     valid_until: Option<String>,
 }
 
@@ -128,7 +133,7 @@ fn valid_until(raw: Option<&str>) -> Result<DateTime<Utc>, Error> {
 /// Grants a plan until an instant, replacing any earlier plan
 /// (administrators; eventauth addition).
 #[utoipa::path(put, path = "/admin/users/{userId}/subscription", tag = "ild", security(("bearer" = [])),
-    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    params(("userId" = uuid::Uuid, Path, description = "The user's id (UUID)")),
     request_body = GrantSubscriptionRequest,
     responses(
         (status = 200, description = "The user with its subscription", body = IldUser),
@@ -155,7 +160,7 @@ pub async fn grant_subscription(
 /// Moves the plan's end later and renews it (administrators; eventauth
 /// addition).
 #[utoipa::path(patch, path = "/admin/users/{userId}/subscription", tag = "ild", security(("bearer" = [])),
-    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    params(("userId" = uuid::Uuid, Path, description = "The user's id (UUID)")),
     request_body = ExtendSubscriptionRequest,
     responses(
         (status = 200, description = "The user with its subscription", body = IldUser),
@@ -180,7 +185,7 @@ pub async fn extend_subscription(
 /// Cancels the plan: usable until its end, or ended now with
 /// `?immediately=true` (administrators; eventauth addition).
 #[utoipa::path(delete, path = "/admin/users/{userId}/subscription", tag = "ild", security(("bearer" = [])),
-    params(("userId" = String, Path, description = "The user's id (UUID)"), CancelQuery),
+    params(("userId" = uuid::Uuid, Path, description = "The user's id (UUID)"), CancelQuery),
     responses(
         (status = 200, description = "The user with its subscription", body = IldUser),
         (status = 400, description = "No plan", body = IldErrorBody),

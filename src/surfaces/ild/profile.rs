@@ -20,39 +20,275 @@ const MAX_TEXT_FIELD: usize = 16 * 1024;
 /// Most parts in one multipart profile update.
 const MAX_PARTS: usize = 32;
 
-/// `PUT /user/profile` as `multipart/form-data`: any of the fields, each
-/// optional; an empty value clears a field (names excepted).
+/// `PUT /user/profile` as `multipart/form-data`: any of the
+/// fields, each optional; an empty value (or, in JSON, `null`) clears a
+/// field (names excepted); any other field is refused (400).
 #[derive(Debug, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documentation of the form; the handler reads parts
 pub struct ProfileUpdateForm {
     /// Public. 1–100 characters.
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     first_name: Option<String>,
     /// Public. 1–100 characters.
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     last_name: Option<String>,
     /// Public. ≤ 50 characters.
+    #[schema(
+        nullable = false,
+        max_length = 50,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     nickname: Option<String>,
-    /// Public. ≤ 1000 characters.
+    /// Public. ≤ 1000 characters (line breaks allowed).
+    #[schema(
+        nullable = false,
+        max_length = 1000,
+        pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+    )]
     bio: Option<String>,
     /// Public. ≤ 100 characters.
+    #[schema(
+        nullable = false,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     location: Option<String>,
-    /// Public. An http(s) URL.
+    /// Public. An http(s) URL with a host, ≤ 200 characters.
+    #[schema(
+        nullable = false,
+        max_length = 200,
+        pattern = "^(https?://[^/\\s\\x00-\\x1f\\x7f-\\x9f][^\\s\\x00-\\x1f\\x7f-\\x9f]*)?$"
+    )]
     website: Option<String>,
     /// Public. A language tag, e.g. `pt-BR`.
+    #[schema(
+        nullable = false,
+        max_length = 35,
+        pattern = "^([A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)?$"
+    )]
     language: Option<String>,
     /// Public. An IANA time zone, e.g. `Europe/Berlin`.
+    #[schema(
+        nullable = false,
+        max_length = 64,
+        pattern = "^([A-Za-z][A-Za-z0-9/_+-]*)?$"
+    )]
     timezone: Option<String>,
-    /// Private. Digits, spaces and `+ - ( ) .`.
+    /// Private. ≤ 32 of digits, spaces and `+ - ( ) .`, with a digit.
+    #[schema(
+        nullable = false,
+        max_length = 32,
+        pattern = "^([0-9 +().-]*[0-9][0-9 +().-]*)?$"
+    )]
     phone: Option<String>,
-    /// Private. `YYYY-MM-DD`.
+    /// Private. `YYYY-MM-DD`, from 1900-01-01 to today (the pattern is a
+    /// safe subset).
+    #[schema(
+        nullable = false,
+        example = "1915-12-10",
+        pattern = "^((19[0-9]{2}|20[01][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))?$"
+    )]
     birth_date: Option<String>,
     /// A PNG, JPEG, WebP or GIF picture (checked by content; at most
     /// `EVENTAUTH_MAX_IMAGE_BYTES`, 10 MiB by default, and
     /// `EVENTAUTH_MAX_IMAGE_PIXELS`); stored re-encoded without metadata.
-    #[schema(format = Binary, value_type = Option<String>)]
+    #[schema(nullable = false, format = Binary, value_type = Option<String>)]
     profile_image: Option<Vec<u8>>,
-    /// `true` removes the picture.
-    remove_profile_image: Option<bool>,
+    /// `true` (or `1`) removes the picture; `false`, `0` or empty keep it.
+    #[schema(nullable = false, pattern = "^\\s*(true|false|1|0)?\\s*$")]
+    remove_profile_image: Option<String>,
+}
+
+/// `PUT /user/profile` as JSON (no picture): any of the fields, each
+/// optional; `null` or `""` clears a field (names excepted); a boolean is
+/// read as its text (`true`, `false`); any other field is refused (400).
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documentation of the body; the handler reads a map
+pub struct ProfileUpdateJsonForm {
+    /// Public. 1–100 characters.
+    #[schema(value_type = JsonName, required = false)]
+    first_name: Option<serde_json::Value>,
+    /// Public. 1–100 characters.
+    #[schema(value_type = JsonName, required = false)]
+    last_name: Option<serde_json::Value>,
+    /// Public. ≤ 50 characters.
+    #[schema(value_type = JsonNickname, required = false)]
+    nickname: Option<serde_json::Value>,
+    /// Public. ≤ 1000 characters (line breaks allowed).
+    #[schema(value_type = JsonBio, required = false)]
+    bio: Option<serde_json::Value>,
+    /// Public. ≤ 100 characters.
+    #[schema(value_type = JsonLocation, required = false)]
+    location: Option<serde_json::Value>,
+    /// Public. An http(s) URL with a host, ≤ 200 characters.
+    #[schema(value_type = JsonWebsite, required = false)]
+    website: Option<serde_json::Value>,
+    /// Public. A language tag, e.g. `pt-BR`.
+    #[schema(value_type = JsonLanguage, required = false)]
+    language: Option<serde_json::Value>,
+    /// Public. An IANA time zone, e.g. `Europe/Berlin`.
+    #[schema(value_type = JsonTimezone, required = false)]
+    timezone: Option<serde_json::Value>,
+    /// Private. ≤ 32 of digits, spaces and `+ - ( ) .`, with a digit.
+    #[schema(value_type = JsonPhone, required = false)]
+    phone: Option<serde_json::Value>,
+    /// Private. `YYYY-MM-DD`, from 1900-01-01 to today (the pattern is a
+    /// safe subset).
+    #[schema(value_type = JsonBirthDate, required = false)]
+    birth_date: Option<serde_json::Value>,
+    /// `true` (or `"true"`, `"1"`) removes the picture; `false`, null,
+    /// `"false"`, `"0"` or `""` keep it.
+    #[schema(value_type = Option<RemoveImageFlag>)]
+    remove_profile_image: Option<serde_json::Value>,
+}
+
+/// A text field of the JSON profile update: a string of at most `max`
+/// characters matching `pattern`; with `booleans`, also `true` or `false`
+/// (read as their text, which the field accepts); with `nullable`, also
+/// null (clears it).
+fn json_text(
+    max: usize,
+    pattern: &str,
+    nullable: bool,
+    booleans: bool,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    let mut any = AnyOfBuilder::new().item(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(max))
+            .pattern(Some(pattern)),
+    );
+    if booleans {
+        any = any.item(ObjectBuilder::new().schema_type(Type::Boolean));
+    }
+    if nullable {
+        any = any.item(ObjectBuilder::new().schema_type(Type::Null));
+    }
+    any.into()
+}
+
+/// Declares a JSON profile field's schema type (see [`json_text`]).
+macro_rules! json_field {
+    ($name:ident, $max:expr, $pattern:expr, nullable = $nullable:expr, booleans = $booleans:expr) => {
+        #[doc = concat!("A JSON profile field (`", stringify!($name), "`).")]
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                json_text($max, $pattern, $nullable, $booleans)
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+json_field!(
+    JsonName,
+    100,
+    "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$",
+    nullable = false,
+    booleans = true
+);
+json_field!(
+    JsonNickname,
+    50,
+    "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
+    nullable = true,
+    booleans = true
+);
+json_field!(
+    JsonBio,
+    1000,
+    "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$",
+    nullable = true,
+    booleans = true
+);
+json_field!(
+    JsonLocation,
+    100,
+    "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
+    nullable = true,
+    booleans = true
+);
+json_field!(
+    JsonWebsite,
+    200,
+    "^(https?://[^/\\s\\x00-\\x1f\\x7f-\\x9f][^\\s\\x00-\\x1f\\x7f-\\x9f]*)?$",
+    nullable = true,
+    booleans = false
+);
+json_field!(
+    JsonLanguage,
+    35,
+    "^([A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)?$",
+    nullable = true,
+    booleans = false
+);
+json_field!(
+    JsonTimezone,
+    64,
+    "^([A-Za-z][A-Za-z0-9/_+-]*)?$",
+    nullable = true,
+    booleans = true
+);
+json_field!(
+    JsonPhone,
+    32,
+    "^([0-9 +().-]*[0-9][0-9 +().-]*)?$",
+    nullable = true,
+    booleans = false
+);
+json_field!(
+    JsonBirthDate,
+    10,
+    "^((19[0-9]{2}|20[01][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))?$",
+    nullable = true,
+    booleans = false
+);
+
+/// `removeProfileImage` in JSON: a boolean, null, or its text.
+#[derive(Debug)]
+pub struct RemoveImageFlag;
+
+impl utoipa::PartialSchema for RemoveImageFlag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^\\s*(true|false|1|0)?\\s*$")),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for RemoveImageFlag {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RemoveImageFlag")
+    }
 }
 
 /// The same update as JSON (no picture): string values, `null` or `""`
@@ -63,7 +299,7 @@ pub type ProfileUpdateJson = std::collections::BTreeMap<String, serde_json::Valu
 #[utoipa::path(put, path = "/user/profile", tag = "ild", security(("bearer" = [])),
     request_body(content(
         (ProfileUpdateForm = "multipart/form-data"),
-        (ProfileUpdateForm = "application/json"),
+        (ProfileUpdateJsonForm = "application/json"),
     )),
     responses(
         (status = 200, description = "The updated profile", body = IldUser),

@@ -27,16 +27,30 @@ const REFRESH_HEADER: &str = "x-refresh-token";
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     /// Email address (≤ 254 characters).
-    #[schema(example = "ada@example.com", required)]
+    #[schema(example = "ada@example.com", required, nullable = false, format = Email, max_length = 254)]
     email: Option<String>,
     /// Password, 8 characters to 1 KiB.
-    #[schema(example = "correct horse", required, format = Password)]
+    #[schema(example = "correct horse", required, nullable = false, format = Password, min_length = 8, max_length = 1024)]
     password: Option<String>,
     /// Given name (1–100 characters).
-    #[schema(example = "Ada", required)]
+    #[schema(
+        example = "Ada",
+        required,
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     first_name: Option<String>,
     /// Family name (1–100 characters).
-    #[schema(example = "Lovelace", required)]
+    #[schema(
+        example = "Lovelace",
+        required,
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     last_name: Option<String>,
 }
 
@@ -48,6 +62,7 @@ crate::redacted_debug!(RegisterRequest {});
         (status = 201, description = "Created", body = IldUser),
         (status = 400, description = "Invalid input, or the email is taken", body = IldErrorBody),
         (status = 413, description = "Body over 64 KiB", body = IldErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = IldErrorBody),
         (status = 503, description = "Password hashing is saturated; see Retry-After", body = IldErrorBody),
     ))]
 pub async fn register(
@@ -71,10 +86,10 @@ pub async fn register(
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     /// Email address.
-    #[schema(example = "ada@example.com", required)]
+    #[schema(example = "ada@example.com", required, nullable = false, format = Email, max_length = 254)]
     email: Option<String>,
     /// Password (≤ 1 KiB).
-    #[schema(example = "correct horse", required, format = Password)]
+    #[schema(example = "correct horse", required, nullable = false, format = Password, min_length = 1, max_length = 1024)]
     password: Option<String>,
     /// A longer session (30 days instead of 7 by default).
     #[serde(default)]
@@ -261,7 +276,7 @@ mod tests {
 #[derive(Deserialize, ToSchema)]
 pub struct VerifyRequest {
     /// The token from the verification mail.
-    #[schema(required)]
+    #[schema(required, nullable = false, min_length = 1)]
     token: Option<String>,
 }
 
@@ -273,6 +288,7 @@ crate::redacted_debug!(VerifyRequest {});
     responses(
         (status = 200, description = "Verified", body = IldMessage),
         (status = 400, description = "Missing, wrong, used or expired token", body = IldErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = IldErrorBody),
     ))]
 pub async fn verify(
     State(app): State<App>,
@@ -288,7 +304,7 @@ pub async fn verify(
 #[derive(Deserialize, ToSchema)]
 pub struct ResetRequest {
     /// The account's email address.
-    #[schema(example = "ada@example.com", required)]
+    #[schema(example = "ada@example.com", required, nullable = false, format = Email, max_length = 254)]
     email: Option<String>,
 }
 
@@ -304,6 +320,7 @@ const RESET_SENT: &str = "If an account exists for this email, a reset link is o
     responses(
         (status = 200, description = "Accepted (whether or not the account exists)", body = IldMessage),
         (status = 400, description = "Missing or malformed email", body = IldErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = IldErrorBody),
     ))]
 pub async fn reset(
     State(app): State<App>,
@@ -319,7 +336,7 @@ pub async fn reset(
 #[derive(Deserialize, ToSchema)]
 pub struct ResetWithTokenRequest {
     /// The new password, 8 characters to 1 KiB.
-    #[schema(required, format = Password)]
+    #[schema(required, nullable = false, format = Password, min_length = 8, max_length = 1024)]
     password: Option<String>,
 }
 
@@ -332,6 +349,7 @@ crate::redacted_debug!(ResetWithTokenRequest {});
     responses(
         (status = 200, description = "Password replaced; all sessions ended", body = IldMessage),
         (status = 400, description = "Weak password, or a wrong, used or expired token", body = IldErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = IldErrorBody),
         (status = 503, description = "Password hashing is saturated; see Retry-After", body = IldErrorBody),
     ))]
 pub async fn reset_with_token(

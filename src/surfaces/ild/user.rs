@@ -17,10 +17,10 @@ use crate::{App, Error};
 #[serde(rename_all = "camelCase")]
 pub struct ChangePasswordRequest {
     /// The current password.
-    #[schema(required, format = Password)]
+    #[schema(required, nullable = false, format = Password, min_length = 1, max_length = 1024)]
     current_password: Option<String>,
     /// The new password, 8 characters to 1 KiB.
-    #[schema(required, format = Password)]
+    #[schema(required, nullable = false, format = Password, min_length = 8, max_length = 1024)]
     new_password: Option<String>,
 }
 crate::redacted_debug!(ChangePasswordRequest {});
@@ -70,7 +70,7 @@ pub async fn profile(
 
 /// Anyone's public profile: public fields only.
 #[utoipa::path(get, path = "/user/profile/{userId}", tag = "ild",
-    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    params(("userId" = uuid::Uuid, Path, description = "The user's id (UUID)")),
     responses(
         (status = 200, description = "The public profile", body = IldPublicUser),
         (status = 400, description = "Not a UUID", body = IldErrorBody),
@@ -150,7 +150,7 @@ pub async fn my_sessions(
 
 /// Ends one of the caller's sessions; its tokens stop working at once.
 #[utoipa::path(delete, path = "/user/sessions/{sessionId}", tag = "ild", security(("bearer" = [])),
-    params(("sessionId" = String, Path, description = "One of the caller's sessions")),
+    params(("sessionId" = uuid::Uuid, Path, description = "One of the caller's sessions")),
     responses(
         (status = 200, description = "Ended", body = IldMessage),
         (status = 400, description = "Not a UUID", body = IldErrorBody),
@@ -185,7 +185,7 @@ pub async fn end_other_sessions(
 
 /// The caller joins a community (idempotent).
 #[utoipa::path(patch, path = "/user/community/join/{communityId}", tag = "ild", security(("bearer" = [])),
-    params(("communityId" = String, Path, description = "The community's id (UUID)")),
+    params(("communityId" = uuid::Uuid, Path, description = "The community's id (UUID)")),
     responses(
         (status = 200, description = "A member (now or already)", body = IldMessage),
         (status = 400, description = "Not a UUID", body = IldErrorBody),
@@ -206,10 +206,18 @@ pub async fn join_community(
 /// `POST /admin/communities` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateCommunityRequest {
-    /// Display name, 1–100 characters.
-    #[schema(example = "Makers", required)]
+    /// Display name, 1–100 characters (no control characters).
+    #[schema(
+        example = "Makers",
+        required,
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: Option<String>,
-    /// Free text, up to 2000 characters.
+    /// Free text, up to 2000 characters (no NUL).
+    #[schema(max_length = 2000, pattern = "^[^\\x00]*$")]
     description: Option<String>,
 }
 
@@ -244,15 +252,62 @@ pub async fn create_community(
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     /// 1-based page (default 1).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000000)]
     page: Option<String>,
     /// Users per page, 1–100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
-    /// Case-insensitive substring of the email, first or last name.
+    /// Case-insensitive substring of the email, first or last name (no
+    /// control characters; at most 254 characters).
+    #[param(max_length = 254, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     search: Option<String>,
     /// `createdAt` (default), `updatedAt`, `email`, `firstName`, `lastName`;
     /// `-` in front for descending. Ties are broken by id, so pages never
     /// overlap.
+    #[param(value_type = Option<UserSort>, inline)]
     sort: Option<String>,
+}
+
+/// How `GET /user` sorts (documentation of `sort`; the handler reads the
+/// string).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub enum UserSort {
+    #[schema(rename = "createdAt")]
+    CreatedAt,
+    #[schema(rename = "-createdAt")]
+    CreatedAtDescending,
+    #[schema(rename = "updatedAt")]
+    UpdatedAt,
+    #[schema(rename = "-updatedAt")]
+    UpdatedAtDescending,
+    #[schema(rename = "email")]
+    Email,
+    #[schema(rename = "-email")]
+    EmailDescending,
+    #[schema(rename = "firstName")]
+    FirstName,
+    #[schema(rename = "-firstName")]
+    FirstNameDescending,
+    #[schema(rename = "lastName")]
+    LastName,
+    #[schema(rename = "-lastName")]
+    LastNameDescending,
+}
+
+/// An administrative action on a user (documentation of the `{action}`
+/// path segment; the handler reads the string).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub enum AdminAction {
+    #[schema(rename = "disable")]
+    Disable,
+    #[schema(rename = "enable")]
+    Enable,
+    #[schema(rename = "end-sessions")]
+    EndSessions,
+    #[schema(rename = "reset-password")]
+    ResetPassword,
 }
 
 /// All users, a page at a time (administrators). The body is the array the
@@ -293,7 +348,7 @@ pub async fn list_users(
 
 /// One user (administrators), with their communities.
 #[utoipa::path(get, path = "/user/{userId}", tag = "ild", security(("bearer" = [])),
-    params(("userId" = String, Path, description = "The user's id (UUID)")),
+    params(("userId" = uuid::Uuid, Path, description = "The user's id (UUID)")),
     responses(
         (status = 200, description = "The user", body = IldUser),
         (status = 400, description = "Not a UUID", body = IldErrorBody),
@@ -316,8 +371,8 @@ pub async fn get_user(
 /// `reset-password` (mails a reset link and ends every session).
 #[utoipa::path(post, path = "/admin/users/{userId}/{action}", tag = "ild", security(("bearer" = [])),
     params(
-        ("userId" = String, Path, description = "The user's id (UUID)"),
-        ("action" = String, Path, description = "disable, enable, end-sessions or reset-password"),
+        ("userId" = uuid::Uuid, Path, description = "The user's id (UUID)"),
+        ("action" = inline(AdminAction), Path, description = "disable, enable, end-sessions or reset-password"),
     ),
     responses(
         (status = 200, description = "Done (or nothing to do)", body = IldMessage),
@@ -364,8 +419,8 @@ async fn act_on(
 /// `a-z 0-9 _ -`; they reach access tokens at the next login or refresh.
 #[utoipa::path(put, path = "/admin/users/{userId}/roles/{role}", tag = "ild", security(("bearer" = [])),
     params(
-        ("userId" = String, Path, description = "The user's id (UUID)"),
-        ("role" = String, Path, description = "The role, e.g. admin"),
+        ("userId" = uuid::Uuid, Path, description = "The user's id (UUID)"),
+        ("role" = String, Path, description = "The role, e.g. admin: 1–32 of `a-z 0-9 _ -`", pattern = "^[a-z0-9_-]{1,32}$"),
     ),
     responses(
         (status = 200, description = "Granted (or already held)", body = IldMessage),
@@ -387,8 +442,8 @@ pub async fn grant_role(
 /// Revokes a role (administrators; eventauth addition).
 #[utoipa::path(delete, path = "/admin/users/{userId}/roles/{role}", tag = "ild", security(("bearer" = [])),
     params(
-        ("userId" = String, Path, description = "The user's id (UUID)"),
-        ("role" = String, Path, description = "The role"),
+        ("userId" = uuid::Uuid, Path, description = "The user's id (UUID)"),
+        ("role" = String, Path, description = "The role", pattern = "^[a-z0-9_-]{1,32}$"),
     ),
     responses(
         (status = 200, description = "Revoked (or not held)", body = IldMessage),

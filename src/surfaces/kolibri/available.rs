@@ -18,9 +18,11 @@ use crate::{App, Error};
 /// `POST /api/auth/usernameavailable` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UsernameAvailableRequest {
-    /// The username to check.
+    /// The username to check (not blank).
+    #[schema(required, nullable = false, min_length = 1, pattern = "\\S")]
     username: Option<String>,
     /// The facility's id (32 hex digits).
+    #[schema(required, nullable = false, pattern = "^[0-9a-f]{32}$")]
     facility: Option<String>,
 }
 
@@ -32,7 +34,7 @@ pub struct UsernameAvailableRequest {
 #[utoipa::path(post, path = "/api/auth/usernameavailable", tag = "kolibri",
     request_body = UsernameAvailableRequest,
     responses(
-        (status = 200, description = "Available", body = bool),
+        (status = 200, description = "Available", body = bool, content_type = "application/json"),
         (status = 400, description = "Taken, or username/facility missing or malformed"),
         (status = 403, description = "Signed in without a valid X-CSRFToken"),
         (status = 404, description = "No such facility"),

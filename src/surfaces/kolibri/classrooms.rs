@@ -12,6 +12,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::doc::{
+    KolibriClassroom, KolibriCollectionBody, KolibriLearnerGroup, KolibriPartialRenameBody,
+    KolibriRenameBody, ParentParams,
+};
 use super::{hex_id, Kolibri, KolibriError, Visitor};
 use crate::http::Body;
 use crate::service::classrooms::{self, CollectionView, NewCollection};
@@ -253,11 +257,13 @@ async fn delete(
 /// Declares the routes of one kind of collection.
 macro_rules! collection_routes {
     ($kind:expr, $path:literal, $item:literal, $tag_list:ident, $tag_create:ident, $tag_read:ident,
-     $tag_put:ident, $tag_patch:ident, $tag_delete:ident, $what:literal) => {
+     $tag_put:ident, $tag_patch:ident, $tag_delete:ident, $what:literal, $shape:ty) => {
         #[doc = concat!("The ", $what, "s the caller may read, by id (`[]` for learners and anonymous callers); `?parent=` narrows them.")]
         #[utoipa::path(get, path = $path, tag = "kolibri", operation_id = stringify!($tag_list),
-            params(("parent" = Option<String>, Query, description = "The parent collection's id")),
-            responses((status = 200, description = "The list"), (status = 400, description = "`parent` names no collection")))]
+            params(ParentParams),
+            security((), ("kolibri_session" = [])),
+            responses((status = 200, description = "The list", body = Vec<$shape>), (status = 400, description = "`parent` names no collection"),
+                (status = 403, description = "A session that ended")))]
         pub async fn $tag_list(
             State(app): State<App>,
             visitor: Visitor,
@@ -268,7 +274,9 @@ macro_rules! collection_routes {
 
         #[doc = concat!("Creates a ", $what, " (201); 400 for a bad field, a taken name or the wrong parent; 403 for callers who may not.")]
         #[utoipa::path(post, path = $path, tag = "kolibri", operation_id = stringify!($tag_create),
-            responses((status = 201, description = "Created"), (status = 400, description = "Refused"), (status = 403, description = "Not allowed")))]
+            request_body = KolibriCollectionBody,
+            security(("kolibri_session" = [], "kolibri_csrf" = [])),
+            responses((status = 201, description = "Created", body = $shape), (status = 400, description = "Refused"), (status = 403, description = "Not allowed")))]
         pub async fn $tag_create(
             State(app): State<App>,
             visitor: Visitor,
@@ -279,8 +287,10 @@ macro_rules! collection_routes {
 
         #[doc = concat!("One ", $what, " the caller may read; 404 otherwise.")]
         #[utoipa::path(get, path = $item, tag = "kolibri", operation_id = stringify!($tag_read),
-            params(("id" = String, Path, description = "Its id (32 hex digits)")),
-            responses((status = 200, description = "It"), (status = 404, description = "No such one, or not readable")))]
+            params(("id" = String, Path, description = "Its id (32 hex digits)", pattern = "^[0-9a-f]{32}$")),
+            security((), ("kolibri_session" = [])),
+            responses((status = 200, description = "It", body = $shape), (status = 403, description = "A session that ended"),
+                (status = 404, description = "No such one, or not readable")))]
         pub async fn $tag_read(
             State(app): State<App>,
             visitor: Visitor,
@@ -291,8 +301,10 @@ macro_rules! collection_routes {
 
         #[doc = concat!("Renames a ", $what, " (the whole object: `name` required).")]
         #[utoipa::path(put, path = $item, tag = "kolibri", operation_id = stringify!($tag_put),
-            params(("id" = String, Path, description = "Its id")),
-            responses((status = 200, description = "It, renamed"), (status = 400, description = "Bad or taken name"), (status = 403, description = "Not allowed"), (status = 404, description = "No such one")))]
+            params(("id" = String, Path, description = "Its id", pattern = "^[0-9a-f]{32}$")),
+            request_body = KolibriRenameBody,
+            security(("kolibri_session" = [], "kolibri_csrf" = [])),
+            responses((status = 200, description = "It, renamed", body = $shape), (status = 400, description = "Bad or taken name"), (status = 403, description = "Not allowed"), (status = 404, description = "No such one")))]
         pub async fn $tag_put(
             State(app): State<App>,
             visitor: Visitor,
@@ -304,8 +316,10 @@ macro_rules! collection_routes {
 
         #[doc = concat!("Renames a ", $what, ".")]
         #[utoipa::path(patch, path = $item, tag = "kolibri", operation_id = stringify!($tag_patch),
-            params(("id" = String, Path, description = "Its id")),
-            responses((status = 200, description = "It, renamed"), (status = 400, description = "Bad or taken name"), (status = 403, description = "Not allowed"), (status = 404, description = "No such one")))]
+            params(("id" = String, Path, description = "Its id", pattern = "^[0-9a-f]{32}$")),
+            request_body = KolibriPartialRenameBody,
+            security(("kolibri_session" = [], "kolibri_csrf" = [])),
+            responses((status = 200, description = "It, renamed", body = $shape), (status = 400, description = "Bad or taken name"), (status = 403, description = "Not allowed"), (status = 404, description = "No such one")))]
         pub async fn $tag_patch(
             State(app): State<App>,
             visitor: Visitor,
@@ -317,7 +331,8 @@ macro_rules! collection_routes {
 
         #[doc = concat!("Deletes a ", $what, " (204) with its memberships and roles.")]
         #[utoipa::path(delete, path = $item, tag = "kolibri", operation_id = stringify!($tag_delete),
-            params(("id" = String, Path, description = "Its id")),
+            params(("id" = String, Path, description = "Its id", pattern = "^[0-9a-f]{32}$")),
+            security(("kolibri_session" = [], "kolibri_csrf" = [])),
             responses((status = 204, description = "Deleted"), (status = 403, description = "Not allowed"), (status = 404, description = "No such one")))]
         pub async fn $tag_delete(
             State(app): State<App>,
@@ -339,7 +354,8 @@ collection_routes!(
     kolibri_put_classroom,
     kolibri_patch_classroom,
     kolibri_delete_classroom,
-    "classroom"
+    "classroom",
+    KolibriClassroom
 );
 
 collection_routes!(
@@ -352,5 +368,6 @@ collection_routes!(
     kolibri_put_learner_group,
     kolibri_patch_learner_group,
     kolibri_delete_learner_group,
-    "learner group"
+    "learner group",
+    KolibriLearnerGroup
 );

@@ -23,6 +23,7 @@ fn serialized(view: &facilities::FacilityView) -> Value {
     }
     dataset
 }
+use super::doc::{KolibriDatasetAnswer, KolibriFacilityDataset, KolibriLoginSettingsBody};
 use super::{Kolibri, KolibriError, Visitor};
 use crate::http::Body;
 use crate::service::facilities;
@@ -47,8 +48,9 @@ async fn target(
 /// superuser): the settings afterwards.
 #[utoipa::path(post, path = "/api/auth/facilitydataset/{id}/resetsettings", tag = "kolibri",
     operation_id = "kolibri_reset_facility_settings",
-    params(("id" = String, Path, description = "The settings' id")),
-    responses((status = 200, description = "The settings afterwards"), (status = 403, description = "Not allowed"), (status = 404, description = "No such settings")))]
+    params(("id" = String, Path, description = "The settings' id", pattern = "^[0-9a-f]{32}$")),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
+    responses((status = 200, description = "The settings afterwards", body = KolibriFacilityDataset), (status = 403, description = "Not allowed"), (status = 404, description = "No such settings")))]
 pub async fn reset(
     State(app): State<App>,
     visitor: Visitor,
@@ -64,8 +66,10 @@ pub async fn reset(
 /// `{"dataset": …}`; 400 `{"detail"}` for picture passwords.
 #[utoipa::path(patch, path = "/api/auth/facilitydataset/{id}/save-facility-login-settings", tag = "kolibri",
     operation_id = "kolibri_save_facility_login_settings",
-    params(("id" = String, Path, description = "The settings' id")),
-    responses((status = 200, description = "{dataset}"), (status = 400, description = "Picture passwords (not kept by eventauth)"),
+    params(("id" = String, Path, description = "The settings' id", pattern = "^[0-9a-f]{32}$")),
+    request_body = KolibriLoginSettingsBody,
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
+    responses((status = 200, description = "{dataset}", body = KolibriDatasetAnswer), (status = 400, description = "Picture passwords (not kept by eventauth)"),
         (status = 403, description = "Not allowed"), (status = 404, description = "No such settings")))]
 pub async fn save_login_settings(
     State(app): State<App>,

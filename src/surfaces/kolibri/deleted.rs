@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use projections::facility_users::{FacilityUserRow, UserType};
 
+use super::doc::{DeletedFilterParams, KolibriFacilityUser, KolibriUserList, UserListParams};
 use super::users::{listing, user_json, ListQuery};
 use super::{KolibriError, ListCache, Visitor};
 use crate::access::Actor;
@@ -21,7 +22,12 @@ use crate::{App, Error};
 /// Deleted users the caller may read (as `/api/auth/facilityuser`), by
 /// deletion time.
 #[utoipa::path(get, path = "/api/auth/deletedfacilityuser", tag = "kolibri", operation_id = "kolibri_deleted_users",
-    responses((status = 200, description = "Deleted users with `date_deleted` (array, or a page object with page_size)")))]
+    params(UserListParams),
+    security((), ("kolibri_session" = [])),
+    responses((status = 200, description = "Deleted users with `date_deleted` (array, or a page object with page_size); `[]` for anonymous callers", body = KolibriUserList),
+        (status = 400, description = "Unknown member_of collection or user_type"),
+        (status = 403, description = "A session that ended"),
+        (status = 404, description = "No such page")))]
 pub async fn list(
     State(app): State<App>,
     Extension(cache): Extension<Arc<ListCache>>,
@@ -37,8 +43,9 @@ async fn actor(app: &App, visitor: &Visitor) -> Result<Actor, Error> {
 
 /// One deleted user the caller may read; 404 otherwise.
 #[utoipa::path(get, path = "/api/auth/deletedfacilityuser/{id}", tag = "kolibri", operation_id = "kolibri_deleted_user",
-    params(("id" = String, Path, description = "The user's id")),
-    responses((status = 200, description = "The user"), (status = 404, description = "No such deleted user, or not readable")))]
+    params(("id" = String, Path, description = "The user's id", pattern = "^[0-9a-f]{32}$")),
+    security((), ("kolibri_session" = [])),
+    responses((status = 200, description = "The user", body = KolibriFacilityUser), (status = 404, description = "No such deleted user, or not readable")))]
 pub async fn read(
     State(app): State<App>,
     visitor: Visitor,
@@ -93,6 +100,8 @@ async fn chosen(
 /// caller's; 400 `USERNAME_ALREADY_EXISTS` when someone took a username
 /// meanwhile (Kolibri would let two users share it).
 #[utoipa::path(post, path = "/api/auth/deletedfacilityuser/restore", tag = "kolibri", operation_id = "kolibri_restore_users",
+    params(DeletedFilterParams),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses((status = 204, description = "Restored"), (status = 400, description = "No filter, or a username taken meanwhile"),
         (status = 403, description = "Not allowed"), (status = 404, description = "None match")))]
 pub async fn restore(
@@ -113,7 +122,8 @@ pub async fn restore(
 
 /// Deletes one deleted user for good (204).
 #[utoipa::path(delete, path = "/api/auth/deletedfacilityuser/{id}", tag = "kolibri", operation_id = "kolibri_purge_user",
-    params(("id" = String, Path, description = "The user's id")),
+    params(("id" = String, Path, description = "The user's id", pattern = "^[0-9a-f]{32}$")),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses((status = 204, description = "Gone for good"), (status = 403, description = "Not allowed"), (status = 404, description = "No such deleted user")))]
 pub async fn purge(
     State(app): State<App>,
@@ -130,7 +140,10 @@ pub async fn purge(
 /// Deletes for good the deleted users a filter names: 204; 400 (empty)
 /// without a filter; 403 (nothing done) when any is not the caller's.
 #[utoipa::path(delete, path = "/api/auth/deletedfacilityuser", tag = "kolibri", operation_id = "kolibri_purge_users",
-    responses((status = 204, description = "Gone for good"), (status = 400, description = "No filter"), (status = 403, description = "Not allowed")))]
+    params(DeletedFilterParams),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
+    responses((status = 204, description = "Gone for good"), (status = 400, description = "No filter"), (status = 403, description = "Not allowed"),
+        (status = 404, description = "A filter naming no collection")))]
 pub async fn purge_many(
     State(app): State<App>,
     visitor: Visitor,

@@ -11,6 +11,10 @@ use serde_json::{json, Value};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::doc::{
+    DatasetParams, KolibriDatasetChange, KolibriFacility, KolibriFacilityDataset, KolibriUsername,
+    UsernameParams,
+};
 use super::{hex_id, Kolibri, KolibriError, Visitor};
 use crate::http::Body;
 use crate::service::facilities::{self, FacilityView};
@@ -84,7 +88,7 @@ pub(super) fn dataset_json(view: &FacilityView) -> Value {
 
 /// Every facility on the device (anyone may read them).
 #[utoipa::path(get, path = "/api/auth/facility", tag = "kolibri", operation_id = "kolibri_facilities",
-    responses((status = 200, description = "Every facility: {id, name, num_classrooms, num_users, num_learners, dataset, …}")))]
+    responses((status = 200, description = "Every facility: {id, name, num_classrooms, num_users, num_learners, dataset, …}", body = Vec<KolibriFacility>)))]
 pub async fn list(State(app): State<App>) -> Result<Json<Value>, KolibriError> {
     let views = facilities::all(&app).await?;
     Ok(Json(json!(views
@@ -95,9 +99,9 @@ pub async fn list(State(app): State<App>) -> Result<Json<Value>, KolibriError> {
 
 /// One facility (anyone may read it); 404 for anything else.
 #[utoipa::path(get, path = "/api/auth/facility/{id}", tag = "kolibri", operation_id = "kolibri_facility",
-    params(("id" = String, Path, description = "Facility id (32 hex digits)")),
+    params(("id" = String, Path, description = "Facility id (32 hex digits)", pattern = "^[0-9a-f]{32}$")),
     responses(
-        (status = 200, description = "The facility"),
+        (status = 200, description = "The facility", body = KolibriFacility),
         (status = 404, description = "No such facility"),
     ))]
 pub async fn read(
@@ -118,9 +122,9 @@ pub struct DatasetQuery {
 /// The facilities' settings (anyone may read them), of one facility with
 /// `facility_id` (a list, as Kolibri answers: `[]` for an unknown one).
 #[utoipa::path(get, path = "/api/auth/facilitydataset", tag = "kolibri", operation_id = "kolibri_facility_datasets",
-    params(("facility_id" = Option<String>, Query, description = "Only this facility's")),
+    params(DatasetParams),
     responses(
-        (status = 200, description = "Settings: [{id, learner_can_sign_up, learner_can_login_with_no_password, …}]"),
+        (status = 200, description = "Settings: [{id, learner_can_sign_up, learner_can_login_with_no_password, …}]", body = Vec<KolibriFacilityDataset>),
         (status = 400, description = "facility_id is not a UUID"),
     ))]
 pub async fn datasets(
@@ -158,12 +162,9 @@ pub struct UsernameQuery {
 /// facilities that let them in without a password, beginning with the
 /// search terms, as `[{"username"}]`; `[]` elsewhere.
 #[utoipa::path(get, path = "/api/auth/facilityusername", tag = "kolibri", operation_id = "kolibri_facility_usernames",
-    params(
-        ("facility" = Option<String>, Query, description = "Only this facility's"),
-        ("search" = Option<String>, Query, description = "Username prefixes (every term)"),
-    ),
+    params(UsernameParams),
     responses(
-        (status = 200, description = "[{username}]"),
+        (status = 200, description = "[{username}]", body = Vec<KolibriUsername>),
         (status = 400, description = "No such facility"),
     ))]
 pub async fn usernames(
@@ -280,9 +281,11 @@ fn settings_change(body: &Value) -> Result<SettingsChange, Error> {
 /// settings as they are afterwards; 403 for anyone else, 404 for no such
 /// settings, 400 for a bad value or the pair Kolibri refuses.
 #[utoipa::path(patch, path = "/api/auth/facilitydataset/{id}", tag = "kolibri", operation_id = "kolibri_change_facility_dataset",
-    params(("id" = String, Path, description = "The settings' id (a facility's `dataset.id`)")),
+    params(("id" = String, Path, description = "The settings' id (a facility's `dataset.id`)", pattern = "^[0-9a-f]{32}$")),
+    request_body = KolibriDatasetChange,
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses(
-        (status = 200, description = "The settings afterwards"),
+        (status = 200, description = "The settings afterwards", body = KolibriFacilityDataset),
         (status = 400, description = "A bad value, or no-password sign-in with password changes"),
         (status = 403, description = "Not signed in, or not an admin of the facility"),
         (status = 404, description = "No such settings"),

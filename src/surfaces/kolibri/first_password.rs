@@ -18,6 +18,7 @@ use crate::{App, Error};
 /// 404 `NOT_FOUND` when no such user is without a password.
 #[utoipa::path(post, path = "/api/auth/setnonspecifiedpassword", tag = "kolibri",
     operation_id = "kolibri_set_first_password",
+    request_body = super::doc::KolibriFirstPassword,
     responses(
         (status = 200, description = "Set (empty body)"),
         (status = 400, description = "\"Must specify username, password, and facility\""),

@@ -12,6 +12,7 @@ mod available;
 mod classrooms;
 mod dataset_actions;
 mod deleted;
+mod doc;
 mod facilities;
 mod first_password;
 mod list_cache;
@@ -99,9 +100,11 @@ impl crate::surfaces::Surface for KolibriSurface {
     }
 
     fn routes(&self, app: &App) -> OpenApiRouter<App> {
-        router(app.clone())
+        let mut routes = router(app.clone())
             .layer(axum::Extension(self.answers.clone()))
-            .merge(pages::router())
+            .merge(pages::router());
+        doc::security_schemes(routes.get_openapi_mut());
+        routes
     }
 
     /// Every path also answers with a trailing slash, as Kolibri's

@@ -13,6 +13,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::doc::{
+    KolibriMembership, KolibriMembershipRequest, KolibriMembershipsMade, KolibriRole,
+    KolibriRoleRequest, KolibriRolesGiven, PlacementFilterParams,
+};
 use super::{hex_id, Kolibri, KolibriError, Visitor};
 use crate::http::Body;
 use crate::service::placements::{self, PlacementQuery, Placing, Unfit};
@@ -198,7 +202,10 @@ fn unfiltered() -> Response {
 
 /// Roles the caller reads (their own; those for collections they read).
 #[utoipa::path(get, path = "/api/auth/role", tag = "kolibri", operation_id = "kolibri_roles",
-    responses((status = 200, description = "`[{id, kind, collection, user}]`"), (status = 400, description = "A filter names nothing")))]
+    params(PlacementFilterParams),
+    security((), ("kolibri_session" = [])),
+    responses((status = 200, description = "`[{id, kind, collection, user}]`", body = Vec<KolibriRole>), (status = 400, description = "A filter names nothing"),
+        (status = 403, description = "A session that ended")))]
 pub async fn roles(
     State(app): State<App>,
     visitor: Visitor,
@@ -212,8 +219,9 @@ pub async fn roles(
 
 /// One role the caller reads; 404 otherwise.
 #[utoipa::path(get, path = "/api/auth/role/{id}", tag = "kolibri", operation_id = "kolibri_role",
-    params(("id" = String, Path, description = "The role's id")),
-    responses((status = 200, description = "The role"), (status = 404, description = "No such role, or not readable")))]
+    params(("id" = String, Path, description = "The role's id", pattern = "^[0-9a-f]{32}$")),
+    security((), ("kolibri_session" = [])),
+    responses((status = 200, description = "The role", body = KolibriRole), (status = 403, description = "A session that ended"), (status = 404, description = "No such role, or not readable")))]
 pub async fn role(
     State(app): State<App>,
     visitor: Visitor,
@@ -228,7 +236,9 @@ pub async fn role(
 
 /// Gives roles (a facility's admins, the superuser): one object or a list.
 #[utoipa::path(post, path = "/api/auth/role", tag = "kolibri", operation_id = "kolibri_give_roles",
-    responses((status = 201, description = "The role (one), or the new roles (a list)"), (status = 400, description = "Bad field or kind"), (status = 403, description = "Not allowed")))]
+    request_body = KolibriRoleRequest,
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
+    responses((status = 201, description = "The role (one), or the new roles (a list)", body = KolibriRolesGiven), (status = 400, description = "Bad field or kind"), (status = 403, description = "Not allowed")))]
 pub async fn give_roles(
     State(app): State<App>,
     visitor: Visitor,
@@ -265,7 +275,8 @@ pub async fn give_roles(
 
 /// Takes a role away (204).
 #[utoipa::path(delete, path = "/api/auth/role/{id}", tag = "kolibri", operation_id = "kolibri_take_role",
-    params(("id" = String, Path, description = "The role's id")),
+    params(("id" = String, Path, description = "The role's id", pattern = "^[0-9a-f]{32}$")),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses((status = 204, description = "Taken away"), (status = 403, description = "Not allowed"), (status = 404, description = "No such role")))]
 pub async fn take_role(
     State(app): State<App>,
@@ -282,6 +293,8 @@ pub async fn take_role(
 /// Takes away every role a filter matches (204; 400 with no filter; 403,
 /// nothing taken, when any is not the caller's to take).
 #[utoipa::path(delete, path = "/api/auth/role", tag = "kolibri", operation_id = "kolibri_take_roles",
+    params(PlacementFilterParams),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses((status = 204, description = "Taken away"), (status = 400, description = "No filter"), (status = 403, description = "Not allowed")))]
 pub async fn take_roles(
     State(app): State<App>,
@@ -301,7 +314,10 @@ pub async fn take_roles(
 /// Memberships the caller reads (their own; those of collections they
 /// read).
 #[utoipa::path(get, path = "/api/auth/membership", tag = "kolibri", operation_id = "kolibri_memberships",
-    responses((status = 200, description = "`[{id, collection, user}]`"), (status = 400, description = "A filter names nothing")))]
+    params(PlacementFilterParams),
+    security((), ("kolibri_session" = [])),
+    responses((status = 200, description = "`[{id, collection, user}]`", body = Vec<KolibriMembership>), (status = 400, description = "A filter names nothing"),
+        (status = 403, description = "A session that ended")))]
 pub async fn memberships(
     State(app): State<App>,
     visitor: Visitor,
@@ -319,8 +335,9 @@ pub async fn memberships(
 
 /// One membership the caller reads; 404 otherwise.
 #[utoipa::path(get, path = "/api/auth/membership/{id}", tag = "kolibri", operation_id = "kolibri_membership",
-    params(("id" = String, Path, description = "The membership's id")),
-    responses((status = 200, description = "The membership"), (status = 404, description = "No such membership, or not readable")))]
+    params(("id" = String, Path, description = "The membership's id", pattern = "^[0-9a-f]{32}$")),
+    security((), ("kolibri_session" = [])),
+    responses((status = 200, description = "The membership", body = KolibriMembership), (status = 403, description = "A session that ended"), (status = 404, description = "No such membership, or not readable")))]
 pub async fn membership(
     State(app): State<App>,
     visitor: Visitor,
@@ -335,7 +352,9 @@ pub async fn membership(
 
 /// Places users in classrooms and learner groups: one object or a list.
 #[utoipa::path(post, path = "/api/auth/membership", tag = "kolibri", operation_id = "kolibri_join",
-    responses((status = 201, description = "The membership (one), or the new ones (a list)"), (status = 400, description = "Bad field, a facility, or not in the group's classroom"), (status = 403, description = "Not allowed")))]
+    request_body = KolibriMembershipRequest,
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
+    responses((status = 201, description = "The membership (one), or the new ones (a list)", body = KolibriMembershipsMade), (status = 400, description = "Bad field, a facility, or not in the group's classroom"), (status = 403, description = "Not allowed")))]
 pub async fn join(
     State(app): State<App>,
     visitor: Visitor,
@@ -382,7 +401,8 @@ fn unfit_answer(unfit: Unfit, many: bool) -> Response {
 
 /// Ends a membership (204); leaving a classroom leaves its groups too.
 #[utoipa::path(delete, path = "/api/auth/membership/{id}", tag = "kolibri", operation_id = "kolibri_leave",
-    params(("id" = String, Path, description = "The membership's id")),
+    params(("id" = String, Path, description = "The membership's id", pattern = "^[0-9a-f]{32}$")),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses((status = 204, description = "Ended"), (status = 403, description = "Not allowed"), (status = 404, description = "No such membership")))]
 pub async fn leave(
     State(app): State<App>,
@@ -399,6 +419,8 @@ pub async fn leave(
 /// Ends every membership a filter matches (204; 400 with no filter; 403,
 /// nothing ended, when any is not the caller's to end).
 #[utoipa::path(delete, path = "/api/auth/membership", tag = "kolibri", operation_id = "kolibri_leave_many",
+    params(PlacementFilterParams),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses((status = 204, description = "Ended"), (status = 400, description = "No filter"), (status = 403, description = "Not allowed")))]
 pub async fn leave_many(
     State(app): State<App>,

@@ -41,7 +41,8 @@ impl FromRequestParts<App> for Origin {
 
 /// The API root: `{"facilityuser": "http://host/api/auth/facilityuser/", …}`.
 #[utoipa::path(get, path = "/api/auth", tag = "kolibri", operation_id = "kolibri_api_root",
-    responses((status = 200, description = "The auth router's viewsets and their URLs")))]
+    responses((status = 200, description = "The auth router's viewsets and their URLs",
+        body = std::collections::BTreeMap<String, String>)))]
 pub async fn api_root(State(_app): State<App>, Origin(origin): Origin) -> Json<Value> {
     let mut root = serde_json::Map::new();
     for name in LISTED {

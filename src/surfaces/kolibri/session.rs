@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::doc::{KolibriLoginAnswer, KolibriSession};
 use super::{
     hex_id, session_cookie, visitor_cookie, Kolibri, KolibriError, Visitor, SESSION_COOKIE,
 };
@@ -97,6 +98,7 @@ async fn verify(
 
 /// `POST /api/auth/session` body.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = KolibriLoginRequest)]
 pub struct LoginRequest {
     /// Username in the facility.
     #[serde(default)]
@@ -105,8 +107,10 @@ pub struct LoginRequest {
     #[serde(default)]
     #[schema(format = Password)]
     password: Option<String>,
-    /// The facility's id; the default facility when absent.
+    /// The facility's id (32 hex digits); the default facility when absent
+    /// or empty.
     #[serde(default)]
+    #[schema(pattern = "^([0-9a-f]{32})?$")]
     facility: Option<String>,
     /// With `auth_token`: log in as this user (32 hex digits).
     #[serde(default)]
@@ -171,7 +175,7 @@ fn session_json(data: Option<&SessionData>, default_facility: Option<Uuid>) -> V
     request_body = LoginRequest,
     params(("prevalidate" = Option<String>, Query, description = "`true`: check only, answer {full_name}")),
     responses(
-        (status = 200, description = "The session object; cookies `kolibri` and `kolibri_csrftoken` set"),
+        (status = 200, description = "The session object (`{full_name}` only with prevalidate); cookies `kolibri` and `kolibri_csrftoken` set", body = KolibriLoginAnswer),
         (status = 400, description = "NOT_FOUND (username), MISSING_PASSWORD, PASSWORD_NOT_SPECIFIED, or an unknown facility"),
         (status = 401, description = "INVALID_CREDENTIALS"),
         (status = 429, description = "Too many failures; see Retry-After"),
@@ -237,9 +241,10 @@ pub async fn login(
 /// object; for an anonymous visitor the anonymous session (and a
 /// `visitor_id` cookie).
 #[utoipa::path(put, path = "/api/auth/session/{id}", tag = "kolibri", operation_id = "kolibri_keep_alive",
-    params(("id" = String, Path, description = "`current`")),
+    params(("id" = String, Path, description = "`current` (any value names the caller's session)")),
+    security((), ("kolibri_session" = [], "kolibri_csrf" = [])),
     responses(
-        (status = 200, description = "The session object"),
+        (status = 200, description = "The session object", body = KolibriSession),
         (status = 403, description = "Signed in but without a valid X-CSRFToken"),
     ))]
 pub async fn keep_alive(
@@ -273,9 +278,10 @@ pub async fn keep_alive(
 /// Logs out: the session ends (on every instance at once) and the cookie
 /// is cleared. Answers `[]`, signed in or not.
 #[utoipa::path(delete, path = "/api/auth/session/{id}", tag = "kolibri", operation_id = "kolibri_logout",
-    params(("id" = String, Path, description = "`current`")),
+    params(("id" = String, Path, description = "`current` (any value names the caller's session)")),
+    security((), ("kolibri_session" = [], "kolibri_csrf" = [])),
     responses(
-        (status = 200, description = "`[]`"),
+        (status = 200, description = "`[]`", body = Vec<String>),
         (status = 403, description = "Signed in but without a valid X-CSRFToken"),
     ))]
 pub async fn logout(

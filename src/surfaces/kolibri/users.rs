@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::doc::{
+    ByIdsParams, KolibriCreateUser, KolibriFacilityUser, KolibriUserList, UserListParams,
+};
 use super::{hex_id, session_cookie, Kolibri, KolibriError, ListCache, Visitor};
 use crate::access::Actor;
 use crate::http::extract::Body;
@@ -40,25 +43,32 @@ pub struct ListQuery {
 /// (on an edit: untouched).
 #[derive(Default, Deserialize, ToSchema)]
 pub struct Fields {
-    /// Required on creation.
+    /// Required on creation. Up to 30 characters without whitespace or
+    /// any of `` `~!@#$%^&*()-+={}[]|\/:;"'<>,.? ``, or an email address.
+    /// Null: untouched.
     #[serde(default)]
+    #[schema(value_type = Option<super::doc::KolibriUsernameValue>)]
     username: Option<String>,
     /// Required on creation; `NOT_SPECIFIED` for no password where the
-    /// facility lets learners in without one.
+    /// facility lets learners in without one. Null: untouched.
     #[serde(default)]
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 1)]
     password: Option<String>,
-    /// Up to 120 characters; may be empty.
+    /// Up to 120 characters (no control characters); may be empty.
     #[serde(default)]
+    #[schema(max_length = 120, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     full_name: Option<String>,
     /// `MALE`, `FEMALE`, `NOT_SPECIFIED`, `DEFERRED` or empty.
     #[serde(default)]
+    #[schema(pattern = "^(MALE|FEMALE|NOT_SPECIFIED|DEFERRED)?$")]
     gender: Option<String>,
     /// A year from 1900 to now, `NOT_SPECIFIED`, `DEFERRED` or empty.
     #[serde(default)]
+    #[schema(pattern = "^(19[0-9]{2}|20[01][0-9]|NOT_SPECIFIED|DEFERRED)?$")]
     birth_year: Option<String>,
-    /// Up to 64 characters.
+    /// Up to 64 characters (no control characters).
     #[serde(default)]
+    #[schema(max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     id_number: Option<String>,
 }
 
@@ -151,17 +161,12 @@ fn path_id(raw: &str) -> Result<Uuid, Error> {
 /// Paginated `{page, count, total_pages, results}` only with `page_size`;
 /// else a plain array.
 #[utoipa::path(get, path = "/api/auth/facilityuser", tag = "kolibri", operation_id = "kolibri_list",
-    params(
-        ("member_of" = Option<String>, Query, description = "Collection id"),
-        ("user_type" = Option<String>, Query, description = "learner, coach, classroom assignable coach, admin, superuser"),
-        ("search" = Option<String>, Query, description = "Terms in username or full name"),
-        ("page_size" = Option<u32>, Query, description = "Paginate with this many per page"),
-        ("page" = Option<u32>, Query, description = "Page number (from 1)"),
-    ),
+    params(UserListParams),
+    security((), ("kolibri_session" = [])),
     responses(
-        (status = 200, description = "Users (array, or a page object with page_size)"),
+        (status = 200, description = "Users (array, or a page object with page_size); `[]` for anonymous callers", body = KolibriUserList),
         (status = 400, description = "Unknown member_of collection or user_type"),
-        (status = 403, description = "Not signed in"),
+        (status = 403, description = "A session that ended"),
         (status = 404, description = "No such page"),
     ))]
 pub async fn list(
@@ -298,13 +303,19 @@ async fn list_answer(
             .filter(|p| *p >= 1)
             .ok_or(Error::NotFound)?,
     };
-    let offset = (page.max(1) - 1) * page_size;
+    // A page whose offset does not fit an i64 is past the last one
+    // whatever the count: Kolibri's 404 for a page past the end.
+    let offset_of = |page: i64| {
+        (page.max(1) - 1)
+            .checked_mul(page_size)
+            .ok_or(Error::NotFound)
+    };
+    let offset = offset_of(page)?;
     let (rows, count) = facility_access::page(app, filter, page_size, offset).await?;
     let total_pages = ((count + page_size - 1) / page_size).max(1);
     let (page, rows) = if page == -1 {
         let last = total_pages;
-        let (rows, _) =
-            facility_access::page(app, filter, page_size, (last - 1) * page_size).await?;
+        let (rows, _) = facility_access::page(app, filter, page_size, offset_of(last)?).await?;
         (last, rows)
     } else {
         (page, rows)
@@ -327,9 +338,10 @@ const MAX_PAGE_SIZE: i64 = 1_000;
 
 /// One facility user the caller may read; 404 otherwise.
 #[utoipa::path(get, path = "/api/auth/facilityuser/{id}", tag = "kolibri", operation_id = "kolibri_read",
-    params(("id" = String, Path, description = "User id (32 hex digits)")),
+    params(("id" = String, Path, description = "User id (32 hex digits)", pattern = "^[0-9a-f]{32}$")),
+    security((), ("kolibri_session" = [])),
     responses(
-        (status = 200, description = "The user"),
+        (status = 200, description = "The user", body = KolibriFacilityUser),
         (status = 403, description = "Not signed in"),
         (status = 404, description = "No such user (or not readable)"),
     ))]
@@ -352,10 +364,11 @@ pub async fn read(
 /// changed fields become one event; a new password ends the user's other
 /// sessions (the caller's own stays).
 #[utoipa::path(patch, path = "/api/auth/facilityuser/{id}", tag = "kolibri", operation_id = "kolibri_update",
-    params(("id" = String, Path, description = "User id (32 hex digits)")),
+    params(("id" = String, Path, description = "User id (32 hex digits)", pattern = "^[0-9a-f]{32}$")),
     request_body = Fields,
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses(
-        (status = 200, description = "The updated user"),
+        (status = 200, description = "The updated user", body = KolibriFacilityUser),
         (status = 400, description = "Invalid field, or USERNAME_ALREADY_EXISTS"),
         (status = 403, description = "Not signed in, or not allowed"),
         (status = 404, description = "No such user"),
@@ -386,7 +399,8 @@ pub async fn update(
 /// Deletes a user (soft: the events stay; the user leaves every list,
 /// cannot log in, every session ends, the username becomes free). 204.
 #[utoipa::path(delete, path = "/api/auth/facilityuser/{id}", tag = "kolibri", operation_id = "kolibri_delete",
-    params(("id" = String, Path, description = "User id (32 hex digits)")),
+    params(("id" = String, Path, description = "User id (32 hex digits)", pattern = "^[0-9a-f]{32}$")),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Not signed in, or not allowed"),
@@ -416,7 +430,8 @@ pub(super) fn ids_of(raw: Option<&str>) -> Option<Vec<Uuid>> {
 /// 400 (empty) without it; 403, nobody deleted, when any is not the
 /// caller's to delete (Kolibri checks nobody here).
 #[utoipa::path(delete, path = "/api/auth/facilityuser", tag = "kolibri", operation_id = "kolibri_delete_many",
-    params(("by_ids" = String, Query, description = "Comma-separated user ids")),
+    params(ByIdsParams),
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses((status = 204, description = "Deleted"), (status = 400, description = "No by_ids"), (status = 403, description = "Not allowed")))]
 pub async fn delete_many(
     State(app): State<App>,
@@ -431,8 +446,9 @@ pub async fn delete_many(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /api/auth/facilityuser` and `POST /api/auth/signup` body.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `POST /api/auth/facilityuser` and `POST /api/auth/signup` body
+/// (documented as [`KolibriCreateUser`]).
+#[derive(Debug, Deserialize)]
 pub struct CreateRequest {
     /// The facility (default: the default facility).
     #[serde(default)]
@@ -460,9 +476,10 @@ async fn facility_of(app: &App, raw: Option<&str>) -> Result<Uuid, Error> {
 
 /// Creates a user in a facility the caller administers. 201 with the user.
 #[utoipa::path(post, path = "/api/auth/facilityuser", tag = "kolibri", operation_id = "kolibri_create",
-    request_body = CreateRequest,
+    request_body = KolibriCreateUser,
+    security(("kolibri_session" = [], "kolibri_csrf" = [])),
     responses(
-        (status = 201, description = "The new user"),
+        (status = 201, description = "The new user", body = KolibriFacilityUser),
         (status = 400, description = "Invalid field, or USERNAME_ALREADY_EXISTS"),
         (status = 403, description = "Not signed in, or not an admin of the facility"),
     ))]
@@ -482,11 +499,13 @@ pub async fn create(
 /// logs them in (cookies as a login). Needs the CSRF header even
 /// anonymous (Django's `csrf_protect`). 201 with the user.
 #[utoipa::path(post, path = "/api/auth/signup", tag = "kolibri", operation_id = "kolibri_signup",
-    request_body = CreateRequest,
+    request_body = KolibriCreateUser,
+    security(("kolibri_csrf" = [])),
     responses(
-        (status = 201, description = "The new user; signed in"),
+        (status = 201, description = "The new user (without date_joined); signed in", body = KolibriFacilityUser),
         (status = 400, description = "Invalid field, or USERNAME_ALREADY_EXISTS"),
         (status = 403, description = "The facility does not allow sign-up, or no CSRF token"),
+        (status = 429, description = "Too many attempts; see Retry-After"),
     ))]
 pub async fn signup(
     State(app): State<App>,

@@ -11,6 +11,7 @@ use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::doc::{OaMessage, OaNewUser, OaSignedIn, OaStatus};
 use super::tokens::{Claims, Signer};
 use super::wire::{roles_of, user_json};
 use super::{OaError, OpenArchiver, SURFACE};
@@ -86,10 +87,11 @@ pub async fn login_answer(
 /// required"; 403 "Setup has already been completed." once any user
 /// exists — also for all but one of concurrent setups.
 #[utoipa::path(post, path = "/v1/auth/setup", tag = "openarchiver", operation_id = "openarchiver_setup",
+    request_body = OaNewUser,
     responses(
-        (status = 201, description = "{accessToken, user}"),
-        (status = 400, description = "A field missing, or an email or password eventauth refuses"),
-        (status = 403, description = "Setup has already been completed."),
+        (status = 201, description = "{accessToken, user}", body = OaSignedIn),
+        (status = 400, description = "A field missing, or an email or password eventauth refuses", body = OaMessage),
+        (status = 403, description = "Setup has already been completed.", body = OaMessage),
     ))]
 pub async fn setup(
     State(app): State<App>,
@@ -131,7 +133,7 @@ pub async fn setup(
 /// Whether the installation still needs its setup (what Open Archiver's
 /// front end asks on every page load).
 #[utoipa::path(get, path = "/v1/auth/status", tag = "openarchiver", operation_id = "openarchiver_status",
-    responses((status = 200, description = "{needsSetup}")))]
+    responses((status = 200, description = "{needsSetup}", body = OaStatus)))]
 pub async fn status(State(app): State<App>) -> Result<Json<Value>, OaError> {
     let needs_setup = installation::needs_setup(&app).await?;
     Ok(Json(json!({ "needsSetup": needs_setup })))

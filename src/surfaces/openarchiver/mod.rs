@@ -12,6 +12,7 @@
 //! roles they were given (`roleId`).
 
 pub mod auth;
+pub mod doc;
 pub mod rate_limit;
 mod roles;
 pub mod tokens;
@@ -63,7 +64,7 @@ impl crate::surfaces::Surface for OpenArchiverSurface {
     }
 
     fn routes(&self, app: &App) -> OpenApiRouter<App> {
-        OpenApiRouter::new()
+        let mut routes = OpenApiRouter::new()
             .routes(routes!(auth::setup))
             .routes(routes!(auth::status))
             .routes(routes!(users::profile, users::update_profile))
@@ -76,7 +77,9 @@ impl crate::surfaces::Surface for OpenArchiverSurface {
             .layer(axum::middleware::from_fn_with_state(
                 app.clone(),
                 rate_limit::limit,
-            ))
+            ));
+        doc::security_schemes(routes.get_openapi_mut());
+        routes
     }
 
     fn not_found(&self) -> Response {

@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::doc::{OaMessage, OaRole, OaRoleBody, OaRoleChanges};
 use super::wire::role_json;
 use super::{OpenArchiver, Signed, Wording, NO_PERMISSION};
 use crate::http::extract::Ctx;
@@ -41,9 +42,9 @@ fn id_of(raw: &str) -> Result<Uuid, Error> {
 
 /// Every role.
 #[utoipa::path(get, path = "/v1/iam/roles", tag = "openarchiver", operation_id = "openarchiver_roles",
-    security(("bearer" = [])),
-    responses((status = 200, description = "[{id, name, slug, policies, createdAt, updatedAt}]"),
-        (status = 401, description = "No or bad token"), (status = 403, description = "Not allowed")))]
+    security(("openarchiver_bearer" = [])),
+    responses((status = 200, description = "[{id, name, slug, policies, createdAt, updatedAt}]", body = Vec<OaRole>),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage), (status = 403, description = "Not allowed", body = OaMessage)))]
 pub async fn list(State(app): State<App>, signed: Signed) -> Response {
     let listed = async {
         let actor = signed.actor(&app).await?;
@@ -58,9 +59,9 @@ pub async fn list(State(app): State<App>, signed: Signed) -> Response {
 
 /// One role.
 #[utoipa::path(get, path = "/v1/iam/roles/{id}", tag = "openarchiver", operation_id = "openarchiver_role",
-    security(("bearer" = [])), params(("id" = String, Path, description = "The role's id")),
-    responses((status = 200, description = "The role"), (status = 403, description = "Not allowed"),
-        (status = 404, description = "Role not found.")))]
+    security(("openarchiver_bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The role's id")),
+    responses((status = 200, description = "The role", body = OaRole), (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage), (status = 403, description = "Not allowed", body = OaMessage),
+        (status = 404, description = "Role not found.", body = OaMessage)))]
 pub async fn read(State(app): State<App>, signed: Signed, Path(id): Path<String>) -> Response {
     let found = async {
         let actor = signed.actor(&app).await?;
@@ -73,9 +74,10 @@ pub async fn read(State(app): State<App>, signed: Signed, Path(id): Path<String>
 /// "Invalid policy statement: …"; 403 "Super Admin role is required to
 /// manage roles." for callers who may not manage everything.
 #[utoipa::path(post, path = "/v1/iam/roles", tag = "openarchiver", operation_id = "openarchiver_create_role",
-    security(("bearer" = [])),
-    responses((status = 201, description = "The role"), (status = 400, description = "Missing fields, a bad statement, a taken name"),
-        (status = 403, description = "Not allowed")))]
+    security(("openarchiver_bearer" = [])),
+    request_body = OaRoleBody,
+    responses((status = 201, description = "The role", body = OaRole), (status = 400, description = "Missing fields, a bad statement, a taken name", body = OaMessage),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage), (status = 403, description = "Not allowed", body = OaMessage)))]
 pub async fn create(
     State(app): State<App>,
     signed: Signed,
@@ -95,9 +97,10 @@ pub async fn create(
 
 /// Changes a defined role (predefined ones: 400).
 #[utoipa::path(put, path = "/v1/iam/roles/{id}", tag = "openarchiver", operation_id = "openarchiver_update_role",
-    security(("bearer" = [])), params(("id" = String, Path, description = "The role's id")),
-    responses((status = 200, description = "The role"), (status = 400, description = "A bad statement or a taken name"),
-        (status = 403, description = "Not allowed, or predefined"), (status = 404, description = "Role not found.")))]
+    security(("openarchiver_bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The role's id")),
+    request_body = OaRoleChanges,
+    responses((status = 200, description = "The role", body = OaRole), (status = 400, description = "A bad statement, a taken name, or a predefined role", body = OaMessage),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage), (status = 403, description = "Not allowed", body = OaMessage), (status = 404, description = "Role not found.", body = OaMessage)))]
 pub async fn update(
     State(app): State<App>,
     signed: Signed,
@@ -114,9 +117,10 @@ pub async fn update(
 
 /// Deletes a defined role: 204 (predefined ones: 400).
 #[utoipa::path(delete, path = "/v1/iam/roles/{id}", tag = "openarchiver", operation_id = "openarchiver_delete_role",
-    security(("bearer" = [])), params(("id" = String, Path, description = "The role's id")),
-    responses((status = 204, description = "Deleted"), (status = 403, description = "Not allowed, or predefined"),
-        (status = 404, description = "Role not found.")))]
+    security(("openarchiver_bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The role's id")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "A predefined role", body = OaMessage),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage), (status = 403, description = "Not allowed", body = OaMessage),
+        (status = 404, description = "Role not found.", body = OaMessage)))]
 pub async fn delete(
     State(app): State<App>,
     signed: Signed,

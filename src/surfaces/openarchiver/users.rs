@@ -10,6 +10,9 @@ use axum::Json;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::doc::{
+    OaMessage, OaNewUser, OaPasswordChange, OaProfileChangesBody, OaUser, OaUserChangesBody,
+};
 use super::wire::{roles_of, user_json};
 use super::{OaError, OpenArchiver, Signed, Wording, NO_PERMISSION};
 use crate::http::extract::Ctx;
@@ -86,9 +89,9 @@ fn role_of(body: &Value) -> Result<Option<Uuid>, Error> {
 
 /// Every user, with their role.
 #[utoipa::path(get, path = "/v1/users", tag = "openarchiver", operation_id = "openarchiver_users",
-    security(("bearer" = [])),
-    responses((status = 200, description = "[user]"), (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not allowed to read users")))]
+    security(("openarchiver_bearer" = [])),
+    responses((status = 200, description = "[user]", body = Vec<OaUser>), (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage),
+        (status = 403, description = "Not allowed to read users", body = OaMessage)))]
 pub async fn list(State(app): State<App>, signed: Signed) -> Response {
     let listed = async {
         let actor = signed.actor(&app).await?;
@@ -106,9 +109,10 @@ pub async fn list(State(app): State<App>, signed: Signed) -> Response {
 
 /// One user.
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "openarchiver", operation_id = "openarchiver_user",
-    security(("bearer" = [])), params(("id" = String, Path, description = "The user's id")),
-    responses((status = 200, description = "The user"), (status = 403, description = "Not allowed to read users"),
-        (status = 404, description = "User not found")))]
+    security(("openarchiver_bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses((status = 200, description = "The user", body = OaUser), (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage),
+        (status = 403, description = "Not allowed to read users", body = OaMessage),
+        (status = 404, description = "User not found", body = OaMessage)))]
 pub async fn read(State(app): State<App>, signed: Signed, Path(id): Path<String>) -> Response {
     let found = async {
         let actor = signed.actor(&app).await?;
@@ -123,9 +127,11 @@ pub async fn read(State(app): State<App>, signed: Signed, Path(id): Path<String>
 /// field, an email or password eventauth refuses, a taken email, an
 /// unknown role; 403 "Super Admin role is required to manage users.".
 #[utoipa::path(post, path = "/v1/users", tag = "openarchiver", operation_id = "openarchiver_create_user",
-    security(("bearer" = [])),
-    responses((status = 201, description = "The user"), (status = 400, description = "A bad field, a taken email, an unknown role"),
-        (status = 403, description = "Super Admin role is required to manage users.")))]
+    security(("openarchiver_bearer" = [])),
+    request_body = OaNewUser,
+    responses((status = 201, description = "The user", body = OaUser), (status = 400, description = "A bad field, a taken email, an unknown role", body = OaMessage),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage),
+        (status = 403, description = "Super Admin role is required to manage users.", body = OaMessage)))]
 pub async fn create(
     State(app): State<App>,
     signed: Signed,
@@ -161,9 +167,11 @@ pub async fn create(
 /// unknown role, another email; 403 "Super Admin role is required to
 /// manage users."; 404 "User not found".
 #[utoipa::path(put, path = "/v1/users/{id}", tag = "openarchiver", operation_id = "openarchiver_update_user",
-    security(("bearer" = [])), params(("id" = String, Path, description = "The user's id")),
-    responses((status = 200, description = "The user"), (status = 400, description = "A bad field or an unknown role"),
-        (status = 403, description = "Super Admin role is required to manage users."), (status = 404, description = "User not found")))]
+    security(("openarchiver_bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    request_body = OaUserChangesBody,
+    responses((status = 200, description = "The user", body = OaUser), (status = 400, description = "A bad field or an unknown role", body = OaMessage),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage),
+        (status = 403, description = "Super Admin role is required to manage users.", body = OaMessage), (status = 404, description = "User not found", body = OaMessage)))]
 pub async fn update(
     State(app): State<App>,
     signed: Signed,
@@ -184,9 +192,10 @@ pub async fn update(
 /// Deletes a user: 204; 400 for the only user; 403 "Super Admin role is
 /// required to manage users."; 404 "User not found".
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "openarchiver", operation_id = "openarchiver_delete_user",
-    security(("bearer" = [])), params(("id" = String, Path, description = "The user's id")),
-    responses((status = 204, description = "Deleted"), (status = 400, description = "The only user"),
-        (status = 403, description = "Super Admin role is required to manage users."), (status = 404, description = "User not found")))]
+    security(("openarchiver_bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "The only user", body = OaMessage),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage),
+        (status = 403, description = "Super Admin role is required to manage users.", body = OaMessage), (status = 404, description = "User not found", body = OaMessage)))]
 pub async fn delete(
     State(app): State<App>,
     signed: Signed,
@@ -203,10 +212,10 @@ pub async fn delete(
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/v1/users/profile", tag = "openarchiver", operation_id = "openarchiver_profile",
-    security(("bearer" = [])),
+    security(("openarchiver_bearer" = [])),
     responses(
-        (status = 200, description = "The user"),
-        (status = 401, description = "Unauthorized: No token provided / Invalid token"),
+        (status = 200, description = "The user", body = OaUser),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage),
     ))]
 pub async fn profile(
     State(app): State<App>,
@@ -219,8 +228,10 @@ pub async fn profile(
 /// Changes the signed-in user's names (their email stays; another one:
 /// 400).
 #[utoipa::path(patch, path = "/v1/users/profile", tag = "openarchiver", operation_id = "openarchiver_update_profile",
-    security(("bearer" = [])),
-    responses((status = 200, description = "The user"), (status = 400, description = "A bad name, another email")))]
+    security(("openarchiver_bearer" = [])),
+    request_body = OaProfileChangesBody,
+    responses((status = 200, description = "The user", body = OaUser), (status = 400, description = "A bad name, another email", body = OaMessage),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage)))]
 pub async fn update_profile(
     State(app): State<App>,
     Signed(caller): Signed,
@@ -242,9 +253,11 @@ pub async fn update_profile(
 /// updated successfully"}`; 400 "Invalid current password"; their other
 /// sessions end.
 #[utoipa::path(post, path = "/v1/users/profile/password", tag = "openarchiver", operation_id = "openarchiver_password",
-    security(("bearer" = [])),
-    responses((status = 200, description = "Password updated successfully"),
-        (status = 400, description = "Invalid current password, or a new password eventauth refuses")))]
+    security(("openarchiver_bearer" = [])),
+    request_body = OaPasswordChange,
+    responses((status = 200, description = "Password updated successfully", body = OaMessage),
+        (status = 400, description = "Invalid current password, or a new password eventauth refuses", body = OaMessage),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage)))]
 pub async fn change_password(
     State(app): State<App>,
     Signed(caller): Signed,
