@@ -19,6 +19,11 @@ use subtle::ConstantTimeEq;
 /// asking for far more would only burn CPU).
 const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
+/// The highest bcrypt cost accepted: each step doubles the work, and a cost
+/// of 31 would take hours per login (real systems use 10–13; found by
+/// review while fuzzing the import).
+const MAX_BCRYPT_COST: u32 = 15;
+
 /// A legacy hash, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Legacy<'a> {
@@ -56,7 +61,10 @@ impl<'a> Legacy<'a> {
             let iterations: u32 = parts.next()?.parse().ok()?;
             let salt = parts.next()?;
             let digest = STANDARD.decode(parts.next()?).ok()?;
-            if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS || digest.is_empty() {
+            // Django stores the hash's own output length; a longer digest
+            // would multiply the work beyond the iteration cap.
+            let length = if sha256 { 32 } else { 20 };
+            if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS || digest.len() != length {
                 return None;
             }
             return Some(Self::Pbkdf2 {
@@ -76,7 +84,8 @@ impl<'a> Legacy<'a> {
         let modular = ["$2a$", "$2b$", "$2y$", "$2x$"]
             .iter()
             .any(|prefix| crypt.starts_with(prefix));
-        modular.then_some(Self::Bcrypt {
+        let cost: u32 = crypt.get(4..6)?.parse().ok()?;
+        (modular && cost <= MAX_BCRYPT_COST).then_some(Self::Bcrypt {
             crypt,
             sha256_first,
         })
@@ -184,5 +193,24 @@ mod tests {
         let legacy = Legacy::parse(&stored).expect("parses");
         assert!(legacy.verify(b"hunter22"));
         assert!(!legacy.verify(b"hunter23"));
+    }
+
+    #[test]
+    fn hashes_asking_for_unbounded_work_are_not_accepted() {
+        // bcrypt cost 31: hours per login.
+        let crypt = bcrypt::hash("hunter22", 4).expect("bcrypt");
+        let costly = format!("$2b$31${}", &crypt[7..]);
+        assert_eq!(Legacy::parse(&costly), None);
+        assert!(Legacy::parse(&crypt).is_some());
+        // A PBKDF2 digest longer than the hash's output multiplies the work.
+        let long = STANDARD.encode([7u8; 4096]);
+        assert_eq!(
+            Legacy::parse(&format!("pbkdf2_sha256$1000$salt${long}")),
+            None
+        );
+        let right = STANDARD.encode([7u8; 32]);
+        assert!(Legacy::parse(&format!("pbkdf2_sha256$1000$salt${right}")).is_some());
+        let sha1 = STANDARD.encode([7u8; 20]);
+        assert!(Legacy::parse(&format!("pbkdf2_sha1$1000$salt${sha1}")).is_some());
     }
 }

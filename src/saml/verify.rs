@@ -194,6 +194,19 @@ impl ServiceProvider {
         {
             return reject("a signature or digest algorithm that is not accepted (SHA-1?)");
         }
+        // SAML signs the response, the assertion, or both, each with one
+        // reference (SAML core §5.4.2). Bergshamra canonicalizes and
+        // digests every reference before it checks the signature value, so
+        // an unsigned post with hundreds of references to a large
+        // assertion cost hundreds of digests of it (found while fuzzing).
+        let signatures = doc.get_elements_by_tag_name_ns(DSIG, "Signature");
+        let one_reference_each = signatures.iter().all(|signature| {
+            child(doc, *signature, DSIG, "SignedInfo")
+                .is_some_and(|info| children(doc, info, DSIG, "Reference").len() == 1)
+        });
+        if signatures.len() > 2 || !one_reference_each {
+            return reject("more than one reference per signature, or more than two signatures");
+        }
         let mut keys = KeysManager::new();
         for der in &self.idp_certificates {
             match bergshamra_keys::loader::load_x509_cert_der(der) {
