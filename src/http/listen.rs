@@ -194,24 +194,41 @@ impl Gate {
     }
 }
 
-/// Serves `service` on `listener` within `limits` until `shutdown`
-/// resolves; then stops accepting and waits for the connections' requests
-/// in flight (idle connections are closed at once).
-pub async fn serve<S>(
-    listener: TcpListener,
-    service: S,
-    limits: Limits,
-    shutdown: impl Future<Output = ()>,
-) where
+/// The whole application as one service (what `crate::http::service`
+/// builds).
+pub trait AppService:
+    tower::Service<
+        axum::extract::Request,
+        Response = axum::response::Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> AppService for S where
     S: tower::Service<
             axum::extract::Request,
             Response = axum::response::Response,
             Error = Infallible,
+            Future: Send + 'static,
         > + Clone
         + Send
-        + 'static,
-    S::Future: Send + 'static,
+        + 'static
 {
+}
+
+/// Serves `service` on `listener` within `limits` until `shutdown`
+/// resolves; then stops accepting and waits for the connections' requests
+/// in flight (idle connections are closed at once).
+pub async fn serve<S: AppService>(
+    listener: TcpListener,
+    service: S,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
     // HTTP/1.1 only. Detecting HTTP/2 (h2c by prior knowledge, which no
     // browser speaks; behind a TLS proxy the proxy speaks HTTP/2) means
     // waiting for a connection's first bytes with no timeout at all: a
@@ -263,7 +280,7 @@ pub async fn serve<S>(
 
 /// The service as hyper calls it: the peer's address where axum's
 /// `ConnectInfo` extractor finds it.
-fn hyper_service<S>(
+fn hyper_service<S: AppService>(
     service: S,
     peer: SocketAddr,
 ) -> TowerToHyperService<
@@ -273,17 +290,7 @@ fn hyper_service<S>(
             Error = Infallible,
             Future = impl Send,
         > + Clone,
->
-where
-    S: tower::Service<
-            axum::extract::Request,
-            Response = axum::response::Response,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+> {
     use tower::ServiceExt;
     TowerToHyperService::new(
         service.map_request(move |request: hyper::Request<Incoming>| {
