@@ -203,31 +203,23 @@ impl From<DomainError> for Error {
 
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
-        match outage(&error) {
-            Some(outage) => Self::unavailable(outage),
-            None => Self::Internal(anyhow::Error::new(error).context("database")),
-        }
+        Self::Internal(anyhow::Error::new(error).context("database"))
     }
 }
 
 impl Error {
-    /// The store could not be reached: a 503 the client may retry soon.
-    pub fn unavailable(outage: Outage) -> Self {
-        Self::Unavailable {
-            retry_after: Duration::from_secs(2),
-            outage,
-        }
-    }
-
     /// An internal error whose cause is a lost or unobtainable database
     /// connection becomes [`Error::Unavailable`]: the request did nothing
-    /// wrong, and the same request will work once the store is back. Errors
-    /// from the event-sourcing framework carry their cause boxed; they are
-    /// seen through here too.
+    /// wrong, and the same request will work once the store is back. The one
+    /// place this is decided, where errors are rendered: every cause keeps
+    /// its chain until then (the store's framework errors included).
     pub fn outage_aware(self) -> Self {
         match &self {
             Self::Internal(cause) => match cause.chain().find_map(outage) {
-                Some(outage) => Self::unavailable(outage),
+                Some(outage) => Self::Unavailable {
+                    retry_after: Duration::from_secs(2),
+                    outage,
+                },
                 None => self,
             },
             _ => self,

@@ -2,20 +2,15 @@
 //! per parser that takes untrusted input, each taking the fuzzer's bytes.
 //!
 //! Not part of the service: nothing calls this module but `fuzz/`. It lives
-//! inside the crate so that it can reach items the surfaces keep
-//! `pub(crate)` or private to their module without changing their
-//! visibility. Where the parser itself is private to its module (the
-//! import's `parse`, the multipart reading of `ild::profile`, the HTTP
-//! Basic check of `http::oauth`, the token half of Open Archiver's
-//! `Signer::verify`), the entry point repeats the few lines around the
-//! library calls and calls the crate's public pieces the same way; such
-//! mirrors say so and name the original, which they must follow.
+//! inside the crate so that it can reach the parsers the crate keeps
+//! `pub(crate)` (the import's `parse`, `ild::profile::read_parts`,
+//! `oauth::basic_credentials`): every entry point calls the service's own
+//! code, never a copy of it, so the fuzzer tries what runs.
 //!
 //! Nothing here may panic by itself: a panic while an entry point runs is a
 //! finding, in the crate or in a dependency. Setting-up that could fail
 //! (keys, the test certificate) makes the entry point a no-op instead.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -26,9 +21,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::SecretString;
-use serde::Deserialize;
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -214,18 +207,6 @@ pub fn headers(data: &[u8]) {
             let _ = hash_token(value);
         }
     }
-    if let Some(cookie) = jar.get(crate::surfaces::kolibri::CSRF_COOKIE) {
-        // `well_formed_csrf` (private to the Kolibri surface).
-        let value = cookie.value();
-        let _ =
-            (32..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric());
-    }
-    if let Some(cookie) = jar.get(crate::surfaces::kolibri::VISITOR_COOKIE) {
-        let _ = Uuid::try_parse(cookie.value())
-            .ok()
-            .filter(|id| id.get_version_num() == 4)
-            .map(crate::surfaces::kolibri::hex_id);
-    }
     for cookie in jar.iter() {
         let _ = Tokens::refresh_session(cookie.value());
     }
@@ -245,14 +226,9 @@ pub fn headers(data: &[u8]) {
                 let _ = tokens.verify_access(token.trim());
             }
         }
-        // `client_authenticated` (src/http/oauth.rs).
-        if let Some(presented) = value
-            .strip_prefix("Basic ")
-            .and_then(|v| STANDARD.decode(v.trim()).ok())
-        {
-            let _ = <Sha256 as sha2::Digest>::digest(&presented);
-        }
     }
+    // `client_authenticated` (src/http/oauth.rs).
+    let _ = crate::http::oauth::basic_credentials(&headers);
 
     // Proxies' headers, from a trusted peer.
     let trusted: Vec<ipnet::IpNet> = ["10.0.0.0/8", "fd00::/8"]
@@ -304,12 +280,10 @@ pub fn access_token(data: &[u8]) {
 // ---------------------------------------------------------------------------
 // Open Archiver's HS256 tokens (src/surfaces/openarchiver/tokens.rs).
 
-/// An Open Archiver token. `Signer::verify` needs a whole [`crate::App`]
-/// (its deny-list); this is its token half, line for line: HS256 only,
-/// `exp` and `sub` required, no leeway, into the surface's own
-/// [`crate::surfaces::openarchiver::tokens::Claims`], then the ids and the
-/// millisecond time it reads. Keep it in step with `Signer::verify`. The
-/// first byte picks the mode as in [`access_token`]: the token text, or
+/// An Open Archiver token, read as `Signer::verify` reads it
+/// ([`crate::surfaces::openarchiver::tokens::Signer::read`]: HS256 only,
+/// `exp` and `sub` required, no leeway, the ids and the millisecond time);
+/// the deny-list after it needs a running app. The first byte picks the mode as in [`access_token`]: the token text, or
 /// `<header>\n<claims>` signed with the secret.
 pub fn openarchiver_token(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
@@ -330,21 +304,9 @@ pub fn openarchiver_token(data: &[u8]) {
             mac.finalize().into_bytes().to_vec()
         })
     };
-    // As `Signer::verify`.
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.set_required_spec_claims(&["exp", "sub"]);
-    validation.leeway = 0;
-    let Ok(decoded) = jsonwebtoken::decode::<crate::surfaces::openarchiver::tokens::Claims>(
-        &token,
-        &DecodingKey::from_secret(OPENARCHIVER_SECRET),
-        &validation,
-    ) else {
-        return;
-    };
-    let claims = decoded.claims;
-    let _ = Uuid::try_parse(&claims.sub);
-    let _ = Uuid::try_parse(&claims.sid);
-    let _ = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(claims.auth_ms);
+    // `Signer::verify` without the deny-list (which needs a running app).
+    let _ = crate::surfaces::openarchiver::tokens::Signer::with_secret(OPENARCHIVER_SECRET)
+        .read(&token);
 }
 
 // ---------------------------------------------------------------------------
@@ -358,18 +320,14 @@ pub fn image(data: &[u8]) {
     let _ = crate::images::normalize(data, 40_000_000);
 }
 
-/// The multipart body of `PUT /user/profile` (ild). `read_multipart` in
-/// `src/surfaces/ild/profile.rs` takes an `App` and a `Request`; this is
-/// its loop, line for line (same limits: 32 parts, 16 KiB text fields,
-/// 10 MiB pictures — `EVENTAUTH_MAX_IMAGE_BYTES`' default —, UTF-8 text).
-/// Keep it in step. The first line of `data` is the `Content-Type` value
-/// (the boundary comes from it); its first byte sets the chunk size the
-/// body arrives in (parts split across chunks); the rest is the body.
+/// The multipart body of `PUT /user/profile` (ild), read as the handler
+/// reads it ([`crate::surfaces::ild::profile::read_parts`]: 32 parts,
+/// 16 KiB text fields, pictures up to `EVENTAUTH_MAX_IMAGE_BYTES`' default
+/// of 10 MiB, UTF-8 text). The first line of `data` is the `Content-Type`
+/// value (the boundary comes from it); its first byte sets the chunk size
+/// the body arrives in (parts split across chunks); the rest is the body.
 /// Pictures are not decoded here (the `image` target does that).
 pub fn multipart(data: &[u8]) {
-    const MAX_TEXT_FIELD: usize = 16 * 1024;
-    const MAX_PARTS: usize = 32;
-    const MAX_IMAGE: usize = 10 * 1024 * 1024;
     let Some((&chunk, rest)) = data.split_first() else {
         return;
     };
@@ -377,203 +335,45 @@ pub fn multipart(data: &[u8]) {
     let Ok(content_type) = std::str::from_utf8(content_type) else {
         return;
     };
-    let Ok(boundary) = multer::parse_boundary(content_type) else {
-        return;
-    };
     let chunk = usize::from(chunk).max(1);
     let chunks: Vec<Result<Bytes, std::convert::Infallible>> = body
         .chunks(chunk)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
-    let stream = futures::stream::iter(chunks);
-    let mut multipart = multer::Multipart::new(stream, boundary);
-    let hard_cap = (MAX_IMAGE * 4).max(64 * 1024 * 1024);
-    let read = async {
-        let mut fields: Vec<(String, String)> = Vec::new();
-        let mut image: Option<Bytes> = None;
-        let mut too_large = false;
-        let mut seen = 0usize;
-        let mut parts = 0usize;
-        while let Some(mut field) = multipart.next_field().await.ok()? {
-            parts += 1;
-            if parts > MAX_PARTS {
-                return None;
-            }
-            let name = field.name().unwrap_or_default().to_string();
-            let limit = if name == "profileImage" {
-                MAX_IMAGE
-            } else {
-                MAX_TEXT_FIELD
-            };
-            let mut buffer = bytes::BytesMut::new();
-            while let Some(chunk) = field.chunk().await.ok()? {
-                seen += chunk.len();
-                if seen > hard_cap {
-                    return None;
-                }
-                if too_large || buffer.len() + chunk.len() > limit {
-                    too_large = true;
-                    buffer.clear();
-                    continue;
-                }
-                buffer.extend_from_slice(&chunk);
-            }
-            if too_large {
-                continue;
-            }
-            if name == "profileImage" {
-                if image.is_some() {
-                    return None;
-                }
-                if !buffer.is_empty() {
-                    image = Some(buffer.freeze());
-                }
-            } else {
-                let text = String::from_utf8(buffer.to_vec()).ok()?;
-                fields.push((name, text));
-            }
-        }
-        Some((fields, image))
-    };
+    let read = crate::surfaces::ild::profile::read_parts(
+        futures::stream::iter(chunks),
+        content_type,
+        10 * 1024 * 1024,
+    );
     let _ = futures::executor::block_on(read);
 }
 
 // ---------------------------------------------------------------------------
 // Import rows (src/ops/import/parse.rs).
 
-/// A row of an import file, as `parse::Row` (private to the import):
-/// the same fields and serde attributes. Keep it in step.
-#[derive(Default, Deserialize)]
-struct Row {
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    password_hash: Option<String>,
-    #[serde(default)]
-    full_name: Option<String>,
-    #[serde(default)]
-    user_type: Option<String>,
-    #[serde(default, alias = "id_number")]
-    identifier: Option<String>,
-    #[serde(default)]
-    birth_year: Option<String>,
-    #[serde(default)]
-    gender: Option<String>,
-    #[serde(default)]
-    enrolled_in: Option<String>,
-    #[serde(default)]
-    assigned_to: Option<String>,
-}
-
-/// An import file. `parse::rows` and `parse::check` are private to
-/// `ops::import` and `rows` opens a path; this is both, line for line:
-/// the same CSV reader settings (`flexible`, headers) or JSON lines, the
-/// same row, then `check`'s steps on the crate's own rules
-/// ([`crate::service::facility_users::check_fields`],
-/// [`crate::auth::password::is_supported_hash`]). Keep it in step. The
-/// first byte picks CSV (even) or JSON lines (odd) and whether the
-/// facility lets learners in without a password (bit 1).
+/// An import file, read and checked as `eventauth import` reads and checks
+/// it ([`parse::rows_from`], [`parse::check`]). The first byte picks CSV
+/// (even) or JSON lines (odd) and whether the facility lets learners in
+/// without a password (bit 1).
 pub fn import_rows(data: &[u8]) {
+    use crate::ops::import::parse;
     let Some((&mode, file)) = data.split_first() else {
         return;
     };
     let passwordless = mode & 2 != 0;
-    let classrooms: HashMap<String, Uuid> = [
+    let classrooms: parse::Classrooms = [
         ("Class A".to_string(), Uuid::from_u128(1)),
         ("Bäume 2".to_string(), Uuid::from_u128(2)),
     ]
     .into_iter()
     .collect();
-    if mode % 2 == 1 {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(file).lines() {
-            let Ok(text) = line else {
-                continue;
-            };
-            if text.trim().is_empty() {
-                continue;
-            }
-            if let Ok(row) = serde_json::from_str::<Row>(&text) {
-                check_row(row, passwordless, &classrooms);
-            }
+    let Ok(rows) = parse::rows_from(std::io::Cursor::new(file.to_vec()), mode % 2 == 1) else {
+        return;
+    };
+    for (line, row) in rows {
+        if let Ok(row) = row {
+            let _ = parse::check(line, row, passwordless, &classrooms);
         }
-    } else {
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
-        let Ok(headers) = reader.headers().cloned() else {
-            return;
-        };
-        for record in reader.into_records() {
-            let Ok(record) = record else {
-                continue;
-            };
-            let _ = record.position().map_or(0, |p| p.line() as usize);
-            if let Ok(row) = record.deserialize::<Row>(Some(&headers)) {
-                check_row(row, passwordless, &classrooms);
-            }
-        }
-    }
-}
-
-/// `parse::check`, without building its private `Ready`.
-fn check_row(row: Row, passwordless: bool, classrooms: &HashMap<String, Uuid>) {
-    use crate::service::facility_users::{check_fields, Fields, NOT_SPECIFIED};
-    let named = |list: Option<&str>| -> Result<Vec<Uuid>, String> {
-        list.unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .map(|name| {
-                classrooms
-                    .get(name)
-                    .copied()
-                    .ok_or_else(|| format!("no classroom {name:?} in the facility"))
-            })
-            .collect()
-    };
-    if named(row.enrolled_in.as_deref()).is_err() || named(row.assigned_to.as_deref()).is_err() {
-        return;
-    }
-    match row
-        .user_type
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None
-        | Some("")
-        | Some("learner")
-        | Some("admin")
-        | Some("coach")
-        | Some("facility_coach")
-        | Some("classroom_coach")
-        | Some("assignable_coach") => {}
-        Some(_) => return,
-    }
-    let hash = row.password_hash.filter(|h| !h.is_empty());
-    if hash.is_some() && row.password.as_deref().is_some_and(|p| !p.is_empty()) {
-        return;
-    }
-    let fields = Fields {
-        username: row.username,
-        password: match (&hash, row.password) {
-            (Some(_), _) => Some("-".into()),
-            (None, None) => Some(NOT_SPECIFIED.into()),
-            (None, Some(p)) if p.is_empty() => Some(NOT_SPECIFIED.into()),
-            (None, password) => password,
-        },
-        full_name: row.full_name,
-        gender: row.gender,
-        birth_year: row.birth_year,
-        id_number: row.identifier,
-    };
-    let Ok(checked) = check_fields(fields, passwordless) else {
-        return;
-    };
-    let _ = checked.username.normalized();
-    if let Some(hash) = hash {
-        let _ = crate::auth::password::is_supported_hash(&hash);
     }
 }
 

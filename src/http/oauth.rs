@@ -110,12 +110,7 @@ fn invalid_request() -> Response {
 /// Compared as SHA-256 digests, so timing does not depend on where the
 /// strings differ.
 fn client_authenticated(app: &App, headers: &HeaderMap) -> bool {
-    let Some(presented) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|v| STANDARD.decode(v.trim()).ok())
-    else {
+    let Some(presented) = basic_credentials(headers) else {
         return false;
     };
     let presented = Sha256::digest(&presented);
@@ -123,6 +118,15 @@ fn client_authenticated(app: &App, headers: &HeaderMap) -> bool {
         .introspection_clients
         .iter()
         .any(|client| Sha256::digest(client.expose_secret().as_bytes()) == presented)
+}
+
+/// The decoded `id:secret` of an `Authorization: Basic` header.
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<Vec<u8>> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| STANDARD.decode(v.trim()).ok())
 }
 
 /// Token introspection (RFC 7662).

@@ -159,11 +159,10 @@ impl Store {
 fn internal<E: std::error::Error + Send + Sync + 'static>(error: AggregateError<E>) -> Error {
     match error {
         AggregateError::AggregateConflict => Error::Conflict,
+        // The cause keeps its chain: a lost connection in it becomes a 503
+        // where errors are rendered (`Error::outage_aware`).
         AggregateError::DatabaseConnectionError(cause) | AggregateError::UnexpectedError(cause) => {
-            match crate::error::outage(cause.as_ref()) {
-                Some(outage) => Error::unavailable(outage),
-                None => Error::Internal(anyhow::anyhow!("event store: {cause}")),
-            }
+            Error::Internal(anyhow::Error::from_boxed(cause).context("event store"))
         }
         other => Error::Internal(anyhow::anyhow!("event store: {other}")),
     }

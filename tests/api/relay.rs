@@ -666,3 +666,26 @@ async fn the_relay_authenticates_to_nats_never_logs_the_password_and_ready_says_
         "a NATS password is in the log"
     );
 }
+
+on_both_backends!(the_relay_authenticates_to_nats_with_a_token);
+async fn the_relay_authenticates_to_nats_with_a_token(backend: Backend) {
+    const TOKEN: &str = "tok-Zq7-relay";
+    let nats = PrivateNats::start_with(&["--auth", TOKEN]);
+    let (stream, prefix) = stream_names();
+    let url = format!("nats://{TOKEN}@127.0.0.1:{}", nats.port);
+    let app = spawn_app_with(backend, |c| {
+        relay_to(c, &stream, &prefix);
+        c.nats_url = Some(url.clone().into());
+    })
+    .await;
+    some_traffic(&app, 1).await;
+    let client = async_nats::ConnectOptions::with_token(TOKEN.into())
+        .connect(&nats.url)
+        .await
+        .expect("NATS with the token");
+    let published = messages_of(client, &stream, 1, Duration::from_secs(20)).await;
+    assert!(
+        !published.is_empty(),
+        "nothing published with a token in NATS_URL"
+    );
+}

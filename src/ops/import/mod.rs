@@ -17,7 +17,7 @@
 //! Its files: `parse` reads and checks the rows, `write` turns a batch of
 //! checked rows into events and appends them.
 
-mod parse;
+pub(crate) mod parse;
 mod write;
 
 use std::collections::HashSet;

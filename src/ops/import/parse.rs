@@ -12,7 +12,7 @@ use crate::Error;
 
 /// One row as read (both formats). No `Debug`: it holds a password.
 #[derive(Default, Deserialize)]
-pub(super) struct Row {
+pub(crate) struct Row {
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
@@ -38,7 +38,7 @@ pub(super) struct Row {
 }
 
 /// A row checked and ready to write.
-pub(super) struct Ready {
+pub(crate) struct Ready {
     pub(super) line: usize,
     pub(super) normalized: String,
     pub(super) username: String,
@@ -54,7 +54,7 @@ pub(super) struct Ready {
 
 /// A facility's classrooms by name (Kolibri's `enrolled_in`/`assigned_to`
 /// name them).
-pub(super) type Classrooms = std::collections::HashMap<String, Uuid>;
+pub(crate) type Classrooms = std::collections::HashMap<String, Uuid>;
 
 /// The classrooms a comma-separated list names.
 fn classrooms_named(list: Option<&str>, classrooms: &Classrooms) -> Result<Vec<Uuid>, String> {
@@ -71,24 +71,31 @@ fn classrooms_named(list: Option<&str>, classrooms: &Classrooms) -> Result<Vec<U
         .collect()
 }
 
-pub(super) enum Secret {
+pub(crate) enum Secret {
     Plain(crate::input::Password),
     Hash(PasswordHash),
     None,
 }
 
 /// The rows of a file: `(line, row or why it is unreadable)`.
-pub(super) type Rows = Box<dyn Iterator<Item = (usize, Result<Row, String>)>>;
+pub(crate) type Rows = Box<dyn Iterator<Item = (usize, Result<Row, String>)>>;
 
-/// Reads the rows of the file.
+/// Reads the rows of the file (JSON lines for `.jsonl`, `.json`,
+/// `.ndjson`; CSV otherwise).
 pub(super) fn rows(path: &PathBuf) -> anyhow::Result<Rows> {
     let file = std::fs::File::open(path)?;
     let jsonl = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e == "jsonl" || e == "json" || e == "ndjson");
+    rows_from(file, jsonl)
+}
+
+/// The rows `input` holds, JSON lines or CSV with a header row (also what
+/// the import's fuzz target reads).
+pub(crate) fn rows_from(input: impl std::io::Read + 'static, jsonl: bool) -> anyhow::Result<Rows> {
     if jsonl {
-        let lines = std::io::BufReader::new(file).lines().enumerate();
+        let lines = std::io::BufReader::new(input).lines().enumerate();
         Ok(Box::new(lines.filter_map(|(i, line)| {
             let line_no = i + 1;
             match line {
@@ -102,7 +109,7 @@ pub(super) fn rows(path: &PathBuf) -> anyhow::Result<Rows> {
             }
         })))
     } else {
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
         let headers = reader.headers()?.clone();
         Ok(Box::new(reader.into_records().map(
             move |record| match record {
@@ -123,7 +130,7 @@ pub(super) fn rows(path: &PathBuf) -> anyhow::Result<Rows> {
 }
 
 /// Checks one row (Kolibri's rules, as the API).
-pub(super) fn check(
+pub(crate) fn check(
     line: usize,
     row: Row,
     passwordless_allowed: bool,

@@ -364,11 +364,25 @@ async fn read_multipart(
     content_type: &str,
     request: Request,
 ) -> Result<ProfileForm, Error> {
+    let body = request.into_body().into_data_stream();
+    read_parts(body, content_type, app.config.max_image_bytes).await
+}
+
+/// [`read_multipart`] on any stream of body chunks (the fuzz target feeds
+/// it its own).
+pub(crate) async fn read_parts<S, O, E>(
+    body: S,
+    content_type: &str,
+    max_image: usize,
+) -> Result<super::profile_fields::ProfileForm, Error>
+where
+    S: futures::Stream<Item = Result<O, E>> + Send,
+    O: Into<bytes::Bytes> + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
     let boundary = multer::parse_boundary(content_type).map_err(|_| malformed())?;
-    let max_image = app.config.max_image_bytes;
     let hard_cap = (max_image * 4).max(64 * 1024 * 1024);
-    let stream = request.into_body().into_data_stream();
-    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut multipart = multer::Multipart::new(body, boundary);
     let mut form = ProfileForm::default();
     let mut too_large = false;
     let mut seen = 0usize;

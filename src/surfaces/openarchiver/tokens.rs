@@ -76,10 +76,7 @@ impl Signer {
                 app.tokens.derived_key("openarchiver-jwt").to_vec()
             }
         };
-        Self {
-            encoding: EncodingKey::from_secret(&secret),
-            decoding: DecodingKey::from_secret(&secret),
-        }
+        Self::with_secret(&secret)
     }
 
     /// A token for these claims.
@@ -92,21 +89,40 @@ impl Signer {
     /// deny-list (the session not ended, the user not cut off). No
     /// database round trip.
     pub fn verify(&self, app: &App, token: &str) -> Option<Caller> {
+        let (caller, auth_time) = self.read(token)?;
+        if app
+            .denylist
+            .denies(caller.user_id, caller.session_id, auth_time)
+        {
+            return None;
+        }
+        Some(caller)
+    }
+
+    /// What a token says, once its signature and expiry hold: the caller and
+    /// when they authenticated (the deny-list decides the rest).
+    pub fn read(&self, token: &str) -> Option<(Caller, DateTime<Utc>)> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 0;
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .ok()?
             .claims;
-        let user_id = Uuid::try_parse(&claims.sub).ok()?;
-        let session_id = Uuid::try_parse(&claims.sid).ok()?;
-        let auth_time = DateTime::<Utc>::from_timestamp_millis(claims.auth_ms)?;
-        if app.denylist.denies(user_id, session_id, auth_time) {
-            return None;
+        let caller = Caller {
+            user_id: Uuid::try_parse(&claims.sub).ok()?,
+            session_id: Uuid::try_parse(&claims.sid).ok()?,
+        };
+        Some((
+            caller,
+            DateTime::<Utc>::from_timestamp_millis(claims.auth_ms)?,
+        ))
+    }
+
+    /// A signer of this secret (the fuzz target's).
+    pub fn with_secret(secret: &[u8]) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
         }
-        Some(Caller {
-            user_id,
-            session_id,
-        })
     }
 }
