@@ -2,6 +2,7 @@
 //! and the operator tools `history`, `export`, `replay`, `verify`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -11,6 +12,7 @@ use crate::input::{Email, Password, PersonName};
 use crate::service::accounts::{self, Registration};
 use crate::service::RequestContext;
 use crate::startup::{shutdown_signal, Application, Runtime};
+use crate::vault::Vault;
 use crate::{telemetry, Config};
 
 /// How long an operator's one-shot command waits for a database
@@ -253,6 +255,19 @@ fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
 }
 
 /// Parses the command line and runs the command.
+/// The store of a one-shot command: connected, migrated, its vault open.
+async fn one_shot(config: &Config) -> anyhow::Result<(projections::Db, Arc<Vault>)> {
+    let db = crate::store::connect(
+        config.database_url.as_ref(),
+        &config.data_dir,
+        2,
+        ONE_SHOT_WAIT,
+    )
+    .await?;
+    let vault = crate::store::prepare(&db, config).await?;
+    Ok((db, vault))
+}
+
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli
@@ -328,7 +343,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                         claim.state.owner().context("no user with this email")?
                     }
                 };
-                crate::ops::history::history(app.store.db(), user_id, &args).await
+                crate::ops::history::history(app.store.db(), app.store.vault().as_ref(), user_id, &args).await
             }
             .await;
             runtime.stop().await;
@@ -349,54 +364,27 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Export { config, args } => {
-            let db = crate::store::connect(
-                config.database_url.as_ref(),
-                &config.data_dir,
-                2,
-                ONE_SHOT_WAIT,
-            )
-            .await?;
-            crate::store::migrate(&db).await?;
-            let written = crate::ops::export::export(&db, &args).await?;
+            let (db, vault) = one_shot(&config).await?;
+            let written = crate::ops::export::export(&db, vault.as_ref(), &args).await?;
             tracing::info!(events = written, "exported");
             Ok(())
         }
         Command::Replay(config) => {
-            let db = crate::store::connect(
-                config.database_url.as_ref(),
-                &config.data_dir,
-                2,
-                ONE_SHOT_WAIT,
-            )
-            .await?;
-            crate::store::migrate(&db).await?;
-            let report = crate::ops::rebuild::replay(&db).await?;
+            let (db, vault) = one_shot(&config).await?;
+            let report = crate::ops::rebuild::replay(&db, vault).await?;
             std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
             Ok(())
         }
         Command::Verify(config) => {
-            let db = crate::store::connect(
-                config.database_url.as_ref(),
-                &config.data_dir,
-                2,
-                ONE_SHOT_WAIT,
-            )
-            .await?;
-            crate::store::migrate(&db).await?;
-            let (same, report) = crate::ops::rebuild::verify(&db).await?;
+            let (db, vault) = one_shot(&config).await?;
+            let (same, report) = crate::ops::rebuild::verify(&db, vault).await?;
             std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
             anyhow::ensure!(same, "the read models differ from what the log produces");
             Ok(())
         }
         Command::Migrate(config) => {
-            let db = crate::store::connect(
-                config.database_url.as_ref(),
-                &config.data_dir,
-                2,
-                ONE_SHOT_WAIT,
-            )
-            .await?;
-            crate::store::migrate(&db).await?;
+            let (db, _vault) = one_shot(&config).await?;
+            db.close().await;
             tracing::info!("migrations applied");
             Ok(())
         }

@@ -242,6 +242,22 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_SIGNING_KEY", hide_env_values = true)]
     pub signing_key: Option<SecretString>,
 
+    /// Master key (32 bytes, base64 or hex) wrapping every person's data
+    /// key. Unset: read from `EVENTAUTH_MASTER_KEY_FILE`, else from
+    /// `<data dir>/master.key` (generated there on a store without data
+    /// keys). A wrong or missing key stops start-up.
+    #[arg(long, env = "EVENTAUTH_MASTER_KEY", hide_env_values = true, value_parser = secret)]
+    pub master_key: Option<SecretString>,
+
+    /// File holding the master key (as `EVENTAUTH_MASTER_KEY`).
+    #[arg(long, env = "EVENTAUTH_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// Earlier master keys (comma-separated), still accepted to unwrap
+    /// data keys during a rotation (`eventauth rotate-master-key`).
+    #[arg(long, env = "EVENTAUTH_MASTER_KEY_PREVIOUS", hide_env_values = true, value_parser = secret)]
+    pub master_key_previous: Option<SecretString>,
+
     /// Server secret (≥ 32 bytes) keying identifier hashes and token
     /// derivation. Generated into the store when unset.
     #[arg(long, env = "EVENTAUTH_SECRET", hide_env_values = true)]

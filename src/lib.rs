@@ -39,6 +39,7 @@ pub mod startup;
 pub mod store;
 pub mod surfaces;
 pub mod telemetry;
+pub mod vault;
 
 pub use app::App;
 pub use config::Config;

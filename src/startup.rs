@@ -49,7 +49,7 @@ impl Runtime {
             Duration::from_millis(config.db_acquire_timeout_ms.max(100)),
         )
         .await?;
-        store::migrate(&db).await?;
+        let vault = store::prepare(&db, &config).await?;
         let keys = KeyMaterial::load(
             &db,
             config.signing_key.as_ref(),
@@ -76,7 +76,12 @@ impl Runtime {
         }));
         let (stop, stopped) = watch::channel(false);
         let wake = Wake::new();
-        let projector = Projector::new(db.clone(), ProjectorConfig::default(), wake.clone());
+        let projector = Projector::new(
+            db.clone(),
+            vault.clone(),
+            ProjectorConfig::default(),
+            wake.clone(),
+        );
         let denylist = Arc::new(DenyList::default());
         // Ended sessions matter while any token naming them can be
         // presented: Open Archiver's live for days.
@@ -107,11 +112,18 @@ impl Runtime {
             account_titles.clone(),
         ];
         listeners.extend(surfaces.iter().flat_map(|surface| surface.listeners()));
-        let feed = SecurityFeed::new(denylist.clone(), throttle.clone(), listeners, lookback);
+        let feed = SecurityFeed::new(
+            denylist.clone(),
+            throttle.clone(),
+            listeners,
+            lookback,
+            vault.clone(),
+        );
         let fed_up = feed.caught_up();
         let relay = match &config.nats_url {
             Some(url) => Some(Relay::new(
                 db.clone(),
+                vault.clone(),
                 RelayConfig {
                     target: crate::consumers::relay::connect::NatsTarget::from_config(
                         url, &config,
@@ -134,7 +146,7 @@ impl Runtime {
                 config.access_token_ttl(),
             ),
             identifiers: IdentifierKeys::new(keys.derive("identifier-claims")),
-            store: Store::new(db.clone(), Services::system()),
+            store: Store::new(db.clone(), Services::system(), vault.clone()),
             reader: GlobalReader::new(db.clone()),
             passwords,
             throttle,

@@ -1259,6 +1259,9 @@ async fn synthetic_store(
     )
     .await?;
     eventauth::store::migrate(&db).await?;
+    // Synthetic events are written in the clear (as a store from before
+    // encryption): read as stored.
+    projections::rebuild::ensure_version(&db, std::sync::Arc::new(projections::Clear)).await?;
     eprintln!("seeding {events} events…");
     eventauth::ops::synthetic::append(&db, events).await?;
     // A log at rest, as autovacuum leaves it (visibility map, hint bits,
@@ -1293,6 +1296,7 @@ async fn relay_throughput(
     let stream = format!("EVENTAUTH_RELAYBENCH_{}", &id[..12]).to_uppercase();
     let relay = Relay::new(
         db.clone(),
+        std::sync::Arc::new(projections::Clear),
         RelayConfig {
             target: eventauth::consumers::relay::connect::NatsTarget::from_config(
                 &args.nats.clone().into(),
@@ -1336,7 +1340,7 @@ async fn relay_throughput(
 async fn replay_rate(args: &Args, admin: &mut sqlx::PgConnection) -> anyhow::Result<(u64, f64)> {
     let (name, db) = synthetic_store(args, admin, args.replay_events).await?;
     let started = Instant::now();
-    let done = projections::rebuild::Scratch::create(&db)
+    let done = projections::rebuild::Scratch::create(&db, std::sync::Arc::new(projections::Clear))
         .await?
         .build_and_swap(&mut |_| {})
         .await?;

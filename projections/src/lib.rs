@@ -5,6 +5,7 @@
 //! Nothing here decides whether a command is allowed; that is the write
 //! side's job (`aggregates`). Everything here can be rebuilt from the log.
 
+pub mod codec;
 pub mod collections;
 pub mod cursor;
 pub mod db;
@@ -20,6 +21,7 @@ pub mod sessions;
 pub mod users;
 pub mod wake;
 
+pub use codec::{Clear, Codec, Parts};
 pub use cursor::Cursor;
 pub use db::{Conn, Db};
 pub use projector::{Projector, ProjectorConfig};

@@ -92,6 +92,7 @@ enum Step {
 #[derive(Debug)]
 pub struct Projector {
     db: Db,
+    codec: std::sync::Arc<dyn crate::Codec>,
     config: ProjectorConfig,
     wake: Wake,
     progress: watch::Sender<Cursor>,
@@ -100,9 +101,16 @@ pub struct Projector {
 
 impl Projector {
     /// A projector writing to `db`, woken by `wake`.
-    pub fn new(db: Db, config: ProjectorConfig, wake: Wake) -> Self {
+    /// Events are opened by `codec` before they are applied.
+    pub fn new(
+        db: Db,
+        codec: std::sync::Arc<dyn crate::Codec>,
+        config: ProjectorConfig,
+        wake: Wake,
+    ) -> Self {
         Self {
             db,
+            codec,
             config,
             wake,
             progress: watch::channel(Cursor::START).0,
@@ -200,6 +208,8 @@ impl Projector {
             let stored = Cursor::sqlite(stored);
             let batch = GlobalReader::read(
                 &mut Conn::Sqlite(&mut conn),
+                self.codec.as_ref(),
+                crate::Parts::Payload,
                 stored,
                 self.config.batch_size,
                 None,
@@ -257,6 +267,8 @@ impl Projector {
         }
         let batch = GlobalReader::read(
             &mut Conn::Postgres(&mut tx),
+            self.codec.as_ref(),
+            crate::Parts::Payload,
             *cursor,
             self.config.batch_size,
             None,

@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, Row, SqliteConnection};
 use uuid::Uuid;
 
-use crate::{Conn, Cursor, Db};
+use crate::{Codec, Conn, Cursor, Db, Parts};
 
 /// One stored event as the global stream delivers it.
 #[derive(Debug, Clone)]
@@ -134,22 +134,29 @@ impl GlobalReader {
 
     /// Reads up to `limit` events after `after`, optionally only those whose
     /// `event_type` is in `types`.
+    /// `types`, with `parts` of each opened by `codec`.
     pub async fn read(
         conn: &mut Conn<'_>,
+        codec: &dyn Codec,
+        parts: Parts,
         after: Cursor,
         limit: i64,
         types: Option<&[&str]>,
     ) -> Result<Batch, sqlx::Error> {
-        match conn {
+        let mut batch = match conn {
             Conn::Postgres(conn) => read_postgres(conn, after, limit, types).await,
             Conn::Sqlite(conn) => read_sqlite(conn, after, limit, types).await,
-        }
+        }?;
+        codec.open(&mut batch.events, parts).await?;
+        Ok(batch)
     }
 
     /// Reads a batch on a connection of its own from `db` (the projector,
     /// which needs its batch inside its transaction, uses [`Self::read`]).
     pub async fn read_from(
         db: &Db,
+        codec: &dyn Codec,
+        parts: Parts,
         after: Cursor,
         limit: i64,
         types: Option<&[&str]>,
@@ -157,11 +164,13 @@ impl GlobalReader {
         match db {
             Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
-                Self::read(&mut Conn::Postgres(&mut conn), after, limit, types).await
+                let conn = &mut Conn::Postgres(&mut conn);
+                Self::read(conn, codec, parts, after, limit, types).await
             }
             Db::Sqlite { reader, .. } => {
                 let mut conn = reader.acquire().await?;
-                Self::read(&mut Conn::Sqlite(&mut conn), after, limit, types).await
+                let conn = &mut Conn::Sqlite(&mut conn);
+                Self::read(conn, codec, parts, after, limit, types).await
             }
         }
     }

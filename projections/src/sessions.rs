@@ -155,6 +155,17 @@ pub async fn end_by_cutoff(
     Ok(())
 }
 
+/// Forgets where a user's sessions came from (their IPs and user agents:
+/// the user was erased).
+pub async fn forget_clients(conn: &mut Conn<'_>, user_id: Uuid) -> Result<(), sqlx::Error> {
+    execute!(
+        conn,
+        "UPDATE sessions SET client_ip = NULL, user_agent = NULL WHERE user_id = $1",
+        user_id
+    )?;
+    Ok(())
+}
+
 /// The columns of a [`SessionRow`].
 const COLUMNS: &str = "session_id, user_id, surface, client_ip, user_agent, started_at,
     last_seen_at, expires_at, ended_at, end_reason";

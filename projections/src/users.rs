@@ -149,12 +149,14 @@ pub async fn apply(
         | UserEvent::NumberAssigned { .. }
         | UserEvent::IdentityLinked { .. } => {}
         UserEvent::UserDeleted { cutoff, at } => {
-            apply_cutoff(conn, user_id, cutoff, at, version, false).await?;
-            crate::facility_users::mark_deleted(conn, user_id, at).await?;
-            let removed = execute!(conn, "DELETE FROM users WHERE user_id = $1", user_id)?;
-            if removed > 0 {
-                execute!(conn, "UPDATE counts SET n = n - 1 WHERE name = 'users'")?;
-            }
+            delete(conn, user_id, cutoff, at, version).await?;
+        }
+        // Nothing personal stays: the user's rows go (a facility user's
+        // too, as after a purge), their sessions keep no IP or user agent.
+        UserEvent::UserErased { cutoff, at } => {
+            delete(conn, user_id, cutoff, at, version).await?;
+            crate::facility_users::purge(conn, user_id).await?;
+            crate::sessions::forget_clients(conn, user_id).await?;
         }
         UserEvent::UserRestored { .. } => {
             crate::facility_users::restore(conn, user_id).await?;
@@ -266,6 +268,24 @@ pub(crate) fn subscription_state(event: &UserEvent) -> Option<RecordedSubscripti
         status: S::of_plan(valid_until, canceled, at),
         valid_until: Some(valid_until),
     })
+}
+
+/// A deleted user: their sessions cut off, their facility account marked
+/// deleted, their row gone from `users`.
+async fn delete(
+    conn: &mut Conn<'_>,
+    user_id: Uuid,
+    cutoff: aggregates::SessionCutoff,
+    at: DateTime<Utc>,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    apply_cutoff(conn, user_id, cutoff, at, version, false).await?;
+    crate::facility_users::mark_deleted(conn, user_id, at).await?;
+    let removed = execute!(conn, "DELETE FROM users WHERE user_id = $1", user_id)?;
+    if removed > 0 {
+        execute!(conn, "UPDATE counts SET n = n - 1 WHERE name = 'users'")?;
+    }
+    Ok(())
 }
 
 /// Records a sessions cutoff on the user's row (an email user's or a

@@ -20,12 +20,13 @@ use aggregates::{
     UserEvent,
 };
 use cqrs_es::Aggregate;
-use projections::{Batch, Cursor, Db, GlobalReader, Wake};
+use projections::{Batch, Cursor, Db, GlobalReader, Parts, Wake};
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::auth::denylist::DenyList;
 use crate::auth::throttle::Throttle;
+use crate::vault::Vault;
 
 /// Event types the feed folds.
 const TYPES: &[&str] = &[
@@ -40,6 +41,7 @@ const TYPES: &[&str] = &[
     "UserDeleted",
     "UserRestored",
     "UserPurged",
+    "UserErased",
     "UserEnabled",
     "RoleGranted",
     "RoleRevoked",
@@ -95,6 +97,8 @@ pub struct SecurityFeed {
     lookback: Duration,
     progress: watch::Sender<Cursor>,
     caught_up: watch::Sender<bool>,
+    /// Opens the events read; told when a user is erased elsewhere.
+    vault: Arc<Vault>,
 }
 
 impl SecurityFeed {
@@ -105,8 +109,10 @@ impl SecurityFeed {
         throttle: Arc<Throttle>,
         listeners: Vec<Arc<dyn FeedListener>>,
         lookback: Duration,
+        vault: Arc<Vault>,
     ) -> Self {
         Self {
+            vault,
             denylist,
             throttle,
             listeners,
@@ -174,7 +180,15 @@ impl SecurityFeed {
 
     /// Reads and folds one batch.
     async fn step(&self, db: &Db, cursor: &mut Cursor) -> Result<Batch, sqlx::Error> {
-        let batch = GlobalReader::read_from(db, *cursor, 1000, Some(TYPES)).await?;
+        let batch = GlobalReader::read_from(
+            db,
+            self.vault.as_ref(),
+            Parts::Payload,
+            *cursor,
+            1000,
+            Some(TYPES),
+        )
+        .await?;
         let mut users_changed = false;
         let mut policies_changed = false;
         for event in &batch.events {
@@ -200,6 +214,11 @@ impl SecurityFeed {
                         }
                     }
                     users_changed = true;
+                    if let (Ok(id), "UserErased") = (&id, event.event_type.as_str()) {
+                        // Erased on another instance: the key this one
+                        // may hold in memory must go too.
+                        self.vault.forget(&crate::vault::user(*id));
+                    }
                     let cutoff = event.decode::<UserEvent>().ok().and_then(|e| e.cutoff());
                     if let (Ok(id), Some(cutoff)) = (id, cutoff) {
                         self.denylist.set_cutoff(id, cutoff);

@@ -9,7 +9,8 @@ use std::io::Write;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use projections::{Cursor, Db, GlobalReader, RecordedEvent};
+use crate::vault::tagged::{shown, shown_metadata};
+use projections::{Codec, Cursor, Db, GlobalReader, Parts, RecordedEvent};
 use serde_json::{json, Value};
 
 /// What to export.
@@ -44,7 +45,7 @@ pub fn parse_cursor(text: &str) -> Result<Cursor, String> {
 }
 
 /// Writes the selected events; returns how many.
-pub async fn export(db: &Db, args: &ExportArgs) -> anyhow::Result<u64> {
+pub async fn export(db: &Db, codec: &dyn Codec, args: &ExportArgs) -> anyhow::Result<u64> {
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -54,7 +55,7 @@ pub async fn export(db: &Db, args: &ExportArgs) -> anyhow::Result<u64> {
     let mut cursor = args.after.unwrap_or(Cursor::START);
     let mut written = 0;
     loop {
-        let batch = GlobalReader::read_from(db, cursor, 1000, None).await?;
+        let batch = GlobalReader::read_from(db, codec, Parts::All, cursor, 1000, None).await?;
         for event in &batch.events {
             if args.until.is_some_and(|until| event.cursor > until) {
                 out.flush()?;
@@ -88,8 +89,8 @@ fn line(event: &RecordedEvent) -> Value {
         "eventType": event.event_type,
         "eventVersion": event.event_version,
         "recordedAt": event.recorded_at,
-        "payload": redact(event.payload_value()),
-        "metadata": event.metadata_value(),
+        "payload": redact(shown(event.payload_value())),
+        "metadata": shown_metadata(event.metadata_value()),
     })
 }
 

@@ -3,11 +3,12 @@
 //! `projections::rebuild`), with a progress bar on a terminal.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use projections::rebuild::{Progress, Scratch, Verified};
-use projections::Db;
+use projections::{Codec, Db};
 
 /// A progress bar over the events of the log (hidden when standard error
 /// is not a terminal).
@@ -40,10 +41,10 @@ fn rate(events: u64, started: Instant) -> f64 {
 
 /// Rebuilds the read models and swaps them in while the service runs.
 /// Returns the report.
-pub async fn replay(db: &Db) -> anyhow::Result<String> {
+pub async fn replay(db: &Db, codec: Arc<dyn Codec>) -> anyhow::Result<String> {
     let bar = bar(db, "replaying").await?;
     let started = Instant::now();
-    let done = Scratch::create(db)
+    let done = Scratch::create(db, codec)
         .await?
         .build_and_swap(&mut |p: Progress| bar.set_position(p.applied))
         .await?;
@@ -66,10 +67,10 @@ pub async fn replay(db: &Db) -> anyhow::Result<String> {
 
 /// Rebuilds the read models in a scratch space and compares them with the
 /// live ones. Returns the report and whether everything matched.
-pub async fn verify(db: &Db) -> anyhow::Result<(bool, String)> {
+pub async fn verify(db: &Db, codec: Arc<dyn Codec>) -> anyhow::Result<(bool, String)> {
     let bar = bar(db, "rebuilding").await?;
     let started = Instant::now();
-    let verified = Scratch::create(db)
+    let verified = Scratch::create(db, codec)
         .await?
         .build_and_compare(db, &mut |p: Progress| bar.set_position(p.applied))
         .await?;

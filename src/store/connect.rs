@@ -1,11 +1,14 @@
 //! Opening the configured backend, and bringing its schema to this build.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use projections::Db;
+
+use crate::vault::Vault;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -96,17 +99,25 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
     Ok(Db::Sqlite { reader, writer })
 }
 
-/// Applies the migrations of the backend, then brings the read-model
-/// tables to this build's version (rebuilding them from the log when it
-/// changed). Idempotent; safe from several instances at once.
+/// Applies the migrations of the backend. Idempotent; safe from several
+/// instances at once.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     match db {
         Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
         Db::Sqlite { writer, .. } => sqlx::migrate!("./migrations/sqlite").run(writer).await,
     }
     .context("applying migrations")?;
-    projections::rebuild::ensure_version(db)
+    Ok(())
+}
+
+/// Readies a store to serve: its migrations, its vault (the master key
+/// checked against it), and read models at this build's version (rebuilt
+/// from the log, through the vault, when it changed).
+pub async fn prepare(db: &Db, config: &crate::Config) -> anyhow::Result<Arc<Vault>> {
+    migrate(db).await?;
+    let vault = Vault::open(db, config).await?;
+    projections::rebuild::ensure_version(db, vault.clone())
         .await
         .context("bringing the read models to this version")?;
-    Ok(())
+    Ok(vault)
 }

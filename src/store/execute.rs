@@ -145,11 +145,15 @@ impl Store {
                 });
             }
             storable(&events)?;
-            let appended = self.append::<A>(id, context, &events, metadata).await;
+            let subject = A::data_subject(id, &state);
+            let appended = self
+                .append::<A>(id, context, &events, metadata, subject.as_deref())
+                .await;
             match appended {
                 Ok((sequence, cursor)) => {
                     if sequence.saturating_sub(snapshot) >= SNAPSHOT_EVERY {
-                        self.save_snapshot(id, sequence, &state).await;
+                        self.save_snapshot(id, sequence, &state, subject.as_deref())
+                            .await;
                     }
                     return Ok(Committed {
                         events,

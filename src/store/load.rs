@@ -1,9 +1,8 @@
 //! Loading a stream: its snapshot and the events after it, in one query.
 
-use cqrs_es::EventStore;
 use projections::Db;
 
-use super::{internal, Store, Stored};
+use super::{Store, Stored};
 use crate::Error;
 
 /// A stream as stored: its snapshot (part 0), if one of this format
@@ -42,7 +41,18 @@ impl Store {
     /// Loads an aggregate's current state: its snapshot and the events
     /// after it, or the whole stream when there is no usable snapshot.
     pub async fn load<A: Stored>(&self, id: &str) -> Result<Loaded<A>, Error> {
-        let format = self.format::<A>();
+        self.load_from::<A>(id, true).await
+    }
+
+    /// Loads an aggregate from its whole stream, ignoring any snapshot.
+    pub async fn load_stream<A: Stored>(&self, id: &str) -> Result<Loaded<A>, Error> {
+        self.load_from::<A>(id, false).await
+    }
+
+    /// A stream as stored, its personal values opened by the vault.
+    async fn load_from<A: Stored>(&self, id: &str, snapshot: bool) -> Result<Loaded<A>, Error> {
+        // No snapshot has the empty format.
+        let format = if snapshot { self.format::<A>() } else { "".into() };
         let rows: Vec<StoredRow> = match &self.db {
             Db::Postgres(pool) => {
                 sqlx::query_as(LOAD)
@@ -70,9 +80,16 @@ impl Store {
             snapshot: 0,
         };
         for (part, sequence, payload) in rows {
+            let at = if part == 0 {
+                crate::vault::snapshot_position(A::TYPE, id, sequence)
+            } else {
+                crate::vault::position(A::TYPE, id, sequence)
+            };
+            let opened = self.vault.open_text(&at, payload.get()).await?;
+            let payload = opened.as_deref().unwrap_or(payload.get());
             let sequence = usize::try_from(sequence).unwrap_or_default();
             if part == 0 {
-                match serde_json::from_str::<A>(payload.get()) {
+                match serde_json::from_str::<A>(payload) {
                     Ok(state) => {
                         loaded.state = state;
                         loaded.version = sequence;
@@ -80,11 +97,11 @@ impl Store {
                     }
                     Err(error) => {
                         tracing::warn!(aggregate = A::TYPE, %error, "unreadable snapshot; loading the whole stream");
-                        return self.load_stream(id).await;
+                        return Box::pin(self.load_stream(id)).await;
                     }
                 }
             } else {
-                let event: A::Event = serde_json::from_str(payload.get()).map_err(|e| {
+                let event: A::Event = serde_json::from_str(payload).map_err(|e| {
                     Error::Internal(anyhow::anyhow!(
                         "an event of {} {id} is unreadable: {e}",
                         A::TYPE
@@ -95,19 +112,5 @@ impl Store {
             }
         }
         Ok(loaded)
-    }
-
-    /// Loads an aggregate from its whole stream (the framework's load),
-    /// ignoring any snapshot.
-    pub async fn load_stream<A: Stored>(&self, id: &str) -> Result<Loaded<A>, Error> {
-        let context = A::event_store(self)
-            .load_aggregate(id)
-            .await
-            .map_err(internal)?;
-        Ok(Loaded {
-            state: context.aggregate,
-            version: context.current_sequence,
-            snapshot: 0,
-        })
     }
 }

@@ -2,6 +2,10 @@
 
 use std::collections::HashMap;
 
+/// The metadata entries that are personal data (sealed by the vault under
+/// the actor's key, else the event's subject's).
+pub const PERSONAL_METADATA: [&str; 2] = ["client_ip", "user_agent"];
+
 /// Request metadata recorded on every event of a command.
 #[derive(Debug, Clone, Default)]
 pub struct Metadata {
@@ -34,9 +38,16 @@ impl Metadata {
         }
     }
 
-    /// The map cqrs-es stores. IP and user agent are personal data, stored
-    /// in the same tagged form as `Personal<T>` so erasure can treat them
-    /// alike.
+    /// The subject whose key seals this request's personal metadata: the
+    /// acting user's (an IP is the data of whoever made the request).
+    pub(super) fn actor_subject(&self) -> Option<String> {
+        let id = self.actor.strip_prefix("user:")?.parse().ok()?;
+        Some(crate::vault::user(id))
+    }
+
+    /// The map stored with each event. IP and user agent are personal
+    /// data, in the same tagged form as `Personal<T>` (the vault seals
+    /// them alike).
     pub(super) fn to_map(&self) -> HashMap<String, String> {
         let mut map = HashMap::from([
             ("correlation_id".to_string(), self.correlation_id.clone()),

@@ -33,7 +33,6 @@ use aggregates::{
     DomainError, IdentifierClaim, Installation, LoginFailures, Numbering, OneTime, Organization,
     PolicyRole, Services, Session, User,
 };
-use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError};
 use postgres_es::PostgresEventRepository;
 use projections::Db;
@@ -42,10 +41,10 @@ use sqlite_es::SqliteEventRepository;
 use crate::Error;
 
 pub use append::Written;
-pub use connect::{connect, migrate};
+pub use connect::{connect, migrate, prepare};
 pub use execute::Committed;
 pub use load::Loaded;
-pub use metadata::Metadata;
+pub use metadata::{Metadata, PERSONAL_METADATA};
 pub use repo::Repo;
 pub use snapshot::{snapshot_format, SNAPSHOT_EVERY};
 
@@ -57,42 +56,48 @@ pub trait Stored:
     Command: std::fmt::Debug + aggregates::CommandName,
 >
 {
-    /// This aggregate's event store within `store`.
-    fn event_store(store: &Store) -> &PersistedEventStore<Repo, Self>;
+    /// Whose personal data stream `id` holds (the vault seals it with that
+    /// subject's key): none for streams that hold no personal data.
+    fn data_subject(_id: &str, _state: &Self) -> Option<String> {
+        None
+    }
 }
 
 macro_rules! stored {
-    ($aggregate:ty, $field:ident) => {
+    ($aggregate:ty) => {
+        impl Stored for $aggregate {}
+    };
+    ($aggregate:ty, $subject:expr) => {
         impl Stored for $aggregate {
-            fn event_store(store: &Store) -> &PersistedEventStore<Repo, Self> {
-                &store.$field
+            fn data_subject(id: &str, state: &Self) -> Option<String> {
+                let subject: fn(&str, &Self) -> Option<String> = $subject;
+                subject(id, state)
             }
         }
     };
 }
-stored!(User, users);
-stored!(Session, sessions);
-stored!(IdentifierClaim, claims);
-stored!(LoginFailures, login_failures);
-stored!(Organization, organizations);
-stored!(Installation, installations);
-stored!(PolicyRole, policy_roles);
-stored!(Numbering, numberings);
-stored!(OneTime, one_time);
+// A user's stream and their sessions are theirs; a claim and the failed
+// logins recorded against an identifier belong to the identifier (its key
+// is destroyed with the user who holds it).
+stored!(User, |id, _| Some(format!("user:{id}")));
+stored!(Session, |_, state| state.user_id().map(crate::vault::user));
+stored!(IdentifierClaim, |id, _| Some(crate::vault::identifier(id)));
+stored!(LoginFailures, |id, _| {
+    Some(crate::vault::identifier(id.split(':').next().unwrap_or(id)))
+});
+stored!(Organization);
+stored!(Installation);
+stored!(PolicyRole);
+stored!(Numbering);
+stored!(OneTime);
 
 /// The event store of one instance.
 pub struct Store {
     db: Db,
-    users: PersistedEventStore<Repo, User>,
-    sessions: PersistedEventStore<Repo, Session>,
-    claims: PersistedEventStore<Repo, IdentifierClaim>,
-    login_failures: PersistedEventStore<Repo, LoginFailures>,
-    organizations: PersistedEventStore<Repo, Organization>,
-    installations: PersistedEventStore<Repo, Installation>,
-    policy_roles: PersistedEventStore<Repo, PolicyRole>,
-    numberings: PersistedEventStore<Repo, Numbering>,
-    one_time: PersistedEventStore<Repo, OneTime>,
+    /// The framework's repository (SQLite appends through it).
+    repo: Repo,
     services: Services,
+    vault: std::sync::Arc<crate::vault::Vault>,
     /// Each aggregate's [`snapshot_format`], computed once (it serializes
     /// and hashes a state: not work for every command).
     formats: HashMap<&'static str, String>,
@@ -106,23 +111,16 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// A store on `db`.
-    pub fn new(db: Db, services: Services) -> Self {
-        let repo = || match &db {
+    pub fn new(db: Db, services: Services, vault: std::sync::Arc<crate::vault::Vault>) -> Self {
+        let repo = match &db {
             Db::Postgres(pool) => Repo::Postgres(PostgresEventRepository::new(pool.clone())),
             Db::Sqlite { writer, .. } => Repo::Sqlite(SqliteEventRepository::new(writer.clone())),
         };
         Self {
-            users: PersistedEventStore::new_event_store(repo()),
-            sessions: PersistedEventStore::new_event_store(repo()),
-            claims: PersistedEventStore::new_event_store(repo()),
-            login_failures: PersistedEventStore::new_event_store(repo()),
-            organizations: PersistedEventStore::new_event_store(repo()),
-            installations: PersistedEventStore::new_event_store(repo()),
-            policy_roles: PersistedEventStore::new_event_store(repo()),
-            numberings: PersistedEventStore::new_event_store(repo()),
-            one_time: PersistedEventStore::new_event_store(repo()),
+            repo,
             db,
             services,
+            vault,
             formats: HashMap::from([
                 (User::TYPE, snapshot_format::<User>()),
                 (Session::TYPE, snapshot_format::<Session>()),
@@ -148,6 +146,11 @@ impl Store {
     /// The database (read models share it).
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The codec of personal data.
+    pub fn vault(&self) -> &std::sync::Arc<crate::vault::Vault> {
+        &self.vault
     }
 
     /// The aggregates' services (clock).

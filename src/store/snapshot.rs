@@ -42,18 +42,37 @@ const SAVE_SNAPSHOT: &str = "
 
 impl Store {
     /// Records `state` as `A` `id` folded up to `sequence` (already
-    /// committed). A cache: failing to write it costs later loads time only.
-    pub(super) async fn save_snapshot<A: Stored>(&self, id: &str, sequence: usize, state: &A) {
-        let json = sqlx::types::Json(state);
+    /// committed), its personal values sealed for `subject`. A cache:
+    /// failing to write it costs later loads time only.
+    pub(super) async fn save_snapshot<A: Stored>(
+        &self,
+        id: &str,
+        sequence: usize,
+        state: &A,
+        subject: Option<&str>,
+    ) {
         let format = self.format::<A>();
         let sequence = sequence as i64;
+        let mut value = match serde_json::to_value(state) {
+            Ok(value) => value,
+            Err(error) => {
+                tracing::warn!(aggregate = A::TYPE, %error, "snapshot not saved");
+                return;
+            }
+        };
+        let at = crate::vault::snapshot_position(A::TYPE, id, sequence);
+        if let Err(error) = self.vault.seal(subject, &at, &mut value).await {
+            tracing::warn!(aggregate = A::TYPE, %error, "snapshot not saved");
+            return;
+        }
+        let json = sqlx::types::Json(value);
         let saved = match &self.db {
             Db::Postgres(pool) => sqlx::query(SAVE_SNAPSHOT)
                 .bind(A::TYPE)
                 .bind(id)
                 .bind(sequence)
                 .bind(format.as_ref())
-                .bind(json)
+                .bind(&json)
                 .execute(pool)
                 .await
                 .map(drop),
@@ -62,7 +81,7 @@ impl Store {
                 .bind(id)
                 .bind(sequence)
                 .bind(format.as_ref())
-                .bind(json)
+                .bind(&json)
                 .execute(writer)
                 .await
                 .map(drop),

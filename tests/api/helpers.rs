@@ -355,9 +355,14 @@ pub fn test_config(db: &TestDb) -> Config {
     config.database_url = Some(db.url.clone().into());
     config.db_max_connections = 5;
     config.metrics_token = Some(METRICS_TOKEN.to_string().into());
+    config.master_key = Some(MASTER_KEY.to_string().into());
     // cookie_secure stays `auto`: these requests are plain HTTP.
     config
 }
+
+/// The master key every test instance and command runs with (32 bytes,
+/// base64), so instances and CLI runs on one store agree.
+pub const MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmctLS0=";
 
 /// The bearer token `/metrics` answers to in tests.
 pub const METRICS_TOKEN: &str = "test-metrics-token";
@@ -559,7 +564,9 @@ pub struct ChildServer {
 
 /// The real binary, nothing configured yet.
 pub fn eventauth_command() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_eventauth"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_eventauth"));
+    command.env("EVENTAUTH_MASTER_KEY", MASTER_KEY);
+    command
 }
 
 impl ChildServer {

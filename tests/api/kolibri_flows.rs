@@ -797,7 +797,7 @@ async fn facility_users_are_read_edited_and_deleted_as_kolibri_allows(backend: B
     assert_ne!(reborn.body["id"], hex(w.id("bob")));
 
     // The read models are what the log says.
-    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db())
+    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db(), app.app.store.vault().clone())
         .await
         .expect("verify runs");
     assert!(same, "{report}");
@@ -1115,7 +1115,7 @@ async fn import_loads_users_reports_bad_rows_and_keeps_legacy_hashes(backend: Ba
         7 + 4,
         "the facility's count includes them"
     );
-    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db())
+    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db(), app.app.store.vault().clone())
         .await
         .expect("verify runs");
     assert!(same, "{report}");

@@ -143,6 +143,7 @@ impl Aggregate for User {
             UserCommand::Delete => self.handle_delete(now),
             UserCommand::Restore => self.handle_restore(now),
             UserCommand::Purge => self.handle_purge(now),
+            UserCommand::Erase => self.handle_erase(now),
         }?;
         if let Some(event) = decided {
             sink.write(event, self).await;
@@ -363,6 +364,7 @@ impl Aggregate for User {
                 self.purged = true;
                 self.updated_at = Some(at);
             }
+            UserEvent::UserErased { cutoff, at } => self.erase(cutoff, at),
             UserEvent::CategoriesIndexed { categories, at } => {
                 self.categories = categories;
                 self.updated_at = Some(at);

@@ -246,6 +246,11 @@ pub enum UserCommand {
     /// from every read model and beyond restoring. Its events stay until
     /// its personal data is erased.
     Purge,
+    /// The person's data is erased (their keys are destroyed next): the
+    /// account is over for good, every session ends, every identifier is
+    /// free, and the state keeps no personal value. Erasing twice records
+    /// nothing.
+    Erase,
 }
 
 impl crate::CommandName for UserCommand {

@@ -297,6 +297,24 @@ impl User {
         Ok(Some(UserEvent::UserPurged { at: now }))
     }
 
+    /// Any registered account may be erased, deleted or not; erasing
+    /// twice records nothing.
+    pub(super) fn handle_erase(&self, now: DateTime<Utc>) -> Decision {
+        if !self.is_registered() {
+            return Err(DomainError::UserNotFound);
+        }
+        if self.erased {
+            return Ok(None);
+        }
+        Ok(Some(UserEvent::UserErased {
+            cutoff: SessionCutoff {
+                after: now,
+                except: None,
+            },
+            at: now,
+        }))
+    }
+
     /// A command that needed the current password names the hash it was
     /// verified against: when another change replaced that hash meanwhile,
     /// the verification no longer counts.

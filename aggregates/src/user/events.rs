@@ -291,6 +291,15 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The person's data was erased: their data keys are destroyed, so
+    /// every personal value of theirs in the log reads as erased; the
+    /// account is gone for good and every session ended.
+    UserErased {
+        /// Every session that authenticated before this is over.
+        cutoff: SessionCutoff,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The password was reset with a mailed token; every session ended.
     PasswordReset {
         /// The new hash.
@@ -339,6 +348,7 @@ impl DomainEvent for UserEvent {
             Self::UserDeleted { .. } => "UserDeleted",
             Self::UserRestored { .. } => "UserRestored",
             Self::UserPurged { .. } => "UserPurged",
+            Self::UserErased { .. } => "UserErased",
         }
         .to_string()
     }
@@ -356,7 +366,8 @@ impl UserEvent {
             | Self::SessionsRevoked { cutoff, .. }
             | Self::PasswordReset { cutoff, .. }
             | Self::UserDisabled { cutoff, .. }
-            | Self::UserDeleted { cutoff, .. } => Some(*cutoff),
+            | Self::UserDeleted { cutoff, .. }
+            | Self::UserErased { cutoff, .. } => Some(*cutoff),
             _ => None,
         }
     }

@@ -117,6 +117,9 @@ pub struct User {
     /// External identities that sign the user in.
     #[serde(default)]
     identities: Vec<ExternalIdentity>,
+    /// The person's data was erased.
+    #[serde(default)]
+    erased: bool,
 }
 
 impl User {
@@ -224,6 +227,10 @@ impl User {
     pub fn deleted_at(&self) -> Option<DateTime<Utc>> {
         self.deleted_at
     }
+    /// Whether the person's data was erased.
+    pub fn is_erased(&self) -> bool {
+        self.erased
+    }
     /// Registered and not deleted.
     pub fn is_active(&self) -> bool {
         self.is_registered() && self.deleted_at.is_none()
@@ -254,6 +261,28 @@ impl User {
                     == normalized
             }),
         }
+    }
+
+    /// Folds `UserErased`: deleted and purged for good, every session over,
+    /// and nothing personal left in the state (the events' values read as
+    /// erased from now on; this keeps a state in memory or in a snapshot
+    /// from holding them).
+    fn erase(&mut self, cutoff: SessionCutoff, at: DateTime<Utc>) {
+        self.erased = true;
+        self.purged = true;
+        self.deleted_at = Some(self.deleted_at.unwrap_or(at));
+        self.cutoff = Some(cutoff);
+        self.email = Personal::erased();
+        self.first_name = Personal::erased();
+        self.last_name = Personal::erased();
+        self.username = Personal::erased();
+        self.full_name = Personal::erased();
+        self.profile = Profile::default();
+        self.demographics = Demographics::default();
+        self.identities.clear();
+        self.pending_verification = None;
+        self.pending_reset = None;
+        self.updated_at = Some(at);
     }
 
     /// Every command but the registrations needs a live account: deletion

@@ -32,11 +32,11 @@ impl Scratch {
         progress: &mut dyn FnMut(Progress),
     ) -> anyhow::Result<()> {
         let mut stalled = 0;
-        let mut ahead = read_ahead(&self.log, self.cursor);
+        let mut ahead = read_ahead(&self.log, &self.codec, self.cursor);
         loop {
             let batch = ahead.await??;
             // The next batch is read while this one is applied.
-            ahead = read_ahead(&self.log, batch.next);
+            ahead = read_ahead(&self.log, &self.codec, batch.next);
             let step = match &mut self.space {
                 Space::Postgres { conn, .. } => {
                     let mut tx = conn.begin().await?;
@@ -75,7 +75,7 @@ impl Scratch {
             if !moved {
                 ahead.abort();
                 tokio::time::sleep(Duration::from_millis(5)).await;
-                ahead = read_ahead(&self.log, self.cursor);
+                ahead = read_ahead(&self.log, &self.codec, self.cursor);
             }
         }
     }
@@ -90,6 +90,7 @@ impl Scratch {
 /// without it, the readable end), advancing `cursor` and `applied`.
 pub(super) async fn catch_up(
     conn: &mut Conn<'_>,
+    codec: &dyn crate::Codec,
     cursor: &mut Cursor,
     applied: &mut u64,
     until: Option<Cursor>,
@@ -98,7 +99,7 @@ pub(super) async fn catch_up(
         return Ok(());
     }
     loop {
-        let step = step(conn, *cursor, until).await?;
+        let step = step(conn, codec, *cursor, until).await?;
         *cursor = step.cursor;
         *applied += step.applied;
         if step.done {
@@ -119,26 +120,37 @@ pub(super) enum Log {
 /// Reads the batch after `after` in a task of its own.
 fn read_ahead(
     log: &Log,
+    codec: &Arc<dyn crate::Codec>,
     after: Cursor,
 ) -> tokio::task::JoinHandle<Result<crate::Batch, sqlx::Error>> {
+    let codec = codec.clone();
+    let parts = crate::Parts::Payload;
     match log {
         Log::Postgres(conn) => {
             let conn = conn.clone();
             tokio::spawn(async move {
                 let mut conn = conn.lock().await;
-                GlobalReader::read(&mut Conn::Postgres(&mut conn), after, BATCH, None).await
+                let conn = &mut Conn::Postgres(&mut conn);
+                GlobalReader::read(conn, codec.as_ref(), parts, after, BATCH, None).await
             })
         }
         Log::Sqlite(db) => {
             let db = db.clone();
-            tokio::spawn(async move { GlobalReader::read_from(&db, after, BATCH, None).await })
+            tokio::spawn(async move {
+                GlobalReader::read_from(&db, codec.as_ref(), parts, after, BATCH, None).await
+            })
         }
     }
 }
 
 /// Reads one batch after `after` and applies it, stopping at `until`.
-async fn step(conn: &mut Conn<'_>, after: Cursor, until: Option<Cursor>) -> anyhow::Result<Step> {
-    let batch = GlobalReader::read(conn, after, BATCH, None).await?;
+async fn step(
+    conn: &mut Conn<'_>,
+    codec: &dyn crate::Codec,
+    after: Cursor,
+    until: Option<Cursor>,
+) -> anyhow::Result<Step> {
+    let batch = GlobalReader::read(conn, codec, crate::Parts::Payload, after, BATCH, None).await?;
     settle(conn, batch, until).await
 }
 

@@ -18,6 +18,8 @@ pub struct Scratch {
     pub(super) log: Log,
     pub(super) cursor: Cursor,
     pub(super) applied: u64,
+    /// Opens the events read.
+    pub(super) codec: std::sync::Arc<dyn crate::Codec>,
 }
 
 #[derive(Debug)]
@@ -40,7 +42,7 @@ pub(super) enum Space {
 impl Scratch {
     /// Empty read-model tables in a scratch space of their own, on a
     /// connection of their own.
-    pub async fn create(db: &Db) -> anyhow::Result<Self> {
+    pub async fn create(db: &Db, codec: std::sync::Arc<dyn crate::Codec>) -> anyhow::Result<Self> {
         let space = match db {
             Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?.detach();
@@ -92,6 +94,7 @@ impl Scratch {
             log,
             cursor: Cursor::START,
             applied: 0,
+            codec,
         })
     }
 

@@ -41,6 +41,7 @@ impl Scratch {
                 projector::lock_postgres(&mut tx, READ_MODELS).await?;
                 catch_up(
                     &mut Conn::Postgres(&mut tx),
+                    self.codec.as_ref(),
                     &mut cursor,
                     &mut applied,
                     None,
@@ -81,7 +82,14 @@ impl Scratch {
             }
             Space::Sqlite { conn } => {
                 let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-                catch_up(&mut Conn::Sqlite(&mut tx), &mut cursor, &mut applied, None).await?;
+                catch_up(
+                    &mut Conn::Sqlite(&mut tx),
+                    self.codec.as_ref(),
+                    &mut cursor,
+                    &mut applied,
+                    None,
+                )
+                .await?;
                 for Table { name, .. } in TABLES {
                     sqlx::raw_sql(&format!("DROP TABLE IF EXISTS main.{name}"))
                         .execute(&mut *tx)
@@ -122,7 +130,7 @@ impl Scratch {
 /// nothing when they are at it already, else a rebuild swapped in (on
 /// PostgreSQL under a lock, so instances starting together rebuild once).
 /// Returns whether it rebuilt.
-pub async fn ensure_version(db: &Db) -> anyhow::Result<bool> {
+pub async fn ensure_version(db: &Db, codec: std::sync::Arc<dyn crate::Codec>) -> anyhow::Result<bool> {
     let _guard = match db {
         Db::Postgres(pool) => {
             let mut conn = pool.acquire().await?.detach();
@@ -144,7 +152,7 @@ pub async fn ensure_version(db: &Db) -> anyhow::Result<bool> {
         to = schema::VERSION,
         "read-model tables change version: rebuilding them from the log"
     );
-    let done = Scratch::create(db)
+    let done = Scratch::create(db, codec)
         .await?
         .build_and_swap(&mut |_| {})
         .await?;

@@ -76,6 +76,7 @@ impl Scratch {
                 };
                 catch_up(
                     &mut Conn::Postgres(&mut tx),
+                    self.codec.as_ref(),
                     &mut cursor,
                     &mut applied,
                     Some(at),
@@ -96,6 +97,7 @@ impl Scratch {
                 let at = Cursor::sqlite(at);
                 catch_up(
                     &mut Conn::Sqlite(&mut tx),
+                    self.codec.as_ref(),
                     &mut cursor,
                     &mut applied,
                     Some(at),

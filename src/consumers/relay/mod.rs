@@ -16,13 +16,14 @@
 pub mod connect;
 pub mod schema;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::header::{NATS_EXPECTED_LAST_MESSAGE_ID, NATS_MESSAGE_ID};
 use async_nats::jetstream::{self, context::PublishErrorKind, stream};
 use async_nats::HeaderMap;
-use projections::{Cursor, Db, GlobalReader, Wake};
+use projections::{Codec, Cursor, Db, GlobalReader, Parts, Wake};
 use sqlx::Connection;
 use tokio::sync::watch;
 
@@ -48,6 +49,9 @@ pub struct RelayConfig {
 #[derive(Debug)]
 pub struct Relay {
     db: Db,
+    /// Opens the events read (their public schema names no personal
+    /// value, but decoding needs them readable).
+    codec: Arc<dyn Codec>,
     config: RelayConfig,
     wake: Wake,
     progress: watch::Sender<Cursor>,
@@ -98,9 +102,10 @@ async fn still_leading(
 
 impl Relay {
     /// A relay from `db` to NATS.
-    pub fn new(db: Db, config: RelayConfig, wake: Wake) -> Self {
+    pub fn new(db: Db, codec: Arc<dyn Codec>, config: RelayConfig, wake: Wake) -> Self {
         Self {
             db,
+            codec,
             config,
             wake,
             progress: watch::channel(Cursor::START).0,
@@ -228,7 +233,15 @@ impl Relay {
         let mut wake = self.wake.subscribe();
         loop {
             wake.borrow_and_update();
-            let batch = GlobalReader::read_from(&self.db, cursor, BATCH, None).await?;
+            let batch = GlobalReader::read_from(
+                &self.db,
+                self.codec.as_ref(),
+                Parts::Payload,
+                cursor,
+                BATCH,
+                None,
+            )
+            .await?;
             // Pipelined: every publish of the batch goes out, then the
             // acknowledgements are awaited in order. Each message names its
             // predecessor (`Nats-Expected-Last-Msg-Id`), so if one is lost

@@ -126,6 +126,10 @@ pub fn public_data(event: &RecordedEvent) -> Option<Value> {
             UserEvent::UserDeleted { cutoff, at } => json!({
                 "userId": id, "sessionsValidAfter": cutoff.after, "at": at
             }),
+            // Consumers delete what they keep of the user (docs/nats.md).
+            UserEvent::UserErased { cutoff, at } => {
+                json!({ "userId": id, "sessionsValidAfter": cutoff.after, "at": at })
+            }
             UserEvent::UserRestored { at } | UserEvent::UserPurged { at } => {
                 json!({ "userId": id, "at": at })
             }

@@ -1,0 +1,532 @@
+//! The vault: personal data in the log, encrypted with keys of the people
+//! it belongs to, and erased by destroying those keys (crypto-shredding).
+//!
+//! It is the one codec at the store boundary. On the way in (the store's
+//! append, its snapshots) every personal value (`{"plain": …}`, see
+//! `aggregates::Personal`) is sealed with AES-256-GCM under its subject's
+//! data key, the event's place and the field bound as associated data:
+//! `{"enc": "<subject>.<nonce and ciphertext>"}`. On the way out (the
+//! store's loads, the global reader through [`projections::Codec`]) it is
+//! opened again, or becomes `{"erased": true}` when the key was destroyed.
+//! Aggregates and projections see clear values and know nothing of keys.
+//!
+//! Subjects: `user:<id>` (a person's account data, their sessions, the IPs
+//! of requests they made) and `identifier:<claim id>` (what is recorded
+//! about an identifier before or without an account: failed logins). Data
+//! keys are random, stored wrapped by the master key ([`master`]) in
+//! `data_keys` ([`keys`]), unwrapped keys cached (bounded, and dropped when
+//! the feed sees a subject erased).
+
+mod keys;
+pub mod master;
+pub mod tagged;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use anyhow::Context;
+use base64::Engine;
+use projections::{Db, Parts, RecordedEvent};
+use serde_json::Value;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::Config;
+use master::{MasterKey, MasterKeys, Source};
+
+/// The subject of a user's personal data.
+pub fn user(id: Uuid) -> String {
+    format!("user:{id}")
+}
+
+/// The subject of what is recorded about an identifier (its claim id).
+pub fn identifier(claim_id: &str) -> String {
+    format!("identifier:{claim_id}")
+}
+
+/// A subject's data key as this instance holds it.
+#[derive(Clone)]
+enum Key {
+    Live(Arc<Aes256Gcm>),
+    Erased,
+}
+
+/// Unwrapped keys kept in memory (a few hundred bytes each).
+const CACHED_KEYS: u64 = 20_000;
+/// How long an unwrapped key stays cached: the bound on how long another
+/// instance may still use a key destroyed elsewhere, for subjects the feed
+/// does not name (a user's own key is dropped as soon as the feed sees
+/// `UserErased`).
+const CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The codec of one store.
+pub struct Vault {
+    db: Db,
+    masters: MasterKeys,
+    cache: moka::sync::Cache<String, Key>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("master", &self.masters.current_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why sealing or opening failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The key table could not be read or written.
+    #[error("data keys: {0}")]
+    Store(#[from] sqlx::Error),
+    /// A value or key did not decrypt: damaged, or not ours.
+    #[error("{0}")]
+    Crypto(String),
+}
+
+impl From<VaultError> for sqlx::Error {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::Store(error) => error,
+            crypto => sqlx::Error::Decode(Box::new(crypto)),
+        }
+    }
+}
+
+impl From<VaultError> for crate::Error {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::Store(error) => error.into(),
+            crypto => crate::Error::Internal(anyhow::Error::new(crypto)),
+        }
+    }
+}
+
+impl Vault {
+    /// The vault of `db` with the configured master key, checked against
+    /// the store: a key that did not wrap the store's data keys, or none
+    /// where the store has them, stops start-up (never a silent fallback
+    /// to storing personal data in the clear).
+    pub async fn open(db: &Db, config: &Config) -> anyhow::Result<Arc<Self>> {
+        let (current, source, previous) = MasterKeys::configured(config)?;
+        let registered = keys::has_master(db).await?;
+        let current = match (current, &source) {
+            (Some(key), _) => key,
+            (None, Source::Missing(path)) if !registered => {
+                let key = MasterKeys::generate(path)?;
+                tracing::warn!(
+                    path = %path.display(),
+                    master_key = key.id(),
+                    "GENERATED A NEW MASTER KEY into the data directory. Every person's data \
+                     in the log is encrypted under it: back this file up and keep it apart \
+                     from database backups; without it that data is unreadable. Instances \
+                     sharing a database must share it (EVENTAUTH_MASTER_KEY or \
+                     EVENTAUTH_MASTER_KEY_FILE)."
+                );
+                key
+            }
+            (None, _) => anyhow::bail!(
+                "no master key: set EVENTAUTH_MASTER_KEY or EVENTAUTH_MASTER_KEY_FILE \
+                 (this store's data keys are wrapped by one, and {} is missing)",
+                config.data_dir.join("master.key").display()
+            ),
+        };
+        let masters = MasterKeys::new(current, previous);
+        let store_master = keys::store_master(db, masters.current_id()).await?;
+        if !masters.accepts(&store_master) {
+            anyhow::bail!(
+                "wrong master key: this store's data keys are wrapped by master key {store_master}, \
+                 and the configured key is {} (set EVENTAUTH_MASTER_KEY to the store's key, or \
+                 name it in EVENTAUTH_MASTER_KEY_PREVIOUS during a rotation)",
+                masters.current_id()
+            );
+        }
+        for id in keys::masters_in_use(db).await? {
+            if !masters.accepts(&id) {
+                anyhow::bail!(
+                    "wrong master key: some data keys are wrapped by master key {id}, which \
+                     is not configured (EVENTAUTH_MASTER_KEY, EVENTAUTH_MASTER_KEY_PREVIOUS)"
+                );
+            }
+        }
+        if store_master != masters.current_id() {
+            tracing::warn!(
+                store = %store_master,
+                current = masters.current_id(),
+                "the master key is being rotated: run `eventauth rotate-master-key` to re-wrap \
+                 every data key with the new one"
+            );
+        }
+        Ok(Arc::new(Self {
+            db: db.clone(),
+            masters,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(CACHED_KEYS)
+                .time_to_live(CACHE_TTL)
+                .build(),
+        }))
+    }
+
+    /// Seals every personal value in `value` (an event's payload or a
+    /// snapshot) under `subject`'s key; `aad` names where it is stored.
+    /// Personal values with no subject to belong to are a bug: refused.
+    pub async fn seal(&self, subject: Option<&str>, aad: &str, value: &mut Value) -> Result<(), VaultError> {
+        if !holds(value, "plain") {
+            return Ok(());
+        }
+        let Some(subject) = subject else {
+            return Err(VaultError::Crypto(format!(
+                "personal data in {aad} has no subject to be sealed for"
+            )));
+        };
+        let key = self.key_for_sealing(subject).await?;
+        tagged::each(value, &mut |path, tagged| {
+            *tagged = seal_one(&key, subject, &format!("{aad}{path}"), tagged)?;
+            Ok(())
+        })
+    }
+
+    /// Seals the personal entries of a metadata map (`keys`, each a
+    /// serialized tagged value) under `subject`'s key; without a subject
+    /// they are dropped (nobody's key could erase them).
+    pub async fn seal_metadata(
+        &self,
+        subject: Option<&str>,
+        aad: &str,
+        personal: &[&str],
+        map: &mut HashMap<String, String>,
+    ) -> Result<(), VaultError> {
+        let Some(subject) = subject else {
+            map.retain(|name, _| !personal.contains(&name.as_str()));
+            return Ok(());
+        };
+        if !personal.iter().any(|name| map.contains_key(*name)) {
+            return Ok(());
+        }
+        let key = self.key_for_sealing(subject).await?;
+        for name in personal {
+            let Some(text) = map.get_mut(*name) else {
+                continue;
+            };
+            let Ok(value) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            let sealed = seal_one(&key, subject, &format!("{aad}#{name}"), &value)?;
+            *text = sealed.to_string();
+        }
+        Ok(())
+    }
+
+    /// Opens every sealed value in `value`, stored at `aad`.
+    pub async fn open_value(&self, aad: &str, value: &mut Value) -> Result<(), VaultError> {
+        let mut subjects = HashSet::new();
+        collect(value, &mut subjects);
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let keys = self.keys_for_opening(subjects).await?;
+        tagged::each(value, &mut |path, tagged| {
+            open_one(&keys, &format!("{aad}{path}"), tagged)
+        })
+    }
+
+    /// Opens a stored JSON text (a payload or snapshot as loaded) into
+    /// text again; untouched when it holds nothing sealed.
+    pub async fn open_text(&self, aad: &str, text: &str) -> Result<Option<String>, VaultError> {
+        if !text.contains("\"enc\"") {
+            return Ok(None);
+        }
+        let mut value: Value = serde_json::from_str(text)
+            .map_err(|e| VaultError::Crypto(format!("{aad} is not JSON: {e}")))?;
+        self.open_value(aad, &mut value).await?;
+        Ok(Some(value.to_string()))
+    }
+
+    /// Destroys the keys of `subjects`: every value sealed under them reads
+    /// as erased from now on, on every instance once its cache lets go.
+    pub async fn erase(&self, subjects: &[String]) -> Result<(), VaultError> {
+        keys::erase(&self.db, subjects).await?;
+        for subject in subjects {
+            self.cache.insert(subject.clone(), Key::Erased);
+        }
+        Ok(())
+    }
+
+    /// Drops a subject's key from this instance's cache (another instance
+    /// erased it).
+    pub fn forget(&self, subject: &str) {
+        self.cache.invalidate(subject);
+    }
+
+    /// Re-wraps every data key with the current master key, then makes it
+    /// the store's; returns how many were re-wrapped. Safe while instances
+    /// serve (each row is swapped whole; instances accept both keys).
+    pub async fn rotate(&self) -> anyhow::Result<u64> {
+        let current = self.masters.current_id().to_string();
+        let mut done = 0;
+        loop {
+            let rows = keys::wrapped_by_others(&self.db, &current, 500).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for (subject, wrapped, master) in rows {
+                let (Some(wrapped), Some(master)) = (wrapped, master) else {
+                    continue;
+                };
+                let key = self.masters.unwrap(&subject, &master, &wrapped)?;
+                let rewrapped = self.masters.wrap(&subject, &key)?;
+                keys::rewrap(&self.db, &subject, &master, &rewrapped, &current).await?;
+                done += 1;
+            }
+        }
+        keys::set_store_master(&self.db, &current).await?;
+        Ok(done)
+    }
+
+    /// The key to seal `subject`'s values with, made when it has none.
+    async fn key_for_sealing(&self, subject: &str) -> Result<Key, VaultError> {
+        if let Some(key) = self.cache.get(subject) {
+            return Ok(key);
+        }
+        let mut found = self.fetch(vec![subject.to_string()]).await?;
+        if let Some(key) = found.remove(subject) {
+            return Ok(key);
+        }
+        let mut fresh = Zeroizing::new([0u8; 32]);
+        rand::RngCore::fill_bytes(&mut OsRng, fresh.as_mut_slice());
+        let wrapped = self
+            .masters
+            .wrap(subject, &fresh)
+            .map_err(|e| VaultError::Crypto(e.to_string()))?;
+        let row = keys::insert(&self.db, subject, &wrapped, self.masters.current_id()).await?;
+        let key = self.unwrap_row(row)?;
+        self.cache.insert(subject.to_string(), key.clone());
+        Ok(key)
+    }
+
+    /// The keys of `subjects` (cached, else read in one query). A subject
+    /// without a row is an error: its values were sealed under a key that
+    /// this store does not hold.
+    async fn keys_for_opening(&self, subjects: HashSet<String>) -> Result<HashMap<String, Key>, VaultError> {
+        let mut keys = HashMap::with_capacity(subjects.len());
+        let mut missing = Vec::new();
+        for subject in subjects {
+            match self.cache.get(&subject) {
+                Some(key) => {
+                    keys.insert(subject, key);
+                }
+                None => missing.push(subject),
+            }
+        }
+        if !missing.is_empty() {
+            let found = self.fetch(missing.clone()).await?;
+            for subject in missing {
+                match found.get(&subject) {
+                    Some(key) => {
+                        keys.insert(subject, key.clone());
+                    }
+                    None => {
+                        return Err(VaultError::Crypto(format!(
+                            "no data key for {subject}: the key table does not belong to this log"
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Reads, unwraps and caches the keys of `subjects` that have a row.
+    async fn fetch(&self, subjects: Vec<String>) -> Result<HashMap<String, Key>, VaultError> {
+        let mut keys = HashMap::new();
+        for row in keys::fetch(&self.db, &subjects).await? {
+            let subject = row.0.clone();
+            let key = self.unwrap_row(row)?;
+            self.cache.insert(subject.clone(), key.clone());
+            keys.insert(subject, key);
+        }
+        Ok(keys)
+    }
+
+    fn unwrap_row(&self, (subject, wrapped, master): keys::Row) -> Result<Key, VaultError> {
+        match (wrapped, master) {
+            (Some(wrapped), Some(master)) => {
+                let key = self
+                    .masters
+                    .unwrap(&subject, &master, &wrapped)
+                    .map_err(|e| VaultError::Crypto(e.to_string()))?;
+                Ok(Key::Live(Arc::new(Aes256Gcm::new(key.as_slice().into()))))
+            }
+            _ => Ok(Key::Erased),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl projections::Codec for Vault {
+    async fn open(&self, events: &mut [RecordedEvent], parts: Parts) -> Result<(), sqlx::Error> {
+        let mut subjects = HashSet::new();
+        let mut work = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            // Text first: most events hold nothing sealed, and building a
+            // JSON tree of each would cost more than the rest of a read.
+            let payload = event.payload.get().contains("\"enc\"");
+            let metadata = parts == Parts::All && event.metadata.get().contains("enc");
+            if !payload && !metadata {
+                continue;
+            }
+            let mut payload_value = None;
+            if payload {
+                let mut value: Value = serde_json::from_str(event.payload.get())
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                collect(&mut value, &mut subjects);
+                payload_value = Some(value);
+            }
+            let mut metadata_map = None;
+            if metadata {
+                let mut map: HashMap<String, Value> = serde_json::from_str(event.metadata.get())
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                for name in crate::store::PERSONAL_METADATA {
+                    if let Some(Value::String(text)) = map.get(name) {
+                        if let Ok(mut value) = serde_json::from_str::<Value>(text) {
+                            collect(&mut value, &mut subjects);
+                        }
+                    }
+                }
+                map.shrink_to_fit();
+                metadata_map = Some(map);
+            }
+            work.push((index, payload_value, metadata_map));
+        }
+        if work.is_empty() {
+            return Ok(());
+        }
+        let keys = self.keys_for_opening(subjects).await?;
+        for (index, payload, metadata) in work {
+            let event = &mut events[index];
+            let at = position(&event.aggregate_type, &event.aggregate_id, event.sequence);
+            if let Some(mut value) = payload {
+                tagged::each(&mut value, &mut |path, tagged| {
+                    open_one(&keys, &format!("{at}{path}"), tagged)
+                })?;
+                event.payload = serde_json::value::to_raw_value(&value)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            }
+            if let Some(mut map) = metadata {
+                for name in crate::store::PERSONAL_METADATA {
+                    let Some(Value::String(text)) = map.get_mut(name) else {
+                        continue;
+                    };
+                    let Ok(mut value) = serde_json::from_str::<Value>(text) else {
+                        continue;
+                    };
+                    if tagged::sealed(&value).is_some() {
+                        open_one(&keys, &format!("{at}#{name}"), &mut value)?;
+                        *text = value.to_string();
+                    }
+                }
+                event.metadata = serde_json::value::to_raw_value(&map)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where an event is stored, as bound into its values: `type/id/sequence`.
+pub fn position(aggregate_type: &str, aggregate_id: &str, sequence: i64) -> String {
+    format!("{aggregate_type}/{aggregate_id}/{sequence}")
+}
+
+/// Where a snapshot is stored, as bound into its values.
+pub fn snapshot_position(aggregate_type: &str, aggregate_id: &str, sequence: i64) -> String {
+    format!("{aggregate_type}/{aggregate_id}/snapshot/{sequence}")
+}
+
+/// Whether `value` holds a key `tag` anywhere (cheap; a false positive
+/// only costs the walk).
+fn holds(value: &Value, tag: &str) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, child)| key == tag || holds(child, tag)),
+        Value::Array(items) => items.iter().any(|child| holds(child, tag)),
+        _ => false,
+    }
+}
+
+/// The subjects whose keys the sealed values in `value` need.
+fn collect(value: &mut Value, subjects: &mut HashSet<String>) {
+    let _ = tagged::each::<()>(value, &mut |_, tagged| {
+        if let Some((subject, _)) = tagged::sealed(tagged).and_then(|text| text.rsplit_once('.')) {
+            if !subjects.contains(subject) {
+                subjects.insert(subject.to_string());
+            }
+        }
+        Ok(())
+    });
+}
+
+/// One personal value sealed: `{"plain": v}` → `{"enc": …}`; anything else
+/// (already sealed, erased) as it is. An erased subject's value is not
+/// kept at all.
+fn seal_one(key: &Key, subject: &str, aad: &str, tagged: &Value) -> Result<Value, VaultError> {
+    let Some(clear) = tagged::plain(tagged) else {
+        return Ok(tagged.clone());
+    };
+    let Key::Live(cipher) = key else {
+        return Ok(tagged::make_erased());
+    };
+    let msg = serde_json::to_vec(clear).map_err(|e| VaultError::Crypto(e.to_string()))?;
+    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let sealed = cipher
+        .encrypt(&nonce, Payload { msg: &msg, aad: aad.as_bytes() })
+        .map_err(|_| VaultError::Crypto(format!("sealing {aad} failed")))?;
+    let mut bytes = nonce.to_vec();
+    bytes.extend_from_slice(&sealed);
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    Ok(tagged::make_sealed(format!("{subject}.{text}")))
+}
+
+/// One sealed value opened in place: `{"enc": …}` → `{"plain": v}`, or
+/// `{"erased": true}` when its key was destroyed.
+fn open_one(keys: &HashMap<String, Key>, aad: &str, tagged: &mut Value) -> Result<(), VaultError> {
+    let Some(text) = tagged::sealed(tagged) else {
+        return Ok(());
+    };
+    let damaged = || VaultError::Crypto(format!("the personal value at {aad} is damaged"));
+    let (subject, body) = text.rsplit_once('.').ok_or_else(damaged)?;
+    let cipher = match keys.get(subject) {
+        Some(Key::Live(cipher)) => cipher,
+        Some(Key::Erased) => {
+            *tagged = tagged::make_erased();
+            return Ok(());
+        }
+        None => return Err(damaged()),
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| damaged())?;
+    if bytes.len() < 12 {
+        return Err(damaged());
+    }
+    let (nonce, sealed) = bytes.split_at(12);
+    let nonce: [u8; 12] = nonce.try_into().map_err(|_| damaged())?;
+    let clear = cipher
+        .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: aad.as_bytes() })
+        .map_err(|_| {
+            VaultError::Crypto(format!(
+                "the personal value at {aad} does not decrypt with its subject's key"
+            ))
+        })?;
+    let value: Value = serde_json::from_slice(&clear).map_err(|_| damaged())?;
+    *tagged = tagged::make_plain(value);
+    Ok(())
+}
+
+/// A master key from its text, for tools and tests.
+pub fn master_key_id(text: &str) -> anyhow::Result<String> {
+    Ok(MasterKey::parse(text).context("master key")?.id().to_string())
+}
