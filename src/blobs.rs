@@ -25,6 +25,8 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     async fn put(&self, key: &BlobKey, bytes: Bytes) -> anyhow::Result<()>;
     /// The blob, or `None`.
     async fn get(&self, key: &BlobKey) -> anyhow::Result<Option<Bytes>>;
+    /// Removes the blob (a no-op when absent): its person was erased.
+    async fn delete(&self, key: &BlobKey) -> anyhow::Result<()>;
 }
 
 /// A validated key: 64 lowercase hex digits, a dot, `png` or `jpg`.
@@ -99,6 +101,15 @@ impl BlobStore for DirBlobs {
             Ok(bytes) => Ok(Some(Bytes::from(bytes))),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error).context("reading a blob"),
+        }
+    }
+
+    async fn delete(&self, key: &BlobKey) -> anyhow::Result<()> {
+        match tokio::fs::remove_file(self.path(key)).await {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                Err(error).context("removing a blob")
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -72,6 +72,28 @@ enum Command {
         #[command(flatten)]
         args: crate::ops::export::ExportArgs,
     },
+    /// Erase a person: their data keys destroyed (their personal values in
+    /// the log read as erased), their account over, their identifiers free,
+    /// their mail and pictures deleted. Prints what was done.
+    Erase {
+        #[command(flatten)]
+        config: Config,
+        /// The user: an id, or an email address.
+        user: String,
+    },
+    /// Everything held about a person, as JSON (their right of access).
+    #[command(name = "export-user")]
+    ExportUser {
+        #[command(flatten)]
+        config: Config,
+        /// The user: an id, or an email address.
+        user: String,
+    },
+    /// Re-wrap every data key with the master key now configured
+    /// (EVENTAUTH_MASTER_KEY, the old one in EVENTAUTH_MASTER_KEY_PREVIOUS);
+    /// safe while instances serve. See docs/personal-data.md.
+    #[command(name = "rotate-master-key")]
+    RotateMasterKey(Config),
     /// Rebuild the read models from the log into new tables while the
     /// service runs, then swap them in.
     Replay(Config),
@@ -255,6 +277,60 @@ fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
 }
 
 /// Parses the command line and runs the command.
+/// Runs `work` on an instance's state without serving (no relay: a
+/// one-shot command publishes nothing), then stops it.
+async fn with_app<T, F, Fut>(mut config: Config, work: F) -> anyhow::Result<T>
+where
+    F: FnOnce(crate::App) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    config.nats_url = None;
+    let runtime = Runtime::start(config).await?;
+    let result = work(runtime.app().clone()).await;
+    runtime.stop().await;
+    result
+}
+
+/// The user `text` names: an id, or an email address (found through its
+/// claim, whose id is keyed: hence an instance's state).
+async fn user_named(app: &crate::App, text: &str) -> anyhow::Result<uuid::Uuid> {
+    if let Ok(id) = text.parse::<uuid::Uuid>() {
+        return Ok(id);
+    }
+    let email = Email::parse(text, "user")?;
+    let claim = app
+        .store
+        .load::<aggregates::IdentifierClaim>(&app.identifiers.email(&email))
+        .await?;
+    claim.state.owner().context("no user with this email")
+}
+
+/// What `eventauth erase` prints.
+fn erasure_report(erased: &crate::service::erasure::Erasure) -> String {
+    let mut text = format!(
+        "{} user {}: {} data keys destroyed, {} queued mails and {} pictures deleted; \
+         their identifiers are free again\n",
+        if erased.again {
+            "already erased; tidied up"
+        } else {
+            "erased"
+        },
+        erased.user_id,
+        erased.keys,
+        erased.mails,
+        erased.pictures,
+    );
+    if erased.in_the_clear > 0 {
+        text.push_str(&format!(
+            "warning: {} of their events were written before encryption and keep their \
+             personal values in the clear in the log; the read models and snapshots no \
+             longer hold them (docs/personal-data.md)\n",
+            erased.in_the_clear
+        ));
+    }
+    text
+}
+
 /// The store of a one-shot command: connected, migrated, its vault open.
 async fn one_shot(config: &Config) -> anyhow::Result<(projections::Db, Arc<Vault>)> {
     let db = crate::store::connect(
@@ -278,6 +354,9 @@ pub async fn main() -> ExitCode {
         | Command::Migrate(c)
         | Command::Replay(c)
         | Command::Verify(c)
+        | Command::RotateMasterKey(c)
+        | Command::Erase { config: c, .. }
+        | Command::ExportUser { config: c, .. }
         | Command::Export { config: c, .. }
         | Command::History { config: c, .. }
         | Command::Import { config: c, .. }
@@ -300,6 +379,9 @@ pub async fn main() -> ExitCode {
         matches!(
             command,
             Command::Export { .. }
+                | Command::ExportUser { .. }
+                | Command::Erase { .. }
+                | Command::RotateMasterKey(_)
                 | Command::History { .. }
                 | Command::Replay(_)
                 | Command::Verify(_)
@@ -325,29 +407,49 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .run_until_stopped(shutdown_signal())
                 .await
         }
-        Command::History { mut config, args } => {
-            // The keys are needed to find a user by email (claim ids are keyed).
-            // A one-shot command publishes nothing: no relay.
-            config.nats_url = None;
-            let runtime = Runtime::start(config).await?;
-            let app = runtime.app().clone();
-            let result = async {
-                let user_id = match args.user.parse::<uuid::Uuid>() {
-                    Ok(id) => id,
-                    Err(_) => {
-                        let email = Email::parse(&args.user, "user")?;
-                        let claim = app
-                            .store
-                            .load::<aggregates::IdentifierClaim>(&app.identifiers.email(&email))
-                            .await?;
-                        claim.state.owner().context("no user with this email")?
-                    }
-                };
-                crate::ops::history::history(app.store.db(), app.store.vault().as_ref(), user_id, &args).await
-            }
-            .await;
-            runtime.stop().await;
-            let text = result?;
+        Command::History { config, args } => {
+            let text = with_app(config, |app| async move {
+                let user_id = user_named(&app, &args.user).await?;
+                let codec = app.store.vault().clone();
+                crate::ops::history::history(app.store.db(), codec.as_ref(), user_id, &args).await
+            })
+            .await?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+            Ok(())
+        }
+        Command::Erase { config, user } => {
+            let erased = with_app(config, |app| async move {
+                let user_id = user_named(&app, &user).await?;
+                let metadata = crate::store::Metadata::system();
+                Ok(crate::service::erasure::erase_as_system(&app, user_id, &metadata).await?)
+            })
+            .await?;
+            std::io::Write::write_all(
+                &mut std::io::stdout().lock(),
+                erasure_report(&erased).as_bytes(),
+            )?;
+            Ok(())
+        }
+        Command::ExportUser { config, user } => {
+            let export = with_app(config, |app| async move {
+                let user_id = user_named(&app, &user).await?;
+                Ok(crate::service::personal_export::of(&app, user_id).await?)
+            })
+            .await?;
+            let text = serde_json::to_string_pretty(&export)? + "\n";
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+            Ok(())
+        }
+        Command::RotateMasterKey(config) => {
+            let (db, vault) = one_shot(&config).await?;
+            let rewrapped = vault.rotate().await?;
+            db.close().await;
+            let text = format!(
+                "re-wrapped {rewrapped} data keys with master key {}; the store's master key is \
+                 now that one (EVENTAUTH_MASTER_KEY_PREVIOUS may be removed once every \
+                 instance runs with it)\n",
+                vault.master_key_id()
+            );
             std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
             Ok(())
         }

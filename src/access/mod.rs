@@ -138,6 +138,8 @@ pub enum Action {
     EditUser,
     /// Delete a user.
     DeleteUser,
+    /// Erase a user's personal data for good (their keys destroyed).
+    EraseUser,
     /// Read a classroom or learner group, its members and the roles held
     /// for it.
     ReadCollection,

@@ -66,6 +66,7 @@ const EVERY: &[Action] = &[
     CreateUser,
     EditUser,
     DeleteUser,
+    EraseUser,
     ReadCollection,
     ManageClassrooms,
     ManageGroups,
@@ -92,6 +93,7 @@ const RULES: &[Rule] = &[
             CreateUser,
             EditUser,
             DeleteUser,
+            EraseUser,
             ReadCollection,
             ManageClassrooms,
             ManageGroups,
@@ -331,6 +333,7 @@ mod tests {
             ("admin", &administrator, ReadUser, peer_in(OTHER), true),
             ("admin", &administrator, EditUser, peer_in(OTHER), true),
             ("admin", &administrator, DeleteUser, peer_in(OTHER), true),
+            ("admin", &administrator, EraseUser, peer_in(OTHER), true),
             // Another global role is no administrator.
             ("editor", &editor, ManageAccounts, Resource::Service, false),
             (
@@ -350,6 +353,8 @@ mod tests {
             ("learner", &learner, ReadUser, peer_in(HOME), false),
             ("learner", &learner, EditUser, peer_in(HOME), false),
             ("learner", &learner, DeleteUser, peer_in(HOME), false),
+            // Erasure is an administrator's act, not even one's own.
+            ("learner", &learner, EraseUser, myself(), false),
             (
                 "learner",
                 &learner,
@@ -403,6 +408,20 @@ mod tests {
             (
                 "facility admin",
                 &facility_admin,
+                EraseUser,
+                peer_in(HOME),
+                true,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
+                EraseUser,
+                peer_in(OTHER),
+                false,
+            ),
+            (
+                "facility admin",
+                &facility_admin,
                 ListUsers,
                 Resource::Facility(OTHER),
                 false,
@@ -447,6 +466,7 @@ mod tests {
             ("coach", &coach, ReadUser, peer_in(HOME), true),
             ("coach", &coach, EditUser, peer_in(HOME), false),
             ("coach", &coach, DeleteUser, peer_in(HOME), false),
+            ("coach", &coach, EraseUser, peer_in(HOME), false),
             ("coach", &coach, CreateUser, Resource::Facility(HOME), false),
             ("coach", &coach, ReadUser, peer_in(OTHER), false),
             ("coach", &coach, EditUser, myself(), true),

@@ -7,9 +7,9 @@
 
 use std::io::Write;
 
+use crate::vault::tagged::{shown, shown_metadata};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use crate::vault::tagged::{shown, shown_metadata};
 use projections::{Codec, Cursor, Db, GlobalReader, Parts, RecordedEvent};
 use serde_json::{json, Value};
 

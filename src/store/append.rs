@@ -67,7 +67,12 @@ impl Store {
             self.vault.seal(subject, &at, &mut payload).await?;
             let mut map = metadata.to_map();
             self.vault
-                .seal_metadata(actor.as_deref().or(subject), &at, &PERSONAL_METADATA, &mut map)
+                .seal_metadata(
+                    actor.as_deref().or(subject),
+                    &at,
+                    &PERSONAL_METADATA,
+                    &mut map,
+                )
                 .await?;
             rows.push(Row {
                 sequence,

@@ -1,8 +1,8 @@
 //! Opening the configured backend, and bringing its schema to this build.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;

@@ -52,7 +52,11 @@ impl Store {
     /// A stream as stored, its personal values opened by the vault.
     async fn load_from<A: Stored>(&self, id: &str, snapshot: bool) -> Result<Loaded<A>, Error> {
         // No snapshot has the empty format.
-        let format = if snapshot { self.format::<A>() } else { "".into() };
+        let format = if snapshot {
+            self.format::<A>()
+        } else {
+            "".into()
+        };
         let rows: Vec<StoredRow> = match &self.db {
             Db::Postgres(pool) => {
                 sqlx::query_as(LOAD)

@@ -34,13 +34,23 @@ pub async fn fetch(db: &Db, subjects: &[String]) -> Result<Vec<Row>, sqlx::Error
 
 /// Stores `subject`'s key unless it has a row already (another instance
 /// made one first, or the subject was erased); then the row as it stands.
-pub async fn insert(db: &Db, subject: &str, wrapped: &[u8], master: &str) -> Result<Row, sqlx::Error> {
+pub async fn insert(
+    db: &Db,
+    subject: &str,
+    wrapped: &[u8],
+    master: &str,
+) -> Result<Row, sqlx::Error> {
     const INSERT: &str = "INSERT INTO data_keys (subject, wrapped, master_key) VALUES ($1, $2, $3)
                           ON CONFLICT (subject) DO NOTHING";
     const SELECT: &str = "SELECT subject, wrapped, master_key FROM data_keys WHERE subject = $1";
     match db {
         Db::Postgres(pool) => {
-            sqlx::query(INSERT).bind(subject).bind(wrapped).bind(master).execute(pool).await?;
+            sqlx::query(INSERT)
+                .bind(subject)
+                .bind(wrapped)
+                .bind(master)
+                .execute(pool)
+                .await?;
             sqlx::query_as(SELECT).bind(subject).fetch_one(pool).await
         }
         Db::Sqlite { writer, .. } => {
@@ -50,7 +60,10 @@ pub async fn insert(db: &Db, subject: &str, wrapped: &[u8], master: &str) -> Res
                 .bind(master)
                 .execute(writer)
                 .await?;
-            sqlx::query_as(&sqlite_sql(SELECT)).bind(subject).fetch_one(writer).await
+            sqlx::query_as(&sqlite_sql(SELECT))
+                .bind(subject)
+                .fetch_one(writer)
+                .await
         }
     }
 }
@@ -64,10 +77,16 @@ pub async fn erase(db: &Db, subjects: &[String]) -> Result<(), sqlx::Error> {
                                 erased_at = COALESCE(data_keys.erased_at, excluded.erased_at)";
     for subject in subjects {
         match db {
-            Db::Postgres(pool) => sqlx::query(ERASE).bind(subject).execute(pool).await.map(drop)?,
-            Db::Sqlite { writer, .. } => {
-                sqlx::query(&sqlite_sql(ERASE)).bind(subject).execute(writer).await.map(drop)?
-            }
+            Db::Postgres(pool) => sqlx::query(ERASE)
+                .bind(subject)
+                .execute(pool)
+                .await
+                .map(drop)?,
+            Db::Sqlite { writer, .. } => sqlx::query(&sqlite_sql(ERASE))
+                .bind(subject)
+                .execute(writer)
+                .await
+                .map(drop)?,
         };
     }
     Ok(())
@@ -80,39 +99,57 @@ pub async fn wrapped_by_others(db: &Db, master: &str, limit: i64) -> Result<Vec<
                            WHERE wrapped IS NOT NULL AND master_key <> $1
                            ORDER BY subject LIMIT $2";
     match db {
-        Db::Postgres(pool) => sqlx::query_as(SELECT).bind(master).bind(limit).fetch_all(pool).await,
+        Db::Postgres(pool) => {
+            sqlx::query_as(SELECT)
+                .bind(master)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        }
         Db::Sqlite { reader, .. } => {
-            sqlx::query_as(&sqlite_sql(SELECT)).bind(master).bind(limit).fetch_all(reader).await
+            sqlx::query_as(&sqlite_sql(SELECT))
+                .bind(master)
+                .bind(limit)
+                .fetch_all(reader)
+                .await
         }
     }
 }
 
 /// Replaces `subject`'s wrapping, unless the row changed meanwhile (erased).
-pub async fn rewrap(db: &Db, subject: &str, from: &str, wrapped: &[u8], master: &str) -> Result<(), sqlx::Error> {
+pub async fn rewrap(
+    db: &Db,
+    subject: &str,
+    from: &str,
+    wrapped: &[u8],
+    master: &str,
+) -> Result<(), sqlx::Error> {
     const UPDATE: &str = "UPDATE data_keys SET wrapped = $3, master_key = $4
                            WHERE subject = $1 AND master_key = $2";
     match db {
-        Db::Postgres(pool) => {
-            sqlx::query(UPDATE).bind(subject).bind(from).bind(wrapped).bind(master).execute(pool).await.map(drop)?
-        }
-        Db::Sqlite { writer, .. } => {
-            sqlx::query(&sqlite_sql(UPDATE))
-                .bind(subject)
-                .bind(from)
-                .bind(wrapped)
-                .bind(master)
-                .execute(writer)
-                .await
-                .map(drop)?
-        }
+        Db::Postgres(pool) => sqlx::query(UPDATE)
+            .bind(subject)
+            .bind(from)
+            .bind(wrapped)
+            .bind(master)
+            .execute(pool)
+            .await
+            .map(drop)?,
+        Db::Sqlite { writer, .. } => sqlx::query(&sqlite_sql(UPDATE))
+            .bind(subject)
+            .bind(from)
+            .bind(wrapped)
+            .bind(master)
+            .execute(writer)
+            .await
+            .map(drop)?,
     };
     Ok(())
 }
 
 /// The master keys that wrap live data keys.
 pub async fn masters_in_use(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    const SELECT: &str =
-        "SELECT DISTINCT master_key FROM data_keys WHERE master_key IS NOT NULL";
+    const SELECT: &str = "SELECT DISTINCT master_key FROM data_keys WHERE master_key IS NOT NULL";
     match db {
         Db::Postgres(pool) => sqlx::query_scalar(SELECT).fetch_all(pool).await,
         Db::Sqlite { reader, .. } => sqlx::query_scalar(SELECT).fetch_all(reader).await,
@@ -130,7 +167,10 @@ pub async fn store_master(db: &Db, current: &str) -> Result<String, sqlx::Error>
             sqlx::query_scalar(SELECT).fetch_one(pool).await
         }
         Db::Sqlite { writer, .. } => {
-            sqlx::query(&sqlite_sql(INSERT)).bind(current).execute(writer).await?;
+            sqlx::query(&sqlite_sql(INSERT))
+                .bind(current)
+                .execute(writer)
+                .await?;
             sqlx::query_scalar(SELECT).fetch_one(writer).await
         }
     }
@@ -151,7 +191,11 @@ pub async fn set_store_master(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     const UPDATE: &str = "UPDATE master_key SET key_id = $1, changed_at = CURRENT_TIMESTAMP";
     match db {
         Db::Postgres(pool) => sqlx::query(UPDATE).bind(id).execute(pool).await.map(drop)?,
-        Db::Sqlite { writer, .. } => sqlx::query(&sqlite_sql(UPDATE)).bind(id).execute(writer).await.map(drop)?,
+        Db::Sqlite { writer, .. } => sqlx::query(&sqlite_sql(UPDATE))
+            .bind(id)
+            .execute(writer)
+            .await
+            .map(drop)?,
     };
     Ok(())
 }

@@ -32,7 +32,9 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,20 +66,22 @@ impl MasterKey {
 /// The key in `text`: 32 bytes in hex or in (URL-safe) base64.
 fn decode(text: &str) -> anyhow::Result<DataKey> {
     let text = text.trim();
-    let bytes = Zeroizing::new(if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        hex::decode(text)?
-    } else {
-        let engines = [
-            &base64::engine::general_purpose::STANDARD,
-            &base64::engine::general_purpose::STANDARD_NO_PAD,
-            &base64::engine::general_purpose::URL_SAFE,
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        ];
-        match engines.iter().find_map(|engine| engine.decode(text).ok()) {
-            Some(bytes) => bytes,
-            None => bail!("a master key is 32 bytes in base64 or hex"),
-        }
-    });
+    let bytes = Zeroizing::new(
+        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(text)?
+        } else {
+            let engines = [
+                &base64::engine::general_purpose::STANDARD,
+                &base64::engine::general_purpose::STANDARD_NO_PAD,
+                &base64::engine::general_purpose::URL_SAFE,
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ];
+            match engines.iter().find_map(|engine| engine.decode(text).ok()) {
+                Some(bytes) => bytes,
+                None => bail!("a master key is 32 bytes in base64 or hex"),
+            }
+        },
+    );
     let mut key = Zeroizing::new([0u8; 32]);
     if bytes.len() != 32 {
         bail!("a master key is 32 bytes (this one is {})", bytes.len());
@@ -108,7 +112,9 @@ pub enum Source {
 impl MasterKeys {
     /// The keys configured: the current one (or where it should be) and
     /// the previous ones.
-    pub fn configured(config: &Config) -> anyhow::Result<(Option<MasterKey>, Source, Vec<MasterKey>)> {
+    pub fn configured(
+        config: &Config,
+    ) -> anyhow::Result<(Option<MasterKey>, Source, Vec<MasterKey>)> {
         let previous = match &config.master_key_previous {
             Some(list) => list
                 .expose_secret()
@@ -197,7 +203,13 @@ impl MasterKeys {
         let sealed = self
             .current
             .cipher
-            .encrypt(&nonce, Payload { msg: key, aad: aad(subject).as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: key,
+                    aad: aad(subject).as_bytes(),
+                },
+            )
             .map_err(|_| anyhow::anyhow!("wrapping a data key failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
@@ -207,7 +219,9 @@ impl MasterKeys {
     /// The data key of `subject`, wrapped by the master key `id`.
     pub fn unwrap(&self, subject: &str, id: &str, wrapped: &[u8]) -> anyhow::Result<DataKey> {
         let Some(master) = self.find(id) else {
-            bail!("the data key of {subject} is wrapped by master key {id}, which is not configured");
+            bail!(
+                "the data key of {subject} is wrapped by master key {id}, which is not configured"
+            );
         };
         if wrapped.len() < 12 {
             bail!("the data key of {subject} is damaged");
@@ -217,8 +231,18 @@ impl MasterKeys {
         let clear = Zeroizing::new(
             master
                 .cipher
-                .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: aad(subject).as_bytes() })
-                .map_err(|_| anyhow::anyhow!("the data key of {subject} does not unwrap with master key {id}"))?,
+                .decrypt(
+                    &Nonce::from(nonce),
+                    Payload {
+                        msg: sealed,
+                        aad: aad(subject).as_bytes(),
+                    },
+                )
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "the data key of {subject} does not unwrap with master key {id}"
+                    )
+                })?,
         );
         let mut key = Zeroizing::new([0u8; 32]);
         if clear.len() != 32 {
@@ -235,7 +259,8 @@ fn aad(subject: &str) -> String {
 
 fn read_file(path: &Path) -> anyhow::Result<MasterKey> {
     let text = Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("reading the master key {}", path.display()))?,
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading the master key {}", path.display()))?,
     );
     MasterKey::parse(&text).with_context(|| format!("the master key in {}", path.display()))
 }
@@ -266,14 +291,22 @@ mod tests {
         let old_id = old.id.clone();
         let keys = MasterKeys::new(old, vec![]);
         let wrapped = keys.wrap("user:a", &[9u8; 32]).expect("wraps");
-        assert_eq!(*keys.unwrap("user:a", &old_id, &wrapped).expect("unwraps"), [9u8; 32]);
+        assert_eq!(
+            *keys.unwrap("user:a", &old_id, &wrapped).expect("unwraps"),
+            [9u8; 32]
+        );
         assert!(keys.unwrap("user:b", &old_id, &wrapped).is_err());
         let rotated = MasterKeys::new(
             MasterKey::from_bytes(&[2u8; 32]),
             vec![MasterKey::from_bytes(&[1u8; 32])],
         );
         assert!(rotated.accepts(&old_id));
-        assert_eq!(*rotated.unwrap("user:a", &old_id, &wrapped).expect("unwraps"), [9u8; 32]);
+        assert_eq!(
+            *rotated
+                .unwrap("user:a", &old_id, &wrapped)
+                .expect("unwraps"),
+            [9u8; 32]
+        );
         let other = MasterKeys::new(MasterKey::from_bytes(&[3u8; 32]), vec![]);
         assert!(!other.accepts(&old_id));
         assert!(other.unwrap("user:a", &old_id, &wrapped).is_err());

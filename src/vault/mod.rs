@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use anyhow::Context;
 use base64::Engine;
 use projections::{Db, Parts, RecordedEvent};
 use serde_json::Value;
@@ -35,7 +34,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::Config;
-use master::{MasterKey, MasterKeys, Source};
+use master::{MasterKeys, Source};
 
 /// The subject of a user's personal data.
 pub fn user(id: Uuid) -> String {
@@ -174,7 +173,12 @@ impl Vault {
     /// Seals every personal value in `value` (an event's payload or a
     /// snapshot) under `subject`'s key; `aad` names where it is stored.
     /// Personal values with no subject to belong to are a bug: refused.
-    pub async fn seal(&self, subject: Option<&str>, aad: &str, value: &mut Value) -> Result<(), VaultError> {
+    pub async fn seal(
+        &self,
+        subject: Option<&str>,
+        aad: &str,
+        value: &mut Value,
+    ) -> Result<(), VaultError> {
         if !holds(value, "plain") {
             return Ok(());
         }
@@ -256,6 +260,11 @@ impl Vault {
         Ok(())
     }
 
+    /// The id of the master key new data keys are wrapped with.
+    pub fn master_key_id(&self) -> &str {
+        self.masters.current_id()
+    }
+
     /// Drops a subject's key from this instance's cache (another instance
     /// erased it).
     pub fn forget(&self, subject: &str) {
@@ -311,7 +320,10 @@ impl Vault {
     /// The keys of `subjects` (cached, else read in one query). A subject
     /// without a row is an error: its values were sealed under a key that
     /// this store does not hold.
-    async fn keys_for_opening(&self, subjects: HashSet<String>) -> Result<HashMap<String, Key>, VaultError> {
+    async fn keys_for_opening(
+        &self,
+        subjects: HashSet<String>,
+    ) -> Result<HashMap<String, Key>, VaultError> {
         let mut keys = HashMap::with_capacity(subjects.len());
         let mut missing = Vec::new();
         for subject in subjects {
@@ -451,7 +463,9 @@ pub fn snapshot_position(aggregate_type: &str, aggregate_id: &str, sequence: i64
 /// only costs the walk).
 fn holds(value: &Value, tag: &str) -> bool {
     match value {
-        Value::Object(map) => map.iter().any(|(key, child)| key == tag || holds(child, tag)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, child)| key == tag || holds(child, tag)),
         Value::Array(items) => items.iter().any(|child| holds(child, tag)),
         _ => false,
     }
@@ -482,7 +496,13 @@ fn seal_one(key: &Key, subject: &str, aad: &str, tagged: &Value) -> Result<Value
     let msg = serde_json::to_vec(clear).map_err(|e| VaultError::Crypto(e.to_string()))?;
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
     let sealed = cipher
-        .encrypt(&nonce, Payload { msg: &msg, aad: aad.as_bytes() })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: &msg,
+                aad: aad.as_bytes(),
+            },
+        )
         .map_err(|_| VaultError::Crypto(format!("sealing {aad} failed")))?;
     let mut bytes = nonce.to_vec();
     bytes.extend_from_slice(&sealed);
@@ -515,7 +535,13 @@ fn open_one(keys: &HashMap<String, Key>, aad: &str, tagged: &mut Value) -> Resul
     let (nonce, sealed) = bytes.split_at(12);
     let nonce: [u8; 12] = nonce.try_into().map_err(|_| damaged())?;
     let clear = cipher
-        .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: aad.as_bytes() })
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: sealed,
+                aad: aad.as_bytes(),
+            },
+        )
         .map_err(|_| {
             VaultError::Crypto(format!(
                 "the personal value at {aad} does not decrypt with its subject's key"
@@ -524,9 +550,4 @@ fn open_one(keys: &HashMap<String, Key>, aad: &str, tagged: &mut Value) -> Resul
     let value: Value = serde_json::from_slice(&clear).map_err(|_| damaged())?;
     *tagged = tagged::make_plain(value);
     Ok(())
-}
-
-/// A master key from its text, for tools and tests.
-pub fn master_key_id(text: &str) -> anyhow::Result<String> {
-    Ok(MasterKey::parse(text).context("master key")?.id().to_string())
 }

@@ -134,11 +134,12 @@ mod tests {
         found.sort();
         assert_eq!(
             found,
-            ["/UserRegistered/changes/0/nickname", "/UserRegistered/email", "/UserRegistered/gone"]
+            [
+                "/UserRegistered/changes/0/nickname",
+                "/UserRegistered/email",
+                "/UserRegistered/gone"
+            ]
         );
-        assert_eq!(
-            shown(value)["UserRegistered"]["gone"],
-            json!("[erased]")
-        );
+        assert_eq!(shown(value)["UserRegistered"]["gone"], json!("[erased]"));
     }
 }

@@ -418,6 +418,26 @@ pub async fn spawn_app_on(db: Arc<TestDb>, configure: impl FnOnce(&mut Config)) 
 }
 
 impl TestApp {
+    /// The metadata of the first event of type `event_type`, as the store's
+    /// codec opens it (its personal entries are sealed in the table).
+    pub async fn opened_metadata(&self, event_type: &str) -> serde_json::Value {
+        let batch = projections::GlobalReader::read_from(
+            self.app.store.db(),
+            self.app.store.vault().as_ref(),
+            projections::Parts::All,
+            projections::Cursor::START,
+            100_000,
+            Some(&[event_type]),
+        )
+        .await
+        .expect("read the log");
+        batch
+            .events
+            .first()
+            .expect("such an event")
+            .metadata_value()
+    }
+
     /// Graceful shutdown, waiting for it to finish.
     pub async fn stop(mut self) -> Arc<TestDb> {
         if let Some(tx) = self.shutdown.take() {

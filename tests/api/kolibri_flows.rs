@@ -797,9 +797,10 @@ async fn facility_users_are_read_edited_and_deleted_as_kolibri_allows(backend: B
     assert_ne!(reborn.body["id"], hex(w.id("bob")));
 
     // The read models are what the log says.
-    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db(), app.app.store.vault().clone())
-        .await
-        .expect("verify runs");
+    let (same, report) =
+        eventauth::ops::rebuild::verify(app.app.store.db(), app.app.store.vault().clone())
+            .await
+            .expect("verify runs");
     assert!(same, "{report}");
 }
 
@@ -1115,9 +1116,10 @@ async fn import_loads_users_reports_bad_rows_and_keeps_legacy_hashes(backend: Ba
         7 + 4,
         "the facility's count includes them"
     );
-    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db(), app.app.store.vault().clone())
-        .await
-        .expect("verify runs");
+    let (same, report) =
+        eventauth::ops::rebuild::verify(app.app.store.db(), app.app.store.vault().clone())
+            .await
+            .expect("verify runs");
     assert!(same, "{report}");
 
     // All or nothing with --abort-on-error: one bad line, nothing written.

@@ -15,6 +15,7 @@ mod concurrency;
 mod connections;
 mod cookies;
 mod doubtfire;
+mod erasure;
 mod facility_users;
 mod first_run;
 mod hardening;

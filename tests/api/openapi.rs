@@ -110,6 +110,8 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("PUT", "/user/changepassword"),
         ("GET", "/user/profile"),
         ("GET", "/user/profile/{userId}"),
+        ("GET", "/user/profile/export"),
+        ("DELETE", "/admin/users/{userId}"),
         ("PUT", "/user/profile"),
         ("GET", "/user/profile/stream/{key}"),
         ("PATCH", "/user/{userId}/index"),

@@ -8,13 +8,7 @@ use serde_json::Value;
 use crate::helpers::{spawn_app_with, Backend, ChildServer, TestDb};
 
 async fn recorded_client_ip(app: &crate::helpers::TestApp) -> Value {
-    // `->` yields JSON on both backends (jsonb; JSON text on SQLite).
-    app.store()
-        .scalar(
-            "SELECT metadata->'client_ip' FROM events WHERE event_type = 'SessionStarted'",
-            &[],
-        )
-        .await
+    app.opened_metadata("SessionStarted").await["client_ip"].clone()
 }
 
 on_both_backends!(forwarded_for_from_a_trusted_proxy_names_the_client);

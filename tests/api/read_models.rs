@@ -113,19 +113,12 @@ async fn events_carry_the_request_id_actor_client_and_time_as_metadata(backend: 
         assert!(sealed.starts_with(&format!("user:{user_id}.")), "{sealed}");
     }
     let stored = metadata.to_string();
-    assert!(!stored.contains("127.0.0.1") && !stored.contains("metadata-test"), "{stored}");
+    assert!(
+        !stored.contains("127.0.0.1") && !stored.contains("metadata-test"),
+        "{stored}"
+    );
     // Read through the store's codec, it opens again.
-    let batch = projections::GlobalReader::read_from(
-        app.app.store.db(),
-        app.app.store.vault().as_ref(),
-        projections::Parts::All,
-        projections::Cursor::START,
-        1000,
-        Some(&["SessionStarted"]),
-    )
-    .await
-    .expect("read");
-    let opened = batch.events[0].metadata_value();
+    let opened = app.opened_metadata("SessionStarted").await;
     assert_eq!(opened["client_ip"], r#"{"plain":"127.0.0.1"}"#);
     assert_eq!(opened["user_agent"], r#"{"plain":"metadata-test/1.0"}"#);
 }

@@ -130,7 +130,10 @@ impl Scratch {
 /// nothing when they are at it already, else a rebuild swapped in (on
 /// PostgreSQL under a lock, so instances starting together rebuild once).
 /// Returns whether it rebuilt.
-pub async fn ensure_version(db: &Db, codec: std::sync::Arc<dyn crate::Codec>) -> anyhow::Result<bool> {
+pub async fn ensure_version(
+    db: &Db,
+    codec: std::sync::Arc<dyn crate::Codec>,
+) -> anyhow::Result<bool> {
     let _guard = match db {
         Db::Postgres(pool) => {
             let mut conn = pool.acquire().await?.detach();

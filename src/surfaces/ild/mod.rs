@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod personal_data;
 pub mod profile;
 mod profile_fields;
 pub mod sign;
@@ -114,6 +115,8 @@ fn router() -> OpenApiRouter<App> {
         .routes(routes!(user::change_password))
         .routes(routes!(user::profile, profile::update_profile))
         .routes(routes!(user::public_profile))
+        .routes(routes!(personal_data::export))
+        .routes(routes!(personal_data::erase))
         .routes(routes!(profile::profile_image))
         .routes(routes!(admin::index_categories))
         .routes(routes!(admin::recalculate_subscription))
