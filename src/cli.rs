@@ -421,7 +421,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let erased = with_app(config, |app| async move {
                 let user_id = user_named(&app, &user).await?;
                 let metadata = crate::store::Metadata::system();
-                Ok(crate::service::erasure::erase_as_system(&app, user_id, &metadata).await?)
+                Ok(crate::service::erasure::erase_authorized(&app, user_id, &metadata).await?)
             })
             .await?;
             std::io::Write::write_all(

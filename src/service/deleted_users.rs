@@ -68,17 +68,20 @@ pub async fn restore(
     .await
 }
 
-/// Removes `users` for good as `actor` (see [`facility_users::purge`]).
+/// Removes `users` for good as `actor`: Kolibri's hard delete, which
+/// removes a person's rows, is erasure here (their personal data in the
+/// log becomes unreadable; see [`super::erasure`]).
 pub async fn purge(
     app: &App,
     actor: &Actor,
     users: &[FacilityUserRow],
     ctx: &RequestContext,
 ) -> Result<(), Error> {
-    for_each(actor, users, ctx, |user, metadata| async move {
-        facility_users::purge(app, user, &metadata).await
-    })
-    .await
+    authorize_all(actor, users)?;
+    for user in users {
+        super::erasure::erase(app, actor, user.user_id, ctx).await?;
+    }
+    Ok(())
 }
 
 /// Runs `change` on every one of `users` as `actor`, once they were all

@@ -51,20 +51,22 @@ pub async fn erase(
     ctx: &RequestContext,
 ) -> Result<Erasure, Error> {
     let user = app.store.load::<User>(&user_id.to_string()).await?;
-    if !user.state.is_registered() {
-        return Err(Error::NotFound);
-    }
+    // Asked before "no such user": who may not erase learns nothing.
     let resource = Resource::User {
         id: user_id,
         facility: user.state.facility(),
     };
     access::authorize(actor, access::Action::EraseUser, &resource)?;
+    if !user.state.is_registered() {
+        return Err(Error::NotFound);
+    }
     carry_out(app, user_id, user, &ctx.acting_as(actor.user_id).metadata()).await
 }
 
-/// Erases `user_id` without asking who may (the CLI: the operator; a
-/// surface that decided with its own policy first).
-pub async fn erase_as_system(
+/// Erases `user_id` for a caller who was authorized already: the CLI's
+/// operator, or a use case that asked its own policy (Open Archiver's
+/// `manage all`).
+pub async fn erase_authorized(
     app: &App,
     user_id: Uuid,
     metadata: &Metadata,

@@ -474,19 +474,6 @@ pub async fn restore(
     app.settle(committed.written.as_ref()).await
 }
 
-/// Removes a deleted user for good (Kolibri's hard delete).
-pub async fn purge(
-    app: &App,
-    user_id: Uuid,
-    metadata: &crate::store::Metadata,
-) -> Result<(), Error> {
-    let committed = app
-        .store
-        .execute::<User>(&user_id.to_string(), UserCommand::Purge, metadata)
-        .await?;
-    app.settle(committed.written.as_ref()).await
-}
-
 /// Gives a password to the facility user `username` who has none (Kolibri's
 /// "set your password" step after `PASSWORD_NOT_SPECIFIED`, open to
 /// anyone who knows the name, as in Kolibri: such an account is claimed by

@@ -169,9 +169,10 @@ async fn rename(
     app.settle(committed.written.as_ref()).await
 }
 
-/// Deletes a user (soft: every session ends, their email is free again):
-/// 403 unless the actor manages everything; 404 for no such user; 400 for
-/// the only user there is (as Open Archiver refuses it).
+/// Deletes a user — for good, as Open Archiver removes the row: erasure
+/// (their personal data in the log unreadable, every session over, their
+/// email free again): 403 unless the actor manages everything; 404 for no
+/// such user; 400 for the only user there is (as Open Archiver refuses it).
 pub async fn delete(app: &App, actor: &Actor, id: Uuid, ctx: &RequestContext) -> Result<(), Error> {
     may_manage(actor)?;
     users::find(app, id).await?;
@@ -186,5 +187,7 @@ pub async fn delete(app: &App, actor: &Actor, id: Uuid, ctx: &RequestContext) ->
             "You are trying to delete the only user in the database, this is not allowed.",
         ));
     }
-    super::facility_users::delete(app, id, &ctx.acting_as(actor.user_id)).await
+    let metadata = ctx.acting_as(actor.user_id).metadata();
+    super::erasure::erase_authorized(app, id, &metadata).await?;
+    Ok(())
 }

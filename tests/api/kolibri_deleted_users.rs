@@ -181,7 +181,7 @@ async fn deleted_users_are_listed_restored_once_their_name_is_free_and_purged(ba
     let gone = restore(&boss, format!("?by_ids={newcomer_id}")).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let recorded = app
-        .strings("SELECT CAST(metadata AS TEXT) FROM events WHERE event_type IN ('UserRestored', 'UserPurged')")
+        .strings("SELECT CAST(metadata AS TEXT) FROM events WHERE event_type IN ('UserRestored', 'UserErased')")
         .await;
     assert_eq!(recorded.len(), 3);
     assert!(recorded

@@ -27,6 +27,7 @@ mod kolibri_first_password;
 mod kolibri_flows;
 mod kolibri_settings_actions;
 mod kolibri_world;
+mod master_key;
 mod metrics;
 mod oauth;
 mod openapi;
