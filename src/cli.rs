@@ -94,6 +94,10 @@ enum Command {
     /// safe while instances serve. See docs/personal-data.md.
     #[command(name = "rotate-master-key")]
     RotateMasterKey(Config),
+    /// Seal the personal values of events written before encryption, in
+    /// place (once, after upgrading), so that erasure reaches them too.
+    #[command(name = "seal-log")]
+    SealLog(Config),
     /// Rebuild the read models from the log into new tables while the
     /// service runs, then swap them in.
     Replay(Config),
@@ -355,6 +359,7 @@ pub async fn main() -> ExitCode {
         | Command::Replay(c)
         | Command::Verify(c)
         | Command::RotateMasterKey(c)
+        | Command::SealLog(c)
         | Command::Erase { config: c, .. }
         | Command::ExportUser { config: c, .. }
         | Command::Export { config: c, .. }
@@ -382,6 +387,7 @@ pub async fn main() -> ExitCode {
                 | Command::ExportUser { .. }
                 | Command::Erase { .. }
                 | Command::RotateMasterKey(_)
+                | Command::SealLog(_)
                 | Command::History { .. }
                 | Command::Replay(_)
                 | Command::Verify(_)
@@ -437,6 +443,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
             })
             .await?;
             let text = serde_json::to_string_pretty(&export)? + "\n";
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+            Ok(())
+        }
+        Command::SealLog(config) => {
+            let sealed = with_app(config, |app| async move {
+                crate::ops::seal_log::seal_log(&app).await
+            })
+            .await?;
+            let text = format!(
+                "sealed the personal values of {} events written before encryption; dropped \
+                 {} snapshots holding them. Their clear versions stay in backups taken \
+                 before, and on PostgreSQL in dead row versions until VACUUM FULL events\n",
+                sealed.events, sealed.snapshots
+            );
             std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
             Ok(())
         }

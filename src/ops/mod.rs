@@ -5,4 +5,5 @@ pub mod export;
 pub mod history;
 pub mod import;
 pub mod rebuild;
+pub mod seal_log;
 pub mod synthetic;

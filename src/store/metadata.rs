@@ -6,6 +6,13 @@ use std::collections::HashMap;
 /// the actor's key, else the event's subject's).
 pub const PERSONAL_METADATA: [&str; 2] = ["client_ip", "user_agent"];
 
+/// The subject whose key seals the personal metadata of a request made by
+/// `actor` (`user:<id>`): that user's; none for the service or anonymous.
+pub fn actor_subject(actor: &str) -> Option<String> {
+    let id = actor.strip_prefix("user:")?.parse().ok()?;
+    Some(crate::vault::user(id))
+}
+
 /// Request metadata recorded on every event of a command.
 #[derive(Debug, Clone, Default)]
 pub struct Metadata {
@@ -41,8 +48,7 @@ impl Metadata {
     /// The subject whose key seals this request's personal metadata: the
     /// acting user's (an IP is the data of whoever made the request).
     pub(super) fn actor_subject(&self) -> Option<String> {
-        let id = self.actor.strip_prefix("user:")?.parse().ok()?;
-        Some(crate::vault::user(id))
+        actor_subject(&self.actor)
     }
 
     /// The map stored with each event. IP and user agent are personal

@@ -44,7 +44,7 @@ pub use append::Written;
 pub use connect::{connect, migrate, prepare};
 pub use execute::Committed;
 pub use load::Loaded;
-pub use metadata::{Metadata, PERSONAL_METADATA};
+pub use metadata::{actor_subject, Metadata, PERSONAL_METADATA};
 pub use repo::Repo;
 pub use snapshot::{snapshot_format, SNAPSHOT_EVERY};
 
@@ -146,6 +146,27 @@ impl Store {
     /// The database (read models share it).
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Whose personal data the stream `aggregate_type`/`id` holds: the
+    /// rule its appends follow ([`Stored::data_subject`]), for tools that
+    /// seal what was written before (`eventauth seal-log`).
+    pub async fn data_subject_of(
+        &self,
+        aggregate_type: &str,
+        id: &str,
+    ) -> Result<Option<String>, Error> {
+        async fn of<A: Stored>(store: &Store, id: &str) -> Result<Option<String>, Error> {
+            let loaded = store.load::<A>(id).await?;
+            Ok(A::data_subject(id, &loaded.state))
+        }
+        match aggregate_type {
+            User::TYPE => of::<User>(self, id).await,
+            Session::TYPE => of::<Session>(self, id).await,
+            IdentifierClaim::TYPE => of::<IdentifierClaim>(self, id).await,
+            LoginFailures::TYPE => of::<LoginFailures>(self, id).await,
+            _ => Ok(None),
+        }
     }
 
     /// The codec of personal data.

@@ -420,3 +420,80 @@ async fn the_export_holds_what_the_person_wrote_and_nothing_of_anyone_else(backe
         .expect("get");
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
+
+on_both_backends!(a_log_from_before_encryption_is_sealed_in_place_and_then_erasure_reaches_it);
+/// Events written before personal data was sealed hold it in the clear:
+/// erasure says so, and `seal-log` seals them (an erased person's values
+/// are dropped), after which nothing clear is left and the read models
+/// are what they were.
+async fn a_log_from_before_encryption_is_sealed_in_place_and_then_erasure_reaches_it(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let users = eventauth::ops::synthetic::append(app.app.store.db(), 60)
+        .await
+        .expect("a clear log");
+    app.app.settle(None).await.ok();
+    let clear = "SELECT count(*) FROM events WHERE CAST(payload AS TEXT) LIKE '%\"plain\"%'";
+    let before = app.count(clear).await;
+    assert!(before >= 10, "{before} clear events");
+    let metadata = eventauth::store::Metadata::system();
+    // Projected as usual.
+    let email_of = |n: usize| format!("seed{n}@example.com");
+    for _ in 0..200 {
+        if app
+            .count_with(
+                "SELECT count(*) FROM users WHERE email = $1",
+                &[email_of(1).into()],
+            )
+            .await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+
+    // Erased before sealing: erasure says what stays clear in the log.
+    let first = eventauth::service::erasure::erase_authorized(&app.app, users[0], &metadata)
+        .await
+        .expect("erased");
+    assert!(first.in_the_clear >= 1, "{first:?}");
+    assert!(
+        !tables_holding(&app, &email_of(0)).await.is_empty(),
+        "still in the log"
+    );
+
+    let sealed = eventauth::ops::seal_log::seal_log(&app.app)
+        .await
+        .expect("sealed");
+    assert_eq!(sealed.events as i64, before);
+    assert_eq!(app.count(clear).await, 0);
+    // The erased person's values were not sealed but dropped.
+    assert_eq!(tables_holding(&app, &email_of(0)).await, vec![]);
+    // The others' read the same, and the read models agree with the log.
+    let vault = app.app.store.vault().clone();
+    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db(), vault)
+        .await
+        .expect("verify");
+    assert!(same, "{report}");
+    assert_eq!(
+        app.count_with(
+            "SELECT count(*) FROM users WHERE email = $1",
+            &[email_of(1).into()]
+        )
+        .await,
+        1
+    );
+    // Now erasure reaches everything.
+    let second = eventauth::service::erasure::erase_authorized(&app.app, users[1], &metadata)
+        .await
+        .expect("erased");
+    assert_eq!(second.in_the_clear, 0, "{second:?}");
+    assert_eq!(tables_holding(&app, &email_of(1)).await, vec![]);
+    // A second run finds nothing left to seal.
+    let again = eventauth::ops::seal_log::seal_log(&app.app)
+        .await
+        .expect("sealed");
+    assert_eq!(again.events, 0);
+}
