@@ -178,6 +178,11 @@ async fn deleted_users_are_listed_restored_once_their_name_is_free_and_purged(ba
         .await;
     assert_eq!(purged.status, StatusCode::NO_CONTENT);
     assert_eq!(boss.get(DELETED).await.body, json!([]));
+    // Deleted for good is erased: nothing of the person is readable.
+    assert_eq!(
+        crate::erasure::tables_holding(&app, "New Carl").await,
+        vec![]
+    );
     let gone = restore(&boss, format!("?by_ids={newcomer_id}")).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let recorded = app

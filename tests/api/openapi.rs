@@ -184,6 +184,7 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves(backend
         ("GET", "/v1/auth/status"),
         ("POST", "/v1/auth/login"),
         ("GET", "/v1/users/profile"),
+        ("GET", "/v1/users/profile/export"),
         ("POST", "/v1/auth/login-account"),
         ("POST", "/admin/accounts"),
         ("PUT", "/admin/accounts/{accountId}/members/{userId}"),

@@ -226,7 +226,13 @@ async fn the_super_admin_manages_users_and_their_role_decides_what_they_may_do(b
     );
     assert_eq!(app.event_count().await, events, "refusals write nothing");
 
-    // Deleted: their token dies at once, their email is free again; the
+    // Their right of access: everything held about them.
+    let (status, export) = call(&app, Method::GET, "/v1/users/profile/export", &token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(export["account"]["email"], "reader@example.com");
+
+    // Deleted — erased, as Open Archiver removes the row: their token dies
+    // at once, nothing of them is readable, their email is free again; the
     // only user left cannot be deleted.
     let (status, _) = call(
         &app,
@@ -242,6 +248,10 @@ async fn the_super_admin_manages_users_and_their_role_decides_what_they_may_do(b
             .await
             .0,
         StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        crate::erasure::tables_holding(&app, "reader@example.com").await,
+        vec![]
     );
     let (status, again) = call(
         &app,

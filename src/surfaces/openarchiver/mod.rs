@@ -68,6 +68,7 @@ impl crate::surfaces::Surface for OpenArchiverSurface {
             .routes(routes!(auth::setup))
             .routes(routes!(auth::status))
             .routes(routes!(users::profile, users::update_profile))
+            .routes(routes!(users::export))
             .routes(routes!(users::change_password))
             .routes(routes!(users::list, users::create))
             .routes(routes!(users::read, users::update, users::delete))

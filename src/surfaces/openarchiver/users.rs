@@ -225,6 +225,21 @@ pub async fn profile(
     Ok(Json(shown(&app, &user).await?))
 }
 
+/// Everything held about the signed-in user, as JSON (eventauth addition:
+/// their right of access; see `GET /user/profile/export`).
+#[utoipa::path(get, path = "/v1/users/profile/export", tag = "openarchiver", operation_id = "openarchiver_profile_export",
+    security(("openarchiver_bearer" = [])),
+    responses(
+        (status = 200, description = "The user's data", body = Object),
+        (status = 401, description = "Unauthorized: No token provided / Invalid token", body = OaMessage),
+    ))]
+pub async fn export(State(app): State<App>, signed: Signed) -> Result<Json<Value>, OaError> {
+    let actor = signed.actor(&app).await?;
+    Ok(Json(
+        crate::service::personal_export::own(&app, &actor).await?,
+    ))
+}
+
 /// Changes the signed-in user's names (their email stays; another one:
 /// 400).
 #[utoipa::path(patch, path = "/v1/users/profile", tag = "openarchiver", operation_id = "openarchiver_update_profile",
