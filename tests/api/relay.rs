@@ -689,3 +689,32 @@ async fn the_relay_authenticates_to_nats_with_a_token(backend: Backend) {
         "nothing published with a token in NATS_URL"
     );
 }
+
+on_both_backends!(an_erasure_reaches_subscribers_as_user_erased);
+/// Subscribers keep copies of what they derived about a user; `UserErased`
+/// tells them to delete them (docs/nats.md).
+async fn an_erasure_reaches_subscribers_as_user_erased(backend: Backend) {
+    let (stream, prefix) = stream_names();
+    let app = relaying_app(backend, &stream, &prefix).await;
+    let admin = crate::helpers::admin_token(&app).await;
+    let login = app.signed_in("forget.me@example.com", "correct horse").await;
+    let id = login["user"]["id"].as_str().expect("id");
+    let erased = app
+        .client
+        .delete(app.url(&format!("/admin/users/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("erase");
+    assert_eq!(erased.status(), StatusCode::OK);
+    let published = messages(&stream, app.event_count().await as usize).await;
+    let message = published
+        .iter()
+        .find(|m| m["type"] == "eventauth.user.UserErased.v1")
+        .expect("UserErased published");
+    assert_eq!(message["subject"], id);
+    assert_eq!(message["data"]["userId"], id);
+    assert!(message["data"]["sessionsValidAfter"].is_string());
+    assert!(!serde_json::to_string(&published).expect("json").contains("forget.me"));
+    delete_stream(&stream).await;
+}
