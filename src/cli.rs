@@ -448,7 +448,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::SealLog(config) => {
             let sealed = with_app(config, |app| async move {
-                crate::ops::seal_log::seal_log(&app).await
+                crate::ops::seal_log::seal_log(&app.store).await
             })
             .await?;
             let text = format!(

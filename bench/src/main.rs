@@ -46,10 +46,10 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     commands: usize,
     /// Scenarios to run (comma-separated):
-    /// argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,relay,replay,rss.
+    /// argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,seal,erase,relay,replay,rss.
     #[arg(
         long,
-        default_value = "argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,relay,replay,rss"
+        default_value = "argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,seal,erase,relay,replay,rss"
     )]
     scenarios: String,
     /// The service's store: `postgres` (a database on `--pg`) or `sqlite`
@@ -587,17 +587,51 @@ async fn main() -> anyhow::Result<()> {
             json!({ "events": events, "seconds": seconds, "per_s": rate }),
         );
     }
+    if wanted.contains(&"seal") {
+        let micros = seal_cost(&app, 100_000).await?;
+        rows.push((
+            "seal + open one login's personal values µs".into(),
+            format!("{micros:.1}"),
+            "SessionStarted: IP and agent in payload and metadata, key cached".into(),
+        ));
+        results.insert("seal_micros".into(), json!(micros));
+    }
+    if wanted.contains(&"erase") {
+        let (events, seconds) = erasure_time(&app, 10_000).await?;
+        rows.push((
+            "erase a user with 10,000 events ms".into(),
+            format!("{:.0}", seconds * 1000.0),
+            format!("{events} events on their stream; read models settled"),
+        ));
+        results.insert(
+            "erase".into(),
+            json!({ "events": events, "seconds": seconds }),
+        );
+    }
     if wanted.contains(&"replay") {
-        let (events, seconds) = replay_rate(&args, &mut admin).await?;
-        let rate = events as f64 / seconds;
+        let (clear, sealed, sealing) = replay_rate(&args, &mut admin).await?;
+        let rate = clear.events as f64 / clear.seconds;
+        let sealed_rate = sealed.events as f64 / sealed.seconds;
         rows.push((
             "replay into fresh read models events/s".into(),
             format!("{rate:.0}"),
-            format!("{events} events in {seconds:.1} s"),
+            format!("{} events in {:.1} s (log in the clear)", clear.events, clear.seconds),
+        ));
+        rows.push((
+            "replay, personal values sealed events/s".into(),
+            format!("{sealed_rate:.0}"),
+            format!(
+                "{:.2}x the clear log's; {} events in {:.1} s; sealing them took {sealing:.1} s",
+                sealed_rate / rate,
+                sealed.events,
+                sealed.seconds
+            ),
         ));
         results.insert(
             "replay".into(),
-            json!({ "events": events, "seconds": seconds, "per_s": rate }),
+            json!({ "events": clear.events, "seconds": clear.seconds, "per_s": rate,
+                    "sealed_per_s": sealed_rate, "sealed_ratio": sealed_rate / rate,
+                    "sealing_seconds": sealing }),
         );
     }
 
@@ -1335,18 +1369,123 @@ async fn relay_throughput(
     Ok((published, seconds))
 }
 
-/// `eventauth replay`'s rebuild of `--replay-events` events into fresh
-/// read models, swap included.
-async fn replay_rate(args: &Args, admin: &mut sqlx::PgConnection) -> anyhow::Result<(u64, f64)> {
-    let (name, db) = synthetic_store(args, admin, args.replay_events).await?;
+/// Microseconds to seal and open again the personal values one login
+/// records (its `SessionStarted`: IP and agent in the payload and in the
+/// metadata), the key cached, averaged over `rounds`.
+async fn seal_cost(app: &App, rounds: usize) -> anyhow::Result<f64> {
+    let vault = app.store.vault();
+    let subject = eventauth::vault::user(uuid::Uuid::now_v7());
+    let payload = json!({"SessionStarted": {
+        "session_id": uuid::Uuid::now_v7(), "user_id": uuid::Uuid::now_v7(),
+        "client_ip": {"plain": "203.0.113.77"},
+        "user_agent": {"plain": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"},
+        "started_at": chrono::Utc::now()}});
+    let metadata: std::collections::HashMap<String, String> = [
+        ("actor", "anonymous".to_string()),
+        ("client_ip", json!({"plain": "203.0.113.77"}).to_string()),
+        ("user_agent", json!({"plain": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"}).to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     let started = Instant::now();
-    let done = projections::rebuild::Scratch::create(&db, std::sync::Arc::new(projections::Clear))
-        .await?
-        .build_and_swap(&mut |_| {})
+    for round in 0..rounds {
+        let at = format!("session/x/{round}");
+        let mut sealed = payload.clone();
+        vault.seal(Some(&subject), &at, &mut sealed).await?;
+        let mut meta = metadata.clone();
+        vault
+            .seal_metadata(Some(&subject), &at, &eventauth::store::PERSONAL_METADATA, &mut meta)
+            .await?;
+        vault.open_value(&at, &mut sealed).await?;
+        anyhow::ensure!(sealed == payload, "opened differs");
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e6 / rounds as f64)
+}
+
+/// A user with `events` events on their stream (profile changes), then
+/// the time `eventauth erase` takes for them.
+async fn erasure_time(app: &App, events: usize) -> anyhow::Result<(usize, f64)> {
+    use eventauth::input::{Email, Password, PersonName};
+    let registered = eventauth::service::accounts::register(
+        app,
+        eventauth::service::accounts::Registration {
+            email: Email::parse(&format!("erase-{}@example.com", uuid::Uuid::now_v7().simple()), "email")?,
+            password: Password::new_password("correct horse".into(), "password")?,
+            first_name: PersonName::parse("Erase", "firstName")?,
+            last_name: PersonName::parse("Me", "lastName")?,
+            roles: vec![],
+        },
+        &RequestContext::system(),
+    )
+    .await?;
+    let id = registered.id;
+    let metadata = eventauth::store::Metadata::system();
+    for n in 1..events {
+        let changes = aggregates::ProfileChanges {
+            nickname: Some(Some(aggregates::Personal::new(format!("nick{n}")))),
+            ..Default::default()
+        };
+        app.store
+            .execute::<User>(
+                &id.to_string(),
+                UserCommand::UpdateProfile { changes: Box::new(changes) },
+                &metadata,
+            )
+            .await?;
+    }
+    app.settle(None).await?;
+    let started = Instant::now();
+    eventauth::service::erasure::erase_authorized(app, id, &metadata).await?;
+    Ok((events, started.elapsed().as_secs_f64()))
+}
+
+/// A replay's measure: events and seconds.
+struct Replayed {
+    events: u64,
+    seconds: f64,
+}
+
+/// `eventauth replay`'s rebuild of `--replay-events` events into fresh
+/// read models, swap included: first of the log as written before
+/// encryption (read as stored), then of the same log sealed in place
+/// (`eventauth seal-log`: every personal value under its person's key,
+/// opened by the vault while replaying). Returns (clear, sealed, seconds
+/// the sealing took).
+async fn replay_rate(
+    args: &Args,
+    admin: &mut sqlx::PgConnection,
+) -> anyhow::Result<(Replayed, Replayed, f64)> {
+    let (name, db) = synthetic_store(args, admin, args.replay_events).await?;
+    let replay = |codec: std::sync::Arc<dyn projections::Codec>| {
+        let db = db.clone();
+        async move {
+            let started = Instant::now();
+            let done = projections::rebuild::Scratch::create(&db, codec)
+                .await?
+                .build_and_swap(&mut |_| {})
+                .await?;
+            anyhow::Ok(Replayed {
+                events: done.applied,
+                seconds: started.elapsed().as_secs_f64(),
+            })
+        }
+    };
+    let clear = replay(std::sync::Arc::new(projections::Clear)).await?;
+    let mut config = Config::defaults();
+    config.master_key = Some("YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nLS0=".to_string().into());
+    let vault = eventauth::vault::Vault::open(&db, &config).await?;
+    let store = eventauth::store::Store::new(db.clone(), aggregates::Services::system(), vault.clone());
+    eprintln!("sealing the log…");
+    let started = Instant::now();
+    eventauth::ops::seal_log::seal_log(&store).await?;
+    let sealing = started.elapsed().as_secs_f64();
+    sqlx::query("VACUUM ANALYZE events")
+        .execute(db.postgres().context("PostgreSQL")?)
         .await?;
-    let seconds = started.elapsed().as_secs_f64();
+    let sealed = replay(vault).await?;
     drop_database(admin, db, &name).await;
-    Ok((done.applied, seconds))
+    Ok((clear, sealed, sealing))
 }
 
 /// Commands at `rate` per second for `seconds` (revoking sessions of

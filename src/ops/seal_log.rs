@@ -19,8 +19,7 @@ use anyhow::Context;
 use projections::Db;
 use serde_json::Value;
 
-use crate::store::{actor_subject, PERSONAL_METADATA};
-use crate::App;
+use crate::store::{actor_subject, Store, PERSONAL_METADATA};
 
 /// The streams that hold personal data.
 const STREAMS: [&str; 4] = ["user", "session", "identifier_claim", "login_failures"];
@@ -48,9 +47,9 @@ struct Row {
 }
 
 /// Seals every clear personal value in the log.
-pub async fn seal_log(app: &App) -> anyhow::Result<Sealed> {
-    let db = app.store.db();
-    let vault = app.store.vault();
+pub async fn seal_log(store: &Store) -> anyhow::Result<Sealed> {
+    let db = store.db();
+    let vault = store.vault();
     let mut done = Sealed::default();
     let mut subjects: HashMap<(String, String), Option<String>> = HashMap::new();
     let mut after = 0;
@@ -65,8 +64,7 @@ pub async fn seal_log(app: &App) -> anyhow::Result<Sealed> {
             let subject = match subjects.get(&stream) {
                 Some(subject) => subject.clone(),
                 None => {
-                    let subject = app
-                        .store
+                    let subject = store
                         .data_subject_of(&row.aggregate_type, &row.aggregate_id)
                         .await?;
                     subjects.insert(stream, subject.clone());

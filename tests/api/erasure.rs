@@ -464,7 +464,7 @@ async fn a_log_from_before_encryption_is_sealed_in_place_and_then_erasure_reache
         "still in the log"
     );
 
-    let sealed = eventauth::ops::seal_log::seal_log(&app.app)
+    let sealed = eventauth::ops::seal_log::seal_log(&app.app.store)
         .await
         .expect("sealed");
     assert_eq!(sealed.events as i64, before);
@@ -492,7 +492,7 @@ async fn a_log_from_before_encryption_is_sealed_in_place_and_then_erasure_reache
     assert_eq!(second.in_the_clear, 0, "{second:?}");
     assert_eq!(tables_holding(&app, &email_of(1)).await, vec![]);
     // A second run finds nothing left to seal.
-    let again = eventauth::ops::seal_log::seal_log(&app.app)
+    let again = eventauth::ops::seal_log::seal_log(&app.app.store)
         .await
         .expect("sealed");
     assert_eq!(again.events, 0);
