@@ -615,7 +615,10 @@ async fn main() -> anyhow::Result<()> {
         rows.push((
             "replay into fresh read models events/s".into(),
             format!("{rate:.0}"),
-            format!("{} events in {:.1} s (log in the clear)", clear.events, clear.seconds),
+            format!(
+                "{} events in {:.1} s (log in the clear)",
+                clear.events, clear.seconds
+            ),
         ));
         rows.push((
             "replay, personal values sealed events/s".into(),
@@ -1383,7 +1386,10 @@ async fn seal_cost(app: &App, rounds: usize) -> anyhow::Result<f64> {
     let metadata: std::collections::HashMap<String, String> = [
         ("actor", "anonymous".to_string()),
         ("client_ip", json!({"plain": "203.0.113.77"}).to_string()),
-        ("user_agent", json!({"plain": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"}).to_string()),
+        (
+            "user_agent",
+            json!({"plain": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"}).to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -1395,7 +1401,12 @@ async fn seal_cost(app: &App, rounds: usize) -> anyhow::Result<f64> {
         vault.seal(Some(&subject), &at, &mut sealed).await?;
         let mut meta = metadata.clone();
         vault
-            .seal_metadata(Some(&subject), &at, &eventauth::store::PERSONAL_METADATA, &mut meta)
+            .seal_metadata(
+                Some(&subject),
+                &at,
+                &eventauth::store::PERSONAL_METADATA,
+                &mut meta,
+            )
             .await?;
         vault.open_value(&at, &mut sealed).await?;
         anyhow::ensure!(sealed == payload, "opened differs");
@@ -1410,7 +1421,10 @@ async fn erasure_time(app: &App, events: usize) -> anyhow::Result<(usize, f64)> 
     let registered = eventauth::service::accounts::register(
         app,
         eventauth::service::accounts::Registration {
-            email: Email::parse(&format!("erase-{}@example.com", uuid::Uuid::now_v7().simple()), "email")?,
+            email: Email::parse(
+                &format!("erase-{}@example.com", uuid::Uuid::now_v7().simple()),
+                "email",
+            )?,
             password: Password::new_password("correct horse".into(), "password")?,
             first_name: PersonName::parse("Erase", "firstName")?,
             last_name: PersonName::parse("Me", "lastName")?,
@@ -1429,7 +1443,9 @@ async fn erasure_time(app: &App, events: usize) -> anyhow::Result<(usize, f64)> 
         app.store
             .execute::<User>(
                 &id.to_string(),
-                UserCommand::UpdateProfile { changes: Box::new(changes) },
+                UserCommand::UpdateProfile {
+                    changes: Box::new(changes),
+                },
                 &metadata,
             )
             .await?;
@@ -1473,9 +1489,14 @@ async fn replay_rate(
     };
     let clear = replay(std::sync::Arc::new(projections::Clear)).await?;
     let mut config = Config::defaults();
-    config.master_key = Some("YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nLS0=".to_string().into());
+    config.master_key = Some(
+        "YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nLS0="
+            .to_string()
+            .into(),
+    );
     let vault = eventauth::vault::Vault::open(&db, &config).await?;
-    let store = eventauth::store::Store::new(db.clone(), aggregates::Services::system(), vault.clone());
+    let store =
+        eventauth::store::Store::new(db.clone(), aggregates::Services::system(), vault.clone());
     eprintln!("sealing the log…");
     let started = Instant::now();
     eventauth::ops::seal_log::seal_log(&store).await?;

@@ -79,7 +79,7 @@ macro_rules! stored {
 // A user's stream and their sessions are theirs; a claim and the failed
 // logins recorded against an identifier belong to the identifier (its key
 // is destroyed with the user who holds it).
-stored!(User, |id, _| Some(format!("user:{id}")));
+stored!(User, |id, _| Some(crate::vault::user_subject_of(id)));
 stored!(Session, |_, state| state.user_id().map(crate::vault::user));
 stored!(IdentifierClaim, |id, _| Some(crate::vault::identifier(id)));
 stored!(LoginFailures, |id, _| {

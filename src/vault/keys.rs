@@ -68,6 +68,47 @@ pub async fn insert(
     }
 }
 
+/// Stores many subjects' keys at once (those that have none yet), as
+/// [`insert`] does one.
+pub async fn insert_many(
+    db: &Db,
+    rows: &[(String, Vec<u8>)],
+    master: &str,
+) -> Result<(), sqlx::Error> {
+    match db {
+        Db::Postgres(pool) => {
+            let subjects: Vec<&str> = rows.iter().map(|(subject, _)| subject.as_str()).collect();
+            let wrapped: Vec<&[u8]> = rows.iter().map(|(_, wrapped)| wrapped.as_slice()).collect();
+            sqlx::query(
+                "INSERT INTO data_keys (subject, wrapped, master_key)
+                 SELECT s, w, $3 FROM UNNEST($1::text[], $2::bytea[]) AS u(s, w)
+                 ON CONFLICT (subject) DO NOTHING",
+            )
+            .bind(subjects)
+            .bind(wrapped)
+            .bind(master)
+            .execute(pool)
+            .await?;
+        }
+        Db::Sqlite { writer, .. } => {
+            let mut tx = writer.begin().await?;
+            for (subject, wrapped) in rows {
+                sqlx::query(
+                    "INSERT INTO data_keys (subject, wrapped, master_key) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (subject) DO NOTHING",
+                )
+                .bind(subject)
+                .bind(wrapped)
+                .bind(master)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(())
+}
+
 /// Destroys the keys of `subjects` (a tombstone for those without one).
 pub async fn erase(db: &Db, subjects: &[String]) -> Result<(), sqlx::Error> {
     const ERASE: &str = "INSERT INTO data_keys (subject, wrapped, master_key, erased_at)

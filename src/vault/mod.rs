@@ -38,6 +38,11 @@ use master::{MasterKeys, Source};
 
 /// The subject of a user's personal data.
 pub fn user(id: Uuid) -> String {
+    user_subject_of(&id.to_string())
+}
+
+/// The subject of a user's personal data, from the id as stored.
+pub fn user_subject_of(id: &str) -> String {
     format!("user:{id}")
 }
 
@@ -294,6 +299,39 @@ impl Vault {
         }
         keys::set_store_master(&self.db, &current).await?;
         Ok(done)
+    }
+
+    /// Makes sure the keys of `subjects` exist and are cached, in a few
+    /// statements however many (a bulk import seals thousands of new
+    /// people's values at once).
+    pub async fn prepare(&self, subjects: &[String]) -> Result<(), VaultError> {
+        let unknown: Vec<String> = subjects
+            .iter()
+            .filter(|subject| !self.cache.contains_key(subject.as_str()))
+            .cloned()
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let found = self.fetch(unknown.clone()).await?;
+        let mut fresh = Vec::new();
+        for subject in unknown.into_iter().filter(|s| !found.contains_key(s)) {
+            let mut key = Zeroizing::new([0u8; 32]);
+            rand::RngCore::fill_bytes(&mut OsRng, key.as_mut_slice());
+            let wrapped = self
+                .masters
+                .wrap(&subject, &key)
+                .map_err(|e| VaultError::Crypto(e.to_string()))?;
+            fresh.push((subject, wrapped));
+        }
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        keys::insert_many(&self.db, &fresh, self.masters.current_id()).await?;
+        // Read back: another instance may have made some first.
+        self.fetch(fresh.into_iter().map(|(subject, _)| subject).collect())
+            .await?;
+        Ok(())
     }
 
     /// The key to seal `subject`'s values with, made when it has none.

@@ -1121,6 +1121,17 @@ async fn import_loads_users_reports_bad_rows_and_keeps_legacy_hashes(backend: Ba
             .await
             .expect("verify runs");
     assert!(same, "{report}");
+    // Imported like any other: the names sealed in the log, never clear.
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE CAST(payload AS TEXT) LIKE '%Imp One%'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE CAST(payload AS TEXT) LIKE '%\"plain\"%'")
+            .await,
+        0
+    );
 
     // All or nothing with --abort-on-error: one bad line, nothing written.
     let before = app.event_count().await;

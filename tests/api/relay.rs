@@ -697,7 +697,9 @@ async fn an_erasure_reaches_subscribers_as_user_erased(backend: Backend) {
     let (stream, prefix) = stream_names();
     let app = relaying_app(backend, &stream, &prefix).await;
     let admin = crate::helpers::admin_token(&app).await;
-    let login = app.signed_in("forget.me@example.com", "correct horse").await;
+    let login = app
+        .signed_in("forget.me@example.com", "correct horse")
+        .await;
     let id = login["user"]["id"].as_str().expect("id");
     let erased = app
         .client
@@ -715,6 +717,8 @@ async fn an_erasure_reaches_subscribers_as_user_erased(backend: Backend) {
     assert_eq!(message["subject"], id);
     assert_eq!(message["data"]["userId"], id);
     assert!(message["data"]["sessionsValidAfter"].is_string());
-    assert!(!serde_json::to_string(&published).expect("json").contains("forget.me"));
+    assert!(!serde_json::to_string(&published)
+        .expect("json")
+        .contains("forget.me"));
     delete_stream(&stream).await;
 }

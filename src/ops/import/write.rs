@@ -150,6 +150,23 @@ pub(super) async fn write_batch(
             ));
         }
     }
+    // Personal values sealed under each new person's key, as the store's
+    // appends seal them (the keys made in one go).
+    let vault = app.store.vault();
+    let subjects: Vec<String> = rows
+        .iter()
+        .filter(|row| row.0 == "user" && row.2 == 1)
+        .map(|row| crate::vault::user_subject_of(&row.1))
+        .collect();
+    vault.prepare(&subjects).await?;
+    for (kind, id, sequence, _, payload) in &mut rows {
+        if *kind == "user" {
+            let at = crate::vault::position(kind, id, *sequence);
+            vault
+                .seal(Some(&crate::vault::user_subject_of(id)), &at, payload)
+                .await?;
+        }
+    }
     crate::ops::synthetic::insert_with(app.store.db(), rows, &metadata)
         .await
         .map_err(|e| anyhow::anyhow!("writing a batch (nothing of it was written): {e}"))?;
