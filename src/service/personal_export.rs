@@ -70,10 +70,10 @@ pub async fn of(app: &App, user_id: Uuid) -> Result<Value, Error> {
 /// The metadata of a request someone else made: which request and when,
 /// and whether it was the service or another person; nothing about them.
 fn someone_else(metadata: &Value) -> Value {
-    let actor = match metadata["actor"].as_str() {
-        Some(actor @ ("system" | "anonymous")) => actor,
-        _ => "another user",
-    };
+    let actor = metadata["actor"]
+        .as_str()
+        .filter(|actor| matches!(*actor, "system" | "anonymous"))
+        .unwrap_or("another user");
     json!({
         "actor": actor,
         "correlation_id": metadata["correlation_id"],
