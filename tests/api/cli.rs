@@ -442,3 +442,68 @@ async fn accounts_are_created_and_given_members_from_the_command_line(backend: B
     assert_eq!(session["auth"], false, "{session}");
     assert_eq!(session["account"], Value::Null);
 }
+
+on_both_backends!(export_user_then_erase_then_the_log_export_shows_erased_values);
+/// The operator's side of a person's rights: `export-user` shows what is
+/// held, `erase` destroys it and says so, and the log's export afterwards
+/// shows the person's values as "[erased]".
+async fn export_user_then_erase_then_the_log_export_shows_erased_values(backend: Backend) {
+    let app = crate::helpers::spawn_app_with(backend, |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")]
+    })
+    .await;
+    let login = app
+        .client
+        .post(app.url("/sign/register"))
+        .json(&serde_json::json!({ "email": "operator.case@example.com", "password": "correct horse", "firstName": "Orinoco", "lastName": "Case" }))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(login.status(), StatusCode::CREATED);
+    let logged_in = app
+        .client
+        .post(app.url("/sign/login"))
+        .header("x-forwarded-for", "192.0.2.44")
+        .json(&serde_json::json!({ "email": "operator.case@example.com", "password": "correct horse" }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(logged_in.status(), StatusCode::OK);
+    let db = app.stop().await;
+
+    let exported = eventauth(&db, &["export-user", "operator.case@example.com"]);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let exported: Value = serde_json::from_slice(&exported.stdout).expect("JSON");
+    assert_eq!(exported["account"]["first_name"], "Orinoco");
+    assert_eq!(exported["sessions"][0]["clientIp"], "192.0.2.44");
+    let id = exported["userId"].as_str().expect("id").to_string();
+
+    let erased = eventauth(&db, &["erase", "operator.case@example.com"]);
+    assert!(
+        erased.status.success(),
+        "{}",
+        String::from_utf8_lossy(&erased.stderr)
+    );
+    let said = String::from_utf8_lossy(&erased.stdout).to_string();
+    assert!(said.starts_with(&format!("erased user {id}")), "{said}");
+    assert!(!said.contains("warning"), "nothing clear is left: {said}");
+    // Again: nothing more to do, and it says so.
+    let again = eventauth(&db, &["erase", &id]);
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("already erased"));
+
+    let log = eventauth(&db, &["export"]);
+    assert!(log.status.success());
+    let log = String::from_utf8_lossy(&log.stdout).to_string();
+    assert!(log.contains("[erased]"), "{log}");
+    for needle in ["operator.case", "Orinoco", "192.0.2.44"] {
+        assert!(!log.contains(needle), "{needle} in the export");
+    }
+    let after = eventauth(&db, &["export-user", &id]);
+    let after: Value = serde_json::from_slice(&after.stdout).expect("JSON");
+    assert_eq!(after["account"]["first_name"], "[erased]");
+    assert_eq!(after["account"]["erased"], true);
+}

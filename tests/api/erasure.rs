@@ -94,6 +94,17 @@ async fn a_person_with_a_past(app: &TestApp, admin: &str) -> (String, String) {
         )
         .await;
     assert_eq!(registered.status(), StatusCode::CREATED);
+    // A failed attempt first: audited against the email, with the IP.
+    let failed = app
+        .client
+        .post(app.url("/sign/login"))
+        .header("x-forwarded-for", IP)
+        .header("user-agent", AGENT)
+        .json(&json!({ "email": EMAIL, "password": "wrong horse" }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
     let login = app
         .client
         .post(app.url("/sign/login"))
@@ -252,6 +263,26 @@ async fn an_erased_person_is_unreadable_everywhere_and_replay_still_agrees(backe
         )
         .await,
         0
+    );
+
+    // The failed-login audit against their email is theirs too: its IP
+    // and agent read as erased.
+    let audit = projections::GlobalReader::read_from(
+        app.app.store.db(),
+        app.app.store.vault().as_ref(),
+        projections::Parts::All,
+        projections::Cursor::START,
+        10_000,
+        Some(&["LoginFailed"]),
+    )
+    .await
+    .expect("read");
+    assert_eq!(audit.events.len(), 1);
+    let failed = audit.events[0].payload_value();
+    assert_eq!(failed["LoginFailed"]["client_ip"], json!({"erased": true}));
+    assert_eq!(
+        audit.events[0].metadata_value()["client_ip"],
+        json!({"erased": true}).to_string()
     );
 
     // The token ends, the person cannot log in.
