@@ -84,6 +84,28 @@ fn png() -> Vec<u8> {
     bytes
 }
 
+/// The person logs in with `password` from `IP` with `AGENT`.
+async fn login_from_ip(app: &TestApp, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/sign/login"))
+        .header("x-forwarded-for", IP)
+        .header("user-agent", AGENT)
+        .json(&json!({ "email": EMAIL, "password": password }))
+        .send()
+        .await
+        .expect("login")
+}
+
+/// `DELETE /admin/users/{id}` with `token`.
+pub async fn erase(app: &TestApp, token: &str, id: &str) -> reqwest::Response {
+    app.client
+        .delete(app.url(&format!("/admin/users/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("erase")
+}
+
 /// Registers the person, gives them a profile, a picture, a community, a
 /// login from `IP` and a queued reset mail; returns their id and token.
 async fn a_person_with_a_past(app: &TestApp, admin: &str) -> (String, String) {
@@ -95,25 +117,9 @@ async fn a_person_with_a_past(app: &TestApp, admin: &str) -> (String, String) {
         .await;
     assert_eq!(registered.status(), StatusCode::CREATED);
     // A failed attempt first: audited against the email, with the IP.
-    let failed = app
-        .client
-        .post(app.url("/sign/login"))
-        .header("x-forwarded-for", IP)
-        .header("user-agent", AGENT)
-        .json(&json!({ "email": EMAIL, "password": "wrong horse" }))
-        .send()
-        .await
-        .expect("login");
+    let failed = login_from_ip(app, "wrong horse").await;
     assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
-    let login = app
-        .client
-        .post(app.url("/sign/login"))
-        .header("x-forwarded-for", IP)
-        .header("user-agent", AGENT)
-        .json(&json!({ "email": EMAIL, "password": "correct horse" }))
-        .send()
-        .await
-        .expect("login");
+    let login = login_from_ip(app, "correct horse").await;
     assert_eq!(login.status(), StatusCode::OK);
     let login: Value = login.json().await.expect("json");
     let token = login["token"].as_str().expect("token").to_string();
@@ -218,21 +224,9 @@ async fn an_erased_person_is_unreadable_everywhere_and_replay_still_agrees(backe
     );
 
     // A non-administrator may not erase; the administrator may.
-    let refused = app
-        .client
-        .delete(app.url(&format!("/admin/users/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("erase");
+    let refused = erase(&app, &token, &id).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let erased = app
-        .client
-        .delete(app.url(&format!("/admin/users/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("erase");
+    let erased = erase(&app, &admin, &id).await;
     assert_eq!(erased.status(), StatusCode::OK);
     let erased: Value = erased.json().await.expect("json");
     assert_eq!(erased["userId"], id.as_str());
@@ -351,13 +345,7 @@ async fn an_erased_person_is_unreadable_everywhere_and_replay_still_agrees(backe
         StatusCode::OK
     );
     // Erasing again changes nothing and says so.
-    let twice = app
-        .client
-        .delete(app.url(&format!("/admin/users/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("erase");
+    let twice = erase(&app, &admin, &id).await;
     assert_eq!(twice.status(), StatusCode::OK);
     assert_eq!(
         app.count_with(

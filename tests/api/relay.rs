@@ -701,13 +701,7 @@ async fn an_erasure_reaches_subscribers_as_user_erased(backend: Backend) {
         .signed_in("forget.me@example.com", "correct horse")
         .await;
     let id = login["user"]["id"].as_str().expect("id");
-    let erased = app
-        .client
-        .delete(app.url(&format!("/admin/users/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("erase");
+    let erased = crate::erasure::erase(&app, &admin, id).await;
     assert_eq!(erased.status(), StatusCode::OK);
     let published = messages(&stream, app.event_count().await as usize).await;
     let message = published
