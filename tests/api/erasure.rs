@@ -52,21 +52,13 @@ pub async fn tables_holding(app: &TestApp, needle: &str) -> Vec<(String, i64)> {
 
 /// Every file under `dir` holding `needle`'s bytes.
 fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, needle));
-        } else if std::fs::read(&path)
-            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
-        {
-            found.push(path.display().to_string());
-        }
-    }
-    found
+    crate::profiles::files_under(dir)
+        .into_iter()
+        .filter(|path| {
+            std::fs::read(path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+        })
+        .map(|path| path.display().to_string())
+        .collect()
 }
 
 /// A small PNG.

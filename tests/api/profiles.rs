@@ -79,7 +79,7 @@ fn picture(bytes: Vec<u8>, file_name: &str, mime: &str) -> Part {
 }
 
 /// Every file under `dir` (none when it does not exist).
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return found;
