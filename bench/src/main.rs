@@ -532,6 +532,27 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    if wanted.contains(&"seal") {
+        let micros = seal_cost(&app, 100_000).await?;
+        rows.push((
+            "seal + open one login's personal values µs".into(),
+            format!("{micros:.1}"),
+            "SessionStarted: IP and agent in payload and metadata, key cached".into(),
+        ));
+        results.insert("seal_micros".into(), json!(micros));
+    }
+    if wanted.contains(&"erase") {
+        let (events, seconds) = erasure_time(&app, 10_000).await?;
+        rows.push((
+            "erase a user with 10,000 events ms".into(),
+            format!("{:.0}", seconds * 1000.0),
+            format!("{events} events on their stream; read models settled"),
+        ));
+        results.insert(
+            "erase".into(),
+            json!({ "events": events, "seconds": seconds }),
+        );
+    }
     if wanted.contains(&"stream") {
         let mut run = commands::stream(
             &app,
@@ -585,27 +606,6 @@ async fn main() -> anyhow::Result<()> {
         results.insert(
             "relay".into(),
             json!({ "events": events, "seconds": seconds, "per_s": rate }),
-        );
-    }
-    if wanted.contains(&"seal") {
-        let micros = seal_cost(&app, 100_000).await?;
-        rows.push((
-            "seal + open one login's personal values µs".into(),
-            format!("{micros:.1}"),
-            "SessionStarted: IP and agent in payload and metadata, key cached".into(),
-        ));
-        results.insert("seal_micros".into(), json!(micros));
-    }
-    if wanted.contains(&"erase") {
-        let (events, seconds) = erasure_time(&app, 10_000).await?;
-        rows.push((
-            "erase a user with 10,000 events ms".into(),
-            format!("{:.0}", seconds * 1000.0),
-            format!("{events} events on their stream; read models settled"),
-        ));
-        results.insert(
-            "erase".into(),
-            json!({ "events": events, "seconds": seconds }),
         );
     }
     if wanted.contains(&"replay") {
@@ -1398,7 +1398,7 @@ async fn seal_cost(app: &App, rounds: usize) -> anyhow::Result<f64> {
     for round in 0..rounds {
         let at = format!("session/x/{round}");
         let mut sealed = payload.clone();
-        vault.seal(Some(&subject), &at, &mut sealed).await?;
+        vault.seal(&subject, &at, &mut sealed).await?;
         let mut meta = metadata.clone();
         vault
             .seal_metadata(

@@ -19,10 +19,8 @@ use anyhow::Context;
 use projections::Db;
 use serde_json::Value;
 
-use crate::store::{actor_subject, Store, PERSONAL_METADATA};
+use crate::store::{actor_subject, Store, PERSONAL_METADATA, PERSONAL_STREAMS};
 
-/// The streams that hold personal data.
-const STREAMS: [&str; 4] = ["user", "session", "identifier_claim", "login_failures"];
 /// Events per round.
 const BATCH: i64 = 500;
 
@@ -73,10 +71,12 @@ pub async fn seal_log(store: &Store) -> anyhow::Result<Sealed> {
             };
             let at = crate::vault::position(&row.aggregate_type, &row.aggregate_id, row.sequence);
             let mut payload = row.payload.0;
-            vault
-                .seal(subject.as_deref(), &at, &mut payload)
-                .await
-                .with_context(|| format!("sealing {at}"))?;
+            if let Some(subject) = &subject {
+                vault
+                    .seal(subject, &at, &mut payload)
+                    .await
+                    .with_context(|| format!("sealing {at}"))?;
+            }
             let mut metadata = row.metadata.0;
             let actor = metadata.get("actor").and_then(|actor| actor_subject(actor));
             vault
@@ -120,7 +120,7 @@ async fn clear_rows(db: &Db, after: i64) -> Result<Vec<Row>, sqlx::Error> {
                     ORDER BY global_position LIMIT $3"#,
             )
             .bind(after)
-            .bind(&STREAMS[..])
+            .bind(&PERSONAL_STREAMS[..])
             .bind(BATCH)
             .fetch_all(pool)
             .await
@@ -135,7 +135,7 @@ async fn clear_rows(db: &Db, after: i64) -> Result<Vec<Row>, sqlx::Error> {
                     ORDER BY global_position LIMIT ?3"#,
             )
             .bind(after)
-            .bind(serde_json::to_string(&STREAMS).unwrap_or_default())
+            .bind(serde_json::to_string(&PERSONAL_STREAMS).unwrap_or_default())
             .bind(BATCH)
             .fetch_all(reader)
             .await

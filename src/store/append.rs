@@ -64,7 +64,10 @@ impl Store {
             let at = crate::vault::position(A::TYPE, id, sequence);
             let mut payload = serde_json::to_value(event)
                 .map_err(|e| crate::vault::VaultError::Crypto(e.to_string()))?;
-            self.vault.seal(subject, &at, &mut payload).await?;
+            // Streams without a subject hold no personal value.
+            if let Some(subject) = subject {
+                self.vault.seal(subject, &at, &mut payload).await?;
+            }
             let mut map = metadata.to_map();
             self.vault
                 .seal_metadata(

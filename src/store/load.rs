@@ -89,7 +89,11 @@ impl Store {
             } else {
                 crate::vault::position(A::TYPE, id, sequence)
             };
-            let opened = self.vault.open_text(&at, payload.get()).await?;
+            let opened = if super::PERSONAL_STREAMS.contains(&A::TYPE) {
+                self.vault.open_text(&at, payload.get()).await?
+            } else {
+                None
+            };
             let payload = opened.as_deref().unwrap_or(payload.get());
             let sequence = usize::try_from(sequence).unwrap_or_default();
             if part == 0 {

@@ -76,6 +76,18 @@ macro_rules! stored {
         }
     };
 }
+/// The streams that hold personal data (those with a data subject): the
+/// vault seals their payloads and opens only theirs, so a free-form JSON
+/// value elsewhere (a policy's conditions) that looks like a sealed or a
+/// clear personal value is never taken for one. Any other stream must hold
+/// no `Personal` value.
+pub const PERSONAL_STREAMS: [&str; 4] = [
+    User::TYPE,
+    Session::TYPE,
+    IdentifierClaim::TYPE,
+    LoginFailures::TYPE,
+];
+
 // A user's stream and their sessions are theirs; a claim and the failed
 // logins recorded against an identifier belong to the identifier (its key
 // is destroyed with the user who holds it).

@@ -61,9 +61,11 @@ impl Store {
             }
         };
         let at = crate::vault::snapshot_position(A::TYPE, id, sequence);
-        if let Err(error) = self.vault.seal(subject, &at, &mut value).await {
-            tracing::warn!(aggregate = A::TYPE, %error, "snapshot not saved");
-            return;
+        if let Some(subject) = subject {
+            if let Err(error) = self.vault.seal(subject, &at, &mut value).await {
+                tracing::warn!(aggregate = A::TYPE, %error, "snapshot not saved");
+                return;
+            }
         }
         let json = sqlx::types::Json(value);
         let saved = match &self.db {

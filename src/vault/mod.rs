@@ -29,6 +29,7 @@ use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use projections::{Db, Parts, RecordedEvent};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -176,25 +177,20 @@ impl Vault {
     }
 
     /// Seals every personal value in `value` (an event's payload or a
-    /// snapshot) under `subject`'s key; `aad` names where it is stored.
-    /// Personal values with no subject to belong to are a bug: refused.
+    /// snapshot of a stream that holds personal data) under `subject`'s
+    /// key; `aad` names where it is stored.
     pub async fn seal(
         &self,
-        subject: Option<&str>,
+        subject: &str,
         aad: &str,
         value: &mut Value,
     ) -> Result<(), VaultError> {
         if !holds(value, "plain") {
             return Ok(());
         }
-        let Some(subject) = subject else {
-            return Err(VaultError::Crypto(format!(
-                "personal data in {aad} has no subject to be sealed for"
-            )));
-        };
         let key = self.key_for_sealing(subject).await?;
         tagged::each(value, &mut |path, tagged| {
-            *tagged = seal_one(&key, subject, &format!("{aad}{path}"), tagged)?;
+            *tagged = seal_one(&key, subject, aad, path, tagged)?;
             Ok(())
         })
     }
@@ -224,7 +220,7 @@ impl Vault {
             let Ok(value) = serde_json::from_str::<Value>(text) else {
                 continue;
             };
-            let sealed = seal_one(&key, subject, &format!("{aad}#{name}"), &value)?;
+            let sealed = seal_one(&key, subject, aad, &format!("#{name}"), &value)?;
             *text = sealed.to_string();
         }
         Ok(())
@@ -233,26 +229,29 @@ impl Vault {
     /// Opens every sealed value in `value`, stored at `aad`.
     pub async fn open_value(&self, aad: &str, value: &mut Value) -> Result<(), VaultError> {
         let mut subjects = HashSet::new();
-        collect(value, &mut subjects);
+        let _ = tagged::each::<()>(value, &mut |_, tagged| {
+            if let Some(sealed) = tagged::sealed(tagged).and_then(Sealed::parse) {
+                subjects.insert(sealed.subject.to_string());
+            }
+            Ok(())
+        });
         if subjects.is_empty() {
             return Ok(());
         }
         let keys = self.keys_for_opening(subjects).await?;
-        tagged::each(value, &mut |path, tagged| {
-            open_one(&keys, &format!("{aad}{path}"), tagged)
-        })
+        tagged::each(value, &mut |_, tagged| open_one(&keys, aad, tagged))
     }
 
     /// Opens a stored JSON text (a payload or snapshot as loaded) into
-    /// text again; untouched when it holds nothing sealed.
+    /// text again; `None` when it holds nothing sealed.
     pub async fn open_text(&self, aad: &str, text: &str) -> Result<Option<String>, VaultError> {
-        if !text.contains("\"enc\"") {
+        let mut subjects = HashSet::new();
+        subjects_in(text, &mut subjects)?;
+        if subjects.is_empty() {
             return Ok(None);
         }
-        let mut value: Value = serde_json::from_str(text)
-            .map_err(|e| VaultError::Crypto(format!("{aad} is not JSON: {e}")))?;
-        self.open_value(aad, &mut value).await?;
-        Ok(Some(value.to_string()))
+        let keys = self.keys_for_opening(subjects).await?;
+        open_in_text(&keys, aad, text)
     }
 
     /// Destroys the keys of `subjects`: every value sealed under them reads
@@ -419,72 +418,72 @@ impl Vault {
 #[async_trait::async_trait]
 impl projections::Codec for Vault {
     async fn open(&self, events: &mut [RecordedEvent], parts: Parts) -> Result<(), sqlx::Error> {
+        // Payloads are opened as text (no JSON tree: the projector parses
+        // each payload once, as it would a clear one); metadata, read by
+        // exports and audits only, entry by entry.
         let mut subjects = HashSet::new();
-        let mut work = Vec::new();
-        for (index, event) in events.iter().enumerate() {
-            // Text first: most events hold nothing sealed, and building a
-            // JSON tree of each would cost more than the rest of a read.
-            let payload = event.payload.get().contains("\"enc\"");
-            let metadata = parts == Parts::All && event.metadata.get().contains("enc");
-            if !payload && !metadata {
-                continue;
+        let personal = |event: &RecordedEvent| {
+            crate::store::PERSONAL_STREAMS.contains(&event.aggregate_type.as_str())
+        };
+        for event in events.iter() {
+            if personal(event) {
+                subjects_in(event.payload.get(), &mut subjects)?;
             }
-            let mut payload_value = None;
-            if payload {
-                let mut value: Value = serde_json::from_str(event.payload.get())
-                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-                collect(&mut value, &mut subjects);
-                payload_value = Some(value);
-            }
-            let mut metadata_map = None;
-            if metadata {
-                let mut map: HashMap<String, Value> = serde_json::from_str(event.metadata.get())
-                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-                for name in crate::store::PERSONAL_METADATA {
-                    if let Some(Value::String(text)) = map.get(name) {
-                        if let Ok(mut value) = serde_json::from_str::<Value>(text) {
-                            collect(&mut value, &mut subjects);
-                        }
-                    }
+            if parts == Parts::All {
+                for text in personal_metadata(event)?.values() {
+                    subjects_in(text, &mut subjects)?;
                 }
-                map.shrink_to_fit();
-                metadata_map = Some(map);
             }
-            work.push((index, payload_value, metadata_map));
         }
-        if work.is_empty() {
+        if subjects.is_empty() {
             return Ok(());
         }
         let keys = self.keys_for_opening(subjects).await?;
-        for (index, payload, metadata) in work {
-            let event = &mut events[index];
+        for event in events.iter_mut() {
             let at = position(&event.aggregate_type, &event.aggregate_id, event.sequence);
-            if let Some(mut value) = payload {
-                tagged::each(&mut value, &mut |path, tagged| {
-                    open_one(&keys, &format!("{at}{path}"), tagged)
-                })?;
-                event.payload = serde_json::value::to_raw_value(&value)
-                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            if personal(event) {
+                if let Some(opened) = open_in_text(&keys, &at, event.payload.get())? {
+                    event.payload = RawValue::from_string(opened).map_err(decode)?;
+                }
             }
-            if let Some(mut map) = metadata {
-                for name in crate::store::PERSONAL_METADATA {
-                    let Some(Value::String(text)) = map.get_mut(name) else {
-                        continue;
-                    };
-                    let Ok(mut value) = serde_json::from_str::<Value>(text) else {
-                        continue;
-                    };
-                    if tagged::sealed(&value).is_some() {
-                        open_one(&keys, &format!("{at}#{name}"), &mut value)?;
-                        *text = value.to_string();
+            if parts == Parts::All {
+                let personal = personal_metadata(event)?;
+                if personal.is_empty() {
+                    continue;
+                }
+                let mut map: serde_json::Map<String, Value> =
+                    serde_json::from_str(event.metadata.get()).map_err(decode)?;
+                for (name, text) in personal {
+                    if let Some(opened) = open_in_text(&keys, &at, &text)? {
+                        map.insert(name, Value::String(opened));
                     }
                 }
-                event.metadata = serde_json::value::to_raw_value(&map)
-                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                event.metadata = serde_json::value::to_raw_value(&map).map_err(decode)?;
             }
         }
         Ok(())
     }
+}
+
+fn decode(error: serde_json::Error) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(error))
+}
+
+/// The personal entries of an event's metadata that hold sealed values.
+fn personal_metadata(event: &RecordedEvent) -> Result<HashMap<String, String>, sqlx::Error> {
+    if !event.metadata.get().contains("enc") {
+        return Ok(HashMap::new());
+    }
+    let map: HashMap<String, Value> = serde_json::from_str(event.metadata.get()).map_err(decode)?;
+    Ok(crate::store::PERSONAL_METADATA
+        .iter()
+        .filter_map(|name| match map.get(*name) {
+            Some(Value::String(text)) if text.contains("\"enc\"") => {
+                Some((name.to_string(), text.clone()))
+            }
+            _ => None,
+        })
+        .collect())
 }
 
 /// Where an event is stored, as bound into its values: `type/id/sequence`.
@@ -509,30 +508,102 @@ fn holds(value: &Value, tag: &str) -> bool {
     }
 }
 
-/// The subjects whose keys the sealed values in `value` need.
-fn collect(value: &mut Value, subjects: &mut HashSet<String>) {
-    let _ = tagged::each::<()>(value, &mut |_, tagged| {
-        if let Some((subject, _)) = tagged::sealed(tagged).and_then(|text| text.rsplit_once('.')) {
-            if !subjects.contains(subject) {
-                subjects.insert(subject.to_string());
-            }
-        }
-        Ok(())
-    });
+/// A sealed value's text: `<subject>|<field>|<base64url(nonce ‖
+/// ciphertext)>`. The field (a JSON pointer, or `#<name>` for metadata) is
+/// bound into the ciphertext with the event's place, so a value moved to
+/// another event or stream does not open; it is written out so that a
+/// value can be opened where it is found in the text, without a JSON tree.
+#[derive(Debug, Clone, Copy)]
+struct Sealed<'a> {
+    subject: &'a str,
+    field: &'a str,
+    body: &'a str,
 }
 
-/// One personal value sealed: `{"plain": v}` → `{"enc": …}`; anything else
-/// (already sealed, erased) as it is. An erased subject's value is not
-/// kept at all.
-fn seal_one(key: &Key, subject: &str, aad: &str, tagged: &Value) -> Result<Value, VaultError> {
+impl<'a> Sealed<'a> {
+    fn parse(text: &'a str) -> Option<Self> {
+        let mut parts = text.splitn(3, '|');
+        Some(Self {
+            subject: parts.next()?,
+            field: parts.next()?,
+            body: parts.next()?,
+        })
+    }
+}
+
+/// The subjects of the sealed values in a JSON text.
+fn subjects_in(text: &str, subjects: &mut HashSet<String>) -> Result<(), VaultError> {
+    for span in tagged::sealed_spans(text) {
+        let sealed = Sealed::parse(span.sealed).ok_or_else(|| damaged(span.sealed))?;
+        if !subjects.contains(sealed.subject) {
+            subjects.insert(sealed.subject.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// `text` with every sealed value opened (`{"plain": …}`, or `{"erased":
+/// true}` where the key is gone); `None` when it holds none.
+fn open_in_text(
+    keys: &HashMap<String, Key>,
+    at: &str,
+    text: &str,
+) -> Result<Option<String>, VaultError> {
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    for span in tagged::sealed_spans(text) {
+        let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+        out.push_str(&text[copied..span.start]);
+        match decrypt(keys, at, span.sealed)? {
+            Some(clear) => {
+                out.push_str("{\"plain\":");
+                out.push_str(&clear);
+                out.push('}');
+            }
+            None => out.push_str("{\"erased\":true}"),
+        }
+        copied = span.end;
+    }
+    Ok(out.map(|mut out| {
+        out.push_str(&text[copied..]);
+        out
+    }))
+}
+
+fn damaged(sealed: &str) -> VaultError {
+    let shown: String = sealed.chars().take(60).collect();
+    VaultError::Crypto(format!("a sealed personal value is damaged: {shown}…"))
+}
+
+/// One personal value sealed: `{"plain": v}` → `{"enc": …}` for the value
+/// at `field` of the event (or snapshot) at `at`; anything else (already
+/// sealed, erased) as it is. An erased subject's value is not kept at all.
+fn seal_one(
+    key: &Key,
+    subject: &str,
+    at: &str,
+    field: &str,
+    tagged: &Value,
+) -> Result<Value, VaultError> {
     let Some(clear) = tagged::plain(tagged) else {
         return Ok(tagged.clone());
     };
     let Key::Live(cipher) = key else {
         return Ok(tagged::make_erased());
     };
+    // Field names are Rust identifiers, indices and `#` names: nothing
+    // that needs escaping in JSON or could be taken for the separator.
+    if !field
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/_#-".contains(&b))
+    {
+        return Err(VaultError::Crypto(format!(
+            "cannot seal the field {field:?}"
+        )));
+    }
     let msg = serde_json::to_vec(clear).map_err(|e| VaultError::Crypto(e.to_string()))?;
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let aad = format!("{at}{field}");
     let sealed = cipher
         .encrypt(
             &nonce,
@@ -545,38 +616,36 @@ fn seal_one(key: &Key, subject: &str, aad: &str, tagged: &Value) -> Result<Value
     let mut bytes = nonce.to_vec();
     bytes.extend_from_slice(&sealed);
     let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    Ok(tagged::make_sealed(format!("{subject}.{text}")))
+    Ok(tagged::make_sealed(format!("{subject}|{field}|{text}")))
 }
 
-/// One sealed value opened in place: `{"enc": …}` → `{"plain": v}`, or
-/// `{"erased": true}` when its key was destroyed.
-fn open_one(keys: &HashMap<String, Key>, aad: &str, tagged: &mut Value) -> Result<(), VaultError> {
-    let Some(text) = tagged::sealed(tagged) else {
-        return Ok(());
-    };
-    let damaged = || VaultError::Crypto(format!("the personal value at {aad} is damaged"));
-    let (subject, body) = text.rsplit_once('.').ok_or_else(damaged)?;
-    let cipher = match keys.get(subject) {
+/// The clear JSON of a sealed value stored at `at`; `None` when its key
+/// was destroyed.
+fn decrypt(
+    keys: &HashMap<String, Key>,
+    at: &str,
+    text: &str,
+) -> Result<Option<String>, VaultError> {
+    let sealed = Sealed::parse(text).ok_or_else(|| damaged(text))?;
+    let cipher = match keys.get(sealed.subject) {
         Some(Key::Live(cipher)) => cipher,
-        Some(Key::Erased) => {
-            *tagged = tagged::make_erased();
-            return Ok(());
-        }
-        None => return Err(damaged()),
+        Some(Key::Erased) => return Ok(None),
+        None => return Err(damaged(text)),
     };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(body)
-        .map_err(|_| damaged())?;
+        .decode(sealed.body)
+        .map_err(|_| damaged(text))?;
     if bytes.len() < 12 {
-        return Err(damaged());
+        return Err(damaged(text));
     }
-    let (nonce, sealed) = bytes.split_at(12);
-    let nonce: [u8; 12] = nonce.try_into().map_err(|_| damaged())?;
+    let (nonce, body) = bytes.split_at(12);
+    let nonce: [u8; 12] = nonce.try_into().map_err(|_| damaged(text))?;
+    let aad = format!("{at}{}", sealed.field);
     let clear = cipher
         .decrypt(
             &Nonce::from(nonce),
             Payload {
-                msg: sealed,
+                msg: body,
                 aad: aad.as_bytes(),
             },
         )
@@ -585,7 +654,21 @@ fn open_one(keys: &HashMap<String, Key>, aad: &str, tagged: &mut Value) -> Resul
                 "the personal value at {aad} does not decrypt with its subject's key"
             ))
         })?;
-    let value: Value = serde_json::from_slice(&clear).map_err(|_| damaged())?;
-    *tagged = tagged::make_plain(value);
+    // Its own serialization: valid JSON (checked, not trusted).
+    let clear = String::from_utf8(clear).map_err(|_| damaged(text))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&clear).map_err(|_| damaged(text))?;
+    Ok(Some(clear))
+}
+
+/// One sealed value opened in place (a JSON tree's): `{"enc": …}` →
+/// `{"plain": v}`, or `{"erased": true}`.
+fn open_one(keys: &HashMap<String, Key>, at: &str, tagged: &mut Value) -> Result<(), VaultError> {
+    let Some(text) = tagged::sealed(tagged) else {
+        return Ok(());
+    };
+    *tagged = match decrypt(keys, at, text)? {
+        Some(clear) => tagged::make_plain(serde_json::from_str(&clear).map_err(|_| damaged(text))?),
+        None => tagged::make_erased(),
+    };
     Ok(())
 }

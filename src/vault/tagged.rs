@@ -54,6 +54,38 @@ fn walk<E>(
     Ok(())
 }
 
+/// Where a sealed value sits in a JSON text: the whole `{"enc": "…"}`
+/// object, and its sealed string.
+#[derive(Debug, Clone, Copy)]
+pub struct Span<'a> {
+    /// Start of the object.
+    pub start: usize,
+    /// Just past its end.
+    pub end: usize,
+    /// The sealed string (no escapes: subject, field and base64url).
+    pub sealed: &'a str,
+}
+
+/// Every sealed value in a JSON text, in order. Compact JSON and
+/// PostgreSQL's (`{"enc": "…"}`) alike; inside a JSON string the quotes
+/// would be escaped, so what is found here is structure.
+pub fn sealed_spans(text: &str) -> impl Iterator<Item = Span<'_>> {
+    text.match_indices("\"enc\":").filter_map(move |(at, _)| {
+        let start = text[..at].trim_end().strip_suffix('{').map(str::len)?;
+        let rest = text[at + 6..].trim_start();
+        let rest = rest.strip_prefix('"')?;
+        let close = rest.find('"')?;
+        let sealed = &rest[..close];
+        let after = rest[close + 1..].trim_start();
+        let after = after.strip_prefix('}')?;
+        Some(Span {
+            start,
+            end: text.len() - after.len(),
+            sealed,
+        })
+    })
+}
+
 /// The sealed text of a tagged value `{"enc": …}`.
 pub fn sealed(value: &Value) -> Option<&str> {
     value.get("enc")?.as_str()
@@ -115,6 +147,26 @@ pub fn shown_metadata(metadata: Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn finds_sealed_values_in_compact_and_spaced_text_and_not_in_strings() {
+        let compact = r#"{"A":{"email":{"enc":"user:1|/A/email|QUJD"},"n":{"enc":"x|/A/n|RA"}}}"#;
+        let spans: Vec<_> = sealed_spans(compact).collect();
+        assert_eq!(spans.len(), 2);
+        assert_eq!(spans[0].sealed, "user:1|/A/email|QUJD");
+        assert_eq!(
+            &compact[spans[0].start..spans[0].end],
+            r#"{"enc":"user:1|/A/email|QUJD"}"#
+        );
+        let spaced = r#"{"A": {"email": {"enc": "user:1|/A/email|QUJD"}}}"#;
+        let span = sealed_spans(spaced).next().expect("found");
+        assert_eq!(
+            &spaced[span.start..span.end],
+            r#"{"enc": "user:1|/A/email|QUJD"}"#
+        );
+        let in_a_string = r#"{"bio":{"plain":"{\"enc\":\"user:1|x|y\"}"}}"#;
+        assert_eq!(sealed_spans(in_a_string).count(), 0);
+    }
 
     #[test]
     fn finds_every_tagged_value_with_its_path_and_nothing_else() {

@@ -508,3 +508,47 @@ async fn a_log_from_before_encryption_is_sealed_in_place_and_then_erasure_reache
         .expect("sealed");
     assert_eq!(again.events, 0);
 }
+
+on_both_backends!(free_form_json_that_looks_sealed_or_personal_is_stored_and_read_as_it_is);
+/// Only streams that hold personal data are sealed and opened: a policy's
+/// conditions (free-form JSON an administrator writes) shaped like a
+/// personal value neither fails the write nor stalls the read models.
+async fn free_form_json_that_looks_sealed_or_personal_is_stored_and_read_as_it_is(
+    backend: Backend,
+) {
+    use crate::openarchiver::{admin, app, call, post};
+    let app = app(backend).await;
+    let (_, setup) = post(&app, "/v1/auth/setup", admin()).await;
+    let root = setup["accessToken"].as_str().expect("token").to_string();
+    let conditions = json!({
+        "department": {"enc": "user:00000000-0000-0000-0000-000000000000|/x|AAAA"},
+        "team": {"plain": "blue"}
+    });
+    let (status, role) = call(
+        &app,
+        reqwest::Method::POST,
+        "/v1/iam/roles",
+        &root,
+        Some(json!({"name": "Lookalikes", "policies": [
+            {"action": "read", "subject": "users", "conditions": conditions}
+        ]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    let id = role["id"].as_str().expect("id");
+    let (status, read) = call(
+        &app,
+        reqwest::Method::GET,
+        &format!("/v1/iam/roles/{id}"),
+        &root,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["policies"][0]["conditions"], conditions);
+    let vault = app.app.store.vault().clone();
+    let (same, report) = eventauth::ops::rebuild::verify(app.app.store.db(), vault)
+        .await
+        .expect("the log reads");
+    assert!(same, "{report}");
+}

@@ -163,7 +163,7 @@ pub(super) async fn write_batch(
         if *kind == "user" {
             let at = crate::vault::position(kind, id, *sequence);
             vault
-                .seal(Some(&crate::vault::user_subject_of(id)), &at, payload)
+                .seal(&crate::vault::user_subject_of(id), &at, payload)
                 .await?;
         }
     }
