@@ -100,6 +100,9 @@ struct Args {
     /// Events the `replay` scenario rebuilds.
     #[arg(long, default_value_t = 1_000_000)]
     replay_events: usize,
+    /// Events on the stream of the user the `erase` scenario erases.
+    #[arg(long, default_value_t = 10_000)]
+    erase_events: usize,
 }
 
 #[derive(Debug, Default)]
@@ -533,7 +536,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if wanted.contains(&"seal") {
-        let micros = seal_cost(&app, 100_000).await?;
+        let micros = seal_cost(&app, 20_000 * args.seconds as usize).await?;
         rows.push((
             "seal + open one login's personal values µs".into(),
             format!("{micros:.1}"),
@@ -542,9 +545,9 @@ async fn main() -> anyhow::Result<()> {
         results.insert("seal_micros".into(), json!(micros));
     }
     if wanted.contains(&"erase") {
-        let (events, seconds) = erasure_time(&app, 10_000).await?;
+        let (events, seconds) = erasure_time(&app, args.erase_events).await?;
         rows.push((
-            "erase a user with 10,000 events ms".into(),
+            format!("erase a user with {events} events ms"),
             format!("{:.0}", seconds * 1000.0),
             format!("{events} events on their stream; read models settled"),
         ));

@@ -47,6 +47,8 @@ fn run(args: &[&str], scenarios: &[&str]) -> (String, Value) {
             "300",
             "--stream-commands",
             "5",
+            "--erase-events",
+            "40",
             "--rss-users",
             "300",
         ])
@@ -92,6 +94,8 @@ fn every_scenario_runs_and_reports_positive_figures() {
             "kolibri_list",
             "commands",
             "stream",
+            "seal_micros",
+            "erase",
             "relay",
             "replay",
             "rss",

@@ -110,7 +110,10 @@ async fn events_carry_the_request_id_actor_client_and_time_as_metadata(backend: 
         let tagged: serde_json::Value =
             serde_json::from_str(metadata[name].as_str().expect("a tagged value")).expect("json");
         let sealed = tagged["enc"].as_str().expect("sealed");
-        assert!(sealed.starts_with(&format!("user:{user_id}.")), "{sealed}");
+        assert!(
+            sealed.starts_with(&format!("user:{user_id}|#{name}|")),
+            "{sealed}"
+        );
     }
     let stored = metadata.to_string();
     assert!(
