@@ -536,13 +536,21 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if wanted.contains(&"seal") {
-        let micros = seal_cost(&app, 20_000 * args.seconds as usize).await?;
+        let (micros, open, cold) = seal_cost(&app, 20_000 * args.seconds as usize).await?;
         rows.push((
             "seal + open one login's personal values µs".into(),
             format!("{micros:.1}"),
             "SessionStarted: IP and agent in payload and metadata, key cached".into(),
         ));
-        results.insert("seal_micros".into(), json!(micros));
+        rows.push((
+            "open one sealed payload µs".into(),
+            format!("{open:.1}"),
+            format!("as a reader does, key cached; {cold:.0} µs with the key read and unwrapped"),
+        ));
+        results.insert(
+            "seal_micros".into(),
+            json!({ "seal_and_open": micros, "open": open, "open_cold_key": cold }),
+        );
     }
     if wanted.contains(&"erase") {
         let (events, seconds) = erasure_time(&app, args.erase_events).await?;
@@ -1378,7 +1386,7 @@ async fn relay_throughput(
 /// Microseconds to seal and open again the personal values one login
 /// records (its `SessionStarted`: IP and agent in the payload and in the
 /// metadata), the key cached, averaged over `rounds`.
-async fn seal_cost(app: &App, rounds: usize) -> anyhow::Result<f64> {
+async fn seal_cost(app: &App, rounds: usize) -> anyhow::Result<(f64, f64, f64)> {
     let vault = app.store.vault();
     let subject = eventauth::vault::user(uuid::Uuid::now_v7());
     let payload = json!({"SessionStarted": {
@@ -1414,7 +1422,25 @@ async fn seal_cost(app: &App, rounds: usize) -> anyhow::Result<f64> {
         vault.open_value(&at, &mut sealed).await?;
         anyhow::ensure!(sealed == payload, "opened differs");
     }
-    Ok(started.elapsed().as_secs_f64() * 1e6 / rounds as f64)
+    let both = started.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+    // Opening alone, as a reader does (the stored text, the key cached;
+    // then with the key read and unwrapped each time).
+    let mut stored = payload.clone();
+    vault.seal(&subject, "session/x/1", &mut stored).await?;
+    let stored = stored.to_string();
+    let started = Instant::now();
+    for _ in 0..rounds {
+        vault.open_text("session/x/1", &stored).await?;
+    }
+    let open = started.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+    let cold_rounds = (rounds / 20).max(10);
+    let started = Instant::now();
+    for _ in 0..cold_rounds {
+        vault.forget(&subject);
+        vault.open_text("session/x/1", &stored).await?;
+    }
+    let cold = started.elapsed().as_secs_f64() * 1e6 / cold_rounds as f64;
+    Ok((both, open, cold))
 }
 
 /// A user with `events` events on their stream (profile changes), then
@@ -1507,9 +1533,40 @@ async fn replay_rate(
     sqlx::query("VACUUM ANALYZE events")
         .execute(db.postgres().context("PostgreSQL")?)
         .await?;
-    let sealed = replay(vault).await?;
+    let timed = std::sync::Arc::new(TimedCodec {
+        inner: vault,
+        nanos: AtomicU64::new(0),
+    });
+    let sealed = replay(timed.clone()).await?;
+    eprintln!(
+        "opening took {:.2} s of the sealed replay's {:.2} s (read ahead, beside the applying)",
+        timed.nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        sealed.seconds
+    );
     drop_database(admin, db, &name).await;
     Ok((clear, sealed, sealing))
+}
+
+/// A codec that counts the time spent opening.
+#[derive(Debug)]
+struct TimedCodec {
+    inner: std::sync::Arc<eventauth::vault::Vault>,
+    nanos: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl projections::Codec for TimedCodec {
+    async fn open(
+        &self,
+        events: &mut [projections::RecordedEvent],
+        parts: projections::Parts,
+    ) -> Result<(), sqlx::Error> {
+        let started = Instant::now();
+        let result = self.inner.open(events, parts).await;
+        self.nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        result
+    }
 }
 
 /// Commands at `rate` per second for `seconds` (revoking sessions of
