@@ -1538,8 +1538,18 @@ async fn replay_rate(
         nanos: AtomicU64::new(0),
     });
     let sealed = replay(timed.clone()).await?;
+    let pool = db.postgres().context("PostgreSQL")?;
+    let sealed_events: i64 = sqlx::query_scalar(
+        r#"SELECT count(*) FROM events WHERE strpos(payload::text, '"enc"') > 0"#,
+    )
+    .fetch_one(pool)
+    .await?;
+    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM data_keys")
+        .fetch_one(pool)
+        .await?;
     eprintln!(
-        "opening took {:.2} s of the sealed replay's {:.2} s (read ahead, beside the applying)",
+        "opening took {:.2} s of the sealed replay's {:.2} s (read ahead, beside the \
+         applying): {sealed_events} events with sealed values, {keys} data keys read",
         timed.nanos.load(Ordering::Relaxed) as f64 / 1e9,
         sealed.seconds
     );
