@@ -493,13 +493,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Replay(config) => {
             let (db, vault) = one_shot(&config).await?;
-            let report = crate::ops::rebuild::replay(&db, vault).await?;
+            let report = crate::ops::rebuild::replay(&db, vault.for_rebuild()).await?;
             std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
             Ok(())
         }
         Command::Verify(config) => {
             let (db, vault) = one_shot(&config).await?;
-            let (same, report) = crate::ops::rebuild::verify(&db, vault).await?;
+            let (same, report) = crate::ops::rebuild::verify(&db, vault.for_rebuild()).await?;
             std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
             anyhow::ensure!(same, "the read models differ from what the log produces");
             Ok(())

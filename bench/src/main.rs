@@ -1534,7 +1534,7 @@ async fn replay_rate(
         .execute(db.postgres().context("PostgreSQL")?)
         .await?;
     let timed = std::sync::Arc::new(TimedCodec {
-        inner: vault,
+        inner: vault.for_rebuild(),
         nanos: AtomicU64::new(0),
     });
     let sealed = replay(timed.clone()).await?;
@@ -1560,7 +1560,7 @@ async fn replay_rate(
 /// A codec that counts the time spent opening.
 #[derive(Debug)]
 struct TimedCodec {
-    inner: std::sync::Arc<eventauth::vault::Vault>,
+    inner: std::sync::Arc<dyn projections::Codec>,
     nanos: AtomicU64,
 }
 

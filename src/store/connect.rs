@@ -116,7 +116,7 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
 pub async fn prepare(db: &Db, config: &crate::Config) -> anyhow::Result<Arc<Vault>> {
     migrate(db).await?;
     let vault = Vault::open(db, config).await?;
-    projections::rebuild::ensure_version(db, vault.clone())
+    projections::rebuild::ensure_version(db, vault.for_rebuild())
         .await
         .context("bringing the read models to this version")?;
     Ok(vault)

@@ -240,7 +240,7 @@ impl Vault {
         if subjects.is_empty() {
             return Ok(());
         }
-        let keys = self.keys_for_opening(subjects).await?;
+        let keys = self.keys_for_opening(subjects, Remember::Yes).await?;
         tagged::each(value, &mut |_, tagged| open_one(&keys, aad, tagged))
     }
 
@@ -252,7 +252,7 @@ impl Vault {
         if subjects.is_empty() {
             return Ok(None);
         }
-        let keys = self.keys_for_opening(subjects).await?;
+        let keys = self.keys_for_opening(subjects, Remember::Yes).await?;
         open_in_text(&keys, aad, text)
     }
 
@@ -362,6 +362,7 @@ impl Vault {
     async fn keys_for_opening(
         &self,
         subjects: HashSet<String>,
+        remember: Remember,
     ) -> Result<HashMap<String, Key>, VaultError> {
         let mut keys = HashMap::with_capacity(subjects.len());
         let mut missing = Vec::new();
@@ -374,7 +375,7 @@ impl Vault {
             }
         }
         if !missing.is_empty() {
-            let found = self.fetch(missing.clone()).await?;
+            let found = self.fetch_as(missing.clone(), remember).await?;
             for subject in missing {
                 match found.get(&subject) {
                     Some(key) => {
@@ -393,11 +394,23 @@ impl Vault {
 
     /// Reads, unwraps and caches the keys of `subjects` that have a row.
     async fn fetch(&self, subjects: Vec<String>) -> Result<HashMap<String, Key>, VaultError> {
+        self.fetch_as(subjects, Remember::Yes).await
+    }
+
+    /// Reads and unwraps the keys of `subjects` that have a row, caching
+    /// them when asked.
+    async fn fetch_as(
+        &self,
+        subjects: Vec<String>,
+        remember: Remember,
+    ) -> Result<HashMap<String, Key>, VaultError> {
         let mut keys = HashMap::new();
         for row in keys::fetch(&self.db, &subjects).await? {
             let subject = row.0.clone();
             let key = self.unwrap_row(row)?;
-            self.cache.insert(subject.clone(), key.clone());
+            if remember == Remember::Yes {
+                self.cache.insert(subject.clone(), key.clone());
+            }
             keys.insert(subject, key);
         }
         Ok(keys)
@@ -417,9 +430,46 @@ impl Vault {
     }
 }
 
+/// Whether keys read for opening are kept in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Remember {
+    Yes,
+    /// A rebuild: each key serves one stretch of the log once; caching it
+    /// would cost time and push out the keys live requests use.
+    No,
+}
+
 #[async_trait::async_trait]
 impl projections::Codec for Vault {
     async fn open(&self, events: &mut [RecordedEvent], parts: Parts) -> Result<(), sqlx::Error> {
+        self.open_events(events, parts, Remember::Yes).await
+    }
+}
+
+/// The vault as a rebuild (replay, verify, a version change) reads the
+/// log: keys read are not cached.
+#[derive(Debug)]
+pub struct ForRebuild(Arc<Vault>);
+
+#[async_trait::async_trait]
+impl projections::Codec for ForRebuild {
+    async fn open(&self, events: &mut [RecordedEvent], parts: Parts) -> Result<(), sqlx::Error> {
+        self.0.open_events(events, parts, Remember::No).await
+    }
+}
+
+impl Vault {
+    /// This vault as a rebuild's codec.
+    pub fn for_rebuild(self: &Arc<Self>) -> Arc<dyn projections::Codec> {
+        Arc::new(ForRebuild(self.clone()))
+    }
+
+    async fn open_events(
+        &self,
+        events: &mut [RecordedEvent],
+        parts: Parts,
+        remember: Remember,
+    ) -> Result<(), sqlx::Error> {
         // Payloads are opened as text (no JSON tree: the projector parses
         // each payload once, as it would a clear one); metadata, read by
         // exports and audits only, entry by entry.
@@ -440,7 +490,7 @@ impl projections::Codec for Vault {
         if subjects.is_empty() {
             return Ok(());
         }
-        let keys = self.keys_for_opening(subjects).await?;
+        let keys = self.keys_for_opening(subjects, remember).await?;
         for event in events.iter_mut() {
             let at = position(&event.aggregate_type, &event.aggregate_id, event.sequence);
             if personal(event) {
