@@ -34,32 +34,48 @@ pub async fn fetch(db: &Db, subjects: &[String]) -> Result<Vec<Row>, sqlx::Error
 
 /// Stores `subject`'s key unless it has a row already (another instance
 /// made one first, or the subject was erased); then the row as it stands.
+/// One round trip on PostgreSQL, for a new subject and a known one alike.
 pub async fn insert(
     db: &Db,
     subject: &str,
     wrapped: &[u8],
     master: &str,
 ) -> Result<Row, sqlx::Error> {
-    const INSERT: &str = "INSERT INTO data_keys (subject, wrapped, master_key) VALUES ($1, $2, $3)
-                          ON CONFLICT (subject) DO NOTHING";
     const SELECT: &str = "SELECT subject, wrapped, master_key FROM data_keys WHERE subject = $1";
     match db {
         Db::Postgres(pool) => {
-            sqlx::query(INSERT)
-                .bind(subject)
-                .bind(wrapped)
-                .bind(master)
-                .execute(pool)
-                .await?;
-            sqlx::query_as(SELECT).bind(subject).fetch_one(pool).await
+            let row: Option<Row> = sqlx::query_as(
+                "WITH made AS (
+                     INSERT INTO data_keys (subject, wrapped, master_key) VALUES ($1, $2, $3)
+                     ON CONFLICT (subject) DO NOTHING
+                     RETURNING subject, wrapped, master_key)
+                 SELECT subject, wrapped, master_key FROM made
+                 UNION ALL
+                 SELECT subject, wrapped, master_key FROM data_keys
+                  WHERE subject = $1 AND NOT EXISTS (SELECT 1 FROM made)",
+            )
+            .bind(subject)
+            .bind(wrapped)
+            .bind(master)
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                Some(row) => Ok(row),
+                // Another instance's row committed after this statement's
+                // snapshot: the conflict saw it, the select did not.
+                None => sqlx::query_as(SELECT).bind(subject).fetch_one(pool).await,
+            }
         }
         Db::Sqlite { writer, .. } => {
-            sqlx::query(&sqlite_sql(INSERT))
-                .bind(subject)
-                .bind(wrapped)
-                .bind(master)
-                .execute(writer)
-                .await?;
+            sqlx::query(
+                "INSERT INTO data_keys (subject, wrapped, master_key) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (subject) DO NOTHING",
+            )
+            .bind(subject)
+            .bind(wrapped)
+            .bind(master)
+            .execute(writer)
+            .await?;
             sqlx::query_as(&sqlite_sql(SELECT))
                 .bind(subject)
                 .fetch_one(writer)

@@ -335,13 +335,11 @@ impl Vault {
         Ok(())
     }
 
-    /// The key to seal `subject`'s values with, made when it has none.
+    /// The key to seal `subject`'s values with, made when it has none: a
+    /// cache miss costs one round trip, whether the key exists or not (a
+    /// fresh key is wrapped for the attempt and dropped if one exists).
     async fn key_for_sealing(&self, subject: &str) -> Result<Key, VaultError> {
         if let Some(key) = self.cache.get(subject) {
-            return Ok(key);
-        }
-        let mut found = self.fetch(vec![subject.to_string()]).await?;
-        if let Some(key) = found.remove(subject) {
             return Ok(key);
         }
         let mut fresh = Zeroizing::new([0u8; 32]);

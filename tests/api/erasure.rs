@@ -552,3 +552,51 @@ async fn free_form_json_that_looks_sealed_or_personal_is_stored_and_read_as_it_i
         .expect("the log reads");
     assert!(same, "{report}");
 }
+
+// Several instances share only a PostgreSQL store (the embedded one runs one).
+on_postgres_only!(
+    another_instance_forgets_an_erased_persons_key_at_once,
+    threads = 2
+);
+/// An instance that holds a person's key in memory drops it as soon as its
+/// feed sees the person erased on another instance: what it reads of them
+/// from then on is erased, not opened from its cache.
+async fn another_instance_forgets_an_erased_persons_key_at_once(backend: Backend) {
+    let first = spawn_app_with(backend, |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")]
+    })
+    .await;
+    let registered = first
+        .post_json(
+            "/sign/register",
+            &json!({ "email": EMAIL, "password": "correct horse", "firstName": FIRST, "lastName": LAST }),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let second = crate::helpers::spawn_app_on(first.db.clone(), |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")]
+    })
+    .await;
+    // The person signs in through the second instance: it seals their IP
+    // with their key, which it keeps in memory.
+    let login = login_from_ip(&second, "correct horse").await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let login: Value = login.json().await.expect("json");
+    let id = login["user"]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        second.opened_metadata("SessionStarted").await["client_ip"],
+        json!({"plain": IP}).to_string()
+    );
+
+    let admin = admin_token(&first).await;
+    assert_eq!(erase(&first, &admin, &id).await.status(), StatusCode::OK);
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        seen = second.opened_metadata("SessionStarted").await["client_ip"].clone();
+        if seen == json!({"erased": true}).to_string() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the second instance still opens the erased person's IP: {seen}");
+}
