@@ -106,7 +106,9 @@ impl Runtime {
         // What the feed keeps fresh: caller states, and each surface's caches.
         let cookie_sessions = Arc::new(crate::service::sessions::cookie::CookieSessions::default());
         let account_titles = Arc::new(crate::service::member_accounts::AccountTitles::default());
+        let store = Store::new(db.clone(), Services::system(), vault.clone());
         let mut listeners: Vec<Arc<dyn FeedListener>> = vec![
+            store.freshness(),
             actors.clone(),
             cookie_sessions.clone(),
             account_titles.clone(),
@@ -146,7 +148,7 @@ impl Runtime {
                 config.access_token_ttl(),
             ),
             identifiers: IdentifierKeys::new(keys.derive("identifier-claims")),
-            store: Store::new(db.clone(), Services::system(), vault.clone()),
+            store,
             reader: GlobalReader::new(db.clone()),
             passwords,
             throttle,

@@ -22,6 +22,7 @@ use sqlx::Connection;
 
 mod commands;
 mod rss;
+mod statements;
 
 /// Benchmarks eventauth.
 #[derive(Debug, Parser)]
@@ -46,7 +47,9 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     commands: usize,
     /// Scenarios to run (comma-separated):
-    /// argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,seal,erase,relay,replay,rss.
+    /// argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,seal,erase,relay,replay,rss;
+    /// and, only when named, `statements` (PostgreSQL only; it turns the
+    /// server's statement log on for its length).
     #[arg(
         long,
         default_value = "argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,seal,erase,relay,replay,rss"
@@ -100,6 +103,10 @@ struct Args {
     /// Events the `replay` scenario rebuilds.
     #[arg(long, default_value_t = 1_000_000)]
     replay_events: usize,
+    /// PostgreSQL's log file, for the `statements` scenario (which turns
+    /// `log_statement = 'all'` on for its length).
+    #[arg(long, default_value = "/var/log/postgresql/postgresql-15-main.log")]
+    pg_log: String,
     /// Events on the stream of the user the `erase` scenario erases.
     #[arg(long, default_value_t = 10_000)]
     erase_events: usize,
@@ -154,6 +161,8 @@ async fn main() -> anyhow::Result<()> {
     // Open Archiver's per-IP request limit would cap every `/v1` scenario
     // (all clients are one IP) at 100 a minute.
     config.openarchiver_rate_limit = 0;
+    // Every bench client signs itself up from the one address.
+    config.registrations_per_ip = 0;
     // The service relays to a stream of the bench's own (the `nats`
     // scenario subscribes to it; every other scenario runs with the relay
     // active, as in production).
@@ -533,6 +542,41 @@ async fn main() -> anyhow::Result<()> {
                     "bare_insert_p99_ms": run.bare_latencies.percentile(0.99),
                     "ratio_to_bare_inserts": ratio }),
         );
+    }
+
+    if wanted.contains(&"statements") {
+        for counted in statements::run(
+            &app,
+            &client,
+            &base,
+            &db,
+            &args.pg_log,
+            args.command_clients,
+            args.seconds,
+        )
+        .await?
+        {
+            let detail = counted
+                .per_command
+                .iter()
+                .map(|(kind, n)| format!("{kind} {n:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            rows.push((
+                format!(
+                    "statements per {} ({} clients)",
+                    counted.name, counted.clients
+                ),
+                format!("{:.2}", counted.total()),
+                detail,
+            ));
+            results
+                .entry("statements")
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .context("statements")?
+                .push(counted.json());
+        }
     }
 
     if wanted.contains(&"seal") {

@@ -74,6 +74,9 @@ const MARGIN: Duration = Duration::from_secs(300);
 /// waits on that cursor, so a request answered after a change never reads
 /// a cache from before it.
 pub trait FeedListener: Send + Sync + std::fmt::Debug {
+    /// Event `sequence` of `aggregate_type` `id` was fed (any event the
+    /// feed reads).
+    fn appended(&self, _aggregate_type: &str, _id: &str, _sequence: i64) {}
     /// An event of `user` was fed (roles, deletion, anything).
     fn user_changed(&self, _user: Uuid) {}
     /// A batch holding user events was fed, up to `cursor`: what was read
@@ -192,6 +195,9 @@ impl SecurityFeed {
         let mut users_changed = false;
         let mut policies_changed = false;
         for event in &batch.events {
+            for listener in &self.listeners {
+                listener.appended(&event.aggregate_type, &event.aggregate_id, event.sequence);
+            }
             match event.aggregate_type.as_str() {
                 Session::TYPE => match (event.aggregate_id.parse::<Uuid>(), event.decode()) {
                     (Ok(id), Ok(SessionEvent::SessionEnded { at, .. })) => {

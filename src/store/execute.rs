@@ -11,7 +11,7 @@ use super::{internal, Loaded, Metadata, Store, Stored, Written, SNAPSHOT_EVERY};
 use crate::Error;
 
 /// How often a command is retried after a concurrency conflict.
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: usize = 8;
 
 /// What a command wrote.
 #[derive(Debug)]
@@ -114,12 +114,18 @@ impl Store {
     where
         A::Command: Clone,
     {
+        // Commands on one aggregate run one at a time in this instance.
+        let _queued = self.cache.lock::<A>(id).lock().await;
         for attempt in 1..=MAX_ATTEMPTS {
             // The first attempt may start from state already in hand (an
-            // empty stream, or what the caller loaded); retries load.
-            let loaded = match first.take() {
-                Some(loaded) => loaded,
-                None => self.load::<A>(id).await?,
+            // empty stream, what the caller loaded, or the cache); retries
+            // load.
+            let (loaded, cached) = match first.take() {
+                Some(loaded) => (loaded, false),
+                None => match self.cache.get::<A>(id).filter(|_| attempt == 1) {
+                    Some(loaded) => (loaded, true),
+                    None => (self.load::<A>(id).await?, false),
+                },
             };
             let snapshot = loaded.snapshot;
             let mut context = EventStoreAggregateContext {
@@ -129,15 +135,31 @@ impl Store {
                 current_snapshot: None,
             };
             let sink = EventSink::default();
-            context
+            let handled = context
                 .aggregate
                 .handle(command.clone(), &self.services, &sink)
-                .await?;
+                .await;
             let events = sink.collect().await;
+            if cached && (handled.is_err() || events.is_empty()) {
+                // A refusal or "nothing to do" writes nothing, so no
+                // conflict would reveal a stale state: decided again on
+                // the stream as stored.
+                self.cache.forget::<A>(id);
+                continue;
+            }
+            handled?;
             // `handle` applied the events to the state already; the store
             // (events as the source of truth) does not read it.
             let state = std::mem::take(&mut context.aggregate);
             if events.is_empty() {
+                self.cache.put(
+                    id,
+                    Loaded {
+                        state: state.clone(),
+                        version: loaded.version,
+                        snapshot,
+                    },
+                );
                 return Ok(Committed {
                     events,
                     written: None,
@@ -151,10 +173,22 @@ impl Store {
                 .await;
             match appended {
                 Ok((sequence, cursor)) => {
-                    if sequence.saturating_sub(snapshot) >= SNAPSHOT_EVERY {
-                        self.save_snapshot(id, sequence, &state, subject.as_deref())
-                            .await;
+                    let mut snapshot = snapshot;
+                    if sequence.saturating_sub(snapshot) >= SNAPSHOT_EVERY
+                        && self
+                            .save_snapshot(id, sequence, &state, subject.as_deref())
+                            .await
+                    {
+                        snapshot = sequence;
                     }
+                    self.cache.put(
+                        id,
+                        Loaded {
+                            state: state.clone(),
+                            version: sequence,
+                            snapshot,
+                        },
+                    );
                     return Ok(Committed {
                         events,
                         written: Some(Written {
@@ -167,10 +201,17 @@ impl Store {
                     });
                 }
                 Err(AggregateError::AggregateConflict) => {
+                    // Another instance wrote first: what is cached is stale.
+                    self.cache.forget::<A>(id);
                     tracing::debug!(aggregate = A::TYPE, attempt, "conflict; retrying command");
-                    tokio::time::sleep(Duration::from_millis(2 * attempt as u64)).await;
+                    let jitter = rand::random::<u64>() % (4 * attempt as u64 + 1);
+                    tokio::time::sleep(Duration::from_millis(2 * attempt as u64 + jitter)).await;
                 }
-                Err(error) => return Err(internal(error)),
+                Err(error) => {
+                    // Whether it landed is unknown: load next time.
+                    self.cache.forget::<A>(id);
+                    return Err(internal(error));
+                }
             }
         }
         Err(Error::Conflict)

@@ -27,7 +27,7 @@ type StoredRow = (
 );
 
 /// An aggregate as loaded, with the sequence of its last event.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Loaded<A> {
     /// The folded state.
     pub state: A,

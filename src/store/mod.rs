@@ -20,6 +20,7 @@
 //! `metadata` (what every event records about its request).
 
 mod append;
+mod cache;
 mod connect;
 mod execute;
 mod load;
@@ -51,10 +52,11 @@ pub use snapshot::{snapshot_format, SNAPSHOT_EVERY};
 /// An aggregate this store keeps, with its event store.
 pub trait Stored:
     Aggregate<
-    Services = Services,
-    Error = DomainError,
-    Command: std::fmt::Debug + aggregates::CommandName,
->
+        Services = Services,
+        Error = DomainError,
+        Command: std::fmt::Debug + aggregates::CommandName,
+    > + Clone
+    + 'static
 {
     /// Whose personal data stream `id` holds (the vault seals it with that
     /// subject's key): none for streams that hold no personal data.
@@ -103,8 +105,23 @@ stored!(PolicyRole);
 stored!(Numbering);
 stored!(OneTime);
 
+/// Every aggregate type the store keeps.
+const STORED_TYPES: [&str; 9] = [
+    User::TYPE,
+    Session::TYPE,
+    IdentifierClaim::TYPE,
+    LoginFailures::TYPE,
+    Organization::TYPE,
+    Installation::TYPE,
+    PolicyRole::TYPE,
+    Numbering::TYPE,
+    OneTime::TYPE,
+];
+
 /// The event store of one instance.
 pub struct Store {
+    /// Recently used aggregates: commands on them skip the load.
+    cache: std::sync::Arc<cache::Aggregates>,
     db: Db,
     /// The framework's repository (SQLite appends through it).
     repo: Repo,
@@ -129,6 +146,7 @@ impl Store {
             Db::Sqlite { writer, .. } => Repo::Sqlite(SqliteEventRepository::new(writer.clone())),
         };
         Self {
+            cache: Default::default(),
             repo,
             db,
             services,
@@ -179,6 +197,12 @@ impl Store {
             LoginFailures::TYPE => of::<LoginFailures>(self, id).await,
             _ => Ok(None),
         }
+    }
+
+    /// What keeps this store's cached aggregates fresh: told of every
+    /// event this instance's security feed reads.
+    pub fn freshness(&self) -> std::sync::Arc<dyn crate::consumers::feed::FeedListener> {
+        self.cache.clone()
     }
 
     /// The codec of personal data.

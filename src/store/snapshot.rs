@@ -50,21 +50,21 @@ impl Store {
         sequence: usize,
         state: &A,
         subject: Option<&str>,
-    ) {
+    ) -> bool {
         let format = self.format::<A>();
         let sequence = sequence as i64;
         let mut value = match serde_json::to_value(state) {
             Ok(value) => value,
             Err(error) => {
                 tracing::warn!(aggregate = A::TYPE, %error, "snapshot not saved");
-                return;
+                return false;
             }
         };
         let at = crate::vault::snapshot_position(A::TYPE, id, sequence);
         if let Some(subject) = subject {
             if let Err(error) = self.vault.seal(subject, &at, &mut value).await {
                 tracing::warn!(aggregate = A::TYPE, %error, "snapshot not saved");
-                return;
+                return false;
             }
         }
         let json = sqlx::types::Json(value);
@@ -88,8 +88,12 @@ impl Store {
                 .await
                 .map(drop),
         };
-        if let Err(error) = saved {
-            tracing::warn!(aggregate = A::TYPE, %error, "snapshot not saved");
+        match saved {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(aggregate = A::TYPE, %error, "snapshot not saved");
+                false
+            }
         }
     }
 }
