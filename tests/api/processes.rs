@@ -485,3 +485,111 @@ async fn concurrent_setups_on_two_processes_make_one_administrator(backend: Back
         assert_eq!(profile.status(), StatusCode::OK);
     }
 }
+
+// Two live processes writing to the same streams: PostgreSQL only.
+on_postgres_only!(
+    two_processes_writing_to_the_same_users_lose_and_double_no_command,
+    threads = 2
+);
+/// Each process caches the users it writes and appends after the cached
+/// sequence; the other process's writes make that stale. Every command
+/// acknowledged must be in the log exactly once, none lost to a conflict
+/// and none written twice by a retry, and the read models must agree with
+/// the log.
+async fn two_processes_writing_to_the_same_users_lose_and_double_no_command(backend: Backend) {
+    const USERS: usize = 10;
+    const COMMANDS: usize = 1000;
+    const WORKERS: usize = 8;
+    let db = TestDb::create(backend).await;
+    let servers = start_together(&db, 2, &[]);
+    let client = client();
+    let mut tokens = Vec::new();
+    for i in 0..USERS {
+        let email = format!("shared{i}@example.com");
+        register(&client, &servers[0], &email, "correct horse").await;
+        tokens.push(token_of(
+            &logged_in(&client, &servers[i % 2], &email, "correct horse").await,
+        ));
+    }
+
+    // Both processes at once, each with its workers; command i of process
+    // p changes user i % USERS's nickname to a value of its own.
+    let work = (0..2).flat_map(|process| {
+        let (client, servers, tokens) = (&client, &servers, &tokens);
+        (0..WORKERS).map(move |worker| async move {
+            let mut failed = Vec::new();
+            for i in (worker..COMMANDS).step_by(WORKERS) {
+                let response = client
+                    .put(servers[process].url("/user/profile"))
+                    .bearer_auth(&tokens[i % USERS])
+                    .json(&json!({ "nickname": format!("p{process}c{i}") }))
+                    .send()
+                    .await
+                    .expect("request");
+                if response.status() != StatusCode::OK {
+                    failed.push((process, i, response.status()));
+                }
+            }
+            failed
+        })
+    });
+    let failed: Vec<_> = futures::future::join_all(work)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(failed.is_empty(), "commands not acknowledged: {failed:?}");
+    drop(servers);
+
+    let output = crate::helpers::eventauth_command()
+        .arg("export")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("export");
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stdout);
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for line in log.lines() {
+        let event: Value = serde_json::from_str(line).expect("a JSON line");
+        if event["eventType"] == "ProfileUpdated" {
+            for nickname in strings(&event["payload"]) {
+                *seen.entry(nickname).or_default() += 1;
+            }
+        }
+    }
+    for process in 0..2 {
+        for i in 0..COMMANDS {
+            let nickname = format!("p{process}c{i}");
+            assert_eq!(
+                seen.get(&nickname).copied().unwrap_or_default(),
+                1,
+                "{nickname} is not in the log exactly once"
+            );
+        }
+    }
+    // Besides the nicknames, the events hold only their times.
+    let nicknames = seen.keys().filter(|text| text.starts_with('p')).count();
+    assert_eq!(nicknames, 2 * COMMANDS, "events no command asked for");
+
+    let verify = crate::helpers::eventauth_command()
+        .arg("verify")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+/// The text values in `value`, however deep.
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items.iter().flat_map(strings).collect(),
+        Value::Object(fields) => fields.values().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
