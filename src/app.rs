@@ -11,6 +11,7 @@ use crate::auth::password::Passwords;
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens::Tokens;
 use crate::store::{Store, Written};
+
 use crate::{Config, Error};
 
 /// One instance's state; cheap to clone (an `Arc`).
@@ -56,6 +57,12 @@ pub struct Inner {
     pub image_permits: tokio::sync::Semaphore,
     /// Pokes local readers after a commit.
     pub wake: Wake,
+    /// What this instance's own commits do to its in-memory state, applied
+    /// before they are answered.
+    pub effects: Arc<crate::consumers::effects::Effects>,
+    /// The newest place in the global order of a commit this instance has
+    /// answered: where read-model queries wait for the projector.
+    pub acknowledged: watch::Sender<Cursor>,
     /// The read-model checkpoint as this instance knows it.
     pub projected: watch::Receiver<Cursor>,
     /// How far this instance's relay has published (when it runs one).
@@ -81,27 +88,28 @@ impl App {
         Self(Arc::new(inner))
     }
 
-    /// Read-your-writes: waits until the read models and this instance's
-    /// deny-list have passed `written`, at most the configured bound. On
-    /// timeout it returns anyway: the command is committed, and the read
-    /// models will catch up.
-    pub async fn settle(&self, written: Option<&crate::store::Written>) -> Result<(), Error> {
-        let Some(Written {
-            aggregate_type,
-            aggregate_id,
-            sequence,
-            cursor,
-        }) = written
-        else {
+    /// Takes a commit this instance is about to answer: its effects on
+    /// this instance's in-memory state (deny-list, locks, caches) apply at
+    /// once, and its place in the global order becomes what later
+    /// read-model queries wait for ([`App::read_models`]). The command
+    /// itself does not wait for the read models: its answer comes from the
+    /// state it produced.
+    pub async fn settle(&self, written: Option<&Written>) -> Result<(), Error> {
+        let Some(written) = written else {
             return Ok(());
         };
         self.wake.poke();
-        let target = match cursor {
-            Some(cursor) => *cursor,
+        let target = match written.cursor {
+            Some(cursor) => cursor,
+            // The embedded store does not say where an append landed.
             None => {
                 let found = self
                     .reader
-                    .position_of(aggregate_type, aggregate_id, *sequence as i64)
+                    .position_of(
+                        written.aggregate_type,
+                        &written.aggregate_id,
+                        written.sequence as i64,
+                    )
                     .await?;
                 let Some(found) = found else {
                     return Ok(());
@@ -109,19 +117,32 @@ impl App {
                 found
             }
         };
-        let wait = async {
-            let mut projected = self.projected.clone();
-            let mut denied = self.fed.clone();
-            // Errors mean the feed stopped (shutdown): nothing left to wait for.
-            let _ = projected.wait_for(|c| *c >= target).await;
-            let _ = denied.wait_for(|c| *c >= target).await;
-        };
-        if tokio::time::timeout(self.config.read_your_writes_timeout(), wait)
-            .await
-            .is_err()
-        {
-            tracing::warn!(%target, "read models did not catch up in time; answering anyway");
-        }
+        self.effects.apply(written.fed(), target);
+        self.acknowledged.send_if_modified(|newest| {
+            let newer = target > *newest;
+            if newer {
+                *newest = target;
+            }
+            newer
+        });
         Ok(())
+    }
+
+    /// The read models, once they hold every commit this instance has
+    /// answered (read-your-writes: a query after a command sees it), at
+    /// most the configured bound; on timeout they are read anyway.
+    pub async fn read_models(&self) -> &projections::Db {
+        let target = *self.acknowledged.borrow();
+        let mut projected = self.projected.clone();
+        if *projected.borrow() < target {
+            let wait = projected.wait_for(|c| *c >= target);
+            // An error means the projector stopped (shutdown).
+            if let Err(_elapsed) =
+                tokio::time::timeout(self.config.read_your_writes_timeout(), wait).await
+            {
+                tracing::warn!(%target, "read models did not catch up in time; reading anyway");
+            }
+        }
+        self.store.db()
     }
 }

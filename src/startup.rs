@@ -114,13 +114,13 @@ impl Runtime {
             account_titles.clone(),
         ];
         listeners.extend(surfaces.iter().flat_map(|surface| surface.listeners()));
-        let feed = SecurityFeed::new(
+        let effects = Arc::new(crate::consumers::effects::Effects::new(
             denylist.clone(),
             throttle.clone(),
             listeners,
-            lookback,
             vault.clone(),
-        );
+        ));
+        let feed = SecurityFeed::new(effects.clone(), lookback);
         let fed_up = feed.caught_up();
         let relay = match &config.nats_url {
             Some(url) => Some(Relay::new(
@@ -168,6 +168,8 @@ impl Runtime {
             )),
             image_permits: tokio::sync::Semaphore::new(config.hash_workers()),
             wake: wake.clone(),
+            effects,
+            acknowledged: watch::channel(projections::Cursor::START).0,
             projected: projector.progress(),
             fed: feed.progress(),
             caught_up: (projector.caught_up(), feed.caught_up()),

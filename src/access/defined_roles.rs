@@ -51,7 +51,7 @@ impl DefinedRoles {
             }
         }
         let read_at = *app.projected.borrow();
-        let rows = projections::policy_roles::all(app.store.db()).await?;
+        let rows = projections::policy_roles::all(app.read_models().await).await?;
         let book: Arc<Book> = Arc::new(
             rows.into_iter()
                 .map(|row| {

@@ -14,65 +14,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aggregates::login_failures::identifier_key;
-use aggregates::{
-    LoginFailures, LoginFailuresEvent, Organization, PolicyRole, Session, SessionEvent, User,
-    UserEvent,
-};
-use cqrs_es::Aggregate;
 use projections::{Batch, Cursor, Db, GlobalReader, Parts, Wake};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::auth::denylist::DenyList;
-use crate::auth::throttle::Throttle;
-use crate::vault::Vault;
-
-/// Event types the feed folds.
-const TYPES: &[&str] = &[
-    "SessionEnded",
-    "AccountSelected",
-    "PasswordChanged",
-    "PasswordReset",
-    "UserDisabled",
-    "SessionsRevoked",
-    "LoginLockedOut",
-    // What cached caller states and facility-user lists depend on.
-    "UserDeleted",
-    "UserRestored",
-    "UserPurged",
-    "UserErased",
-    "UserEnabled",
-    "RoleGranted",
-    "RoleRevoked",
-    "FacilityUserRegistered",
-    "FacilityUserUpdated",
-    "CollectionRoleAssigned",
-    "CollectionRoleRemoved",
-    "CollectionJoined",
-    "CollectionLeft",
-    "AccountJoined",
-    "AccountLeft",
-    "NumberAssigned",
-    "IdentityLinked",
-    // What cached account titles depend on.
-    "OrganizationCreated",
-    "OrganizationRenamed",
-    "OrganizationDeleted",
-    // What the book of defined roles depends on.
-    "PolicyRoleCreated",
-    "PolicyRoleUpdated",
-    "PolicyRoleDeleted",
-];
+use super::effects::{Effects, Fed};
 
 /// Slack added to the look-back window for transactions in flight when it
 /// was computed (they are short: idle ones are ended after a minute).
 const MARGIN: Duration = Duration::from_secs(300);
 
 /// A cache that must hear of user changes. Called synchronously while a
-/// batch is folded, before the feed's cursor moves past it: read-your-writes
-/// waits on that cursor, so a request answered after a change never reads
-/// a cache from before it.
+/// batch is folded, before the feed's cursor moves past it, and for this
+/// instance's own commits before they are answered ([`Effects`]), so a
+/// request answered after a change never reads a cache from before it.
 pub trait FeedListener: Send + Sync + std::fmt::Debug {
     /// Event `sequence` of `aggregate_type` `id` was fed (any event the
     /// feed reads).
@@ -94,31 +49,17 @@ pub trait FeedListener: Send + Sync + std::fmt::Debug {
 /// One instance's security feed.
 #[derive(Debug)]
 pub struct SecurityFeed {
-    denylist: Arc<DenyList>,
-    throttle: Arc<Throttle>,
-    listeners: Vec<Arc<dyn FeedListener>>,
+    effects: Arc<Effects>,
     lookback: Duration,
     progress: watch::Sender<Cursor>,
     caught_up: watch::Sender<bool>,
-    /// Opens the events read; told when a user is erased elsewhere.
-    vault: Arc<Vault>,
 }
 
 impl SecurityFeed {
-    /// A feed into `denylist`, `throttle` and `listeners`, looking back
-    /// `lookback`.
-    pub fn new(
-        denylist: Arc<DenyList>,
-        throttle: Arc<Throttle>,
-        listeners: Vec<Arc<dyn FeedListener>>,
-        lookback: Duration,
-        vault: Arc<Vault>,
-    ) -> Self {
+    /// A feed of `effects`, looking back `lookback`.
+    pub fn new(effects: Arc<Effects>, lookback: Duration) -> Self {
         Self {
-            vault,
-            denylist,
-            throttle,
-            listeners,
+            effects,
             lookback: lookback + MARGIN,
             progress: watch::channel(Cursor::START).0,
             caught_up: watch::channel(false).0,
@@ -185,79 +126,23 @@ impl SecurityFeed {
     async fn step(&self, db: &Db, cursor: &mut Cursor) -> Result<Batch, sqlx::Error> {
         let batch = GlobalReader::read_from(
             db,
-            self.vault.as_ref(),
+            self.effects.vault.as_ref(),
             Parts::Payload,
             *cursor,
             1000,
-            Some(TYPES),
+            Some(super::effects::TYPES),
         )
         .await?;
-        let mut users_changed = false;
-        let mut policies_changed = false;
-        for event in &batch.events {
-            for listener in &self.listeners {
-                listener.appended(&event.aggregate_type, &event.aggregate_id, event.sequence);
-            }
-            match event.aggregate_type.as_str() {
-                Session::TYPE => match (event.aggregate_id.parse::<Uuid>(), event.decode()) {
-                    (Ok(id), Ok(SessionEvent::SessionEnded { at, .. })) => {
-                        self.denylist.end_session(id, at);
-                    }
-                    (Ok(id), Ok(SessionEvent::AccountSelected { .. })) => {
-                        for listener in &self.listeners {
-                            listener.session_changed(id);
-                        }
-                    }
-                    _ => {}
-                },
-                User::TYPE => {
-                    let id = event.aggregate_id.parse::<Uuid>();
-                    if let Ok(id) = id {
-                        // Roles, deletion, anything: what is cached of
-                        // this user is stale now.
-                        for listener in &self.listeners {
-                            listener.user_changed(id);
-                        }
-                    }
-                    users_changed = true;
-                    if let (Ok(id), "UserErased") = (&id, event.event_type.as_str()) {
-                        // Erased on another instance: the key this one
-                        // may hold in memory must go too.
-                        self.vault.forget(&crate::vault::user(*id));
-                    }
-                    let cutoff = event.decode::<UserEvent>().ok().and_then(|e| e.cutoff());
-                    if let (Ok(id), Some(cutoff)) = (id, cutoff) {
-                        self.denylist.set_cutoff(id, cutoff);
-                    }
-                }
-                LoginFailures::TYPE => {
-                    if let Ok(LoginFailuresEvent::LoginLockedOut { until, .. }) = event.decode() {
-                        self.throttle
-                            .lock_identifier(identifier_key(&event.aggregate_id), until);
-                    }
-                }
-                PolicyRole::TYPE => policies_changed = true,
-                Organization::TYPE => {
-                    if let Ok(id) = event.aggregate_id.parse::<Uuid>() {
-                        for listener in &self.listeners {
-                            listener.organization_changed(id);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        if policies_changed {
-            for listener in &self.listeners {
-                listener.policies_changed_until(batch.next);
-            }
-        }
-        if users_changed {
-            // Cached lists are stale until the read models pass this batch.
-            for listener in &self.listeners {
-                listener.users_changed_until(batch.next);
-            }
-        }
+        self.effects.apply(
+            batch.events.iter().map(|event| Fed {
+                aggregate_type: &event.aggregate_type,
+                aggregate_id: &event.aggregate_id,
+                sequence: event.sequence,
+                event_type: &event.event_type,
+                payload: event.payload.get(),
+            }),
+            batch.next,
+        );
         *cursor = batch.next;
         self.progress.send_if_modified(|current| {
             let newer = batch.next > *current;

@@ -4,5 +4,6 @@
 //! step with the log, and the relay, which publishes every event to NATS.
 //! Each reads through the one global reader and keeps its own cursor.
 
+pub mod effects;
 pub mod feed;
 pub mod relay;

@@ -80,10 +80,15 @@ pub async fn list(
     let Some(actor) = actor else {
         return Ok(Vec::new());
     };
-    let rows = read::of_kind(app.store.db(), stored(kind), parent).await?;
+    let rows = read::of_kind(app.read_models().await, stored(kind), parent).await?;
     // A learner group's facility is its classroom's parent.
     let classrooms = if kind == OrganizationKind::LearnerGroup {
-        read::of_kind(app.store.db(), stored(OrganizationKind::Classroom), None).await?
+        read::of_kind(
+            app.read_models().await,
+            stored(OrganizationKind::Classroom),
+            None,
+        )
+        .await?
     } else {
         Vec::new()
     };
@@ -115,7 +120,7 @@ pub async fn get(
     if !readable(actor, &place) {
         return Err(Error::NotFound);
     }
-    let row = read::one(app.store.db(), id)
+    let row = read::one(app.read_models().await, id)
         .await?
         .ok_or(Error::NotFound)?;
     let mut views = views(app, vec![row]).await?;
@@ -124,7 +129,7 @@ pub async fn get(
 
 /// Adds coaches and members to rows.
 async fn views(app: &App, rows: Vec<CollectionRow>) -> Result<Vec<CollectionView>, Error> {
-    let db = app.store.db();
+    let db = app.read_models().await;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.organization_id).collect();
     let holders = read::holders(db, &ids).await?;
     // The coaches' facility roles: one read per facility, not per coach.
@@ -238,7 +243,7 @@ pub async fn create(
     let actor = actor.ok_or(Error::Unauthenticated)?;
     let parent = parent.ok_or(Error::Forbidden)?;
     access::authorize(actor, managing(kind), &parent.resource())?;
-    if read::name_taken(app.store.db(), parent.id, &input.name, None).await? {
+    if read::name_taken(app.read_models().await, parent.id, &input.name, None).await? {
         return Err(unique());
     }
     if kind.parent_kind() != Some(parent.kind) {
@@ -284,7 +289,7 @@ pub async fn rename(
     let (actor, place) = managed(app, actor, kind, id).await?;
     if let Some(name) = name? {
         let parent = place.parent();
-        if read::name_taken(app.store.db(), parent, &name, Some(id)).await? {
+        if read::name_taken(app.read_models().await, parent, &name, Some(id)).await? {
             return Err(unique());
         }
         let committed = app
@@ -314,7 +319,7 @@ pub async fn delete(
     let mut doomed = Vec::new();
     if kind == OrganizationKind::Classroom {
         let groups = read::of_kind(
-            app.store.db(),
+            app.read_models().await,
             stored(OrganizationKind::LearnerGroup),
             Some(id),
         )

@@ -103,7 +103,7 @@ pub async fn join(
 /// The communities a user belongs to, in joining order.
 pub async fn of_user(app: &App, user_id: Uuid) -> Result<Vec<CommunityView>, Error> {
     Ok(
-        projections::organizations::of_member(app.store.db(), user_id, "community")
+        projections::organizations::of_member(app.read_models().await, user_id, "community")
             .await?
             .into_iter()
             .map(CommunityView::from)

@@ -28,7 +28,7 @@ pub async fn filter(app: &App, actor: &Actor, query: ListQuery) -> Result<Filter
 /// purge by filter touches).
 pub async fn matching(app: &App, filter: &Filter) -> Result<Vec<FacilityUserRow>, Error> {
     let (listed, _) =
-        projections::facility_users::list(app.store.db(), filter, i64::MAX, 0).await?;
+        projections::facility_users::list(app.read_models().await, filter, i64::MAX, 0).await?;
     Ok(listed.into_iter().map(|l| l.user).collect())
 }
 

@@ -90,7 +90,7 @@ async fn carry_out(
     // Read before the keys go: what is named by personal values.
     let subjects = subjects(app, user_id, &user.state);
     let pictures = pictures(app, user_id, &user.state).await?;
-    let sessions: Vec<String> = projections::sessions::of_user(app.store.db(), user_id)
+    let sessions: Vec<String> = projections::sessions::of_user(app.read_models().await, user_id)
         .await?
         .into_iter()
         .map(|session| session.session_id.to_string())
@@ -108,17 +108,17 @@ async fn carry_out(
         app.denylist.set_cutoff(user_id, cutoff);
     }
     app.store.vault().erase(&subjects).await?;
-    delete_copies(app.store.db(), user_id, &sessions).await?;
-    let mails = delete_mail(app.store.db(), user_id).await?;
+    delete_copies(app.read_models().await, user_id, &sessions).await?;
+    let mails = delete_mail(app.read_models().await, user_id).await?;
     let mut deleted = 0;
     for key in pictures {
-        if !used_by_others(app.store.db(), user_id, &key).await? {
+        if !used_by_others(app.read_models().await, user_id, &key).await? {
             app.blobs.delete(&key).await.map_err(Error::Internal)?;
             deleted += 1;
         }
     }
     app.settle(committed.written.as_ref()).await?;
-    let in_the_clear = in_the_clear(app.store.db(), user_id, &sessions).await?;
+    let in_the_clear = in_the_clear(app.read_models().await, user_id, &sessions).await?;
     tracing::info!(%user_id, keys = subjects.len(), mails, pictures = deleted, in_the_clear, "user erased");
     Ok(Erasure {
         user_id,
@@ -162,7 +162,7 @@ fn subjects(app: &App, user_id: Uuid, user: &User) -> Vec<String> {
 async fn pictures(app: &App, user_id: Uuid, user: &User) -> Result<Vec<BlobKey>, Error> {
     let mut keys: Vec<String> = user.profile().image.iter().map(|i| i.key.clone()).collect();
     let timeline =
-        crate::ops::history::timeline(app.store.db(), app.store.vault().as_ref(), user_id)
+        crate::ops::history::timeline(app.read_models().await, app.store.vault().as_ref(), user_id)
             .await
             .map_err(Error::Internal)?;
     for event in timeline {

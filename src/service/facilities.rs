@@ -163,10 +163,12 @@ async fn write_settings(
 /// The default facility: the first one created (Kolibri's
 /// `Facility.get_default_facility` without device settings).
 pub async fn default_facility(app: &App) -> Result<Option<Uuid>, Error> {
-    Ok(projections::organizations::facilities(app.store.db())
-        .await?
-        .first()
-        .copied())
+    Ok(
+        projections::organizations::facilities(app.read_models().await)
+            .await?
+            .first()
+            .copied(),
+    )
 }
 
 /// A facility's settings; 404 for anything but a facility.
@@ -249,10 +251,12 @@ pub fn dataset_id(facility: Uuid) -> Uuid {
 
 /// The facility whose settings record `dataset` is, if any.
 pub async fn of_dataset(app: &App, dataset: Uuid) -> Result<Option<Uuid>, Error> {
-    Ok(projections::organizations::facilities(app.store.db())
-        .await?
-        .into_iter()
-        .find(|facility| dataset_id(*facility) == dataset))
+    Ok(
+        projections::organizations::facilities(app.read_models().await)
+            .await?
+            .into_iter()
+            .find(|facility| dataset_id(*facility) == dataset),
+    )
 }
 
 /// One facility, `None` when `id` is no facility.
@@ -262,7 +266,7 @@ pub async fn view(app: &App, id: Uuid) -> Result<Option<FacilityView>, Error> {
     if loaded.state.kind() != Some(OrganizationKind::Facility) {
         return Ok(None);
     }
-    let db = app.store.db();
+    let db = app.read_models().await;
     let mut filter = Filter {
         facility: Some(id),
         ..Filter::default()
@@ -284,7 +288,7 @@ pub async fn view(app: &App, id: Uuid) -> Result<Option<FacilityView>, Error> {
 /// Every facility, the default (oldest) first.
 pub async fn all(app: &App) -> Result<Vec<FacilityView>, Error> {
     let mut views = Vec::new();
-    for id in projections::organizations::facilities(app.store.db()).await? {
+    for id in projections::organizations::facilities(app.read_models().await).await? {
         views.extend(view(app, id).await?);
     }
     Ok(views)

@@ -68,7 +68,7 @@ pub async fn page(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Listed>, i64), Error> {
-    Ok(projections::facility_users::list(app.store.db(), filter, limit, offset).await?)
+    Ok(projections::facility_users::list(app.read_models().await, filter, limit, offset).await?)
 }
 
 /// Live users with their roles, as the read models show them.
@@ -78,7 +78,7 @@ pub async fn with_roles(
 ) -> Result<Vec<(FacilityUserRow, Vec<RoleRow>)>, Error> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
     let mut by_user: std::collections::HashMap<Uuid, Vec<RoleRow>> = Default::default();
-    for role in projections::facility_users::roles_of(app.store.db(), &ids).await? {
+    for role in projections::facility_users::roles_of(app.read_models().await, &ids).await? {
         by_user.entry(role.user_id).or_default().push(role);
     }
     Ok(rows
@@ -92,7 +92,7 @@ pub async fn with_roles(
 
 /// One live user as the read models show them, with their roles.
 pub async fn find(app: &App, user_id: Uuid) -> Result<(FacilityUserRow, Vec<RoleRow>), Error> {
-    let row = projections::facility_users::find(app.store.db(), user_id)
+    let row = projections::facility_users::find(app.read_models().await, user_id)
         .await?
         .ok_or(Error::NotFound)?;
     with_roles(app, vec![row])
@@ -261,7 +261,7 @@ pub async fn passwordless_usernames(
     let in_scope = match facility {
         Some(id) if facilities::is_facility(app, id).await? => vec![id],
         Some(_) => return Err(Error::NotFound),
-        None => projections::organizations::facilities(app.store.db()).await?,
+        None => projections::organizations::facilities(app.read_models().await).await?,
     };
     let terms: Vec<String> = crate::input::plain(search.unwrap_or_default(), "search")?
         .split(|c: char| c.is_whitespace() || c == ',')

@@ -42,7 +42,7 @@ pub async fn needs_setup(app: &App) -> Result<bool, Error> {
             return Ok(false);
         }
     }
-    Ok(!projections::users::any_exist(app.store.db()).await?)
+    Ok(!projections::users::any_exist(app.read_models().await).await?)
 }
 
 async fn admin_exists(app: &App, admin: Uuid) -> Result<bool, Error> {

@@ -202,7 +202,8 @@ pub async fn of_user(app: &App, user: &User) -> Result<Vec<AccountView>, Error> 
 /// The account `user_id` chose last (in any of their recent sessions).
 pub async fn last_chosen(app: &App, user_id: Uuid) -> Result<Option<Uuid>, Error> {
     let recent =
-        projections::sessions::recent_of_user(app.store.db(), user_id, RECENT_SESSIONS).await?;
+        projections::sessions::recent_of_user(app.read_models().await, user_id, RECENT_SESSIONS)
+            .await?;
     let mut last: Option<(Uuid, DateTime<Utc>)> = None;
     for row in recent {
         let session = app

@@ -31,9 +31,9 @@ pub async fn of(app: &App, user_id: Uuid) -> Result<Value, Error> {
     if !user.state.is_registered() {
         return Err(Error::NotFound);
     }
-    let sessions = projections::sessions::of_user(app.store.db(), user_id).await?;
+    let sessions = projections::sessions::of_user(app.read_models().await, user_id).await?;
     let timeline =
-        crate::ops::history::timeline(app.store.db(), app.store.vault().as_ref(), user_id)
+        crate::ops::history::timeline(app.read_models().await, app.store.vault().as_ref(), user_id)
             .await
             .map_err(Error::Internal)?;
     let me = format!("user:{user_id}");

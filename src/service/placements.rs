@@ -101,7 +101,7 @@ pub async fn roles(
 /// away, each then checked).
 pub async fn matching_roles(app: &App, query: &PlacementQuery) -> Result<Vec<HeldRoleRow>, Error> {
     let rows = read::roles(
-        app.store.db(),
+        app.read_models().await,
         query.user,
         query.collection,
         query.kind.map(stored_kind),
@@ -115,7 +115,9 @@ pub async fn matching_roles(app: &App, query: &PlacementQuery) -> Result<Vec<Hel
 
 /// The role with this id, whoever asks; 404 for none.
 pub async fn find_role(app: &App, id: Uuid) -> Result<HeldRoleRow, Error> {
-    read::role(app.store.db(), id).await?.ok_or(Error::NotFound)
+    read::role(app.read_models().await, id)
+        .await?
+        .ok_or(Error::NotFound)
 }
 
 /// One role `actor` sees; 404 otherwise.
@@ -144,7 +146,7 @@ pub struct Placing {
 /// The user's facility, and the place of the collection, both existing:
 /// `DOES_NOT_EXIST` on the field that names nothing.
 async fn resolve(app: &App, placing: &Placing) -> Result<(Uuid, Place), Error> {
-    let user = projections::facility_users::find(app.store.db(), placing.user)
+    let user = projections::facility_users::find(app.read_models().await, placing.user)
         .await?
         .ok_or_else(|| Error::invalid_field("user", "DOES_NOT_EXIST", "object does not exist"))?;
     let place = place(app, placing.collection).await?.ok_or_else(|| {
@@ -214,7 +216,7 @@ pub async fn give_roles(
     for (item, (facility, place)) in resolved {
         let kind = item.kind.ok_or(Error::NotFound)?;
         let before = read::roles(
-            app.store.db(),
+            app.read_models().await,
             Some(item.user),
             Some(item.collection),
             Some(stored_kind(kind)),
@@ -222,8 +224,13 @@ pub async fn give_roles(
         .await?;
         let role = collections::give_role(app, item.user, item.collection, kind, &metadata).await?;
         if place.kind == OrganizationKind::Classroom {
-            let facility_roles =
-                read::roles(app.store.db(), Some(item.user), Some(facility), None).await?;
+            let facility_roles = read::roles(
+                app.read_models().await,
+                Some(item.user),
+                Some(facility),
+                None,
+            )
+            .await?;
             if facility_roles.is_empty() {
                 collections::give_role(
                     app,
@@ -265,8 +272,13 @@ pub async fn take_roles(
         let kind = aggregates::RoleKind::parse(&role.kind).ok_or(Error::NotFound)?;
         collections::take_role(app, role.user_id, role.collection_id, kind, &metadata).await?;
         if kind == RoleKind::AssignableCoach {
-            for coached in
-                read::roles(app.store.db(), Some(role.user_id), None, Some("coach")).await?
+            for coached in read::roles(
+                app.read_models().await,
+                Some(role.user_id),
+                None,
+                Some("coach"),
+            )
+            .await?
             {
                 let place = places.of(app, coached.collection_id).await?;
                 if place.is_some_and(|p| {
@@ -314,7 +326,7 @@ pub async fn matching_memberships(
     app: &App,
     query: &PlacementQuery,
 ) -> Result<Vec<MembershipRow>, Error> {
-    let rows = read::memberships(app.store.db(), query.user, query.collection).await?;
+    let rows = read::memberships(app.read_models().await, query.user, query.collection).await?;
     Ok(rows
         .into_iter()
         .filter(|row| query.keeps(row.user_id, row.membership_id))
@@ -323,7 +335,7 @@ pub async fn matching_memberships(
 
 /// The membership with this id, whoever asks; 404 for none.
 pub async fn find_membership(app: &App, id: Uuid) -> Result<MembershipRow, Error> {
-    read::membership(app.store.db(), id)
+    read::membership(app.read_models().await, id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -334,7 +346,7 @@ pub async fn membership(
     actor: Option<&Actor>,
     id: Uuid,
 ) -> Result<MembershipRow, Error> {
-    let row = read::membership(app.store.db(), id)
+    let row = read::membership(app.read_models().await, id)
         .await?
         .ok_or(Error::NotFound)?;
     let actor = actor.ok_or(Error::NotFound)?;
@@ -387,7 +399,8 @@ pub async fn join(
                 // Only memberships that exist count, not those asked for in
                 // the same list (Kolibri checks before creating any).
                 let in_classroom =
-                    read::memberships(app.store.db(), Some(item.user), Some(classroom)).await?;
+                    read::memberships(app.read_models().await, Some(item.user), Some(classroom))
+                        .await?;
                 if in_classroom.is_empty() {
                     return Ok(Err(Unfit::NotInClassroom));
                 }
@@ -398,8 +411,12 @@ pub async fn join(
     let metadata = ctx.metadata().acting_as(actor.user_id);
     let mut joined = Vec::new();
     for (item, _) in resolved {
-        let before =
-            read::memberships(app.store.db(), Some(item.user), Some(item.collection)).await?;
+        let before = read::memberships(
+            app.read_models().await,
+            Some(item.user),
+            Some(item.collection),
+        )
+        .await?;
         collections::join(app, item.user, item.collection, &metadata).await?;
         if !only_new || before.is_empty() {
             joined.push(aggregates::membership_id(item.collection, item.user));
@@ -430,7 +447,9 @@ pub async fn leave(
     for membership in memberships {
         let place = places.of(app, membership.organization_id).await?;
         if place.is_some_and(|p| p.kind == OrganizationKind::Classroom) {
-            for other in read::memberships(app.store.db(), Some(membership.user_id), None).await? {
+            for other in
+                read::memberships(app.read_models().await, Some(membership.user_id), None).await?
+            {
                 let in_classroom = places
                     .of(app, other.organization_id)
                     .await?

@@ -69,7 +69,7 @@ async fn predefined(app: &App) -> Result<Vec<RoleView>, Error> {
 /// Every role: the predefined ones, then those defined, oldest first.
 async fn all(app: &App) -> Result<Vec<RoleView>, Error> {
     let mut roles = predefined(app).await?;
-    for row in projections::policy_roles::all(app.store.db()).await? {
+    for row in projections::policy_roles::all(app.read_models().await).await? {
         roles.push(RoleView {
             id: row.role_id,
             name: row.name,
@@ -223,7 +223,7 @@ pub async fn create(
     let slug = slug_for(&name, id);
     // A slug someone holds already (a deleted role's holders keep it; an
     // ILD role of that name) would hand the new role's policies to them.
-    if projections::users::role_held(app.store.db(), &slug).await? {
+    if projections::users::role_held(app.read_models().await, &slug).await? {
         return Err(Error::invalid(
             "ROLE_EXISTS",
             "A role with this name already exists.",

@@ -38,7 +38,8 @@ pub async fn list(app: &App, actor: &Actor) -> Result<Vec<UserView>, Error> {
     let mut every = Vec::new();
     loop {
         let offset = every.len() as i64;
-        let (rows, _) = projections::users::list(app.store.db(), None, sort, PAGE, offset).await?;
+        let (rows, _) =
+            projections::users::list(app.read_models().await, None, sort, PAGE, offset).await?;
         let last = (rows.len() as i64) < PAGE;
         every.extend(rows.into_iter().map(UserView::from));
         if last {
@@ -180,7 +181,7 @@ pub async fn delete(app: &App, actor: &Actor, id: Uuid, ctx: &RequestContext) ->
         column: "created_at",
         descending: false,
     };
-    let (_, total) = projections::users::list(app.store.db(), None, sort, 1, 0).await?;
+    let (_, total) = projections::users::list(app.read_models().await, None, sort, 1, 0).await?;
     if total <= 1 {
         return Err(Error::invalid(
             "ONLY_USER",

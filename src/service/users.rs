@@ -168,7 +168,7 @@ pub async fn find_as(app: &App, actor: &Actor, id: Uuid) -> Result<UserView, Err
 
 /// One user as the read models show them.
 pub async fn find(app: &App, id: Uuid) -> Result<UserView, Error> {
-    projections::users::find(app.store.db(), id)
+    projections::users::find(app.read_models().await, id)
         .await?
         .map(UserView::from)
         .ok_or(Error::NotFound)
@@ -289,7 +289,7 @@ pub async fn list(
 ) -> Result<(Vec<UserView>, i64), Error> {
     access::authorize(actor, Action::ManageAccounts, &Resource::Service)?;
     let (rows, total) = projections::users::list(
-        app.store.db(),
+        app.read_models().await,
         query.search.as_deref(),
         query.sort,
         query.page_size,

@@ -20,6 +20,44 @@ pub struct Written {
     /// Its place in the global order, when the store returned it (saves
     /// looking it up to wait for the read models).
     pub cursor: Option<projections::Cursor>,
+    /// The events written, in order, for this instance to apply at once
+    /// (`App::settle`).
+    pub events: Vec<Appended>,
+}
+
+/// One event written, as JSON text with its personal values open.
+#[derive(Clone)]
+pub struct Appended {
+    /// Its sequence in the stream.
+    pub sequence: i64,
+    /// Its type.
+    pub event_type: String,
+    /// Its payload (holds personal values: never logged).
+    pub payload: String,
+}
+
+impl std::fmt::Debug for Appended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appended")
+            .field("sequence", &self.sequence)
+            .field("event_type", &self.event_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Written {
+    /// The events written, as the effects read them.
+    pub fn fed(&self) -> impl Iterator<Item = crate::consumers::effects::Fed<'_>> {
+        self.events
+            .iter()
+            .map(|event| crate::consumers::effects::Fed {
+                aggregate_type: self.aggregate_type,
+                aggregate_id: &self.aggregate_id,
+                sequence: event.sequence,
+                event_type: &event.event_type,
+                payload: &event.payload,
+            })
+    }
 }
 
 impl Store {

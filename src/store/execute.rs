@@ -7,6 +7,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::EventStoreAggregateContext;
 use cqrs_es::{Aggregate, AggregateError};
 
+use super::append::Appended;
 use super::{internal, Loaded, Metadata, Store, Stored, Written, SNAPSHOT_EVERY};
 use crate::Error;
 
@@ -166,7 +167,7 @@ impl Store {
                     state,
                 });
             }
-            storable(&events)?;
+            let payloads = storable(&events)?;
             let subject = A::data_subject(id, &state);
             let appended = self
                 .append::<A>(id, context, &events, metadata, subject.as_deref())
@@ -189,6 +190,16 @@ impl Store {
                             snapshot,
                         },
                     );
+                    let appended = events
+                        .iter()
+                        .zip(payloads)
+                        .enumerate()
+                        .map(|(at, (event, payload))| Appended {
+                            sequence: (sequence + 1 + at - events.len()) as i64,
+                            event_type: cqrs_es::DomainEvent::event_type(event),
+                            payload,
+                        })
+                        .collect();
                     return Ok(Committed {
                         events,
                         written: Some(Written {
@@ -196,6 +207,7 @@ impl Store {
                             aggregate_id: id.to_string(),
                             sequence,
                             cursor,
+                            events: appended,
                         }),
                         state,
                     });
@@ -224,7 +236,11 @@ impl Store {
 /// edge refuses control characters in every text field it knows; this is
 /// the backstop for the ones it does not (free-form JSON such as policy
 /// conditions).
-fn storable<E: serde::Serialize>(events: &[E]) -> Result<(), Error> {
+///
+/// The events' JSON text is what it returns (the command's own effects read
+/// it).
+fn storable<E: serde::Serialize>(events: &[E]) -> Result<Vec<String>, Error> {
+    let mut payloads = Vec::with_capacity(events.len());
     for event in events {
         // Serialized text, not a value tree: one allocation per event on
         // the write path. U+0000 can only appear escaped as `\u0000`; an
@@ -240,8 +256,9 @@ fn storable<E: serde::Serialize>(events: &[E]) -> Result<(), Error> {
                 "Text must not contain NUL characters",
             ));
         }
+        payloads.push(json);
     }
-    Ok(())
+    Ok(payloads)
 }
 
 /// The outcome label of a command, for metrics.

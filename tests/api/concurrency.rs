@@ -83,6 +83,7 @@ async fn fifty_concurrent_registrations_of_one_email_create_exactly_one_user(bac
     assert_eq!(registered, 1, "one UserRegistered event in the store");
     let rows: Vec<Uuid> = app
         .store()
+        .await
         .scalars(
             "SELECT user_id FROM users WHERE lower(email) = 'race@example.com'",
             &[],

@@ -23,7 +23,7 @@ const NEEDLES: [&str; 7] = [EMAIL, FIRST, LAST, NICK, PHONE, IP, AGENT];
 /// Rows of every table of the store holding `needle` anywhere (any column,
 /// as text: JSON payloads and metadata included), by table.
 pub async fn tables_holding(app: &TestApp, needle: &str) -> Vec<(String, i64)> {
-    let store = app.store();
+    let store = app.store().await;
     let mut found = Vec::new();
     for table in store.tables().await {
         let sql = match app.backend() {

@@ -421,8 +421,11 @@ impl TestApp {
     /// The metadata of the first event of type `event_type`, as the store's
     /// codec opens it (its personal entries are sealed in the table).
     pub async fn opened_metadata(&self, event_type: &str) -> serde_json::Value {
+        // Read in the global order once the read models hold every command
+        // answered (on PostgreSQL the order shows a commit only once no
+        // earlier transaction is open).
         let batch = projections::GlobalReader::read_from(
-            self.app.store.db(),
+            self.app.read_models().await,
             self.app.store.vault().as_ref(),
             projections::Parts::All,
             projections::Cursor::START,
@@ -460,29 +463,30 @@ impl TestApp {
         self.db.backend
     }
 
-    /// Looks into this instance's store, whichever the backend.
-    pub fn store(&self) -> Inspect {
-        Inspect::of(self.app.store.db())
+    /// Looks into this instance's store, whichever the backend, once its
+    /// read models hold every command answered (as a query would).
+    pub async fn store(&self) -> Inspect {
+        Inspect::of(self.app.read_models().await)
     }
 
     /// `SELECT count(*) …` on the store.
     pub async fn count(&self, sql: &str) -> i64 {
-        self.store().count(sql).await
+        self.store().await.count(sql).await
     }
 
     /// `SELECT count(*) …` with arguments.
     pub async fn count_with(&self, sql: &str, args: &[Arg]) -> i64 {
-        self.store().count_with(sql, args).await
+        self.store().await.count_with(sql, args).await
     }
 
     /// A text column of the store.
     pub async fn strings(&self, sql: &str) -> Vec<String> {
-        self.store().strings(sql).await
+        self.store().await.strings(sql).await
     }
 
     /// A text column of the store, with arguments.
     pub async fn strings_with(&self, sql: &str, args: &[Arg]) -> Vec<String> {
-        self.store().strings_with(sql, args).await
+        self.store().await.strings_with(sql, args).await
     }
 
     /// The Prometheus text of `/metrics`.

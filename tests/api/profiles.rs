@@ -507,6 +507,7 @@ async fn a_long_stream_loads_from_its_snapshot_to_the_same_state_and_a_stale_sna
     let store = &app.app.store;
     let snapshot_at = || async {
         app.store()
+            .await
             .scalars::<i64>(
                 "SELECT last_sequence FROM aggregate_snapshots
                   WHERE aggregate_type = 'user' AND aggregate_id = $1",

@@ -62,7 +62,7 @@ async fn a_login_that_raced_a_password_change_shows_as_revoked_in_the_sessions_r
         .await
         .expect("settles");
 
-    let rows = projections::sessions::of_user(app.app.store.db(), user_id)
+    let rows = projections::sessions::of_user(app.app.read_models().await, user_id)
         .await
         .expect("query");
     let raced = rows
@@ -92,6 +92,7 @@ async fn events_carry_the_request_id_actor_client_and_time_as_metadata(backend: 
     let body: serde_json::Value = response.json().await.expect("json");
     let metadata: serde_json::Value = app
         .store()
+        .await
         .scalar(
             "SELECT metadata FROM events WHERE event_type = 'SessionStarted'",
             &[],

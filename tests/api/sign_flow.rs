@@ -99,7 +99,7 @@ async fn a_registered_user_is_listed_by_the_read_model_when_register_answers(bac
         .expect("json");
     let id: uuid::Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
     // No polling: register answered only after the projector passed it.
-    let row = projections::users::find(app.app.store.db(), id)
+    let row = projections::users::find(app.app.read_models().await, id)
         .await
         .expect("query");
     assert!(row.is_some_and(|row| row.email == "turing@example.com"));

@@ -100,7 +100,7 @@ async fn verify_superuser(
     let Identifier::Username { facility, username } = identifier else {
         return Ok(None);
     };
-    for other in projections::organizations::facilities(app.store.db()).await? {
+    for other in projections::organizations::facilities(app.read_models().await).await? {
         if other == *facility {
             continue;
         }

@@ -14,7 +14,10 @@ pub async fn list_own(
     app: &App,
     principal: &Principal,
 ) -> Result<Vec<projections::sessions::SessionRow>, Error> {
-    Ok(projections::sessions::live_of_user(app.store.db(), principal.user_id, Utc::now()).await?)
+    Ok(
+        projections::sessions::live_of_user(app.read_models().await, principal.user_id, Utc::now())
+            .await?,
+    )
 }
 
 /// Ends one of the caller's own sessions (404 for anyone else's).
