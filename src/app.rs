@@ -135,6 +135,7 @@ impl App {
         let target = *self.acknowledged.borrow();
         let mut projected = self.projected.clone();
         if *projected.borrow() < target {
+            self.wake.urge();
             let wait = projected.wait_for(|c| *c >= target);
             // An error means the projector stopped (shutdown).
             if let Err(_elapsed) =

@@ -131,15 +131,26 @@ impl Projector {
     }
 
     /// Runs until `stop` turns true; a batch in flight is finished and
-    /// committed first.
+    /// committed first, and what was committed before the stop is
+    /// projected (bounded): commands answer before their events are
+    /// projected, and a graceful stop leaves the read models holding every
+    /// command it answered.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut wake = self.wake.subscribe();
         let mut cursor = Cursor::START;
         loop {
             if *stop.borrow() {
+                let drain = async {
+                    while let Ok(Step::Again | Step::Idle { pending: true }) =
+                        self.step(&mut cursor).await
+                    {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
                 return;
             }
-            wake.borrow_and_update();
+            wake.seen();
             let pause = match self.step(&mut cursor).await {
                 Ok(Step::Again) => continue,
                 Ok(Step::Idle { pending }) => {
@@ -170,9 +181,8 @@ impl Projector {
                 }
             };
             tokio::select! {
-                _ = wake.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
-                () = crate::wake::stopped(&mut stop) => return,
+                () = wake.wait(pause) => {}
+                () = crate::wake::stopped(&mut stop) => {}
             }
         }
     }

@@ -95,7 +95,7 @@ impl SecurityFeed {
             }
         };
         loop {
-            woken.borrow_and_update();
+            woken.seen();
             let pause = match self.step(&db, &mut cursor).await {
                 Ok(Batch { full: true, .. }) => continue,
                 Ok(Batch { pending, .. }) => {
@@ -115,8 +115,7 @@ impl SecurityFeed {
                 }
             };
             tokio::select! {
-                _ = woken.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
+                () = woken.wait(pause) => {}
                 () = projections::wake::stopped(&mut stop) => return,
             }
         }

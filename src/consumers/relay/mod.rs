@@ -232,7 +232,7 @@ impl Relay {
         let mut cursor = checkpoint.max(head.cursor);
         let mut wake = self.wake.subscribe();
         loop {
-            wake.borrow_and_update();
+            wake.seen();
             let batch = GlobalReader::read_from(
                 &self.db,
                 self.codec.as_ref(),
@@ -304,10 +304,7 @@ impl Relay {
             } else {
                 Duration::from_secs(1)
             };
-            tokio::select! {
-                _ = wake.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
-            }
+            wake.wait(pause).await;
         }
     }
 
