@@ -12,7 +12,7 @@ use crate::auth::throttle::Throttle;
 use crate::auth::tokens::Tokens;
 use crate::store::{Store, Written};
 
-use crate::{Config, Error};
+use crate::Config;
 
 /// One instance's state; cheap to clone (an `Arc`).
 #[derive(Debug, Clone)]
@@ -57,12 +57,9 @@ pub struct Inner {
     pub image_permits: tokio::sync::Semaphore,
     /// Pokes local readers after a commit.
     pub wake: Wake,
-    /// What this instance's own commits do to its in-memory state, applied
-    /// before they are answered.
-    pub effects: Arc<crate::consumers::effects::Effects>,
     /// The newest place in the global order of a commit this instance has
-    /// answered: where read-model queries wait for the projector.
-    pub acknowledged: watch::Sender<Cursor>,
+    /// made: where read-model queries wait for the projector.
+    pub acknowledged: Arc<watch::Sender<Cursor>>,
     /// The read-model checkpoint as this instance knows it.
     pub projected: watch::Receiver<Cursor>,
     /// How far this instance's relay has published (when it runs one).
@@ -88,46 +85,6 @@ impl App {
         Self(Arc::new(inner))
     }
 
-    /// Takes a commit this instance is about to answer: its effects on
-    /// this instance's in-memory state (deny-list, locks, caches) apply at
-    /// once, and its place in the global order becomes what later
-    /// read-model queries wait for ([`App::read_models`]). The command
-    /// itself does not wait for the read models: its answer comes from the
-    /// state it produced.
-    pub async fn settle(&self, written: Option<&Written>) -> Result<(), Error> {
-        let Some(written) = written else {
-            return Ok(());
-        };
-        self.wake.poke();
-        let target = match written.cursor {
-            Some(cursor) => cursor,
-            // The embedded store does not say where an append landed.
-            None => {
-                let found = self
-                    .reader
-                    .position_of(
-                        written.aggregate_type,
-                        &written.aggregate_id,
-                        written.sequence as i64,
-                    )
-                    .await?;
-                let Some(found) = found else {
-                    return Ok(());
-                };
-                found
-            }
-        };
-        self.effects.apply(written.fed(), target);
-        self.acknowledged.send_if_modified(|newest| {
-            let newer = target > *newest;
-            if newer {
-                *newest = target;
-            }
-            newer
-        });
-        Ok(())
-    }
-
     /// The read models, once they hold every commit this instance has
     /// answered (read-your-writes: a query after a command sees it), at
     /// most the configured bound; on timeout they are read anyway.
@@ -146,4 +103,31 @@ impl App {
         }
         self.store.db()
     }
+}
+
+/// What every commit of this instance does before its command returns
+/// (`Store::on_commit`): its effects on this instance's in-memory state
+/// (deny-list, locks, caches) apply at once, its place in the global order
+/// becomes what later read-model queries wait for ([`App::read_models`]),
+/// and the background readers are poked. The command does not wait for the
+/// read models: its answer comes from the state it produced.
+pub fn on_commit(
+    effects: Arc<crate::consumers::effects::Effects>,
+    acknowledged: Arc<watch::Sender<Cursor>>,
+    wake: Wake,
+) -> crate::store::OnCommit {
+    Arc::new(move |written: &Written| {
+        wake.poke();
+        let Some(target) = written.cursor else {
+            return;
+        };
+        effects.apply(written.fed(), target);
+        acknowledged.send_if_modified(|newest| {
+            let newer = target > *newest;
+            if newer {
+                *newest = target;
+            }
+            newer
+        });
+    })
 }

@@ -121,6 +121,12 @@ impl Runtime {
             vault.clone(),
         ));
         let feed = SecurityFeed::new(effects.clone(), lookback);
+        let acknowledged = Arc::new(watch::channel(projections::Cursor::START).0);
+        store.on_commit(crate::app::on_commit(
+            effects.clone(),
+            acknowledged.clone(),
+            wake.clone(),
+        ));
         let fed_up = feed.caught_up();
         let relay = match &config.nats_url {
             Some(url) => Some(Relay::new(
@@ -168,8 +174,7 @@ impl Runtime {
             )),
             image_permits: tokio::sync::Semaphore::new(config.hash_workers()),
             wake: wake.clone(),
-            effects,
-            acknowledged: watch::channel(projections::Cursor::START).0,
+            acknowledged,
             projected: projector.progress(),
             fed: feed.progress(),
             caught_up: (projector.caught_up(), feed.caught_up()),

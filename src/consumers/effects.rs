@@ -4,7 +4,7 @@
 //!
 //! Two paths lead here and do the same: the security feed, with every
 //! instance's events as it tails the log, and this instance's own commits,
-//! applied before they are answered (`App::settle`) — so a logout, a role
+//! applied as each commits (`app::on_commit`, the store's commit hook) — so a logout, a role
 //! change or a lock takes effect here at once, without waiting for the
 //! feed to read it back. Every effect is idempotent: the feed later
 //! applying an event already applied changes nothing.

@@ -63,7 +63,6 @@ pub async fn register_as(
         &ctx.metadata(),
     )
     .await?;
-    app.settle(committed.written.as_ref()).await?;
     // The new user is exactly what was just written: no need to load it,
     // neither for the answer nor for the verification command.
     let version = committed.events.len();

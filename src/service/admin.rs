@@ -103,7 +103,7 @@ pub async fn act(
     if let Some(cutoff) = committed.events.iter().find_map(UserEvent::cutoff) {
         app.denylist.set_cutoff(user_id, cutoff);
     }
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// The names of the communities `user_id` belongs to, as the read model

@@ -253,8 +253,7 @@ pub async fn create(
         ));
     }
     let id = Uuid::now_v7();
-    let committed = app
-        .store
+    app.store
         .create::<Organization>(
             &id.to_string(),
             OrganizationCommand::Create {
@@ -268,7 +267,6 @@ pub async fn create(
             &ctx.metadata().acting_as(actor.user_id),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await?;
     get(app, Some(actor), kind, id).await
 }
 
@@ -292,15 +290,13 @@ pub async fn rename(
         if read::name_taken(app.read_models().await, parent, &name, Some(id)).await? {
             return Err(unique());
         }
-        let committed = app
-            .store
+        app.store
             .execute::<Organization>(
                 &id.to_string(),
                 OrganizationCommand::Rename { name },
                 &ctx.metadata().acting_as(actor.user_id),
             )
             .await?;
-        app.settle(committed.written.as_ref()).await?;
     }
     get(app, Some(actor), kind, id).await
 }
@@ -328,15 +324,13 @@ pub async fn delete(
     }
     doomed.push(id);
     for collection in doomed {
-        let committed = app
-            .store
+        app.store
             .execute::<Organization>(
                 &collection.to_string(),
                 OrganizationCommand::Delete,
                 &metadata,
             )
             .await?;
-        app.settle(committed.written.as_ref()).await?;
         app.collection_kinds.invalidate(&collection);
     }
     Ok(())

@@ -90,7 +90,6 @@ async fn in_own_facility(
         .store
         .execute_on::<User>(&user_id.to_string(), user, command, metadata)
         .await?;
-    app.settle(committed.written.as_ref()).await?;
     Ok(committed.state)
 }
 
@@ -145,15 +144,14 @@ pub async fn take_role(
     kind: RoleKind,
     metadata: &Metadata,
 ) -> Result<(), Error> {
-    let committed = app
-        .store
+    app.store
         .execute::<User>(
             &user_id.to_string(),
             UserCommand::RemoveCollectionRole { collection, kind },
             metadata,
         )
         .await?;
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// Makes `user` a member of a classroom or learner group of their facility.
@@ -193,15 +191,14 @@ pub async fn leave(
     collection: Uuid,
     metadata: &Metadata,
 ) -> Result<(), Error> {
-    let committed = app
-        .store
+    app.store
         .execute::<User>(
             &user_id.to_string(),
             UserCommand::LeaveCollection { collection },
             metadata,
         )
         .await?;
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// Makes `user` a superuser (the global administrator role) and, as
@@ -217,7 +214,6 @@ pub async fn make_superuser(app: &App, user_id: Uuid, ctx: &RequestContext) -> R
             &ctx.metadata(),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await?;
     if let Some(facility) = committed.state.facility() {
         assign_role(app, user_id, facility, RoleKind::Admin, ctx).await?;
     }

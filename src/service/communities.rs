@@ -89,15 +89,14 @@ pub async fn join(
     if community.state.kind() != Some(OrganizationKind::Community) {
         return Err(Error::NotFound);
     }
-    let committed = app
-        .store
+    app.store
         .execute::<User>(
             &principal.user_id.to_string(),
             UserCommand::JoinCommunity { community_id },
             &ctx.metadata().acting_as(principal.user_id),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// The communities a user belongs to, in joining order.

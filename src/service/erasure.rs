@@ -117,7 +117,6 @@ async fn carry_out(
             deleted += 1;
         }
     }
-    app.settle(committed.written.as_ref()).await?;
     let in_the_clear = in_the_clear(app.read_models().await, user_id, &sessions).await?;
     tracing::info!(%user_id, keys = subjects.len(), mails, pictures = deleted, in_the_clear, "user erased");
     Ok(Erasure {

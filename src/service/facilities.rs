@@ -109,7 +109,6 @@ pub async fn create_organization(
             metadata,
         )
         .await?;
-    app.settle(committed.written.as_ref()).await?;
     let created_at = committed
         .events
         .iter()
@@ -149,15 +148,14 @@ async fn write_settings(
     settings: FacilitySettings,
     metadata: crate::store::Metadata,
 ) -> Result<(), Error> {
-    let committed = app
-        .store
+    app.store
         .execute::<Organization>(
             &facility.to_string(),
             OrganizationCommand::ChangeSettings { settings },
             &metadata,
         )
         .await?;
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// The default facility: the first one created (Kolibri's

@@ -58,7 +58,7 @@ pub async fn register(
         username: input.username.clone(),
     };
     let user_id = Uuid::now_v7();
-    let committed = super::accounts::claim_and_create(
+    super::accounts::claim_and_create(
         app,
         &identifier,
         user_id,
@@ -75,7 +75,6 @@ pub async fn register(
     )
     .await
     .map_err(username_taken)?;
-    app.settle(committed.written.as_ref()).await?;
     Ok(user_id)
 }
 
@@ -394,10 +393,8 @@ pub async fn edit(
             claim_username(app, facility, username, user_id, &metadata).await?;
         }
     }
-    let mut last = None;
     if !changes.is_empty() {
-        let committed = app
-            .store
+        app.store
             .execute::<User>(
                 &user_id.to_string(),
                 UserCommand::UpdateFacilityUser {
@@ -406,7 +403,6 @@ pub async fn edit(
                 &metadata,
             )
             .await?;
-        last = committed.written;
     }
     if let Some(password) = password {
         let new_password_hash = app.passwords.hash(&password).await?;
@@ -428,9 +424,8 @@ pub async fn edit(
         {
             app.denylist.set_cutoff(user_id, cutoff);
         }
-        last = committed.written;
     }
-    app.settle(last.as_ref()).await
+    Ok(())
 }
 
 /// Claims `username` in `facility` for `user_id` (theirs already: nothing
@@ -467,11 +462,10 @@ pub async fn restore(
     }
     let username = Username::parse(user.state.username().expose(), "username")?;
     claim_username(app, facility, &username, user_id, metadata).await?;
-    let committed = app
-        .store
+    app.store
         .execute_on::<User>(&user_id.to_string(), user, UserCommand::Restore, metadata)
         .await?;
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// Gives a password to the facility user `username` who has none (Kolibri's
@@ -516,7 +510,7 @@ pub async fn set_first_password(
     {
         app.denylist.set_cutoff(user_id, cutoff);
     }
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// Deletes a user (soft): every session ends at once, their identifier is
@@ -533,5 +527,5 @@ pub async fn delete(app: &App, user_id: Uuid, ctx: &RequestContext) -> Result<()
     {
         app.denylist.set_cutoff(user_id, cutoff);
     }
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }

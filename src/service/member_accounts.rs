@@ -145,8 +145,7 @@ pub async fn add_member(
 ) -> Result<(), Error> {
     let metadata = by.metadata(ctx)?;
     account(app, account_id).await?;
-    let committed = app
-        .store
+    app.store
         .execute::<User>(
             &user_id.to_string(),
             UserCommand::JoinAccount {
@@ -156,7 +155,7 @@ pub async fn add_member(
             &metadata,
         )
         .await?;
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// Takes `user_id` out of `account_id`.
@@ -168,8 +167,7 @@ pub async fn remove_member(
     ctx: &RequestContext,
 ) -> Result<(), Error> {
     let metadata = by.metadata(ctx)?;
-    let committed = app
-        .store
+    app.store
         .execute::<User>(
             &user_id.to_string(),
             UserCommand::LeaveAccount {
@@ -178,7 +176,7 @@ pub async fn remove_member(
             &metadata,
         )
         .await?;
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// The live accounts `user` is a member of, in the order joined.

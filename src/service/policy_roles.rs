@@ -229,8 +229,7 @@ pub async fn create(
             "A role with this name already exists.",
         ));
     }
-    let committed = app
-        .store
+    app.store
         .create::<PolicyRole>(
             &id.to_string(),
             PolicyRoleCommand::Create {
@@ -242,7 +241,6 @@ pub async fn create(
             &ctx.metadata().acting_as(actor.user_id),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await?;
     get(app, actor, id).await
 }
 
@@ -274,8 +272,7 @@ pub async fn update(
     if let Some(name) = &name {
         require_free_name(app, name, Some(id)).await?;
     }
-    let committed = app
-        .store
+    app.store
         .execute::<PolicyRole>(
             &id.to_string(),
             PolicyRoleCommand::Update {
@@ -286,7 +283,6 @@ pub async fn update(
             &ctx.metadata().acting_as(actor.user_id),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await?;
     get(app, actor, id).await
 }
 
@@ -297,15 +293,14 @@ pub async fn delete(app: &App, actor: &Actor, id: Uuid, ctx: &RequestContext) ->
     if get(app, actor, id).await?.predefined {
         return Err(predefined_stays());
     }
-    let committed = app
-        .store
+    app.store
         .execute::<PolicyRole>(
             &id.to_string(),
             PolicyRoleCommand::Delete,
             &ctx.metadata().acting_as(actor.user_id),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// The global role that holding `role` means: the administrator's for
@@ -355,13 +350,10 @@ pub async fn give(
     }];
     commands.extend(others.map(|role| aggregates::UserCommand::RevokeRole { role: role.clone() }));
     let metadata = ctx.metadata().acting_as(actor.user_id);
-    let mut last = None;
     for command in commands {
-        let committed = app
-            .store
+        app.store
             .execute::<aggregates::User>(&user.id.to_string(), command, &metadata)
             .await?;
-        last = committed.written.or(last);
     }
-    app.settle(last.as_ref()).await
+    Ok(())
 }

@@ -282,7 +282,6 @@ pub async fn update(
             &ctx.metadata().acting_as(principal.user_id),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await?;
     // The answer comes from the state the command left, not a query.
     UserView::from_aggregate(&committed.state).ok_or(Error::NotFound)
 }

@@ -157,8 +157,7 @@ async fn rename(
         last_name: personal(&changes.last_name),
         ..ProfileChanges::default()
     };
-    let committed = app
-        .store
+    app.store
         .execute::<User>(
             &id.to_string(),
             UserCommand::UpdateProfile {
@@ -167,7 +166,7 @@ async fn rename(
             &ctx.metadata().acting_as(by),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// Deletes a user — for good, as Open Archiver removes the row: erasure

@@ -154,7 +154,7 @@ async fn create(
     } else {
         Vec::new()
     };
-    let committed = claim_and_create(
+    claim_and_create(
         app,
         &Identifier::Email(email.clone()),
         user_id,
@@ -171,6 +171,5 @@ async fn create(
         &ctx.metadata().acting_as(user_id),
     )
     .await?;
-    app.settle(committed.written.as_ref()).await?;
     Ok(user_id)
 }

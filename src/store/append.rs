@@ -21,7 +21,7 @@ pub struct Written {
     /// looking it up to wait for the read models).
     pub cursor: Option<projections::Cursor>,
     /// The events written, in order, for this instance to apply at once
-    /// (`App::settle`).
+    /// (`app::on_commit`).
     pub events: Vec<Appended>,
 }
 
@@ -80,7 +80,9 @@ impl Store {
             .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;
         match &self.db {
             Db::Postgres(pool) => append_postgres::<A>(pool, id, after, rows).await,
-            Db::Sqlite { .. } => append_sqlite::<A>(&self.repo, id, after, rows).await,
+            Db::Sqlite { writer, .. } => {
+                append_sqlite::<A>(&self.repo, writer, id, after, rows).await
+            }
         }
     }
 
@@ -195,9 +197,11 @@ async fn append_postgres<A: Stored>(
 
 /// The same on SQLite, through the framework's repository (one
 /// transaction on the single writer; the trigger gives each row its global
-/// position in commit order).
+/// position in commit order), then the position read back on the writer
+/// (the framework does not return it).
 async fn append_sqlite<A: Stored>(
     repo: &super::Repo,
+    writer: &sqlx::SqlitePool,
     id: &str,
     after: usize,
     rows: Vec<Row>,
@@ -217,5 +221,16 @@ async fn append_sqlite<A: Stored>(
         })
         .collect();
     repo.persist::<A>(&events, None).await?;
-    Ok((after + count, None))
+    let last = (after + count) as i64;
+    let position: Option<i64> = sqlx::query_scalar(
+        "SELECT global_position FROM events
+          WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND sequence = ?3",
+    )
+    .bind(A::TYPE)
+    .bind(id)
+    .bind(last)
+    .fetch_optional(writer)
+    .await
+    .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;
+    Ok((after + count, position.map(projections::Cursor::sqlite)))
 }

@@ -200,15 +200,19 @@ impl Store {
                             payload,
                         })
                         .collect();
+                    let written = Written {
+                        aggregate_type: A::TYPE,
+                        aggregate_id: id.to_string(),
+                        sequence,
+                        cursor,
+                        events: appended,
+                    };
+                    if let Some(hook) = self.on_commit.get() {
+                        hook(&written);
+                    }
                     return Ok(Committed {
                         events,
-                        written: Some(Written {
-                            aggregate_type: A::TYPE,
-                            aggregate_id: id.to_string(),
-                            sequence,
-                            cursor,
-                            events: appended,
-                        }),
+                        written: Some(written),
                         state,
                     });
                 }

@@ -118,8 +118,13 @@ const STORED_TYPES: [&str; 9] = [
     OneTime::TYPE,
 ];
 
+/// Told of every commit of this instance before its command returns.
+pub type OnCommit = std::sync::Arc<dyn Fn(&Written) + Send + Sync>;
+
 /// The event store of one instance.
 pub struct Store {
+    /// What runs after each commit (the instance's in-memory effects).
+    on_commit: std::sync::OnceLock<OnCommit>,
     /// Recently used aggregates: commands on them skip the load.
     cache: std::sync::Arc<cache::Aggregates>,
     db: Db,
@@ -146,6 +151,7 @@ impl Store {
             Db::Sqlite { writer, .. } => Repo::Sqlite(SqliteEventRepository::new(writer.clone())),
         };
         Self {
+            on_commit: std::sync::OnceLock::new(),
             cache: Default::default(),
             repo,
             db,
@@ -197,6 +203,12 @@ impl Store {
             LoginFailures::TYPE => of::<LoginFailures>(self, id).await,
             _ => Ok(None),
         }
+    }
+
+    /// Sets what runs after each commit, before its command returns (once;
+    /// later calls are ignored).
+    pub fn on_commit(&self, hook: OnCommit) {
+        let _ = self.on_commit.set(hook);
     }
 
     /// What keeps this store's cached aggregates fresh: told of every

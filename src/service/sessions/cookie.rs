@@ -315,8 +315,7 @@ pub async fn select_account(
     account: Uuid,
     ctx: &RequestContext,
 ) -> Result<CookiePrincipal, Error> {
-    let committed = app
-        .store
+    app.store
         .execute::<Session>(
             &principal.session_id.to_string(),
             SessionCommand::SelectAccount { account },
@@ -327,7 +326,6 @@ pub async fn select_account(
         live.active = true;
         live.account = Some(account);
     }
-    app.settle(committed.written.as_ref()).await?;
     Ok(CookiePrincipal {
         active: true,
         account: Some(account),

@@ -340,8 +340,7 @@ pub async fn record_session(
     let secret = app.tokens.new_refresh(session_id);
     let user_id = verified.user_id;
     let expires_at = verified.auth_time + chrono::Duration::seconds(ttl as i64);
-    let committed = app
-        .store
+    app.store
         .create::<Session>(
             &session_id.to_string(),
             SessionCommand::Start {
@@ -361,7 +360,6 @@ pub async fn record_session(
             &ctx.metadata().acting_as(user_id),
         )
         .await?;
-    app.settle(committed.written.as_ref()).await?;
     Ok(Started {
         session_id,
         secret,

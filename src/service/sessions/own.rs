@@ -35,8 +35,7 @@ pub async fn end_own(
     if session.state.ended().is_some() {
         return Ok(());
     }
-    let committed = app
-        .store
+    app.store
         .execute_on::<Session>(
             &id,
             session,
@@ -47,7 +46,7 @@ pub async fn end_own(
         )
         .await?;
     app.denylist.end_session(session_id, Utc::now());
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }
 
 /// Ends every session of the caller but the one they act from.
@@ -69,5 +68,5 @@ pub async fn end_others(
     if let Some(cutoff) = committed.events.iter().find_map(UserEvent::cutoff) {
         app.denylist.set_cutoff(principal.user_id, cutoff);
     }
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }

@@ -64,5 +64,5 @@ pub async fn change_password(
     if let Some(cutoff) = committed.events.iter().find_map(UserEvent::cutoff) {
         app.denylist.set_cutoff(principal.user_id, cutoff);
     }
-    app.settle(committed.written.as_ref()).await
+    Ok(())
 }

@@ -49,10 +49,8 @@ pub async fn refresh(app: &App, presented: &str, ctx: &RequestContext) -> Result
     if let Some(SessionEvent::SessionEnded { at, reason }) = committed.events.last() {
         tracing::warn!(%session_id, reason = reason.as_str(), "refresh token reuse; session revoked");
         app.denylist.end_session(session_id, *at);
-        app.settle(committed.written.as_ref()).await?;
         return Err(Error::Unauthenticated);
     }
-    app.settle(committed.written.as_ref()).await?;
     let access = app
         .tokens
         .issue_access(user_id, session_id, user.state.roles(), auth_time)?;
