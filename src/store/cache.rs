@@ -14,7 +14,7 @@
 //! state.
 
 use std::any::Any;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,9 +82,7 @@ impl Aggregates {
 
     /// The lock the commands on `A` `id` queue behind.
     pub(super) fn lock<A: Stored>(&self, id: &str) -> &tokio::sync::Mutex<()> {
-        let mut hasher = self.hasher.build_hasher();
-        (A::TYPE, id).hash(&mut hasher);
-        &self.locks[(hasher.finish() as usize) % STRIPES]
+        &self.locks[(self.hasher.hash_one((A::TYPE, id)) as usize) % STRIPES]
     }
 }
 
