@@ -1729,11 +1729,12 @@ async fn nats_latency(
     Ok(lat)
 }
 
-/// The seeded users' ids, from the read model.
+/// The seeded users' ids, from the read model (once it holds them: they
+/// were registered over HTTP just now).
 async fn user_ids(app: &App, users: &[String]) -> anyhow::Result<Vec<uuid::Uuid>> {
     let mut ids = Vec::new();
     for email in users {
-        let id: uuid::Uuid = match app.store.db() {
+        let id: uuid::Uuid = match app.read_models().await {
             projections::Db::Postgres(pool) => {
                 sqlx::query_scalar("SELECT user_id FROM users WHERE email = $1")
                     .bind(email)
