@@ -346,8 +346,9 @@ pub struct Config {
     #[arg(long, env = "EVENTAUTH_CLAIM_STALE_AFTER", default_value_t = 30)]
     pub claim_stale_after: u64,
 
-    /// How long a command waits for its events to reach the read models
-    /// before answering anyway, milliseconds.
+    /// How long a read-model query waits for the read models to hold every
+    /// commit this instance has answered before reading anyway,
+    /// milliseconds (commands themselves do not wait).
     #[arg(
         long,
         env = "EVENTAUTH_READ_YOUR_WRITES_TIMEOUT_MS",
