@@ -67,15 +67,12 @@ pub async fn insert(
             }
         }
         Db::Sqlite { writer, .. } => {
-            sqlx::query(
-                "INSERT INTO data_keys (subject, wrapped, master_key) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (subject) DO NOTHING",
-            )
-            .bind(subject)
-            .bind(wrapped)
-            .bind(master)
-            .execute(writer)
-            .await?;
+            sqlx::query(SQLITE_INSERT)
+                .bind(subject)
+                .bind(wrapped)
+                .bind(master)
+                .execute(writer)
+                .await?;
             sqlx::query_as(&sqlite_sql(SELECT))
                 .bind(subject)
                 .fetch_one(writer)
@@ -83,6 +80,10 @@ pub async fn insert(
         }
     }
 }
+
+/// One subject's key stored on SQLite unless it has one.
+const SQLITE_INSERT: &str = "INSERT INTO data_keys (subject, wrapped, master_key)
+                             VALUES (?1, ?2, ?3) ON CONFLICT (subject) DO NOTHING";
 
 /// Stores many subjects' keys at once (those that have none yet), as
 /// [`insert`] does one.
@@ -109,15 +110,12 @@ pub async fn insert_many(
         Db::Sqlite { writer, .. } => {
             let mut tx = writer.begin().await?;
             for (subject, wrapped) in rows {
-                sqlx::query(
-                    "INSERT INTO data_keys (subject, wrapped, master_key) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (subject) DO NOTHING",
-                )
-                .bind(subject)
-                .bind(wrapped)
-                .bind(master)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(SQLITE_INSERT)
+                    .bind(subject)
+                    .bind(wrapped)
+                    .bind(master)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
         }
