@@ -217,3 +217,51 @@ async fn an_unknown_email_costs_a_password_verification_like_a_known_one(backend
     assert_eq!(known_cost, 1);
     assert_eq!(unknown_cost, known_cost);
 }
+
+// Two instances on one database: PostgreSQL only.
+on_postgres_only!(
+    a_no_op_decided_on_a_stale_cached_state_is_decided_again_on_the_stored_stream,
+    threads = 2
+);
+/// The first instance keeps the user's state in memory after a command;
+/// the second changes it. A command that the stale state would call a
+/// no-op ("the nickname is already x") must still write, or the user's
+/// change is silently lost.
+async fn a_no_op_decided_on_a_stale_cached_state_is_decided_again_on_the_stored_stream(
+    backend: crate::helpers::Backend,
+) {
+    let first = crate::helpers::spawn_app(backend).await;
+    let login = first.signed_in("stale@example.com", "correct horse").await;
+    let token = login["token"].as_str().expect("token").to_string();
+    let second = crate::helpers::spawn_app_on(first.db.clone(), |_| {}).await;
+    let set = |app: &crate::helpers::TestApp, nickname: &str| {
+        app.client
+            .put(app.url("/user/profile"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "nickname": nickname }))
+            .send()
+    };
+    assert!(set(&first, "x")
+        .await
+        .expect("request")
+        .status()
+        .is_success());
+    assert!(set(&second, "y")
+        .await
+        .expect("request")
+        .status()
+        .is_success());
+    let again = set(&first, "x").await.expect("request");
+    assert!(again.status().is_success());
+    let profile: serde_json::Value = first
+        .client
+        .get(first.url("/user/profile"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(profile["nickname"], "x", "{profile}");
+}
