@@ -16,8 +16,9 @@ use crate::vault::Vault;
 use crate::{telemetry, Config};
 
 /// How long an operator's one-shot command waits for a database
-/// connection: patient, unlike a request.
-const ONE_SHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// connection (on SQLite, for the write lock a running server keeps
+/// taking): patient, unlike a request.
+const ONE_SHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// eventauth: authentication and users on an append-only event log.
 #[derive(Debug, Parser)]

@@ -14,6 +14,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::PgPool;
 
+/// The shortest wait for SQLite's write lock held by another process.
+const SQLITE_BUSY: Duration = Duration::from_secs(10);
+
 /// Connects to the configured store: PostgreSQL for `postgres://…`,
 /// SQLite for `sqlite://…`, and without a URL the embedded default, a SQLite
 /// file in the data directory.
@@ -29,13 +32,13 @@ pub async fn connect(
                 .await
                 .map(Db::Postgres)
         }
-        Some(url) if url.starts_with("sqlite:") => connect_sqlite(&url).await,
+        Some(url) if url.starts_with("sqlite:") => connect_sqlite(&url, acquire_timeout).await,
         Some(_) => anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:"),
         None => {
             std::fs::create_dir_all(data_dir)
                 .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
             let file = data_dir.join("eventauth.db");
-            connect_sqlite(&format!("sqlite://{}", file.display())).await
+            connect_sqlite(&format!("sqlite://{}", file.display()), acquire_timeout).await
         }
     }
 }
@@ -76,14 +79,16 @@ async fn connect_postgres(
 /// SQLite in WAL mode: readers never block the writer; one writer
 /// connection, so writes queue in the pool rather than failing with
 /// "database is locked"; a busy timeout for anything else (e.g. a second
-/// process running `eventauth admin create`).
-async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
+/// process running `eventauth admin create`): at least [`SQLITE_BUSY`], or
+/// `patience` when longer — an operator's command run beside a busy server
+/// gets the write lock only in the gaps between the server's transactions.
+async fn connect_sqlite(url: &str, patience: Duration) -> anyhow::Result<Db> {
     let options = SqliteConnectOptions::from_str(url)
         .context("DATABASE_URL is not a valid sqlite: URL")?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(10))
+        .busy_timeout(patience.max(SQLITE_BUSY))
         .foreign_keys(true);
     let writer = SqlitePoolOptions::new()
         .max_connections(1)

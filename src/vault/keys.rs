@@ -171,35 +171,46 @@ pub async fn wrapped_by_others(db: &Db, master: &str, limit: i64) -> Result<Vec<
     }
 }
 
-/// Replaces `subject`'s wrapping, unless the row changed meanwhile (erased).
-pub async fn rewrap(
-    db: &Db,
-    subject: &str,
-    from: &str,
-    wrapped: &[u8],
-    master: &str,
-) -> Result<(), sqlx::Error> {
+/// One key's new wrapping: its subject, the master it was wrapped by, and
+/// the new wrapping.
+pub type Rewrap = (String, String, Vec<u8>);
+
+/// Replaces each key's wrapping by `master`'s, unless its row changed
+/// meanwhile (erased), in one transaction: on SQLite one turn at the write
+/// lock for the batch, not one per key (beside a busy server each turn is
+/// a wait).
+pub async fn rewrap(db: &Db, rows: &[Rewrap], master: &str) -> Result<(), sqlx::Error> {
     const UPDATE: &str = "UPDATE data_keys SET wrapped = $3, master_key = $4
                            WHERE subject = $1 AND master_key = $2";
     match db {
-        Db::Postgres(pool) => sqlx::query(UPDATE)
-            .bind(subject)
-            .bind(from)
-            .bind(wrapped)
-            .bind(master)
-            .execute(pool)
-            .await
-            .map(drop)?,
-        Db::Sqlite { writer, .. } => sqlx::query(&sqlite_sql(UPDATE))
-            .bind(subject)
-            .bind(from)
-            .bind(wrapped)
-            .bind(master)
-            .execute(writer)
-            .await
-            .map(drop)?,
-    };
-    Ok(())
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            for (subject, from, wrapped) in rows {
+                sqlx::query(UPDATE)
+                    .bind(subject)
+                    .bind(from)
+                    .bind(wrapped)
+                    .bind(master)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }
+        Db::Sqlite { writer, .. } => {
+            let update = sqlite_sql(UPDATE);
+            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+            for (subject, from, wrapped) in rows {
+                sqlx::query(&update)
+                    .bind(subject)
+                    .bind(from)
+                    .bind(wrapped)
+                    .bind(master)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }
+    }
 }
 
 /// The master keys that wrap live data keys.
@@ -212,16 +223,24 @@ pub async fn masters_in_use(db: &Db) -> Result<Vec<String>, sqlx::Error> {
 }
 
 /// The store's master key id, registering `current` when there is none.
+/// Read first: a start on a store with its master registered writes
+/// nothing (on SQLite a write would wait for a busy server's lock).
 pub async fn store_master(db: &Db, current: &str) -> Result<String, sqlx::Error> {
     const INSERT: &str =
         "INSERT INTO master_key (one, key_id) VALUES (1, $1) ON CONFLICT (one) DO NOTHING";
     const SELECT: &str = "SELECT key_id FROM master_key";
     match db {
         Db::Postgres(pool) => {
+            if let Some(id) = sqlx::query_scalar(SELECT).fetch_optional(pool).await? {
+                return Ok(id);
+            }
             sqlx::query(INSERT).bind(current).execute(pool).await?;
             sqlx::query_scalar(SELECT).fetch_one(pool).await
         }
-        Db::Sqlite { writer, .. } => {
+        Db::Sqlite { writer, reader } => {
+            if let Some(id) = sqlx::query_scalar(SELECT).fetch_optional(reader).await? {
+                return Ok(id);
+            }
             sqlx::query(&sqlite_sql(INSERT))
                 .bind(current)
                 .execute(writer)

@@ -288,15 +288,17 @@ impl Vault {
             if rows.is_empty() {
                 break;
             }
+            let mut batch = Vec::with_capacity(rows.len());
             for (subject, wrapped, master) in rows {
                 let (Some(wrapped), Some(master)) = (wrapped, master) else {
                     continue;
                 };
                 let key = self.masters.unwrap(&subject, &master, &wrapped)?;
                 let rewrapped = self.masters.wrap(&subject, &key)?;
-                keys::rewrap(&self.db, &subject, &master, &rewrapped, &current).await?;
-                done += 1;
+                batch.push((subject, master, rewrapped));
             }
+            keys::rewrap(&self.db, &batch, &current).await?;
+            done += batch.len() as u64;
         }
         keys::set_store_master(&self.db, &current).await?;
         Ok(done)

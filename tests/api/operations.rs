@@ -1,5 +1,6 @@
 //! Operations: client IPs behind proxies, CORS, graceful shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -100,12 +101,16 @@ async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing(backend:
     let mut server = ChildServer::start(&db, &[]);
     let client = reqwest::Client::new();
     let base = server.url("");
+    // SIGTERM goes once the first registration is acknowledged, with the
+    // rest of the burst still in flight (waiting on a clock instead made
+    // the test depend on how fast this machine was that moment).
+    let acknowledged = Arc::new(tokio::sync::Notify::new());
     let burst: Vec<_> = (0..30)
         .map(|n| {
-            let client = client.clone();
+            let (client, acknowledged) = (client.clone(), acknowledged.clone());
             let url = format!("{base}/sign/register");
             tokio::spawn(async move {
-                client
+                let status = client
                     .post(url)
                     .json(&serde_json::json!({
                         "email": format!("burst{n}@example.com"), "password": "correct horse",
@@ -113,11 +118,17 @@ async fn sigterm_during_a_burst_finishes_what_started_and_loses_nothing(backend:
                     }))
                     .send()
                     .await
-                    .map(|r| r.status())
+                    .map(|r| r.status());
+                if matches!(status, Ok(StatusCode::CREATED)) {
+                    acknowledged.notify_one();
+                }
+                status
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::timeout(Duration::from_secs(60), acknowledged.notified())
+        .await
+        .expect("no registration of the burst was acknowledged within a minute");
     let exited_cleanly = tokio::task::spawn_blocking(move || {
         let clean = server.terminate(Duration::from_secs(30));
         (clean, server)
