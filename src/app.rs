@@ -43,6 +43,8 @@ pub struct Inner {
     pub actors: Arc<crate::access::Actors>,
     /// The titles of accounts, cached.
     pub account_titles: Arc<crate::service::member_accounts::AccountTitles>,
+    /// Communities as profiles show them, cached.
+    pub community_views: Arc<crate::service::community_views::CommunityViews>,
     /// This instance's block of user numbers.
     pub user_numbers: crate::service::numbers::UserNumbers,
     /// The SAML identity provider trusted, when single sign-on is on.
@@ -89,7 +91,15 @@ impl App {
     /// answered (read-your-writes: a query after a command sees it), at
     /// most the configured bound; on timeout they are read anyway.
     pub async fn read_models(&self) -> &projections::Db {
-        let target = *self.acknowledged.borrow();
+        let acknowledged = *self.acknowledged.borrow();
+        self.read_models_past(acknowledged).await
+    }
+
+    /// The read models, once they hold every commit this instance has
+    /// answered and everything up to `target` (a change a cache heard of),
+    /// bounded as [`Self::read_models`].
+    pub async fn read_models_past(&self, target: Cursor) -> &projections::Db {
+        let target = target.max(*self.acknowledged.borrow());
         let mut projected = self.projected.clone();
         if *projected.borrow() < target {
             self.wake.urge();

@@ -106,12 +106,14 @@ impl Runtime {
         // What the feed keeps fresh: caller states, and each surface's caches.
         let cookie_sessions = Arc::new(crate::service::sessions::cookie::CookieSessions::default());
         let account_titles = Arc::new(crate::service::member_accounts::AccountTitles::default());
+        let community_views = Arc::new(crate::service::community_views::CommunityViews::default());
         let store = Store::new(db.clone(), Services::system(), vault.clone());
         let mut listeners: Vec<Arc<dyn FeedListener>> = vec![
             store.freshness(),
             actors.clone(),
             cookie_sessions.clone(),
             account_titles.clone(),
+            community_views.clone(),
         ];
         listeners.extend(surfaces.iter().flat_map(|surface| surface.listeners()));
         let effects = Arc::new(crate::consumers::effects::Effects::new(
@@ -161,6 +163,7 @@ impl Runtime {
             denylist: denylist.clone(),
             actors,
             account_titles,
+            community_views,
             user_numbers: Default::default(),
             saml,
             collection_kinds: moka::sync::Cache::new(100_000),

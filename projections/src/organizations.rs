@@ -149,22 +149,51 @@ pub async fn remove_member(
     Ok(())
 }
 
-/// The organizations of `kind` a user belongs to, in joining order.
-pub async fn of_member(
+/// The organizations `user_id` belongs to, in joining order (any kind:
+/// what each is, and how it reads, is looked up by id).
+pub async fn memberships_of(db: &Db, user_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    let rows = fetch_all!(
+        db,
+        Id,
+        "SELECT organization_id FROM memberships WHERE user_id = $1
+          ORDER BY joined_at, organization_id",
+        user_id
+    )?;
+    Ok(rows.into_iter().map(|r| r.organization_id).collect())
+}
+
+/// Those of `ids` that are live organizations of `kind`, in no order.
+pub async fn of_kind(
     db: &Db,
-    user_id: Uuid,
+    ids: &[Uuid],
     kind: &str,
 ) -> Result<Vec<OrganizationRow>, sqlx::Error> {
-    fetch_all!(
-        db,
-        OrganizationRow,
-        "SELECT o.organization_id, o.kind, o.name, o.description, o.members, o.created_at
-           FROM memberships m JOIN organizations o ON o.organization_id = m.organization_id
-          WHERE m.user_id = $1 AND o.kind = $2
-          ORDER BY m.joined_at, o.organization_id",
-        user_id,
-        kind
-    )
+    const SELECT: &str = "SELECT organization_id, kind, name, description, members, created_at
+                            FROM organizations WHERE organization_id {which} AND kind = $2";
+    match db {
+        Db::Postgres(pool) => {
+            sqlx::query_as(&SELECT.replace("{which}", "= ANY($1)"))
+                .bind(ids)
+                .bind(kind)
+                .fetch_all(pool)
+                .await
+        }
+        // No arrays: one (in-process) statement each.
+        Db::Sqlite { reader, .. } => {
+            let sql = crate::db::sqlite_sql(SELECT).replace("{which}", "= ?1");
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in ids {
+                rows.extend(
+                    sqlx::query_as(&sql)
+                        .bind(id)
+                        .bind(kind)
+                        .fetch_optional(reader)
+                        .await?,
+                );
+            }
+            Ok(rows)
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]

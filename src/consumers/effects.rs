@@ -52,7 +52,9 @@ pub const TYPES: &[&str] = &[
     "AccountLeft",
     "NumberAssigned",
     "IdentityLinked",
-    // What cached account titles depend on.
+    // What cached community views depend on (their member counts).
+    "CommunityJoined",
+    // What cached account titles and community views depend on.
     "OrganizationCreated",
     "OrganizationRenamed",
     "OrganizationDeleted",
@@ -76,6 +78,15 @@ pub struct Fed<'a> {
 impl Fed<'_> {
     fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, serde_json::Error> {
         serde_json::from_str(self.payload)
+    }
+
+    /// Whether it changes an organization or who belongs to one.
+    fn changes_organizations(&self) -> bool {
+        self.aggregate_type == Organization::TYPE
+            || matches!(
+                self.event_type,
+                "CommunityJoined" | "UserPurged" | "UserErased"
+            )
     }
 }
 
@@ -109,12 +120,20 @@ impl Effects {
     /// Applies `events` (of those in [`TYPES`]; others are passed over),
     /// which end at `until` in the global order.
     pub fn apply<'a>(&self, events: impl IntoIterator<Item = Fed<'a>>, until: Cursor) {
+        let events: Vec<Fed<'a>> = events
+            .into_iter()
+            .filter(|event| TYPES.contains(&event.event_type))
+            .collect();
+        // Announced before the views go: a read that starts between the
+        // two then already waits for the read models to pass these events.
+        if events.iter().any(Fed::changes_organizations) {
+            for listener in &self.listeners {
+                listener.organizations_changed_until(until);
+            }
+        }
         let mut users_changed = false;
         let mut policies_changed = false;
         for event in events {
-            if !TYPES.contains(&event.event_type) {
-                continue;
-            }
             for listener in &self.listeners {
                 listener.appended(event.aggregate_type, event.aggregate_id, event.sequence);
             }
@@ -145,9 +164,23 @@ impl Effects {
                         // may hold in memory must go too.
                         self.vault.forget(&crate::vault::user(*id));
                     }
-                    let cutoff = event.decode::<UserEvent>().ok().and_then(|e| e.cutoff());
+                    let decoded = event.decode::<UserEvent>().ok();
+                    let cutoff = decoded.as_ref().and_then(UserEvent::cutoff);
                     if let (Ok(id), Some(cutoff)) = (id, cutoff) {
                         self.denylist.set_cutoff(id, cutoff);
+                    }
+                    let members_changed = match (event.event_type, decoded) {
+                        (_, Some(UserEvent::CommunityJoined { community_id, .. })) => {
+                            Some(Some(community_id))
+                        }
+                        // Every membership of theirs went: which is not said.
+                        ("UserPurged" | "UserErased", _) => Some(None),
+                        _ => None,
+                    };
+                    if let Some(organization) = members_changed {
+                        for listener in &self.listeners {
+                            listener.members_changed(organization);
+                        }
                     }
                 }
                 LoginFailures::TYPE => {

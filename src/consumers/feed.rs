@@ -39,6 +39,13 @@ pub trait FeedListener: Send + Sync + std::fmt::Debug {
     fn users_changed_until(&self, _cursor: Cursor) {}
     /// An organization was created, renamed or deleted.
     fn organization_changed(&self, _organization: Uuid) {}
+    /// Someone joined `organization` (a community), or left organizations
+    /// not named (`None`: a user purged or erased with every membership).
+    fn members_changed(&self, _organization: Option<Uuid>) {}
+    /// A batch changing organizations or their members is being fed, up to
+    /// `cursor` (said before its other calls): what is read from read
+    /// models that had not passed it may be stale.
+    fn organizations_changed_until(&self, _cursor: Cursor) {}
     /// A session changed in a way cached copies must see (an account was
     /// chosen).
     fn session_changed(&self, _session: Uuid) {}

@@ -99,13 +99,15 @@ pub async fn join(
     Ok(())
 }
 
-/// The communities a user belongs to, in joining order.
+/// The communities a user belongs to, in joining order, as the read models
+/// hold their memberships.
 pub async fn of_user(app: &App, user_id: Uuid) -> Result<Vec<CommunityView>, Error> {
-    Ok(
-        projections::organizations::of_member(app.read_models().await, user_id, "community")
-            .await?
-            .into_iter()
-            .map(CommunityView::from)
-            .collect(),
-    )
+    let ids = projections::organizations::memberships_of(app.read_models().await, user_id).await?;
+    app.community_views.of(app, &ids).await
+}
+
+/// The communities of a user's state (which names them in joining order):
+/// what a command's answer shows, without waiting for the read models.
+pub async fn of_state(app: &App, user: &User) -> Result<Vec<CommunityView>, Error> {
+    app.community_views.of(app, user.communities()).await
 }

@@ -10,6 +10,7 @@ pub mod anonymous_limits;
 pub mod classrooms;
 pub mod collections;
 pub mod communities;
+pub mod community_views;
 pub mod context;
 pub mod deleted_users;
 pub mod erasure;

@@ -21,6 +21,7 @@ use aggregates::{ProfileChanges, ProfileImage, User, UserCommand};
 use bytes::Bytes;
 use chrono::NaiveDate;
 
+use super::communities::CommunityView;
 use super::sessions::Principal;
 use super::users::UserView;
 use super::RequestContext;
@@ -262,7 +263,7 @@ pub async fn update(
     principal: &Principal,
     update: ProfileUpdate,
     ctx: &RequestContext,
-) -> Result<UserView, Error> {
+) -> Result<(UserView, Vec<CommunityView>), Error> {
     let ProfileUpdate {
         mut changes,
         picture,
@@ -283,7 +284,9 @@ pub async fn update(
         )
         .await?;
     // The answer comes from the state the command left, not a query.
-    UserView::from_aggregate(&committed.state).ok_or(Error::NotFound)
+    let user = UserView::from_aggregate(&committed.state).ok_or(Error::NotFound)?;
+    let communities = super::communities::of_state(app, &committed.state).await?;
+    Ok((user, communities))
 }
 
 /// A stored picture: its bytes and media type; `None` when the key names

@@ -124,3 +124,137 @@ async fn only_administrators_create_communities(backend: Backend) {
         ild_error(create(&app, &admin, &bad).await, StatusCode::BAD_REQUEST).await;
     }
 }
+
+/// `PUT /user/profile` with a nickname on `app` as `token`: the answer.
+async fn update_profile(app: &TestApp, token: &str, nickname: &str) -> Value {
+    let response = app
+        .client
+        .put(app.url("/user/profile"))
+        .bearer_auth(token)
+        .json(&json!({ "nickname": nickname }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("json")
+}
+
+/// The member counts of the communities in a profile answer, in order.
+fn counts(profile: &Value) -> Vec<(String, i64)> {
+    profile["communities"]
+        .as_array()
+        .expect("communities")
+        .iter()
+        .map(|c| {
+            let name = c["name"].as_str().expect("name").to_string();
+            (name, c["members"].as_i64().expect("members"))
+        })
+        .collect()
+}
+
+on_both_backends!(profile_answers_show_member_counts_as_people_join_and_are_erased);
+/// A profile answer shows the user's communities in joining order with
+/// their member counts: another member joining or being erased shows in
+/// the next answer, though the communities are held in memory between
+/// answers.
+async fn profile_answers_show_member_counts_as_people_join_and_are_erased(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = admin_token(&app).await;
+    let mut ids = Vec::new();
+    for name in ["Makers", "Readers"] {
+        let created: Value = create(&app, &admin, &json!({ "name": name }))
+            .await
+            .json()
+            .await
+            .expect("json");
+        ids.push(created["id"].as_str().expect("id").to_string());
+    }
+    let ada = app.signed_in("ada@example.com", "correct horse").await;
+    let ada = ada["token"].as_str().expect("token").to_string();
+    // Joined in this order: Readers first.
+    for id in [&ids[1], &ids[0]] {
+        assert_eq!(join(&app, &ada, id).await.status(), StatusCode::OK);
+    }
+    let first = update_profile(&app, &ada, "a1").await;
+    assert_eq!(
+        counts(&first),
+        [("Readers".to_string(), 1), ("Makers".to_string(), 1)]
+    );
+
+    let grace = app.signed_in("grace@example.com", "correct horse").await;
+    let grace_id = grace["user"]["id"].as_str().expect("id").to_string();
+    let grace = grace["token"].as_str().expect("token").to_string();
+    assert_eq!(join(&app, &grace, &ids[0]).await.status(), StatusCode::OK);
+    let after_join = update_profile(&app, &ada, "a2").await;
+    assert_eq!(
+        counts(&after_join),
+        [("Readers".to_string(), 1), ("Makers".to_string(), 2)],
+        "a join by someone else"
+    );
+    // The same on reading the profile.
+    let read: Value = app
+        .get_auth("/user/profile", &ada)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(counts(&read), counts(&after_join));
+
+    let erased = app
+        .client
+        .delete(app.url(&format!("/admin/users/{grace_id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(erased.status(), StatusCode::OK);
+    let after_erasure = update_profile(&app, &ada, "a3").await;
+    assert_eq!(
+        counts(&after_erasure),
+        [("Readers".to_string(), 1), ("Makers".to_string(), 1)],
+        "an erased member counts no more"
+    );
+}
+
+// Several instances share only a PostgreSQL store (the embedded one runs one).
+on_postgres_only!(
+    a_join_on_another_instance_shows_in_member_counts_here,
+    threads = 2
+);
+/// An instance holding a community's view in memory hears of a join made
+/// on another instance through its feed: its next answers count it.
+async fn a_join_on_another_instance_shows_in_member_counts_here(backend: Backend) {
+    let first = spawn_app(backend).await;
+    let admin = admin_token(&first).await;
+    let created: Value = create(&first, &admin, &json!({ "name": "Makers" }))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = created["id"].as_str().expect("id").to_string();
+    let ada = first.signed_in("ada@example.com", "correct horse").await;
+    let ada = ada["token"].as_str().expect("token").to_string();
+    assert_eq!(join(&first, &ada, &id).await.status(), StatusCode::OK);
+    let held = update_profile(&first, &ada, "a1").await;
+    assert_eq!(counts(&held), [("Makers".to_string(), 1)]);
+
+    let second = crate::helpers::spawn_app_on(first.db.clone(), |_| {}).await;
+    let grace = second.signed_in("grace@example.com", "correct horse").await;
+    let grace = grace["token"].as_str().expect("token").to_string();
+    assert_eq!(join(&second, &grace, &id).await.status(), StatusCode::OK);
+    // The first instance's feed reads the join within its poll.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut round = 0;
+    loop {
+        round += 1;
+        let answer = update_profile(&first, &ada, &format!("b{round}")).await;
+        if counts(&answer) == [("Makers".to_string(), 2)] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the join on the other instance never counted here: {answer}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

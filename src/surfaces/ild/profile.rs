@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use utoipa::ToSchema;
 
 use super::profile_fields::ProfileForm;
-use super::{Ild, IldError, IldErrorBody, IldUser};
+use super::{Ild, IldCommunity, IldError, IldErrorBody, IldUser};
 use crate::blobs::BlobKey;
 use crate::http::{Auth, Body, Ctx};
 use crate::service::profile;
@@ -329,8 +329,10 @@ pub async fn update_profile(
             .await?;
         json_form(json)?
     };
-    let user = profile::update(&app, &principal, form.into_update()?, &ctx).await?;
-    Ok(Json(super::with_communities(&app, user).await?))
+    let (user, communities) = profile::update(&app, &principal, form.into_update()?, &ctx).await?;
+    Ok(Json(IldUser::from(user).with_communities(
+        communities.into_iter().map(IldCommunity::from).collect(),
+    )))
 }
 
 fn json_form(json: ProfileUpdateJson) -> Result<ProfileForm, Error> {
