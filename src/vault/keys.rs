@@ -3,7 +3,7 @@
 //! the store's master key.
 
 use projections::db::sqlite_sql;
-use projections::Db;
+use projections::{Conn, Db};
 
 /// A subject's row: its wrapped key and the master key that wrapped it;
 /// both `None` once erased.
@@ -182,32 +182,21 @@ pub type Rewrap = (String, String, Vec<u8>);
 pub async fn rewrap(db: &Db, rows: &[Rewrap], master: &str) -> Result<(), sqlx::Error> {
     const UPDATE: &str = "UPDATE data_keys SET wrapped = $3, master_key = $4
                            WHERE subject = $1 AND master_key = $2";
+    async fn each(conn: &mut Conn<'_>, rows: &[Rewrap], master: &str) -> Result<(), sqlx::Error> {
+        for (subject, from, wrapped) in rows {
+            projections::execute!(conn, UPDATE, subject, from, wrapped, master)?;
+        }
+        Ok(())
+    }
     match db {
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
-            for (subject, from, wrapped) in rows {
-                sqlx::query(UPDATE)
-                    .bind(subject)
-                    .bind(from)
-                    .bind(wrapped)
-                    .bind(master)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            each(&mut Conn::Postgres(&mut tx), rows, master).await?;
             tx.commit().await
         }
         Db::Sqlite { writer, .. } => {
-            let update = sqlite_sql(UPDATE);
             let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            for (subject, from, wrapped) in rows {
-                sqlx::query(&update)
-                    .bind(subject)
-                    .bind(from)
-                    .bind(wrapped)
-                    .bind(master)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            each(&mut Conn::Sqlite(&mut tx), rows, master).await?;
             tx.commit().await
         }
     }
