@@ -204,6 +204,35 @@ pub fn lost_connection(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Takes SQLite's write lock on `conn` (`BEGIN IMMEDIATE`), trying every
+/// millisecond for as long as the connection's busy timeout. SQLite's
+/// own busy handler sleeps up to 100 ms between tries, and a server
+/// committing back to back frees the lock for microseconds between
+/// transactions: an operator's command in another process could miss every
+/// gap for minutes. Commit or roll back with plain `COMMIT`/`ROLLBACK`.
+pub async fn sqlite_write_lock(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    let patience: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await?;
+    conn.execute("PRAGMA busy_timeout = 0").await?;
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(patience.max(0) as u64);
+    let taken = loop {
+        match conn.execute("BEGIN IMMEDIATE").await {
+            Err(sqlx::Error::Database(error))
+                if error.code().as_deref() == Some("5") && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            outcome => break outcome.map(drop),
+        }
+    };
+    conn.execute(format!("PRAGMA busy_timeout = {patience}").as_str())
+        .await?;
+    taken
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

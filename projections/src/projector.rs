@@ -353,16 +353,21 @@ async fn stored_checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Er
     })
 }
 
-/// Folds a batch of events into the read models, in order: rows created
-/// in the batch are kept in memory while the batch changes them and
-/// written together ([`crate::fold`]); the rest is applied event by event.
+/// Folds a batch of events into the read models, in order: `users` rows
+/// created in the batch or changed by it, and the batch's sessions, are
+/// kept in memory while the batch changes them and written together
+/// ([`crate::fold`]); the rest is applied event by event.
 pub async fn apply(conn: &mut Conn<'_>, events: &[RecordedEvent]) -> Result<(), sqlx::Error> {
     let mut fold = Fold::default();
+    fold.load_users(conn, events).await?;
     for event in events {
         let undecodable = match event.aggregate_type.as_str() {
             User::TYPE => match event.decode() {
                 Ok(payload) => {
                     let user_id: Uuid = event.aggregate_id.parse().unwrap_or_default();
+                    // Read again after a flush in the middle of the batch
+                    // emptied the fold (no statement when it holds it).
+                    fold.load_users(conn, std::slice::from_ref(event)).await?;
                     if let Some(payload) = fold.user(event, user_id, payload) {
                         if fold.involves(user_id) {
                             fold.flush(conn).await?;
@@ -384,6 +389,10 @@ pub async fn apply(conn: &mut Conn<'_>, events: &[RecordedEvent]) -> Result<(), 
             },
             Organization::TYPE => match event.decode() {
                 Ok(payload) => {
+                    // Its memberships may be among those the fold holds.
+                    if fold.holds_memberships() {
+                        fold.flush(conn).await?;
+                    }
                     organizations::apply(conn, event, payload).await?;
                     continue;
                 }

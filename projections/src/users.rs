@@ -67,7 +67,8 @@ pub struct UserRow {
 }
 
 /// The columns of a [`UserRow`], for every query that reads one.
-const COLUMNS: &str = "user_id, email, first_name, last_name, roles, email_verified, disabled,
+pub(crate) const COLUMNS: &str =
+    "user_id, email, first_name, last_name, roles, email_verified, disabled,
     locked_until, tutorial_completed_at, nickname, bio, location, website, phone, birth_date,
     language, timezone, image_key, categories, subscription_plan, subscription_status,
     subscription_valid_until, created_at, updated_at";
@@ -85,33 +86,8 @@ pub async fn apply(
         // The rows (and their counts) are created by the batch fold, which
         // takes every registration.
         UserEvent::UserRegistered { .. } | UserEvent::FacilityUserRegistered { .. } => {}
-        UserEvent::UserLockedOut { until, .. } => {
-            execute!(
-                conn,
-                "UPDATE users SET locked_until = $2, version = $3
-                  WHERE user_id = $1 AND version < $3",
-                user_id,
-                until,
-                version
-            )?;
-        }
-        UserEvent::PasswordRehashed { .. }
-        | UserEvent::EmailVerificationIssued { .. }
-        | UserEvent::PasswordResetIssued { .. } => {
-            bump_version(conn, user_id, version).await?;
-        }
         UserEvent::UserDisabled { cutoff, at } => {
             apply_cutoff(conn, user_id, cutoff, at, version, true).await?;
-        }
-        UserEvent::UserEnabled { at } => {
-            execute!(
-                conn,
-                "UPDATE users SET disabled = false, updated_at = $2, version = $3
-                  WHERE user_id = $1 AND version < $3",
-                user_id,
-                at,
-                version
-            )?;
         }
         UserEvent::RoleGranted { role, at } => {
             set_role(conn, user_id, &role, at, version, true).await?;
@@ -164,65 +140,24 @@ pub async fn apply(
         UserEvent::UserPurged { .. } => {
             crate::facility_users::purge(conn, user_id).await?;
         }
-        UserEvent::CommunityJoined { community_id, at } => {
-            bump_version(conn, user_id, version).await?;
-            crate::organizations::add_member(conn, community_id, user_id, at).await?;
-        }
-        UserEvent::TutorialCompleted { at } => {
-            execute!(
-                conn,
-                "UPDATE users SET tutorial_completed_at = $2, updated_at = $2, version = $3
-                  WHERE user_id = $1 AND version < $3",
-                user_id,
-                at,
-                version
-            )?;
-        }
-        UserEvent::ProfileUpdated { changes, at } => {
-            update_profile(conn, user_id, &changes, at, version).await?;
-        }
-        UserEvent::SubscriptionGranted { at, .. }
-        | UserEvent::SubscriptionExtended { at, .. }
-        | UserEvent::SubscriptionCanceled { at, .. }
-        | UserEvent::SubscriptionRecalculated { at, .. } => {
-            let Some(state) = subscription_state(&payload) else {
-                return Ok(());
-            };
-            execute!(
-                conn,
-                "UPDATE users SET subscription_plan = COALESCE($2, subscription_plan),
-                                  subscription_status = $3,
-                                  subscription_valid_until = $4, updated_at = $5, version = $6
-                  WHERE user_id = $1 AND version < $6",
-                user_id,
-                state.plan,
-                state.status.as_str(),
-                state.valid_until,
-                at,
-                version
-            )?;
-        }
-        UserEvent::CategoriesIndexed { categories, at } => {
-            execute!(
-                conn,
-                "UPDATE users SET categories = $2, updated_at = $3, version = $4
-                  WHERE user_id = $1 AND version < $4",
-                user_id,
-                Json(&categories),
-                at,
-                version
-            )?;
-        }
-        UserEvent::EmailVerified { at } => {
-            execute!(
-                conn,
-                "UPDATE users SET email_verified = true, updated_at = $2, version = $3
-                  WHERE user_id = $1 AND version < $3",
-                user_id,
-                at,
-                version
-            )?;
-        }
+        // Taken by the batch fold (`fold/load.rs`: `TAKEN_ON_LOADED`): a
+        // user with a `users` row has it read into the fold and written
+        // back, a membership joined is inserted and counted there. What
+        // comes here has no `users` row to change.
+        UserEvent::UserLockedOut { .. }
+        | UserEvent::PasswordRehashed { .. }
+        | UserEvent::EmailVerificationIssued { .. }
+        | UserEvent::PasswordResetIssued { .. }
+        | UserEvent::UserEnabled { .. }
+        | UserEvent::CommunityJoined { .. }
+        | UserEvent::TutorialCompleted { .. }
+        | UserEvent::ProfileUpdated { .. }
+        | UserEvent::SubscriptionGranted { .. }
+        | UserEvent::SubscriptionExtended { .. }
+        | UserEvent::SubscriptionCanceled { .. }
+        | UserEvent::SubscriptionRecalculated { .. }
+        | UserEvent::CategoriesIndexed { .. }
+        | UserEvent::EmailVerified { .. } => {}
         UserEvent::PasswordChanged { cutoff, at, .. }
         | UserEvent::PasswordReset { cutoff, at, .. }
         | UserEvent::SessionsRevoked { cutoff, at } => {
@@ -377,16 +312,6 @@ async fn set_role(
     Ok(())
 }
 
-async fn bump_version(conn: &mut Conn<'_>, user_id: Uuid, version: i64) -> Result<(), sqlx::Error> {
-    execute!(
-        conn,
-        "UPDATE users SET version = $2 WHERE user_id = $1 AND version < $2",
-        user_id,
-        version
-    )?;
-    Ok(())
-}
-
 /// One user by id.
 pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE user_id = $1");
@@ -497,63 +422,6 @@ pub(crate) fn profile_columns(
             i.key.clone()
         }),
     ]
-}
-
-/// One profile update: each column is set when the event changes it (one
-/// flag and one value per column, so the statement is fixed and both
-/// backends run it).
-async fn update_profile(
-    conn: &mut Conn<'_>,
-    user_id: Uuid,
-    changes: &aggregates::ProfileChanges,
-    at: DateTime<Utc>,
-    version: i64,
-) -> Result<(), sqlx::Error> {
-    let [first_name, last_name, nickname, bio, location, website, phone, birth_date, language, timezone, image] =
-        profile_columns(changes);
-    execute!(
-        conn,
-        "UPDATE users SET
-            first_name = CASE WHEN $4 THEN $5 ELSE first_name END,
-            last_name  = CASE WHEN $6 THEN $7 ELSE last_name END,
-            nickname   = CASE WHEN $8 THEN $9 ELSE nickname END,
-            bio        = CASE WHEN $10 THEN $11 ELSE bio END,
-            location   = CASE WHEN $12 THEN $13 ELSE location END,
-            website    = CASE WHEN $14 THEN $15 ELSE website END,
-            phone      = CASE WHEN $16 THEN $17 ELSE phone END,
-            birth_date = CASE WHEN $18 THEN $19 ELSE birth_date END,
-            language   = CASE WHEN $20 THEN $21 ELSE language END,
-            timezone   = CASE WHEN $22 THEN $23 ELSE timezone END,
-            image_key  = CASE WHEN $24 THEN $25 ELSE image_key END,
-            updated_at = $2, version = $3
-          WHERE user_id = $1 AND version < $3",
-        user_id,
-        at,
-        version,
-        first_name.0,
-        first_name.1,
-        last_name.0,
-        last_name.1,
-        nickname.0,
-        nickname.1,
-        bio.0,
-        bio.1,
-        location.0,
-        location.1,
-        website.0,
-        website.1,
-        phone.0,
-        phone.1,
-        birth_date.0,
-        birth_date.1,
-        language.0,
-        language.1,
-        timezone.0,
-        timezone.1,
-        image.0,
-        image.1
-    )?;
-    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

@@ -82,12 +82,17 @@ pub async fn join(
     community_id: Uuid,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
-    let community = app
-        .store
-        .load::<Organization>(&community_id.to_string())
-        .await?;
-    if community.state.kind() != Some(OrganizationKind::Community) {
-        return Err(Error::NotFound);
+    // A community this instance holds a view of is known to be one (a view
+    // goes as soon as this instance hears of a change); any other id is
+    // looked up in the log.
+    if !app.community_views.holds_live(community_id) {
+        let community = app
+            .store
+            .load::<Organization>(&community_id.to_string())
+            .await?;
+        if community.state.kind() != Some(OrganizationKind::Community) {
+            return Err(Error::NotFound);
+        }
     }
     app.store
         .execute::<User>(

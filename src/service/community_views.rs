@@ -88,6 +88,12 @@ impl CommunityViews {
             .collect())
     }
 
+    /// Whether a view of `id` is held and shows a live community (no read:
+    /// `false` when not held).
+    pub fn holds_live(&self, id: Uuid) -> bool {
+        self.views.get(&id).is_some_and(|view| view.is_some())
+    }
+
     /// Reads `ids` from the read models (once they hold every change this
     /// instance has heard of) and keeps what no invalidation raced.
     async fn read(&self, app: &App, ids: &[Uuid]) -> Result<Vec<(Uuid, Held)>, Error> {

@@ -177,8 +177,9 @@ pub type Rewrap = (String, String, Vec<u8>);
 
 /// Replaces each key's wrapping by `master`'s, unless its row changed
 /// meanwhile (erased), in one transaction: on SQLite one turn at the write
-/// lock for the batch, not one per key (beside a busy server each turn is
-/// a wait).
+/// lock for the batch, not one per key, taken patiently
+/// ([`projections::db::sqlite_write_lock`]: the rotation runs beside a
+/// busy server).
 pub async fn rewrap(db: &Db, rows: &[Rewrap], master: &str) -> Result<(), sqlx::Error> {
     const UPDATE: &str = "UPDATE data_keys SET wrapped = $3, master_key = $4
                            WHERE subject = $1 AND master_key = $2";
@@ -195,9 +196,16 @@ pub async fn rewrap(db: &Db, rows: &[Rewrap], master: &str) -> Result<(), sqlx::
             tx.commit().await
         }
         Db::Sqlite { writer, .. } => {
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            each(&mut Conn::Sqlite(&mut tx), rows, master).await?;
-            tx.commit().await
+            let mut conn = writer.acquire().await?;
+            projections::db::sqlite_write_lock(&mut conn).await?;
+            let written = each(&mut Conn::Sqlite(&mut conn), rows, master).await;
+            let end = if written.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            };
+            sqlx::query(end).execute(&mut *conn).await?;
+            written
         }
     }
 }
@@ -254,11 +262,21 @@ pub async fn set_store_master(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     const UPDATE: &str = "UPDATE master_key SET key_id = $1, changed_at = CURRENT_TIMESTAMP";
     match db {
         Db::Postgres(pool) => sqlx::query(UPDATE).bind(id).execute(pool).await.map(drop)?,
-        Db::Sqlite { writer, .. } => sqlx::query(&sqlite_sql(UPDATE))
-            .bind(id)
-            .execute(writer)
-            .await
-            .map(drop)?,
+        Db::Sqlite { writer, .. } => {
+            let mut conn = writer.acquire().await?;
+            projections::db::sqlite_write_lock(&mut conn).await?;
+            let updated = sqlx::query(&sqlite_sql(UPDATE))
+                .bind(id)
+                .execute(&mut *conn)
+                .await;
+            let end = if updated.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            };
+            sqlx::query(end).execute(&mut *conn).await?;
+            updated.map(drop)?;
+        }
     };
     Ok(())
 }

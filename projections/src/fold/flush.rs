@@ -59,48 +59,85 @@ impl Fold {
         if self.is_empty() {
             return Ok(());
         }
-        let users = std::mem::take(&mut self.users);
-        let inserted = insert_rows!(
-            conn,
-            "INSERT INTO users (user_id, email, first_name, last_name, roles, email_verified,
+        let (loaded, created): (Vec<_>, Vec<_>) = std::mem::take(&mut self.users)
+            .into_iter()
+            .partition(|u| u.loaded.is_some());
+        // Rows read before: written back whole (the fold's columns; what
+        // it left alone stays), when an event moved them on.
+        let written_back: Vec<&super::NewUser> = loaded
+            .iter()
+            .filter(|u| u.loaded.is_some_and(|read_at| u.version > read_at))
+            .collect();
+        for (users, tail) in [
+            (
+                written_back,
+                " ON CONFLICT (user_id) DO UPDATE SET email = excluded.email,
+                    first_name = excluded.first_name, last_name = excluded.last_name,
+                    roles = excluded.roles, email_verified = excluded.email_verified,
+                    disabled = excluded.disabled, locked_until = excluded.locked_until,
+                    sessions_valid_after = excluded.sessions_valid_after,
+                    sessions_kept = excluded.sessions_kept,
+                    tutorial_completed_at = excluded.tutorial_completed_at,
+                    nickname = excluded.nickname, bio = excluded.bio,
+                    location = excluded.location, website = excluded.website,
+                    phone = excluded.phone, birth_date = excluded.birth_date,
+                    language = excluded.language, timezone = excluded.timezone,
+                    image_key = excluded.image_key, categories = excluded.categories,
+                    subscription_plan = excluded.subscription_plan,
+                    subscription_status = excluded.subscription_status,
+                    subscription_valid_until = excluded.subscription_valid_until,
+                    updated_at = excluded.updated_at, version = excluded.version
+                  WHERE users.version < excluded.version RETURNING user_id",
+            ),
+            (
+                created.iter().collect(),
+                " ON CONFLICT (user_id) DO NOTHING RETURNING user_id",
+            ),
+        ] {
+            let inserted = insert_rows!(
+                conn,
+                "INSERT INTO users (user_id, email, first_name, last_name, roles, email_verified,
                 disabled, locked_until, sessions_valid_after, sessions_kept,
                 tutorial_completed_at, nickname, bio, location, website, phone, birth_date,
                 language, timezone, image_key, categories, subscription_plan,
                 subscription_status, subscription_valid_until, created_at, updated_at,
                 version) ",
-            " ON CONFLICT (user_id) DO NOTHING RETURNING user_id",
-            &users,
-            |b, u| {
-                b.push_bind(u.user_id)
-                    .push_bind(&u.email)
-                    .push_bind(&u.first_name)
-                    .push_bind(&u.last_name)
-                    .push_bind(Json(&u.roles))
-                    .push_bind(u.email_verified)
-                    .push_bind(u.disabled)
-                    .push_bind(u.locked_until)
-                    .push_bind(u.sessions_valid_after)
-                    .push_bind(u.sessions_kept);
-                b.push_bind(u.tutorial_completed_at);
-                for column in &u.profile {
-                    b.push_bind(column);
+                tail,
+                &users,
+                |b, u| {
+                    b.push_bind(u.user_id)
+                        .push_bind(&u.email)
+                        .push_bind(&u.first_name)
+                        .push_bind(&u.last_name)
+                        .push_bind(Json(&u.roles))
+                        .push_bind(u.email_verified)
+                        .push_bind(u.disabled)
+                        .push_bind(u.locked_until)
+                        .push_bind(u.sessions_valid_after)
+                        .push_bind(u.sessions_kept);
+                    b.push_bind(u.tutorial_completed_at);
+                    for column in &u.profile {
+                        b.push_bind(column);
+                    }
+                    b.push_bind(Json(&u.categories))
+                        .push_bind(&u.subscription_plan)
+                        .push_bind(&u.subscription_status)
+                        .push_bind(u.subscription_valid_until)
+                        .push_bind(u.created_at)
+                        .push_bind(u.updated_at)
+                        .push_bind(u.version);
                 }
-                b.push_bind(Json(&u.categories))
-                    .push_bind(&u.subscription_plan)
-                    .push_bind(&u.subscription_status)
-                    .push_bind(u.subscription_valid_until)
-                    .push_bind(u.created_at)
-                    .push_bind(u.updated_at)
-                    .push_bind(u.version);
+            );
+            // Only rows created are counted.
+            if !inserted.is_empty() && tail.contains("DO NOTHING") {
+                execute!(
+                    conn,
+                    "UPDATE counts SET n = n + $1 WHERE name = 'users'",
+                    inserted.len() as i64
+                )?;
             }
-        );
-        if !inserted.is_empty() {
-            execute!(
-                conn,
-                "UPDATE counts SET n = n + $1 WHERE name = 'users'",
-                inserted.len() as i64
-            )?;
         }
+        self.flush_memberships(conn).await?;
         let facility_users = std::mem::take(&mut self.facility_users);
         let inserted = insert_rows!(
             conn,
@@ -174,9 +211,64 @@ impl Fold {
             .collect();
         crate::sessions::end_if_cut_off(conn, &unchecked).await?;
         self.user_at.clear();
+        self.membership_keys.clear();
+        self.joining.clear();
         self.facility_user_at.clear();
         self.session_at.clear();
         self.session_owners.clear();
+        Ok(())
+    }
+
+    /// Inserts the memberships joined and counts those new to the table in
+    /// their organizations (as `organizations::add_member` does one by
+    /// one): two statements.
+    async fn flush_memberships(&mut self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+        let memberships = std::mem::take(&mut self.memberships);
+        let added = insert_rows!(
+            conn,
+            "INSERT INTO memberships (organization_id, user_id, membership_id, joined_at) ",
+            " ON CONFLICT (organization_id, user_id) DO NOTHING RETURNING organization_id",
+            &memberships,
+            |b, m| {
+                b.push_bind(m.organization_id)
+                    .push_bind(m.user_id)
+                    .push_bind(aggregates::membership_id(m.organization_id, m.user_id))
+                    .push_bind(m.joined_at);
+            }
+        );
+        let mut per_organization: BTreeMap<Uuid, i64> = BTreeMap::new();
+        for organization in added {
+            *per_organization.entry(organization).or_default() += 1;
+        }
+        for chunk in per_organization
+            .into_iter()
+            .collect::<Vec<_>>()
+            .chunks(CHUNK / 2)
+        {
+            // UPDATE … SET members = members + CASE id WHEN … END WHERE id IN (…)
+            macro_rules! counted {
+                ($db:ty, $c:expr) => {{
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE organizations SET members = members + CASE organization_id",
+                    );
+                    for (organization, n) in chunk {
+                        query.push(" WHEN ").push_bind(*organization);
+                        query.push(" THEN ").push_bind(*n);
+                    }
+                    query.push(" ELSE 0 END WHERE organization_id IN (");
+                    let mut ids = query.separated(", ");
+                    for (organization, _) in chunk {
+                        ids.push_bind(*organization);
+                    }
+                    query.push(")");
+                    query.build().execute(&mut **$c).await?;
+                }};
+            }
+            match &mut *conn {
+                Conn::Postgres(c) => counted!(sqlx::Postgres, c),
+                Conn::Sqlite(c) => counted!(sqlx::Sqlite, c),
+            }
+        }
         Ok(())
     }
 }

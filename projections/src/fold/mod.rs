@@ -3,7 +3,11 @@
 //! batch change them, and written with a few multi-row statements at the
 //! end, instead of one or two statements per event. Every registration and
 //! every session start is taken here: this is the only code that creates
-//! those rows.
+//! those rows. `users` rows written before the batch are read into the
+//! fold too (one query per batch, `load`) when the batch holds events the
+//! fold takes on them — profile changes, the tutorial, joining a
+//! community, … — and written back with one statement; the memberships
+//! joined are inserted and counted together at the end.
 //!
 //! An event this fold does not take (one on a row written before the
 //! batch, or of a kind it leaves to the per-event SQL of [`crate::users`],
@@ -18,6 +22,7 @@
 //! `session_events` take events into it, `flush` writes it.
 
 mod flush;
+mod load;
 mod session_events;
 mod user_events;
 
@@ -51,6 +56,17 @@ struct NewUser {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     version: i64,
+    /// Read from the table (written before the batch) at this version:
+    /// written back if an event moved it on, never inserted nor counted.
+    loaded: Option<i64>,
+}
+
+/// A membership joined in this batch (a community's).
+#[derive(Debug)]
+struct NewMembership {
+    organization_id: Uuid,
+    user_id: Uuid,
+    joined_at: DateTime<Utc>,
 }
 
 /// A `facility_users` row created in this batch.
@@ -113,11 +129,27 @@ pub(crate) struct Fold {
     session_at: HashMap<Uuid, usize>,
     /// Users with sessions in the fold.
     session_owners: HashSet<Uuid>,
+    memberships: Vec<NewMembership>,
+    /// (organization, user) of `memberships`.
+    membership_keys: HashSet<(Uuid, Uuid)>,
+    /// Users with memberships in the fold.
+    joining: HashSet<Uuid>,
+    /// Users looked for in `users` during this batch and not found.
+    absent: HashSet<Uuid>,
 }
 
 impl Fold {
     fn is_empty(&self) -> bool {
-        self.users.is_empty() && self.facility_users.is_empty() && self.sessions.is_empty()
+        self.users.is_empty()
+            && self.facility_users.is_empty()
+            && self.sessions.is_empty()
+            && self.memberships.is_empty()
+    }
+
+    /// Whether memberships wait in the fold (SQL about organizations must
+    /// wait for a flush).
+    pub(crate) fn holds_memberships(&self) -> bool {
+        !self.memberships.is_empty()
     }
 
     /// Whether the fold holds rows of `user_id` (then SQL about that user
@@ -126,6 +158,19 @@ impl Fold {
         self.user_at.contains_key(&user_id)
             || self.facility_user_at.contains_key(&user_id)
             || self.session_owners.contains(&user_id)
+            || self.joining.contains(&user_id)
+    }
+
+    /// Keeps a membership to insert (once, as `organizations::add_member`).
+    fn join(&mut self, organization_id: Uuid, user_id: Uuid, joined_at: DateTime<Utc>) {
+        if self.membership_keys.insert((organization_id, user_id)) {
+            self.joining.insert(user_id);
+            self.memberships.push(NewMembership {
+                organization_id,
+                user_id,
+                joined_at,
+            });
+        }
     }
 
     fn owns(&self, user_id: Uuid) -> bool {

@@ -2,6 +2,7 @@
 //! events on those rows change them as the per-event SQL would.
 
 use aggregates::UserEvent;
+use cqrs_es::DomainEvent;
 use uuid::Uuid;
 
 use super::{Fold, NewFacilityUser, NewUser};
@@ -52,6 +53,7 @@ impl Fold {
                     created_at: registered_at,
                     updated_at: registered_at,
                     version,
+                    loaded: None,
                 });
                 None
             }
@@ -89,6 +91,11 @@ impl Fold {
                     self.change_user(at, version, payload)
                 } else if let Some(&at) = self.facility_user_at.get(&user_id) {
                     self.change_facility_user(at, version, payload)
+                } else if let UserEvent::CommunityJoined { community_id, at } = payload {
+                    // No `users` row (`load_users` found none): the
+                    // membership all the same.
+                    self.join(community_id, user_id, at);
+                    None
                 } else {
                     Some(payload)
                 }
@@ -99,10 +106,25 @@ impl Fold {
     /// An event on a `users` row of the fold, as `users::apply` does it.
     fn change_user(&mut self, at: usize, version: i64, payload: UserEvent) -> Option<UserEvent> {
         let user = &mut self.users[at];
+        if user.loaded.is_some()
+            && !super::load::TAKEN_ON_LOADED.contains(&payload.event_type().as_str())
+        {
+            return Some(payload);
+        }
         // Every statement of `users::apply` is guarded by the version.
         let fresh = user.version < version;
         let mut cutoff = None;
         match &payload {
+            UserEvent::CommunityJoined { community_id, at } => {
+                // The version moves; the membership is inserted once,
+                // whatever the version.
+                let (community_id, at, user_id) = (*community_id, *at, user.user_id);
+                if fresh {
+                    user.version = version;
+                }
+                self.join(community_id, user_id, at);
+                return None;
+            }
             UserEvent::UserLockedOut { until, .. } => {
                 if fresh {
                     user.locked_until = Some(*until);
@@ -220,6 +242,10 @@ impl Fold {
         let user = &mut self.facility_users[at];
         let fresh = user.version < version;
         match &payload {
+            UserEvent::CommunityJoined { community_id, at } => {
+                let (community_id, at, user_id) = (*community_id, *at, user.user_id);
+                self.join(community_id, user_id, at);
+            }
             UserEvent::PasswordRehashed { .. }
             | UserEvent::EmailVerificationIssued { .. }
             | UserEvent::PasswordResetIssued { .. } => {}

@@ -87,8 +87,12 @@ pub async fn import(app: &App, args: &ImportArgs) -> anyhow::Result<Report> {
         .await
         .map_err(|_| anyhow::anyhow!("no facility {}", args.facility))?;
     let passwordless = settings.learner_can_login_with_no_password;
+    // The classrooms as the read models hold them once they have caught up
+    // with the log (in a fresh process: everything committed before the
+    // import) and with this instance's own commits.
+    let _ = app.caught_up.0.clone().wait_for(|done| *done).await;
     let classrooms: Classrooms =
-        projections::organizations::classrooms(app.store.db(), args.facility)
+        projections::organizations::classrooms(app.read_models().await, args.facility)
             .await?
             .into_iter()
             .collect();
