@@ -68,7 +68,8 @@ impl Fold {
             .iter()
             .filter(|u| u.loaded.is_some_and(|read_at| u.version > read_at))
             .collect();
-        for (users, tail) in [
+        // (rows, how a row already there is met, whether new rows count)
+        for (users, tail, counted) in [
             (
                 written_back,
                 " ON CONFLICT (user_id) DO UPDATE SET email = excluded.email,
@@ -88,10 +89,12 @@ impl Fold {
                     subscription_valid_until = excluded.subscription_valid_until,
                     updated_at = excluded.updated_at, version = excluded.version
                   WHERE users.version < excluded.version RETURNING user_id",
+                false,
             ),
             (
                 created.iter().collect(),
                 " ON CONFLICT (user_id) DO NOTHING RETURNING user_id",
+                true,
             ),
         ] {
             let inserted = insert_rows!(
@@ -128,8 +131,7 @@ impl Fold {
                         .push_bind(u.version);
                 }
             );
-            // Only rows created are counted.
-            if !inserted.is_empty() && tail.contains("DO NOTHING") {
+            if counted && !inserted.is_empty() {
                 execute!(
                     conn,
                     "UPDATE counts SET n = n + $1 WHERE name = 'users'",
