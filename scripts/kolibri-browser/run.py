@@ -194,7 +194,8 @@ def setup_kolibri(args, work):
 
 
 def setup_eventauth(args, work, facility, client):
-    binary = Path(args.eventauth_bin)
+    # Absolute: the browser script runs the CLI from its own directory.
+    binary = Path(args.eventauth_bin).resolve()
     if not binary.exists():
         raise SystemExit("no eventauth binary at {} (cargo build, or --eventauth-bin)".format(binary))
     data = work / "eventauth-data"
