@@ -32,6 +32,8 @@ impl Fold {
                 if self.user_at.contains_key(&user_id) {
                     return None;
                 }
+                // Its row exists from the flush on: looked for again after one.
+                self.absent.remove(&user_id);
                 self.user_at.insert(user_id, self.users.len());
                 self.users.push(NewUser {
                     user_id,

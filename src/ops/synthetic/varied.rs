@@ -188,6 +188,15 @@ fn varied_email_user(i: usize) -> Vec<Row> {
             at: t(33),
         },
     );
+    // Applied event by event: the fold is written out in the middle of the
+    // batch, and the user's later events must find their row again.
+    user_event(
+        &mut rows,
+        UserEvent::CollectionJoined {
+            collection: Uuid::from_u128(8),
+            at: t(33),
+        },
+    );
     // Authenticated before the disabling, written after the membership
     // (its owner no longer in a batch's fold), then logged out: still
     // revoked, at the cutoff.
