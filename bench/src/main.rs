@@ -54,7 +54,9 @@ struct Args {
     /// Scenarios to run (comma-separated):
     /// argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,seal,erase,relay,replay,rss;
     /// and, only when named, `statements` (PostgreSQL only; it turns the
-    /// server's statement log on for its length).
+    /// server's statement log on for its length) and `catchup` (a backlog
+    /// of profile updates to existing users, appended to the log, and the
+    /// projector catching up).
     #[arg(
         long,
         default_value = "argon2,login,check,v1-login,v1-session,doubtfire,saml,setup-race,visibility,nats,list,kolibri,commands,stream,seal,erase,relay,replay,rss"
@@ -375,6 +377,22 @@ async fn main() -> anyhow::Result<()> {
             "wall time until all 50 answered (one 201, 49 × 403)".into(),
         ));
         results.insert("setup_race_ms".into(), json!(wall * 1000.0));
+    }
+    if wanted.contains(&"catchup") {
+        let (n, inserted, total) = catch_up(&app, &users).await?;
+        rows.push((
+            "catch-up of profile updates to existing users events/s".into(),
+            format!("{:.0}", n as f64 / total),
+            format!(
+                "{n} events over {} users: appended in {inserted:.2} s, all projected {total:.2} s after the first",
+                users.len()
+            ),
+        ));
+        results.insert(
+            "catchup".into(),
+            json!({ "events": n, "appended_s": inserted, "projected_s": total,
+                    "per_s": n as f64 / total }),
+        );
     }
     if wanted.contains(&"visibility") {
         let mut lat = visibility(&app, &users, args.commands).await?;
@@ -1295,6 +1313,55 @@ async fn bare_axum(
     .await;
     server.abort();
     Ok(result)
+}
+
+/// A backlog of profile updates to users whose rows exist (1,250 each,
+/// appended straight to the log, one transaction per user) and the
+/// projector catching up with it: (events, seconds to append them, seconds
+/// until all were projected), both from the first append.
+async fn catch_up(app: &App, users: &[String]) -> anyhow::Result<(usize, f64, f64)> {
+    const PER_USER: usize = 1_250;
+    let ids = user_ids(app, users).await?;
+    let db = app.store.db().clone();
+    let started = Instant::now();
+    for id in &ids {
+        let after: i64 = match &db {
+            projections::Db::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT max(sequence) FROM events
+                      WHERE aggregate_type = 'user' AND aggregate_id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_one(pool)
+                .await?
+            }
+            projections::Db::Sqlite { writer, .. } => {
+                sqlx::query_scalar(
+                    "SELECT max(sequence) FROM events
+                      WHERE aggregate_type = 'user' AND aggregate_id = ?1",
+                )
+                .bind(id.to_string())
+                .fetch_one(writer)
+                .await?
+            }
+        };
+        eventauth::ops::synthetic::append_profile_updates(&db, *id, after, PER_USER).await?;
+    }
+    let inserted = started.elapsed().as_secs_f64();
+    loop {
+        let projected = *app.projected.borrow();
+        let (behind, _) = app.reader.lag(projected).await?;
+        if behind == 0 {
+            break;
+        }
+        app.wake.poke();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok((
+        PER_USER * ids.len(),
+        inserted,
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 /// Time from a command's start to its visibility in the read models, as
