@@ -151,8 +151,7 @@ async fn main() -> anyhow::Result<()> {
         .context("connecting to PostgreSQL")?;
     let data_dir = std::env::temp_dir().join(&db);
 
-    let mut config = Config::defaults();
-    config.addr = "127.0.0.1:0".parse()?;
+    let mut config = bench_config();
     if sqlite {
         std::fs::create_dir_all(&data_dir)?;
         config.data_dir = data_dir.clone();
@@ -163,7 +162,6 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         config.database_url = Some(format!("{}/{db}", args.pg).into());
     }
-    config.log_format = "json".into();
     config.login_max_failures_per_ip = u32::MAX;
     // Open Archiver's per-IP request limit would cap every `/v1` scenario
     // (all clients are one IP) at 100 a minute.
@@ -1315,6 +1313,21 @@ async fn bare_axum(
     Ok(result)
 }
 
+/// The bench's master key: every instance it starts (and the child
+/// process of the `rss` scenario) opens the same store with it, and none
+/// writes a generated key file into the directory the bench runs in.
+const MASTER_KEY: &str = "YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nLS0=";
+
+/// The settings every instance the bench starts has: any free port, JSON
+/// logs, the bench's master key.
+pub(crate) fn bench_config() -> Config {
+    let mut config = Config::defaults();
+    config.addr = ([127, 0, 0, 1], 0).into();
+    config.log_format = "json".into();
+    config.master_key = Some(MASTER_KEY.to_string().into());
+    config
+}
+
 /// A backlog of profile updates to users whose rows exist (1,250 each,
 /// appended straight to the log, one transaction per user) and the
 /// projector catching up with it: (events, seconds to append them, seconds
@@ -1619,12 +1632,7 @@ async fn replay_rate(
         }
     };
     let clear = replay(std::sync::Arc::new(projections::Clear)).await?;
-    let mut config = Config::defaults();
-    config.master_key = Some(
-        "YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nLS0="
-            .to_string()
-            .into(),
-    );
+    let config = bench_config();
     let vault = eventauth::vault::Vault::open(&db, &config).await?;
     let store =
         eventauth::store::Store::new(db.clone(), aggregates::Services::system(), vault.clone());
@@ -1888,9 +1896,7 @@ async fn setup_race(
 ) -> anyhow::Result<f64> {
     let name = format!("eventauth_bench_setup_{}", uuid::Uuid::new_v4().simple());
     let dir = std::env::temp_dir().join(&name);
-    let mut config = Config::defaults();
-    config.addr = "127.0.0.1:0".parse()?;
-    config.log_format = "json".into();
+    let mut config = bench_config();
     config.nats_url = None;
     if sqlite {
         std::fs::create_dir_all(&dir)?;

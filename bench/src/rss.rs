@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use eventauth::startup::Application;
-use eventauth::Config;
 use serde_json::json;
 
 use crate::{Args, Credential};
@@ -34,10 +33,8 @@ pub struct RssRun {
 /// Serves eventauth on `url` until standard input closes; prints the
 /// address first.
 pub async fn serve_only(url: &str) -> anyhow::Result<()> {
-    let mut config = Config::defaults();
-    config.addr = "127.0.0.1:0".parse()?;
+    let mut config = crate::bench_config();
     config.database_url = Some(url.to_string().into());
-    config.log_format = "json".into();
     let application = Application::build(config).await?;
     {
         let mut out = std::io::stdout().lock();
@@ -158,8 +155,7 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<RssRun> {
 /// one Django PBKDF2 hash of the bench's password (computed here), read
 /// models caught up. Returns the facility and the import's seconds.
 async fn load(url: &str, users: usize) -> anyhow::Result<(uuid::Uuid, f64)> {
-    let mut config = Config::defaults();
-    config.addr = "127.0.0.1:0".parse()?;
+    let mut config = crate::bench_config();
     config.database_url = Some(url.to_string().into());
     let application = Application::build(config).await?;
     let app = application.app().clone();
