@@ -104,16 +104,17 @@ impl CommunityViews {
             projections::organizations::of_kind(db, ids, "community").await
         }
         .await;
-        let mut found: HashMap<Uuid, Arc<CommunityView>> = HashMap::new();
-        if let Ok(rows) = &read {
-            for row in rows {
-                found.insert(row.organization_id, Arc::new(row.clone().into()));
-            }
-        }
-        let views: Vec<_> = ids.iter().map(|id| (*id, found.remove(id))).collect();
-        self.finish(ids, read.is_ok().then_some(views.as_slice()));
-        read?;
-        Ok(views)
+        let views = read.map(|rows| {
+            let mut found: HashMap<Uuid, Arc<CommunityView>> = rows
+                .into_iter()
+                .map(|row| (row.organization_id, Arc::new(row.into())))
+                .collect();
+            ids.iter()
+                .map(|id| (*id, found.remove(id)))
+                .collect::<Vec<_>>()
+        });
+        self.finish(ids, views.as_deref().ok());
+        Ok(views?)
     }
 
     fn begin(&self, ids: &[Uuid]) {

@@ -127,14 +127,14 @@ async fn only_administrators_create_communities(backend: Backend) {
 
 /// `PUT /user/profile` with a nickname on `app` as `token`: the answer.
 async fn update_profile(app: &TestApp, token: &str, nickname: &str) -> Value {
-    let response = app
-        .client
-        .put(app.url("/user/profile"))
-        .bearer_auth(token)
-        .json(&json!({ "nickname": nickname }))
-        .send()
-        .await
-        .expect("request");
+    let response = crate::helpers::call(
+        app,
+        reqwest::Method::PUT,
+        "/user/profile",
+        token,
+        Some(json!({ "nickname": nickname })),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.expect("json")
 }
@@ -200,13 +200,13 @@ async fn profile_answers_show_member_counts_as_people_join_and_are_erased(backen
         .expect("json");
     assert_eq!(counts(&read), counts(&after_join));
 
-    let erased = app
-        .client
-        .delete(app.url(&format!("/admin/users/{grace_id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("request");
+    let erased = crate::helpers::send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/admin/users/{grace_id}"),
+        &admin,
+    )
+    .await;
     assert_eq!(erased.status(), StatusCode::OK);
     let after_erasure = update_profile(&app, &ada, "a3").await;
     assert_eq!(

@@ -254,12 +254,8 @@ async fn a_no_op_decided_on_a_stale_cached_state_is_decided_again_on_the_stored_
     let again = set(&first, "x").await.expect("request");
     assert!(again.status().is_success());
     let profile: serde_json::Value = first
-        .client
-        .get(first.url("/user/profile"))
-        .bearer_auth(&token)
-        .send()
+        .get_auth("/user/profile", &token)
         .await
-        .expect("request")
         .json()
         .await
         .expect("json");

@@ -9,17 +9,19 @@
 //! community, … — and written back with one statement; the memberships
 //! joined are inserted and counted together at the end.
 //!
-//! An event this fold does not take (one on a row written before the
-//! batch, or of a kind it leaves to the per-event SQL of [`crate::users`],
-//! [`crate::sessions`] and [`crate::organizations`]) is applied by that SQL
-//! — after the fold is flushed when the event concerns a user whose rows or
-//! sessions it holds, so every statement sees what came before it in the
-//! log. The rows written are the ones the per-event SQL would have
-//! written; `eventauth verify` compares a rebuild (large batches, mostly
-//! folded) with the live tables (small batches, mostly per event).
+//! An event this fold does not take (a cut-off, role, deletion or
+//! collection change on a row written before the batch, an event on an
+//! older session or an organization: the per-event SQL of
+//! [`crate::users`], [`crate::sessions`] and [`crate::organizations`]) is
+//! applied by that SQL — after the fold is flushed when the event concerns
+//! a user whose rows, sessions or memberships it holds, so every statement
+//! sees what came before it in the log; the user's later events read the
+//! row into the fold again. `eventauth verify` compares a rebuild (large
+//! batches) with the live tables (small batches): the same rows both ways.
 //!
-//! Its files: this one holds the rows of the fold; `user_events` and
-//! `session_events` take events into it, `flush` writes it.
+//! Its files: this one holds the rows of the fold; `load` reads rows
+//! written before the batch, `user_events` and `session_events` take
+//! events into it, `flush` writes it.
 
 mod flush;
 mod load;
