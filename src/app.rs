@@ -127,7 +127,7 @@ pub fn on_commit(
     wake: Wake,
 ) -> crate::store::OnCommit {
     Arc::new(move |written: &Written| {
-        wake.poke();
+        wake.committed();
         let Some(target) = written.cursor else {
             return;
         };

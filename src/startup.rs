@@ -223,6 +223,9 @@ impl Runtime {
             tasks.push(tokio::spawn(
                 wake.clone().listen(pool.clone(), stopped.clone()),
             ));
+            tasks.push(tokio::spawn(
+                wake.clone().announce(pool.clone(), stopped.clone()),
+            ));
         }
         let runtime = Self {
             app,

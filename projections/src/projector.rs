@@ -64,6 +64,11 @@ pub struct ProjectorConfig {
     pub horizon_poll: Duration,
     /// How often a standby instance follows the active one's checkpoint.
     pub standby_poll: Duration,
+    /// How long it lingers after a poke, gathering commits into one batch.
+    /// Long: nobody waits on it without urging it (a query that must see a
+    /// commit), and every batch costs eight statements (transaction, locks,
+    /// writes, checkpoint) however few events it holds.
+    pub linger: Duration,
 }
 
 impl Default for ProjectorConfig {
@@ -74,6 +79,7 @@ impl Default for ProjectorConfig {
             idle_poll: Duration::from_secs(1),
             horizon_poll: Duration::from_millis(5),
             standby_poll: Duration::from_millis(20),
+            linger: Duration::from_millis(100),
         }
     }
 }
@@ -136,7 +142,7 @@ impl Projector {
     /// projected, and a graceful stop leaves the read models holding every
     /// command it answered.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut wake = self.wake.subscribe();
+        let mut wake = self.wake.subscribe(self.config.linger);
         let mut cursor = Cursor::START;
         loop {
             if *stop.borrow() {

@@ -24,6 +24,11 @@ use super::effects::{Effects, Fed};
 /// was computed (they are short: idle ones are ended after a minute).
 const MARGIN: Duration = Duration::from_secs(300);
 
+/// How long the feed lingers after a poke. Short: it carries other
+/// instances' logouts, locks and role changes to this one (the deny-list),
+/// and its batch is one statement.
+const LINGER: Duration = Duration::from_millis(20);
+
 /// A cache that must hear of user changes. Called synchronously while a
 /// batch is folded, before the feed's cursor moves past it, and for this
 /// instance's own commits before they are answered ([`Effects`]), so a
@@ -85,7 +90,7 @@ impl SecurityFeed {
 
     /// Tails the global stream until `stop`.
     pub async fn run(self, db: Db, wake: Wake, mut stop: watch::Receiver<bool>) {
-        let mut woken = wake.subscribe();
+        let mut woken = wake.subscribe(LINGER);
         // `target`: the newest event committed when the feed started. Caught
         // up means read past it, not merely "a batch was not full": on
         // PostgreSQL committed events may still wait beyond the horizon.

@@ -82,9 +82,9 @@ pub async fn join(
     community_id: Uuid,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
-    // A community this instance holds a view of is known to be one (a view
-    // goes as soon as this instance hears of a change); any other id is
-    // looked up in the log.
+    // A community this instance last read live, and has heard of no change
+    // to since (joins aside), is known to be one; any other id is looked
+    // up in the log.
     if !app.community_views.holds_live(community_id) {
         let community = app
             .store

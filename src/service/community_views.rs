@@ -36,6 +36,10 @@ const CAPACITY: u64 = 100_000;
 pub struct CommunityViews {
     /// `None`: no live community has this id (deleted, or another kind).
     views: moka::sync::Cache<Uuid, Held>,
+    /// Communities last read live: what a join asks. A join ends the view
+    /// of its community (the count moved), not this: only the community's
+    /// own events do (renamed, deleted).
+    live: moka::sync::Cache<Uuid, ()>,
     /// Ids being read, each with whether it was invalidated meanwhile.
     reading: Mutex<HashMap<Uuid, Reading>>,
     /// The end of the last fed batch that changed a community: reads wait
@@ -50,12 +54,18 @@ type Held = Option<Arc<CommunityView>>;
 struct Reading {
     reads: usize,
     invalidated: bool,
+    /// The community itself changed (renamed, deleted), not only its count.
+    community_changed: bool,
 }
 
 impl Default for CommunityViews {
     fn default() -> Self {
         Self {
             views: moka::sync::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(RECHECK)
+                .build(),
+            live: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(RECHECK)
                 .build(),
@@ -88,10 +98,10 @@ impl CommunityViews {
             .collect())
     }
 
-    /// Whether a view of `id` is held and shows a live community (no read:
-    /// `false` when not held).
+    /// Whether `id` was a live community when last read and nothing but
+    /// joins happened to it since (no read: `false` when not known).
     pub fn holds_live(&self, id: Uuid) -> bool {
-        self.views.get(&id).is_some_and(|view| view.is_some())
+        self.live.contains_key(&id)
     }
 
     /// Reads `ids` from the read models (once they hold every change this
@@ -125,12 +135,20 @@ impl CommunityViews {
     }
 
     /// Ends the reads of `ids`, keeping `views` (a successful read's) for
-    /// the ids not invalidated while any read of them ran.
+    /// the ids not invalidated while any read of them ran, and the
+    /// liveness of those whose community did not change meanwhile (joins
+    /// do not make a live community any less live).
     fn finish(&self, ids: &[Uuid], views: Option<&[(Uuid, Held)]>) {
         let mut reading = lock(&self.reading);
         if let Some(views) = views {
             for (id, view) in views {
-                if reading.get(id).is_some_and(|r| !r.invalidated) {
+                let Some(raced) = reading.get(id) else {
+                    continue;
+                };
+                if view.is_some() && !raced.community_changed {
+                    self.live.insert(*id, ());
+                }
+                if !raced.invalidated {
                     self.views.insert(*id, view.clone());
                 }
             }
@@ -145,23 +163,30 @@ impl CommunityViews {
         }
     }
 
-    fn invalidate(&self, id: Uuid) {
+    /// Drops the view of `id` (and, when the community itself changed, its
+    /// liveness), under the lock reads finish under: a read in flight is
+    /// not kept.
+    fn invalidate(&self, id: Uuid, community_changed: bool) {
         let mut reading = lock(&self.reading);
         self.views.invalidate(&id);
+        if community_changed {
+            self.live.invalidate(&id);
+        }
         if let Some(entry) = reading.get_mut(&id) {
             entry.invalidated = true;
+            entry.community_changed |= community_changed;
         }
     }
 }
 
 impl FeedListener for CommunityViews {
     fn organization_changed(&self, organization: Uuid) {
-        self.invalidate(organization);
+        self.invalidate(organization, true);
     }
 
     fn members_changed(&self, organization: Option<Uuid>) {
         match organization {
-            Some(id) => self.invalidate(id),
+            Some(id) => self.invalidate(id, false),
             None => {
                 let mut reading = lock(&self.reading);
                 self.views.invalidate_all();

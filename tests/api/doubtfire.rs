@@ -355,9 +355,10 @@ async fn a_token_signed_out_on_one_instance_is_dead_on_the_other_at_once(backend
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    // The other instance hears of it from the log at once (woken by
-    // PostgreSQL's NOTIFY), not after its minute-long cache re-check: a
-    // second is the bound allowed here for a loaded machine.
+    // The other instance hears of it from the log at once (woken by this
+    // instance's announcement on PostgreSQL's NOTIFY), not after its
+    // minute-long cache re-check nor its feed's one-second poll: a second is
+    // the bound allowed here for a loaded machine.
     let started = std::time::Instant::now();
     let (mut status, mut body) = get_self(&second, &user, &token, HEADERS).await;
     while status == StatusCode::OK && started.elapsed() < Duration::from_secs(1) {

@@ -247,3 +247,38 @@ async fn a_batch_folded_in_memory_gives_the_read_models_of_one_event_at_a_time(b
     assert!(same, "{report}");
     db.close().await;
 }
+
+// Several instances share only a PostgreSQL store.
+on_postgres_only!(an_instance_s_commits_wake_the_readers_of_the_others);
+/// Commits notify nobody from their own transaction (that serialized every
+/// commit behind the previous one's WAL flush): an instance announces them
+/// after the fact, and another instance's readers wake at once instead of
+/// at their next poll (here an hour away).
+async fn an_instance_s_commits_wake_the_readers_of_the_others(backend: Backend) {
+    use projections::Wake;
+    use std::time::Duration;
+
+    let db = crate::helpers::TestDb::create(backend).await;
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (here, there) = (Wake::new(), Wake::new());
+    tokio::spawn(here.clone().announce(pool.clone(), stopped.clone()));
+    tokio::spawn(there.clone().listen(pool.clone(), stopped.clone()));
+    let mut reader = there.subscribe(Duration::ZERO);
+    // The listener may still be connecting: commit again until it hears.
+    let mut heard = false;
+    for _ in 0..15 {
+        reader.seen();
+        here.committed();
+        let woken = reader.wait(Duration::from_secs(3600));
+        if tokio::time::timeout(Duration::from_secs(2), woken)
+            .await
+            .is_ok()
+        {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "the other instance's reader was never woken");
+    let _ = stop.send(true);
+}

@@ -172,7 +172,7 @@ pub(super) async fn write_batch(
         .map_err(|e| anyhow::anyhow!("writing a batch (nothing of it was written): {e}"))?;
     report.imported += kept.len();
     // This instance's projector and feed read it now, not at their next poll.
-    app.wake.poke();
+    app.wake.committed();
     Ok(())
 }
 
