@@ -80,9 +80,7 @@ impl Store {
             .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;
         match &self.db {
             Db::Postgres(pool) => append_postgres::<A>(pool, id, after, rows).await,
-            Db::Sqlite { writer, .. } => {
-                append_sqlite::<A>(&self.repo, writer, id, after, rows).await
-            }
+            Db::Sqlite { writer, .. } => append_sqlite::<A>(writer, id, after, rows).await,
         }
     }
 
@@ -195,42 +193,55 @@ async fn append_postgres<A: Stored>(
     Ok((after + count, cursor))
 }
 
-/// The same on SQLite, through the framework's repository (one
-/// transaction on the single writer; the trigger gives each row its global
-/// position in commit order), then the position read back on the writer
-/// (the framework does not return it).
+/// The same on SQLite: one statement on the single writer (its own
+/// transaction) that numbers its rows in the global order itself — the
+/// positions after the highest, which the single writer makes commit order
+/// — and returns them. (The framework's repository took a transaction of
+/// three round trips to the writer thread, one insert per event, and
+/// returned no position: a fourth to read it back. Every command queues
+/// for the one writer, so those round trips were the embedded store's
+/// command rate.)
 async fn append_sqlite<A: Stored>(
-    repo: &super::Repo,
     writer: &sqlx::SqlitePool,
     id: &str,
     after: usize,
     rows: Vec<Row>,
 ) -> Result<(usize, Option<projections::Cursor>), AggregateError<DomainError>> {
-    use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
     let count = rows.len();
-    let events: Vec<SerializedEvent> = rows
-        .into_iter()
-        .map(|row| SerializedEvent {
-            aggregate_id: id.to_string(),
-            sequence: row.sequence as usize,
-            aggregate_type: A::TYPE.to_string(),
-            event_type: row.event_type,
-            event_version: row.event_version,
-            payload: row.payload,
-            metadata: row.metadata,
-        })
-        .collect();
-    repo.persist::<A>(&events, None).await?;
-    let last = (after + count) as i64;
-    let position: Option<i64> = sqlx::query_scalar(
-        "SELECT global_position FROM events
-          WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND sequence = ?3",
-    )
-    .bind(A::TYPE)
-    .bind(id)
-    .bind(last)
-    .fetch_optional(writer)
-    .await
-    .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;
-    Ok((after + count, position.map(projections::Cursor::sqlite)))
+    let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "WITH last AS (SELECT COALESCE(MAX(global_position), 0) AS p FROM events)
+         INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata, global_position) ",
+    );
+    for (at, row) in rows.into_iter().enumerate() {
+        if at > 0 {
+            query.push(" UNION ALL ");
+        }
+        query
+            .push("SELECT ")
+            .push_bind(A::TYPE)
+            .push(", ")
+            .push_bind(id.to_string())
+            .push(", ")
+            .push_bind(row.sequence)
+            .push(", ")
+            .push_bind(row.event_type)
+            .push(", ")
+            .push_bind(row.event_version)
+            .push(", ")
+            .push_bind(row.payload)
+            .push(", ")
+            .push_bind(row.metadata)
+            .push(format!(", p + {} FROM last", at + 1));
+    }
+    query.push(" RETURNING global_position");
+    let positions: Vec<i64> = query
+        .build_query_scalar()
+        .fetch_all(writer)
+        .await
+        .map_err(conflict_or)?;
+    Ok((
+        after + count,
+        positions.into_iter().max().map(projections::Cursor::sqlite),
+    ))
 }

@@ -1,9 +1,10 @@
 //! The event store: one seam over the backends, and command execution.
 //!
-//! [`Repo`] is the single place that knows which cqrs-es repository is in
-//! use (the framework's `EventStore` is not object-safe, so the backends are
-//! wrapped in one enum rather than boxed). Today it holds PostgreSQL; the
-//! embedded SQLite backend slots in as a second variant.
+//! The tables are the cqrs-es repositories' (postgres-es, sqlite-es) plus
+//! what the design adds; the reads and writes are this module's own, each
+//! one statement: the appends seal personal values and return the commit's
+//! place in the global order, which the repositories' `persist` could do
+//! neither of (SQLite's took four round trips to the single writer).
 //!
 //! Commands run through [`Store::execute`]: load the aggregate, `handle`,
 //! commit, and on a concurrency conflict reload and retry a bounded number
@@ -16,8 +17,8 @@
 //! Its files, one part each: `load` (a stream with its snapshot),
 //! `snapshot` (their format, and saving one), `append` (where a commit
 //! lands), `execute` (commands, retried on conflicts), `connect` (opening
-//! the backend and migrating it), `repo` (the cqrs-es repositories) and
-//! `metadata` (what every event records about its request).
+//! the backend and migrating it) and `metadata` (what every event records
+//! about its request).
 
 mod append;
 mod cache;
@@ -25,7 +26,6 @@ mod connect;
 mod execute;
 mod load;
 mod metadata;
-mod repo;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -35,9 +35,7 @@ use aggregates::{
     PolicyRole, Services, Session, User,
 };
 use cqrs_es::{Aggregate, AggregateError};
-use postgres_es::PostgresEventRepository;
 use projections::Db;
-use sqlite_es::SqliteEventRepository;
 
 use crate::Error;
 
@@ -46,7 +44,6 @@ pub use connect::{connect, migrate, prepare};
 pub use execute::Committed;
 pub use load::Loaded;
 pub use metadata::{actor_subject, Metadata, PERSONAL_METADATA};
-pub use repo::Repo;
 pub use snapshot::{snapshot_format, SNAPSHOT_EVERY};
 
 /// An aggregate this store keeps, with its event store.
@@ -128,8 +125,6 @@ pub struct Store {
     /// Recently used aggregates: commands on them skip the load.
     cache: std::sync::Arc<cache::Aggregates>,
     db: Db,
-    /// The framework's repository (SQLite appends through it).
-    repo: Repo,
     services: Services,
     vault: std::sync::Arc<crate::vault::Vault>,
     /// Each aggregate's [`snapshot_format`], computed once (it serializes
@@ -146,14 +141,9 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// A store on `db`.
     pub fn new(db: Db, services: Services, vault: std::sync::Arc<crate::vault::Vault>) -> Self {
-        let repo = match &db {
-            Db::Postgres(pool) => Repo::Postgres(PostgresEventRepository::new(pool.clone())),
-            Db::Sqlite { writer, .. } => Repo::Sqlite(SqliteEventRepository::new(writer.clone())),
-        };
         Self {
             on_commit: std::sync::OnceLock::new(),
             cache: Default::default(),
-            repo,
             db,
             services,
             vault,
