@@ -936,7 +936,9 @@ async fn kolibri_facility(
 /// with the count the projection keeps.
 async fn seed_facility_user_rows(app: &App, facility: uuid::Uuid, n: usize) -> anyhow::Result<()> {
     let count = format!("facility_users:{facility}");
-    match app.store.db() {
+    // The facility's own rows (its count among them) first: the projector
+    // may still be gathering the commit that created it.
+    match app.read_models().await {
         projections::Db::Postgres(pool) => {
             sqlx::query(
                 "INSERT INTO facility_users (user_id, facility_id, username, full_name, date_joined,
