@@ -45,8 +45,9 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// A counter that moves whenever new events may be readable, and one that
-/// moves when someone waits for them.
+/// A counter that moves whenever new events may be readable, one that moves
+/// when someone waits for them, and one that moves on this instance's own
+/// commits (what its announcer tells the others, named by `instance`).
 #[derive(Debug, Clone)]
 pub struct Wake {
     tx: watch::Sender<u64>,
