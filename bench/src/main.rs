@@ -25,6 +25,7 @@ use eventauth::{App, Config};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
+mod catchup;
 mod commands;
 mod rss;
 mod statements;
@@ -377,7 +378,7 @@ async fn main() -> anyhow::Result<()> {
         results.insert("setup_race_ms".into(), json!(wall * 1000.0));
     }
     if wanted.contains(&"catchup") {
-        let (n, inserted, total) = catch_up(&app, &users).await?;
+        let (n, inserted, total) = catchup::run(&app, &users).await?;
         rows.push((
             "catch-up of profile updates to existing users events/s".into(),
             format!("{:.0}", n as f64 / total),
@@ -1330,55 +1331,6 @@ pub(crate) fn bench_config() -> Config {
     config
 }
 
-/// A backlog of profile updates to users whose rows exist (1,250 each,
-/// appended straight to the log, one transaction per user) and the
-/// projector catching up with it: (events, seconds to append them, seconds
-/// until all were projected), both from the first append.
-async fn catch_up(app: &App, users: &[String]) -> anyhow::Result<(usize, f64, f64)> {
-    const PER_USER: usize = 1_250;
-    let ids = user_ids(app, users).await?;
-    let db = app.store.db().clone();
-    let started = Instant::now();
-    for id in &ids {
-        let after: i64 = match &db {
-            projections::Db::Postgres(pool) => {
-                sqlx::query_scalar(
-                    "SELECT max(sequence) FROM events
-                      WHERE aggregate_type = 'user' AND aggregate_id = $1",
-                )
-                .bind(id.to_string())
-                .fetch_one(pool)
-                .await?
-            }
-            projections::Db::Sqlite { writer, .. } => {
-                sqlx::query_scalar(
-                    "SELECT max(sequence) FROM events
-                      WHERE aggregate_type = 'user' AND aggregate_id = ?1",
-                )
-                .bind(id.to_string())
-                .fetch_one(writer)
-                .await?
-            }
-        };
-        eventauth::ops::synthetic::append_profile_updates(&db, *id, after, PER_USER).await?;
-    }
-    let inserted = started.elapsed().as_secs_f64();
-    loop {
-        let projected = *app.projected.borrow();
-        let (behind, _) = app.reader.lag(projected).await?;
-        if behind == 0 {
-            break;
-        }
-        app.wake.poke();
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    Ok((
-        PER_USER * ids.len(),
-        inserted,
-        started.elapsed().as_secs_f64(),
-    ))
-}
-
 /// Time from a command's start to its visibility in the read models, as
 /// the service's read-your-writes observes it: the command, then a query's
 /// wait for the read models.
@@ -1808,7 +1760,7 @@ async fn nats_latency(
 
 /// The seeded users' ids, from the read model (once it holds them: they
 /// were registered over HTTP just now).
-async fn user_ids(app: &App, users: &[String]) -> anyhow::Result<Vec<uuid::Uuid>> {
+pub(crate) async fn user_ids(app: &App, users: &[String]) -> anyhow::Result<Vec<uuid::Uuid>> {
     let mut ids = Vec::new();
     for email in users {
         let id: uuid::Uuid = match app.read_models().await {
