@@ -207,3 +207,34 @@ async fn notify(pool: &PgPool, payload: &str) -> Result<(), sqlx::Error> {
         .await
         .map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_poke_is_read_after_the_readers_own_linger() {
+        let wake = Wake::new();
+        let mut reader = wake.subscribe(Duration::from_millis(300));
+        reader.seen();
+        wake.poke();
+        let started = std::time::Instant::now();
+        reader.wait(Duration::from_secs(3600)).await;
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn a_query_waiting_cuts_the_linger_short() {
+        let wake = Wake::new();
+        let mut reader = wake.subscribe(Duration::from_secs(3600));
+        reader.seen();
+        wake.committed();
+        wake.urge();
+        let woken = tokio::time::timeout(
+            Duration::from_secs(30),
+            reader.wait(Duration::from_secs(3600)),
+        )
+        .await;
+        assert!(woken.is_ok(), "the urge did not end an hour's linger");
+    }
+}
