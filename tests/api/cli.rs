@@ -5,19 +5,19 @@ use serde_json::Value;
 
 use crate::helpers::{eventauth_command, spawn_app_on, Backend, TestDb};
 
-fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
-    eventauth_command()
+async fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
+    let mut command = eventauth_command();
+    command
         .args(args)
         .env("DATABASE_URL", &db.url)
-        .env("EVENTAUTH_DB_MAX_CONNECTIONS", "3")
-        .output()
-        .expect("run the eventauth binary")
+        .env("EVENTAUTH_DB_MAX_CONNECTIONS", "3");
+    crate::helpers::output(command).await
 }
 
 on_both_backends!(migrate_creates_the_event_store_and_read_models);
 async fn migrate_creates_the_event_store_and_read_models(backend: Backend) {
     let db = TestDb::create(backend).await;
-    let output = eventauth(&db, &["migrate"]);
+    let output = eventauth(&db, &["migrate"]).await;
     assert!(
         output.status.success(),
         "{}",
@@ -33,7 +33,7 @@ async fn migrate_creates_the_event_store_and_read_models(backend: Backend) {
         );
     }
     // Running it again is harmless.
-    assert!(eventauth(&db, &["migrate"]).status.success());
+    assert!(eventauth(&db, &["migrate"]).await.status.success());
 }
 
 on_both_backends!(admin_create_makes_an_administrator_who_can_log_in);
@@ -49,7 +49,8 @@ async fn admin_create_makes_an_administrator_who_can_log_in(backend: Backend) {
             "--password",
             "correct horse",
         ],
-    );
+    )
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -75,7 +76,8 @@ async fn admin_create_makes_an_administrator_who_can_log_in(backend: Backend) {
             "--password",
             "other password",
         ],
-    );
+    )
+    .await;
     assert!(!again.status.success());
 }
 
@@ -92,7 +94,8 @@ async fn admin_create_refuses_a_weak_password_and_writes_nothing(backend: Backen
             "--password",
             "short",
         ],
-    );
+    )
+    .await;
     assert!(!output.status.success());
     // The store may not even exist yet (no schema; on SQLite no file): no
     // events either way.
@@ -116,7 +119,7 @@ async fn export_writes_every_event_as_a_json_line_in_order_without_secrets(backe
     let events = app.event_count().await;
     let db = app.stop().await;
 
-    let output = eventauth(&db, &["export"]);
+    let output = eventauth(&db, &["export"]).await;
     assert!(
         output.status.success(),
         "{}",
@@ -134,13 +137,13 @@ async fn export_writes_every_event_as_a_json_line_in_order_without_secrets(backe
 
     // Continuing after the second line's cursor gives the rest.
     let cursor = lines[1]["cursor"].as_str().expect("cursor");
-    let rest = eventauth(&db, &["export", "--after", cursor]);
+    let rest = eventauth(&db, &["export", "--after", cursor]).await;
     assert!(rest.status.success());
     let rest_count = String::from_utf8_lossy(&rest.stdout).lines().count();
     assert_eq!(rest_count, lines.len() - 2);
 
     // A time range in the future is empty.
-    let empty = eventauth(&db, &["export", "--since", "2999-01-01T00:00:00Z"]);
+    let empty = eventauth(&db, &["export", "--since", "2999-01-01T00:00:00Z"]).await;
     assert!(empty.status.success());
     assert!(empty.stdout.is_empty());
 }
@@ -160,7 +163,7 @@ async fn history_shows_a_users_timeline_with_sessions_and_their_state_at_a_time(
     );
     let db = app.stop().await;
 
-    let text = eventauth(&db, &["history", "history@example.com"]);
+    let text = eventauth(&db, &["history", "history@example.com"]).await;
     assert!(
         text.status.success(),
         "{}",
@@ -172,7 +175,7 @@ async fn history_shows_a_users_timeline_with_sessions_and_their_state_at_a_time(
     }
     assert!(!text.contains("$argon2"), "a password hash in the history");
 
-    let json = eventauth(&db, &["history", &user_id, "--json"]);
+    let json = eventauth(&db, &["history", &user_id, "--json"]).await;
     assert!(json.status.success());
     let timeline: Value = serde_json::from_slice(&json.stdout).expect("JSON");
     let types: Vec<&str> = timeline
@@ -192,7 +195,7 @@ async fn history_shows_a_users_timeline_with_sessions_and_their_state_at_a_time(
     );
 
     let at = while_logged_in.to_rfc3339();
-    let then = eventauth(&db, &["history", &user_id, "--at", &at]);
+    let then = eventauth(&db, &["history", &user_id, "--at", &at]).await;
     assert!(
         then.status.success(),
         "{}",
@@ -209,12 +212,13 @@ async fn history_shows_a_users_timeline_with_sessions_and_their_state_at_a_time(
             "--at",
             &chrono::Utc::now().to_rfc3339(),
         ],
-    );
+    )
+    .await;
     let now: Value = serde_json::from_slice(&now.stdout).expect("JSON");
     assert_eq!(now["sessions"][0]["active"], false);
     assert_eq!(now["sessions"][0]["ended"], "logout");
 
-    let unknown = eventauth(&db, &["history", "nobody@example.com"]);
+    let unknown = eventauth(&db, &["history", "nobody@example.com"]).await;
     assert!(!unknown.status.success());
 }
 
@@ -223,10 +227,10 @@ async fn collection_create_makes_facilities_with_presets_and_classrooms_under_th
     backend: Backend,
 ) {
     let db = TestDb::create(backend).await;
-    let created = |args: &[&str]| {
+    let created = async |args: &[&str]| {
         let mut all = vec!["collection", "create"];
         all.extend_from_slice(args);
-        let output = eventauth(&db, &all);
+        let output = eventauth(&db, &all).await;
         let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
         (
             output.status.success(),
@@ -241,7 +245,8 @@ async fn collection_create_makes_facilities_with_presets_and_classrooms_under_th
         "Village School",
         "--preset",
         "formal",
-    ]);
+    ])
+    .await;
     assert!(ok, "{log}");
     uuid::Uuid::parse_str(&facility).expect("prints the new id");
     let (ok, classroom, log) = created(&[
@@ -251,7 +256,8 @@ async fn collection_create_makes_facilities_with_presets_and_classrooms_under_th
         "Class 1",
         "--parent",
         &facility,
-    ]);
+    ])
+    .await;
     assert!(ok, "{log}");
     let (ok, _, _) = created(&[
         "--kind",
@@ -260,7 +266,8 @@ async fn collection_create_makes_facilities_with_presets_and_classrooms_under_th
         "Group A",
         "--parent",
         &classroom,
-    ]);
+    ])
+    .await;
     assert!(ok);
     // Wrong parents, no parent, unknown presets and kinds are refused.
     for args in [
@@ -276,7 +283,7 @@ async fn collection_create_makes_facilities_with_presets_and_classrooms_under_th
         vec!["--kind", "facility", "--name", "X", "--preset", "anarchic"],
         vec!["--kind", "school", "--name", "X"],
     ] {
-        let (ok, _, _) = created(&args);
+        let (ok, _, _) = created(&args).await;
         assert!(!ok, "{args:?} was accepted");
     }
     let store = db.inspect().await.expect("store");
@@ -300,15 +307,16 @@ async fn collection_create_makes_facilities_with_presets_and_classrooms_under_th
 on_both_backends!(collection_settings_change_a_facility_from_a_preset_and_one_by_one);
 async fn collection_settings_change_a_facility_from_a_preset_and_one_by_one(backend: Backend) {
     let db = TestDb::create(backend).await;
-    let run = |args: &[&str]| {
-        let output = eventauth(&db, args);
+    let run = async |args: &[&str]| {
+        let output = eventauth(&db, args).await;
         (
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).to_string(),
             String::from_utf8_lossy(&output.stderr).to_string(),
         )
     };
-    let (ok, facility, log) = run(&["collection", "create", "--kind", "facility", "--name", "F"]);
+    let (ok, facility, log) =
+        run(&["collection", "create", "--kind", "facility", "--name", "F"]).await;
     assert!(ok, "{log}");
     let facility = facility.trim().to_string();
     // nonformal by default: sign-up on, passwordless off.
@@ -319,7 +327,8 @@ async fn collection_settings_change_a_facility_from_a_preset_and_one_by_one(back
         &facility,
         "--set",
         "learner_can_sign_up=false",
-    ]);
+    ])
+    .await;
     assert!(ok, "{log}");
     let settings: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(settings["learner_can_sign_up"], false);
@@ -333,7 +342,8 @@ async fn collection_settings_change_a_facility_from_a_preset_and_one_by_one(back
         "formal",
         "--set",
         "learner_can_sign_up=true",
-    ]);
+    ])
+    .await;
     assert!(ok, "{log}");
     let settings: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(
@@ -353,11 +363,12 @@ async fn collection_settings_change_a_facility_from_a_preset_and_one_by_one(back
             &facility,
             "--set",
             bad,
-        ]);
+        ])
+        .await;
         assert!(!ok, "{bad} refused");
     }
     let unknown = uuid::Uuid::now_v7().to_string();
-    let (ok, _, _) = run(&["collection", "settings", "--facility", &unknown]);
+    let (ok, _, _) = run(&["collection", "settings", "--facility", &unknown]).await;
     assert!(!ok, "an unknown facility is refused");
     // Recorded as an event, once per change.
     let store = db.inspect().await.expect("inspect");
@@ -372,8 +383,8 @@ async fn collection_settings_change_a_facility_from_a_preset_and_one_by_one(back
 on_both_backends!(accounts_are_created_and_given_members_from_the_command_line);
 async fn accounts_are_created_and_given_members_from_the_command_line(backend: Backend) {
     let db = std::sync::Arc::new(TestDb::create(backend).await);
-    let run = |args: &[&str]| {
-        let output = eventauth(&db, args);
+    let run = async |args: &[&str]| {
+        let output = eventauth(&db, args).await;
         (
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).trim().to_string(),
@@ -387,9 +398,10 @@ async fn accounts_are_created_and_given_members_from_the_command_line(backend: B
         "member@example.com",
         "--password",
         "member password",
-    ]);
+    ])
+    .await;
     assert!(ok, "{log}");
-    let (ok, account, log) = run(&["account", "create", "--title", "Acme"]);
+    let (ok, account, log) = run(&["account", "create", "--title", "Acme"]).await;
     assert!(ok, "{log}");
     uuid::Uuid::parse_str(&account).expect("prints the new id");
     let (ok, _, log) = run(&[
@@ -401,7 +413,8 @@ async fn accounts_are_created_and_given_members_from_the_command_line(backend: B
         "member@example.com",
         "--role",
         "owner",
-    ]);
+    ])
+    .await;
     assert!(ok, "{log}");
     let (ok, _, _) = run(&[
         "account",
@@ -410,7 +423,8 @@ async fn accounts_are_created_and_given_members_from_the_command_line(backend: B
         &account,
         "--email",
         "nobody@example.com",
-    ]);
+    ])
+    .await;
     assert!(!ok, "an unknown user is an error");
 
     let app = spawn_app_on(db.clone(), |_| {}).await;
@@ -436,7 +450,8 @@ async fn accounts_are_created_and_given_members_from_the_command_line(backend: B
         &account,
         "--email",
         "member@example.com",
-    ]);
+    ])
+    .await;
     assert!(ok, "{log}");
     let session = login().await;
     assert_eq!(session["auth"], false, "{session}");
@@ -471,7 +486,7 @@ async fn export_user_then_erase_then_the_log_export_shows_erased_values(backend:
     assert_eq!(logged_in.status(), StatusCode::OK);
     let db = app.stop().await;
 
-    let exported = eventauth(&db, &["export-user", "operator.case@example.com"]);
+    let exported = eventauth(&db, &["export-user", "operator.case@example.com"]).await;
     assert!(
         exported.status.success(),
         "{}",
@@ -482,7 +497,7 @@ async fn export_user_then_erase_then_the_log_export_shows_erased_values(backend:
     assert_eq!(exported["sessions"][0]["clientIp"], "192.0.2.44");
     let id = exported["userId"].as_str().expect("id").to_string();
 
-    let erased = eventauth(&db, &["erase", "operator.case@example.com"]);
+    let erased = eventauth(&db, &["erase", "operator.case@example.com"]).await;
     assert!(
         erased.status.success(),
         "{}",
@@ -492,17 +507,17 @@ async fn export_user_then_erase_then_the_log_export_shows_erased_values(backend:
     assert!(said.starts_with(&format!("erased user {id}")), "{said}");
     assert!(!said.contains("warning"), "nothing clear is left: {said}");
     // Again: nothing more to do, and it says so.
-    let again = eventauth(&db, &["erase", &id]);
+    let again = eventauth(&db, &["erase", &id]).await;
     assert!(String::from_utf8_lossy(&again.stdout).starts_with("already erased"));
 
-    let log = eventauth(&db, &["export"]);
+    let log = eventauth(&db, &["export"]).await;
     assert!(log.status.success());
     let log = String::from_utf8_lossy(&log.stdout).to_string();
     assert!(log.contains("[erased]"), "{log}");
     for needle in ["operator.case", "Orinoco", "192.0.2.44"] {
         assert!(!log.contains(needle), "{needle} in the export");
     }
-    let after = eventauth(&db, &["export-user", &id]);
+    let after = eventauth(&db, &["export-user", &id]).await;
     let after: Value = serde_json::from_slice(&after.stdout).expect("JSON");
     assert_eq!(after["account"]["first_name"], "[erased]");
     assert_eq!(after["account"]["erased"], true);

@@ -593,6 +593,17 @@ pub fn eventauth_command() -> Command {
     command
 }
 
+/// Runs `command` to its end on a blocking thread. Never `output()` in the
+/// test itself: an in-process server shares the test's one runtime thread,
+/// and blocked mid-transaction it would keep SQLite's write lock for as
+/// long as the command runs — a command that writes waited its whole
+/// patience (120 s) and failed with "database is locked".
+pub async fn output(mut command: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || command.output().expect("run the eventauth binary"))
+        .await
+        .expect("the command's thread")
+}
+
 impl ChildServer {
     /// `eventauth serve` on `db`, with `envs` on top of the test settings.
     pub fn start(db: &TestDb, envs: &[(&str, &str)]) -> Self {

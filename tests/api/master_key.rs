@@ -161,14 +161,14 @@ async fn the_master_key_rotates_while_requests_are_served_and_old_data_still_rea
         }));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rotated = eventauth_command()
+    let mut rotate = eventauth_command();
+    rotate
         .arg("rotate-master-key")
         .env("DATABASE_URL", &db.url)
         .env("EVENTAUTH_MASTER_KEY", NEW_KEY)
         .env("EVENTAUTH_MASTER_KEY_PREVIOUS", MASTER_KEY)
-        .env("EVENTAUTH_DB_MAX_CONNECTIONS", "2")
-        .output()
-        .expect("run");
+        .env("EVENTAUTH_DB_MAX_CONNECTIONS", "2");
+    let rotated = crate::helpers::output(rotate).await;
     let said = String::from_utf8_lossy(&rotated.stdout).to_string();
     assert!(
         rotated.status.success(),

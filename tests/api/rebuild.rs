@@ -11,20 +11,14 @@ use uuid::Uuid;
 
 use crate::helpers::{eventauth_command, spawn_app, write, Backend, TestApp, TestDb};
 
-fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
-    eventauth_command()
+async fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
+    let mut command = eventauth_command();
+    command
         .args(args)
         .env("DATABASE_URL", &db.url)
         .env("EVENTAUTH_DB_MAX_CONNECTIONS", "3")
-        .env("EVENTAUTH_LOG_FORMAT", "json")
-        .output()
-        .expect("run the eventauth binary")
-}
-
-async fn eventauth_async(db: Arc<TestDb>, args: &'static [&'static str]) -> std::process::Output {
-    tokio::task::spawn_blocking(move || eventauth(&db, args))
-        .await
-        .expect("join")
+        .env("EVENTAUTH_LOG_FORMAT", "json");
+    crate::helpers::output(command).await
 }
 
 fn stdout(output: &std::process::Output) -> String {
@@ -102,7 +96,7 @@ async fn replay_while_serving_matches_the_live_read_models_and_verify_finds_tamp
     // Replay while clients keep signing up, logging in and refreshing.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let clients = traffic(app.clone(), stop.clone());
-    let replay = eventauth_async(db.clone(), &["replay"]).await;
+    let replay = eventauth(&db, &["replay"]).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let signed_up = clients.await.expect("traffic");
     assert!(replay.status.success(), "{}", stdout(&replay));
@@ -115,7 +109,7 @@ async fn replay_while_serving_matches_the_live_read_models_and_verify_finds_tamp
         app.count("SELECT count(*) FROM users").await,
         (users.len() + signed_up) as i64
     );
-    let verify = eventauth_async(db.clone(), &["verify"]).await;
+    let verify = eventauth(&db, &["verify"]).await;
     assert!(verify.status.success(), "{}", stdout(&verify));
     assert!(stdout(&verify).contains("users: identical"));
     assert!(stdout(&verify).contains("sessions: identical"));
@@ -147,7 +141,7 @@ async fn replay_while_serving_matches_the_live_read_models_and_verify_finds_tamp
     )
     .await;
     assert_eq!(removed, 1);
-    let verify = eventauth_async(db, &["verify"]).await;
+    let verify = eventauth(&db, &["verify"]).await;
     let report = stdout(&verify);
     assert!(!verify.status.success(), "{report}");
     assert!(report.contains("users: DIFFERENT"), "{report}");
