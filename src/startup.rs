@@ -256,15 +256,25 @@ impl Runtime {
     /// Stops the background work, letting batches in flight commit.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
-            if tokio::time::timeout(Duration::from_secs(10), task)
+        for mut task in self.tasks {
+            if tokio::time::timeout(Duration::from_secs(10), &mut task)
                 .await
                 .is_err()
             {
-                tracing::warn!("a background task did not stop in time");
+                // Aborted, not left running: a task still holding a pooled
+                // connection would keep the pool's close below waiting.
+                tracing::warn!("a background task did not stop in time; aborted");
+                task.abort();
             }
         }
-        self.app.store.db().close().await;
+        // Closing waits for every connection lent out to come back; one
+        // held by a request that never ends must not hold the process.
+        if tokio::time::timeout(Duration::from_secs(10), self.app.store.db().close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still in use at shutdown; leaving them");
+        }
     }
 }
 

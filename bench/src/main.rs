@@ -140,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(url) = &args.serve_only {
         return rss::serve_only(url).await;
     }
+    progress("starting the service");
     let wanted: Vec<&str> = args.scenarios.split(',').map(str::trim).collect();
     let sqlite = match args.backend.as_str() {
         "postgres" => false,
@@ -203,16 +204,14 @@ async fn main() -> anyhow::Result<()> {
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
+    let client = http_client()?;
 
     let users = seed(&client, &base, 16).await?;
     let mut results = serde_json::Map::new();
     let mut rows: Vec<(String, String, String)> = Vec::new();
 
     let mut bare_argon2 = None;
-    if wanted.contains(&"argon2") {
+    if starts(&wanted, "argon2") {
         let rate = bare_argon2_verifications(argon, cores, Duration::from_secs(args.seconds))?;
         rows.push((
             "bare argon2id verifications/s".into(),
@@ -222,7 +221,7 @@ async fn main() -> anyhow::Result<()> {
         results.insert("argon2_verifications_per_s".into(), json!(rate));
         bare_argon2 = Some(rate);
     }
-    if wanted.contains(&"login") {
+    if starts(&wanted, "login") {
         let (rate, mut lat) = login_throughput(
             &client,
             &base,
@@ -250,7 +249,7 @@ async fn main() -> anyhow::Result<()> {
             json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99), "ratio_to_argon2": ratio }),
         );
     }
-    if wanted.contains(&"check") {
+    if starts(&wanted, "check") {
         let token = login_token(&client, &base, &users[0]).await?;
         let url = format!("{base}/sign/check");
         let (rate, mut lat) = drive(
@@ -288,7 +287,7 @@ async fn main() -> anyhow::Result<()> {
                     "bare_axum_per_s": bare_rate, "ratio_to_bare_axum": rate / bare_rate }),
         );
     }
-    if wanted.contains(&"v1-login") {
+    if starts(&wanted, "v1-login") {
         let (rate, mut lat) = login_throughput(
             &client,
             &base,
@@ -316,7 +315,7 @@ async fn main() -> anyhow::Result<()> {
             json!({ "per_s": rate, "p50_ms": lat.percentile(0.5), "p99_ms": lat.percentile(0.99), "ratio_to_argon2": ratio }),
         );
     }
-    if wanted.contains(&"v1-session") {
+    if starts(&wanted, "v1-session") {
         let cookie = backstack_cookie(&app, &client, &base, &users[0]).await?;
         let session = format!("{base}/v1/auth/session");
         let args_ = (&client, base.as_str(), users[0].as_str(), &args);
@@ -330,7 +329,7 @@ async fn main() -> anyhow::Result<()> {
         rows.push(row);
         results.insert("v1_session".into(), figures);
     }
-    if wanted.contains(&"doubtfire") {
+    if starts(&wanted, "doubtfire") {
         let signed_in: Value = client
             .post(format!("{base}/api/auth"))
             .json(&json!({ "username": users[0], "password": PASSWORD }))
@@ -352,7 +351,7 @@ async fn main() -> anyhow::Result<()> {
         rows.push(row);
         results.insert("doubtfire".into(), figures);
     }
-    if wanted.contains(&"saml") {
+    if starts(&wanted, "saml") {
         let (rate, argon_rate) = saml_verifications(argon, Duration::from_secs(args.seconds))?;
         rows.push((
             "SAML response verifications/s (one core)".into(),
@@ -368,7 +367,7 @@ async fn main() -> anyhow::Result<()> {
                     "ratio_to_argon2": rate / argon_rate }),
         );
     }
-    if wanted.contains(&"setup-race") {
+    if starts(&wanted, "setup-race") {
         let wall = setup_race(&args, &mut admin, sqlite).await?;
         rows.push((
             "50 concurrent /v1/auth/setup on an empty store".into(),
@@ -377,7 +376,7 @@ async fn main() -> anyhow::Result<()> {
         ));
         results.insert("setup_race_ms".into(), json!(wall * 1000.0));
     }
-    if wanted.contains(&"catchup") {
+    if starts(&wanted, "catchup") {
         let (n, inserted, total) = catchup::run(&app, &users).await?;
         rows.push((
             "catch-up of profile updates to existing users events/s".into(),
@@ -393,7 +392,7 @@ async fn main() -> anyhow::Result<()> {
                     "per_s": n as f64 / total }),
         );
     }
-    if wanted.contains(&"visibility") {
+    if starts(&wanted, "visibility") {
         let mut lat = visibility(&app, &users, args.commands).await?;
         rows.push((
             "commit → read model visible".into(),
@@ -410,7 +409,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    if wanted.contains(&"nats") {
+    if starts(&wanted, "nats") {
         let mut lat = nats_latency(&app, &args.nats, &prefix, args.rate, args.seconds).await?;
         rows.push((
             "commit → NATS subscriber".into(),
@@ -434,7 +433,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
-    if wanted.contains(&"list") {
+    if starts(&wanted, "list") {
         let token = admin_token.clone().context("admin")?;
         seed_user_rows(&app, args.list_users).await?;
         let queries = [
@@ -461,7 +460,7 @@ async fn main() -> anyhow::Result<()> {
         results.insert("list".into(), Value::Object(list));
     }
 
-    if wanted.contains(&"kolibri") {
+    if starts(&wanted, "kolibri") {
         let (facility, cookie) = kolibri_facility(&app, &client, &base).await?;
         seed_facility_user_rows(&app, facility, args.list_users).await?;
         // Page 1000, or the last page of a smaller facility (past it is 404).
@@ -522,7 +521,7 @@ async fn main() -> anyhow::Result<()> {
         results.insert("kolibri_list".into(), Value::Object(list));
     }
 
-    if wanted.contains(&"commands") {
+    if starts(&wanted, "commands") {
         let admin = admin_token.as_deref().context("admin")?;
         let mut run = commands::run(
             &app,
@@ -566,7 +565,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    if wanted.contains(&"statements") {
+    if starts(&wanted, "statements") {
         for counted in statements::run(
             &app,
             &client,
@@ -601,7 +600,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    if wanted.contains(&"seal") {
+    if starts(&wanted, "seal") {
         let (micros, open, cold) = seal_cost(&app, 20_000 * args.seconds as usize).await?;
         rows.push((
             "seal + open one login's personal values µs".into(),
@@ -618,7 +617,7 @@ async fn main() -> anyhow::Result<()> {
             json!({ "seal_and_open": micros, "open": open, "open_cold_key": cold }),
         );
     }
-    if wanted.contains(&"erase") {
+    if starts(&wanted, "erase") {
         let (events, seconds) = erasure_time(&app, args.erase_events).await?;
         rows.push((
             format!("erase a user with {events} events ms"),
@@ -630,7 +629,7 @@ async fn main() -> anyhow::Result<()> {
             json!({ "events": events, "seconds": seconds }),
         );
     }
-    if wanted.contains(&"stream") {
+    if starts(&wanted, "stream") {
         let mut run = commands::stream(
             &app,
             &client,
@@ -660,6 +659,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    progress("stopping the service");
     let _ = stop_tx.send(());
     let _ = server.await;
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
@@ -672,7 +672,7 @@ async fn main() -> anyhow::Result<()> {
             .await;
     }
 
-    if wanted.contains(&"relay") {
+    if starts(&wanted, "relay") {
         let (events, seconds) = relay_throughput(&args, &mut admin).await?;
         let rate = events as f64 / seconds;
         rows.push((
@@ -685,7 +685,7 @@ async fn main() -> anyhow::Result<()> {
             json!({ "events": events, "seconds": seconds, "per_s": rate }),
         );
     }
-    if wanted.contains(&"replay") {
+    if starts(&wanted, "replay") {
         let (clear, sealed, sealing) = replay_rate(&args, &mut admin).await?;
         let rate = clear.events as f64 / clear.seconds;
         let sealed_rate = sealed.events as f64 / sealed.seconds;
@@ -715,7 +715,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    if wanted.contains(&"rss") {
+    if starts(&wanted, "rss") {
         let run = rss::run(&args, &mut admin).await?;
         rows.push((
             format!("server RSS, {} users", run.users),
@@ -733,6 +733,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    progress("done");
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
     let mut out = String::new();
     out.push_str(&format!(
@@ -1323,12 +1324,40 @@ const MASTER_KEY: &str = "YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nLS0=";
 
 /// The settings every instance the bench starts has: any free port, JSON
 /// logs, the bench's master key.
+/// The bench's HTTP client: connections kept for many concurrent clients,
+/// and no request waits for ever (one that hung would hold the whole run;
+/// an error names it).
+pub(crate) fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(120))
+        .build()?)
+}
+
 pub(crate) fn bench_config() -> Config {
     let mut config = Config::defaults();
     config.addr = ([127, 0, 0, 1], 0).into();
     config.log_format = "json".into();
     config.master_key = Some(MASTER_KEY.to_string().into());
     config
+}
+
+/// Whether `scenario` is wanted; when it is, says so on stderr with the
+/// time since the bench started (where a run that hangs was).
+fn starts(wanted: &[&str], scenario: &str) -> bool {
+    let wanted = wanted.contains(&scenario);
+    if wanted {
+        progress(scenario);
+    }
+    wanted
+}
+
+/// Says on stderr what the bench starts now, with the time since it
+/// started.
+fn progress(what: &str) {
+    static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let started = STARTED.get_or_init(Instant::now);
+    eprintln!("[{:.1} s] {what}…", started.elapsed().as_secs_f64());
 }
 
 /// Time from a command's start to its visibility in the read models, as
@@ -1869,7 +1898,7 @@ async fn setup_race(
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::new();
+    let client = http_client()?;
     let start = Instant::now();
     let answers = futures::future::join_all((0..50).map(|i| {
         let client = client.clone();

@@ -82,9 +82,7 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<RssRun> {
     let mut address = String::new();
     tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut address).await?;
     let base = format!("http://{}", address.trim());
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
+    let client = crate::http_client()?;
     // Ready once the health check answers.
     let started = Instant::now();
     loop {
