@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use aggregates::{Organization, PolicyRole, Session, User};
 use cqrs_es::Aggregate;
-use sqlx::{PgPool, Row, SqlitePool};
+use sqlx::{Connection, PgPool, Row, SqlitePool};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -214,54 +214,46 @@ impl Projector {
     /// transaction taken up front (`BEGIN IMMEDIATE`), checkpoint included.
     async fn step_sqlite(&self, writer: &SqlitePool, cursor: &mut Cursor) -> anyhow::Result<Step> {
         let mut conn = writer.acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let outcome = async {
-            let stored: i64 =
-                sqlx::query_scalar("SELECT last_pos FROM checkpoints WHERE name = ?1")
-                    .bind(&self.config.name)
-                    .fetch_one(&mut *conn)
-                    .await?;
-            let stored = Cursor::sqlite(stored);
-            let batch = GlobalReader::read(
-                &mut Conn::Sqlite(&mut conn),
-                self.codec.as_ref(),
-                crate::Parts::Payload,
-                stored,
-                self.config.batch_size,
-                None,
-            )
+        // A transaction sqlx tracks: should anything fail, the commit
+        // included, it is rolled back before the connection serves again.
+        // A raw `BEGIN` left open by a failed `COMMIT` would have taken in
+        // every later append on the one writer, acknowledged and never
+        // committed.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let stored: i64 = sqlx::query_scalar("SELECT last_pos FROM checkpoints WHERE name = ?1")
+            .bind(&self.config.name)
+            .fetch_one(&mut *tx)
             .await?;
-            apply(&mut Conn::Sqlite(&mut conn), &batch.events).await?;
-            if batch.next > stored {
-                sqlx::query(
-                    "UPDATE checkpoints SET last_pos = ?2,
-                            updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                      WHERE name = ?1",
-                )
-                .bind(&self.config.name)
-                .bind(batch.next.pos)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok::<_, sqlx::Error>(batch)
+        let stored = Cursor::sqlite(stored);
+        let batch = GlobalReader::read(
+            &mut Conn::Sqlite(&mut tx),
+            self.codec.as_ref(),
+            crate::Parts::Payload,
+            stored,
+            self.config.batch_size,
+            None,
+        )
+        .await?;
+        apply(&mut Conn::Sqlite(&mut tx), &batch.events).await?;
+        if batch.next > stored {
+            sqlx::query(
+                "UPDATE checkpoints SET last_pos = ?2,
+                        updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                  WHERE name = ?1",
+            )
+            .bind(&self.config.name)
+            .bind(batch.next.pos)
+            .execute(&mut *tx)
+            .await?;
         }
-        .await;
-        match outcome {
-            Ok(batch) => {
-                sqlx::query("COMMIT").execute(&mut *conn).await?;
-                *cursor = batch.next;
-                self.publish(batch.next);
-                Ok(if batch.full {
-                    Step::Again
-                } else {
-                    Step::Idle { pending: false }
-                })
-            }
-            Err(error) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                Err(error.into())
-            }
-        }
+        tx.commit().await?;
+        *cursor = batch.next;
+        self.publish(batch.next);
+        Ok(if batch.full {
+            Step::Again
+        } else {
+            Step::Idle { pending: false }
+        })
     }
 
     async fn step_postgres(&self, pool: &PgPool, cursor: &mut Cursor) -> anyhow::Result<Step> {
