@@ -27,16 +27,8 @@ pub async fn run(app: &App, users: &[String]) -> anyhow::Result<(usize, f64, f64
         .await?;
     }
     let inserted = started.elapsed().as_secs_f64();
-    loop {
-        let projected = *app.projected.borrow();
-        let (behind, _) = app.reader.lag(projected).await?;
-        if behind == 0 {
-            break;
-        }
-        // Waited for, as a query would: no lingering.
-        app.wake.urge();
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    // Asked often: the catching up is what is timed.
+    crate::caught_up(app, Duration::from_millis(2)).await?;
     Ok((
         PER_USER * ids.len(),
         inserted,

@@ -241,8 +241,7 @@ pub async fn stream(
         events,
     )
     .await?;
-    app.wake.poke();
-    crate::caught_up(app).await?;
+    crate::caught_up(app, crate::CAUGHT_UP_POLL).await?;
     let update = |token: &str, i: usize| {
         client
             .put(format!("{base}/user/profile"))

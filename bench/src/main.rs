@@ -1322,8 +1322,6 @@ async fn bare_axum(
 /// writes a generated key file into the directory the bench runs in.
 const MASTER_KEY: &str = "YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nLS0=";
 
-/// The settings every instance the bench starts has: any free port, JSON
-/// logs, the bench's master key.
 /// The bench's HTTP client: connections kept for many concurrent clients,
 /// and no request waits for ever (one that hung would hold the whole run;
 /// an error names it).
@@ -1334,6 +1332,8 @@ pub(crate) fn http_client() -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
+/// The settings every instance the bench starts has: any free port, JSON
+/// logs, the bench's master key.
 pub(crate) fn bench_config() -> Config {
     let mut config = Config::defaults();
     config.addr = ([127, 0, 0, 1], 0).into();
@@ -1811,14 +1811,24 @@ pub(crate) async fn user_ids(app: &App, users: &[String]) -> anyhow::Result<Vec<
     Ok(ids)
 }
 
-/// Waits until the projector has applied every event in the store.
-async fn caught_up(app: &App) -> anyhow::Result<()> {
-    for _ in 0..12_000 {
+/// How often [`caught_up`] asks, unless a scenario times the catching up
+/// itself (each question is a statement the `statements` scenario would
+/// count).
+const CAUGHT_UP_POLL: Duration = Duration::from_millis(50);
+
+/// Waits until the projector has applied every event in the store (also
+/// those appended straight to the log, which nothing announces), asking
+/// every `poll`; it urges the projector as a waiting query does, so no
+/// linger is timed. At most 10 minutes.
+async fn caught_up(app: &App, poll: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < deadline {
         let at = *app.projected.borrow();
         if app.reader.lag(at).await?.0 == 0 {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        app.wake.urge();
+        tokio::time::sleep(poll).await;
     }
     anyhow::bail!("the read models did not catch up within 10 minutes")
 }

@@ -194,7 +194,7 @@ async fn load(url: &str, users: usize) -> anyhow::Result<(uuid::Uuid, f64)> {
         "imported {} of {users}",
         report.imported
     );
-    crate::caught_up(&app).await?;
+    crate::caught_up(&app, crate::CAUGHT_UP_POLL).await?;
     let _ = stop.send(());
     let _ = server.await;
     Ok((facility, import_seconds))

@@ -150,7 +150,7 @@ pub async fn run(
     let outcome = async {
         for name in kinds {
             for n in [1, clients] {
-                crate::caught_up(app).await?;
+                crate::caught_up(app, crate::CAUGHT_UP_POLL).await?;
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let offset = log_size(log)?;
                 let (client, base, tokens) = (client.clone(), base.to_string(), tokens.clone());
@@ -174,7 +174,7 @@ pub async fn run(
                 })
                 .await;
                 let commands = (per_s * seconds as f64).round() as usize;
-                crate::caught_up(app).await?;
+                crate::caught_up(app, crate::CAUGHT_UP_POLL).await?;
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let mut per_command = BTreeMap::new();
                 let mut shapes: BTreeMap<String, usize> = BTreeMap::new();
