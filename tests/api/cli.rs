@@ -3,16 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{eventauth_command, spawn_app_on, Backend, TestDb};
-
-async fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
-    let mut command = eventauth_command();
-    command
-        .args(args)
-        .env("DATABASE_URL", &db.url)
-        .env("EVENTAUTH_DB_MAX_CONNECTIONS", "3");
-    crate::helpers::output(command).await
-}
+use crate::helpers::{eventauth, spawn_app_on, Backend, TestDb};
 
 on_both_backends!(migrate_creates_the_event_store_and_read_models);
 async fn migrate_creates_the_event_store_and_read_models(backend: Backend) {

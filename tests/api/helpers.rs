@@ -604,6 +604,17 @@ pub async fn output(mut command: Command) -> std::process::Output {
         .expect("the command's thread")
 }
 
+/// `eventauth <args>` on `db` (few connections: it runs beside the test's
+/// servers), run to its end as [`output`] runs it.
+pub async fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
+    let mut command = eventauth_command();
+    command
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("EVENTAUTH_DB_MAX_CONNECTIONS", "3");
+    output(command).await
+}
+
 impl ChildServer {
     /// `eventauth serve` on `db`, with `envs` on top of the test settings.
     pub fn start(db: &TestDb, envs: &[(&str, &str)]) -> Self {

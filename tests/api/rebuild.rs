@@ -9,17 +9,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{eventauth_command, spawn_app, write, Backend, TestApp, TestDb};
-
-async fn eventauth(db: &TestDb, args: &[&str]) -> std::process::Output {
-    let mut command = eventauth_command();
-    command
-        .args(args)
-        .env("DATABASE_URL", &db.url)
-        .env("EVENTAUTH_DB_MAX_CONNECTIONS", "3")
-        .env("EVENTAUTH_LOG_FORMAT", "json");
-    crate::helpers::output(command).await
-}
+use crate::helpers::{eventauth, spawn_app, write, Backend, TestApp};
 
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
