@@ -4,7 +4,7 @@
 //! ends a run that hangs).
 
 use std::io::{Read, Seek, SeekFrom};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -26,13 +26,6 @@ fn numbers(value: &Value, path: &str, out: &mut Vec<(String, f64)>) {
 /// it the bench is killed and the test fails showing where it was (its
 /// progress lines), instead of holding CI until its own limit.
 const DEADLINE: Duration = Duration::from_secs(600);
-
-/// What a finished run of the bench printed.
-struct Output {
-    success: bool,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
 
 /// Runs the bench with `args`, its output in files (a process it started
 /// and left behind cannot keep a pipe, and the test, open), killed at
@@ -65,14 +58,15 @@ fn bench(args: &[&str]) -> Output {
         bytes
     };
     let (stdout, stderr) = (read(stdout), read(stderr));
-    assert!(
-        status.is_some(),
-        "the bench was still running after {DEADLINE:?}; it had printed:\n{}\n{}",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr)
-    );
+    let Some(status) = status else {
+        panic!(
+            "the bench was still running after {DEADLINE:?}; it had printed:\n{}\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        );
+    };
     Output {
-        success: status.is_some_and(|s| s.success()),
+        status,
         stdout,
         stderr,
     }
@@ -113,7 +107,7 @@ fn run(args: &[&str], scenarios: &[&str]) -> (String, Value) {
     let output = bench(&[&tiny[..], args].concat());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        output.success,
+        output.status.success(),
         "bench failed: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );

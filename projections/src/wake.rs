@@ -212,11 +212,18 @@ async fn notify(pool: &PgPool, payload: &str) -> Result<(), sqlx::Error> {
 mod tests {
     use super::*;
 
+    /// A wake source and one reader lingering `linger`, every wake-up so
+    /// far seen.
+    fn reader(linger: Duration) -> (Wake, Waiter) {
+        let wake = Wake::new();
+        let mut reader = wake.subscribe(linger);
+        reader.seen();
+        (wake, reader)
+    }
+
     #[tokio::test]
     async fn a_poke_is_read_after_the_readers_own_linger() {
-        let wake = Wake::new();
-        let mut reader = wake.subscribe(Duration::from_millis(300));
-        reader.seen();
+        let (wake, mut reader) = reader(Duration::from_millis(300));
         wake.poke();
         let started = std::time::Instant::now();
         reader.wait(Duration::from_secs(3600)).await;
@@ -225,9 +232,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_query_waiting_cuts_the_linger_short() {
-        let wake = Wake::new();
-        let mut reader = wake.subscribe(Duration::from_secs(3600));
-        reader.seen();
+        let (wake, mut reader) = reader(Duration::from_secs(3600));
         wake.committed();
         wake.urge();
         let woken = tokio::time::timeout(
